@@ -1,0 +1,2 @@
+/* Placeholder until the store lands; replaced by store.c proper. */
+#include "store.h"

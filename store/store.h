@@ -1,0 +1,113 @@
+/*
+ * The store: one LMDB environment per node holding every replicated object,
+ * its indexes, tombstones, pending objects and membership state, plus local
+ * settings that never replicate. store/ is the only module that includes
+ * <lmdb.h>; nothing outside sees an LMDB type or code.
+ *
+ * Ingest is all-or-nothing per batch: one write transaction per batch of
+ * arrivals. Objects arrive already validated by kn_object_validate() (so the
+ * expensive signature checks can run on many threads first); the store adds
+ * what needs the store: dedupe, tombstones, author authorisation and
+ * dependency presence. An object whose dependencies are missing is kept in
+ * the pending table and ingested when they arrive, in the same transaction.
+ *
+ * Callers: the node (replication, HTTP), the command line, tests, benchmarks.
+ */
+#ifndef KN_STORE_H
+#define KN_STORE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "error.h"
+#include "object.h"
+
+enum { KN_STORE_SCHEMA_VERSION = 1 };
+
+typedef struct kn_store kn_store;
+
+typedef struct kn_store_options {
+    size_t initial_map_size; /* bytes; 0: 64 MiB. The map grows by itself when full. */
+    bool no_sync;            /* tests and benchmarks only: skip fsync at commit */
+} kn_store_options;
+
+/*
+ * Opens (creating if needed) the store in directory dir, which must exist.
+ * Checks the stored schema version: KN_ESCHEMAVER if it is newer than ours.
+ * opt may be NULL for defaults.
+ */
+KN_MUST_USE int kn_store_open(kn_store **out, const char *dir, const kn_store_options *opt);
+void kn_store_close(kn_store *s);
+
+/* What happened to one object on ingest (non-negative), or a negative KN_E... code. */
+enum kn_put_result {
+    KN_PUT_STORED = 1,     /* new, valid, stored and indexed */
+    KN_PUT_DUPLICATE = 2,  /* already stored, or already pending */
+    KN_PUT_PENDING = 3,    /* author certificate or a ref missing: held until it arrives */
+    KN_PUT_TOMBSTONED = 4, /* this id was retracted; content not stored */
+};
+
+/*
+ * Ingests n validated objects in one write transaction. results[i] receives
+ * a kn_put_result or a negative code for object i (KN_EUNAUTH: the author is
+ * known not to be allowed). Pending objects whose dependencies arrive in this
+ * batch are released in the same transaction. Returns 0, or a negative code
+ * if the transaction itself failed (then nothing of the batch is stored).
+ * released, if not NULL, receives how many pending objects were released.
+ */
+KN_MUST_USE int kn_store_ingest(kn_store *s, const kn_object *objs, size_t n, int *results,
+                                size_t *released);
+
+/* Validates (kn_object_validate at now_ms) and ingests one encoded object. */
+KN_MUST_USE int kn_store_put(kn_store *s, const uint8_t *buf, size_t len, uint64_t now_ms,
+                             uint8_t id_out[KN_ID]);
+
+/* A malloc'd copy of the object's bytes (caller frees); KN_ENOTFOUND, KN_ERETRACTED. */
+KN_MUST_USE int kn_store_get(kn_store *s, const uint8_t id[KN_ID], uint8_t **buf, size_t *len);
+/* 1 if stored, 0 if not; tombstoned and pending ids count as not stored. */
+int kn_store_has(kn_store *s, const uint8_t id[KN_ID]);
+/* 1 if the id is tombstoned. */
+int kn_store_is_tombstoned(kn_store *s, const uint8_t id[KN_ID]);
+
+/*
+ * Visitor for iteration. o and its bytes are valid only during the call
+ * (they point into the read transaction). Return 0 to go on, 1 to stop.
+ */
+typedef int (*kn_store_visit_fn)(void *ctx, const kn_object *o);
+
+/* A query; zero fields do not filter. Results come in (created, id) order. */
+typedef struct kn_store_query {
+    enum { KN_BY_TIME, KN_BY_AUTHOR, KN_BY_SPACE_TYPE, KN_BY_REF } index;
+    uint64_t since_ms;           /* inclusive */
+    uint64_t until_ms;           /* exclusive; 0: no bound */
+    const uint8_t *author;       /* KN_BY_AUTHOR */
+    const char *space;           /* KN_BY_SPACE_TYPE: NUL-terminated, "" is the empty space */
+    kn_otype type;               /* KN_BY_SPACE_TYPE, KN_BY_REF (0: any type) */
+    const uint8_t *ref;          /* KN_BY_REF: objects listing this id in refs */
+    bool reverse;                /* newest first */
+} kn_store_query;
+
+KN_MUST_USE int kn_store_each(kn_store *s, const kn_store_query *q, kn_store_visit_fn fn,
+                              void *ctx);
+
+/* Pending objects, for the command line and tests. */
+KN_MUST_USE int kn_store_each_pending(kn_store *s, kn_store_visit_fn fn, void *ctx);
+
+typedef struct kn_store_stats {
+    uint64_t objects;
+    uint64_t pending;
+    uint64_t tombstones;
+    uint64_t map_size;  /* bytes */
+    uint64_t map_used;  /* bytes */
+    uint32_t schema_version;
+} kn_store_stats;
+
+KN_MUST_USE int kn_store_stats_get(kn_store *s, kn_store_stats *st);
+
+/* Local, non-replicating key/value settings (node identity paths, peers, ...). */
+KN_MUST_USE int kn_store_setting_put(kn_store *s, const char *key, const uint8_t *val, size_t len);
+/* A malloc'd copy; KN_ENOTFOUND if absent. */
+KN_MUST_USE int kn_store_setting_get(kn_store *s, const char *key, uint8_t **val, size_t *len);
+
+#endif
