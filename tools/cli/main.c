@@ -1,6 +1,259 @@
+/*
+ * `knoten`: the command line of a knoten node. Dispatches to the subcommands
+ * in cmd_*.c; every subcommand takes --data DIR and --help.
+ */
+#include <stdarg.h>
 #include <stdio.h>
-int main(void)
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "cli.h"
+#include "crypto.h"
+#include "env_system.h"
+#include "hex.h"
+
+#define DATA_HELP                                                                                  \
+    "  --data DIR        data directory (default: $KNOTEN_DATA, /var/lib/knoten as root,\n"        \
+    "                    else ~/.local/share/knoten)\n"                                            \
+    "  -h, --help        show this help\n"
+
+const cli_command cli_commands[] = {
+    { "init", cmd_init, "create this node's identity and found a network",
+        "knoten init [--found NAME] [--description TEXT] [--admit K] [--data DIR]\n\n"
+        "Creates the data directory, the node's identity key and the network key\n"
+        "(both 0600), and founds a new network: the signed `network` object names it\n"
+        "and says how many member signatures admit a new council (default 1).\n\n"
+        "  --found NAME      name of the network (default: \"knoten\")\n"
+        "  --description T   description of the network\n"
+        "  --admit K         member signatures needed to admit a council (1-255)\n" DATA_HELP },
+    { "run", cmd_run, "run the node (the main job)",
+        "knoten run [--listen HOST:PORT] [--data DIR]\n\n"
+        "Runs the node in the foreground until SIGINT or SIGTERM. Initialises the\n"
+        "data directory first if it is empty.\n\n"
+        "  --listen HOST:PORT  where to accept peers (default 0.0.0.0:8471)\n" DATA_HELP },
+    { "status", cmd_status, "show identity, network and store counts",
+        "knoten status [--json] [--data DIR]\n\n"
+        "  --json            machine-readable output\n" DATA_HELP },
+    { "thread", cmd_thread, "start a forum thread",
+        "knoten thread --space AREA --title TEXT [--body TEXT | --body-file FILE]\n"
+        "              [--tag TAG]... [--edit ID] [--data DIR]\n\n"
+        "Publishes a forum thread in an area (e.g. \"Vergaberecht\"). The body is\n"
+        "Markdown. --edit publishes a new version of one of this node's threads.\n\n"
+        "  --space AREA      area name (required)\n"
+        "  --title TEXT      title (required)\n"
+        "  --body TEXT       body text; or --body-file FILE, '-' for stdin\n"
+        "  --tag TAG         a tag; repeat for several\n"
+        "  --edit ID         the thread this version replaces\n" DATA_HELP },
+    { "post", cmd_post, "reply in a forum thread",
+        "knoten post THREAD-ID [--reply-to POST-ID] (--body TEXT | --body-file FILE) [--data "
+        "DIR]\n\n"
+        "Publishes a reply to a thread, or to a post in it with --reply-to.\n\n"
+        "  --reply-to ID     the post this one answers (default: the thread)\n"
+        "  --body TEXT       body text (Markdown); or --body-file FILE, '-' for "
+        "stdin\n" DATA_HELP },
+    { "link", cmd_link, "share a link",
+        "knoten link --space AREA --url URL --title TEXT [--description TEXT] [--tag TAG]...\n"
+        "            [--data DIR]\n\n"
+        "  --url URL         an http:// or https:// address\n" DATA_HELP },
+    { "retract", cmd_retract, "take back an object this node published",
+        "knoten retract ID [--reason TEXT] [--data DIR]\n\n"
+        "Publishes a retraction: every node deletes the object's content and keeps\n"
+        "only its id, so it is never fetched again.\n" DATA_HELP },
+    { "ls", cmd_ls, "list objects",
+        "knoten ls [--space AREA] [--type TYPE] [--author KEY] [--limit N] [--json] [--data "
+        "DIR]\n\n"
+        "Lists objects, newest first.\n\n"
+        "  --space AREA      only this area (with --type, or all types)\n"
+        "  --type TYPE       only this type (thread, post, link, doc, ...)\n"
+        "  --author KEY      only objects by this key (64 hex digits)\n"
+        "  --limit N         at most N objects (default 100, 0 for all)\n"
+        "  --json            one JSON object per line\n" DATA_HELP },
+    { "show", cmd_show, "show one object",
+        "knoten show ID [--json] [--data DIR]\n\n"
+        "Shows an object with its fields, and the replies or versions pointing to "
+        "it.\n" DATA_HELP },
+    { "export", cmd_export, "write every object as JSON lines",
+        "knoten export [-o FILE] [--data DIR]\n\n"
+        "Writes every stored object, oldest first, one JSON object per line. The\n"
+        "\"raw\" member holds the exact signed bytes (base64), so `knoten import`\n"
+        "reproduces the same ids.\n\n"
+        "  -o, --output FILE write to FILE instead of standard output\n" DATA_HELP },
+    { "import", cmd_import, "verify and store objects from JSON lines",
+        "knoten import [FILE] [--data DIR]\n\n"
+        "Reads JSON lines as written by `knoten export` (standard input if no FILE),\n"
+        "verifies every object and stores the valid ones. Reports each refused line\n"
+        "with the reason, and a summary.\n" DATA_HELP },
+    { NULL, NULL, NULL, NULL },
+};
+
+static const cli_command *find_command(const char *name)
 {
-    puts("knoten");
-    return 0;
+    for (const cli_command *c = cli_commands; c->name; c++)
+        if (strcmp(c->name, name) == 0)
+            return c;
+    return NULL;
+}
+
+int cli_help(const char *name)
+{
+    const cli_command *c = find_command(name);
+    if (!c)
+        return CLI_USAGE;
+    printf("usage: %s\n", c->usage);
+    return CLI_OK;
+}
+
+static void print_overview(FILE *f)
+{
+    fprintf(f,
+        "knoten %s - federated exchange node for councils\n\n"
+        "usage: knoten COMMAND [OPTIONS]\n\ncommands:\n",
+        KN_VERSION);
+    for (const cli_command *c = cli_commands; c->name; c++)
+        fprintf(f, "  %-10s %s\n", c->name, c->summary);
+    fprintf(f, "\n`knoten COMMAND --help` explains a command.\n");
+}
+
+int cli_fail(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    fputs("knoten: ", stderr);
+    vfprintf(stderr, fmt, ap);
+    fputc('\n', stderr);
+    va_end(ap);
+    return CLI_FAIL;
+}
+
+int cli_usage_error(const kn_cli *cli, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    fprintf(stderr, "%s: ", cli->prog);
+    vfprintf(stderr, fmt, ap);
+    fprintf(stderr, "\nTry `%s --help`.\n", cli->prog);
+    va_end(ap);
+    return CLI_USAGE;
+}
+
+int cli_common_option(kn_cli *cli, int opt, const char *arg, const char *cmd, int *exit_code)
+{
+    switch (opt) {
+    case 'D':
+        if (strlen(arg) >= sizeof cli->data_dir) {
+            *exit_code = cli_usage_error(cli, "the --data path is too long");
+            return 1;
+        }
+        strcpy(cli->data_dir, arg);
+        return 1;
+    case 'h':
+        *exit_code = cli_help(cmd);
+        return 1;
+    case '?':
+        fprintf(stderr, "Try `%s --help`.\n", cli->prog);
+        *exit_code = CLI_USAGE;
+        return 1;
+    default:
+        return 0;
+    }
+}
+
+int cli_open(kn_cli *cli, kn_datadir *dd)
+{
+    if (!kn_datadir_exists(cli->data_dir))
+        return cli_fail("there is no knoten node in %s.\n"
+                        "Run `knoten init` to create one, or pass --data DIR.",
+            cli->data_dir);
+    int rc = kn_datadir_open(dd, cli->data_dir, NULL);
+    switch (rc) {
+    case 0:
+        return CLI_OK;
+    case KN_EPERM:
+        return cli_fail("a key file in %s is readable by other users, or cannot be read.\n"
+                        "Fix it with `chmod 600 %s/*.key` as the owner.",
+            cli->data_dir, cli->data_dir);
+    case KN_ESCHEMAVER:
+        return cli_fail(
+            "the store in %s was written by a newer knoten; install that version.", cli->data_dir);
+    case KN_EBUSY:
+        return cli_fail("the store in %s is in use by another process.", cli->data_dir);
+    default:
+        return cli_fail("cannot open the node in %s: %s", cli->data_dir, kn_strerror(rc));
+    }
+}
+
+int cli_parse_id(const kn_cli *cli, const char *what, const char *s, uint8_t out[static 32])
+{
+    if (kn_hex_decode(out, 32, s, strlen(s)) < 0)
+        return cli_usage_error(cli, "%s must be 64 hexadecimal digits, got \"%s\"", what, s);
+    return CLI_OK;
+}
+
+void cli_format_time(char *buf, size_t cap, uint64_t ms)
+{
+    time_t t = (time_t)(ms / 1000);
+    struct tm tm;
+    if (!gmtime_r(&t, &tm) || !strftime(buf, cap, "%Y-%m-%d %H:%M:%S UTC", &tm))
+        snprintf(buf, cap, "%llu ms", (unsigned long long)ms);
+}
+
+int cli_publish(kn_cli *cli, kn_datadir *dd, kn_object_draft *d)
+{
+    uint8_t *raw = NULL;
+    size_t len;
+    uint8_t id[KN_ID];
+    char hex[2 * KN_ID + 1];
+    (void)cli;
+    int rc = kn_object_sign(d, dd->identity_sk, &raw, &len);
+    if (rc < 0)
+        return cli_fail("cannot create the %s: %s", kn_otype_name(d->type), kn_strerror(rc));
+    rc = kn_store_put(dd->store, raw, len, kn_env_now(cli->env), id);
+    free(raw);
+    if (rc < 0)
+        return cli_fail("cannot store the %s: %s", kn_otype_name(d->type), kn_strerror(rc));
+    kn_hex_encode(hex, id, KN_ID);
+    if (rc == KN_PUT_PENDING)
+        fprintf(stderr,
+            "knoten: stored as pending: something it depends on is not here yet "
+            "(see `knoten status`).\n");
+    puts(hex);
+    return CLI_OK;
+}
+
+int main(int argc, char **argv)
+{
+    if (kn_crypto_init() < 0) {
+        fprintf(stderr, "knoten: cannot initialise libsodium\n");
+        return CLI_FAIL;
+    }
+    if (argc < 2) {
+        print_overview(stderr);
+        return CLI_USAGE;
+    }
+    if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0
+        || strcmp(argv[1], "help") == 0) {
+        if (argc > 2 && find_command(argv[2]))
+            return cli_help(argv[2]);
+        print_overview(stdout);
+        return CLI_OK;
+    }
+    if (strcmp(argv[1], "--version") == 0 || strcmp(argv[1], "version") == 0) {
+        printf("knoten %s\n", KN_VERSION);
+        return CLI_OK;
+    }
+    const cli_command *c = find_command(argv[1]);
+    if (!c) {
+        fprintf(stderr, "knoten: unknown command \"%s\".\n\n", argv[1]);
+        print_overview(stderr);
+        return CLI_USAGE;
+    }
+    char prog[64];
+    snprintf(prog, sizeof prog, "knoten %s", c->name);
+    kn_cli cli = { .env = kn_env_system(), .prog = prog };
+    if (kn_datadir_default(cli.data_dir) < 0) {
+        fprintf(stderr, "knoten: no default data directory (HOME is not set); pass --data DIR\n");
+        return CLI_USAGE;
+    }
+    return c->run(&cli, argc - 1, argv + 1);
 }

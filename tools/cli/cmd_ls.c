@@ -1,0 +1,542 @@
+/*
+ * Commands that read the store: ls, show, status, export, import.
+ */
+#include <errno.h>
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+#include "hex.h"
+#include "objjson.h"
+
+static void print_summary(const kn_object *o)
+{
+    char id[65], when[40];
+    kn_hex_encode(id, o->id, KN_ID);
+    cli_format_time(when, sizeof when, o->created);
+    const char *title = NULL;
+    uint32_t tlen = 0;
+    if (kn_object_str(o, "title", &title, &tlen) < 0 && kn_object_str(o, "name", &title, &tlen) < 0
+        && kn_object_str(o, "body", &title, &tlen) < 0)
+        title = NULL;
+    if (title && tlen > 60)
+        tlen = 60;
+    printf("%.16s  %-8s %-19.19s %-16.*s %.*s\n", id, kn_otype_name(o->type), when,
+        (int)o->space_len, o->space, title ? (int)tlen : 0, title ? title : "");
+}
+
+static int print_json_line(const kn_object *o, bool with_raw, FILE *f)
+{
+    json_t *j = kn_objjson_new(o, with_raw);
+    if (!j)
+        return KN_ENOMEM;
+    int rc = json_dumpf(j, f, JSON_COMPACT | JSON_ENSURE_ASCII) == 0 ? 0 : KN_EIO;
+    json_decref(j);
+    if (rc == 0 && fputc('\n', f) == EOF)
+        rc = KN_EIO;
+    return rc;
+}
+
+typedef struct ls_ctx {
+    uint64_t limit;
+    uint64_t seen;
+    kn_otype only; /* 0: every type */
+    bool json;
+    int err;
+} ls_ctx;
+
+static int ls_visit(void *arg, const kn_object *o)
+{
+    ls_ctx *c = arg;
+    if (c->only && o->type != c->only)
+        return 0;
+    if (c->json) {
+        if ((c->err = print_json_line(o, false, stdout)) < 0)
+            return 1;
+    } else {
+        print_summary(o);
+    }
+    c->seen++;
+    return c->limit && c->seen >= c->limit ? 1 : 0;
+}
+
+int cmd_ls(kn_cli *cli, int argc, char **argv)
+{
+    static const struct option opts[]
+        = { { "space", required_argument, 0, 's' }, { "type", required_argument, 0, 't' },
+              { "author", required_argument, 0, 'a' }, { "limit", required_argument, 0, 'n' },
+              { "json", no_argument, 0, 'j' }, CLI_COMMON_LONGOPTS, { 0, 0, 0, 0 } };
+    kn_store_query q = { .index = KN_BY_TIME, .reverse = true };
+    uint8_t author[32];
+    ls_ctx c = { .limit = 100 };
+    int opt, code = -1;
+    optind = 1;
+    while ((opt = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+        if (cli_common_option(cli, opt, optarg, "ls", &code)) {
+            if (code >= 0)
+                return code;
+            continue;
+        }
+        switch (opt) {
+        case 's':
+            if (strlen(optarg) > KN_SPACE_MAX)
+                return cli_usage_error(cli, "area names have at most %d bytes", KN_SPACE_MAX);
+            q.space = optarg;
+            break;
+        case 't': {
+            int t = kn_otype_from_name(optarg, strlen(optarg));
+            if (t < 0)
+                return cli_usage_error(cli,
+                    "unknown type \"%s\"; types are network, admit, revoke, "
+                    "user, addr, doc, thread, post, link, poll, vote, event, "
+                    "rsvp, dm, retract",
+                    optarg);
+            q.type = (kn_otype)t;
+            break;
+        }
+        case 'a':
+            if ((code = cli_parse_id(cli, "--author", optarg, author)) != CLI_OK)
+                return code;
+            q.author = author;
+            break;
+        case 'n': {
+            char *end;
+            errno = 0;
+            c.limit = strtoull(optarg, &end, 10);
+            if (errno || *end || optarg[0] == '-')
+                return cli_usage_error(cli, "--limit must be a number");
+            break;
+        }
+        case 'j':
+            c.json = true;
+            break;
+        }
+    }
+    if (optind < argc)
+        return cli_usage_error(cli, "unexpected argument \"%s\"", argv[optind]);
+    if (q.author && (q.space || q.type))
+        return cli_usage_error(cli, "--author cannot be combined with --space or --type");
+    if (q.author)
+        q.index = KN_BY_AUTHOR;
+    else if (q.space)
+        q.index = KN_BY_SPACE_TYPE;
+    kn_datadir dd;
+    if ((code = cli_open(cli, &dd)) != CLI_OK)
+        return code;
+    /* A type without an area: walk by time and filter (by_space_type needs the area). */
+    if (q.type && !q.space) {
+        c.only = q.type;
+        q.type = 0;
+    }
+    int rc = kn_store_each(dd.store, &q, ls_visit, &c);
+    kn_datadir_close(&dd);
+    if (rc < 0 || c.err < 0)
+        return cli_fail("cannot list objects: %s", kn_strerror(rc < 0 ? rc : c.err));
+    if (!c.json && c.seen == 0)
+        fprintf(stderr, "knoten: no objects match.\n");
+    return CLI_OK;
+}
+
+/* ---- show ---- */
+
+typedef struct show_ctx {
+    const uint8_t *self;
+    int shown;
+} show_ctx;
+
+static int show_ref_visit(void *arg, const kn_object *o)
+{
+    show_ctx *c = arg;
+    if (c->shown == 0)
+        printf("\npointing here:\n");
+    printf("  ");
+    print_summary(o);
+    return ++c->shown >= 200;
+}
+
+int cmd_show(kn_cli *cli, int argc, char **argv)
+{
+    static const struct option opts[]
+        = { { "json", no_argument, 0, 'j' }, CLI_COMMON_LONGOPTS, { 0, 0, 0, 0 } };
+    bool as_json = false;
+    int opt, code = -1;
+    optind = 1;
+    while ((opt = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+        if (cli_common_option(cli, opt, optarg, "show", &code)) {
+            if (code >= 0)
+                return code;
+            continue;
+        }
+        if (opt == 'j')
+            as_json = true;
+    }
+    if (optind + 1 != argc)
+        return cli_usage_error(cli, "give exactly one ID");
+    uint8_t id[KN_ID];
+    if ((code = cli_parse_id(cli, "ID", argv[optind], id)) != CLI_OK)
+        return code;
+    kn_datadir dd;
+    if ((code = cli_open(cli, &dd)) != CLI_OK)
+        return code;
+    uint8_t *raw = NULL;
+    size_t len;
+    kn_object o;
+    int rc = kn_store_get(dd.store, id, &raw, &len);
+    if (rc == KN_ENOTFOUND)
+        code = cli_fail("no object %s on this node; `knoten ls` lists what is here", argv[optind]);
+    else if (rc == KN_ERETRACTED)
+        code = cli_fail("object %s was retracted: its content is gone", argv[optind]);
+    else if (rc < 0 || (rc = kn_object_decode(&o, raw, len)) < 0)
+        code = cli_fail("cannot read object %s: %s", argv[optind], kn_strerror(rc));
+    else if (as_json)
+        code = print_json_line(&o, false, stdout) < 0 ? CLI_FAIL : CLI_OK;
+    else {
+        json_t *j = kn_objjson_new(&o, false);
+        char when[40];
+        cli_format_time(when, sizeof when, o.created);
+        if (!j) {
+            code = cli_fail("out of memory");
+        } else {
+            printf("id       %s\n", json_string_value(json_object_get(j, "id")));
+            printf("type     %s\n", kn_otype_name(o.type));
+            printf("author   %s\n", json_string_value(json_object_get(j, "author")));
+            printf("created  %s\n", when);
+            printf("area     %.*s\n", (int)o.space_len, o.space);
+            json_t *refs = json_object_get(j, "refs");
+            for (size_t i = 0; i < json_array_size(refs); i++)
+                printf("ref      %s\n", json_string_value(json_array_get(refs, i)));
+            char *body = json_dumps(json_object_get(j, "body"), JSON_INDENT(2) | JSON_SORT_KEYS);
+            printf("body     %s\n", body ? body : "?");
+            free(body);
+            json_decref(j);
+            show_ctx c = { .self = id };
+            kn_store_query q = { .index = KN_BY_REF, .ref = id };
+            rc = kn_store_each(dd.store, &q, show_ref_visit, &c);
+            code = rc < 0 ? cli_fail("cannot list replies: %s", kn_strerror(rc)) : CLI_OK;
+        }
+    }
+    free(raw);
+    kn_datadir_close(&dd);
+    return code;
+}
+
+/* ---- status ---- */
+
+typedef struct network_ctx {
+    char name[256];
+    char id[65];
+    bool found;
+} network_ctx;
+
+static int network_visit(void *arg, const kn_object *o)
+{
+    network_ctx *c = arg;
+    const char *s;
+    uint32_t n;
+    if (kn_object_str(o, "name", &s, &n) == 0) {
+        if (n >= sizeof c->name)
+            n = sizeof c->name - 1;
+        memcpy(c->name, s, n);
+        c->name[n] = 0;
+    }
+    kn_hex_encode(c->id, o->id, KN_ID);
+    c->found = true;
+    return 1;
+}
+
+int cmd_status(kn_cli *cli, int argc, char **argv)
+{
+    static const struct option opts[]
+        = { { "json", no_argument, 0, 'j' }, CLI_COMMON_LONGOPTS, { 0, 0, 0, 0 } };
+    bool as_json = false;
+    int opt, code = -1;
+    optind = 1;
+    while ((opt = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+        if (cli_common_option(cli, opt, optarg, "status", &code)) {
+            if (code >= 0)
+                return code;
+            continue;
+        }
+        if (opt == 'j')
+            as_json = true;
+    }
+    if (optind < argc)
+        return cli_usage_error(cli, "unexpected argument \"%s\"", argv[optind]);
+    kn_datadir dd;
+    if ((code = cli_open(cli, &dd)) != CLI_OK)
+        return code;
+    kn_store_stats st;
+    network_ctx net = { .name = "" };
+    kn_store_query q = { .index = KN_BY_SPACE_TYPE, .space = "", .type = KN_T_NETWORK };
+    int rc = kn_store_stats_get(dd.store, &st);
+    if (rc == 0)
+        rc = kn_store_each(dd.store, &q, network_visit, &net);
+    char identity[65];
+    kn_hex_encode(identity, dd.identity_pk, 32);
+    bool has_key = dd.has_network_key;
+    kn_datadir_close(&dd);
+    if (rc < 0)
+        return cli_fail("cannot read the store: %s", kn_strerror(rc));
+    if (as_json) {
+        json_t *j = json_pack("{s:s, s:s, s:{s:s?, s:s?, s:b}, s:{s:I, s:I, s:I, s:I, s:I, s:i}}",
+            "data", cli->data_dir, "identity", identity, "network", "name",
+            net.found ? net.name : NULL, "id", net.found ? net.id : NULL, "has_key", has_key,
+            "store", "objects", (json_int_t)st.objects, "pending", (json_int_t)st.pending,
+            "tombstones", (json_int_t)st.tombstones, "map_size", (json_int_t)st.map_size,
+            "map_used", (json_int_t)st.map_used, "schema_version", (int)st.schema_version);
+        if (!j)
+            return cli_fail("out of memory");
+        json_dumpf(j, stdout, JSON_INDENT(2));
+        putchar('\n');
+        json_decref(j);
+        return CLI_OK;
+    }
+    printf("data directory  %s\n", cli->data_dir);
+    printf("identity        %s\n", identity);
+    if (net.found)
+        printf("network         %s (%s)\n", net.name, net.id);
+    else
+        printf("network         none yet (run `knoten init --found NAME`, or join one)\n");
+    printf("objects         %llu stored, %llu pending, %llu retracted\n",
+        (unsigned long long)st.objects, (unsigned long long)st.pending,
+        (unsigned long long)st.tombstones);
+    printf("store map       %.1f of %.1f MiB used (grows by itself)\n",
+        (double)st.map_used / 1048576.0, (double)st.map_size / 1048576.0);
+    return CLI_OK;
+}
+
+/* ---- export ---- */
+
+typedef struct export_ctx {
+    FILE *out;
+    uint64_t n;
+    int err;
+} export_ctx;
+
+static int export_visit(void *arg, const kn_object *o)
+{
+    export_ctx *c = arg;
+    if ((c->err = print_json_line(o, true, c->out)) < 0)
+        return 1;
+    c->n++;
+    return 0;
+}
+
+int cmd_export(kn_cli *cli, int argc, char **argv)
+{
+    static const struct option opts[]
+        = { { "output", required_argument, 0, 'o' }, CLI_COMMON_LONGOPTS, { 0, 0, 0, 0 } };
+    const char *path = NULL;
+    int opt, code = -1;
+    optind = 1;
+    while ((opt = getopt_long(argc, argv, "ho:", opts, NULL)) != -1) {
+        if (cli_common_option(cli, opt, optarg, "export", &code)) {
+            if (code >= 0)
+                return code;
+            continue;
+        }
+        if (opt == 'o')
+            path = optarg;
+    }
+    if (optind < argc)
+        return cli_usage_error(cli, "unexpected argument \"%s\"", argv[optind]);
+    kn_datadir dd;
+    if ((code = cli_open(cli, &dd)) != CLI_OK)
+        return code;
+    export_ctx c = { .out = path ? fopen(path, "w") : stdout };
+    if (!c.out) {
+        kn_datadir_close(&dd);
+        return cli_fail("cannot write %s: %s", path, strerror(errno));
+    }
+    kn_store_query q = { .index = KN_BY_TIME };
+    int rc = kn_store_each(dd.store, &q, export_visit, &c);
+    /* Pending objects are valid signed objects too; a peer would keep them as well. */
+    if (rc == 0 && c.err == 0)
+        rc = kn_store_each_pending(dd.store, export_visit, &c);
+    kn_datadir_close(&dd);
+    if (rc == 0 && c.err == 0 && fflush(c.out) != 0)
+        c.err = KN_EIO;
+    if (path && fclose(c.out) != 0 && c.err == 0)
+        c.err = KN_EIO;
+    if (rc < 0 || c.err < 0)
+        return cli_fail("export failed after %llu objects: %s", (unsigned long long)c.n,
+            kn_strerror(rc < 0 ? rc : c.err));
+    fprintf(stderr, "knoten: exported %llu objects\n", (unsigned long long)c.n);
+    return CLI_OK;
+}
+
+/* ---- import ---- */
+
+enum { IMPORT_BATCH = 1024, IMPORT_LINE_MAX = 1 << 20 };
+
+typedef struct import_batch {
+    uint8_t *raw[IMPORT_BATCH];
+    kn_object obj[IMPORT_BATCH];
+    int results[IMPORT_BATCH];
+    unsigned long line[IMPORT_BATCH];
+    size_t n;
+} import_batch;
+
+typedef struct import_totals {
+    unsigned long stored, duplicate, pending, tombstoned, refused, released;
+} import_totals;
+
+static void refuse(unsigned long line, const char *why, import_totals *t)
+{
+    fprintf(stderr, "line %lu: refused: %s\n", line, why);
+    t->refused++;
+}
+
+static int flush_batch(kn_store *s, import_batch *b, import_totals *t)
+{
+    size_t released = 0;
+    int rc = b->n ? kn_store_ingest(s, b->obj, b->n, b->results, &released) : 0;
+    for (size_t i = 0; i < b->n; i++) {
+        if (rc == 0) {
+            switch (b->results[i]) {
+            case KN_PUT_STORED:
+                t->stored++;
+                break;
+            case KN_PUT_DUPLICATE:
+                t->duplicate++;
+                break;
+            case KN_PUT_PENDING:
+                t->pending++;
+                break;
+            case KN_PUT_TOMBSTONED:
+                t->tombstoned++;
+                break;
+            default:
+                refuse(b->line[i], kn_strerror(b->results[i]), t);
+            }
+        }
+        free(b->raw[i]);
+    }
+    t->released += released;
+    b->n = 0;
+    return rc;
+}
+
+/* Decodes one JSON line into b's next slot, or reports why not. */
+static void import_line(const char *line, size_t len, unsigned long lineno, uint64_t now,
+    import_batch *b, import_totals *t)
+{
+    json_error_t jerr;
+    json_t *j = json_loadb(line, len, JSON_REJECT_DUPLICATES, &jerr);
+    const char *raw64 = j ? json_string_value(json_object_get(j, "raw")) : NULL;
+    if (!j) {
+        char why[256];
+        snprintf(why, sizeof why, "not JSON (%s)", jerr.text);
+        refuse(lineno, why, t);
+        return;
+    }
+    if (!raw64) {
+        refuse(lineno, "no \"raw\" member with the object's bytes", t);
+        json_decref(j);
+        return;
+    }
+    size_t rlen = strlen(raw64);
+    uint8_t *raw = malloc(KN_OBJECT_MAX);
+    int n = raw ? kn_base64_decode(raw, KN_OBJECT_MAX, raw64, rlen) : KN_ENOMEM;
+    json_decref(j);
+    if (n < 0) {
+        free(raw);
+        refuse(lineno, n == KN_ETOOBIG ? "object larger than 64 KiB" : "\"raw\" is not base64", t);
+        return;
+    }
+    int rc = kn_object_validate(&b->obj[b->n], raw, (size_t)n, now);
+    if (rc < 0) {
+        free(raw);
+        refuse(lineno, kn_strerror(rc), t);
+        return;
+    }
+    b->raw[b->n] = raw;
+    b->line[b->n] = lineno;
+    b->n++;
+}
+
+int cmd_import(kn_cli *cli, int argc, char **argv)
+{
+    static const struct option opts[] = { CLI_COMMON_LONGOPTS, { 0, 0, 0, 0 } };
+    int opt, code = -1;
+    optind = 1;
+    while ((opt = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+        if (cli_common_option(cli, opt, optarg, "import", &code)) {
+            if (code >= 0)
+                return code;
+            continue;
+        }
+    }
+    if (optind + 1 < argc)
+        return cli_usage_error(cli, "give at most one FILE");
+    const char *path = optind < argc ? argv[optind] : "-";
+    FILE *in = strcmp(path, "-") == 0 ? stdin : fopen(path, "r");
+    if (!in)
+        return cli_fail("cannot read %s: %s", path, strerror(errno));
+    if (!kn_datadir_exists(cli->data_dir)) {
+        int rc = kn_datadir_create(cli->data_dir, cli->env, NULL);
+        if (rc < 0) {
+            if (in != stdin)
+                fclose(in);
+            return cli_fail("cannot create %s: %s", cli->data_dir, kn_strerror(rc));
+        }
+        fprintf(stderr, "knoten: created a new node (no network key yet) in %s\n", cli->data_dir);
+    }
+    kn_datadir dd;
+    import_batch *b = calloc(1, sizeof *b);
+    char *line = malloc(IMPORT_LINE_MAX + 2);
+    import_totals t = { 0 };
+    if (!b || !line) {
+        code = cli_fail("out of memory");
+        goto out;
+    }
+    if ((code = cli_open(cli, &dd)) != CLI_OK)
+        goto out;
+    unsigned long lineno = 0;
+    int rc = 0;
+    uint64_t now = kn_env_now(cli->env);
+    while (fgets(line, IMPORT_LINE_MAX + 2, in)) {
+        lineno++;
+        size_t len = strlen(line);
+        if (len && line[len - 1] == '\n')
+            line[--len] = 0;
+        else if (!feof(in)) {
+            /* Longer than any valid line: refuse it and skip to its end. */
+            int ch;
+            while ((ch = fgetc(in)) != EOF && ch != '\n')
+                ;
+            refuse(lineno, "line longer than 1 MiB", &t);
+            continue;
+        }
+        if (len == 0)
+            continue;
+        import_line(line, len, lineno, now, b, &t);
+        if (b->n == IMPORT_BATCH && (rc = flush_batch(dd.store, b, &t)) < 0)
+            break;
+    }
+    if (rc == 0)
+        rc = flush_batch(dd.store, b, &t);
+    if (rc == 0 && ferror(in))
+        rc = KN_EIO;
+    kn_datadir_close(&dd);
+    if (rc < 0) {
+        code = cli_fail("import stopped at line %lu: %s (objects before the current batch are "
+                        "stored; run the import again to continue)",
+            lineno, kn_strerror(rc));
+        goto out;
+    }
+    fprintf(stderr,
+        "knoten: imported %lu new, %lu already present, %lu pending (waiting for what "
+        "they depend on), %lu retracted, %lu refused\n",
+        t.stored + t.released, t.duplicate, t.pending > t.released ? t.pending - t.released : 0,
+        t.tombstoned, t.refused);
+    code = t.refused ? CLI_FAIL : CLI_OK;
+out:
+    free(line);
+    free(b);
+    if (in != stdin)
+        fclose(in);
+    return code;
+}

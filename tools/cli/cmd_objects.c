@@ -1,0 +1,394 @@
+/*
+ * Commands that publish objects: init (the network object), thread, post,
+ * link, retract. Each builds a body, signs it with the node identity and
+ * stores it; the store validates it exactly as it would a peer's object.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "cli.h"
+#include "codec.h"
+#include "crypto.h"
+#include "hex.h"
+
+static int field_cmp(const void *a, const void *b)
+{
+    const cli_field *x = a, *y = b;
+    return kn_mp_key_cmp(x->key, (uint32_t)strlen(x->key), y->key, (uint32_t)strlen(y->key));
+}
+
+int cli_body_encode(cli_field *fields, int n, kn_mp_out *o)
+{
+    cli_field present[32];
+    int m = 0;
+    for (int i = 0; i < n && m < 32; i++) {
+        if ((fields[i].kind == F_STR && !fields[i].s)
+            || (fields[i].kind == F_STRS && !fields[i].nstrs))
+            continue;
+        present[m++] = fields[i];
+    }
+    qsort(present, (size_t)m, sizeof present[0], field_cmp);
+    kn_mp_write_map(o, (uint32_t)m);
+    for (int i = 0; i < m; i++) {
+        kn_mp_write_cstr(o, present[i].key);
+        switch (present[i].kind) {
+        case F_STR:
+            kn_mp_write_cstr(o, present[i].s);
+            break;
+        case F_UINT:
+            kn_mp_write_uint(o, present[i].u);
+            break;
+        case F_STRS:
+            kn_mp_write_array(o, (uint32_t)present[i].nstrs);
+            for (int k = 0; k < present[i].nstrs; k++)
+                kn_mp_write_cstr(o, present[i].strs[k]);
+            break;
+        case F_BIN32:
+            kn_mp_write_bin(o, present[i].bin, 32);
+            break;
+        }
+    }
+    return kn_mp_out_error(o);
+}
+
+int cli_read_text(const char *path, size_t max, char **out)
+{
+    FILE *f = strcmp(path, "-") == 0 ? stdin : fopen(path, "rb");
+    if (!f)
+        return cli_fail("cannot read %s: %s", path, strerror(errno));
+    char *buf = malloc(max + 1);
+    size_t n = buf ? fread(buf, 1, max + 1, f) : 0;
+    int err = ferror(f);
+    if (f != stdin)
+        fclose(f);
+    if (!buf)
+        return cli_fail("out of memory");
+    if (err) {
+        free(buf);
+        return cli_fail("cannot read %s", path);
+    }
+    if (n > max) {
+        free(buf);
+        return cli_fail("%s is longer than %zu bytes; shorten it", path, max);
+    }
+    buf[n] = 0;
+    *out = buf;
+    return CLI_OK;
+}
+
+/* Explains a refusal by the object schema in the terms of the command line. */
+static int publish_body(kn_cli *cli, kn_datadir *dd, kn_object_draft *d, cli_field *f, int n)
+{
+    kn_mp_out body;
+    kn_mp_out_init(&body, KN_OBJECT_MAX);
+    int rc = cli_body_encode(f, n, &body);
+    if (rc < 0) {
+        kn_mp_out_free(&body);
+        return cli_fail("the %s is too large: %s", kn_otype_name(d->type), kn_strerror(rc));
+    }
+    d->body = body.buf;
+    d->body_len = body.len;
+    d->created = kn_env_now(cli->env);
+    rc = cli_publish(cli, dd, d);
+    kn_mp_out_free(&body);
+    return rc;
+}
+
+/* ---- init ---- */
+
+int cmd_init(kn_cli *cli, int argc, char **argv)
+{
+    static const struct option opts[]
+        = { { "found", required_argument, 0, 'f' }, { "description", required_argument, 0, 'd' },
+              { "admit", required_argument, 0, 'k' }, CLI_COMMON_LONGOPTS, { 0, 0, 0, 0 } };
+    const char *name = "knoten", *description = NULL;
+    unsigned long admit = 1;
+    int opt, code = -1;
+    optind = 1;
+    while ((opt = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+        if (cli_common_option(cli, opt, optarg, "init", &code)) {
+            if (code >= 0)
+                return code;
+            continue;
+        }
+        switch (opt) {
+        case 'f':
+            name = optarg;
+            break;
+        case 'd':
+            description = optarg;
+            break;
+        case 'k': {
+            char *end;
+            errno = 0;
+            admit = strtoul(optarg, &end, 10);
+            if (errno || *end || admit < 1 || admit > 255)
+                return cli_usage_error(cli, "--admit must be a number from 1 to 255");
+            break;
+        }
+        }
+    }
+    if (optind < argc)
+        return cli_usage_error(cli, "unexpected argument \"%s\"", argv[optind]);
+    if (kn_datadir_exists(cli->data_dir))
+        return cli_fail("%s already holds a knoten node; `knoten status` shows it.\n"
+                        "To start over, move that directory away first.",
+            cli->data_dir);
+
+    uint8_t network_key[32];
+    kn_env_random(cli->env, network_key, sizeof network_key);
+    int rc = kn_datadir_create(cli->data_dir, cli->env, network_key);
+    kn_memzero(network_key, sizeof network_key);
+    if (rc < 0)
+        return cli_fail("cannot create %s: %s", cli->data_dir, kn_strerror(rc));
+
+    kn_datadir dd;
+    if ((rc = cli_open(cli, &dd)) != CLI_OK)
+        return rc;
+    cli_field f[] = {
+        { .key = "name", .kind = F_STR, .s = name },
+        { .key = "description", .kind = F_STR, .s = description },
+        { .key = "admit", .kind = F_UINT, .u = admit },
+    };
+    kn_object_draft d = { .type = KN_T_NETWORK, .space = "" };
+    printf("Created a knoten node in %s\n", cli->data_dir);
+    printf("network \"%s\" founded; its id:\n", name);
+    fflush(stdout);
+    rc = publish_body(cli, &dd, &d, f, 3);
+    char hex[65];
+    kn_hex_encode(hex, dd.identity_pk, 32);
+    if (rc == CLI_OK)
+        printf("node identity: %s\n", hex);
+    kn_datadir_close(&dd);
+    return rc;
+}
+
+/* ---- thread, post, link ---- */
+
+enum { MAX_TAGS = 32, BODY_MAX = 32000 };
+
+int cmd_thread(kn_cli *cli, int argc, char **argv)
+{
+    static const struct option opts[] = { { "space", required_argument, 0, 's' },
+        { "title", required_argument, 0, 't' }, { "body", required_argument, 0, 'b' },
+        { "body-file", required_argument, 0, 'B' }, { "tag", required_argument, 0, 'g' },
+        { "edit", required_argument, 0, 'e' }, CLI_COMMON_LONGOPTS, { 0, 0, 0, 0 } };
+    const char *space = NULL, *title = NULL, *body = NULL, *body_file = NULL, *edit = NULL;
+    char *tags[MAX_TAGS];
+    int ntags = 0, opt, code = -1;
+    optind = 1;
+    while ((opt = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+        if (cli_common_option(cli, opt, optarg, "thread", &code)) {
+            if (code >= 0)
+                return code;
+            continue;
+        }
+        switch (opt) {
+        case 's':
+            space = optarg;
+            break;
+        case 't':
+            title = optarg;
+            break;
+        case 'b':
+            body = optarg;
+            break;
+        case 'B':
+            body_file = optarg;
+            break;
+        case 'e':
+            edit = optarg;
+            break;
+        case 'g':
+            if (ntags == MAX_TAGS)
+                return cli_usage_error(cli, "at most %d tags", MAX_TAGS);
+            tags[ntags++] = optarg;
+            break;
+        }
+    }
+    if (optind < argc)
+        return cli_usage_error(cli, "unexpected argument \"%s\"", argv[optind]);
+    if (!space || !title)
+        return cli_usage_error(cli, "--space and --title are required");
+    if (body && body_file)
+        return cli_usage_error(cli, "give --body or --body-file, not both");
+    kn_object_draft d = { .type = KN_T_THREAD, .space = space };
+    if (edit) {
+        if ((code = cli_parse_id(cli, "--edit", edit, d.refs[0])) != CLI_OK)
+            return code;
+        d.nrefs = 1;
+    }
+    char *text = NULL;
+    if (body_file && (code = cli_read_text(body_file, BODY_MAX, &text)) != CLI_OK)
+        return code;
+    kn_datadir dd;
+    if ((code = cli_open(cli, &dd)) == CLI_OK) {
+        cli_field f[] = {
+            { .key = "title", .kind = F_STR, .s = title },
+            { .key = "body",
+                .kind = F_STR,
+                .s = text  ? text
+                    : body ? body
+                           : "" },
+            { .key = "tags", .kind = F_STRS, .strs = tags, .nstrs = ntags },
+        };
+        code = publish_body(cli, &dd, &d, f, 3);
+        kn_datadir_close(&dd);
+    }
+    free(text);
+    return code;
+}
+
+int cmd_post(kn_cli *cli, int argc, char **argv)
+{
+    static const struct option opts[]
+        = { { "reply-to", required_argument, 0, 'r' }, { "body", required_argument, 0, 'b' },
+              { "body-file", required_argument, 0, 'B' }, CLI_COMMON_LONGOPTS, { 0, 0, 0, 0 } };
+    const char *reply_to = NULL, *body = NULL, *body_file = NULL;
+    int opt, code = -1;
+    optind = 1;
+    while ((opt = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+        if (cli_common_option(cli, opt, optarg, "post", &code)) {
+            if (code >= 0)
+                return code;
+            continue;
+        }
+        if (opt == 'r')
+            reply_to = optarg;
+        else if (opt == 'b')
+            body = optarg;
+        else if (opt == 'B')
+            body_file = optarg;
+    }
+    if (optind + 1 != argc)
+        return cli_usage_error(cli, "give exactly one THREAD-ID");
+    if (!body == !body_file)
+        return cli_usage_error(cli, "give --body or --body-file (one of them)");
+    kn_object_draft d = { .type = KN_T_POST, .nrefs = 2 };
+    if ((code = cli_parse_id(cli, "THREAD-ID", argv[optind], d.refs[0])) != CLI_OK)
+        return code;
+    memcpy(d.refs[1], d.refs[0], KN_ID);
+    if (reply_to && (code = cli_parse_id(cli, "--reply-to", reply_to, d.refs[1])) != CLI_OK)
+        return code;
+    char *text = NULL;
+    if (body_file && (code = cli_read_text(body_file, BODY_MAX, &text)) != CLI_OK)
+        return code;
+    kn_datadir dd;
+    if ((code = cli_open(cli, &dd)) != CLI_OK)
+        goto out;
+    /* A reply lives in its thread's area: read it from the thread. */
+    uint8_t *raw = NULL;
+    size_t len;
+    kn_object thread;
+    char space[KN_SPACE_MAX + 1] = "";
+    int rc = kn_store_get(dd.store, d.refs[0], &raw, &len);
+    if (rc == KN_ENOTFOUND || rc == KN_ERETRACTED) {
+        code = cli_fail("thread %s is %s on this node; `knoten ls --type thread` lists threads",
+            argv[optind], rc == KN_ERETRACTED ? "retracted" : "not known");
+    } else if (rc < 0 || kn_object_decode(&thread, raw, len) < 0) {
+        code = cli_fail("cannot read thread %s: %s", argv[optind], kn_strerror(rc));
+    } else if (thread.type != KN_T_THREAD) {
+        code = cli_fail("%s is a %s, not a thread", argv[optind], kn_otype_name(thread.type));
+    } else {
+        memcpy(space, thread.space, thread.space_len);
+        space[thread.space_len] = 0;
+        d.space = space;
+        cli_field f[] = { { .key = "body", .kind = F_STR, .s = text ? text : body } };
+        code = publish_body(cli, &dd, &d, f, 1);
+    }
+    free(raw);
+    kn_datadir_close(&dd);
+out:
+    free(text);
+    return code;
+}
+
+int cmd_link(kn_cli *cli, int argc, char **argv)
+{
+    static const struct option opts[]
+        = { { "space", required_argument, 0, 's' }, { "url", required_argument, 0, 'u' },
+              { "title", required_argument, 0, 't' }, { "description", required_argument, 0, 'd' },
+              { "tag", required_argument, 0, 'g' }, CLI_COMMON_LONGOPTS, { 0, 0, 0, 0 } };
+    const char *space = NULL, *url = NULL, *title = NULL, *description = NULL;
+    char *tags[MAX_TAGS];
+    int ntags = 0, opt, code = -1;
+    optind = 1;
+    while ((opt = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+        if (cli_common_option(cli, opt, optarg, "link", &code)) {
+            if (code >= 0)
+                return code;
+            continue;
+        }
+        switch (opt) {
+        case 's':
+            space = optarg;
+            break;
+        case 'u':
+            url = optarg;
+            break;
+        case 't':
+            title = optarg;
+            break;
+        case 'd':
+            description = optarg;
+            break;
+        case 'g':
+            if (ntags == MAX_TAGS)
+                return cli_usage_error(cli, "at most %d tags", MAX_TAGS);
+            tags[ntags++] = optarg;
+            break;
+        }
+    }
+    if (optind < argc)
+        return cli_usage_error(cli, "unexpected argument \"%s\"", argv[optind]);
+    if (!space || !url || !title)
+        return cli_usage_error(cli, "--space, --url and --title are required");
+    if (strncasecmp(url, "http://", 7) != 0 && strncasecmp(url, "https://", 8) != 0)
+        return cli_usage_error(cli, "the URL must start with http:// or https://");
+    kn_datadir dd;
+    if ((code = cli_open(cli, &dd)) != CLI_OK)
+        return code;
+    kn_object_draft d = { .type = KN_T_LINK, .space = space };
+    cli_field f[] = {
+        { .key = "url", .kind = F_STR, .s = url },
+        { .key = "title", .kind = F_STR, .s = title },
+        { .key = "description", .kind = F_STR, .s = description },
+        { .key = "tags", .kind = F_STRS, .strs = tags, .nstrs = ntags },
+    };
+    code = publish_body(cli, &dd, &d, f, 4);
+    kn_datadir_close(&dd);
+    return code;
+}
+
+int cmd_retract(kn_cli *cli, int argc, char **argv)
+{
+    static const struct option opts[]
+        = { { "reason", required_argument, 0, 'r' }, CLI_COMMON_LONGOPTS, { 0, 0, 0, 0 } };
+    const char *reason = NULL;
+    int opt, code = -1;
+    optind = 1;
+    while ((opt = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+        if (cli_common_option(cli, opt, optarg, "retract", &code)) {
+            if (code >= 0)
+                return code;
+            continue;
+        }
+        if (opt == 'r')
+            reason = optarg;
+    }
+    if (optind + 1 != argc)
+        return cli_usage_error(cli, "give exactly one ID");
+    kn_object_draft d = { .type = KN_T_RETRACT, .space = "", .nrefs = 1 };
+    if ((code = cli_parse_id(cli, "ID", argv[optind], d.refs[0])) != CLI_OK)
+        return code;
+    kn_datadir dd;
+    if ((code = cli_open(cli, &dd)) != CLI_OK)
+        return code;
+    cli_field f[] = { { .key = "reason", .kind = F_STR, .s = reason } };
+    code = publish_body(cli, &dd, &d, f, 1);
+    kn_datadir_close(&dd);
+    return code;
+}
