@@ -1,0 +1,227 @@
+/*
+ * Ingest benchmark (issue 2): 200,000 signed objects generated in memory are
+ * ingested - validated (decode, schema, Ed25519) and stored in LMDB - with
+ * validation spread over every core and one writer committing one LMDB write
+ * transaction per batch. It prints objects/s next to the single-core
+ * Ed25519 verify rate measured in the same run, and the ratio to
+ * (cores x that rate). Target: >= 0.85.
+ *
+ * usage: bench_ingest [OBJECTS] [DIR]   (default 200000, a fresh temp dir)
+ */
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "codec.h"
+#include "crypto.h"
+#include "env.h"
+#include "object.h"
+#include "store.h"
+
+enum { BATCH = 1024, MAX_THREADS = 64 };
+
+typedef struct encoded {
+    uint8_t *raw;
+    size_t len;
+} encoded;
+
+typedef struct batch {
+    kn_object obj[BATCH];
+    size_t n;
+    int err;
+} batch;
+
+typedef struct pipeline {
+    encoded *objs;
+    size_t count;
+    uint64_t now;
+    atomic_size_t next; /* next object index to hand to a validator */
+    pthread_mutex_t mu;
+    pthread_cond_t ready, space;
+    batch **done; /* ring of validated batches */
+    size_t ring, head, tail, queued;
+    size_t invalid;
+} pipeline;
+
+static double seconds(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static int make_thread(uint8_t **raw, size_t *len, const uint8_t sk[64], uint64_t created,
+                       uint64_t i)
+{
+    char title[64], space[16];
+    snprintf(title, sizeof title, "Frage %llu zur Vergabe", (unsigned long long)i);
+    snprintf(space, sizeof space, "Bereich-%llu", (unsigned long long)(i % 20));
+    kn_mp_out body;
+    kn_mp_out_init(&body, 0);
+    kn_mp_write_map(&body, 2);
+    kn_mp_write_cstr(&body, "body");
+    kn_mp_write_cstr(&body, "Wie handhaben Sie die Nachweise bei der Auftragsvergabe? "
+                            "Wir suchen ein Muster fuer das Anschreiben.");
+    kn_mp_write_cstr(&body, "title");
+    kn_mp_write_cstr(&body, title);
+    kn_object_draft d = { .type = KN_T_THREAD, .created = created, .space = space,
+                          .body = body.buf, .body_len = body.len };
+    int rc = kn_object_sign(&d, sk, raw, len);
+    kn_mp_out_free(&body);
+    return rc;
+}
+
+static void *validator(void *arg)
+{
+    pipeline *p = arg;
+    for (;;) {
+        size_t start = atomic_fetch_add(&p->next, BATCH);
+        if (start >= p->count)
+            return NULL;
+        size_t end = start + BATCH < p->count ? start + BATCH : p->count;
+        batch *b = malloc(sizeof *b);
+        if (!b)
+            abort();
+        b->n = 0;
+        b->err = 0;
+        for (size_t i = start; i < end; i++) {
+            if (kn_object_validate(&b->obj[b->n], p->objs[i].raw, p->objs[i].len, p->now) == 0)
+                b->n++;
+            else
+                b->err++;
+        }
+        pthread_mutex_lock(&p->mu);
+        while (p->queued == p->ring)
+            pthread_cond_wait(&p->space, &p->mu);
+        p->done[p->tail] = b;
+        p->tail = (p->tail + 1) % p->ring;
+        p->queued++;
+        pthread_cond_signal(&p->ready);
+        pthread_mutex_unlock(&p->mu);
+    }
+}
+
+int main(int argc, char **argv)
+{
+    size_t count = argc > 1 ? strtoull(argv[1], NULL, 10) : 200000;
+    char dir[256] = "/tmp/knoten-bench-ingest-XXXXXX";
+    if (argc > 2)
+        snprintf(dir, sizeof dir, "%s", argv[2]);
+    else if (!mkdtemp(dir))
+        return perror("mkdtemp"), 1;
+    if (kn_crypto_init() < 0 || count == 0)
+        return 1;
+    long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+    int cores = ncpu < 1 ? 1 : ncpu > MAX_THREADS ? MAX_THREADS : (int)ncpu;
+
+    kn_env_seeded env;
+    kn_env_seeded_init(&env, 42, 1790000000000ull);
+    uint8_t seed[32], pk[32], sk[64];
+    kn_env_random(&env.env, seed, sizeof seed);
+    kn_sign_keypair_from_seed(pk, sk, seed);
+    uint64_t now = env.now_ms;
+
+    /* The founding network object makes the author a member. */
+    kn_mp_out body;
+    kn_mp_out_init(&body, 0);
+    kn_mp_write_map(&body, 2);
+    kn_mp_write_cstr(&body, "admit");
+    kn_mp_write_uint(&body, 1);
+    kn_mp_write_cstr(&body, "name");
+    kn_mp_write_cstr(&body, "Benchmark");
+    kn_object_draft nd = { .type = KN_T_NETWORK, .created = now - 1000000, .space = "",
+                           .body = body.buf, .body_len = body.len };
+    encoded network;
+    if (kn_object_sign(&nd, sk, &network.raw, &network.len) < 0)
+        return 1;
+    kn_mp_out_free(&body);
+
+    fprintf(stderr, "generating %zu signed objects...\n", count);
+    encoded *objs = calloc(count, sizeof *objs);
+    if (!objs)
+        return 1;
+    for (size_t i = 0; i < count; i++)
+        if (make_thread(&objs[i].raw, &objs[i].len, sk, now - count + i, i) < 0)
+            return fprintf(stderr, "signing failed\n"), 1;
+
+    /* Single-core Ed25519 verify rate, on the same objects. */
+    size_t sample = count < 20000 ? count : 20000;
+    kn_object *decoded = malloc(sample * sizeof *decoded);
+    for (size_t i = 0; i < sample; i++)
+        if (kn_object_decode(&decoded[i], objs[i].raw, objs[i].len) < 0)
+            return 1;
+    double t0 = seconds();
+    for (size_t i = 0; i < sample; i++)
+        if (kn_object_verify(&decoded[i]) < 0)
+            return fprintf(stderr, "verify failed\n"), 1;
+    double verify_rate = (double)sample / (seconds() - t0);
+    free(decoded);
+
+    kn_store *s;
+    kn_store_options opt = { 0 };
+    int rc = kn_store_open(&s, dir, &opt);
+    if (rc < 0)
+        return fprintf(stderr, "store: %s\n", kn_strerror(rc)), 1;
+    uint8_t nid[32];
+    if (kn_store_put(s, network.raw, network.len, now, nid) != KN_PUT_STORED)
+        return fprintf(stderr, "network object refused\n"), 1;
+
+    pipeline p = { .objs = objs, .count = count, .now = now, .ring = 4 * (size_t)cores };
+    p.done = calloc(p.ring, sizeof *p.done);
+    pthread_mutex_init(&p.mu, NULL);
+    pthread_cond_init(&p.ready, NULL);
+    pthread_cond_init(&p.space, NULL);
+    atomic_init(&p.next, 0);
+    pthread_t th[MAX_THREADS];
+    int results[BATCH];
+    size_t stored = 0, batches = (count + BATCH - 1) / BATCH;
+
+    t0 = seconds();
+    for (int i = 0; i < cores; i++)
+        pthread_create(&th[i], NULL, validator, &p);
+    for (size_t k = 0; k < batches; k++) {
+        pthread_mutex_lock(&p.mu);
+        while (p.queued == 0)
+            pthread_cond_wait(&p.ready, &p.mu);
+        batch *b = p.done[p.head];
+        p.head = (p.head + 1) % p.ring;
+        p.queued--;
+        pthread_cond_signal(&p.space);
+        pthread_mutex_unlock(&p.mu);
+        p.invalid += (size_t)b->err;
+        if ((rc = kn_store_ingest(s, b->obj, b->n, results, NULL)) < 0)
+            return fprintf(stderr, "ingest: %s\n", kn_strerror(rc)), 1;
+        for (size_t i = 0; i < b->n; i++)
+            stored += results[i] == KN_PUT_STORED;
+        free(b);
+    }
+    for (int i = 0; i < cores; i++)
+        pthread_join(th[i], NULL);
+    double elapsed = seconds() - t0;
+
+    double rate = (double)count / elapsed;
+    double ratio = rate / (cores * verify_rate);
+    printf("ingest: %zu objects in %.2f s = %.0f objects/s (stored %zu, invalid %zu)\n", count,
+           elapsed, rate, stored, p.invalid);
+    printf("single-core Ed25519 verify rate: %.0f/s; cores: %d; limit %d x %.0f = %.0f/s\n",
+           verify_rate, cores, cores, verify_rate, cores * verify_rate);
+    printf("ratio: %.3f (target >= 0.85) %s\n", ratio, ratio >= 0.85 ? "MET" : "NOT MET");
+
+    kn_store_close(s);
+    for (size_t i = 0; i < count; i++)
+        free(objs[i].raw);
+    free(objs);
+    free(network.raw);
+    free(p.done);
+    if (argc <= 2) {
+        char cmd[300];
+        snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+        if (system(cmd) != 0)
+            fprintf(stderr, "could not remove %s\n", dir);
+    }
+    return stored == count ? 0 : 1;
+}
