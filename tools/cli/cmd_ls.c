@@ -130,6 +130,9 @@ int cmd_ls(kn_cli *cli, int argc, char **argv)
         c.only = q.type;
         q.type = 0;
     }
+    if (!c.json)
+        printf("%-16s  %-8s %-19s %-16s %s\n", "ID (prefix)", "TYPE", "CREATED (UTC)", "AREA",
+            "TITLE");
     int rc = kn_store_each(dd.store, &q, ls_visit, &c);
     kn_datadir_close(&dd);
     if (rc < 0 || c.err < 0)

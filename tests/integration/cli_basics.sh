@@ -1,0 +1,96 @@
+#!/usr/bin/env bash
+# The command line as a new user meets it (issue 2): init, thread, post, link,
+# ls, show, status, export and import into a fresh directory with identical
+# ids, --help on every command, and clear errors for common mistakes.
+set -euo pipefail
+knoten=$1
+work=$(mktemp -d /tmp/knoten-cli-XXXXXX)
+trap 'rm -rf "$work"' EXIT
+fail() { echo "FAIL: $*" >&2; exit 1; }
+a="$work/a"
+b="$work/b"
+
+# Every command has --help, and it exits 0.
+for cmd in $("$knoten" --help | awk '/^commands:/{on=1;next} on && !NF {exit} on {print $1}'); do
+    "$knoten" "$cmd" --help | grep -q "^usage: knoten $cmd" || fail "$cmd --help"
+done
+"$knoten" --version | grep -q '^knoten ' || fail "--version"
+
+# Commands before init say what to do.
+out=$("$knoten" ls --data "$a" 2>&1) && fail "ls without a node succeeded"
+grep -q "knoten init" <<<"$out" || fail "ls without a node does not point to init: $out"
+
+"$knoten" init --data "$a" --found "Kommunen Test" >"$work/init.out"
+[ "$(stat -c %a "$a/identity.key")" = 600 ] || fail "identity.key is not 0600"
+[ "$(stat -c %a "$a/network.key")" = 600 ] || fail "network.key is not 0600"
+[ "$(stat -c %a "$a")" = 700 ] || fail "data directory is not 0700"
+out=$("$knoten" init --data "$a" 2>&1) && fail "second init succeeded"
+grep -q "already holds" <<<"$out" || fail "second init message: $out"
+
+t=$("$knoten" thread --data "$a" --space Vergaberecht --title "Nachweise?" --body "Wie?" --tag vergabe)
+[[ $t =~ ^[0-9a-f]{64}$ ]] || fail "thread id: $t"
+p=$("$knoten" post --data "$a" "$t" --body "So.")
+p2=$("$knoten" post --data "$a" "$t" --reply-to "$p" --body "Danke.")
+l=$("$knoten" link --data "$a" --space Vergaberecht --url https://example.org/x --title Handbuch)
+
+# Bad input is refused with a reason, and nothing is stored.
+out=$("$knoten" link --data "$a" --space X --url ftp://x --title T 2>&1) && fail "ftp link accepted"
+grep -q "http" <<<"$out" || fail "ftp link message: $out"
+out=$("$knoten" post --data "$a" 0123 --body x 2>&1) && fail "short id accepted"
+grep -q "64 hexadecimal" <<<"$out" || fail "short id message: $out"
+out=$("$knoten" thread --data "$a" --space "" --title T 2>&1) && fail "empty area accepted"
+
+"$knoten" ls --data "$a" >"$work/ls.out"
+for id in "$t" "$p" "$p2" "$l"; do
+    grep -q "^${id:0:16}" "$work/ls.out" || fail "ls misses $id"
+done
+[ "$("$knoten" ls --data "$a" --type post | wc -l)" = 3 ] || fail "ls --type post"
+[ "$("$knoten" ls --data "$a" --space Vergaberecht --type thread | wc -l)" = 2 ] || fail "ls --space"
+"$knoten" ls --data "$a" --json | python3 -c '
+import json, sys
+rows = [json.loads(l) for l in sys.stdin]
+assert len(rows) == 5, len(rows)           # network, thread, 2 posts, link
+assert {r["type"] for r in rows} == {"network", "thread", "post", "link"}
+' || fail "ls --json"
+
+"$knoten" show --data "$a" "$t" >"$work/show.out"
+grep -q "Nachweise?" "$work/show.out" || fail "show lacks the title"
+grep -q "pointing here" "$work/show.out" || fail "show lacks the replies"
+"$knoten" show --data "$a" "$t" --json | python3 -c '
+import json, sys; o = json.load(sys.stdin); assert o["body"]["tags"] == ["vergabe"], o' \
+    || fail "show --json"
+"$knoten" status --data "$a" --json | python3 -c '
+import json, sys; s = json.load(sys.stdin)
+assert s["store"]["objects"] == 5, s
+assert s["network"]["name"] == "Kommunen Test", s' || fail "status --json"
+
+# Export, import into a fresh directory: the same ids, all verified.
+"$knoten" export --data "$a" -o "$work/export.jsonl"
+[ "$(wc -l <"$work/export.jsonl")" = 5 ] || fail "export line count"
+"$knoten" import --data "$b" "$work/export.jsonl" 2>"$work/import.err" || {
+    cat "$work/import.err"
+    fail "import"
+}
+grep -q "imported 5 new" "$work/import.err" || fail "import summary: $(cat "$work/import.err")"
+diff <("$knoten" ls --data "$a" --json --limit 0 | python3 -c 'import json,sys; print("\n".join(sorted(json.loads(l)["id"] for l in sys.stdin)))') \
+     <("$knoten" ls --data "$b" --json --limit 0 | python3 -c 'import json,sys; print("\n".join(sorted(json.loads(l)["id"] for l in sys.stdin)))') \
+    || fail "ids differ after export/import"
+
+# A second import changes nothing; a tampered line is refused with its reason.
+"$knoten" import --data "$b" "$work/export.jsonl" 2>"$work/import2.err"
+grep -q "5 already present" "$work/import2.err" || fail "re-import: $(cat "$work/import2.err")"
+python3 - "$work/export.jsonl" >"$work/bad.jsonl" <<'PY'
+import base64, json, sys
+lines = open(sys.argv[1]).read().splitlines()
+o = json.loads(lines[1]); raw = bytearray(base64.b64decode(o["raw"])); raw[-1] ^= 1
+o["raw"] = base64.b64encode(bytes(raw)).decode(); print(json.dumps(o)); print("not json")
+PY
+out=$("$knoten" import --data "$b" "$work/bad.jsonl" 2>&1) && fail "tampered import succeeded"
+grep -q "line 1: refused: signature does not verify" <<<"$out" || fail "tampered: $out"
+grep -q "line 2: refused: not JSON" <<<"$out" || fail "not json: $out"
+
+# Retraction removes the content and keeps the id refused.
+"$knoten" retract --data "$a" "$l" --reason "Tippfehler" >/dev/null
+out=$("$knoten" show --data "$a" "$l" 2>&1) && fail "retracted link still shown"
+grep -q "retracted" <<<"$out" || fail "retracted message: $out"
+echo "cli_basics: all checks passed"
