@@ -15,6 +15,10 @@ static int out_append(void *data, const char *buf, size_t len)
     kn_mp_out *o = data;
     if (o->err)
         return -1;
+    /* Empty writes (an empty str or raw buffer) may come with buf == NULL, and
+     * o->buf is NULL until the first byte: memcpy must not see either. */
+    if (len == 0)
+        return 0;
     if (len > SIZE_MAX - o->len || (o->limit && o->len + len > o->limit)) {
         o->err = KN_ETOOBIG;
         return -1;
@@ -213,8 +217,8 @@ static int take_be(kn_mp_in *in, int n, uint64_t *v)
  * describe the fix form (fix_max its largest length), tag8/16/32 the wider
  * forms (0 where the family has none). Each wider form must be needed.
  */
-static int read_len(kn_mp_in *in, uint8_t fix_mask, uint8_t fix_tag, uint32_t fix_max,
-                    uint8_t tag8, uint8_t tag16, uint8_t tag32, uint32_t *n)
+static int read_len(kn_mp_in *in, uint8_t fix_mask, uint8_t fix_tag, uint32_t fix_max, uint8_t tag8,
+    uint8_t tag16, uint8_t tag32, uint32_t *n)
 {
     if (in->p >= in->end)
         return KN_ETRUNC;
@@ -287,7 +291,7 @@ int kn_mp_read_uint(kn_mp_in *in, uint64_t *v)
         int bytes;
         uint64_t min;
     } forms[] = { { 0xcc, 1, 0x80 }, { 0xcd, 2, 0x100 }, { 0xce, 4, 0x10000 },
-                  { 0xcf, 8, 0x100000000ull } };
+        { 0xcf, 8, 0x100000000ull } };
     for (size_t i = 0; i < sizeof forms / sizeof forms[0]; i++) {
         if (b != forms[i].tag)
             continue;

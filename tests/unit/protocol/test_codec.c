@@ -588,6 +588,16 @@ static void test_writer(void **state)
     free(b);
     kn_mp_out_free(&o);
     kn_mp_out_free(NULL);
+
+    /* Empty writes with NULL data on an unallocated buffer (UB in memcpy before the fix). */
+    kn_mp_out_init(&o, 0);
+    kn_mp_write_raw(&o, NULL, 0);
+    kn_mp_write_str(&o, NULL, 0);
+    kn_mp_write_bin(&o, NULL, 0);
+    assert_int_equal(kn_mp_out_error(&o), 0);
+    assert_int_equal(o.len, 3);
+    assert_memory_equal(o.buf, "\xa0\xc4\x00", 3);
+    kn_mp_out_free(&o);
 }
 
 int main(void)
