@@ -1,2 +1,660 @@
-/* Placeholder until the store lands; replaced by store.c proper. */
-#include "store.h"
+/*
+ * The store's environment and its read side: opening (schema version check),
+ * the write-transaction runner that grows the map, lookups, the four index
+ * scans, stats and local settings. Ingest, pending objects and the roster
+ * live in ingest.c.
+ */
+#include <errno.h>
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "store_impl.h"
+
+enum { KN_STORE_SETTING_KEY_MAX = 256 };
+
+int kn_store_mdb_err(int rc)
+{
+    switch (rc) {
+    case MDB_SUCCESS:
+        return 0;
+    case MDB_NOTFOUND:
+        return KN_ENOTFOUND;
+    case MDB_MAP_FULL:
+        return KN_EMAPFULL;
+    case MDB_CORRUPTED:
+    case MDB_PAGE_NOTFOUND:
+    case MDB_INVALID:
+        return KN_ECORRUPT;
+    case MDB_VERSION_MISMATCH:
+        return KN_ESCHEMAVER;
+    case ENOMEM:
+        return KN_ENOMEM;
+    case EACCES:
+        return KN_EPERM;
+    case MDB_READERS_FULL:
+    case EBUSY:
+        return KN_EBUSY;
+    default:
+        return KN_ESTORE;
+    }
+}
+
+int kn_store_read_begin(kn_store *s, MDB_txn **txn)
+{
+    int rc = mdb_txn_begin(s->env, NULL, MDB_RDONLY, txn);
+    if (rc == MDB_MAP_RESIZED) {
+        /* Another handle grew the map; adopt its size and try once more. */
+        if ((rc = mdb_env_set_mapsize(s->env, 0)) == 0)
+            rc = mdb_txn_begin(s->env, NULL, MDB_RDONLY, txn);
+    }
+    return kn_store_mdb_err(rc);
+}
+
+/*
+ * Doubling the map needs no transaction open in this process, which the
+ * thread-safety contract in store.h guarantees: the caller's write txn has
+ * just been aborted and nobody else uses this kn_store meanwhile.
+ */
+static int grow_map(kn_store *s)
+{
+    MDB_envinfo info;
+    int rc = mdb_env_info(s->env, &info);
+    if (rc)
+        return kn_store_mdb_err(rc);
+    if (info.me_mapsize > SIZE_MAX / 2)
+        return KN_EMAPFULL;
+    return kn_store_mdb_err(mdb_env_set_mapsize(s->env, info.me_mapsize * 2));
+}
+
+int kn_store_write(kn_store *s, kn_store_txn_fn fn, void *ctx)
+{
+    for (int attempt = 0;; attempt++) {
+        MDB_txn *txn;
+        int rc = mdb_txn_begin(s->env, NULL, 0, &txn);
+        if (rc == MDB_MAP_RESIZED && (rc = mdb_env_set_mapsize(s->env, 0)) == 0)
+            rc = mdb_txn_begin(s->env, NULL, 0, &txn);
+        if (rc)
+            return kn_store_mdb_err(rc);
+        rc = fn(s, txn, ctx);
+        if (rc < 0)
+            mdb_txn_abort(txn);
+        else
+            rc = kn_store_mdb_err(mdb_txn_commit(txn)); /* frees txn either way */
+        if (rc != KN_EMAPFULL)
+            return rc;
+        if (attempt >= KN_STORE_GROW_MAX)
+            return KN_EMAPFULL;
+        if ((rc = grow_map(s)) < 0)
+            return rc;
+    }
+}
+
+int kn_store_load(kn_store *s, MDB_txn *txn, MDB_dbi dbi, const uint8_t id[KN_ID], kn_object *o)
+{
+    (void)s;
+    MDB_val k = { KN_ID, (void *)id }, v;
+    int rc = mdb_get(txn, dbi, &k, &v);
+    if (rc)
+        return kn_store_mdb_err(rc);
+    if (kn_object_decode(o, v.mv_data, v.mv_size) < 0 || memcmp(o->id, id, KN_ID) != 0)
+        return KN_ECORRUPT;
+    return 0;
+}
+
+/* ---- index keys ---- */
+
+size_t kn_idx_time(uint8_t *k, const kn_object *o)
+{
+    kn_be64_put(k, o->created);
+    memcpy(k + 8, o->id, KN_ID);
+    return 8 + KN_ID;
+}
+
+size_t kn_idx_author(uint8_t *k, const kn_object *o)
+{
+    memcpy(k, o->author, KN_KEY);
+    kn_be64_put(k + KN_KEY, o->created);
+    memcpy(k + KN_KEY + 8, o->id, KN_ID);
+    return KN_KEY + 8 + KN_ID;
+}
+
+size_t kn_idx_space_type(uint8_t *k, const kn_object *o)
+{
+    /* The decoder refuses control characters in spaces, so 0x00 ends the space unambiguously. */
+    size_t n = o->space_len;
+    memcpy(k, o->space, n);
+    k[n++] = 0;
+    k[n++] = (uint8_t)o->type;
+    kn_be64_put(k + n, o->created);
+    memcpy(k + n + 8, o->id, KN_ID);
+    return n + 8 + KN_ID;
+}
+
+size_t kn_idx_ref(uint8_t *k, const kn_object *o, uint32_t ref)
+{
+    memcpy(k, o->refs[ref], KN_ID);
+    k[KN_ID] = (uint8_t)o->type;
+    kn_be64_put(k + KN_ID + 1, o->created);
+    memcpy(k + KN_ID + 1 + 8, o->id, KN_ID);
+    return KN_ID + 1 + 8 + KN_ID;
+}
+
+/* ---- open / close ---- */
+
+static const struct {
+    const char *name;
+    size_t off;
+} db_names[] = {
+    { "objects", offsetof(kn_store_dbs, objects) },
+    { "by_time", offsetof(kn_store_dbs, by_time) },
+    { "by_author", offsetof(kn_store_dbs, by_author) },
+    { "by_space_type", offsetof(kn_store_dbs, by_space_type) },
+    { "by_ref", offsetof(kn_store_dbs, by_ref) },
+    { "tombstones", offsetof(kn_store_dbs, tombstones) },
+    { "pending", offsetof(kn_store_dbs, pending) },
+    { "pending_by_dep", offsetof(kn_store_dbs, pending_by_dep) },
+    { "membership", offsetof(kn_store_dbs, membership) },
+    { "users", offsetof(kn_store_dbs, users) },
+    { "meta", offsetof(kn_store_dbs, meta) },
+    { "settings", offsetof(kn_store_dbs, settings) },
+};
+
+static MDB_dbi *db_by_name(kn_store *s, const char *name)
+{
+    for (size_t i = 0; i < sizeof db_names / sizeof db_names[0]; i++)
+        if (strcmp(db_names[i].name, name) == 0)
+            return (MDB_dbi *)((char *)&s->db + db_names[i].off);
+    return NULL;
+}
+
+static int read_schema_version(kn_store *s, MDB_txn *txn, uint32_t *ver)
+{
+    MDB_val k = { sizeof "schema_version" - 1, (void *)"schema_version" }, v;
+    int rc = mdb_get(txn, s->db.meta, &k, &v);
+    if (rc)
+        return kn_store_mdb_err(rc);
+    if (v.mv_size != 4)
+        return KN_ECORRUPT;
+    const uint8_t *p = v.mv_data;
+    *ver = (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
+    return 0;
+}
+
+/*
+ * Opens every named database (creating it on first use) and writes or checks
+ * the schema version. Version 1 is the first, so there is nothing to migrate
+ * yet; a later version adds its migration steps here, inside this same
+ * transaction so that a crash leaves either the old or the new layout.
+ */
+static int open_txn(kn_store *s, MDB_txn *txn, void *ctx)
+{
+    (void)ctx;
+    for (size_t i = 0; i < sizeof db_names / sizeof db_names[0]; i++) {
+        int rc = mdb_dbi_open(txn, db_names[i].name, MDB_CREATE, db_by_name(s, db_names[i].name));
+        if (rc)
+            return kn_store_mdb_err(rc);
+    }
+    uint32_t ver;
+    int rc = read_schema_version(s, txn, &ver);
+    if (rc == KN_ENOTFOUND) {
+        uint8_t b[4] = { 0, 0, 0, KN_STORE_SCHEMA_VERSION };
+        MDB_val k = { sizeof "schema_version" - 1, (void *)"schema_version" }, v = { 4, b };
+        return kn_store_mdb_err(mdb_put(txn, s->db.meta, &k, &v, 0));
+    }
+    if (rc < 0)
+        return rc;
+    if (ver > KN_STORE_SCHEMA_VERSION)
+        return KN_ESCHEMAVER;
+    if (ver < 1)
+        return KN_ECORRUPT;
+    return 0;
+}
+
+int kn_store_open(kn_store **out, const char *dir, const kn_store_options *opt)
+{
+    kn_store_options defaults = { 0 };
+    kn_store *s = NULL;
+    int rc;
+
+    if (!out || !dir)
+        return KN_EINVAL;
+    *out = NULL;
+    if (!opt)
+        opt = &defaults;
+    if (!(s = calloc(1, sizeof *s)))
+        return KN_ENOMEM;
+    s->pending_max = opt->pending_max ? opt->pending_max : KN_STORE_DEFAULT_PENDING_MAX;
+    if ((rc = kn_store_mdb_err(mdb_env_create(&s->env))) < 0) {
+        s->env = NULL;
+        goto out;
+    }
+    if ((rc = kn_store_mdb_err(mdb_env_set_maxdbs(s->env, KN_STORE_MAX_DBS))) < 0)
+        goto out;
+    size_t map = opt->initial_map_size ? opt->initial_map_size : KN_STORE_DEFAULT_MAP;
+    if ((rc = kn_store_mdb_err(mdb_env_set_mapsize(s->env, map))) < 0)
+        goto out;
+    /*
+     * MDB_NOTLS: read transactions are not tied to a thread, so a kn_store
+     * may move between threads (one at a time) and a visitor may open a
+     * nested read (kn_store_get) while an iteration's read is open.
+     */
+    unsigned flags = MDB_NOTLS | (opt->no_sync ? MDB_NOSYNC : 0);
+    int mrc = mdb_env_open(s->env, dir, flags, 0600);
+    if (mrc) {
+        rc = mrc == ENOENT ? KN_ENOTFOUND : kn_store_mdb_err(mrc);
+        goto out;
+    }
+    if ((rc = kn_store_write(s, open_txn, NULL)) < 0)
+        goto out;
+    *out = s;
+    s = NULL;
+out:
+    kn_store_close(s);
+    return rc < 0 ? rc : 0;
+}
+
+void kn_store_close(kn_store *s)
+{
+    if (!s)
+        return;
+    if (s->env)
+        mdb_env_close(s->env);
+    free(s);
+}
+
+/* ---- lookups ---- */
+
+int kn_store_get(kn_store *s, const uint8_t id[KN_ID], uint8_t **buf, size_t *len)
+{
+    MDB_txn *txn = NULL;
+    kn_object o;
+    int rc;
+
+    if (!s || !id || !buf || !len)
+        return KN_EINVAL;
+    *buf = NULL;
+    *len = 0;
+    if ((rc = kn_store_read_begin(s, &txn)) < 0)
+        return rc;
+    MDB_val k = { KN_ID, (void *)id }, v;
+    if ((rc = mdb_get(txn, s->db.tombstones, &k, &v)) == 0) {
+        rc = KN_ERETRACTED;
+        goto out;
+    }
+    if ((rc = kn_store_load(s, txn, s->db.objects, id, &o)) < 0)
+        goto out;
+    if (!(*buf = malloc(o.raw_len))) {
+        rc = KN_ENOMEM;
+        goto out;
+    }
+    memcpy(*buf, o.raw, o.raw_len);
+    *len = o.raw_len;
+out:
+    mdb_txn_abort(txn);
+    return rc;
+}
+
+static int has_in(kn_store *s, MDB_dbi dbi, const uint8_t id[KN_ID])
+{
+    MDB_txn *txn;
+    if (!s || !id || kn_store_read_begin(s, &txn) < 0)
+        return 0;
+    MDB_val k = { KN_ID, (void *)id }, v;
+    int found = mdb_get(txn, dbi, &k, &v) == 0;
+    mdb_txn_abort(txn);
+    return found;
+}
+
+int kn_store_has(kn_store *s, const uint8_t id[KN_ID])
+{
+    return s ? has_in(s, s->db.objects, id) : 0;
+}
+
+int kn_store_is_tombstoned(kn_store *s, const uint8_t id[KN_ID])
+{
+    return s ? has_in(s, s->db.tombstones, id) : 0;
+}
+
+/* ---- iteration ---- */
+
+/* Loads the object an index entry names and hands it to the visitor. */
+static int visit_id(
+    kn_store *s, MDB_txn *txn, const uint8_t id[KN_ID], kn_store_visit_fn fn, void *ctx)
+{
+    kn_object o;
+    int rc = kn_store_load(s, txn, s->db.objects, id, &o);
+    if (rc == KN_ENOTFOUND)
+        return KN_ECORRUPT; /* an index entry without its object */
+    if (rc < 0)
+        return rc;
+    return fn(ctx, &o);
+}
+
+static bool has_prefix(const MDB_val *k, const uint8_t *prefix, size_t plen)
+{
+    return k->mv_size >= plen && memcmp(k->mv_data, prefix, plen) == 0;
+}
+
+/*
+ * Streams the entries prefix || created(8) || id(32) of dbi with since <=
+ * created < until, in key order or reversed. Every key under the prefix must
+ * have exactly that length: anything else was not written by us.
+ */
+static int scan_range(kn_store *s, MDB_txn *txn, MDB_dbi dbi, const uint8_t *prefix, size_t plen,
+    const kn_store_query *q, kn_store_visit_fn fn, void *ctx)
+{
+    MDB_cursor *c = NULL;
+    uint8_t start[KN_IDX_KEY_MAX];
+    MDB_val k, v;
+    int rc;
+
+    if ((rc = kn_store_mdb_err(mdb_cursor_open(txn, dbi, &c))) < 0)
+        return rc;
+    memcpy(start, prefix, plen);
+    if (!q->reverse) {
+        kn_be64_put(start + plen, q->since_ms);
+        k = (MDB_val) { plen + 8, start };
+        rc = mdb_cursor_get(c, &k, &v, MDB_SET_RANGE);
+    } else {
+        size_t slen;
+        if (q->until_ms) {
+            kn_be64_put(start + plen, q->until_ms);
+            slen = plen + 8;
+        } else {
+            memset(start + plen, 0xff, 8 + KN_ID);
+            slen = plen + 8 + KN_ID;
+        }
+        k = (MDB_val) { slen, start };
+        rc = mdb_cursor_get(c, &k, &v, MDB_SET_RANGE);
+        if (rc == MDB_NOTFOUND)
+            rc = mdb_cursor_get(c, &k, &v, MDB_LAST);
+        else if (rc == 0
+            && !(q->until_ms == 0 && k.mv_size == slen && memcmp(k.mv_data, start, slen) == 0))
+            rc = mdb_cursor_get(c, &k, &v, MDB_PREV);
+    }
+    while (rc == 0) {
+        if (!has_prefix(&k, prefix, plen))
+            break;
+        if (k.mv_size != plen + 8 + KN_ID) {
+            rc = KN_ECORRUPT;
+            goto out;
+        }
+        const uint8_t *p = (const uint8_t *)k.mv_data + plen;
+        uint64_t created = kn_be64_get(p);
+        if (!q->reverse && q->until_ms && created >= q->until_ms)
+            break;
+        if (q->reverse && created < q->since_ms)
+            break;
+        if ((rc = visit_id(s, txn, p + 8, fn, ctx)) != 0)
+            goto out;
+        rc = mdb_cursor_get(c, &k, &v, q->reverse ? MDB_PREV : MDB_NEXT);
+    }
+    rc = rc == MDB_NOTFOUND || rc == 0 ? 0 : kn_store_mdb_err(rc);
+out:
+    mdb_cursor_close(c);
+    return rc;
+}
+
+static int cmp40(const void *a, const void *b)
+{
+    return memcmp(a, b, 8 + KN_ID);
+}
+
+/*
+ * The typed indexes (space/type, ref/type) sort by type before time, so
+ * "every type" has no single key range in (created, id) order. We collect
+ * the matching (created, id) pairs of all types and sort them. The result set
+ * is what the caller asked to see anyway, so its size is the caller's bound.
+ */
+static int scan_any_type(kn_store *s, MDB_txn *txn, MDB_dbi dbi, const uint8_t *prefix, size_t plen,
+    const kn_store_query *q, kn_store_visit_fn fn, void *ctx)
+{
+    MDB_cursor *c = NULL;
+    uint8_t *hits = NULL;
+    size_t n = 0, cap = 0;
+    MDB_val k = { plen, (void *)prefix }, v;
+    int rc;
+
+    if ((rc = kn_store_mdb_err(mdb_cursor_open(txn, dbi, &c))) < 0)
+        return rc;
+    uint8_t first[KN_IDX_KEY_MAX + 1];
+    memcpy(first, prefix, plen);
+    first[plen] = 0;
+    k = (MDB_val) { plen + 1, first }; /* LMDB keys are never empty */
+    for (rc = mdb_cursor_get(c, &k, &v, MDB_SET_RANGE); rc == 0;
+         rc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
+        if (!has_prefix(&k, prefix, plen))
+            break;
+        if (k.mv_size != plen + 1 + 8 + KN_ID) {
+            rc = KN_ECORRUPT;
+            goto out;
+        }
+        const uint8_t *p = (const uint8_t *)k.mv_data + plen + 1;
+        uint64_t created = kn_be64_get(p);
+        if (created < q->since_ms || (q->until_ms && created >= q->until_ms))
+            continue;
+        if (n == cap) {
+            size_t ncap = cap ? cap * 2 : 64;
+            uint8_t *nh = realloc(hits, ncap * (8 + KN_ID));
+            if (!nh) {
+                rc = KN_ENOMEM;
+                goto out;
+            }
+            hits = nh;
+            cap = ncap;
+        }
+        memcpy(hits + n * (8 + KN_ID), p, 8 + KN_ID);
+        n++;
+    }
+    if (rc != MDB_NOTFOUND && rc != 0) {
+        rc = kn_store_mdb_err(rc);
+        goto out;
+    }
+    rc = 0;
+    if (n > 1)
+        qsort(hits, n, 8 + KN_ID, cmp40);
+    for (size_t i = 0; i < n; i++) {
+        size_t j = q->reverse ? n - 1 - i : i;
+        if ((rc = visit_id(s, txn, hits + j * (8 + KN_ID) + 8, fn, ctx)) != 0)
+            break;
+    }
+out:
+    free(hits);
+    mdb_cursor_close(c);
+    return rc;
+}
+
+int kn_store_each(kn_store *s, const kn_store_query *q, kn_store_visit_fn fn, void *ctx)
+{
+    uint8_t prefix[KN_IDX_KEY_MAX];
+    size_t plen = 0;
+    MDB_dbi dbi;
+    bool typed = false; /* the index has a type byte after the prefix */
+    MDB_txn *txn = NULL;
+    int rc;
+
+    if (!s || !q || !fn)
+        return KN_EINVAL;
+    if ((unsigned)q->type >= KN_T_MAX)
+        return KN_EINVAL;
+    switch (q->index) {
+    case KN_BY_TIME:
+        dbi = s->db.by_time;
+        break;
+    case KN_BY_AUTHOR:
+        if (!q->author)
+            return KN_EINVAL;
+        dbi = s->db.by_author;
+        memcpy(prefix, q->author, KN_KEY);
+        plen = KN_KEY;
+        break;
+    case KN_BY_SPACE_TYPE: {
+        if (!q->space)
+            return KN_EINVAL;
+        size_t sl = strlen(q->space);
+        if (sl > KN_SPACE_MAX)
+            return KN_EINVAL;
+        dbi = s->db.by_space_type;
+        memcpy(prefix, q->space, sl);
+        prefix[sl] = 0;
+        plen = sl + 1;
+        typed = true;
+        break;
+    }
+    case KN_BY_REF:
+        if (!q->ref)
+            return KN_EINVAL;
+        dbi = s->db.by_ref;
+        memcpy(prefix, q->ref, KN_ID);
+        plen = KN_ID;
+        typed = true;
+        break;
+    default:
+        return KN_EINVAL;
+    }
+    if (q->until_ms && q->until_ms <= q->since_ms)
+        return 0;
+    if ((rc = kn_store_read_begin(s, &txn)) < 0)
+        return rc;
+    if (typed && q->type) {
+        prefix[plen++] = (uint8_t)q->type;
+        rc = scan_range(s, txn, dbi, prefix, plen, q, fn, ctx);
+    } else if (typed) {
+        rc = scan_any_type(s, txn, dbi, prefix, plen, q, fn, ctx);
+    } else {
+        rc = scan_range(s, txn, dbi, prefix, plen, q, fn, ctx);
+    }
+    mdb_txn_abort(txn);
+    return rc < 0 ? rc : 0;
+}
+
+int kn_store_each_pending(kn_store *s, kn_store_visit_fn fn, void *ctx)
+{
+    MDB_txn *txn = NULL;
+    MDB_cursor *c = NULL;
+    MDB_val k, v;
+    int rc;
+
+    if (!s || !fn)
+        return KN_EINVAL;
+    if ((rc = kn_store_read_begin(s, &txn)) < 0)
+        return rc;
+    if ((rc = kn_store_mdb_err(mdb_cursor_open(txn, s->db.pending, &c))) < 0)
+        goto out;
+    for (rc = mdb_cursor_get(c, &k, &v, MDB_FIRST); rc == 0;
+         rc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
+        kn_object o;
+        if (k.mv_size != KN_ID || kn_object_decode(&o, v.mv_data, v.mv_size) < 0
+            || memcmp(o.id, k.mv_data, KN_ID) != 0) {
+            rc = KN_ECORRUPT;
+            goto out;
+        }
+        if ((rc = fn(ctx, &o)) != 0)
+            goto out;
+    }
+    rc = rc == MDB_NOTFOUND ? 0 : kn_store_mdb_err(rc);
+out:
+    mdb_cursor_close(c);
+    mdb_txn_abort(txn);
+    return rc < 0 ? rc : 0;
+}
+
+/* ---- stats ---- */
+
+int kn_store_stats_get(kn_store *s, kn_store_stats *st)
+{
+    MDB_txn *txn = NULL;
+    MDB_stat ms;
+    MDB_envinfo info;
+    int rc;
+
+    if (!s || !st)
+        return KN_EINVAL;
+    memset(st, 0, sizeof *st);
+    if ((rc = kn_store_read_begin(s, &txn)) < 0)
+        return rc;
+    if ((rc = kn_store_mdb_err(mdb_stat(txn, s->db.objects, &ms))) < 0)
+        goto out;
+    st->objects = ms.ms_entries;
+    if ((rc = kn_store_mdb_err(mdb_stat(txn, s->db.pending, &ms))) < 0)
+        goto out;
+    st->pending = ms.ms_entries;
+    if ((rc = kn_store_mdb_err(mdb_stat(txn, s->db.tombstones, &ms))) < 0)
+        goto out;
+    st->tombstones = ms.ms_entries;
+    if ((rc = kn_store_mdb_err(mdb_env_info(s->env, &info))) < 0)
+        goto out;
+    if ((rc = kn_store_mdb_err(mdb_env_stat(s->env, &ms))) < 0)
+        goto out;
+    st->map_size = info.me_mapsize;
+    st->map_used = ((uint64_t)info.me_last_pgno + 1) * ms.ms_psize;
+    rc = read_schema_version(s, txn, &st->schema_version);
+out:
+    mdb_txn_abort(txn);
+    return rc;
+}
+
+/* ---- settings ---- */
+
+struct kv_put {
+    MDB_dbi *dbi;
+    MDB_val k, v;
+};
+
+static int kv_put_txn(kn_store *s, MDB_txn *txn, void *ctx)
+{
+    (void)s;
+    struct kv_put *p = ctx;
+    return kn_store_mdb_err(mdb_put(txn, *p->dbi, &p->k, &p->v, 0));
+}
+
+int kn_store_setting_put(kn_store *s, const char *key, const uint8_t *val, size_t len)
+{
+    if (!s || !key || (!val && len))
+        return KN_EINVAL;
+    size_t kl = strlen(key);
+    if (kl == 0 || kl > KN_STORE_SETTING_KEY_MAX)
+        return KN_EINVAL;
+    struct kv_put p = { &s->db.settings, { kl, (void *)key }, { len, (void *)val } };
+    return kn_store_write(s, kv_put_txn, &p);
+}
+
+int kn_store_setting_get(kn_store *s, const char *key, uint8_t **val, size_t *len)
+{
+    MDB_txn *txn = NULL;
+    int rc;
+
+    if (!s || !key || !val || !len)
+        return KN_EINVAL;
+    *val = NULL;
+    *len = 0;
+    size_t kl = strlen(key);
+    if (kl == 0 || kl > KN_STORE_SETTING_KEY_MAX)
+        return KN_EINVAL;
+    if ((rc = kn_store_read_begin(s, &txn)) < 0)
+        return rc;
+    MDB_val k = { kl, (void *)key }, v;
+    if ((rc = kn_store_mdb_err(mdb_get(txn, s->db.settings, &k, &v))) < 0)
+        goto out;
+    /* malloc(0) may return NULL; one spare byte keeps "empty value" distinct from failure. */
+    if (!(*val = malloc(v.mv_size + 1))) {
+        rc = KN_ENOMEM;
+        goto out;
+    }
+    memcpy(*val, v.mv_data, v.mv_size);
+    *len = v.mv_size;
+out:
+    mdb_txn_abort(txn);
+    return rc;
+}
+
+int kn_store_debug_put_raw(
+    kn_store *s, const char *db, const uint8_t *key, size_t klen, const uint8_t *val, size_t vlen)
+{
+    MDB_dbi *dbi;
+    if (!s || !db || !key || !klen || (!val && vlen) || !(dbi = db_by_name(s, db)))
+        return KN_EINVAL;
+    struct kv_put p = { dbi, { klen, (void *)key }, { vlen, (void *)val } };
+    return kn_store_write(s, kv_put_txn, &p);
+}

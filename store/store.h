@@ -12,6 +12,27 @@
  * the pending table and ingested when they arrive, in the same transaction.
  *
  * Callers: the node (replication, HTTP), the command line, tests, benchmarks.
+ *
+ * Threads: one kn_store may be used by one thread at a time (the caller
+ * serialises; the store takes no locks). It may move between threads. The
+ * store is the only writer of its environment: when the map is full, a write
+ * aborts, doubles the map (which LMDB allows only while no transaction of the
+ * process is open) and retries. So a visitor must not write to the store it
+ * is iterating (reads such as kn_store_get are fine), and two kn_store handles
+ * must not be open on one directory.
+ *
+ * Authorisation (kept incrementally in the membership and users databases):
+ * the first network object defines the network and makes its author a member
+ * from its created time; a node is a member from the k-th earliest admit by
+ * distinct members (k = the network's "admit") until a revoke of its key;
+ * users are certified by member nodes and may sign while their certificate is
+ * not revoked and their node is a member. An author not known yet makes an
+ * object pending (its admit or certificate may still arrive); an author known
+ * not to be allowed at `created` gets KN_EUNAUTH. A revoke also removes what
+ * the revoked key (and, for a node, its users) signed at or after the
+ * revoke's created time, so the result does not depend on arrival order.
+ * A retract is allowed from the target's author or the node that certified
+ * it; roster objects (network, admit, revoke, user) cannot be retracted.
  */
 #ifndef KN_STORE_H
 #define KN_STORE_H
@@ -29,7 +50,8 @@ typedef struct kn_store kn_store;
 
 typedef struct kn_store_options {
     size_t initial_map_size; /* bytes; 0: 64 MiB. The map grows by itself when full. */
-    bool no_sync;            /* tests and benchmarks only: skip fsync at commit */
+    bool no_sync; /* tests and benchmarks only: skip fsync at commit */
+    size_t pending_max; /* pending objects held at most; 0: 100,000. Beyond: KN_ELIMIT */
 } kn_store_options;
 
 /*
@@ -42,26 +64,37 @@ void kn_store_close(kn_store *s);
 
 /* What happened to one object on ingest (non-negative), or a negative KN_E... code. */
 enum kn_put_result {
-    KN_PUT_STORED = 1,     /* new, valid, stored and indexed */
-    KN_PUT_DUPLICATE = 2,  /* already stored, or already pending */
-    KN_PUT_PENDING = 3,    /* author certificate or a ref missing: held until it arrives */
+    KN_PUT_STORED = 1, /* new, valid, stored and indexed */
+    KN_PUT_DUPLICATE = 2, /* already stored, or already pending */
+    KN_PUT_PENDING = 3, /* author certificate or a ref missing: held until it arrives */
     KN_PUT_TOMBSTONED = 4, /* this id was retracted; content not stored */
 };
 
 /*
- * Ingests n validated objects in one write transaction. results[i] receives
+ * Ingests n validated objects in one write transaction. objs (and the bytes
+ * they point to) are borrowed for the call; results has n entries. results[i] receives
  * a kn_put_result or a negative code for object i (KN_EUNAUTH: the author is
  * known not to be allowed). Pending objects whose dependencies arrive in this
  * batch are released in the same transaction. Returns 0, or a negative code
  * if the transaction itself failed (then nothing of the batch is stored).
  * released, if not NULL, receives how many pending objects were released.
  */
-KN_MUST_USE int kn_store_ingest(kn_store *s, const kn_object *objs, size_t n, int *results,
-                                size_t *released);
+KN_MUST_USE int kn_store_ingest(
+    kn_store *s, const kn_object *objs, size_t n, int *results, size_t *released);
+/*
+ * results[i] is what happened to object i when its turn came: an object that
+ * went pending and was released later in the same batch reads KN_PUT_PENDING
+ * and is counted in *released. Per-object refusals are KN_EUNAUTH and
+ * KN_ELIMIT (the pending table is full: try again once dependencies arrived).
+ */
 
-/* Validates (kn_object_validate at now_ms) and ingests one encoded object. */
-KN_MUST_USE int kn_store_put(kn_store *s, const uint8_t *buf, size_t len, uint64_t now_ms,
-                             uint8_t id_out[KN_ID]);
+/*
+ * Validates (kn_object_validate at now_ms) and ingests one encoded object
+ * (buf borrowed). Returns a kn_put_result or a negative code; id_out, if not
+ * NULL, receives the id once the object decoded.
+ */
+KN_MUST_USE int kn_store_put(
+    kn_store *s, const uint8_t *buf, size_t len, uint64_t now_ms, uint8_t id_out[KN_ID]);
 
 /* A malloc'd copy of the object's bytes (caller frees); KN_ENOTFOUND, KN_ERETRACTED. */
 KN_MUST_USE int kn_store_get(kn_store *s, const uint8_t id[KN_ID], uint8_t **buf, size_t *len);
@@ -72,24 +105,25 @@ int kn_store_is_tombstoned(kn_store *s, const uint8_t id[KN_ID]);
 
 /*
  * Visitor for iteration. o and its bytes are valid only during the call
- * (they point into the read transaction). Return 0 to go on, 1 to stop.
+ * (they point into the read transaction). Return 0 to go on, 1 to stop; a
+ * negative return stops too and is returned by the iterating function.
  */
 typedef int (*kn_store_visit_fn)(void *ctx, const kn_object *o);
 
 /* A query; zero fields do not filter. Results come in (created, id) order. */
 typedef struct kn_store_query {
     enum { KN_BY_TIME, KN_BY_AUTHOR, KN_BY_SPACE_TYPE, KN_BY_REF } index;
-    uint64_t since_ms;           /* inclusive */
-    uint64_t until_ms;           /* exclusive; 0: no bound */
-    const uint8_t *author;       /* KN_BY_AUTHOR */
-    const char *space;           /* KN_BY_SPACE_TYPE: NUL-terminated, "" is the empty space */
-    kn_otype type;               /* KN_BY_SPACE_TYPE, KN_BY_REF (0: any type) */
-    const uint8_t *ref;          /* KN_BY_REF: objects listing this id in refs */
-    bool reverse;                /* newest first */
+    uint64_t since_ms; /* inclusive */
+    uint64_t until_ms; /* exclusive; 0: no bound */
+    const uint8_t *author; /* KN_BY_AUTHOR */
+    const char *space; /* KN_BY_SPACE_TYPE: NUL-terminated, "" is the empty space */
+    kn_otype type; /* KN_BY_SPACE_TYPE, KN_BY_REF (0: any type) */
+    const uint8_t *ref; /* KN_BY_REF: objects listing this id in refs */
+    bool reverse; /* newest first */
 } kn_store_query;
 
-KN_MUST_USE int kn_store_each(kn_store *s, const kn_store_query *q, kn_store_visit_fn fn,
-                              void *ctx);
+KN_MUST_USE int kn_store_each(
+    kn_store *s, const kn_store_query *q, kn_store_visit_fn fn, void *ctx);
 
 /* Pending objects, for the command line and tests. */
 KN_MUST_USE int kn_store_each_pending(kn_store *s, kn_store_visit_fn fn, void *ctx);
@@ -98,16 +132,27 @@ typedef struct kn_store_stats {
     uint64_t objects;
     uint64_t pending;
     uint64_t tombstones;
-    uint64_t map_size;  /* bytes */
-    uint64_t map_used;  /* bytes */
+    uint64_t map_size; /* bytes */
+    uint64_t map_used; /* bytes */
     uint32_t schema_version;
 } kn_store_stats;
 
 KN_MUST_USE int kn_store_stats_get(kn_store *s, kn_store_stats *st);
 
-/* Local, non-replicating key/value settings (node identity paths, peers, ...). */
+/*
+ * Local, non-replicating key/value settings (node identity paths, peers, ...).
+ * key: NUL-terminated, 1..256 bytes; val borrowed.
+ */
 KN_MUST_USE int kn_store_setting_put(kn_store *s, const char *key, const uint8_t *val, size_t len);
 /* A malloc'd copy; KN_ENOTFOUND if absent. */
 KN_MUST_USE int kn_store_setting_get(kn_store *s, const char *key, uint8_t **val, size_t *len);
+
+/*
+ * Tests only: overwrites one raw record in the named database ("objects",
+ * "meta", "by_time", ...) so that tests can check that corrupt or newer data
+ * on disk is refused. key and val are borrowed. Never call it in the node.
+ */
+KN_MUST_USE int kn_store_debug_put_raw(
+    kn_store *s, const char *db, const uint8_t *key, size_t klen, const uint8_t *val, size_t vlen);
 
 #endif

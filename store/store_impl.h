@@ -1,0 +1,101 @@
+/*
+ * Internals shared by the files of store/: the kn_store struct, the named
+ * databases, the byte layouts of keys and values, and the write-transaction
+ * runner that grows the map. Nothing outside store/ includes this file; it is
+ * the one place besides the .c files here that may see <lmdb.h>.
+ *
+ * Layouts (all integers big-endian so that byte order is numeric order):
+ *
+ *   objects         id(32)                                  -> object bytes
+ *   by_time         created(8) id(32)                       -> ""
+ *   by_author       author(32) created(8) id(32)            -> ""
+ *   by_space_type   space(0..64) 0x00 type(1) created(8) id -> ""
+ *   by_ref          ref(32) type(1) created(8) id(32)       -> ""
+ *   tombstones      id(32)                                  -> retract id(32) created(8)
+ *   pending         id(32)                                  -> object bytes
+ *   pending_by_dep  dep(32) pending id(32)                  -> ""
+ *   membership      key(32)                                 -> see roster.c
+ *   users           user key(32)                            -> node(32) cert id(32) revoked_at(8)
+ *   meta            "schema_version" -> u32; "network" -> id(32) admit k(8)
+ *   settings        local key (1..KN_STORE_SETTING_KEY_MAX) -> value
+ */
+#ifndef KN_STORE_IMPL_H
+#define KN_STORE_IMPL_H
+
+#include <lmdb.h>
+#include <stdint.h>
+
+#include "store.h"
+
+enum {
+    KN_STORE_DEFAULT_MAP = 64 * 1024 * 1024,
+    KN_STORE_DEFAULT_PENDING_MAX = 100000,
+    KN_STORE_MAX_DBS = 16,
+    /* How often a batch may double the map before we give up (64 KiB -> 256 TiB). */
+    KN_STORE_GROW_MAX = 32,
+    /* The longest index key: a full space, NUL, type, created, id. */
+    KN_IDX_KEY_MAX = KN_SPACE_MAX + 1 + 1 + 8 + KN_ID,
+};
+
+/* "Never": the value of a time that has not happened (not revoked, not a member). */
+#define KN_NEVER UINT64_MAX
+
+typedef struct kn_store_dbs {
+    MDB_dbi objects, by_time, by_author, by_space_type, by_ref, tombstones, pending, pending_by_dep,
+        membership, users, meta, settings;
+} kn_store_dbs;
+
+struct kn_store {
+    MDB_env *env;
+    kn_store_dbs db;
+    size_t pending_max;
+};
+
+/* ---- bytes ---- */
+
+static inline void kn_be64_put(uint8_t *p, uint64_t v)
+{
+    for (int i = 7; i >= 0; i--) {
+        p[i] = (uint8_t)v;
+        v >>= 8;
+    }
+}
+
+static inline uint64_t kn_be64_get(const uint8_t *p)
+{
+    uint64_t v = 0;
+    for (int i = 0; i < 8; i++)
+        v = (v << 8) | p[i];
+    return v;
+}
+
+/* LMDB return codes mapped onto the one error table (MDB_MAP_FULL -> KN_EMAPFULL). */
+int kn_store_mdb_err(int rc);
+
+/*
+ * Runs fn inside one write transaction and commits it. On KN_EMAPFULL (from
+ * fn or from the commit) the transaction is aborted, the map doubled and fn
+ * run again from the start, so fn must not keep state between attempts except
+ * through what it recomputes. Any other negative return aborts.
+ */
+typedef int (*kn_store_txn_fn)(kn_store *s, MDB_txn *txn, void *ctx);
+KN_MUST_USE int kn_store_write(kn_store *s, kn_store_txn_fn fn, void *ctx);
+
+/* A read-only transaction; abort it with mdb_txn_abort(). */
+KN_MUST_USE int kn_store_read_begin(kn_store *s, MDB_txn **txn);
+
+/*
+ * Looks up id in `objects` and decodes it into o; o points into the
+ * transaction's pages (valid until the next write in txn or its end). A stored
+ * record that does not decode or whose id differs from its key is KN_ECORRUPT.
+ */
+KN_MUST_USE int kn_store_load(
+    kn_store *s, MDB_txn *txn, MDB_dbi dbi, const uint8_t id[KN_ID], kn_object *o);
+
+/* Index keys of o; each returns the key length. */
+size_t kn_idx_time(uint8_t *k, const kn_object *o);
+size_t kn_idx_author(uint8_t *k, const kn_object *o);
+size_t kn_idx_space_type(uint8_t *k, const kn_object *o);
+size_t kn_idx_ref(uint8_t *k, const kn_object *o, uint32_t ref);
+
+#endif
