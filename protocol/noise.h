@@ -28,12 +28,12 @@
 #include "error.h"
 
 enum {
-    KN_NOISE_KEY = 32,   /* X25519 keys, cipher keys, the PSK */
-    KN_NOISE_HASH = 64,  /* BLAKE2b: HASHLEN */
+    KN_NOISE_KEY = 32, /* X25519 keys, cipher keys, the PSK */
+    KN_NOISE_HASH = 64, /* BLAKE2b: HASHLEN */
     KN_NOISE_BLOCK = 128, /* BLAKE2b: BLOCKLEN, for HMAC */
     KN_NOISE_TAG = 16,
     KN_NOISE_NONCE = 12,
-    KN_NOISE_MAX_MESSAGE = 65535,                                /* spec section 3 */
+    KN_NOISE_MAX_MESSAGE = 65535, /* spec section 3 */
     KN_NOISE_MAX_PLAINTEXT = KN_NOISE_MAX_MESSAGE - KN_NOISE_TAG, /* 65519 */
     /* Each transport direction rekeys itself after this many messages. */
     KN_NOISE_REKEY_INTERVAL = 65536,
@@ -85,8 +85,8 @@ typedef struct kn_noise_cipher kn_noise_cipher;
  * ciphers is kn_noise_handshake_split(); this is for tests and benchmarks.
  * The key is copied. KN_ENOMEM.
  */
-KN_MUST_USE int kn_noise_cipher_new(kn_noise_cipher **out, const uint8_t key[static KN_NOISE_KEY],
-                                    uint64_t nonce);
+KN_MUST_USE int kn_noise_cipher_new(
+    kn_noise_cipher **out, const uint8_t key[static KN_NOISE_KEY], uint64_t nonce);
 /* Wipes and frees; NULL is fine. */
 void kn_noise_cipher_free(kn_noise_cipher *c);
 
@@ -98,7 +98,7 @@ void kn_noise_cipher_free(kn_noise_cipher *c);
  * reached 2^64-1, which the spec reserves; KN_ESTATE once failed.
  */
 KN_MUST_USE int kn_noise_cipher_encrypt(kn_noise_cipher *c, const uint8_t *ad, size_t adlen,
-                                        const uint8_t *in, size_t len, uint8_t *out);
+    const uint8_t *in, size_t len, uint8_t *out);
 /*
  * DecryptWithAd: in holds len bytes including the tag, out receives
  * len - KN_NOISE_TAG (out may equal in). A failed authentication (KN_ECRYPTO)
@@ -106,7 +106,7 @@ KN_MUST_USE int kn_noise_cipher_encrypt(kn_noise_cipher *c, const uint8_t *ad, s
  * cipher: it is wiped and every later call returns KN_ESTATE.
  */
 KN_MUST_USE int kn_noise_cipher_decrypt(kn_noise_cipher *c, const uint8_t *ad, size_t adlen,
-                                        const uint8_t *in, size_t len, uint8_t *out);
+    const uint8_t *in, size_t len, uint8_t *out);
 /*
  * Rekey() of spec section 11.3: k = the first 32 bytes of
  * ENCRYPT(k, 2^64-1, "", 32 zero bytes); the nonce is unchanged. Both peers
@@ -133,16 +133,13 @@ typedef struct kn_noise_handshake kn_noise_handshake;
  * KN_ENOMEM.
  */
 KN_MUST_USE int kn_noise_handshake_new(kn_noise_handshake **out, enum kn_noise_pattern pattern,
-                                       enum kn_noise_role role, const uint8_t *prologue,
-                                       size_t prologue_len, const uint8_t *psk,
-                                       const uint8_t *static_priv,
-                                       const uint8_t ephemeral_priv[static KN_NOISE_KEY]);
+    enum kn_noise_role role, const uint8_t *prologue, size_t prologue_len, const uint8_t *psk,
+    const uint8_t *static_priv, const uint8_t ephemeral_priv[static KN_NOISE_KEY]);
 
 /* The knoten handshake: XXpsk0, prologue "knoten/1", the network key as PSK. */
 KN_MUST_USE int kn_noise_handshake_new_knoten(kn_noise_handshake **out, enum kn_noise_role role,
-                                              const uint8_t network_key[static KN_NOISE_KEY],
-                                              const uint8_t static_priv[static KN_NOISE_KEY],
-                                              const uint8_t ephemeral_priv[static KN_NOISE_KEY]);
+    const uint8_t network_key[static KN_NOISE_KEY], const uint8_t static_priv[static KN_NOISE_KEY],
+    const uint8_t ephemeral_priv[static KN_NOISE_KEY]);
 
 /* Wipes and frees; NULL is fine. */
 void kn_noise_handshake_free(kn_noise_handshake *hs);
@@ -160,8 +157,7 @@ bool kn_noise_handshake_done(const kn_noise_handshake *hs);
  * or out_cap (the handshake is then dead too: its state has moved on).
  */
 KN_MUST_USE int kn_noise_handshake_write(kn_noise_handshake *hs, const uint8_t *payload,
-                                         size_t payload_len, uint8_t *out, size_t out_cap,
-                                         size_t *out_len);
+    size_t payload_len, uint8_t *out, size_t out_cap, size_t *out_len);
 /*
  * ReadMessage: processes the next message from the peer and writes its
  * decrypted payload to payload_out (at most payload_cap bytes; it is never
@@ -171,8 +167,7 @@ KN_MUST_USE int kn_noise_handshake_write(kn_noise_handshake *hs, const uint8_t *
  * 65535 bytes, KN_ESTATE when it is not the peer's turn.
  */
 KN_MUST_USE int kn_noise_handshake_read(kn_noise_handshake *hs, const uint8_t *msg, size_t len,
-                                        uint8_t *payload_out, size_t payload_cap,
-                                        size_t *payload_len);
+    uint8_t *payload_out, size_t payload_cap, size_t *payload_len);
 
 /*
  * Split(): after the last message, the two transport ciphers, oriented for
@@ -180,29 +175,28 @@ KN_MUST_USE int kn_noise_handshake_read(kn_noise_handshake *hs, const uint8_t *m
  * both and frees them. The handshake keeps only h and the remote static key;
  * its chaining key is wiped. KN_ESTATE before the handshake is done.
  */
-KN_MUST_USE int kn_noise_handshake_split(kn_noise_handshake *hs, kn_noise_cipher **send,
-                                         kn_noise_cipher **recv);
+KN_MUST_USE int kn_noise_handshake_split(
+    kn_noise_handshake *hs, kn_noise_cipher **send, kn_noise_cipher **recv);
 
 /* The handshake hash h (channel binding); KN_ESTATE before done or when failed. */
-KN_MUST_USE int kn_noise_handshake_hash(const kn_noise_handshake *hs,
-                                        uint8_t h[static KN_NOISE_HASH]);
+KN_MUST_USE int kn_noise_handshake_hash(
+    const kn_noise_handshake *hs, uint8_t h[static KN_NOISE_HASH]);
 
 /* The peer's static public key once received; KN_ENOTFOUND before, KN_ESTATE if failed. */
-KN_MUST_USE int kn_noise_handshake_remote_static(const kn_noise_handshake *hs,
-                                                 uint8_t rs[static KN_NOISE_KEY]);
+KN_MUST_USE int kn_noise_handshake_remote_static(
+    const kn_noise_handshake *hs, uint8_t rs[static KN_NOISE_KEY]);
 
 /* ---- the constructions, exposed for their known-answer tests ---- */
 
 /* HMAC-HASH(key, data) with HASH = BLAKE2b-512 (RFC 2104, B = 128, L = 64). */
 void kn_noise_hmac(uint8_t out[static KN_NOISE_HASH], const uint8_t *key, size_t keylen,
-                   const uint8_t *data, size_t len);
+    const uint8_t *data, size_t len);
 
 /*
  * HKDF(chaining_key, input_key_material, num_outputs) of spec section 4.3:
  * num_outputs is 2 or 3; out3 is NULL for 2.
  */
 void kn_noise_hkdf(const uint8_t ck[static KN_NOISE_HASH], const uint8_t *ikm, size_t ikmlen,
-                   uint8_t out1[static KN_NOISE_HASH], uint8_t out2[static KN_NOISE_HASH],
-                   uint8_t *out3);
+    uint8_t out1[static KN_NOISE_HASH], uint8_t out2[static KN_NOISE_HASH], uint8_t *out3);
 
 #endif

@@ -87,15 +87,15 @@ static struct hexbuf first_psk(const json_value *v, const char *key)
 }
 
 static void expect_bytes(const char *what, int vector, int msg, const uint8_t *got, size_t got_len,
-                         const uint8_t *want, size_t want_len)
+    const uint8_t *want, size_t want_len)
 {
     if (got_len != want_len)
         fail_msg("vector %d message %d %s: length %zu, expected %zu", vector, msg, what, got_len,
-                 want_len);
+            want_len);
     for (size_t i = 0; i < got_len; i++)
         if (got[i] != want[i])
             fail_msg("vector %d message %d %s: byte %zu is %02x, expected %02x", vector, msg, what,
-                     i, got[i], want[i]);
+                i, got[i], want[i]);
 }
 
 struct side {
@@ -125,14 +125,14 @@ static void side_free(struct side *sd)
     free(sd->e.b);
 }
 
-static kn_noise_handshake *side_new(enum kn_noise_pattern p, enum kn_noise_role role,
-                                    const struct side *sd)
+static kn_noise_handshake *side_new(
+    enum kn_noise_pattern p, enum kn_noise_role role, const struct side *sd)
 {
     kn_noise_handshake *hs = NULL;
     assert_int_equal(sd->e.len, KN_NOISE_KEY);
     assert_rc(0,
-              kn_noise_handshake_new(&hs, p, role, sd->prologue.b, sd->prologue.len, sd->psk.b,
-                                     sd->s.b, sd->e.b));
+        kn_noise_handshake_new(
+            &hs, p, role, sd->prologue.b, sd->prologue.len, sd->psk.b, sd->s.b, sd->e.b));
     return hs;
 }
 
@@ -175,9 +175,8 @@ static int replay(const json_value *v, int idx)
             kn_noise_handshake *r = from_init ? resp : init;
             assert_true(kn_noise_handshake_my_turn(w));
             assert_false(kn_noise_handshake_my_turn(r));
-            assert_rc(0,
-                      kn_noise_handshake_write(w, payload.b, payload.len, msgbuf, sizeof msgbuf,
-                                               &n));
+            assert_rc(
+                0, kn_noise_handshake_write(w, payload.b, payload.len, msgbuf, sizeof msgbuf, &n));
             expect_bytes("handshake ciphertext", idx, (int)i, msgbuf, n, ct.b, ct.len);
             assert_rc(0, kn_noise_handshake_read(r, ct.b, ct.len, plainbuf, sizeof plainbuf, &pn));
             expect_bytes("handshake payload", idx, (int)i, plainbuf, pn, payload.b, payload.len);
@@ -211,10 +210,10 @@ static int replay(const json_value *v, int idx)
             kn_noise_cipher *dec = from_init ? rrecv : irecv;
             assert_rc(0, kn_noise_cipher_encrypt(enc, NULL, 0, payload.b, payload.len, msgbuf));
             expect_bytes("transport ciphertext", idx, (int)i, msgbuf, payload.len + KN_NOISE_TAG,
-                         ct.b, ct.len);
+                ct.b, ct.len);
             assert_rc(0, kn_noise_cipher_decrypt(dec, NULL, 0, ct.b, ct.len, plainbuf));
             expect_bytes("transport payload", idx, (int)i, plainbuf, ct.len - KN_NOISE_TAG,
-                         payload.b, payload.len);
+                payload.b, payload.len);
         }
         free(payload.b);
         free(ct.b);
@@ -249,8 +248,8 @@ static void test_replay_all_vectors(void **state)
         }
     }
     printf("replayed NN %d, XX %d, XXpsk0 %d, XXpsk3 %d; skipped %d (IK: not implemented)\n",
-           counts[KN_NOISE_NN], counts[KN_NOISE_XX], counts[KN_NOISE_XXPSK0],
-           counts[KN_NOISE_XXPSK3], skipped);
+        counts[KN_NOISE_NN], counts[KN_NOISE_XX], counts[KN_NOISE_XXPSK0], counts[KN_NOISE_XXPSK3],
+        skipped);
     /* The file holds 3 NN, 3 XX, 1 XXpsk3 and 5 XXpsk0 vectors: all must have run. */
     assert_int_equal(counts[KN_NOISE_NN], 3);
     assert_int_equal(counts[KN_NOISE_XX], 3);
@@ -282,8 +281,9 @@ static void test_mutations_fail(void **state)
             ct.b[b] ^= 0x01;
             if (rc != KN_ECRYPTO)
                 fail_msg("vector %zu byte %zu flipped: expected KN_ECRYPTO, got %s", i, b,
-                         kn_errname(rc));
-            assert_rc(KN_ESTATE, kn_noise_handshake_write(resp, NULL, 0, msgbuf, sizeof msgbuf, &n));
+                    kn_errname(rc));
+            assert_rc(
+                KN_ESTATE, kn_noise_handshake_write(resp, NULL, 0, msgbuf, sizeof msgbuf, &n));
             assert_int_equal(n, 0);
             kn_noise_handshake_free(resp);
             tried++;
@@ -310,14 +310,14 @@ static void test_negative_rejected_at_message_1(void **state)
         size_t pn = 99, n = 99;
 
         kn_noise_handshake *resp = side_new(p, KN_NOISE_RESPONDER, &rs);
-        assert_rc(KN_ECRYPTO, kn_noise_handshake_read(resp, ct.b, ct.len, plainbuf,
-                                                      sizeof plainbuf, &pn));
+        assert_rc(KN_ECRYPTO,
+            kn_noise_handshake_read(resp, ct.b, ct.len, plainbuf, sizeof plainbuf, &pn));
         assert_int_equal(pn, 0);
         /* Nothing is written afterwards: the responder is dead. */
         assert_rc(KN_ESTATE, kn_noise_handshake_write(resp, NULL, 0, msgbuf, sizeof msgbuf, &n));
         assert_int_equal(n, 0);
-        assert_rc(KN_ESTATE, kn_noise_handshake_read(resp, ct.b, ct.len, plainbuf,
-                                                     sizeof plainbuf, &pn));
+        assert_rc(
+            KN_ESTATE, kn_noise_handshake_read(resp, ct.b, ct.len, plainbuf, sizeof plainbuf, &pn));
         uint8_t rsk[KN_NOISE_KEY];
         assert_rc(KN_ESTATE, kn_noise_handshake_remote_static(resp, rsk));
         kn_noise_handshake_free(resp);
