@@ -12,7 +12,7 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
-enum { MAX_INPUT = 1 << 20 };
+enum { REPLAY_MAX_INPUT = 1 << 20 };
 
 static int replay_file(const char *path)
 {
@@ -21,12 +21,12 @@ static int replay_file(const char *path)
         fprintf(stderr, "cannot open %s\n", path);
         return -1;
     }
-    uint8_t *buf = malloc(MAX_INPUT);
+    uint8_t *buf = malloc(REPLAY_MAX_INPUT);
     if (!buf) {
         fclose(f);
         return -1;
     }
-    size_t n = fread(buf, 1, MAX_INPUT, f);
+    size_t n = fread(buf, 1, REPLAY_MAX_INPUT, f);
     fclose(f);
     /* Copy into an exact-size allocation so ASan sees reads past the end. */
     uint8_t *exact = malloc(n ? n : 1);
