@@ -19,6 +19,11 @@
  * it, until its revocation. Deriving "member since" from created times rather
  * than arrival order makes every node compute the same roster.
  *
+ * Open question (k > 1): a network has one founder, so with "admit" = 2 no
+ * second member can ever be admitted. The rule is implemented as written;
+ * bootstrapping needs either several founders or k capped by the number of
+ * members at the admit's time, which is a decision for the protocol.
+ *
  * Whenever something a pending object might wait for appears (an object id,
  * or a key that becomes a member or a user), the key goes on a work queue;
  * draining the queue re-checks the objects pending on it, and what they in

@@ -110,7 +110,10 @@ int kn_store_is_tombstoned(kn_store *s, const uint8_t id[KN_ID]);
  */
 typedef int (*kn_store_visit_fn)(void *ctx, const kn_object *o);
 
-/* A query; zero fields do not filter. Results come in (created, id) order. */
+/*
+ * A query; zero fields do not filter. Results come in (created, id) order.
+ * author, space and ref are borrowed for the call.
+ */
 typedef struct kn_store_query {
     enum { KN_BY_TIME, KN_BY_AUTHOR, KN_BY_SPACE_TYPE, KN_BY_REF } index;
     uint64_t since_ms; /* inclusive */

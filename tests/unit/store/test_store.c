@@ -68,6 +68,8 @@ static void test_dedupe(void **state)
     assert_put(&f, &p, KN_PUT_PENDING);
     assert_put(&f, &p, KN_PUT_DUPLICATE);
 
+    assert_int_equal(kn_store_has(f.s, p.id), 0); /* pending is not stored */
+
     /* The same object twice in one batch. */
     fx_obj t2;
     fx_thread(&t2, &a, 2500, "Corona", "Impfpflicht");
@@ -349,6 +351,47 @@ static void test_query_indexes(void **state)
  * A 64 KiB map holds a few dozen objects; a few thousand need it to double
  * many times, both within one big batch and across many small ones.
  */
+typedef struct nested {
+    kn_store *s;
+    size_t seen;
+} nested;
+
+/* Reads the store from inside an iteration, and fails on the second object. */
+static int visit_nested(void *ctx, const kn_object *o)
+{
+    nested *n = ctx;
+    uint8_t *buf = NULL;
+    size_t len = 0;
+    if (kn_store_get(n->s, o->id, &buf, &len) != 0 || len != o->raw_len
+        || memcmp(buf, o->raw, len) != 0) {
+        free(buf);
+        return KN_EIO;
+    }
+    free(buf);
+    return ++n->seen == 2 ? KN_EAGAIN : 0;
+}
+
+static void test_visitor_reads_and_errors(void **state)
+{
+    (void)state;
+    fx_store f;
+    fx_key a;
+    fx_obj net, t1, t2;
+
+    fx_init(&f, 0, 0);
+    fx_keygen(&a, 1);
+    fx_found(&f, &net, &a, 1);
+    fx_thread(&t1, &a, 2000, "Corona", "Eins");
+    fx_thread(&t2, &a, 3000, "Corona", "Zwei");
+    assert_put(&f, &t1, KN_PUT_STORED);
+    assert_put(&f, &t2, KN_PUT_STORED);
+    nested n = { f.s, 0 };
+    kn_store_query q = { .index = KN_BY_TIME };
+    assert_int_equal(kn_store_each(f.s, &q, visit_nested, &n), KN_EAGAIN);
+    assert_int_equal(n.seen, 2);
+    fx_done(&f);
+}
+
 static void test_map_growth(void **state)
 {
     (void)state;
@@ -552,6 +595,7 @@ int main(void)
         cmocka_unit_test(test_persistence),
         cmocka_unit_test(test_batch_1000),
         cmocka_unit_test(test_query_indexes),
+        cmocka_unit_test(test_visitor_reads_and_errors),
         cmocka_unit_test(test_map_growth),
         cmocka_unit_test(test_schema_version),
         cmocka_unit_test(test_stats),
