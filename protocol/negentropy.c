@@ -433,9 +433,10 @@ static int client_idlist(kn_neg *n, const uint8_t *their_ids, size_t count, size
         n->matched = m;
         n->theirs_cap = count;
     }
-    if (count)
+    if (count) {
         memcpy(n->theirs, their_ids, count * KN_NEG_ID);
-    qsort(n->theirs, count, KN_NEG_ID, id_cmp);
+        qsort(n->theirs, count, KN_NEG_ID, id_cmp);
+    }
     /* Drop repeated ids so each is needed at most once. */
     size_t uniq = 0;
     for (size_t i = 0; i < count; i++) {
