@@ -30,19 +30,19 @@ void kn_crypto_os_random(uint8_t *buf, size_t len)
 }
 
 void kn_sign_keypair_from_seed(uint8_t pk[static KN_SIGN_PUBLIC], uint8_t sk[static KN_SIGN_SECRET],
-                               const uint8_t seed[static KN_SIGN_SEED])
+    const uint8_t seed[static KN_SIGN_SEED])
 {
     crypto_sign_seed_keypair(pk, sk, seed);
 }
 
 void kn_sign_detached(uint8_t sig[static KN_SIGNATURE], const uint8_t *msg, size_t len,
-                      const uint8_t sk[static KN_SIGN_SECRET])
+    const uint8_t sk[static KN_SIGN_SECRET])
 {
     crypto_sign_detached(sig, NULL, msg, len, sk);
 }
 
 int kn_sign_verify(const uint8_t sig[static KN_SIGNATURE], const uint8_t *msg, size_t len,
-                   const uint8_t pk[static KN_SIGN_PUBLIC])
+    const uint8_t pk[static KN_SIGN_PUBLIC])
 {
     return crypto_sign_verify_detached(sig, msg, len, pk) == 0 ? 0 : KN_ESIG;
 }
@@ -63,26 +63,25 @@ void kn_x25519_base(uint8_t pub[static KN_X25519_KEY], const uint8_t priv[static
 }
 
 int kn_x25519(uint8_t shared[static KN_X25519_KEY], const uint8_t priv[static KN_X25519_KEY],
-              const uint8_t pub[static KN_X25519_KEY])
+    const uint8_t pub[static KN_X25519_KEY])
 {
     /* libsodium returns -1 when the output is all zero, i.e. pub has low order. */
     return crypto_scalarmult(shared, priv, pub) == 0 ? 0 : KN_ELOWORDER;
 }
 
 void kn_aead_encrypt(uint8_t *out, const uint8_t *in, size_t len, const uint8_t *ad, size_t adlen,
-                     const uint8_t nonce[static KN_AEAD_NONCE],
-                     const uint8_t key[static KN_AEAD_KEY])
+    const uint8_t nonce[static KN_AEAD_NONCE], const uint8_t key[static KN_AEAD_KEY])
 {
     crypto_aead_chacha20poly1305_ietf_encrypt(out, NULL, in, len, ad, adlen, NULL, nonce, key);
 }
 
 int kn_aead_decrypt(uint8_t *out, const uint8_t *in, size_t len, const uint8_t *ad, size_t adlen,
-                    const uint8_t nonce[static KN_AEAD_NONCE], const uint8_t key[static KN_AEAD_KEY])
+    const uint8_t nonce[static KN_AEAD_NONCE], const uint8_t key[static KN_AEAD_KEY])
 {
     if (len < KN_AEAD_TAG)
         return KN_ECRYPTO;
-    return crypto_aead_chacha20poly1305_ietf_decrypt(out, NULL, NULL, in, len, ad, adlen, nonce,
-                                                     key)
+    return crypto_aead_chacha20poly1305_ietf_decrypt(
+               out, NULL, NULL, in, len, ad, adlen, nonce, key)
             == 0
         ? 0
         : KN_ECRYPTO;
@@ -117,7 +116,7 @@ void kn_sha256(uint8_t out[static KN_SHA256], const uint8_t *in, size_t len)
 int kn_pwhash_str(char out[static KN_PWHASH_STR], const char *password, size_t len)
 {
     if (crypto_pwhash_str(out, password, len, crypto_pwhash_OPSLIMIT_INTERACTIVE,
-                          crypto_pwhash_MEMLIMIT_INTERACTIVE)
+            crypto_pwhash_MEMLIMIT_INTERACTIVE)
         != 0)
         return KN_ENOMEM;
     return 0;

@@ -40,34 +40,31 @@ void kn_crypto_os_random(uint8_t *buf, size_t len);
 
 /* ---- Ed25519 ---- */
 void kn_sign_keypair_from_seed(uint8_t pk[static KN_SIGN_PUBLIC], uint8_t sk[static KN_SIGN_SECRET],
-                               const uint8_t seed[static KN_SIGN_SEED]);
+    const uint8_t seed[static KN_SIGN_SEED]);
 void kn_sign_detached(uint8_t sig[static KN_SIGNATURE], const uint8_t *msg, size_t len,
-                      const uint8_t sk[static KN_SIGN_SECRET]);
+    const uint8_t sk[static KN_SIGN_SECRET]);
 /* 0 if the signature is valid, KN_ESIG otherwise. */
 KN_MUST_USE int kn_sign_verify(const uint8_t sig[static KN_SIGNATURE], const uint8_t *msg,
-                               size_t len, const uint8_t pk[static KN_SIGN_PUBLIC]);
+    size_t len, const uint8_t pk[static KN_SIGN_PUBLIC]);
 /* Ed25519 keys converted to X25519 (for end-to-end direct messages). */
-KN_MUST_USE int kn_sign_pk_to_x25519(uint8_t xpk[static KN_X25519_KEY],
-                                     const uint8_t pk[static KN_SIGN_PUBLIC]);
-KN_MUST_USE int kn_sign_sk_to_x25519(uint8_t xsk[static KN_X25519_KEY],
-                                     const uint8_t sk[static KN_SIGN_SECRET]);
+KN_MUST_USE int kn_sign_pk_to_x25519(
+    uint8_t xpk[static KN_X25519_KEY], const uint8_t pk[static KN_SIGN_PUBLIC]);
+KN_MUST_USE int kn_sign_sk_to_x25519(
+    uint8_t xsk[static KN_X25519_KEY], const uint8_t sk[static KN_SIGN_SECRET]);
 
 /* ---- X25519 ---- */
 void kn_x25519_base(uint8_t pub[static KN_X25519_KEY], const uint8_t priv[static KN_X25519_KEY]);
 /* KN_ELOWORDER if the result is all zero (low-order peer key). */
 KN_MUST_USE int kn_x25519(uint8_t shared[static KN_X25519_KEY],
-                          const uint8_t priv[static KN_X25519_KEY],
-                          const uint8_t pub[static KN_X25519_KEY]);
+    const uint8_t priv[static KN_X25519_KEY], const uint8_t pub[static KN_X25519_KEY]);
 
 /* ---- ChaCha20-Poly1305, IETF variant (RFC 8439) ---- */
 /* out receives len + KN_AEAD_TAG bytes; out may equal in. */
 void kn_aead_encrypt(uint8_t *out, const uint8_t *in, size_t len, const uint8_t *ad, size_t adlen,
-                     const uint8_t nonce[static KN_AEAD_NONCE],
-                     const uint8_t key[static KN_AEAD_KEY]);
+    const uint8_t nonce[static KN_AEAD_NONCE], const uint8_t key[static KN_AEAD_KEY]);
 /* in holds len bytes including the tag; out receives len - KN_AEAD_TAG. KN_ECRYPTO on failure. */
 KN_MUST_USE int kn_aead_decrypt(uint8_t *out, const uint8_t *in, size_t len, const uint8_t *ad,
-                                size_t adlen, const uint8_t nonce[static KN_AEAD_NONCE],
-                                const uint8_t key[static KN_AEAD_KEY]);
+    size_t adlen, const uint8_t nonce[static KN_AEAD_NONCE], const uint8_t key[static KN_AEAD_KEY]);
 
 /* ---- BLAKE2b (unkeyed, as Noise and object ids use it) ---- */
 void kn_blake2b(uint8_t *out, size_t outlen, const uint8_t *in, size_t len);
@@ -86,8 +83,8 @@ void kn_sha256(uint8_t out[static KN_SHA256], const uint8_t *in, size_t len);
 /* ---- Argon2id password hashes (libsodium crypto_pwhash_str) ---- */
 KN_MUST_USE int kn_pwhash_str(char out[static KN_PWHASH_STR], const char *password, size_t len);
 /* 0 if the password matches, KN_EPERM otherwise. */
-KN_MUST_USE int kn_pwhash_verify(const char hash[static KN_PWHASH_STR], const char *password,
-                                 size_t len);
+KN_MUST_USE int kn_pwhash_verify(
+    const char hash[static KN_PWHASH_STR], const char *password, size_t len);
 
 /* ---- memory ---- */
 void kn_memzero(void *p, size_t len);

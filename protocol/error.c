@@ -3,7 +3,7 @@
 const char *kn_strerror(int code)
 {
     switch (code) {
-#define KN_ERROR_CASE(name, value, msg)                                                             \
+#define KN_ERROR_CASE(name, value, msg)                                                            \
     case value:                                                                                    \
         return msg;
         KN_ERRORS(KN_ERROR_CASE)
@@ -18,7 +18,7 @@ const char *kn_strerror(int code)
 const char *kn_errname(int code)
 {
     switch (code) {
-#define KN_ERROR_NAME(name, value, msg)                                                             \
+#define KN_ERROR_NAME(name, value, msg)                                                            \
     case value:                                                                                    \
         return #name;
         KN_ERRORS(KN_ERROR_NAME)

@@ -178,6 +178,7 @@ int main(int argc, char **argv)
     atomic_init(&p.next, 0);
     pthread_t th[MAX_THREADS];
     int results[BATCH];
+    double writer_busy = 0;
     size_t stored = 0, batches = (count + BATCH - 1) / BATCH;
 
     t0 = seconds();
@@ -193,8 +194,10 @@ int main(int argc, char **argv)
         pthread_cond_signal(&p.space);
         pthread_mutex_unlock(&p.mu);
         p.invalid += (size_t)b->err;
+        double w0 = seconds();
         if ((rc = kn_store_ingest(s, b->obj, b->n, results, NULL)) < 0)
             return fprintf(stderr, "ingest: %s\n", kn_strerror(rc)), 1;
+        writer_busy += seconds() - w0;
         for (size_t i = 0; i < b->n; i++)
             stored += results[i] == KN_PUT_STORED;
         free(b);
@@ -207,6 +210,7 @@ int main(int argc, char **argv)
     double ratio = rate / (cores * verify_rate);
     printf("ingest: %zu objects in %.2f s = %.0f objects/s (stored %zu, invalid %zu)\n", count,
            elapsed, rate, stored, p.invalid);
+    printf("writer (LMDB) busy %.2f s = %.1f us/object\n", writer_busy, 1e6 * writer_busy / count);
     printf("single-core Ed25519 verify rate: %.0f/s; cores: %d; limit %d x %.0f = %.0f/s\n",
            verify_rate, cores, cores, verify_rate, cores * verify_rate);
     printf("ratio: %.3f (target >= 0.85) %s\n", ratio, ratio >= 0.85 ? "MET" : "NOT MET");
