@@ -1,0 +1,201 @@
+/*
+ * Wire messages: encoders and the strict decoder (see wire.h).
+ *
+ * The decoder reads the kind, checks the arity for that kind before reading
+ * any field, reads every field with the canonical reader, and insists that
+ * the input ends exactly where the message does. Bounds are checked on the
+ * header counts before anything is walked, so a hostile count costs nothing.
+ */
+#include "wire.h"
+
+#include <string.h>
+
+static const struct {
+    const char *name;
+    uint32_t nargs; /* fields after the kind */
+} kinds[] = {
+    [KN_WIRE_HELLO] = { "hello", 3 },
+    [KN_WIRE_HAVE] = { "have", 1 },
+    [KN_WIRE_WANT] = { "want", 1 },
+    [KN_WIRE_OBJ] = { "obj", 1 },
+    [KN_WIRE_NEG] = { "neg", 2 },
+    [KN_WIRE_PING] = { "ping", 1 },
+    [KN_WIRE_PONG] = { "pong", 1 },
+    [KN_WIRE_BYE] = { "bye", 1 },
+};
+
+enum { KIND_COUNT = sizeof kinds / sizeof kinds[0] };
+
+const char *kn_wire_kind_name(int kind)
+{
+    if (kind < KN_WIRE_HELLO || kind >= KIND_COUNT)
+        return NULL;
+    return kinds[kind].name;
+}
+
+static int kind_from_name(const char *s, uint32_t len)
+{
+    for (int k = KN_WIRE_HELLO; k < KIND_COUNT; k++)
+        if (strlen(kinds[k].name) == len && memcmp(kinds[k].name, s, len) == 0)
+            return k;
+    return KN_EPROTO;
+}
+
+static int read_ids(kn_mp_in *in, kn_wire_msg *m)
+{
+    uint32_t n;
+    int rc = kn_mp_read_array(in, &n);
+    if (rc < 0)
+        return rc;
+    if (n > KN_WIRE_IDS_MAX)
+        return KN_ELIMIT;
+    m->ids = in->p;
+    m->nids = n;
+    for (uint32_t i = 0; i < n; i++) {
+        const uint8_t *b;
+        if ((rc = kn_mp_read_bin_exact(in, &b, KN_ID)) < 0)
+            return rc;
+    }
+    return 0;
+}
+
+int kn_wire_decode(kn_wire_msg *m, const uint8_t *buf, size_t len)
+{
+    kn_mp_in in;
+    uint32_t n, klen;
+    const char *kind;
+    int rc, k;
+
+    memset(m, 0, sizeof *m);
+    if (len > KN_WIRE_MSG_MAX)
+        return KN_ETOOBIG;
+    kn_mp_in_init(&in, buf, len);
+    if ((rc = kn_mp_read_array(&in, &n)) < 0)
+        return rc;
+    if (n < 1)
+        return KN_EARITY;
+    if ((rc = kn_mp_read_str(&in, &kind, &klen)) < 0)
+        return rc;
+    if ((k = kind_from_name(kind, klen)) < 0)
+        return k;
+    if (n - 1 != kinds[k].nargs)
+        return KN_EARITY;
+    m->kind = (kn_wire_kind)k;
+
+    switch (m->kind) {
+    case KN_WIRE_HELLO:
+        if ((rc = kn_mp_read_uint(&in, &m->version)) < 0)
+            return rc;
+        if ((rc = kn_mp_read_bin_exact(&in, &m->node_key, KN_KEY)) < 0)
+            return rc;
+        if ((rc = kn_mp_read_uint(&in, &m->flags)) < 0)
+            return rc;
+        break;
+    case KN_WIRE_HAVE:
+    case KN_WIRE_WANT:
+        if ((rc = read_ids(&in, m)) < 0)
+            return rc;
+        break;
+    case KN_WIRE_OBJ:
+        if ((rc = kn_mp_read_bin(&in, &m->data, &m->data_len)) < 0)
+            return rc;
+        if (m->data_len > KN_OBJECT_MAX)
+            return KN_ETOOBIG;
+        break;
+    case KN_WIRE_NEG:
+        if ((rc = kn_mp_read_uint(&in, &m->session)) < 0)
+            return rc;
+        if ((rc = kn_mp_read_bin(&in, &m->data, &m->data_len)) < 0)
+            return rc;
+        if (m->data_len > KN_WIRE_NEG_MAX)
+            return KN_ETOOBIG;
+        break;
+    case KN_WIRE_PING:
+    case KN_WIRE_PONG:
+        if ((rc = kn_mp_read_uint(&in, &m->nonce)) < 0)
+            return rc;
+        break;
+    case KN_WIRE_BYE:
+        if ((rc = kn_mp_read_str(&in, &m->reason, &m->reason_len)) < 0)
+            return rc;
+        if (m->reason_len > KN_WIRE_REASON_MAX)
+            return KN_ETOOBIG;
+        break;
+    }
+    if (kn_mp_in_left(&in))
+        return KN_ETRAILING;
+    return 0;
+}
+
+static void write_head(kn_mp_out *o, kn_wire_kind kind)
+{
+    kn_mp_write_array(o, kinds[kind].nargs + 1);
+    kn_mp_write_cstr(o, kinds[kind].name);
+}
+
+int kn_wire_write_hello(
+    kn_mp_out *o, uint64_t version, const uint8_t node_key[static KN_KEY], uint64_t flags)
+{
+    write_head(o, KN_WIRE_HELLO);
+    kn_mp_write_uint(o, version);
+    kn_mp_write_bin(o, node_key, KN_KEY);
+    kn_mp_write_uint(o, flags);
+    return kn_mp_out_error(o);
+}
+
+int kn_wire_write_ids(kn_mp_out *o, kn_wire_kind kind, const uint8_t (*ids)[KN_ID], size_t n)
+{
+    if (kind != KN_WIRE_HAVE && kind != KN_WIRE_WANT)
+        return KN_EINVAL;
+    if (n > KN_WIRE_IDS_MAX)
+        return KN_ELIMIT;
+    write_head(o, kind);
+    kn_mp_write_array(o, (uint32_t)n);
+    for (size_t i = 0; i < n; i++)
+        kn_mp_write_bin(o, ids[i], KN_ID);
+    return kn_mp_out_error(o);
+}
+
+int kn_wire_write_obj(kn_mp_out *o, const uint8_t *obj, size_t len)
+{
+    if (len > KN_OBJECT_MAX)
+        return KN_ETOOBIG;
+    write_head(o, KN_WIRE_OBJ);
+    kn_mp_write_bin(o, obj, len);
+    return kn_mp_out_error(o);
+}
+
+int kn_wire_write_neg(kn_mp_out *o, uint64_t session, const uint8_t *msg, size_t len)
+{
+    if (len > KN_WIRE_NEG_MAX)
+        return KN_ETOOBIG;
+    write_head(o, KN_WIRE_NEG);
+    kn_mp_write_uint(o, session);
+    kn_mp_write_bin(o, msg, len);
+    return kn_mp_out_error(o);
+}
+
+int kn_wire_write_ping(kn_mp_out *o, uint64_t nonce)
+{
+    write_head(o, KN_WIRE_PING);
+    kn_mp_write_uint(o, nonce);
+    return kn_mp_out_error(o);
+}
+
+int kn_wire_write_pong(kn_mp_out *o, uint64_t nonce)
+{
+    write_head(o, KN_WIRE_PONG);
+    kn_mp_write_uint(o, nonce);
+    return kn_mp_out_error(o);
+}
+
+int kn_wire_write_bye(kn_mp_out *o, const char *reason, size_t len)
+{
+    if (len > KN_WIRE_REASON_MAX)
+        return KN_ETOOBIG;
+    if (!kn_utf8_valid(reason, len))
+        return KN_EUTF8;
+    write_head(o, KN_WIRE_BYE);
+    kn_mp_write_str(o, reason, len);
+    return kn_mp_out_error(o);
+}

@@ -1,0 +1,108 @@
+/*
+ * Wire messages: the application messages two nodes exchange inside an
+ * established session, after the Noise handshake and frame reassembly.
+ *
+ * Every message is one canonical msgpack array [kind str, ...] with a fixed
+ * arity per kind:
+ *
+ *   ["hello", version uint, node_key bin32, flags uint]
+ *   ["have",  [bin32, ...]]            ids the sender holds (<= KN_WIRE_IDS_MAX)
+ *   ["want",  [bin32, ...]]            ids the sender asks for (<= KN_WIRE_IDS_MAX)
+ *   ["obj",   bin]                     one signed object (<= KN_OBJECT_MAX bytes)
+ *   ["neg",   session uint, bin]       one Negentropy V1 message (<= KN_WIRE_NEG_MAX)
+ *   ["ping",  nonce uint]
+ *   ["pong",  nonce uint]
+ *   ["bye",   reason str]              (<= KN_WIRE_REASON_MAX bytes)
+ *
+ * This module owns the encoders and the strict decoder: canonical form,
+ * exact arity, bounded counts and sizes, no trailing bytes. It does not look
+ * inside an "obj" (kn_object_validate does) or a "neg" payload (kn_neg_* does).
+ *
+ * Callers: the replication engine (node/repl.c), the libuv shell's message
+ * dispatch (node/messages.c), the simulator, the fuzz target.
+ */
+#ifndef KN_WIRE_H
+#define KN_WIRE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "codec.h"
+#include "error.h"
+#include "object.h"
+
+enum {
+    KN_WIRE_VERSION = 1, /* the version a node sends in hello */
+    KN_WIRE_IDS_MAX = 1024, /* ids in one have or want */
+    KN_WIRE_REASON_MAX = 255, /* bytes of a bye reason */
+    KN_WIRE_NEG_MAX = 65536, /* bytes of one negentropy message */
+    /* The largest encoded message: an obj of KN_OBJECT_MAX bytes plus headers. */
+    KN_WIRE_MSG_MAX = KN_OBJECT_MAX + 64,
+    /* The encoded size of one id in a have/want list (bin8 header + 32 bytes). */
+    KN_WIRE_ID_ENCODED = 2 + KN_ID,
+};
+
+typedef enum kn_wire_kind {
+    KN_WIRE_HELLO = 1,
+    KN_WIRE_HAVE,
+    KN_WIRE_WANT,
+    KN_WIRE_OBJ,
+    KN_WIRE_NEG,
+    KN_WIRE_PING,
+    KN_WIRE_PONG,
+    KN_WIRE_BYE,
+} kn_wire_kind;
+
+/* "have" for KN_WIRE_HAVE; NULL for anything else. */
+const char *kn_wire_kind_name(int kind);
+
+/*
+ * A decoded message: a view into the input bytes, which the caller keeps alive
+ * and unchanged while the view is used. Only the fields of `kind` are set.
+ */
+typedef struct kn_wire_msg {
+    kn_wire_kind kind;
+    uint64_t version; /* hello */
+    const uint8_t *node_key; /* hello: KN_KEY bytes */
+    uint64_t flags; /* hello */
+    uint32_t nids; /* have, want */
+    const uint8_t *ids; /* have, want: nids ids, KN_WIRE_ID_ENCODED bytes apart; see kn_wire_id() */
+    uint64_t session; /* neg */
+    const uint8_t *data; /* obj: the object bytes; neg: the negentropy message */
+    uint32_t data_len;
+    uint64_t nonce; /* ping, pong */
+    const char *reason; /* bye: valid UTF-8, not NUL-terminated */
+    uint32_t reason_len;
+} kn_wire_msg;
+
+/* The i-th id (i < m->nids) of a have or want, KN_ID bytes inside the input. */
+static inline const uint8_t *kn_wire_id(const kn_wire_msg *m, uint32_t i)
+{
+    return m->ids + (size_t)i * KN_WIRE_ID_ENCODED + 2;
+}
+
+/*
+ * Strict decode of one whole message. Errors: the codec's (KN_ETRUNC,
+ * KN_ETYPE, KN_ENONCANON, ...), KN_EARITY (wrong number of fields for the
+ * kind), KN_EPROTO (unknown kind), KN_EKEYLEN (an id or key not 32 bytes),
+ * KN_ELIMIT (too many ids), KN_ETOOBIG (object, negentropy message or
+ * reason too long), KN_ETRAILING (bytes after the message).
+ */
+KN_MUST_USE int kn_wire_decode(kn_wire_msg *m, const uint8_t *buf, size_t len);
+
+/*
+ * Encoders append one message to o and return 0 or o's error; out-of-bounds
+ * arguments (too many ids, a too-long reason or payload) give KN_EINVAL /
+ * KN_ETOOBIG and write nothing. ids are n consecutive KN_ID-byte ids.
+ */
+KN_MUST_USE int kn_wire_write_hello(
+    kn_mp_out *o, uint64_t version, const uint8_t node_key[static KN_KEY], uint64_t flags);
+KN_MUST_USE int kn_wire_write_ids(
+    kn_mp_out *o, kn_wire_kind kind, const uint8_t (*ids)[KN_ID], size_t n);
+KN_MUST_USE int kn_wire_write_obj(kn_mp_out *o, const uint8_t *obj, size_t len);
+KN_MUST_USE int kn_wire_write_neg(kn_mp_out *o, uint64_t session, const uint8_t *msg, size_t len);
+KN_MUST_USE int kn_wire_write_ping(kn_mp_out *o, uint64_t nonce);
+KN_MUST_USE int kn_wire_write_pong(kn_mp_out *o, uint64_t nonce);
+KN_MUST_USE int kn_wire_write_bye(kn_mp_out *o, const char *reason, size_t len);
+
+#endif

@@ -1,0 +1,296 @@
+/*
+ * Wire messages: a round trip for every kind at its bounds, and the strict
+ * decoder's refusals (wrong arity, unknown kind, over-long lists and payloads,
+ * non-canonical headers, wrong id lengths, trailing and truncated input).
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "codec.h"
+#include "error.h"
+#include "wire.h"
+
+#define assert_rc(expected, actual)                                                                \
+    do {                                                                                           \
+        int rc_ = (actual);                                                                        \
+        if (rc_ != (expected))                                                                     \
+            fail_msg("%s: expected %s, got %s (%d)", #actual, kn_errname(expected),                \
+                kn_errname(rc_), rc_);                                                             \
+    } while (0)
+
+static void fill(uint8_t *b, size_t n, uint8_t seed)
+{
+    for (size_t i = 0; i < n; i++)
+        b[i] = (uint8_t)(seed + i * 7);
+}
+
+/* Decodes o's bytes, checks the kind and that every prefix is refused as truncated. */
+static void decode_ok(const kn_mp_out *o, kn_wire_msg *m, kn_wire_kind kind)
+{
+    assert_rc(0, kn_mp_out_error(o));
+    assert_rc(0, kn_wire_decode(m, o->buf, o->len));
+    assert_int_equal(m->kind, kind);
+    kn_wire_msg t;
+    for (size_t cut = 0; cut < o->len; cut += (o->len > 200 ? 97 : 1))
+        assert_true(kn_wire_decode(&t, o->buf, cut) < 0);
+    /* One more byte is always refused. */
+    uint8_t *longer = malloc(o->len + 1);
+    memcpy(longer, o->buf, o->len);
+    longer[o->len] = 0;
+    assert_rc(KN_ETRAILING, kn_wire_decode(&t, longer, o->len + 1));
+    free(longer);
+}
+
+static void test_hello(void **state)
+{
+    (void)state;
+    uint8_t key[KN_KEY];
+    fill(key, sizeof key, 3);
+    kn_mp_out o;
+    kn_wire_msg m;
+    kn_mp_out_init(&o, 0);
+    assert_rc(0, kn_wire_write_hello(&o, KN_WIRE_VERSION, key, 0x5));
+    decode_ok(&o, &m, KN_WIRE_HELLO);
+    assert_int_equal(m.version, KN_WIRE_VERSION);
+    assert_memory_equal(m.node_key, key, KN_KEY);
+    assert_int_equal(m.flags, 5);
+    kn_mp_out_free(&o);
+}
+
+static void test_have_want(void **state)
+{
+    (void)state;
+    static uint8_t ids[KN_WIRE_IDS_MAX + 1][KN_ID];
+    for (size_t i = 0; i < KN_WIRE_IDS_MAX + 1; i++)
+        fill(ids[i], KN_ID, (uint8_t)i);
+    const size_t counts[] = { 0, 1, 2, 15, 16, 17, KN_WIRE_IDS_MAX };
+    for (int kind = KN_WIRE_HAVE; kind <= KN_WIRE_WANT; kind++) {
+        for (size_t c = 0; c < sizeof counts / sizeof counts[0]; c++) {
+            kn_mp_out o;
+            kn_wire_msg m;
+            kn_mp_out_init(&o, 0);
+            assert_rc(0, kn_wire_write_ids(&o, (kn_wire_kind)kind, ids, counts[c]));
+            decode_ok(&o, &m, (kn_wire_kind)kind);
+            assert_int_equal(m.nids, counts[c]);
+            for (uint32_t i = 0; i < m.nids; i++)
+                assert_memory_equal(kn_wire_id(&m, i), ids[i], KN_ID);
+            kn_mp_out_free(&o);
+        }
+        kn_mp_out o;
+        kn_mp_out_init(&o, 0);
+        assert_rc(KN_ELIMIT, kn_wire_write_ids(&o, (kn_wire_kind)kind, ids, KN_WIRE_IDS_MAX + 1));
+        assert_int_equal(o.len, 0);
+        /* Built by hand: one id over the bound. */
+        kn_mp_write_array(&o, 2);
+        kn_mp_write_cstr(&o, kn_wire_kind_name(kind));
+        kn_mp_write_array(&o, KN_WIRE_IDS_MAX + 1);
+        for (size_t i = 0; i < KN_WIRE_IDS_MAX + 1; i++)
+            kn_mp_write_bin(&o, ids[i], KN_ID);
+        kn_wire_msg m;
+        assert_rc(KN_ELIMIT, kn_wire_decode(&m, o.buf, o.len));
+        /* An id of 31 bytes. */
+        kn_mp_out_reset(&o);
+        kn_mp_write_array(&o, 2);
+        kn_mp_write_cstr(&o, kn_wire_kind_name(kind));
+        kn_mp_write_array(&o, 1);
+        kn_mp_write_bin(&o, ids[0], KN_ID - 1);
+        assert_rc(KN_EKEYLEN, kn_wire_decode(&m, o.buf, o.len));
+        /* An id that is a str. */
+        kn_mp_out_reset(&o);
+        kn_mp_write_array(&o, 2);
+        kn_mp_write_cstr(&o, kn_wire_kind_name(kind));
+        kn_mp_write_array(&o, 1);
+        kn_mp_write_str(&o, "0123456789abcdef0123456789abcdef", KN_ID);
+        assert_rc(KN_ETYPE, kn_wire_decode(&m, o.buf, o.len));
+        kn_mp_out_free(&o);
+    }
+    kn_mp_out o;
+    kn_mp_out_init(&o, 0);
+    assert_rc(KN_EINVAL, kn_wire_write_ids(&o, KN_WIRE_OBJ, ids, 1));
+    kn_mp_out_free(&o);
+}
+
+static void test_obj(void **state)
+{
+    (void)state;
+    static uint8_t obj[KN_OBJECT_MAX + 1];
+    fill(obj, sizeof obj, 9);
+    const size_t sizes[] = { 0, 1, 255, 256, 65535, KN_OBJECT_MAX };
+    for (size_t s = 0; s < sizeof sizes / sizeof sizes[0]; s++) {
+        kn_mp_out o;
+        kn_wire_msg m;
+        kn_mp_out_init(&o, 0);
+        assert_rc(0, kn_wire_write_obj(&o, obj, sizes[s]));
+        decode_ok(&o, &m, KN_WIRE_OBJ);
+        assert_int_equal(m.data_len, sizes[s]);
+        if (sizes[s])
+            assert_memory_equal(m.data, obj, sizes[s]);
+        kn_mp_out_free(&o);
+    }
+    kn_mp_out o;
+    kn_wire_msg m;
+    kn_mp_out_init(&o, 0);
+    assert_rc(KN_ETOOBIG, kn_wire_write_obj(&o, obj, KN_OBJECT_MAX + 1));
+    kn_mp_write_array(&o, 2);
+    kn_mp_write_cstr(&o, "obj");
+    kn_mp_write_bin(&o, obj, KN_OBJECT_MAX + 1);
+    assert_rc(KN_ETOOBIG, kn_wire_decode(&m, o.buf, o.len));
+    kn_mp_out_free(&o);
+}
+
+static void test_neg(void **state)
+{
+    (void)state;
+    static uint8_t msg[KN_WIRE_NEG_MAX + 1];
+    fill(msg, sizeof msg, 1);
+    const uint64_t sessions[] = { 0, 1, 127, 128, 65536, UINT64_MAX };
+    for (size_t s = 0; s < sizeof sessions / sizeof sessions[0]; s++) {
+        kn_mp_out o;
+        kn_wire_msg m;
+        kn_mp_out_init(&o, 0);
+        size_t len = s * 1000;
+        assert_rc(0, kn_wire_write_neg(&o, sessions[s], msg, len));
+        decode_ok(&o, &m, KN_WIRE_NEG);
+        assert_true(m.session == sessions[s]);
+        assert_int_equal(m.data_len, len);
+        if (len)
+            assert_memory_equal(m.data, msg, len);
+        kn_mp_out_free(&o);
+    }
+    kn_mp_out o;
+    kn_wire_msg m;
+    kn_mp_out_init(&o, 0);
+    /* The largest negentropy message still fits in KN_WIRE_MSG_MAX. */
+    assert_rc(0, kn_wire_write_neg(&o, UINT64_MAX, msg, KN_WIRE_NEG_MAX));
+    assert_rc(0, kn_wire_decode(&m, o.buf, o.len));
+    kn_mp_out_reset(&o);
+    kn_mp_write_array(&o, 3);
+    kn_mp_write_cstr(&o, "neg");
+    kn_mp_write_uint(&o, 1);
+    kn_mp_write_bin(&o, msg, KN_WIRE_NEG_MAX + 1);
+    assert_rc(KN_ETOOBIG, kn_wire_decode(&m, o.buf, o.len));
+    kn_mp_out_reset(&o);
+    assert_rc(KN_ETOOBIG, kn_wire_write_neg(&o, 1, msg, KN_WIRE_NEG_MAX + 1));
+    assert_int_equal(o.len, 0);
+    kn_mp_out_free(&o);
+}
+
+static void test_ping_pong_bye(void **state)
+{
+    (void)state;
+    const uint64_t nonces[] = { 0, 0x7f, 0x80, 0xffffffffull, UINT64_MAX };
+    for (size_t i = 0; i < sizeof nonces / sizeof nonces[0]; i++) {
+        kn_mp_out o;
+        kn_wire_msg m;
+        kn_mp_out_init(&o, 0);
+        assert_rc(0, kn_wire_write_ping(&o, nonces[i]));
+        decode_ok(&o, &m, KN_WIRE_PING);
+        assert_true(m.nonce == nonces[i]);
+        kn_mp_out_reset(&o);
+        assert_rc(0, kn_wire_write_pong(&o, nonces[i]));
+        decode_ok(&o, &m, KN_WIRE_PONG);
+        assert_true(m.nonce == nonces[i]);
+        kn_mp_out_free(&o);
+    }
+    char reason[KN_WIRE_REASON_MAX + 2];
+    memset(reason, 'x', sizeof reason);
+    const size_t lens[] = { 0, 8, 31, 32, KN_WIRE_REASON_MAX };
+    for (size_t i = 0; i < sizeof lens / sizeof lens[0]; i++) {
+        kn_mp_out o;
+        kn_wire_msg m;
+        kn_mp_out_init(&o, 0);
+        assert_rc(0, kn_wire_write_bye(&o, reason, lens[i]));
+        decode_ok(&o, &m, KN_WIRE_BYE);
+        assert_int_equal(m.reason_len, lens[i]);
+        kn_mp_out_free(&o);
+    }
+    kn_mp_out o;
+    kn_wire_msg m;
+    kn_mp_out_init(&o, 0);
+    assert_rc(KN_ETOOBIG, kn_wire_write_bye(&o, reason, KN_WIRE_REASON_MAX + 1));
+    assert_rc(KN_EUTF8, kn_wire_write_bye(&o, "\xff", 1));
+    kn_mp_write_array(&o, 2);
+    kn_mp_write_cstr(&o, "bye");
+    kn_mp_write_str(&o, reason, KN_WIRE_REASON_MAX + 1);
+    assert_rc(KN_ETOOBIG, kn_wire_decode(&m, o.buf, o.len));
+    kn_mp_out_free(&o);
+}
+
+/* Hand-written byte strings the decoder must refuse, each with its reason. */
+static void test_rejects(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *what;
+        const char *bytes;
+        size_t len;
+        int rc;
+    } cases[] = {
+        { "empty", "", 0, KN_ETRUNC },
+        { "not an array", "\xa4ping", 5, KN_ETYPE },
+        { "empty array", "\x90", 1, KN_EARITY },
+        { "kind is uint", "\x92\x01\x01", 3, KN_ETYPE },
+        { "unknown kind", "\x92\xa4pung\x01", 7, KN_EPROTO },
+        { "kind differs in case", "\x92\xa4PING\x01", 7, KN_EPROTO },
+        { "ping without nonce", "\x91\xa4ping", 6, KN_EARITY },
+        { "ping with two nonces", "\x93\xa4ping\x01\x02", 8, KN_EARITY },
+        { "ping nonce negative", "\x92\xa4ping\xff", 7, KN_ETYPE },
+        { "ping nonce nil", "\x92\xa4ping\xc0", 7, KN_ENIL },
+        { "ping nonce float", "\x92\xa4ping\xca\x00\x00\x00\x00", 11, KN_EFLOAT },
+        { "ping nonce uint8 for 1", "\x92\xa4ping\xcc\x01", 8, KN_ENONCANON },
+        { "array16 header for 2", "\xdc\x00\x02\xa4ping\x01", 9, KN_ENONCANON },
+        { "str8 kind", "\x92\xd9\x04ping\x01", 8, KN_ENONCANON },
+        { "bye reason is bin",
+            "\x92\xa3"
+            "bye\xc4\x01x",
+            8, KN_ETYPE },
+        { "bye reason bad utf8",
+            "\x92\xa3"
+            "bye\xa1\xff",
+            7, KN_EUTF8 },
+        { "have not a list", "\x92\xa4have\xc4\x00", 8, KN_ETYPE },
+        { "want count larger than input", "\x92\xa4want\xdc\x00\x20", 9, KN_ETRUNC },
+        { "obj is str", "\x92\xa3obj\xa1x", 7, KN_ETYPE },
+        { "obj two payloads", "\x93\xa3obj\xc4\x00\xc4\x00", 9, KN_EARITY },
+        { "neg without session", "\x92\xa3neg\xc4\x00", 7, KN_EARITY },
+        { "neg session is bin", "\x93\xa3neg\xc4\x00\xc4\x00", 9, KN_ETYPE },
+        { "hello short key", "\x94\xa5hello\x01\xc4\x01k\x00", 12, KN_EKEYLEN },
+        { "hello missing flags", "\x93\xa5hello\x01\xc4\x00", 10, KN_EARITY },
+        { "ext after kind", "\x92\xa4ping\xd4\x01\x00", 9, KN_EEXT },
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        kn_wire_msg m;
+        int rc = kn_wire_decode(&m, (const uint8_t *)cases[i].bytes, cases[i].len);
+        if (rc != cases[i].rc)
+            fail_msg(
+                "%s: expected %s, got %s", cases[i].what, kn_errname(cases[i].rc), kn_errname(rc));
+    }
+    /* Over the message size bound before anything is read. */
+    uint8_t *big = calloc(1, KN_WIRE_MSG_MAX + 1);
+    kn_wire_msg m;
+    assert_rc(KN_ETOOBIG, kn_wire_decode(&m, big, KN_WIRE_MSG_MAX + 1));
+    free(big);
+    assert_null(kn_wire_kind_name(0));
+    assert_null(kn_wire_kind_name(KN_WIRE_BYE + 1));
+    assert_string_equal(kn_wire_kind_name(KN_WIRE_NEG), "neg");
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_hello),
+        cmocka_unit_test(test_have_want),
+        cmocka_unit_test(test_obj),
+        cmocka_unit_test(test_neg),
+        cmocka_unit_test(test_ping_pong_bye),
+        cmocka_unit_test(test_rejects),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
