@@ -1,14 +1,38 @@
 /*
- * The libuv shell of a node. This first version listens, logs and shuts down
- * cleanly on SIGINT/SIGTERM; peering arrives with the transport.
+ * The libuv shell of a node: the listener, the configured peers it dials,
+ * the tick that drives deadlines, pings, redials and the peers.state file,
+ * and a clean shutdown on SIGINT/SIGTERM. Connections themselves live in
+ * conn.c, application messages in messages.c.
+ *
+ * Configured peers are re-read from the store every NODE_RELOAD_MS and at
+ * once on SIGHUP, so `knoten peer add` in another process takes effect
+ * within two seconds without a restart.
+ *
+ * One node may reach another over two connections at once (both dialled at
+ * the same time, or one dialled us while we dialled it). Both sides keep the
+ * same one: the connection initiated by the node with the smaller identity
+ * key (the newer one if both were initiated by the same node), and close the
+ * other with `bye` "duplicate connection".
  */
 #include "node.h"
 
+#include <signal.h>
+#include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
-#include <uv.h>
 
+#include "crypto.h"
 #include "hex.h"
+#include "node_impl.h"
+
+#define NOISE_KEY_FILE "noise.key"
+
+typedef struct resolve {
+    uv_getaddrinfo_t req;
+    node *n;
+    slot *s; /* NULL once the slot is gone: the answer is then dropped */
+} resolve;
 
 void kn_node_config_defaults(kn_node_config *cfg)
 {
@@ -16,17 +40,477 @@ void kn_node_config_defaults(kn_node_config *cfg)
     cfg->listen = "0.0.0.0:8471";
 }
 
-typedef struct node_loop {
-    uv_loop_t loop;
-    uv_signal_t sigint, sigterm;
-} node_loop;
+/* ---- small services for conn.c and messages.c ---- */
 
-static void on_signal(uv_signal_t *h, int signum)
+uint64_t node_now(node *n)
 {
-    fprintf(
-        stderr, "knoten: received %s, shutting down\n", signum == SIGINT ? "SIGINT" : "SIGTERM");
-    uv_stop(h->loop);
+    /* uv_now() moves once per loop iteration, so the injected clock is read once per tick. */
+    uint64_t stamp = uv_now(&n->loop);
+    if (stamp != n->now_stamp || n->now_ms == 0) {
+        n->now_stamp = stamp;
+        n->now_ms = kn_env_now(n->env);
+    }
+    return n->now_ms;
 }
+
+void node_log(node *n, const char *fmt, ...)
+{
+    (void)n;
+    va_list ap;
+    va_start(ap, fmt);
+    fputs("knoten: ", stderr);
+    vfprintf(stderr, fmt, ap);
+    fputc('\n', stderr);
+    va_end(ap);
+}
+
+static const char *label_for(const char *addr, const uint8_t *id, char *buf, size_t cap)
+{
+    if (id) {
+        char hex[65];
+        kn_hex_encode(hex, id, 32);
+        snprintf(buf, cap, "peer %s (%.8s\u2026)", addr, hex);
+    } else {
+        snprintf(buf, cap, "peer %s", addr);
+    }
+    return buf;
+}
+
+const char *node_peer_label(const conn *c, char *buf, size_t cap)
+{
+    return label_for(c->addr, c->identity_checked ? c->identity : NULL, buf, cap);
+}
+
+uint32_t node_random_u32(node *n)
+{
+    uint8_t b[4];
+    kn_env_random(n->env, b, sizeof b);
+    return (uint32_t)b[0] << 24 | (uint32_t)b[1] << 16 | (uint32_t)b[2] << 8 | b[3];
+}
+
+/* ---- identity and authorisation ---- */
+
+/*
+ * The membership roster check, for when federation lands: a peer must hold
+ * the network key (the handshake proved it) and, later, be admitted and not
+ * revoked. Until the roster exists every holder of the network key is let in.
+ */
+static int roster_admits(node *n, const uint8_t identity[static 32], const char **why)
+{
+    (void)n;
+    (void)identity;
+    (void)why;
+    return 0;
+}
+
+int node_authorize(node *n, conn *c, const char **why)
+{
+    if (memcmp(c->identity, n->dd->identity_pk, 32) == 0) {
+        *why = "this address leads back to this node itself";
+        return KN_EIDENTITY;
+    }
+    if (c->slot && c->slot->cfg.has_key && memcmp(c->identity, c->slot->cfg.key, 32) != 0) {
+        *why = "its identity is not the key configured with `knoten peer add`";
+        return KN_EIDENTITY;
+    }
+    return roster_admits(n, c->identity, why);
+}
+
+static void sign_statement(node *n, uint64_t now)
+{
+    kn_identity_sign(&n->self, n->dd->identity_pk, n->dd->identity_sk, n->noise_pub,
+        now + (uint64_t)NODE_STATEMENT_DAYS * 24 * 3600 * 1000);
+}
+
+/* DATA/noise.key: the node's X25519 static key, made on first run. */
+static int load_noise_key(node *n)
+{
+    char path[KN_PATH_MAX + 32];
+    snprintf(path, sizeof path, "%s/%s", n->dd->path, NOISE_KEY_FILE);
+    int rc = kn_secret_file_read(path, n->noise_priv, sizeof n->noise_priv);
+    if (rc == KN_ENOTFOUND) {
+        kn_env_random(n->env, n->noise_priv, sizeof n->noise_priv);
+        if ((rc = kn_secret_file_write(path, n->noise_priv, sizeof n->noise_priv)) < 0) {
+            node_log(n, "cannot write %s: %s", path, kn_strerror(rc));
+            return rc;
+        }
+        node_log(n, "created the transport key %s", path);
+    } else if (rc == KN_EPERM) {
+        node_log(n, "%s is readable by other users or cannot be read; fix it with `chmod 600 %s`",
+            path, path);
+        return rc;
+    } else if (rc < 0) {
+        node_log(n, "cannot read %s: %s; move it away to make a new one", path, kn_strerror(rc));
+        return rc;
+    }
+    kn_x25519_base(n->noise_pub, n->noise_priv);
+    return 0;
+}
+
+/* ---- configured peers ---- */
+
+static const uint8_t *slot_identity(const slot *s)
+{
+    return s->cfg.has_key ? s->cfg.key : s->has_learned ? s->learned : NULL;
+}
+
+static conn *established_with(node *n, const uint8_t *identity)
+{
+    if (!identity)
+        return NULL;
+    for (conn *c = n->conns; c; c = c->next)
+        if (c->established && !c->closing && memcmp(c->identity, identity, 32) == 0)
+            return c;
+    return NULL;
+}
+
+static uint64_t backoff_delay(node *n, unsigned failures)
+{
+    uint64_t d = NODE_BACKOFF_MIN_MS;
+    for (unsigned i = 0; i < failures && d < NODE_BACKOFF_MAX_MS; i++)
+        d *= 2;
+    if (d > NODE_BACKOFF_MAX_MS)
+        d = NODE_BACKOFF_MAX_MS;
+    /* Half fixed, half random: peers that failed together do not retry together. */
+    return d / 2 + node_random_u32(n) % (d / 2 + 1);
+}
+
+/*
+ * Books the end of an attempt or a connection on the slot and schedules the
+ * next try; returns the delay. A benign end (duplicate connection, polite bye)
+ * does not count as a failure.
+ */
+static uint64_t slot_retry_later(
+    node *n, slot *s, int err, const char *why, bool benign, uint64_t lived_ms, uint64_t now)
+{
+    if (lived_ms >= NODE_STABLE_MS)
+        s->failures = 0;
+    uint64_t delay = backoff_delay(n, s->failures);
+    if (!benign && s->failures < 30)
+        s->failures++;
+    s->phase = KN_PHASE_BACKOFF;
+    s->retry_ms = now + delay;
+    if (err < 0 || !benign) {
+        snprintf(s->last_error, sizeof s->last_error, "%s", why ? why : kn_strerror(err));
+        s->error_ms = now;
+    }
+    n->state_dirty = true;
+    return delay;
+}
+
+/* A failed attempt that never had a connection (lookup, out of memory). */
+static void slot_failed(node *n, slot *s, int err, const char *why, uint64_t now)
+{
+    char label[320];
+    uint64_t delay = slot_retry_later(n, s, err, why, false, 0, now);
+    node_log(n, "%s: %s; retrying in %llu s",
+        label_for(s->cfg.addr, slot_identity(s), label, sizeof label), why,
+        (unsigned long long)((delay + 999) / 1000));
+}
+
+static void on_resolved(uv_getaddrinfo_t *req, int status, struct addrinfo *res)
+{
+    resolve *r = (resolve *)req;
+    node *n = r->n;
+    slot *s = r->s;
+    free(r);
+    if (!s) {
+        uv_freeaddrinfo(res);
+        return;
+    }
+    uint64_t now = node_now(n);
+    s->resolving = NULL;
+    if (status < 0 || !res) {
+        char why[128];
+        snprintf(why, sizeof why, "cannot resolve the host name: %s", uv_strerror(status));
+        slot_failed(n, s, KN_ENET, why, now);
+    } else if (n->stopping) {
+        s->phase = KN_PHASE_IDLE;
+    } else if (conn_dial(n, s, res->ai_addr, now) < 0) {
+        slot_failed(n, s, KN_ENOMEM, "out of memory", now);
+    }
+    uv_freeaddrinfo(res);
+}
+
+static void slot_dial(node *n, slot *s, uint64_t now)
+{
+    char host[KN_HOST_MAX + 1], port_s[8];
+    uint16_t port;
+    union {
+        struct sockaddr sa;
+        struct sockaddr_in v4;
+        struct sockaddr_in6 v6;
+    } a;
+    if (kn_hostport_parse(s->cfg.addr, host, &port) < 0) {
+        slot_failed(n, s, KN_ECONFIG, "the address is not HOST:PORT", now);
+        return;
+    }
+    if (uv_ip4_addr(host, port, &a.v4) == 0 || uv_ip6_addr(host, port, &a.v6) == 0) {
+        if (conn_dial(n, s, &a.sa, now) < 0)
+            slot_failed(n, s, KN_ENOMEM, "out of memory", now);
+        return;
+    }
+    resolve *r = calloc(1, sizeof *r);
+    if (!r) {
+        slot_failed(n, s, KN_ENOMEM, "out of memory", now);
+        return;
+    }
+    r->n = n;
+    r->s = s;
+    snprintf(port_s, sizeof port_s, "%u", (unsigned)port);
+    struct addrinfo hints = { .ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM };
+    int rc = uv_getaddrinfo(&n->loop, &r->req, on_resolved, host, port_s, &hints);
+    if (rc < 0) {
+        free(r);
+        slot_failed(n, s, KN_ENET, uv_strerror(rc), now);
+        return;
+    }
+    s->resolving = r;
+    s->phase = KN_PHASE_CONNECTING;
+    n->state_dirty = true;
+}
+
+/* Forgets a slot: its connection says bye, its lookup is abandoned. */
+static void slot_free(slot *s, const char *why, uint64_t now)
+{
+    if (s->conn) {
+        conn *c = s->conn;
+        c->slot = NULL;
+        s->conn = NULL;
+        c->benign_close = true;
+        conn_close(c, 0, why, true, now);
+    }
+    if (s->resolving) {
+        s->resolving->s = NULL;
+        uv_cancel((uv_req_t *)&s->resolving->req);
+    }
+    free(s);
+}
+
+static void apply_peer_list(node *n, const kn_peer_list *l, uint64_t now)
+{
+    char label[320];
+    /* Drop the slots no longer configured. */
+    for (slot **pp = &n->slots; *pp;) {
+        slot *s = *pp;
+        if (kn_peer_list_find(l, s->cfg.addr) >= 0) {
+            pp = &s->next;
+            continue;
+        }
+        *pp = s->next;
+        node_log(n, "%s removed from the configuration",
+            label_for(s->cfg.addr, NULL, label, sizeof label));
+        slot_free(s, "removed from the configuration", now);
+    }
+    for (size_t i = 0; i < l->n; i++) {
+        const kn_peer_entry *e = &l->v[i];
+        slot *s = n->slots;
+        while (s && strcmp(s->cfg.addr, e->addr) != 0)
+            s = s->next;
+        if (s) {
+            bool changed = s->cfg.has_key != e->has_key
+                || (e->has_key && memcmp(s->cfg.key, e->key, 32) != 0);
+            s->cfg = *e;
+            if (changed) {
+                /* A newly pinned key applies to the live connection too. */
+                s->has_learned = false;
+                s->failures = 0;
+                s->retry_ms = now;
+                if (s->conn)
+                    conn_close(s->conn, 0, "the configured key changed", true, now);
+            }
+            continue;
+        }
+        if (!(s = calloc(1, sizeof *s))) {
+            node_log(n, "out of memory adding a peer");
+            return;
+        }
+        s->n = n;
+        s->cfg = *e;
+        s->retry_ms = now;
+        s->next = n->slots;
+        n->slots = s;
+        node_log(n, "%s added to the configuration",
+            label_for(s->cfg.addr, e->has_key ? e->key : NULL, label, sizeof label));
+    }
+    n->state_dirty = true;
+}
+
+static void reload_peers(node *n, uint64_t now)
+{
+    uint8_t *buf = NULL;
+    size_t len = 0;
+    kn_peer_list l;
+    n->reload_now = false;
+    n->reload_ms = now + NODE_RELOAD_MS;
+    int rc = kn_store_setting_get(n->dd->store, KN_PEERS_SETTING, &buf, &len);
+    if (rc == KN_ENOTFOUND)
+        rc = 0;
+    if (rc < 0) {
+        node_log(n, "cannot read the configured peers: %s", kn_strerror(rc));
+        return;
+    }
+    if (n->peers_blob && len == n->peers_blob_len
+        && (len == 0 || memcmp(buf, n->peers_blob, len) == 0)) {
+        free(buf);
+        return;
+    }
+    if (len == 0)
+        memset(&l, 0, sizeof l);
+    else if ((rc = kn_peer_list_decode(&l, buf, len)) < 0) {
+        node_log(n, "the configured peer list is unreadable (%s); rewrite it with `knoten peer`",
+            kn_strerror(rc));
+        free(buf);
+        return;
+    }
+    apply_peer_list(n, &l, now);
+    kn_peer_list_free(&l);
+    free(n->peers_blob);
+    n->peers_blob = buf ? buf : malloc(1);
+    n->peers_blob_len = len;
+}
+
+/* ---- connection events from conn.c ---- */
+
+/* Whether a is the connection both sides keep over b (see the top of this file). */
+static bool keep_first(node *n, const conn *a, const conn *b)
+{
+    if (a->inbound == b->inbound)
+        return a->seq > b->seq; /* same initiator: the newer one */
+    const conn *mine = a->inbound ? b : a;
+    bool i_am_smaller = memcmp(n->dd->identity_pk, a->identity, 32) < 0;
+    return i_am_smaller == (mine == a);
+}
+
+void node_on_established(node *n, conn *c, uint64_t now)
+{
+    char label[320];
+    /*
+     * Learn who answers at the slot's address first: if this connection is
+     * the duplicate, the slot must still know it is reached over the other.
+     */
+    if (c->slot) {
+        c->slot->phase = KN_PHASE_CONNECTED;
+        c->slot->has_learned = true;
+        memcpy(c->slot->learned, c->identity, 32);
+        c->slot->handshake_ms = now;
+    } else {
+        for (slot *s = n->slots; s; s = s->next)
+            if (slot_identity(s) && memcmp(slot_identity(s), c->identity, 32) == 0)
+                s->handshake_ms = now;
+    }
+    n->state_dirty = true;
+    for (conn *o = n->conns; o; o = o->next) {
+        if (o == c || o->closing || !o->established || memcmp(o->identity, c->identity, 32) != 0)
+            continue;
+        conn *drop = keep_first(n, c, o) ? o : c;
+        drop->benign_close = true;
+        conn_close(drop, 0, "duplicate connection", true, now);
+        if (drop == c)
+            return;
+        break;
+    }
+    node_log(n, "%s connected (%s)", node_peer_label(c, label, sizeof label),
+        c->inbound ? "inbound" : "outbound");
+    c->next_ping_ms = now + NODE_PING_MS;
+    msg_send_ping(c, now);
+}
+
+void node_on_closed(node *n, conn *c, int err, const char *why, uint64_t now)
+{
+    char label[320];
+    uint64_t delay = 0;
+    n->state_dirty = true;
+    slot *s = c->slot;
+    c->slot = NULL;
+    if (s) {
+        s->conn = NULL;
+        delay = slot_retry_later(
+            n, s, err, why, c->benign_close, c->established ? now - c->since_ms : 0, now);
+    }
+    if (n->stopping)
+        return;
+    node_peer_label(c, label, sizeof label);
+    unsigned long long secs = (unsigned long long)((delay + 999) / 1000);
+    if (c->established && s && !c->benign_close)
+        node_log(n, "%s disconnected: %s; reconnecting in %llu s", label, why, secs);
+    else if (c->established && c->benign_close && !strcmp(why, "duplicate connection"))
+        node_log(n, "%s: closed a duplicate connection, keeping the other", label);
+    else if (c->established)
+        node_log(n, "%s disconnected: %s", label, why);
+    else if (s && !c->benign_close)
+        node_log(n, "%s: %s; retrying in %llu s", label, why, secs);
+    else if (c->s) /* an inbound attempt that got as far as the handshake */
+        node_log(n, "%s: %s", label, why);
+    else if (err == KN_ELIMIT)
+        node_log(n, "%s refused: %s", label, why);
+}
+
+/* ---- peers.state ---- */
+
+static void write_state(node *n, bool running, uint64_t now)
+{
+    size_t cap = 0;
+    for (slot *s = n->slots; s; s = s->next)
+        cap++;
+    for (conn *c = n->conns; c; c = c->next)
+        cap++;
+    kn_peer_state st = { .pid = (long)uv_os_getpid(), .running = running, .updated_ms = now };
+    if (cap && !(st.v = calloc(cap, sizeof *st.v)))
+        return;
+    for (slot *s = n->slots; s; s = s->next) {
+        kn_peer_status *p = &st.v[st.n++];
+        snprintf(p->addr, sizeof p->addr, "%s", s->cfg.addr);
+        conn *via = s->conn && s->conn->established && !s->conn->closing
+            ? s->conn
+            : established_with(n, slot_identity(s));
+        const uint8_t *id = via ? via->identity : slot_identity(s);
+        if (id) {
+            p->has_identity = true;
+            memcpy(p->identity, id, 32);
+        }
+        p->phase = running ? (via ? KN_PHASE_CONNECTED : s->phase) : KN_PHASE_IDLE;
+        if (running && via) {
+            p->since_ms = via->since_ms;
+            p->bytes_in = via->bytes_in;
+            p->bytes_out = via->bytes_out;
+        } else {
+            p->bytes_in = s->bytes_in;
+            p->bytes_out = s->bytes_out;
+        }
+        p->handshake_ms = s->handshake_ms;
+        p->retry_ms = s->retry_ms;
+        p->error_ms = s->error_ms;
+        snprintf(p->last_error, sizeof p->last_error, "%s", s->last_error);
+    }
+    /* Inbound peers that no configured address accounts for. */
+    for (conn *c = n->conns; running && c; c = c->next) {
+        if (!c->inbound || !c->established || c->closing)
+            continue;
+        bool listed = false;
+        for (slot *s = n->slots; s && !listed; s = s->next)
+            listed = slot_identity(s) && memcmp(slot_identity(s), c->identity, 32) == 0;
+        if (listed)
+            continue;
+        kn_peer_status *p = &st.v[st.n++];
+        snprintf(p->addr, sizeof p->addr, "%s", c->addr);
+        p->inbound = true;
+        p->phase = KN_PHASE_CONNECTED;
+        p->has_identity = true;
+        memcpy(p->identity, c->identity, 32);
+        p->since_ms = p->handshake_ms = c->since_ms;
+        p->bytes_in = c->bytes_in;
+        p->bytes_out = c->bytes_out;
+    }
+    int rc = kn_peer_state_write(n->dd->path, &st);
+    if (rc < 0 && n->state_written_ms == 0)
+        node_log(n, "cannot write %s/%s: %s", n->dd->path, KN_PEER_STATE_FILE, kn_strerror(rc));
+    n->state_written_ms = now;
+    n->state_dirty = false;
+    kn_peer_state_free(&st);
+}
+
+/* ---- shutdown ---- */
 
 static void close_walk(uv_handle_t *h, void *arg)
 {
@@ -35,24 +519,194 @@ static void close_walk(uv_handle_t *h, void *arg)
         uv_close(h, NULL);
 }
 
+/* Every connection has said bye (or the grace time is over): close what is left. */
+static void finish_stop(node *n)
+{
+    if (n->finished)
+        return;
+    n->finished = true;
+    for (conn *c = n->conns; c; c = c->next)
+        conn_abort(c, n->now_ms);
+    uv_close((uv_handle_t *)&n->tick, NULL);
+    uv_close((uv_handle_t *)&n->sigint, NULL);
+    uv_close((uv_handle_t *)&n->sigterm, NULL);
+    uv_close((uv_handle_t *)&n->sighup, NULL);
+}
+
+static void begin_stop(node *n, const char *signame, uint64_t now)
+{
+    node_log(n, "received %s, shutting down", signame);
+    n->stopping = true;
+    n->stop_deadline_ms = now + NODE_CLOSE_GRACE_MS;
+    if (!uv_is_closing((uv_handle_t *)&n->listener))
+        uv_close((uv_handle_t *)&n->listener, NULL);
+    for (slot *s = n->slots; s; s = s->next)
+        if (s->resolving) {
+            s->resolving->s = NULL;
+            uv_cancel((uv_req_t *)&s->resolving->req);
+            s->resolving = NULL;
+        }
+    for (conn *c = n->conns; c; c = c->next) {
+        c->benign_close = true; /* our decision, not the peer's failure */
+        conn_close(c, 0, "shutting down", true, now);
+    }
+}
+
+static void on_signal(uv_signal_t *h, int signum)
+{
+    node *n = h->data;
+    uint64_t now = node_now(n);
+    if (signum == SIGHUP) {
+        node_log(n, "received SIGHUP, re-reading the configured peers");
+        n->reload_now = true;
+        return;
+    }
+    if (n->stopping) {
+        finish_stop(n); /* a second signal: do not wait for the peers */
+        return;
+    }
+    begin_stop(n, signum == SIGINT ? "SIGINT" : "SIGTERM", now);
+}
+
+/* ---- the tick ---- */
+
+static void on_tick(uv_timer_t *t)
+{
+    node *n = t->data;
+    uint64_t now = node_now(n);
+    /* Closing only ever ends in a close callback, so the list stays walkable here. */
+    for (conn *c = n->conns; c; c = c->next)
+        conn_tick(c, now);
+    if (n->stopping) {
+        bool open = false;
+        for (conn *c = n->conns; c && !open; c = c->next)
+            open = !uv_is_closing((uv_handle_t *)&c->tcp);
+        if (!open || now >= n->stop_deadline_ms)
+            finish_stop(n);
+        return;
+    }
+    if (n->self.expiry_ms < now + 24ull * 3600 * 1000)
+        sign_statement(n, now); /* new connections get a fresh statement; old ones keep theirs */
+    if (n->reload_now || now >= n->reload_ms)
+        reload_peers(n, now);
+    for (slot *s = n->slots; s; s = s->next) {
+        if (s->conn || s->resolving || now < s->retry_ms || n->halfopen >= NODE_MAX_HALFOPEN)
+            continue;
+        if (established_with(n, slot_identity(s)))
+            continue; /* reached already, over a connection the peer dialled */
+        slot_dial(n, s, now);
+    }
+    if ((n->state_dirty && now - n->state_written_ms >= NODE_STATE_MIN_MS)
+        || now - n->state_written_ms >= NODE_STATE_HEARTBEAT_MS)
+        write_state(n, true, now);
+}
+
+static void on_connection(uv_stream_t *server, int status)
+{
+    node *n = server->data;
+    uint64_t now = node_now(n);
+    if (status < 0) {
+        node_log(n, "accepting a connection failed: %s", uv_strerror(status));
+        return;
+    }
+    conn_accept(n, now);
+}
+
+static int start_listener(node *n)
+{
+    char host[KN_HOST_MAX + 1];
+    uint16_t port;
+    union {
+        struct sockaddr sa;
+        struct sockaddr_in v4;
+        struct sockaddr_in6 v6;
+    } a;
+    if (kn_hostport_parse(n->cfg->listen, host, &port) < 0
+        || (uv_ip4_addr(host, port, &a.v4) != 0 && uv_ip6_addr(host, port, &a.v6) != 0)) {
+        node_log(n,
+            "cannot listen on \"%s\": give an IP address and port, e.g. 0.0.0.0:8471 "
+            "or [::]:8471",
+            n->cfg->listen);
+        return KN_ECONFIG;
+    }
+    int rc = uv_tcp_bind(&n->listener, &a.sa, 0);
+    if (rc == 0)
+        rc = uv_listen((uv_stream_t *)&n->listener, 128, on_connection);
+    if (rc < 0) {
+        node_log(n, "cannot listen on %s: %s%s", n->cfg->listen, uv_strerror(rc),
+            rc == UV_EADDRINUSE ? "; another program uses that port, choose one with --listen"
+                                : "");
+        return KN_ENET;
+    }
+    return 0;
+}
+
 int kn_node_run(kn_datadir *dd, const kn_node_config *cfg, const kn_env *env)
 {
-    (void)env;
-    node_loop nl;
-    if (uv_loop_init(&nl.loop) < 0)
+    if (!dd->has_network_key) {
+        fprintf(stderr,
+            "knoten: this node has no network key (%s/network.key); create the node "
+            "with `knoten init`, or with `knoten init --network-key-file FILE` to join a "
+            "network\n",
+            dd->path);
+        return KN_ECONFIG;
+    }
+    /*
+     * A write to a socket the peer has just closed raises SIGPIPE, which would
+     * kill the node; libuv leaves ignoring it to the program. The write then
+     * fails with EPIPE and only that connection ends.
+     */
+    struct sigaction ign = { .sa_handler = SIG_IGN };
+    sigemptyset(&ign.sa_mask);
+    sigaction(SIGPIPE, &ign, NULL);
+    node *n = calloc(1, sizeof *n);
+    if (!n)
         return KN_ENOMEM;
-    uv_signal_init(&nl.loop, &nl.sigint);
-    uv_signal_init(&nl.loop, &nl.sigterm);
-    uv_signal_start(&nl.sigint, on_signal, SIGINT);
-    uv_signal_start(&nl.sigterm, on_signal, SIGTERM);
+    n->env = env;
+    n->dd = dd;
+    n->cfg = cfg;
+    int rc = load_noise_key(n);
+    if (rc < 0)
+        goto out_free;
+    if (uv_loop_init(&n->loop) < 0) {
+        rc = KN_ENOMEM;
+        goto out_free;
+    }
+    uint64_t now = node_now(n);
+    sign_statement(n, now);
+    uv_tcp_init(&n->loop, &n->listener);
+    uv_signal_init(&n->loop, &n->sigint);
+    uv_signal_init(&n->loop, &n->sigterm);
+    uv_signal_init(&n->loop, &n->sighup);
+    uv_timer_init(&n->loop, &n->tick);
+    n->listener.data = n->sigint.data = n->sigterm.data = n->sighup.data = n->tick.data = n;
+    if ((rc = start_listener(n)) < 0)
+        goto out_loop;
+    uv_signal_start(&n->sigint, on_signal, SIGINT);
+    uv_signal_start(&n->sigterm, on_signal, SIGTERM);
+    uv_signal_start(&n->sighup, on_signal, SIGHUP);
+    reload_peers(n, now);
+    write_state(n, true, now);
+    uv_timer_start(&n->tick, on_tick, NODE_TICK_MS, NODE_TICK_MS);
     char id[65];
     kn_hex_encode(id, dd->identity_pk, 32);
-    fprintf(
-        stderr, "knoten: node %.16s running, data in %s, listen %s\n", id, dd->path, cfg->listen);
-    uv_run(&nl.loop, UV_RUN_DEFAULT);
-    uv_walk(&nl.loop, close_walk, NULL);
-    uv_run(&nl.loop, UV_RUN_DEFAULT);
-    uv_loop_close(&nl.loop);
-    fprintf(stderr, "knoten: stopped\n");
-    return 0;
+    node_log(n, "node %.16s\u2026 running, data in %s, listening on %s", id, dd->path, cfg->listen);
+    uv_run(&n->loop, UV_RUN_DEFAULT);
+    write_state(n, false, node_now(n));
+    node_log(n, "stopped");
+out_loop:
+    uv_walk(&n->loop, close_walk, NULL);
+    uv_run(&n->loop, UV_RUN_DEFAULT);
+    if (uv_loop_close(&n->loop) != 0)
+        node_log(n, "some handles were still open at exit");
+    while (n->slots) {
+        slot *s = n->slots;
+        n->slots = s->next;
+        free(s);
+    }
+out_free:
+    free(n->peers_blob);
+    kn_memzero(n->noise_priv, sizeof n->noise_priv);
+    free(n);
+    return rc;
 }

@@ -77,6 +77,8 @@ int cmd_export(kn_cli *cli, int argc, char **argv);
 int cmd_import(kn_cli *cli, int argc, char **argv);
 int cmd_run(kn_cli *cli, int argc, char **argv);
 int cmd_status(kn_cli *cli, int argc, char **argv);
+int cmd_peer(kn_cli *cli, int argc, char **argv);
+int cmd_peers(kn_cli *cli, int argc, char **argv);
 
 #endif
 

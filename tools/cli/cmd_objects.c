@@ -99,12 +99,49 @@ static int publish_body(kn_cli *cli, kn_datadir *dd, kn_object_draft *d, cli_fie
 
 /* ---- init ---- */
 
+/*
+ * Reads a network key for `init --network-key-file`: the 32 raw bytes of a
+ * member's DATA/network.key, or the same as 64 hex digits (with optional
+ * surrounding whitespace) for keys sent as text.
+ */
+static int read_network_key(const char *path, uint8_t key[static 32])
+{
+    uint8_t buf[160];
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return cli_fail("cannot read the network key file %s: %s", path, strerror(errno));
+    size_t n = fread(buf, 1, sizeof buf, f);
+    int err = ferror(f);
+    fclose(f);
+    int rc = CLI_OK;
+    if (err) {
+        rc = cli_fail("cannot read the network key file %s", path);
+    } else if (n == 32) {
+        memcpy(key, buf, 32);
+    } else {
+        size_t a = 0, b = n;
+        while (a < b && memchr(" \t\r\n", buf[a], 4))
+            a++;
+        while (b > a && memchr(" \t\r\n", buf[b - 1], 4))
+            b--;
+        if (kn_hex_decode(key, 32, (const char *)buf + a, b - a) < 0)
+            rc = cli_fail("%s holds neither 32 raw bytes nor 64 hex digits.\n"
+                          "Copy DATA/network.key from a node of the network you want to join.",
+                          path);
+    }
+    kn_memzero(buf, sizeof buf);
+    return rc;
+}
+
 int cmd_init(kn_cli *cli, int argc, char **argv)
 {
     static const struct option opts[]
         = { { "found", required_argument, 0, 'f' }, { "description", required_argument, 0, 'd' },
-              { "admit", required_argument, 0, 'k' }, CLI_COMMON_LONGOPTS, { 0, 0, 0, 0 } };
-    const char *name = "knoten", *description = NULL;
+              { "admit", required_argument, 0, 'k' },
+              { "network-key-file", required_argument, 0, 'n' }, CLI_COMMON_LONGOPTS,
+              { 0, 0, 0, 0 } };
+    const char *name = "knoten", *description = NULL, *key_file = NULL;
+    bool founding_options = false;
     unsigned long admit = 1;
     int opt, code = -1;
     optind = 1;
@@ -117,11 +154,17 @@ int cmd_init(kn_cli *cli, int argc, char **argv)
         switch (opt) {
         case 'f':
             name = optarg;
+            founding_options = true;
             break;
         case 'd':
             description = optarg;
+            founding_options = true;
+            break;
+        case 'n':
+            key_file = optarg;
             break;
         case 'k': {
+            founding_options = true;
             char *end;
             errno = 0;
             admit = strtoul(optarg, &end, 10);
@@ -138,8 +181,17 @@ int cmd_init(kn_cli *cli, int argc, char **argv)
                         "To start over, move that directory away first.",
             cli->data_dir);
 
+    if (key_file && founding_options)
+        return cli_usage_error(cli, "--network-key-file joins an existing network; "
+                                    "--found, --description and --admit found a new one");
+
     uint8_t network_key[32];
-    kn_env_random(cli->env, network_key, sizeof network_key);
+    if (key_file) {
+        if ((code = read_network_key(key_file, network_key)) != CLI_OK)
+            return code;
+    } else {
+        kn_env_random(cli->env, network_key, sizeof network_key);
+    }
     int rc = kn_datadir_create(cli->data_dir, cli->env, network_key);
     kn_memzero(network_key, sizeof network_key);
     if (rc < 0)
@@ -148,6 +200,16 @@ int cmd_init(kn_cli *cli, int argc, char **argv)
     kn_datadir dd;
     if ((rc = cli_open(cli, &dd)) != CLI_OK)
         return rc;
+    if (key_file) {
+        /* Joining: the network object arrives from the peers; nothing is founded here. */
+        char hex[65];
+        kn_hex_encode(hex, dd.identity_pk, 32);
+        printf("Created a knoten node in %s with the network key from %s\n", cli->data_dir,
+               key_file);
+        printf("node identity: %s\n", hex);
+        kn_datadir_close(&dd);
+        return CLI_OK;
+    }
     cli_field f[] = {
         { .key = "name", .kind = F_STR, .s = name },
         { .key = "description", .kind = F_STR, .s = description },

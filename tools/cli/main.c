@@ -20,10 +20,14 @@
 
 const cli_command cli_commands[] = {
     { "init", cmd_init, "create this node's identity and found a network",
-        "knoten init [--found NAME] [--description TEXT] [--admit K] [--data DIR]\n\n"
+        "knoten init [--found NAME] [--description TEXT] [--admit K] [--data DIR]\n"
+        "       knoten init --network-key-file FILE [--data DIR]\n\n"
         "Creates the data directory, the node's identity key and the network key\n"
         "(both 0600), and founds a new network: the signed `network` object names it\n"
-        "and says how many member signatures admit a new council (default 1).\n\n"
+        "and says how many member signatures admit a new council (default 1).\n"
+        "With --network-key-file the node founds nothing and takes the network key of\n"
+        "an existing network instead (a copy of a member's DATA/network.key).\n\n"
+        "  --network-key-file FILE  the network key: 32 raw bytes or 64 hex digits\n"
         "  --found NAME      name of the network (default: \"knoten\")\n"
         "  --description T   description of the network\n"
         "  --admit K         member signatures needed to admit a council (1-255)\n" DATA_HELP },
@@ -32,6 +36,22 @@ const cli_command cli_commands[] = {
         "Runs the node in the foreground until SIGINT or SIGTERM. Initialises the\n"
         "data directory first if it is empty.\n\n"
         "  --listen HOST:PORT  where to accept peers (default 0.0.0.0:8471)\n" DATA_HELP },
+    { "peer", cmd_peer, "add, remove or list the peers this node dials",
+        "knoten peer add HOST:PORT [KEY] [--data DIR]\n"
+        "       knoten peer rm HOST:PORT [--data DIR]\n"
+        "       knoten peer ls [--data DIR]      (also: knoten peers)\n\n"
+        "add   stores a peer to dial. KEY (64 hex digits, shown by `knoten status` on\n"
+        "      that node) pins its identity: a node at that address with another\n"
+        "      identity is refused. Without KEY any holder of the network key is accepted.\n"
+        "      Adding an address again replaces its KEY.\n"
+        "rm    forgets a peer; a running node disconnects from it.\n"
+        "ls    shows each configured peer and what the running node knows about it:\n"
+        "      connected, connecting, backing off (retry in N s) or never connected,\n"
+        "      its identity, the last handshake, bytes in and out and the last error.\n\n"
+        "A running node re-reads the list every 2 seconds and at once on SIGHUP.\n"
+        "HOST:PORT is e.g. knoten.example.de:8471, 192.0.2.7:8471 or [2001:db8::7]:8471.\n" DATA_HELP },
+    { "peers", cmd_peers, "list the peers (same as `knoten peer ls`)",
+        "knoten peers [--data DIR]\n\nSame as `knoten peer ls`.\n" DATA_HELP },
     { "status", cmd_status, "show identity, network and store counts",
         "knoten status [--json] [--data DIR]\n\n"
         "  --json            machine-readable output\n" DATA_HELP },

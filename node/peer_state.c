@@ -1,0 +1,190 @@
+/*
+ * Writing and reading DIR/peers.state; the format is in peer_state.h.
+ */
+#include "peer_state.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "hex.h"
+
+enum { STATE_LINE_MAX = 1024, STATE_RECORDS_MAX = 2 * KN_PEERS_MAX + 256 };
+
+static const char *const phase_names[] = {
+    [KN_PHASE_IDLE] = "idle",
+    [KN_PHASE_CONNECTING] = "connecting",
+    [KN_PHASE_HANDSHAKE] = "handshake",
+    [KN_PHASE_CONNECTED] = "connected",
+    [KN_PHASE_BACKOFF] = "backoff",
+};
+
+const char *kn_peer_phase_name(kn_peer_phase p)
+{
+    if ((unsigned)p < sizeof phase_names / sizeof phase_names[0])
+        return phase_names[p];
+    return "unknown";
+}
+
+void kn_peer_state_free(kn_peer_state *st)
+{
+    if (!st)
+        return;
+    free(st->v);
+    st->v = NULL;
+    st->n = 0;
+}
+
+/* Error texts are ours, but may quote a peer's bye reason: keep them on one field. */
+static void put_text(FILE *f, const char *s)
+{
+    if (!*s) {
+        fputc('-', f);
+        return;
+    }
+    for (; *s; s++)
+        fputc((unsigned char)*s < 0x20 || *s == 0x7f ? ' ' : *s, f);
+}
+
+int kn_peer_state_write(const char *datadir, const kn_peer_state *st)
+{
+    char path[4096], tmp[4096];
+    if (snprintf(path, sizeof path, "%s/%s", datadir, KN_PEER_STATE_FILE) >= (int)sizeof path
+        || snprintf(tmp, sizeof tmp, "%s/.%s.%ld", datadir, KN_PEER_STATE_FILE, (long)getpid())
+            >= (int)sizeof tmp)
+        return KN_EINVAL;
+    FILE *f = fopen(tmp, "w");
+    if (!f)
+        return KN_EIO;
+    fprintf(f, "knoten-peers-state\t1\t%ld\t%d\t%llu\n", st->pid, st->running ? 1 : 0,
+        (unsigned long long)st->updated_ms);
+    for (size_t i = 0; i < st->n; i++) {
+        const kn_peer_status *p = &st->v[i];
+        char id[65] = "-";
+        if (p->has_identity)
+            kn_hex_encode(id, p->identity, 32);
+        fprintf(f, "peer\t%s\t%s\t%s\t%s\t%llu\t%llu\t%llu\t%llu\t%llu\t%llu\t", p->addr,
+            p->inbound ? "in" : "out", kn_peer_phase_name(p->phase), id,
+            (unsigned long long)p->since_ms, (unsigned long long)p->handshake_ms,
+            (unsigned long long)p->retry_ms, (unsigned long long)p->bytes_in,
+            (unsigned long long)p->bytes_out, (unsigned long long)p->error_ms);
+        put_text(f, p->last_error);
+        fputc('\n', f);
+    }
+    int bad = ferror(f);
+    if (fclose(f) != 0 || bad || rename(tmp, path) < 0) {
+        unlink(tmp);
+        return KN_EIO;
+    }
+    return 0;
+}
+
+static int parse_u64(const char *s, uint64_t *v)
+{
+    if (!s || !*s || strlen(s) > 20)
+        return KN_ECORRUPT;
+    uint64_t x = 0;
+    for (; *s; s++) {
+        if (*s < '0' || *s > '9')
+            return KN_ECORRUPT;
+        x = x * 10 + (uint64_t)(*s - '0');
+    }
+    *v = x;
+    return 0;
+}
+
+static int parse_peer(kn_peer_status *p, char *line)
+{
+    char *f[13];
+    int n = 0;
+    char *s = line;
+    while (n < 13 && s)
+        f[n++] = strsep(&s, "\t");
+    if (n != 12 || s)
+        return KN_ECORRUPT;
+    memset(p, 0, sizeof *p);
+    if (strlen(f[1]) > KN_PEER_ADDR_MAX)
+        return KN_ECORRUPT;
+    strcpy(p->addr, f[1]);
+    p->inbound = strcmp(f[2], "in") == 0;
+    p->phase = (kn_peer_phase)-1;
+    for (size_t i = 0; i < sizeof phase_names / sizeof phase_names[0]; i++)
+        if (strcmp(f[3], phase_names[i]) == 0)
+            p->phase = (kn_peer_phase)i;
+    if ((int)p->phase < 0)
+        return KN_ECORRUPT;
+    if (strcmp(f[4], "-") != 0) {
+        if (kn_hex_decode(p->identity, 32, f[4], strlen(f[4])) < 0)
+            return KN_ECORRUPT;
+        p->has_identity = true;
+    }
+    uint64_t *nums[] = { &p->since_ms, &p->handshake_ms, &p->retry_ms, &p->bytes_in, &p->bytes_out,
+        &p->error_ms };
+    for (int i = 0; i < 6; i++)
+        if (parse_u64(f[5 + i], nums[i]) < 0)
+            return KN_ECORRUPT;
+    if (strcmp(f[11], "-") != 0)
+        snprintf(p->last_error, sizeof p->last_error, "%s", f[11]);
+    return 0;
+}
+
+int kn_peer_state_read(const char *datadir, kn_peer_state *st)
+{
+    char path[4096], line[STATE_LINE_MAX];
+    int rc = 0;
+    memset(st, 0, sizeof *st);
+    if (snprintf(path, sizeof path, "%s/%s", datadir, KN_PEER_STATE_FILE) >= (int)sizeof path)
+        return KN_EINVAL;
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return errno == ENOENT ? KN_ENOTFOUND : KN_EIO;
+    bool header = false;
+    while (fgets(line, sizeof line, f)) {
+        size_t len = strlen(line);
+        if (len == 0 || line[len - 1] != '\n') {
+            rc = KN_ECORRUPT; /* overlong or cut short */
+            goto out;
+        }
+        line[len - 1] = 0;
+        if (!header) {
+            char *s = line, *f0 = strsep(&s, "\t"), *ver = strsep(&s, "\t");
+            char *pid = strsep(&s, "\t"), *run = strsep(&s, "\t"), *upd = strsep(&s, "\t");
+            uint64_t v;
+            if (!upd || s || strcmp(f0, "knoten-peers-state") != 0 || strcmp(ver, "1") != 0
+                || parse_u64(pid, &v) < 0 || parse_u64(upd, &st->updated_ms) < 0) {
+                rc = KN_ECORRUPT;
+                goto out;
+            }
+            st->pid = (long)v;
+            st->running = strcmp(run, "1") == 0;
+            header = true;
+            continue;
+        }
+        if (strncmp(line, "peer\t", 5) != 0)
+            continue; /* a later version's record kind */
+        if (st->n == STATE_RECORDS_MAX) {
+            rc = KN_ECORRUPT;
+            goto out;
+        }
+        kn_peer_status *v = realloc(st->v, (st->n + 1) * sizeof *v);
+        if (!v) {
+            rc = KN_ENOMEM;
+            goto out;
+        }
+        st->v = v;
+        if ((rc = parse_peer(&v[st->n], line)) < 0)
+            goto out;
+        st->n++;
+    }
+    if (ferror(f))
+        rc = KN_EIO;
+    else if (!header)
+        rc = KN_ECORRUPT;
+out:
+    fclose(f);
+    if (rc < 0)
+        kn_peer_state_free(st);
+    return rc;
+}

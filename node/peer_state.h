@@ -1,0 +1,75 @@
+/*
+ * DATA/peers.state: what the running node knows about each peer right now,
+ * for `knoten peer ls` in another process.
+ *
+ * A small text file rather than store settings: the node rewrites it up to
+ * once a second while bytes flow, and keeping that out of LMDB leaves the one
+ * write lock to the command line and to replication. It is replaced
+ * atomically (temporary file, rename), so a reader sees a whole version.
+ *
+ * Format (version 1), one record per line, fields separated by tabs:
+ *
+ *   knoten-peers-state  1  PID  RUNNING(0|1)  UPDATED_MS
+ *   peer  ADDR  DIR(out|in)  PHASE  IDENTITY-HEX|-  SINCE_MS  HANDSHAKE_MS
+ *         RETRY_MS  BYTES_IN  BYTES_OUT  ERROR_MS  ERROR-TEXT|-
+ *
+ * Writer: the node (node.c). Readers: `knoten peer ls`, tests.
+ */
+#ifndef KN_PEER_STATE_H
+#define KN_PEER_STATE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "error.h"
+#include "peer_config.h"
+
+#define KN_PEER_STATE_FILE "peers.state"
+
+typedef enum kn_peer_phase {
+    KN_PHASE_IDLE = 0, /* nothing tried yet */
+    KN_PHASE_CONNECTING, /* resolving or TCP connect in progress */
+    KN_PHASE_HANDSHAKE, /* Noise handshake in progress */
+    KN_PHASE_CONNECTED, /* session established */
+    KN_PHASE_BACKOFF, /* waiting until retry_ms before the next attempt */
+} kn_peer_phase;
+
+const char *kn_peer_phase_name(kn_peer_phase p);
+
+enum { KN_PEER_ERROR_MAX = 160 };
+
+typedef struct kn_peer_status {
+    char addr[KN_PEER_ADDR_MAX + 1];
+    bool inbound;
+    kn_peer_phase phase;
+    bool has_identity;
+    uint8_t identity[32];
+    uint64_t since_ms; /* connected since (CONNECTED), else 0 */
+    uint64_t handshake_ms; /* last completed handshake, 0 if never */
+    uint64_t retry_ms; /* next attempt (BACKOFF) */
+    uint64_t bytes_in, bytes_out;
+    uint64_t error_ms; /* when last_error happened, 0 if never */
+    char last_error[KN_PEER_ERROR_MAX + 1];
+} kn_peer_status;
+
+typedef struct kn_peer_state {
+    long pid;
+    bool running;
+    uint64_t updated_ms;
+    kn_peer_status *v; /* owned; kn_peer_state_free */
+    size_t n;
+} kn_peer_state;
+
+void kn_peer_state_free(kn_peer_state *st);
+
+/* Writes DIR/peers.state atomically. */
+KN_MUST_USE int kn_peer_state_write(const char *datadir, const kn_peer_state *st);
+
+/*
+ * Reads DIR/peers.state (at most KN_PEERS_MAX * 2 records, 1 MiB);
+ * KN_ENOTFOUND if the node never ran, KN_ECORRUPT if it is not ours.
+ */
+KN_MUST_USE int kn_peer_state_read(const char *datadir, kn_peer_state *st);
+
+#endif
