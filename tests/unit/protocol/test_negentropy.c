@@ -632,7 +632,6 @@ static int reconcile_pair(
     kn_neg_ids have = { 0 }, need = { 0 };
     const uint8_t *msg, *reply;
     size_t msg_len, reply_len;
-    uint8_t *copy = NULL;
     int rounds = 0, rc;
 
     assert_int_equal(kn_neg_new(&client, &sc, client_limit), 0);
@@ -655,7 +654,6 @@ static int reconcile_pair(
     /* The client's "have" are the ids only it holds, its "need" those only the server holds. */
     check_ids(u, &have, client_mask, "have");
     check_ids(u, &need, server_mask, "need");
-    free(copy);
     kn_neg_ids_free(&have);
     kn_neg_ids_free(&need);
     kn_neg_free(client);
