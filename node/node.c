@@ -430,7 +430,10 @@ void node_on_closed(node *n, conn *c, int err, const char *why, uint64_t now)
     }
     if (n->stopping)
         return;
-    node_peer_label(c, label, sizeof label);
+    if (s && !c->identity_checked)
+        label_for(s->cfg.addr, slot_identity(s), label, sizeof label); /* who we expected */
+    else
+        node_peer_label(c, label, sizeof label);
     unsigned long long secs = (unsigned long long)((delay + 999) / 1000);
     if (c->established && s && !c->benign_close)
         node_log(n, "%s disconnected: %s; reconnecting in %llu s", label, why, secs);

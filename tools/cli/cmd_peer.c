@@ -17,20 +17,20 @@
 #include "peer_state.h"
 
 /* Parses the common options of a subcommand; returns -1 to go on, else an exit code. */
-static int peer_options(kn_cli *cli, int argc, char **argv)
+static int peer_options(kn_cli *cli, int argc, char **argv, const char *help)
 {
     static const struct option opts[] = { CLI_COMMON_LONGOPTS, { 0, 0, 0, 0 } };
     int opt, code = -1;
     optind = 1;
     while ((opt = getopt_long(argc, argv, "h", opts, NULL)) != -1)
-        if (cli_common_option(cli, opt, optarg, "peer", &code) && code >= 0)
+        if (cli_common_option(cli, opt, optarg, help, &code) && code >= 0)
             return code;
     return -1;
 }
 
 static int peer_add(kn_cli *cli, int argc, char **argv)
 {
-    int code = peer_options(cli, argc, argv);
+    int code = peer_options(cli, argc, argv, "peer");
     if (code >= 0)
         return code;
     if (argc - optind < 1 || argc - optind > 2)
@@ -81,7 +81,7 @@ static int peer_add(kn_cli *cli, int argc, char **argv)
 
 static int peer_rm(kn_cli *cli, int argc, char **argv)
 {
-    int code = peer_options(cli, argc, argv);
+    int code = peer_options(cli, argc, argv, "peer");
     if (code >= 0)
         return code;
     if (argc - optind != 1)
@@ -148,9 +148,9 @@ static void print_row(const char *addr, const char *state, const uint8_t *id, co
         err && *err ? err : "");
 }
 
-static int peer_ls(kn_cli *cli, int argc, char **argv)
+static int peer_ls(kn_cli *cli, int argc, char **argv, const char *help)
 {
-    int code = peer_options(cli, argc, argv);
+    int code = peer_options(cli, argc, argv, help);
     if (code >= 0)
         return code;
     if (optind < argc)
@@ -221,7 +221,7 @@ static int peer_ls(kn_cli *cli, int argc, char **argv)
 
 int cmd_peers(kn_cli *cli, int argc, char **argv)
 {
-    return peer_ls(cli, argc, argv);
+    return peer_ls(cli, argc, argv, "peers");
 }
 
 int cmd_peer(kn_cli *cli, int argc, char **argv)
@@ -241,7 +241,7 @@ int cmd_peer(kn_cli *cli, int argc, char **argv)
     else if (strcmp(sub, "rm") == 0 || strcmp(sub, "remove") == 0)
         code = peer_rm(&sub_cli, argc - 1, argv + 1);
     else if (strcmp(sub, "ls") == 0 || strcmp(sub, "list") == 0)
-        code = peer_ls(&sub_cli, argc - 1, argv + 1);
+        code = peer_ls(&sub_cli, argc - 1, argv + 1, "peer");
     else
         return cli_usage_error(cli, "unknown subcommand \"%s\"; use add, rm or ls", sub);
     return code;
