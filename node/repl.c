@@ -1,0 +1,906 @@
+/*
+ * The replication engine (see repl.h for the contract, docs/replication.md
+ * for the design and the measurements behind its defaults).
+ *
+ * State, all bounded:
+ *  - `known`: for recently seen ids, two bitmasks over peer slots: peers that
+ *    told us they have the id (obj, have) and peers we have already queued it
+ *    for (obj or have). Cleared wholesale when it reaches KNOWN_MAX entries;
+ *    forgetting only costs a redundant "have".
+ *  - `wants`: ids we lack and were told about, with the peers that announced
+ *    them, the one we asked, a deadline and a try count; at most WANTS_MAX.
+ *    `want_todo` lists the ids waiting for a peer with a free in-flight slot.
+ *  - per peer: FIFO queues of ids to push in full, to announce, and to want;
+ *    in-flight want count; a one-second window for objects out and in; one
+ *    negentropy client session (if we dialled) and one server snapshot.
+ *  - `pending`: ids the store holds as pending, re-checked after every store,
+ *    so that an object released by a late dependency is passed on too.
+ */
+#include "repl.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "codec.h"
+#include "negentropy.h"
+#include "repl_idmap.h"
+#include "store.h"
+#include "wire.h"
+
+enum {
+    KNOWN_MAX = 65536,
+    WANTS_MAX = 65536,
+    PENDING_MAX = 1024,
+    WANT_TRIES = 4, /* announcers asked before an id is left to anti-entropy */
+    SNAPSHOT_MIN_AGE_MS = 1000, /* a server snapshot is rebuilt at most this often */
+};
+
+typedef struct idq {
+    uint8_t (*ids)[KN_ID];
+    size_t head, n, cap; /* live entries are [head, n) */
+} idq;
+
+static size_t idq_len(const idq *q)
+{
+    return q->n - q->head;
+}
+
+static void idq_free(idq *q)
+{
+    free(q->ids);
+    memset(q, 0, sizeof *q);
+}
+
+static int idq_push(idq *q, const uint8_t id[KN_ID], size_t max)
+{
+    if (max && idq_len(q) >= max)
+        return KN_ELIMIT;
+    if (q->n == q->cap) {
+        if (q->head > 0) {
+            memmove(q->ids, q->ids + q->head, idq_len(q) * KN_ID);
+            q->n -= q->head;
+            q->head = 0;
+        } else {
+            size_t ncap = q->cap ? q->cap * 2 : 16;
+            void *p = realloc(q->ids, ncap * KN_ID);
+            if (!p)
+                return KN_ENOMEM;
+            q->ids = p;
+            q->cap = ncap;
+        }
+    }
+    memcpy(q->ids[q->n++], id, KN_ID);
+    return 0;
+}
+
+static const uint8_t *idq_front(const idq *q)
+{
+    return q->ids[q->head];
+}
+
+static void idq_pop(idq *q)
+{
+    if (++q->head == q->n)
+        q->head = q->n = 0;
+}
+
+typedef struct known_rec {
+    uint64_t has; /* peers that told us they have it */
+    uint64_t sent; /* peers we queued it for */
+} known_rec;
+
+enum { W_QUEUED = 1, W_INFLIGHT = 2 };
+
+typedef struct want_rec {
+    uint64_t deadline;
+    uint64_t announcers;
+    int8_t asked; /* slot asked, while in flight */
+    uint8_t state;
+    uint8_t tries;
+} want_rec;
+
+typedef struct peer {
+    bool live;
+    bool initiator;
+    bool hello_seen;
+    uint64_t id;
+    idq push, announce, want_out;
+    uint64_t announce_due; /* 0: nothing to announce */
+    unsigned inflight;
+    uint64_t out_win, in_win; /* start of the current one-second window */
+    unsigned out_count, in_count;
+    /* negentropy client (we initiate) */
+    kn_neg *nc;
+    kn_neg_vector *ncv;
+    kn_neg_ids nc_have, nc_need;
+    size_t nc_have_done, nc_need_done;
+    uint64_t nc_session, nc_deadline, next_neg, session_ctr;
+    /* negentropy server (the peer initiates) */
+    kn_neg *ns;
+    kn_neg_vector *nsv;
+    uint64_t ns_session, ns_built;
+} peer;
+
+struct kn_repl {
+    kn_repl_config cfg;
+    peer peers[KN_REPL_PEERS_MAX];
+    size_t npeers;
+    kn_idmap known;
+    kn_idmap wants;
+    idq want_todo;
+    bool todo_dirty;
+    idq pending;
+    kn_mp_out out;
+    kn_repl_stats st;
+};
+
+/* A well-mixed 64-bit function of an id and a peer, to rank peers per object. */
+static uint64_t rank(const uint8_t id[KN_ID], uint64_t peer_id)
+{
+    uint64_t x;
+    memcpy(&x, id + 8, sizeof x);
+    x ^= peer_id * 0x9e3779b97f4a7c15ull;
+    x ^= x >> 30;
+    x *= 0xbf58476d1ce4e5b9ull;
+    x ^= x >> 27;
+    x *= 0x94d049bb133111ebull;
+    x ^= x >> 31;
+    return x;
+}
+
+static uint64_t jitter(kn_repl *r, uint64_t span)
+{
+    if (!r->cfg.env || !span)
+        return 0;
+    uint8_t b[4];
+    kn_env_random(r->cfg.env, b, sizeof b);
+    uint32_t v = (uint32_t)b[0] | (uint32_t)b[1] << 8 | (uint32_t)b[2] << 16 | (uint32_t)b[3] << 24;
+    return v % span;
+}
+
+static peer *find_peer(kn_repl *r, uint64_t id)
+{
+    for (size_t i = 0; i < KN_REPL_PEERS_MAX; i++)
+        if (r->peers[i].live && r->peers[i].id == id)
+            return &r->peers[i];
+    return NULL;
+}
+
+static int slot_of(kn_repl *r, const peer *p)
+{
+    return (int)(p - r->peers);
+}
+
+static void send_out(kn_repl *r, peer *p)
+{
+    if (kn_mp_out_error(&r->out) == 0 && r->out.len) {
+        r->st.bytes_out += r->out.len;
+        (void)r->cfg.send(r->cfg.send_ctx, p->id, r->out.buf, r->out.len);
+    }
+    kn_mp_out_reset(&r->out);
+}
+
+static known_rec *known_put(kn_repl *r, const uint8_t id[KN_ID])
+{
+    if (r->known.count >= KNOWN_MAX)
+        kn_idmap_clear(&r->known);
+    return kn_idmap_put(&r->known, id, NULL);
+}
+
+static void mark_has(kn_repl *r, const uint8_t id[KN_ID], int slot)
+{
+    known_rec *k = known_put(r, id);
+    if (k)
+        k->has |= 1ull << slot;
+}
+
+/* Queues an id for a peer; a full queue drops it (anti-entropy finds it again). */
+static void queue_id(kn_repl *r, idq *q, const uint8_t id[KN_ID])
+{
+    (void)idq_push(q, id, r->cfg.queue_ids_max);
+}
+
+/*
+ * A new object is here (stored just now, or released from pending): push it
+ * in full to up to `fanout` peers that are not known to have it, chosen by a
+ * per-object rank so that load spreads over all links, and announce it to
+ * the others at the next batch. `from` is the slot it came from, or -1.
+ */
+static void obj_new(kn_repl *r, const uint8_t id[KN_ID], int from, uint64_t now)
+{
+    known_rec *k = known_put(r, id);
+    uint64_t skip = 0;
+    if (k) {
+        if (from >= 0)
+            k->has |= 1ull << from;
+        skip = k->has | k->sent;
+    } else if (from >= 0) {
+        skip = 1ull << from;
+    }
+    int order[KN_REPL_PEERS_MAX];
+    uint64_t ranks[KN_REPL_PEERS_MAX];
+    int n = 0;
+    for (int s = 0; s < KN_REPL_PEERS_MAX; s++) {
+        if (!r->peers[s].live || (skip >> s & 1))
+            continue;
+        uint64_t rk = rank(id, r->peers[s].id);
+        int j = n++;
+        /* Insertion sort: n <= 64 and usually a handful. */
+        while (j > 0 && ranks[j - 1] > rk) {
+            ranks[j] = ranks[j - 1];
+            order[j] = order[j - 1];
+            j--;
+        }
+        ranks[j] = rk;
+        order[j] = s;
+    }
+    for (int i = 0; i < n; i++) {
+        peer *p = &r->peers[order[i]];
+        if ((unsigned)i < r->cfg.fanout) {
+            queue_id(r, &p->push, id);
+        } else {
+            queue_id(r, &p->announce, id);
+            if (!p->announce_due)
+                p->announce_due = now + r->cfg.announce_delay_ms;
+        }
+        if (k)
+            k->sent |= 1ull << order[i];
+    }
+}
+
+/* We lack id and `slot` has it (announced, or it must have it): remember to ask. */
+static void want_add(kn_repl *r, const uint8_t id[KN_ID], int slot)
+{
+    want_rec *w = kn_idmap_get(&r->wants, id);
+    if (!w) {
+        if (r->wants.count >= WANTS_MAX)
+            return;
+        if (!(w = kn_idmap_put(&r->wants, id, NULL)))
+            return;
+        w->state = W_QUEUED;
+        w->asked = -1;
+        if (idq_push(&r->want_todo, id, 0) < 0) {
+            kn_idmap_del(&r->wants, id);
+            return;
+        }
+    }
+    w->announcers |= 1ull << slot;
+    r->todo_dirty = true;
+}
+
+/* The id arrived (or is no longer wanted): free the in-flight slot it held. */
+static void want_done(kn_repl *r, const uint8_t id[KN_ID])
+{
+    want_rec *w = kn_idmap_get(&r->wants, id);
+    if (!w)
+        return;
+    if (w->state == W_INFLIGHT && w->asked >= 0 && r->peers[w->asked].inflight)
+        r->peers[w->asked].inflight--;
+    kn_idmap_del(&r->wants, id);
+    r->todo_dirty = true;
+}
+
+/*
+ * Gives every queued want to an announcer with a free in-flight slot (the one
+ * ranked first for the id, so retries spread). Ids whose announcers are all
+ * busy stay queued; ids without a live announcer are dropped to anti-entropy.
+ */
+static void assign_wants(kn_repl *r, uint64_t now)
+{
+    if (!r->todo_dirty)
+        return;
+    r->todo_dirty = false;
+    idq keep = { 0 };
+    while (idq_len(&r->want_todo)) {
+        uint8_t id[KN_ID];
+        memcpy(id, idq_front(&r->want_todo), KN_ID);
+        idq_pop(&r->want_todo);
+        want_rec *w = kn_idmap_get(&r->wants, id);
+        if (!w || w->state != W_QUEUED)
+            continue;
+        if (r->cfg.store.has(r->cfg.store.ctx, id) == 1) {
+            kn_idmap_del(&r->wants, id);
+            continue;
+        }
+        int best = -1, alive = 0;
+        uint64_t best_rank = 0;
+        for (int s = 0; s < KN_REPL_PEERS_MAX; s++) {
+            if (!(w->announcers >> s & 1))
+                continue;
+            if (!r->peers[s].live) {
+                w->announcers &= ~(1ull << s);
+                continue;
+            }
+            alive++;
+            if (r->peers[s].inflight >= r->cfg.wants_max)
+                continue;
+            uint64_t rk = rank(id, r->peers[s].id) + w->tries;
+            if (best < 0 || rk < best_rank) {
+                best = s;
+                best_rank = rk;
+            }
+        }
+        if (!alive) {
+            kn_idmap_del(&r->wants, id);
+            continue;
+        }
+        if (best < 0) {
+            (void)idq_push(&keep, id, 0);
+            continue;
+        }
+        peer *p = &r->peers[best];
+        w->state = W_INFLIGHT;
+        w->asked = (int8_t)best;
+        w->deadline = now + r->cfg.want_timeout_ms;
+        p->inflight++;
+        queue_id(r, &p->want_out, id);
+    }
+    idq_free(&r->want_todo);
+    r->want_todo = keep;
+}
+
+static void send_ids(kn_repl *r, peer *p, idq *q, kn_wire_kind kind)
+{
+    while (idq_len(q)) {
+        size_t n = idq_len(q);
+        if (n > KN_WIRE_IDS_MAX)
+            n = KN_WIRE_IDS_MAX;
+        if (kn_wire_write_ids(&r->out, kind, (const uint8_t(*)[KN_ID])q->ids + q->head, n) == 0) {
+            if (kind == KN_WIRE_HAVE)
+                r->st.haves_out += n;
+            else
+                r->st.wants_out += n;
+            send_out(r, p);
+        } else {
+            kn_mp_out_reset(&r->out);
+        }
+        q->head += n;
+        if (q->head == q->n)
+            q->head = q->n = 0;
+    }
+}
+
+/* Sends what a peer is owed now: wants, paced pushes, and due announcements. */
+static void flush_peer(kn_repl *r, peer *p, uint64_t now)
+{
+    int slot = slot_of(r, p);
+    if (idq_len(&p->want_out))
+        send_ids(r, p, &p->want_out, KN_WIRE_WANT);
+    while (idq_len(&p->push)) {
+        if (now >= p->out_win + 1000) {
+            p->out_win = now;
+            p->out_count = 0;
+        }
+        if (p->out_count >= r->cfg.objs_per_sec)
+            break;
+        if (r->cfg.queued && r->cfg.queued(r->cfg.send_ctx, p->id) > r->cfg.queue_bytes_max)
+            break;
+        uint8_t id[KN_ID];
+        memcpy(id, idq_front(&p->push), KN_ID);
+        idq_pop(&p->push);
+        known_rec *k = kn_idmap_get(&r->known, id);
+        if (k && (k->has >> slot & 1))
+            continue; /* it told us meanwhile */
+        uint8_t *buf = NULL;
+        size_t len = 0;
+        if (r->cfg.store.get(r->cfg.store.ctx, id, &buf, &len) < 0)
+            continue;
+        if (kn_wire_write_obj(&r->out, buf, len) == 0) {
+            r->st.objs_out++;
+            p->out_count++;
+            send_out(r, p);
+        }
+        kn_mp_out_reset(&r->out);
+        free(buf);
+    }
+    if (p->announce_due && now >= p->announce_due) {
+        p->announce_due = 0;
+        /* Drop ids the peer told us about while they waited. */
+        idq keep = { 0 };
+        for (size_t i = p->announce.head; i < p->announce.n; i++) {
+            known_rec *k = kn_idmap_get(&r->known, p->announce.ids[i]);
+            if (!(k && (k->has >> slot & 1)))
+                (void)idq_push(&keep, p->announce.ids[i], 0);
+        }
+        idq_free(&p->announce);
+        send_ids(r, p, &keep, KN_WIRE_HAVE);
+        idq_free(&keep);
+    }
+}
+
+static void flush_all(kn_repl *r, uint64_t now)
+{
+    assign_wants(r, now);
+    for (int s = 0; s < KN_REPL_PEERS_MAX; s++)
+        if (r->peers[s].live)
+            flush_peer(r, &r->peers[s], now);
+}
+
+/* Objects the store released from pending since we last looked are new objects too. */
+static void check_pending(kn_repl *r, uint64_t now)
+{
+    idq keep = { 0 };
+    for (size_t i = r->pending.head; i < r->pending.n; i++) {
+        if (r->cfg.store.has(r->cfg.store.ctx, r->pending.ids[i]) == 1)
+            obj_new(r, r->pending.ids[i], -1, now);
+        else
+            (void)idq_push(&keep, r->pending.ids[i], 0);
+    }
+    idq_free(&r->pending);
+    r->pending = keep;
+}
+
+/*
+ * Validates and ingests one object that came from `from` (-1: local). The
+ * result is a kn_put_result or a negative code for an object to refuse.
+ */
+static int ingest_one(kn_repl *r, const uint8_t *buf, size_t len, int from, uint64_t now)
+{
+    kn_object o;
+    int rc = kn_object_validate(&o, buf, len, now);
+    if (rc < 0)
+        return rc;
+    int res = 0;
+    if ((rc = r->cfg.store.ingest(r->cfg.store.ctx, &o, 1, &res)) < 0)
+        return rc;
+    if (res == KN_PUT_STORED) {
+        obj_new(r, o.id, from, now);
+        if (idq_len(&r->pending))
+            check_pending(r, now);
+    } else if (res == KN_PUT_PENDING) {
+        (void)idq_push(&r->pending, o.id, PENDING_MAX);
+        /* The sender stored it, so it holds the refs; ask it for those we lack. */
+        if (from >= 0)
+            for (uint32_t i = 0; i < o.nrefs; i++)
+                if (r->cfg.store.has(r->cfg.store.ctx, o.refs[i]) != 1)
+                    want_add(r, o.refs[i], from);
+    }
+    return res;
+}
+
+/* ---- negentropy ---- */
+
+static int add_item(void *ctx, uint64_t created, const uint8_t id[KN_ID])
+{
+    return kn_neg_vector_insert(ctx, created, id);
+}
+
+static int snapshot(kn_repl *r, kn_neg_vector **out)
+{
+    kn_neg_vector *v = NULL;
+    int rc = kn_neg_vector_new(&v);
+    if (rc < 0)
+        return rc;
+    if ((rc = r->cfg.store.each_item(r->cfg.store.ctx, add_item, v)) < 0
+        || (rc = kn_neg_vector_seal(v)) < 0) {
+        kn_neg_vector_free(v);
+        return rc;
+    }
+    *out = v;
+    return 0;
+}
+
+static void neg_client_end(peer *p)
+{
+    kn_neg_free(p->nc);
+    kn_neg_vector_free(p->ncv);
+    kn_neg_ids_free(&p->nc_have);
+    kn_neg_ids_free(&p->nc_need);
+    p->nc = NULL;
+    p->ncv = NULL;
+    p->nc_have_done = p->nc_need_done = 0;
+}
+
+static void neg_server_end(peer *p)
+{
+    kn_neg_free(p->ns);
+    kn_neg_vector_free(p->nsv);
+    p->ns = NULL;
+    p->nsv = NULL;
+}
+
+/* Our client sessions carry our role in the low bit, so a late answer is never taken for a request.
+ */
+static uint64_t role_bit(const peer *p)
+{
+    return p->initiator ? 1 : 0;
+}
+
+static int neg_start(kn_repl *r, peer *p, uint64_t now)
+{
+    const uint8_t *msg;
+    size_t len;
+    int rc;
+    neg_client_end(p);
+    if ((rc = snapshot(r, &p->ncv)) < 0)
+        return rc;
+    kn_neg_storage st = kn_neg_vector_storage(p->ncv);
+    if ((rc = kn_neg_new(&p->nc, &st, KN_REPL_NEG_FRAME)) < 0
+        || (rc = kn_neg_initiate(p->nc, &msg, &len)) < 0) {
+        neg_client_end(p);
+        return rc;
+    }
+    p->nc_session = (++p->session_ctr << 1) | role_bit(p);
+    p->nc_deadline = now + r->cfg.neg_timeout_ms;
+    p->next_neg = now + r->cfg.neg_interval_ms + jitter(r, r->cfg.neg_interval_ms / 10);
+    r->st.neg_sessions++;
+    if (kn_wire_write_neg(&r->out, p->nc_session, msg, len) == 0)
+        send_out(r, p);
+    kn_mp_out_reset(&r->out);
+    return 0;
+}
+
+static int on_neg(kn_repl *r, peer *p, const kn_wire_msg *m, uint64_t now)
+{
+    const uint8_t *out = NULL;
+    size_t out_len = 0;
+    int rc;
+    int slot = slot_of(r, p);
+
+    if ((m->session & 1) == role_bit(p)) {
+        /* An answer to one of our sessions; a late one for an abandoned session is ignored. */
+        if (!p->nc || m->session != p->nc_session)
+            return 0;
+        r->st.neg_rounds++;
+        rc = kn_neg_reconcile_client(
+            p->nc, m->data, m->data_len, &out, &out_len, &p->nc_have, &p->nc_need);
+        if (rc < 0) {
+            neg_client_end(p);
+            return rc;
+        }
+        for (; p->nc_have_done < p->nc_have.count; p->nc_have_done++) {
+            const uint8_t *id = p->nc_have.ids[p->nc_have_done];
+            known_rec *k = known_put(r, id);
+            if (k)
+                k->sent |= 1ull << slot;
+            queue_id(r, &p->push, id);
+        }
+        for (; p->nc_need_done < p->nc_need.count; p->nc_need_done++) {
+            const uint8_t *id = p->nc_need.ids[p->nc_need_done];
+            mark_has(r, id, slot);
+            if (r->cfg.store.has(r->cfg.store.ctx, id) != 1)
+                want_add(r, id, slot);
+        }
+        if (rc == KN_NEG_DONE) {
+            r->st.neg_done++;
+            neg_client_end(p);
+            return 0;
+        }
+        p->nc_deadline = now + r->cfg.neg_timeout_ms;
+        if (kn_wire_write_neg(&r->out, p->nc_session, out, out_len) == 0)
+            send_out(r, p);
+        kn_mp_out_reset(&r->out);
+        return 0;
+    }
+
+    /* A request: answer from a snapshot no older than SNAPSHOT_MIN_AGE_MS per new session. */
+    if (p->ns && p->ns_session != m->session && now >= p->ns_built + SNAPSHOT_MIN_AGE_MS)
+        neg_server_end(p);
+    if (!p->ns) {
+        if ((rc = snapshot(r, &p->nsv)) < 0)
+            return rc;
+        kn_neg_storage st = kn_neg_vector_storage(p->nsv);
+        if ((rc = kn_neg_new(&p->ns, &st, KN_REPL_NEG_FRAME)) < 0) {
+            neg_server_end(p);
+            return rc;
+        }
+        p->ns_built = now;
+    }
+    p->ns_session = m->session;
+    if ((rc = kn_neg_reconcile_server(p->ns, m->data, m->data_len, &out, &out_len)) < 0)
+        return rc;
+    if (kn_wire_write_neg(&r->out, m->session, out, out_len) == 0)
+        send_out(r, p);
+    kn_mp_out_reset(&r->out);
+    return 0;
+}
+
+/* ---- public ---- */
+
+int kn_repl_new(kn_repl **out, const kn_repl_config *cfg)
+{
+    *out = NULL;
+    if (!cfg || !cfg->send || !cfg->store.has || !cfg->store.get || !cfg->store.ingest
+        || !cfg->store.each_item)
+        return KN_EINVAL;
+    kn_repl *r = calloc(1, sizeof *r);
+    if (!r)
+        return KN_ENOMEM;
+    r->cfg = *cfg;
+#define DEFAULT(f, v)                                                                              \
+    if (!r->cfg.f)                                                                                 \
+    r->cfg.f = (v)
+    DEFAULT(fanout, 3);
+    DEFAULT(wants_max, 256);
+    DEFAULT(want_timeout_ms, 5000);
+    DEFAULT(announce_delay_ms, 50);
+    DEFAULT(neg_interval_ms, 60000);
+    DEFAULT(neg_timeout_ms, 20000);
+    DEFAULT(objs_per_sec, 2000);
+    DEFAULT(queue_bytes_max, 1u << 20);
+    DEFAULT(queue_ids_max, 16384);
+#undef DEFAULT
+    kn_idmap_init(&r->known, sizeof(known_rec));
+    kn_idmap_init(&r->wants, sizeof(want_rec));
+    kn_mp_out_init(&r->out, KN_WIRE_MSG_MAX);
+    *out = r;
+    return 0;
+}
+
+static void peer_clear(peer *p)
+{
+    idq_free(&p->push);
+    idq_free(&p->announce);
+    idq_free(&p->want_out);
+    neg_client_end(p);
+    neg_server_end(p);
+    memset(p, 0, sizeof *p);
+}
+
+void kn_repl_free(kn_repl *r)
+{
+    if (!r)
+        return;
+    for (int s = 0; s < KN_REPL_PEERS_MAX; s++)
+        peer_clear(&r->peers[s]);
+    kn_idmap_free(&r->known);
+    kn_idmap_free(&r->wants);
+    idq_free(&r->want_todo);
+    idq_free(&r->pending);
+    kn_mp_out_free(&r->out);
+    free(r);
+}
+
+int kn_repl_peer_up(kn_repl *r, uint64_t peer_id, bool initiator, uint64_t now)
+{
+    if (find_peer(r, peer_id))
+        return KN_EEXIST;
+    peer *p = NULL;
+    for (int s = 0; s < KN_REPL_PEERS_MAX && !p; s++)
+        if (!r->peers[s].live)
+            p = &r->peers[s];
+    if (!p)
+        return KN_ELIMIT;
+    memset(p, 0, sizeof *p);
+    p->live = true;
+    p->id = peer_id;
+    p->initiator = initiator;
+    r->npeers++;
+    int slot = slot_of(r, p);
+    /* A reused slot must not inherit what its previous peer knew. */
+    for (size_t i = 0; i < r->known.cap; i++) {
+        known_rec *k = kn_idmap_slot(&r->known, i, NULL);
+        if (k) {
+            k->has &= ~(1ull << slot);
+            k->sent &= ~(1ull << slot);
+        }
+    }
+    if (kn_wire_write_hello(&r->out, KN_WIRE_VERSION, r->cfg.node_key, 0) == 0)
+        send_out(r, p);
+    kn_mp_out_reset(&r->out);
+    if (initiator)
+        (void)neg_start(r, p, now);
+    r->todo_dirty = true;
+    return 0;
+}
+
+void kn_repl_peer_down(kn_repl *r, uint64_t peer_id, uint64_t now)
+{
+    peer *p = find_peer(r, peer_id);
+    if (!p)
+        return;
+    int slot = slot_of(r, p);
+    for (size_t i = 0; i < r->wants.cap; i++) {
+        const uint8_t *id;
+        want_rec *w = kn_idmap_slot(&r->wants, i, &id);
+        if (!w)
+            continue;
+        w->announcers &= ~(1ull << slot);
+        if (w->state == W_INFLIGHT && w->asked == slot) {
+            w->state = W_QUEUED;
+            w->asked = -1;
+            (void)idq_push(&r->want_todo, id, 0);
+        }
+    }
+    peer_clear(p);
+    r->npeers--;
+    r->todo_dirty = true;
+    flush_all(r, now);
+}
+
+static int on_obj(kn_repl *r, peer *p, const kn_wire_msg *m, uint64_t now)
+{
+    int slot = slot_of(r, p);
+    kn_object o;
+    int rc;
+    r->st.objs_in++;
+    if (now >= p->in_win + 1000) {
+        p->in_win = now;
+        p->in_count = 0;
+    }
+    if (++p->in_count > 4 * r->cfg.objs_per_sec) {
+        /* Over the bound: not stored, not marked; a want or anti-entropy brings it again. */
+        r->st.objs_refused++;
+        return 0;
+    }
+    if ((rc = kn_object_decode(&o, m->data, m->data_len)) < 0) {
+        r->st.objs_refused++;
+        return rc;
+    }
+    mark_has(r, o.id, slot);
+    want_done(r, o.id);
+    if (r->cfg.store.has(r->cfg.store.ctx, o.id) == 1) {
+        r->st.objs_dup++;
+        return 0;
+    }
+    rc = ingest_one(r, m->data, m->data_len, slot, now);
+    if (rc == KN_PUT_STORED)
+        r->st.objs_new++;
+    else if (rc == KN_PUT_PENDING)
+        r->st.objs_pending++;
+    else if (rc == KN_PUT_DUPLICATE || rc == KN_PUT_TOMBSTONED)
+        r->st.objs_dup++;
+    else if (rc == KN_EUNAUTH || rc == KN_ELIMIT || rc == KN_EFUTURE) {
+        /* Not the peer's fault: its roster or clock may simply differ from ours. */
+        r->st.objs_refused++;
+    } else if (rc < 0) {
+        r->st.objs_refused++;
+        return rc;
+    }
+    return 0;
+}
+
+int kn_repl_receive(kn_repl *r, uint64_t peer_id, const uint8_t *msg, size_t len, uint64_t now)
+{
+    peer *p = find_peer(r, peer_id);
+    kn_wire_msg m;
+    int rc;
+    if (!p)
+        return KN_ENOTFOUND;
+    if ((rc = kn_wire_decode(&m, msg, len)) < 0)
+        return rc;
+    r->st.bytes_in += len;
+    int slot = slot_of(r, p);
+    switch (m.kind) {
+    case KN_WIRE_HELLO:
+        if (p->hello_seen)
+            return KN_EPROTO;
+        if (m.version != KN_WIRE_VERSION)
+            return KN_EVERSION;
+        p->hello_seen = true;
+        break;
+    case KN_WIRE_HAVE:
+        for (uint32_t i = 0; i < m.nids; i++) {
+            const uint8_t *id = kn_wire_id(&m, i);
+            mark_has(r, id, slot);
+            if (r->cfg.store.has(r->cfg.store.ctx, id) != 1)
+                want_add(r, id, slot);
+        }
+        break;
+    case KN_WIRE_WANT:
+        for (uint32_t i = 0; i < m.nids; i++) {
+            const uint8_t *id = kn_wire_id(&m, i);
+            if (r->cfg.store.has(r->cfg.store.ctx, id) != 1)
+                continue;
+            known_rec *k = known_put(r, id);
+            if (k) {
+                k->has &= ~(1ull << slot); /* it asked, so it does not have it */
+                k->sent |= 1ull << slot;
+            }
+            queue_id(r, &p->push, id);
+        }
+        break;
+    case KN_WIRE_OBJ:
+        if ((rc = on_obj(r, p, &m, now)) < 0)
+            return rc;
+        break;
+    case KN_WIRE_NEG:
+        if ((rc = on_neg(r, p, &m, now)) < 0)
+            return rc;
+        break;
+    default:
+        return KN_EINVAL;
+    }
+    flush_all(r, now);
+    return 0;
+}
+
+int kn_repl_publish(kn_repl *r, const uint8_t *obj, size_t len, uint64_t now)
+{
+    int rc = ingest_one(r, obj, len, -1, now);
+    flush_all(r, now);
+    return rc;
+}
+
+uint64_t kn_repl_tick(kn_repl *r, uint64_t now)
+{
+    uint64_t next = now + 60000;
+    /* Want timeouts: ask the next announcer, or give up after WANT_TRIES. */
+    idq drop = { 0 };
+    for (size_t i = 0; i < r->wants.cap; i++) {
+        const uint8_t *id;
+        want_rec *w = kn_idmap_slot(&r->wants, i, &id);
+        if (!w || w->state != W_INFLIGHT)
+            continue;
+        if (w->deadline > now) {
+            if (w->deadline < next)
+                next = w->deadline;
+            continue;
+        }
+        r->st.want_timeouts++;
+        if (w->asked >= 0 && r->peers[w->asked].inflight)
+            r->peers[w->asked].inflight--;
+        /* Keep the announcer if it is the only one: the loss may have been the want's. */
+        uint64_t others = w->announcers & ~(1ull << w->asked);
+        if (others)
+            w->announcers = others;
+        w->asked = -1;
+        if (++w->tries >= WANT_TRIES || !w->announcers) {
+            (void)idq_push(&drop, id, 0);
+            continue;
+        }
+        w->state = W_QUEUED;
+        (void)idq_push(&r->want_todo, id, 0);
+        r->todo_dirty = true;
+    }
+    for (size_t i = drop.head; i < drop.n; i++)
+        kn_idmap_del(&r->wants, drop.ids[i]);
+    idq_free(&drop);
+
+    for (int s = 0; s < KN_REPL_PEERS_MAX; s++) {
+        peer *p = &r->peers[s];
+        if (!p->live)
+            continue;
+        if (p->nc && now >= p->nc_deadline)
+            neg_client_end(p); /* no answer: try again at the next period */
+        if (p->initiator && !p->nc && now >= p->next_neg)
+            (void)neg_start(r, p, now);
+        if (p->ns && now >= p->ns_built + r->cfg.neg_timeout_ms)
+            neg_server_end(p);
+    }
+    flush_all(r, now);
+    for (int s = 0; s < KN_REPL_PEERS_MAX; s++) {
+        peer *p = &r->peers[s];
+        if (!p->live)
+            continue;
+        if (p->announce_due && p->announce_due < next)
+            next = p->announce_due;
+        if (idq_len(&p->push)) {
+            uint64_t t = p->out_win + 1000;
+            if (r->cfg.queued && r->cfg.queued(r->cfg.send_ctx, p->id) > r->cfg.queue_bytes_max)
+                t = now + 10;
+            if (t < next)
+                next = t;
+        }
+        if (p->nc && p->nc_deadline < next)
+            next = p->nc_deadline;
+        if (p->initiator && !p->nc && p->next_neg < next)
+            next = p->next_neg;
+        if (p->ns && p->ns_built + r->cfg.neg_timeout_ms < next)
+            next = p->ns_built + r->cfg.neg_timeout_ms;
+    }
+    return next <= now ? now + 1 : next;
+}
+
+void kn_repl_get_stats(const kn_repl *r, kn_repl_stats *st)
+{
+    *st = r->st;
+}
+
+size_t kn_repl_peer_count(const kn_repl *r)
+{
+    return r->npeers;
+}
+
+size_t kn_repl_wants_open(const kn_repl *r)
+{
+    return r->wants.count;
+}
+
+unsigned kn_repl_peer_inflight(const kn_repl *r, uint64_t peer_id)
+{
+    for (size_t i = 0; i < KN_REPL_PEERS_MAX; i++)
+        if (r->peers[i].live && r->peers[i].id == peer_id)
+            return r->peers[i].inflight;
+    return 0;
+}

@@ -1,0 +1,169 @@
+/*
+ * The replication engine: what to push, what to announce, what to ask for and
+ * when to reconcile, for one node and its connected peers.
+ *
+ * It is sans-I/O and has no globals: the caller feeds it decoded-session
+ * application messages (kn_repl_receive), new local objects (kn_repl_publish),
+ * peers coming and going, and the time (`now`, read once per loop tick); the
+ * engine answers by calling the injected send() callback with encoded wire
+ * messages (protocol/wire.h) and by telling the caller when it next needs a
+ * tick. The libuv shell (node/node.c) and the simulator (tools/sim) drive the
+ * very same code; only the transport and the clock differ.
+ *
+ * Dissemination (docs/replication.md): a new valid object, local or received,
+ * is pushed at once in full ("obj") to up to `fanout` peers not known to have
+ * it, and announced lazily ("have", batched per tick) to the rest. A "have" of
+ * an unknown id becomes a "want" to one announcer, with a bounded number in
+ * flight per peer, a timeout and a retry from another announcer. An object the
+ * store holds as pending gets "want"s for its missing refs from the peer that
+ * sent it. Anti-entropy is Negentropy V1 over (created, id), started by the
+ * dialling side on connect and every `neg_interval_ms`; its "need" ids become
+ * wants and its "have" ids are pushed.
+ *
+ * The engine owns its peer table (at most KN_REPL_PEERS_MAX), its bounded
+ * id tables and queues, and its negentropy sessions. The store is reached only
+ * through kn_repl_store, so the node can back it with LMDB (kn_repl_store_lmdb)
+ * and the simulator with memory (kn_repl_memstore).
+ */
+#ifndef KN_REPL_H
+#define KN_REPL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "env.h"
+#include "error.h"
+#include "object.h"
+
+enum {
+    KN_REPL_PEERS_MAX = 64, /* connected peers per engine */
+    KN_REPL_NEG_FRAME = 60000, /* negentropy message cap: one fits in a Noise frame */
+};
+
+/*
+ * The object store as the engine sees it. Every function returns 0 or a
+ * negative KN_E code unless said otherwise; ctx is passed back unchanged.
+ */
+typedef struct kn_repl_store {
+    void *ctx;
+    /* 1 if the id is stored or must never be fetched again (tombstoned), 0 if not. */
+    int (*has)(void *ctx, const uint8_t id[KN_ID]);
+    /* A malloc'd copy of a stored object's bytes (the caller frees); KN_ENOTFOUND. */
+    int (*get)(void *ctx, const uint8_t id[KN_ID], uint8_t **buf, size_t *len);
+    /*
+     * Ingests n validated objects (borrowed for the call); results[i] receives
+     * a kn_put_result (store.h) or a negative per-object code, as
+     * kn_store_ingest() does. Objects released from pending by this batch must
+     * turn has() true by the time it returns.
+     */
+    int (*ingest)(void *ctx, const kn_object *objs, size_t n, int *results);
+    /* Calls fn for every stored object (any order); a negative return from fn stops and is
+     * returned. */
+    int (*each_item)(
+        void *ctx, int (*fn)(void *fctx, uint64_t created, const uint8_t id[KN_ID]), void *fctx);
+} kn_repl_store;
+
+typedef struct kn_repl_config {
+    kn_repl_store store;
+    /*
+     * Hands one encoded wire message for `peer` to the transport (msg borrowed
+     * for the call). A negative return means the peer is going away; the
+     * engine carries on and expects kn_repl_peer_down() soon.
+     */
+    int (*send)(void *ctx, uint64_t peer, const uint8_t *msg, size_t len);
+    void *send_ctx;
+    /* Bytes the transport still holds for peer (backpressure); NULL: always 0. */
+    size_t (*queued)(void *ctx, uint64_t peer);
+    /* Randomness for timer jitter; borrowed, outlives the engine. NULL: no jitter. */
+    const kn_env *env;
+    uint8_t node_key[KN_KEY]; /* sent in hello */
+
+    /* Zero picks the default given in brackets. */
+    unsigned fanout; /* eager pushes per new object [3] */
+    unsigned wants_max; /* wants in flight per peer [256] */
+    uint64_t want_timeout_ms; /* [5000] */
+    uint64_t announce_delay_ms; /* batching window of "have" [50] */
+    uint64_t neg_interval_ms; /* anti-entropy period per peer [60000] */
+    uint64_t neg_timeout_ms; /* a session with no answer for this long is dropped [20000] */
+    unsigned objs_per_sec; /* objects sent to one peer per second [2000]; received: 4x */
+    size_t queue_bytes_max; /* transport backlog above which pushes wait [1 MiB] */
+    size_t queue_ids_max; /* ids queued per peer for push or announce [16384] */
+} kn_repl_config;
+
+typedef struct kn_repl kn_repl;
+
+/* Copies cfg. KN_EINVAL without send or a complete store interface. */
+KN_MUST_USE int kn_repl_new(kn_repl **out, const kn_repl_config *cfg);
+void kn_repl_free(kn_repl *r);
+
+/*
+ * A session with `peer` (any id the caller picks, unique among live peers) is
+ * established: the engine sends hello and, if initiator (we dialled), starts
+ * anti-entropy. KN_EEXIST, KN_ELIMIT beyond KN_REPL_PEERS_MAX.
+ */
+KN_MUST_USE int kn_repl_peer_up(kn_repl *r, uint64_t peer, bool initiator, uint64_t now);
+/* The session ended; wants in flight to it are asked of others. Unknown peers are ignored. */
+void kn_repl_peer_down(kn_repl *r, uint64_t peer, uint64_t now);
+
+/*
+ * One application message from peer (msg borrowed). Handles hello, have,
+ * want, obj and neg; returns KN_EINVAL for ping, pong and bye, which belong
+ * to the shell. Any other negative return is the peer's fault (malformed
+ * message, invalid object, negentropy violation): the caller disconnects it.
+ */
+KN_MUST_USE int kn_repl_receive(
+    kn_repl *r, uint64_t peer, const uint8_t *msg, size_t len, uint64_t now);
+
+/*
+ * A new local object (bytes borrowed): validated, ingested and pushed.
+ * Returns a kn_put_result or a negative code (the object is refused).
+ */
+KN_MUST_USE int kn_repl_publish(kn_repl *r, const uint8_t *obj, size_t len, uint64_t now);
+
+/* Runs timers (announce batches, want timeouts, paced pushes, anti-entropy);
+ * returns the absolute time of the next deadline. Cheap to call early. */
+uint64_t kn_repl_tick(kn_repl *r, uint64_t now);
+
+typedef struct kn_repl_stats {
+    uint64_t objs_in; /* obj messages received */
+    uint64_t objs_new; /* ... that were new and stored */
+    uint64_t objs_dup; /* ... that we had already */
+    uint64_t objs_pending; /* ... held as pending */
+    uint64_t objs_refused; /* ... invalid, unauthorised or over the rate */
+    uint64_t objs_out; /* obj messages sent */
+    uint64_t haves_out, wants_out; /* ids announced, ids asked for */
+    uint64_t want_timeouts;
+    uint64_t neg_sessions, neg_done, neg_rounds;
+    uint64_t bytes_in, bytes_out;
+} kn_repl_stats;
+
+void kn_repl_get_stats(const kn_repl *r, kn_repl_stats *st);
+/* Number of live peers, wants waiting or in flight, ids queued to push. */
+size_t kn_repl_peer_count(const kn_repl *r);
+size_t kn_repl_wants_open(const kn_repl *r);
+/* Wants currently in flight to peer (0 for unknown peers). */
+unsigned kn_repl_peer_inflight(const kn_repl *r, uint64_t peer);
+
+/* ---- store backends ---- */
+
+/*
+ * An in-memory store for the simulator and tests, where hundreds to
+ * thousands of nodes in one process cannot each open LMDB. It accepts every
+ * validated object (no roster), holds an object as pending while any of its
+ * refs is missing, and releases it when they arrive. It survives an engine
+ * restart: free the engine, keep the memstore, build a new engine over it.
+ */
+typedef struct kn_repl_memstore kn_repl_memstore;
+
+KN_MUST_USE int kn_repl_memstore_new(kn_repl_memstore **out);
+void kn_repl_memstore_free(kn_repl_memstore *m);
+kn_repl_store kn_repl_memstore_iface(kn_repl_memstore *m);
+size_t kn_repl_memstore_count(const kn_repl_memstore *m); /* stored, not pending */
+int kn_repl_memstore_has(const kn_repl_memstore *m, const uint8_t id[KN_ID]);
+
+/* The LMDB store behind the engine; s is borrowed and outlives the engine. */
+struct kn_store;
+kn_repl_store kn_repl_store_lmdb(struct kn_store *s);
+
+#endif

@@ -1,0 +1,266 @@
+/*
+ * The replication engine, two to four engines wired by hand over in-memory
+ * stores: eager push, duplicates, have -> want -> obj, catch-up by
+ * negentropy after being offline, a pending dependency fetched with want,
+ * and the bound on wants in flight. Every message passes through the wire
+ * decoder on its way (rf_send), so only well-formed messages are exchanged.
+ */
+#include "test_repl_fixture.h"
+
+static uint8_t sk_a[64];
+
+static void test_push_reaches_neighbour(void **state)
+{
+    (void)state;
+    rf_net net;
+    rf_obj t;
+    rf_init(&net, 2, NULL);
+    rf_link(&net, 0, 1);
+    rf_run(&net, 2, 100);
+    rf_thread(&t, sk_a, RF_NOW, 1);
+    assert_int_equal(kn_repl_publish(net.nodes[0].repl, t.buf, t.len, net.now), KN_PUT_STORED);
+    /* Pushed at once, before any tick. */
+    assert_int_equal(net.sent[0][KN_WIRE_OBJ], 1);
+    while (rf_step(&net, false))
+        ;
+    assert_true(kn_repl_memstore_has(net.nodes[1].mem, t.id));
+    kn_repl_stats st = rf_stats(&net, 1);
+    assert_int_equal(st.objs_in, 1);
+    assert_int_equal(st.objs_new, 1);
+    /* B does not echo it back: A is known to have it. */
+    rf_run(&net, 2, 500);
+    assert_int_equal(net.sent[1][KN_WIRE_OBJ], 0);
+    assert_int_equal(net.sent[1][KN_WIRE_HAVE], 0);
+    rf_obj_free(&t);
+    rf_done(&net, 2);
+}
+
+static void test_duplicate_dropped(void **state)
+{
+    (void)state;
+    rf_net net;
+    rf_obj t;
+    rf_init(&net, 3, NULL);
+    rf_link(&net, 0, 1);
+    rf_link(&net, 1, 2);
+    rf_run(&net, 3, 100);
+    rf_thread(&t, sk_a, RF_NOW, 2);
+    assert_int_equal(kn_repl_publish(net.nodes[0].repl, t.buf, t.len, net.now), KN_PUT_STORED);
+    /* Hand the same obj to B twice. */
+    assert_int_equal(net.n - net.head, 1);
+    rf_msg *m = &net.q[net.head];
+    uint8_t *copy = malloc(m->len);
+    size_t len = m->len;
+    memcpy(copy, m->buf, len);
+    while (rf_step(&net, false))
+        ;
+    size_t before = net.sent[1][KN_WIRE_OBJ];
+    assert_int_equal(kn_repl_receive(net.nodes[1].repl, 0, copy, len, net.now), 0);
+    free(copy);
+    kn_repl_stats st = rf_stats(&net, 1);
+    assert_int_equal(st.objs_new, 1);
+    assert_int_equal(st.objs_dup, 1);
+    assert_int_equal(net.sent[1][KN_WIRE_OBJ], before); /* not forwarded again */
+    rf_run(&net, 3, 200);
+    assert_true(kn_repl_memstore_has(net.nodes[2].mem, t.id));
+    assert_int_equal(kn_repl_memstore_count(net.nodes[2].mem), 1);
+    rf_obj_free(&t);
+    rf_done(&net, 3);
+}
+
+static void test_have_want_obj(void **state)
+{
+    (void)state;
+    rf_net net;
+    rf_obj t;
+    kn_repl_config cfg;
+    memset(&cfg, 0, sizeof cfg);
+    cfg.fanout = 1; /* A pushes to one of B, C and announces to the other */
+    rf_init(&net, 3, &cfg);
+    rf_link(&net, 0, 1);
+    rf_link(&net, 0, 2);
+    rf_run(&net, 3, 100);
+    rf_thread(&t, sk_a, RF_NOW, 3);
+    assert_int_equal(kn_repl_publish(net.nodes[0].repl, t.buf, t.len, net.now), KN_PUT_STORED);
+    assert_int_equal(net.sent[0][KN_WIRE_OBJ], 1);
+    assert_int_equal(net.sent[0][KN_WIRE_HAVE], 0); /* announcements wait for the batch */
+    rf_run(&net, 3, 200);
+    assert_int_equal(net.sent[0][KN_WIRE_HAVE], 1);
+    assert_int_equal(net.sent[0][KN_WIRE_OBJ], 2);
+    assert_int_equal(net.sent[1][KN_WIRE_WANT] + net.sent[2][KN_WIRE_WANT], 1);
+    assert_true(kn_repl_memstore_has(net.nodes[1].mem, t.id));
+    assert_true(kn_repl_memstore_has(net.nodes[2].mem, t.id));
+    /* No duplicate anywhere: B and C are not linked, and A knew who had it. */
+    assert_int_equal(rf_stats(&net, 1).objs_dup + rf_stats(&net, 2).objs_dup, 0);
+    rf_obj_free(&t);
+    rf_done(&net, 3);
+}
+
+static void test_offline_catch_up(void **state)
+{
+    (void)state;
+    enum { MISSED = 300, OWN = 7 };
+    rf_net net;
+    static rf_obj a[MISSED], b[OWN];
+    uint8_t sk_b[64];
+    rf_key(sk_b, 0x42);
+    rf_init(&net, 2, NULL);
+    for (unsigned i = 0; i < MISSED; i++) {
+        rf_thread(&a[i], sk_a, RF_NOW - 1000 * i, 100 + i);
+        assert_int_equal(kn_repl_publish(net.nodes[0].repl, a[i].buf, a[i].len, net.now), 1);
+    }
+    for (unsigned i = 0; i < OWN; i++) {
+        rf_thread(&b[i], sk_b, RF_NOW - 500 * i, 1000 + i);
+        assert_int_equal(kn_repl_publish(net.nodes[1].repl, b[i].buf, b[i].len, net.now), 1);
+    }
+    assert_int_equal(net.n, 0); /* nobody to tell */
+    /* B comes online and dials A: negentropy finds both differences. */
+    rf_link(&net, 1, 0);
+    rf_run(&net, 2, 1000);
+    assert_int_equal(kn_repl_memstore_count(net.nodes[0].mem), MISSED + OWN);
+    assert_int_equal(kn_repl_memstore_count(net.nodes[1].mem), MISSED + OWN);
+    kn_repl_stats sb = rf_stats(&net, 1);
+    assert_true(sb.neg_done >= 1);
+    assert_int_equal(sb.objs_new, MISSED);
+    assert_int_equal(sb.objs_dup, 0);
+    assert_int_equal(rf_stats(&net, 0).objs_new, OWN);
+    for (unsigned i = 0; i < MISSED; i++)
+        rf_obj_free(&a[i]);
+    for (unsigned i = 0; i < OWN; i++)
+        rf_obj_free(&b[i]);
+    rf_done(&net, 2);
+}
+
+/* A reply arrives before its thread: it waits as pending, B asks A for the thread, both land. */
+static void test_pending_dependency(void **state)
+{
+    (void)state;
+    rf_net net;
+    rf_obj t, p;
+    rf_init(&net, 2, NULL);
+    rf_thread(&t, sk_a, RF_NOW, 4);
+    rf_post(&p, sk_a, RF_NOW + 1, t.id);
+    assert_int_equal(kn_repl_publish(net.nodes[0].repl, t.buf, t.len, net.now), KN_PUT_STORED);
+    assert_int_equal(kn_repl_publish(net.nodes[0].repl, p.buf, p.len, net.now), KN_PUT_STORED);
+    /* B accepts A, but A runs no anti-entropy; A's engine sees the link too. */
+    assert_int_equal(kn_repl_peer_up(net.nodes[0].repl, 1, false, net.now), 0);
+    assert_int_equal(kn_repl_peer_up(net.nodes[1].repl, 0, false, net.now), 0);
+    while (rf_step(&net, false))
+        ;
+    kn_mp_out o;
+    kn_mp_out_init(&o, 0);
+    assert_int_equal(kn_wire_write_obj(&o, p.buf, p.len), 0);
+    assert_int_equal(kn_repl_receive(net.nodes[1].repl, 0, o.buf, o.len, net.now), 0);
+    kn_mp_out_free(&o);
+    assert_false(kn_repl_memstore_has(net.nodes[1].mem, p.id));
+    assert_int_equal(rf_stats(&net, 1).objs_pending, 1);
+    assert_int_equal(net.sent[1][KN_WIRE_WANT], 1);
+    rf_run(&net, 2, 100);
+    assert_true(kn_repl_memstore_has(net.nodes[1].mem, t.id));
+    assert_true(kn_repl_memstore_has(net.nodes[1].mem, p.id));
+    assert_int_equal(kn_repl_wants_open(net.nodes[1].repl), 0);
+    rf_obj_free(&t);
+    rf_obj_free(&p);
+    rf_done(&net, 2);
+}
+
+/* B is told of 40 objects at once but never has more than 4 wants in flight to A. */
+static void test_inflight_bound(void **state)
+{
+    (void)state;
+    enum { N = 40, BOUND = 4 };
+    rf_net net;
+    static rf_obj objs[N];
+    static uint8_t ids[N][KN_ID];
+    kn_repl_config cfg;
+    memset(&cfg, 0, sizeof cfg);
+    cfg.wants_max = BOUND;
+    rf_init(&net, 2, &cfg);
+    for (unsigned i = 0; i < N; i++) {
+        rf_thread(&objs[i], sk_a, RF_NOW, 200 + i);
+        memcpy(ids[i], objs[i].id, KN_ID);
+        assert_int_equal(kn_repl_publish(net.nodes[0].repl, objs[i].buf, objs[i].len, net.now), 1);
+    }
+    assert_int_equal(kn_repl_peer_up(net.nodes[0].repl, 1, false, net.now), 0);
+    assert_int_equal(kn_repl_peer_up(net.nodes[1].repl, 0, false, net.now), 0);
+    while (rf_step(&net, false))
+        ;
+    kn_mp_out o;
+    kn_mp_out_init(&o, 0);
+    assert_int_equal(kn_wire_write_ids(&o, KN_WIRE_HAVE, (const uint8_t(*)[KN_ID])ids, N), 0);
+    assert_int_equal(kn_repl_receive(net.nodes[1].repl, 0, o.buf, o.len, net.now), 0);
+    kn_mp_out_free(&o);
+    size_t rounds = 0;
+    while (net.head < net.n) {
+        rf_msg *m = &net.q[net.head];
+        kn_wire_msg w;
+        assert_int_equal(kn_wire_decode(&w, m->buf, m->len), 0);
+        if (w.kind == KN_WIRE_WANT) {
+            assert_true(w.nids <= BOUND);
+            rounds++;
+        }
+        assert_true(kn_repl_peer_inflight(net.nodes[1].repl, 0) <= BOUND);
+        assert_true(rf_step(&net, false));
+    }
+    assert_int_equal(kn_repl_memstore_count(net.nodes[1].mem), N);
+    assert_true(rounds >= N / BOUND);
+    assert_int_equal(kn_repl_peer_inflight(net.nodes[1].repl, 0), 0);
+    for (unsigned i = 0; i < N; i++)
+        rf_obj_free(&objs[i]);
+    rf_done(&net, 2);
+}
+
+/* A want lost on the way is retried after the timeout, from another announcer if there is one. */
+static void test_want_timeout_retry(void **state)
+{
+    (void)state;
+    rf_net net;
+    rf_obj t;
+    kn_repl_config cfg;
+    memset(&cfg, 0, sizeof cfg);
+    cfg.want_timeout_ms = 1000;
+    rf_init(&net, 3, &cfg);
+    rf_thread(&t, sk_a, RF_NOW, 5);
+    assert_int_equal(kn_repl_publish(net.nodes[0].repl, t.buf, t.len, net.now), 1);
+    assert_int_equal(kn_repl_publish(net.nodes[2].repl, t.buf, t.len, net.now), 1);
+    rf_link(&net, 0, 1);
+    rf_link(&net, 2, 1);
+    /* Drop everything of the handshake, including anti-entropy, so only haves teach B. */
+    while (rf_step(&net, true))
+        ;
+    kn_mp_out o;
+    kn_mp_out_init(&o, 0);
+    assert_int_equal(kn_wire_write_ids(&o, KN_WIRE_HAVE, (const uint8_t(*)[KN_ID])t.id, 1), 0);
+    assert_int_equal(kn_repl_receive(net.nodes[1].repl, 0, o.buf, o.len, net.now), 0);
+    assert_int_equal(kn_repl_receive(net.nodes[1].repl, 2, o.buf, o.len, net.now), 0);
+    kn_mp_out_free(&o);
+    assert_int_equal(net.sent[1][KN_WIRE_WANT], 1);
+    while (rf_step(&net, true)) /* the want is lost */
+        ;
+    net.now += 1001;
+    (void)kn_repl_tick(net.nodes[1].repl, net.now);
+    assert_int_equal(net.sent[1][KN_WIRE_WANT], 2);
+    assert_int_equal(rf_stats(&net, 1).want_timeouts, 1);
+    while (rf_step(&net, false))
+        ;
+    assert_true(kn_repl_memstore_has(net.nodes[1].mem, t.id));
+    rf_obj_free(&t);
+    rf_done(&net, 3);
+}
+
+int main(void)
+{
+    if (kn_crypto_init() < 0)
+        return 1;
+    rf_key(sk_a, 0x11);
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_push_reaches_neighbour),
+        cmocka_unit_test(test_duplicate_dropped),
+        cmocka_unit_test(test_have_want_obj),
+        cmocka_unit_test(test_offline_catch_up),
+        cmocka_unit_test(test_pending_dependency),
+        cmocka_unit_test(test_inflight_bound),
+        cmocka_unit_test(test_want_timeout_retry),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
