@@ -388,6 +388,8 @@ static int store_object(kn_store *s, MDB_txn *txn, const kn_object *o)
     kl = kn_idx_time(key, o);
     if ((rc = put_raw(txn, s->db.by_time, key, kl, "", 0)) < 0)
         return rc;
+    if ((rc = kn_negtree_add(s, txn, key)) < 0) /* after by_time: a split reads it */
+        return rc;
     kl = kn_idx_author(key, o);
     if ((rc = put_raw(txn, s->db.by_author, key, kl, "", 0)) < 0)
         return rc;
@@ -426,7 +428,7 @@ static int remove_object(kn_store *s, MDB_txn *txn, const uint8_t id[KN_ID])
     nrefs = o.nrefs;
     for (uint32_t i = 0; i < nrefs; i++)
         kn_idx_ref(kr[i], &o, i);
-    if ((rc = del_raw(txn, s->db.by_time, kt, lt)) < 0
+    if ((rc = del_raw(txn, s->db.by_time, kt, lt)) < 0 || (rc = kn_negtree_del(s, txn, kt)) < 0
         || (rc = del_raw(txn, s->db.by_author, ka, la)) < 0
         || (rc = del_raw(txn, s->db.by_space_type, ks, ls)) < 0)
         return rc;

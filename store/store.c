@@ -158,6 +158,7 @@ static const struct {
     { "users", offsetof(kn_store_dbs, users) },
     { "meta", offsetof(kn_store_dbs, meta) },
     { "settings", offsetof(kn_store_dbs, settings) },
+    { "negtree", offsetof(kn_store_dbs, negtree) },
 };
 
 static MDB_dbi *db_by_name(kn_store *s, const char *name)
@@ -181,11 +182,19 @@ static int read_schema_version(kn_store *s, MDB_txn *txn, uint32_t *ver)
     return 0;
 }
 
+static int write_schema_version(kn_store *s, MDB_txn *txn)
+{
+    uint8_t b[4] = { 0, 0, 0, KN_STORE_SCHEMA_VERSION };
+    MDB_val k = { sizeof "schema_version" - 1, (void *)"schema_version" }, v = { 4, b };
+    return kn_store_mdb_err(mdb_put(txn, s->db.meta, &k, &v, 0));
+}
+
 /*
  * Opens every named database (creating it on first use) and writes or checks
- * the schema version. Version 1 is the first, so there is nothing to migrate
- * yet; a later version adds its migration steps here, inside this same
- * transaction so that a crash leaves either the old or the new layout.
+ * the schema version. Migrations run here, inside this same transaction, so
+ * that a crash leaves either the old or the new layout:
+ *
+ *   1 -> 2  adds the Negentropy tree ("negtree"), built by one scan of by_time.
  */
 static int open_txn(kn_store *s, MDB_txn *txn, void *ctx)
 {
@@ -197,17 +206,19 @@ static int open_txn(kn_store *s, MDB_txn *txn, void *ctx)
     }
     uint32_t ver;
     int rc = read_schema_version(s, txn, &ver);
-    if (rc == KN_ENOTFOUND) {
-        uint8_t b[4] = { 0, 0, 0, KN_STORE_SCHEMA_VERSION };
-        MDB_val k = { sizeof "schema_version" - 1, (void *)"schema_version" }, v = { 4, b };
-        return kn_store_mdb_err(mdb_put(txn, s->db.meta, &k, &v, 0));
-    }
+    if (rc == KN_ENOTFOUND)
+        return write_schema_version(s, txn); /* a new store: every database is empty */
     if (rc < 0)
         return rc;
     if (ver > KN_STORE_SCHEMA_VERSION)
         return KN_ESCHEMAVER;
     if (ver < 1)
         return KN_ECORRUPT;
+    if (ver < 2) {
+        if ((rc = kn_negtree_build(s, txn)) < 0)
+            return rc;
+        return write_schema_version(s, txn);
+    }
     return 0;
 }
 

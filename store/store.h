@@ -44,7 +44,8 @@
 #include "error.h"
 #include "object.h"
 
-enum { KN_STORE_SCHEMA_VERSION = 1 };
+/* 2: adds the Negentropy tree (negtree.h); a schema-1 store is migrated on open. */
+enum { KN_STORE_SCHEMA_VERSION = 2 };
 
 typedef struct kn_store kn_store;
 

@@ -18,6 +18,8 @@
  *   users           user key(32)                            -> node(32) cert id(32) revoked_at(8)
  *   meta            "schema_version" -> u32; "network" -> id(32) admit k(8)
  *   settings        local key (1..KN_STORE_SETTING_KEY_MAX) -> value
+ *   negtree         depth(1) prefix(10)                     -> count(8) sum(32) split(1)
+ *                   (schema 2; see negtree.h)
  */
 #ifndef KN_STORE_IMPL_H
 #define KN_STORE_IMPL_H
@@ -42,7 +44,7 @@ enum {
 
 typedef struct kn_store_dbs {
     MDB_dbi objects, by_time, by_author, by_space_type, by_ref, tombstones, pending, pending_by_dep,
-        membership, users, meta, settings;
+        membership, users, meta, settings, negtree;
 } kn_store_dbs;
 
 struct kn_store {
@@ -97,5 +99,16 @@ size_t kn_idx_time(uint8_t *k, const kn_object *o);
 size_t kn_idx_author(uint8_t *k, const kn_object *o);
 size_t kn_idx_space_type(uint8_t *k, const kn_object *o);
 size_t kn_idx_ref(uint8_t *k, const kn_object *o, uint32_t ref);
+
+/*
+ * The Negentropy tree (negtree.c), kept in step with by_time inside the
+ * caller's write transaction. key is a by_time key, created(8) id(32).
+ * kn_negtree_add must run after the by_time entry is written (a leaf that
+ * splits reads its items from by_time); kn_negtree_build replaces the whole
+ * tree with one built from a scan of by_time.
+ */
+KN_MUST_USE int kn_negtree_add(kn_store *s, MDB_txn *txn, const uint8_t key[8 + KN_ID]);
+KN_MUST_USE int kn_negtree_del(kn_store *s, MDB_txn *txn, const uint8_t key[8 + KN_ID]);
+KN_MUST_USE int kn_negtree_build(kn_store *s, MDB_txn *txn);
 
 #endif
