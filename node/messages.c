@@ -1,60 +1,40 @@
 /*
  * The application messages of an established session, in one place.
  *
- * Every message is a canonical msgpack array [kind, ...]. msg_dispatch()
- * reads the kind, finds its row in `handlers` and lets the handler read the
- * rest strictly (exact arity, exact types); anything left over, an unknown
- * kind or a bad argument disconnects the peer. The replication messages
- * (hello, have, want, obj, neg, blob-*) arrive as new rows.
+ * protocol/wire.h decodes every message strictly (canonical msgpack, exact
+ * arity per kind, bounded sizes, nothing trailing); msg_dispatch() then finds
+ * the kind's row in `handlers`. A message that does not decode, or a kind
+ * this node does not handle yet, disconnects the peer. The replication
+ * messages (hello, have, want, obj, neg) arrive as new rows.
  *
- *   ["ping", nonce uint]   answered at once with ["pong", nonce]
- *   ["pong", nonce uint]   must answer our one outstanding ping
- *   ["bye", reason str]    the peer is closing; at most 200 bytes of reason
+ *   ["ping", nonce]   answered at once with ["pong", nonce]
+ *   ["pong", nonce]   must answer our one outstanding ping
+ *   ["bye", reason]   the peer is closing
  */
 #include <stdio.h>
 #include <string.h>
 
 #include "node_impl.h"
+#include "wire.h"
 
-enum { MSG_SMALL_MAX = 256 };
+enum { MSG_SMALL_MAX = 64 + KN_WIRE_REASON_MAX };
 
-typedef int (*msg_handler)(conn *c, kn_mp_in *in, uint32_t nargs, uint64_t now, const char **why);
+typedef int (*msg_handler)(conn *c, const kn_wire_msg *m, uint64_t now, const char **why);
 
-static int read_nonce(kn_mp_in *in, uint32_t nargs, uint64_t *nonce, const char **why)
+static int on_ping(conn *c, const kn_wire_msg *m, uint64_t now, const char **why)
 {
-    if (nargs != 1) {
-        *why = "wrong number of fields";
-        return KN_EARITY;
-    }
-    int rc = kn_mp_read_uint(in, nonce);
-    if (rc < 0)
-        *why = "malformed nonce";
-    return rc;
-}
-
-static int on_ping(conn *c, kn_mp_in *in, uint32_t nargs, uint64_t now, const char **why)
-{
-    uint64_t nonce;
-    int rc = read_nonce(in, nargs, &nonce, why);
-    if (rc < 0)
-        return rc;
+    (void)why;
     kn_mp_out o;
     kn_mp_out_init(&o, MSG_SMALL_MAX);
-    kn_mp_write_array(&o, 2);
-    kn_mp_write_cstr(&o, "pong");
-    kn_mp_write_uint(&o, nonce);
-    conn_send(c, &o, now);
+    if (kn_wire_write_pong(&o, m->nonce) == 0)
+        conn_send(c, &o, now);
     kn_mp_out_free(&o);
     return 0;
 }
 
-static int on_pong(conn *c, kn_mp_in *in, uint32_t nargs, uint64_t now, const char **why)
+static int on_pong(conn *c, const kn_wire_msg *m, uint64_t now, const char **why)
 {
-    uint64_t nonce;
-    int rc = read_nonce(in, nargs, &nonce, why);
-    if (rc < 0)
-        return rc;
-    if (!c->ping_outstanding || nonce != c->ping_nonce) {
+    if (!c->ping_outstanding || m->nonce != c->ping_nonce) {
         *why = "pong without a matching ping";
         return KN_EPROTO;
     }
@@ -69,72 +49,37 @@ static int on_pong(conn *c, kn_mp_in *in, uint32_t nargs, uint64_t now, const ch
     return 0;
 }
 
-static int on_bye(conn *c, kn_mp_in *in, uint32_t nargs, uint64_t now, const char **why)
+static int on_bye(conn *c, const kn_wire_msg *m, uint64_t now, const char **why)
 {
-    const char *s;
-    uint32_t len;
-    int rc;
-    if (nargs != 1) {
-        *why = "wrong number of fields";
-        return KN_EARITY;
-    }
-    if ((rc = kn_mp_read_str(in, &s, &len)) < 0) {
-        *why = "malformed reason";
-        return rc;
-    }
-    if (len > NODE_BYE_REASON_MAX) {
-        *why = "reason too long";
-        return KN_ETOOBIG;
-    }
-    char reason[NODE_BYE_REASON_MAX + 32];
-    snprintf(reason, sizeof reason, "peer said bye: %.*s", (int)len, s);
+    (void)why;
+    char reason[KN_WIRE_REASON_MAX + 32];
+    snprintf(reason, sizeof reason, "peer said bye: %.*s", (int)m->reason_len, m->reason);
     c->benign_close = true;
     conn_close(c, 0, reason, false, now);
     return 0;
 }
 
 static const struct {
-    const char *kind;
+    kn_wire_kind kind;
     msg_handler fn;
 } handlers[] = {
-    { "ping", on_ping },
-    { "pong", on_pong },
-    { "bye", on_bye },
+    { KN_WIRE_PING, on_ping },
+    { KN_WIRE_PONG, on_pong },
+    { KN_WIRE_BYE, on_bye },
 };
 
 int msg_dispatch(conn *c, const uint8_t *msg, size_t len, uint64_t now, const char **why)
 {
-    kn_mp_in in;
-    uint32_t n, klen;
-    const char *kind;
-    int rc;
-
-    kn_mp_in_init(&in, msg, len);
-    if ((rc = kn_mp_read_array(&in, &n)) < 0 || n < 1) {
-        *why = "message is not an array [kind, ...]";
-        return rc < 0 ? rc : KN_EARITY;
-    }
-    if ((rc = kn_mp_read_str(&in, &kind, &klen)) < 0) {
-        *why = "message kind is not a string";
+    kn_wire_msg m;
+    int rc = kn_wire_decode(&m, msg, len);
+    if (rc < 0) {
+        *why = rc == KN_EPROTO ? "unknown message kind" : "malformed message";
         return rc;
     }
-    for (size_t i = 0; i < sizeof handlers / sizeof handlers[0]; i++) {
-        if (strlen(handlers[i].kind) != klen || memcmp(handlers[i].kind, kind, klen) != 0)
-            continue;
-        /* The whole message is checked for trailing bytes before any handler acts on it. */
-        kn_mp_in probe = in;
-        for (uint32_t k = 1; k < n; k++)
-            if ((rc = kn_mp_skip(&probe, 8, false)) < 0) {
-                *why = "malformed message";
-                return rc;
-            }
-        if (kn_mp_in_left(&probe)) {
-            *why = "unexpected bytes after the message";
-            return KN_ETRAILING;
-        }
-        return handlers[i].fn(c, &in, n - 1, now, why);
-    }
-    *why = "unknown message kind";
+    for (size_t i = 0; i < sizeof handlers / sizeof handlers[0]; i++)
+        if (handlers[i].kind == m.kind)
+            return handlers[i].fn(c, &m, now, why);
+    *why = "a message kind this node does not handle yet";
     return KN_EPROTO;
 }
 
@@ -147,25 +92,23 @@ void msg_send_ping(conn *c, uint64_t now)
         nonce = nonce << 8 | r[i];
     kn_mp_out o;
     kn_mp_out_init(&o, MSG_SMALL_MAX);
-    kn_mp_write_array(&o, 2);
-    kn_mp_write_cstr(&o, "ping");
-    kn_mp_write_uint(&o, nonce);
-    c->ping_nonce = nonce;
-    c->ping_outstanding = true;
-    c->ping_sent_ms = now;
-    conn_send(c, &o, now);
+    if (kn_wire_write_ping(&o, nonce) == 0) {
+        c->ping_nonce = nonce;
+        c->ping_outstanding = true;
+        c->ping_sent_ms = now;
+        conn_send(c, &o, now);
+    }
     kn_mp_out_free(&o);
 }
 
 void msg_encode_bye(kn_mp_out *o, const char *reason)
 {
     size_t full = strlen(reason), len = full;
-    if (len > NODE_BYE_REASON_MAX)
-        len = NODE_BYE_REASON_MAX;
+    if (len > KN_WIRE_REASON_MAX)
+        len = KN_WIRE_REASON_MAX;
     /* Cutting at a byte boundary may split a UTF-8 sequence; back up to a lead byte. */
     while (len && len < full && ((unsigned char)reason[len] & 0xc0) == 0x80)
         len--;
-    kn_mp_write_array(o, 2);
-    kn_mp_write_cstr(o, "bye");
-    kn_mp_write_str(o, reason, len);
+    if (kn_wire_write_bye(o, reason, len) < 0 && !o->err)
+        o->err = KN_EINVAL;
 }

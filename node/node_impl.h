@@ -44,7 +44,6 @@ enum {
     NODE_WRITE_QUEUE_MAX = 8 << 20, /* a peer that does not read this much is dropped */
     NODE_CLOSE_GRACE_MS = 2000, /* time a `bye` gets to leave before the socket is cut */
     NODE_STATEMENT_DAYS = 30,
-    NODE_BYE_REASON_MAX = 200,
     NODE_READ_BUF = 64 << 10,
 };
 
@@ -154,7 +153,7 @@ void conn_send(conn *c, kn_mp_out *msg, uint64_t now);
 KN_MUST_USE int msg_dispatch(
     conn *c, const uint8_t *msg, size_t len, uint64_t now, const char **why);
 void msg_send_ping(conn *c, uint64_t now);
-/* Appends ["bye", reason] (reason cut to NODE_BYE_REASON_MAX bytes). */
+/* Appends ["bye", reason] (reason cut to KN_WIRE_REASON_MAX bytes). */
 void msg_encode_bye(kn_mp_out *o, const char *reason);
 
 #endif
