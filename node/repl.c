@@ -612,7 +612,7 @@ int kn_repl_new(kn_repl **out, const kn_repl_config *cfg)
     r->cfg.f = (v)
     DEFAULT(fanout, 3);
     DEFAULT(wants_max, 256);
-    DEFAULT(want_timeout_ms, 5000);
+    DEFAULT(want_timeout_ms, 2000);
     DEFAULT(announce_delay_ms, 50);
     DEFAULT(neg_interval_ms, 60000);
     DEFAULT(neg_timeout_ms, 20000);

@@ -82,7 +82,7 @@ typedef struct kn_repl_config {
     /* Zero picks the default given in brackets. */
     unsigned fanout; /* eager pushes per new object [3] */
     unsigned wants_max; /* wants in flight per peer [256] */
-    uint64_t want_timeout_ms; /* [5000] */
+    uint64_t want_timeout_ms; /* [2000] */
     uint64_t announce_delay_ms; /* batching window of "have" [50] */
     uint64_t neg_interval_ms; /* anti-entropy period per peer [60000] */
     uint64_t neg_timeout_ms; /* a session with no answer for this long is dropped [20000] */
