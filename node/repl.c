@@ -103,6 +103,7 @@ typedef struct peer {
     bool live;
     bool initiator;
     bool hello_seen;
+    bool eager; /* Plumtree: new objects go to this peer in full, not as "have" */
     uint64_t id;
     idq push, announce, want_out;
     uint64_t announce_due; /* 0: nothing to announce */
@@ -234,9 +235,11 @@ static void obj_new(kn_repl *r, const uint8_t id[KN_ID], int from, uint64_t now)
         ranks[j] = rk;
         order[j] = s;
     }
+    unsigned pushed = 0;
     for (int i = 0; i < n; i++) {
         peer *p = &r->peers[order[i]];
-        if ((unsigned)i < r->cfg.fanout) {
+        if (p->eager && pushed < r->cfg.fanout) {
+            pushed++;
             queue_id(r, &p->push, id);
         } else {
             queue_id(r, &p->announce, id);
@@ -249,7 +252,7 @@ static void obj_new(kn_repl *r, const uint8_t id[KN_ID], int from, uint64_t now)
 }
 
 /* We lack id and `slot` has it (announced, or it must have it): remember to ask. */
-static void want_add(kn_repl *r, const uint8_t id[KN_ID], int slot)
+static void want_add(kn_repl *r, const uint8_t id[KN_ID], int slot, uint64_t not_before)
 {
     want_rec *w = kn_idmap_get(&r->wants, id);
     if (!w) {
@@ -259,6 +262,7 @@ static void want_add(kn_repl *r, const uint8_t id[KN_ID], int slot)
             return;
         w->state = W_QUEUED;
         w->asked = -1;
+        w->deadline = not_before;
         if (idq_push(&r->want_todo, id, 0) < 0) {
             kn_idmap_del(&r->wants, id);
             return;
@@ -298,6 +302,10 @@ static void assign_wants(kn_repl *r, uint64_t now)
         want_rec *w = kn_idmap_get(&r->wants, id);
         if (!w || w->state != W_QUEUED)
             continue;
+        if (w->deadline > now) {
+            (void)idq_push(&keep, id, 0); /* the eager copy may still come */
+            continue;
+        }
         if (r->cfg.store.has(r->cfg.store.ctx, id) == 1) {
             kn_idmap_del(&r->wants, id);
             continue;
@@ -329,6 +337,7 @@ static void assign_wants(kn_repl *r, uint64_t now)
             continue;
         }
         peer *p = &r->peers[best];
+        p->eager = true; /* Plumtree graft: this link carries what the tree missed */
         w->state = W_INFLIGHT;
         w->asked = (int8_t)best;
         w->deadline = now + r->cfg.want_timeout_ms;
@@ -453,7 +462,7 @@ static int ingest_one(kn_repl *r, const uint8_t *buf, size_t len, int from, uint
         if (from >= 0)
             for (uint32_t i = 0; i < o.nrefs; i++)
                 if (r->cfg.store.has(r->cfg.store.ctx, o.refs[i]) != 1)
-                    want_add(r, o.refs[i], from);
+                    want_add(r, o.refs[i], from, 0);
     }
     return res;
 }
@@ -559,7 +568,7 @@ static int on_neg(kn_repl *r, peer *p, const kn_wire_msg *m, uint64_t now)
             const uint8_t *id = p->nc_need.ids[p->nc_need_done];
             mark_has(r, id, slot);
             if (r->cfg.store.has(r->cfg.store.ctx, id) != 1)
-                want_add(r, id, slot);
+                want_add(r, id, slot, 0);
         }
         if (rc == KN_NEG_DONE) {
             r->st.neg_done++;
@@ -619,6 +628,7 @@ int kn_repl_new(kn_repl **out, const kn_repl_config *cfg)
     DEFAULT(objs_per_sec, 2000);
     DEFAULT(queue_bytes_max, 1u << 20);
     DEFAULT(queue_ids_max, 16384);
+    DEFAULT(graft_delay_ms, 200);
 #undef DEFAULT
     kn_idmap_init(&r->known, sizeof(known_rec));
     kn_idmap_init(&r->wants, sizeof(want_rec));
@@ -665,6 +675,7 @@ int kn_repl_peer_up(kn_repl *r, uint64_t peer_id, bool initiator, uint64_t now)
     p->live = true;
     p->id = peer_id;
     p->initiator = initiator;
+    p->eager = true;
     r->npeers++;
     int slot = slot_of(r, p);
     /* A reused slot must not inherit what its previous peer knew. */
@@ -730,7 +741,18 @@ static int on_obj(kn_repl *r, peer *p, const kn_wire_msg *m, uint64_t now)
     mark_has(r, o.id, slot);
     want_done(r, o.id);
     if (r->cfg.store.has(r->cfg.store.ctx, o.id) == 1) {
+        /*
+         * Plumtree prune: a duplicate means this link is redundant for pushes.
+         * We stop pushing to the peer, and answer with a "have" of the id,
+         * which makes the peer stop pushing to us (see KN_WIRE_HAVE).
+         */
         r->st.objs_dup++;
+        if (!r->cfg.no_prune) {
+            p->eager = false;
+            if (kn_wire_write_ids(&r->out, KN_WIRE_HAVE, (const uint8_t(*)[KN_ID])o.id, 1) == 0)
+                send_out(r, p);
+            kn_mp_out_reset(&r->out);
+        }
         return 0;
     }
     rc = ingest_one(r, m->data, m->data_len, slot, now);
@@ -774,7 +796,9 @@ int kn_repl_receive(kn_repl *r, uint64_t peer_id, const uint8_t *msg, size_t len
             const uint8_t *id = kn_wire_id(&m, i);
             mark_has(r, id, slot);
             if (r->cfg.store.has(r->cfg.store.ctx, id) != 1)
-                want_add(r, id, slot);
+                want_add(r, id, slot, now + r->cfg.graft_delay_ms);
+            else if (!r->cfg.no_prune)
+                p->eager = false; /* it announces what we have: a redundant link */
         }
         break;
     case KN_WIRE_WANT:
@@ -788,6 +812,7 @@ int kn_repl_receive(kn_repl *r, uint64_t peer_id, const uint8_t *msg, size_t len
                 k->sent |= 1ull << slot;
             }
             queue_id(r, &p->push, id);
+            p->eager = true; /* Plumtree graft */
         }
         break;
     case KN_WIRE_OBJ:
@@ -820,8 +845,15 @@ uint64_t kn_repl_tick(kn_repl *r, uint64_t now)
     for (size_t i = 0; i < r->wants.cap; i++) {
         const uint8_t *id;
         want_rec *w = kn_idmap_slot(&r->wants, i, &id);
-        if (!w || w->state != W_INFLIGHT)
+        if (!w)
             continue;
+        if (w->state == W_QUEUED) {
+            if (w->deadline > now && w->deadline < next)
+                next = w->deadline;
+            else if (w->deadline <= now)
+                r->todo_dirty = true;
+            continue;
+        }
         if (w->deadline > now) {
             if (w->deadline < next)
                 next = w->deadline;

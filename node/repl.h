@@ -16,7 +16,11 @@
  * an unknown id becomes a "want" to one announcer, with a bounded number in
  * flight per peer, a timeout and a retry from another announcer. An object the
  * store holds as pending gets "want"s for its missing refs from the peer that
- * sent it. Anti-entropy is Negentropy V1 over (created, id), started by the
+ * sent it. Plumtree-style, a duplicate push makes that link lazy both ways (the
+ * receiver answers with a "have" of the id, the pusher then stops pushing to
+ * it), and a "want" makes a link eager again (graft); a "have" waits
+ * graft_delay_ms for the eager copy before it turns into a "want".
+ * Anti-entropy is Negentropy V1 over (created, id), started by the
  * dialling side on connect and every `neg_interval_ms`; its "need" ids become
  * wants and its "have" ids are pushed.
  *
@@ -89,6 +93,8 @@ typedef struct kn_repl_config {
     unsigned objs_per_sec; /* objects sent to one peer per second [2000]; received: 4x */
     size_t queue_bytes_max; /* transport backlog above which pushes wait [1 MiB] */
     size_t queue_ids_max; /* ids queued per peer for push or announce [16384] */
+    uint64_t graft_delay_ms; /* a "have" waits this long for the eager copy before "want" [200] */
+    bool no_prune; /* turn off Plumtree prune (a duplicate push makes the link lazy both ways) */
 } kn_repl_config;
 
 typedef struct kn_repl kn_repl;

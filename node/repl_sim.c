@@ -307,6 +307,8 @@ static int start_engine(sim *s, struct sim_node *nd)
     rc.send_ctx = nd;
     rc.env = &s->env.env;
     rc.fanout = s->cfg->fanout;
+    rc.no_prune = s->cfg->no_prune;
+    rc.graft_delay_ms = s->cfg->graft_delay_ms;
     rc.neg_interval_ms = s->cfg->neg_interval_ms;
     rc.announce_delay_ms = ANNOUNCE_DELAY;
     for (int i = 0; i < 4; i++)
@@ -727,6 +729,8 @@ void kn_sim_report_print(FILE *f, const kn_sim_config *c, const kn_sim_report *r
             (unsigned long long)c->heal_at_ms);
     if (c->restarts)
         fprintf(f, " restarts=%u", c->restarts);
+    if (c->no_prune)
+        fprintf(f, " no-prune");
     fprintf(f, "\n");
     fprintf(f, "delivery   %.2f%% (%llu of %llu)\n", r->delivery_pct,
         (unsigned long long)r->delivered, (unsigned long long)r->expected);

@@ -16,6 +16,7 @@
 #ifndef KN_REPL_SIM_H
 #define KN_REPL_SIM_H
 
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 
@@ -33,6 +34,8 @@ typedef struct kn_sim_config {
     uint32_t restarts; /* nodes that go down for restart_down_ms during the window [0] */
     uint64_t restart_down_ms; /* [20000] */
     unsigned fanout; /* engine's eager fan-out; 0: the engine's default */
+    bool no_prune; /* turn off the engine's Plumtree prune */
+    uint64_t graft_delay_ms; /* engine's graft delay; 0: the engine's default */
     uint64_t neg_interval_ms; /* engine's anti-entropy period; 0: the engine's default */
     uint64_t max_ms; /* give up after this much virtual time [window + heal + 600 s] */
 } kn_sim_config;

@@ -21,7 +21,7 @@ static void usage(FILE *f)
         "usage: knoten-sim --nodes N [--degree K] [--objects M] [--loss P] [--seed S]\n"
         "                  [--seeds COUNT] [--partition FROM_MS:TO_MS] [--restarts R]\n"
         "                  [--fanout F] [--latency MIN_MS:MAX_MS] [--window MS]\n"
-        "                  [--neg-interval MS]\n"
+        "                  [--neg-interval MS] [--no-prune] [--graft-delay MS]\n"
         "Runs N replication engines on virtual time and reports delivery, RMR, hops and bytes.\n"
         "--seeds runs COUNT consecutive seeds starting at S.\n");
 }
@@ -64,6 +64,8 @@ int main(int argc, char **argv)
         { "latency", required_argument, 0, 'L' },
         { "window", required_argument, 0, 'w' },
         { "neg-interval", required_argument, 0, 'i' },
+        { "no-prune", no_argument, 0, 'P' },
+        { "graft-delay", required_argument, 0, 'g' },
         { "help", no_argument, 0, 'h' },
         { 0, 0, 0, 0 },
     };
@@ -121,6 +123,13 @@ int main(int argc, char **argv)
         case 'i':
             bad = parse_u64(optarg, &v) < 0 || !v;
             c.neg_interval_ms = v;
+            break;
+        case 'P':
+            c.no_prune = true;
+            break;
+        case 'g':
+            bad = parse_u64(optarg, &v) < 0 || !v;
+            c.graft_delay_ms = v;
             break;
         case 'h':
             usage(stdout);

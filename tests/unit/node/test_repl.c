@@ -84,7 +84,7 @@ static void test_have_want_obj(void **state)
     assert_int_equal(kn_repl_publish(net.nodes[0].repl, t.buf, t.len, net.now), KN_PUT_STORED);
     assert_int_equal(net.sent[0][KN_WIRE_OBJ], 1);
     assert_int_equal(net.sent[0][KN_WIRE_HAVE], 0); /* announcements wait for the batch */
-    rf_run(&net, 3, 200);
+    rf_run(&net, 3, 500); /* the have waits graft_delay_ms for an eager copy, then wants */
     assert_int_equal(net.sent[0][KN_WIRE_HAVE], 1);
     assert_int_equal(net.sent[0][KN_WIRE_OBJ], 2);
     assert_int_equal(net.sent[1][KN_WIRE_WANT] + net.sent[2][KN_WIRE_WANT], 1);
@@ -190,6 +190,9 @@ static void test_inflight_bound(void **state)
     assert_int_equal(kn_wire_write_ids(&o, KN_WIRE_HAVE, (const uint8_t(*)[KN_ID])ids, N), 0);
     assert_int_equal(kn_repl_receive(net.nodes[1].repl, 0, o.buf, o.len, net.now), 0);
     kn_mp_out_free(&o);
+    assert_int_equal(net.sent[1][KN_WIRE_WANT], 0); /* waiting for eager copies */
+    net.now += 200;
+    (void)kn_repl_tick(net.nodes[1].repl, net.now);
     size_t rounds = 0;
     while (net.head < net.n) {
         rf_msg *m = &net.q[net.head];
@@ -234,10 +237,12 @@ static void test_want_timeout_retry(void **state)
     assert_int_equal(kn_repl_receive(net.nodes[1].repl, 0, o.buf, o.len, net.now), 0);
     assert_int_equal(kn_repl_receive(net.nodes[1].repl, 2, o.buf, o.len, net.now), 0);
     kn_mp_out_free(&o);
+    net.now += 200;
+    (void)kn_repl_tick(net.nodes[1].repl, net.now);
     assert_int_equal(net.sent[1][KN_WIRE_WANT], 1);
     while (rf_step(&net, true)) /* the want is lost */
         ;
-    net.now += 1001;
+    net.now += 1000;
     (void)kn_repl_tick(net.nodes[1].repl, net.now);
     assert_int_equal(net.sent[1][KN_WIRE_WANT], 2);
     assert_int_equal(rf_stats(&net, 1).want_timeouts, 1);
@@ -245,6 +250,36 @@ static void test_want_timeout_retry(void **state)
         ;
     assert_true(kn_repl_memstore_has(net.nodes[1].mem, t.id));
     rf_obj_free(&t);
+    rf_done(&net, 3);
+}
+
+/* A duplicate push makes the link lazy: the next object crosses it as a have, not in full. */
+static void test_prune(void **state)
+{
+    (void)state;
+    rf_net net;
+    rf_obj t1, t2;
+    rf_init(&net, 3, NULL);
+    rf_link(&net, 0, 1);
+    rf_link(&net, 0, 2);
+    rf_link(&net, 1, 2);
+    rf_run(&net, 3, 100);
+    rf_thread(&t1, sk_a, RF_NOW, 6);
+    assert_int_equal(kn_repl_publish(net.nodes[0].repl, t1.buf, t1.len, net.now), 1);
+    rf_run(&net, 3, 500);
+    /* A pushed to B and C, and B and C pushed to each other: one of them saw a duplicate. */
+    size_t dups = rf_stats(&net, 1).objs_dup + rf_stats(&net, 2).objs_dup;
+    assert_true(dups >= 1);
+    size_t objs_bc = net.sent[1][KN_WIRE_OBJ] + net.sent[2][KN_WIRE_OBJ];
+    rf_thread(&t2, sk_a, RF_NOW, 7);
+    assert_int_equal(kn_repl_publish(net.nodes[0].repl, t2.buf, t2.len, net.now), 1);
+    rf_run(&net, 3, 500);
+    for (int i = 1; i < 3; i++)
+        assert_true(kn_repl_memstore_has(net.nodes[i].mem, t2.id));
+    /* Between B and C the second object travels as a have at most, never in full. */
+    assert_int_equal(net.sent[1][KN_WIRE_OBJ] + net.sent[2][KN_WIRE_OBJ], objs_bc);
+    rf_obj_free(&t1);
+    rf_obj_free(&t2);
     rf_done(&net, 3);
 }
 
@@ -261,6 +296,7 @@ int main(void)
         cmocka_unit_test(test_pending_dependency),
         cmocka_unit_test(test_inflight_bound),
         cmocka_unit_test(test_want_timeout_retry),
+        cmocka_unit_test(test_prune),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
