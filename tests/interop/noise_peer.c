@@ -219,7 +219,7 @@ static void expect_msg(struct conn *c, const uint8_t *want, size_t want_len, con
 {
     size_t len;
     uint8_t *m = recv_msg(c, &len);
-    if (len != want_len || memcmp(m, want, len) != 0)
+    if (len != want_len || (len > 0 && memcmp(m, want, len) != 0))
         die("%s: got %zu bytes, expected %zu (or different content)", what, len, want_len);
     free(m);
 }
@@ -408,6 +408,7 @@ int main(int argc, char **argv)
             kn_strerror(rc), c.bytes_received);
         close(c.fd);
         kn_session_free(c.s);
+        free(c.in);
         return 0;
     }
     if (rc < 0)
