@@ -162,9 +162,10 @@ KN_MUST_USE int kn_noise_handshake_write(kn_noise_handshake *hs, const uint8_t *
  * ReadMessage: processes the next message from the peer and writes its
  * decrypted payload to payload_out (at most payload_cap bytes; it is never
  * longer than len) with the length in *payload_len. Any failure is final:
- * KN_ETRUNC / KN_ETRAILING-free parsing (a short message is KN_EPROTO),
- * KN_ECRYPTO on a bad tag, KN_ELOWORDER on a low-order key, KN_ETOOBIG over
- * 65535 bytes, KN_ESTATE when it is not the peer's turn.
+ * KN_EPROTO for a message too short for its tokens, KN_ECRYPTO on a bad tag
+ * (a wrong PSK or prologue shows here, at message 1), KN_ELOWORDER on a
+ * low-order key, KN_ETOOBIG over 65535 bytes or payload_cap. KN_ESTATE (not
+ * final) when it is not the peer's turn or the handshake is over.
  */
 KN_MUST_USE int kn_noise_handshake_read(kn_noise_handshake *hs, const uint8_t *msg, size_t len,
     uint8_t *payload_out, size_t payload_cap, size_t *payload_len);
