@@ -122,11 +122,40 @@ static int write_output(conn *c)
 
 static void flush(conn *c, uint64_t now)
 {
+    c->out_pending = false;
     int rc = write_output(c);
     if (rc < 0)
         conn_close(c, rc, "cannot write to the socket", false, now);
     else if (uv_stream_get_write_queue_size((uv_stream_t *)&c->tcp) > NODE_WRITE_QUEUE_MAX)
         conn_close(c, KN_ELIMIT, "the peer does not read what we send", false, now);
+}
+
+void conn_flush(conn *c, uint64_t now)
+{
+    if (!c->closing && c->s)
+        flush(c, now);
+}
+
+/*
+ * The replication engine's way out: the message is encrypted into the
+ * session at once, but written by the next conn_flush (sync_run, or the end
+ * of the read that caused it), so that a burst of small messages leaves in
+ * one write, and so that a write error never closes a connection from
+ * inside the engine.
+ */
+int conn_queue(conn *c, const uint8_t *msg, size_t len)
+{
+    if (c->closing || !c->established || c->send_failed)
+        return KN_ECLOSED;
+    int rc = kn_session_send(c->s, msg, len);
+    if (rc < 0) {
+        c->send_failed = true;
+        c->n->out_dirty = true;
+        return rc;
+    }
+    c->out_pending = true;
+    c->n->out_dirty = true;
+    return 0;
 }
 
 void conn_send(conn *c, kn_mp_out *msg, uint64_t now)
@@ -394,4 +423,6 @@ void conn_tick(conn *c, uint64_t now)
         c->next_ping_ms = now + NODE_PING_MS;
         msg_send_ping(c, now);
     }
+    if (!c->closing)
+        sync_conn_tick(c, now);
 }

@@ -3,19 +3,20 @@
  *
  * protocol/wire.h decodes every message strictly (canonical msgpack, exact
  * arity per kind, bounded sizes, nothing trailing); msg_dispatch() then finds
- * the kind's row in `handlers`. A message that does not decode, or a kind
- * this node does not handle yet, disconnects the peer. The replication
- * messages (hello, have, want, obj, neg) arrive as new rows.
+ * the kind's row in `handlers`. A message that does not decode disconnects
+ * the peer. The session's own messages are handled here:
  *
  *   ["ping", nonce]   answered at once with ["pong", nonce]
  *   ["pong", nonce]   must answer our one outstanding ping
  *   ["bye", reason]   the peer is closing
+ *
+ * and every other kind (hello, have, want, obj, neg) goes to the replication
+ * engine through sync_receive() (sync.c).
  */
 #include <stdio.h>
 #include <string.h>
 
 #include "node_impl.h"
-#include "wire.h"
 
 enum { MSG_SMALL_MAX = 64 + KN_WIRE_REASON_MAX };
 
@@ -79,8 +80,7 @@ int msg_dispatch(conn *c, const uint8_t *msg, size_t len, uint64_t now, const ch
     for (size_t i = 0; i < sizeof handlers / sizeof handlers[0]; i++)
         if (handlers[i].kind == m.kind)
             return handlers[i].fn(c, &m, now, why);
-    *why = "a message kind this node does not handle yet";
-    return KN_EPROTO;
+    return sync_receive(c, msg, len, &m, now, why);
 }
 
 void msg_send_ping(conn *c, uint64_t now)

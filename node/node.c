@@ -2,7 +2,9 @@
  * The libuv shell of a node: the listener, the configured peers it dials,
  * the tick that drives deadlines, pings, redials and the peers.state file,
  * and a clean shutdown on SIGINT/SIGTERM. Connections themselves live in
- * conn.c, application messages in messages.c.
+ * conn.c, application messages in messages.c, the replication engine's
+ * wiring in sync.c, and the pickup of objects other processes stored in
+ * localpub.c (every 250 ms, and at once on SIGUSR1).
  *
  * Configured peers are re-read from the store every NODE_RELOAD_MS and at
  * once on SIGHUP, so `knoten peer add` in another process takes effect
@@ -414,6 +416,8 @@ void node_on_established(node *n, conn *c, uint64_t now)
         c->inbound ? "inbound" : "outbound");
     c->next_ping_ms = now + NODE_PING_MS;
     msg_send_ping(c, now);
+    if (!c->closing)
+        sync_peer_up(n, c, now);
 }
 
 void node_on_closed(node *n, conn *c, int err, const char *why, uint64_t now)
@@ -421,6 +425,16 @@ void node_on_closed(node *n, conn *c, int err, const char *why, uint64_t now)
     char label[320];
     uint64_t delay = 0;
     n->state_dirty = true;
+    sync_peer_down(n, c, now);
+    if (c->established) {
+        /* The slots that reach this identity keep the connection's figures. */
+        if (c->slot)
+            c->slot->sync = c->sync;
+        for (slot *o = n->slots; o; o = o->next)
+            if (o != c->slot && !o->conn && slot_identity(o)
+                && memcmp(slot_identity(o), c->identity, 32) == 0)
+                o->sync = c->sync;
+    }
     slot *s = c->slot;
     c->slot = NULL;
     if (s) {
@@ -477,9 +491,11 @@ static void write_state(node *n, bool running, uint64_t now)
             p->since_ms = via->since_ms;
             p->bytes_in = via->bytes_in;
             p->bytes_out = via->bytes_out;
+            p->sync = via->sync;
         } else {
             p->bytes_in = s->bytes_in;
             p->bytes_out = s->bytes_out;
+            p->sync = s->sync;
         }
         p->handshake_ms = s->handshake_ms;
         p->retry_ms = s->retry_ms;
@@ -504,6 +520,7 @@ static void write_state(node *n, bool running, uint64_t now)
         p->since_ms = p->handshake_ms = c->since_ms;
         p->bytes_in = c->bytes_in;
         p->bytes_out = c->bytes_out;
+        p->sync = c->sync;
     }
     int rc = kn_peer_state_write(n->dd->path, &st);
     if (rc < 0 && n->state_written_ms == 0)
@@ -531,6 +548,10 @@ static void finish_stop(node *n)
     for (conn *c = n->conns; c; c = c->next)
         conn_abort(c, n->now_ms);
     uv_close((uv_handle_t *)&n->tick, NULL);
+    uv_close((uv_handle_t *)&n->repl_timer, NULL);
+    uv_close((uv_handle_t *)&n->repl_check, NULL);
+    uv_close((uv_handle_t *)&n->local_idle, NULL);
+    uv_close((uv_handle_t *)&n->sigusr1, NULL);
     uv_close((uv_handle_t *)&n->sigint, NULL);
     uv_close((uv_handle_t *)&n->sigterm, NULL);
     uv_close((uv_handle_t *)&n->sighup, NULL);
@@ -564,6 +585,10 @@ static void on_signal(uv_signal_t *h, int signum)
         n->reload_now = true;
         return;
     }
+    if (signum == SIGUSR1) {
+        localpub_poll(n, now); /* a local writer says it stored something */
+        return;
+    }
     if (n->stopping) {
         finish_stop(n); /* a second signal: do not wait for the peers */
         return;
@@ -592,6 +617,8 @@ static void on_tick(uv_timer_t *t)
         sign_statement(n, now); /* new connections get a fresh statement; old ones keep theirs */
     if (n->reload_now || now >= n->reload_ms)
         reload_peers(n, now);
+    if (now >= n->local_poll_ms)
+        localpub_poll(n, now);
     for (slot *s = n->slots; s; s = s->next) {
         if (s->conn || s->resolving || now < s->retry_ms || n->halfopen >= NODE_MAX_HALFOPEN)
             continue;
@@ -681,13 +708,21 @@ int kn_node_run(kn_datadir *dd, const kn_node_config *cfg, const kn_env *env)
     uv_signal_init(&n->loop, &n->sigint);
     uv_signal_init(&n->loop, &n->sigterm);
     uv_signal_init(&n->loop, &n->sighup);
+    uv_signal_init(&n->loop, &n->sigusr1);
     uv_timer_init(&n->loop, &n->tick);
     n->listener.data = n->sigint.data = n->sigterm.data = n->sighup.data = n->tick.data = n;
+    n->sigusr1.data = n;
+    if ((rc = sync_handles_init(n)) < 0 || (rc = sync_start(n)) < 0
+        || (rc = localpub_start(n, now)) < 0) {
+        node_log(n, "cannot start replication: %s", kn_strerror(rc));
+        goto out_loop;
+    }
     if ((rc = start_listener(n)) < 0)
         goto out_loop;
     uv_signal_start(&n->sigint, on_signal, SIGINT);
     uv_signal_start(&n->sigterm, on_signal, SIGTERM);
     uv_signal_start(&n->sighup, on_signal, SIGHUP);
+    uv_signal_start(&n->sigusr1, on_signal, SIGUSR1);
     reload_peers(n, now);
     write_state(n, true, now);
     uv_timer_start(&n->tick, on_tick, NODE_TICK_MS, NODE_TICK_MS);
@@ -702,6 +737,8 @@ out_loop:
     uv_run(&n->loop, UV_RUN_DEFAULT);
     if (uv_loop_close(&n->loop) != 0)
         node_log(n, "some handles were still open at exit");
+    sync_stop(n);
+    localpub_stop(n);
     while (n->slots) {
         slot *s = n->slots;
         n->slots = s->next;

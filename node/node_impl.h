@@ -1,7 +1,9 @@
 /*
  * Internals of the running node, shared by node.c (lifecycle, configured
  * peers, timers, state file), conn.c (one TCP connection and its secure
- * session) and messages.c (the application messages). Not for other modules.
+ * session), messages.c (the application messages), sync.c (the replication
+ * engine's transport, and the per-peer sync accounting) and localpub.c
+ * (objects other processes stored locally). Not for other modules.
  *
  * Ownership: the node owns the slots (one per configured peer) and the
  * connections (a list). A connection's memory is released only in the close
@@ -26,6 +28,9 @@
 #include "node.h"
 #include "peer_config.h"
 #include "peer_state.h"
+#include "repl.h"
+#include "repl_idmap.h"
+#include "wire.h"
 
 enum {
     NODE_TICK_MS = 250,
@@ -40,12 +45,31 @@ enum {
     NODE_STABLE_MS = 60000, /* a connection that lived this long resets the backoff */
     NODE_MAX_INBOUND = 256,
     NODE_MAX_HALFOPEN = 64, /* connections not yet established, both directions */
-    NODE_MAX_MESSAGE = 1 << 20, /* application message bound for now (ping/pong/bye) */
+    NODE_MAX_MESSAGE = 1 << 20, /* reassembled application message bound (> KN_WIRE_MSG_MAX) */
     NODE_WRITE_QUEUE_MAX = 8 << 20, /* a peer that does not read this much is dropped */
     NODE_CLOSE_GRACE_MS = 2000, /* time a `bye` gets to leave before the socket is cut */
     NODE_STATEMENT_DAYS = 30,
     NODE_READ_BUF = 64 << 10,
+    NODE_LOCAL_POLL_MS = 250, /* look for objects stored by other processes this often */
+    NODE_LOCAL_LOOKBACK_MS = 2000, /* ... re-reading this far behind the newest seen */
+    NODE_LOCAL_BATCH = 256, /* ... publishing at most this many per loop iteration */
+    NODE_ROUND_QUIET_MS = 1000, /* a reconciliation ends when the link is quiet this long */
+    NODE_PROGRESS_MS = 1000, /* catch-up progress is logged at most this often */
+    NODE_CAUGHT_UP_LOG_MIN = 100, /* objects a reconciliation must bring to be logged */
 };
+
+/*
+ * One reconciliation as the shell sees it (sync.c): it starts with the first
+ * "neg" message either way and lasts while neg, want and obj messages flow,
+ * until NODE_ROUND_QUIET_MS of quiet.
+ */
+typedef struct sync_round {
+    bool active;
+    uint64_t start_ms, last_ms, progress_ms;
+    uint64_t objs_in, objs_out, obj_bytes_in;
+    uint64_t wants_out; /* ids we asked this peer for during the round */
+    uint64_t logged_in; /* objs_in at the last progress line */
+} sync_round;
 
 typedef struct node node;
 typedef struct conn conn;
@@ -65,6 +89,7 @@ struct slot {
     uint64_t retry_ms;
     uint64_t handshake_ms, error_ms;
     uint64_t bytes_in, bytes_out; /* of the current or last connection */
+    kn_peer_sync sync; /* of the last connection, once it ended */
     char last_error[KN_PEER_ERROR_MAX + 1];
 };
 
@@ -89,6 +114,11 @@ struct conn {
     uint64_t next_ping_ms, ping_sent_ms, ping_nonce;
     bool ping_outstanding, pong_seen;
     uint64_t bytes_in, bytes_out;
+    bool repl_up; /* known to the replication engine as peer `seq` */
+    bool out_pending; /* the session holds output not yet handed to the socket */
+    bool send_failed; /* the engine's send failed: close at the next check */
+    kn_peer_sync sync;
+    sync_round round;
     uint8_t rbuf[NODE_READ_BUF];
 };
 
@@ -97,6 +127,10 @@ struct node {
     uv_tcp_t listener;
     uv_signal_t sigint, sigterm, sighup;
     uv_timer_t tick;
+    uv_timer_t repl_timer; /* armed at kn_repl_tick's next deadline */
+    uv_check_t repl_check; /* after each loop iteration's I/O: tick the engine, flush */
+    uv_idle_t local_idle; /* runs while localpub has more objects to publish */
+    uv_signal_t sigusr1; /* "look for new local objects now" */
     const kn_env *env;
     kn_datadir *dd;
     const kn_node_config *cfg;
@@ -117,6 +151,20 @@ struct node {
     uint64_t conn_seq;
     uint64_t stop_deadline_ms;
     int exit_code;
+
+    /* Replication (sync.c). */
+    kn_repl *repl;
+    kn_repl_store lmdb; /* the engine's LMDB store, wrapped by sync.c's announce shim */
+    bool repl_dirty; /* the engine was fed: tick it before the loop sleeps */
+    bool out_dirty; /* some connection has output pending */
+    bool announcing; /* kn_repl_publish of an object another process stored */
+    uint8_t announce_id[KN_ID];
+
+    /* Local objects written by other processes (localpub.c). */
+    uint64_t local_mark; /* newest `created` among our own objects seen */
+    kn_idmap local_recent; /* ids seen with created >= local_mark - lookback; value: created */
+    bool local_more; /* the last poll stopped at NODE_LOCAL_BATCH */
+    uint64_t local_poll_ms;
 };
 
 /* ---- node.c ---- */
@@ -147,6 +195,34 @@ void conn_abort(conn *c, uint64_t now);
 void conn_tick(conn *c, uint64_t now);
 /* Encrypts and sends one application message; closes the connection on failure. */
 void conn_send(conn *c, kn_mp_out *msg, uint64_t now);
+
+/* Hands what the session has produced to the socket; may close c. */
+void conn_flush(conn *c, uint64_t now);
+/* Queues one encoded message on the session without writing (see sync.c); 0 or KN_E code. */
+KN_MUST_USE int conn_queue(conn *c, const uint8_t *msg, size_t len);
+
+/* ---- sync.c ---- */
+KN_MUST_USE int sync_start(node *n);
+/* Initialises and starts the engine's timer and check handles (closed by close_walk/finish_stop).
+ */
+KN_MUST_USE int sync_handles_init(node *n);
+void sync_stop(node *n); /* frees the engine; after the loop has ended */
+void sync_peer_up(node *n, conn *c, uint64_t now);
+void sync_peer_down(node *n, conn *c, uint64_t now);
+/* One decoded replication message from c (not ping/pong/bye); negative: disconnect. */
+KN_MUST_USE int sync_receive(
+    conn *c, const uint8_t *msg, size_t len, const kn_wire_msg *m, uint64_t now, const char **why);
+/* Publishes an object another process stored (bytes borrowed); a kn_put_result or KN_E code. */
+int sync_announce(node *n, const uint8_t *raw, size_t len, const uint8_t id[KN_ID], uint64_t now);
+/* Ticks the engine if it was fed, re-arms its timer, flushes output, closes failed links. */
+void sync_run(node *n, uint64_t now);
+/* Per-connection bookkeeping from the node tick: ends quiet rounds, logs catch-up progress. */
+void sync_conn_tick(conn *c, uint64_t now);
+
+/* ---- localpub.c ---- */
+KN_MUST_USE int localpub_start(node *n, uint64_t now);
+void localpub_stop(node *n);
+void localpub_poll(node *n, uint64_t now);
 
 /* ---- messages.c ---- */
 /* Decodes and handles one application message; a negative code disconnects the peer. */

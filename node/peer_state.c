@@ -72,6 +72,11 @@ int kn_peer_state_write(const char *datadir, const kn_peer_state *st)
             (unsigned long long)p->bytes_out, (unsigned long long)p->error_ms);
         put_text(f, p->last_error);
         fputc('\n', f);
+        const kn_peer_sync *y = &p->sync;
+        fprintf(f, "sync\t%llu\t%llu\t%llu\t%llu\t%llu\t%llu\n", (unsigned long long)y->objs_in,
+            (unsigned long long)y->objs_out, (unsigned long long)y->recon_ms,
+            (unsigned long long)y->recon_duration_ms, (unsigned long long)y->recon_in,
+            (unsigned long long)y->recon_out);
     }
     int bad = ferror(f);
     if (fclose(f) != 0 || bad || rename(tmp, path) < 0) {
@@ -130,6 +135,23 @@ static int parse_peer(kn_peer_status *p, char *line)
     return 0;
 }
 
+static int parse_sync(kn_peer_sync *y, char *line)
+{
+    char *f[8];
+    int n = 0;
+    char *s = line;
+    while (n < 8 && s)
+        f[n++] = strsep(&s, "\t");
+    if (n != 7 || s)
+        return KN_ECORRUPT;
+    uint64_t *nums[] = { &y->objs_in, &y->objs_out, &y->recon_ms, &y->recon_duration_ms,
+        &y->recon_in, &y->recon_out };
+    for (int i = 0; i < 6; i++)
+        if (parse_u64(f[1 + i], nums[i]) < 0)
+            return KN_ECORRUPT;
+    return 0;
+}
+
 int kn_peer_state_read(const char *datadir, kn_peer_state *st)
 {
     char path[4096], line[STATE_LINE_MAX];
@@ -160,6 +182,13 @@ int kn_peer_state_read(const char *datadir, kn_peer_state *st)
             st->pid = (long)v;
             st->running = strcmp(run, "1") == 0;
             header = true;
+            continue;
+        }
+        if (strncmp(line, "sync\t", 5) == 0) {
+            if (st->n == 0 || (rc = parse_sync(&st->v[st->n - 1].sync, line)) < 0) {
+                rc = KN_ECORRUPT;
+                goto out;
+            }
             continue;
         }
         if (strncmp(line, "peer\t", 5) != 0)

@@ -12,8 +12,15 @@
  *   knoten-peers-state  1  PID  RUNNING(0|1)  UPDATED_MS
  *   peer  ADDR  DIR(out|in)  PHASE  IDENTITY-HEX|-  SINCE_MS  HANDSHAKE_MS
  *         RETRY_MS  BYTES_IN  BYTES_OUT  ERROR_MS  ERROR-TEXT|-
+ *   sync  OBJS_IN  OBJS_OUT  RECON_MS  RECON_DURATION_MS  RECON_IN  RECON_OUT
  *
- * Writer: the node (node.c). Readers: `knoten peer ls`, tests.
+ * A `sync` record belongs to the `peer` record just before it (replication
+ * counters of the current or last connection, and its last reconciliation;
+ * see kn_peer_sync). Readers skip record kinds they do not know, so the
+ * `sync` records were added without changing the version.
+ *
+ * Writer: the node (node.c). Readers: `knoten peer ls`, `knoten sync status`,
+ * tests.
  */
 #ifndef KN_PEER_STATE_H
 #define KN_PEER_STATE_H
@@ -39,6 +46,19 @@ const char *kn_peer_phase_name(kn_peer_phase p);
 
 enum { KN_PEER_ERROR_MAX = 160 };
 
+/*
+ * Replication with one peer over the current (or the last) connection. A
+ * reconciliation is one anti-entropy round (Negentropy) plus the objects
+ * it moved, from its first message until the link has been quiet for a
+ * second; recon_in/out count the objects received and sent meanwhile.
+ */
+typedef struct kn_peer_sync {
+    uint64_t objs_in, objs_out; /* obj messages received and sent */
+    uint64_t recon_ms; /* start of the last finished reconciliation, 0 if none */
+    uint64_t recon_duration_ms;
+    uint64_t recon_in, recon_out;
+} kn_peer_sync;
+
 typedef struct kn_peer_status {
     char addr[KN_PEER_ADDR_MAX + 1];
     bool inbound;
@@ -51,6 +71,7 @@ typedef struct kn_peer_status {
     uint64_t bytes_in, bytes_out;
     uint64_t error_ms; /* when last_error happened, 0 if never */
     char last_error[KN_PEER_ERROR_MAX + 1];
+    kn_peer_sync sync;
 } kn_peer_status;
 
 typedef struct kn_peer_state {

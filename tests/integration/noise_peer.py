@@ -118,6 +118,8 @@ def main():
         assert msg is not None, "node closed before answering our ping"
         if msg.startswith(b"\x92\xa4ping"):
             send_msg(b"\x92\xa4pong" + msg[6:])  # answer the node's ping with its nonce
+        elif msg.startswith(b"\x94\xa5hello"):
+            pass  # the replication engine's greeting; this peer does not replicate
         elif msg == b"\x92\xa4pong" + mp_uint(nonce):
             got_pong = True
         else:

@@ -22,7 +22,7 @@ cases=(
     "not-an-array    a470696e67              malformed message"
     "noncanon-nonce  92a470696e67cc01        malformed message"
     "stray-pong      92a4706f6e67cd1234      pong without a matching ping"
-    "not-yet         92a46861766590          a message kind this node does not handle yet"
+    "bad-object      92a36f626ac403010203    invalid object"
 )
 for c in "${cases[@]}"; do
     read -r name hex reason <<<"$c"

@@ -79,6 +79,7 @@ int cmd_run(kn_cli *cli, int argc, char **argv);
 int cmd_status(kn_cli *cli, int argc, char **argv);
 int cmd_peer(kn_cli *cli, int argc, char **argv);
 int cmd_peers(kn_cli *cli, int argc, char **argv);
+int cmd_sync(kn_cli *cli, int argc, char **argv);
 
 #endif
 

@@ -52,6 +52,13 @@ const cli_command cli_commands[] = {
         "HOST:PORT is e.g. knoten.example.de:8471, 192.0.2.7:8471 or [2001:db8::7]:8471.\n" DATA_HELP },
     { "peers", cmd_peers, "list the peers (same as `knoten peer ls`)",
         "knoten peers [--data DIR]\n\nSame as `knoten peer ls`.\n" DATA_HELP },
+    { "sync", cmd_sync, "show how replication with each peer is going",
+        "knoten sync status [--json] [--data DIR]\n\n"
+        "For each peer: the last reconciliation (when, how long, objects received\n"
+        "and sent), and the objects and bytes of the current or last connection, as\n"
+        "the running node reports them (updated about once a second). A large\n"
+        "catch-up also logs its progress in the node's output.\n\n"
+        "  --json            one JSON object per peer and line\n" DATA_HELP },
     { "status", cmd_status, "show identity, network and store counts",
         "knoten status [--json] [--data DIR]\n\n"
         "  --json            machine-readable output\n" DATA_HELP },

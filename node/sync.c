@@ -1,0 +1,349 @@
+/*
+ * The replication engine (repl.h) inside the libuv shell.
+ *
+ * One kn_repl per node, over the node's LMDB store and identity key. Every
+ * established connection is one engine peer whose id is the connection's
+ * `seq`; the engine's send() encrypts into that connection's kn_session and
+ * the bytes reach the socket at the next flush, which happens at the end of
+ * the read that caused them or in the loop's check phase (sync_run), so a
+ * burst of messages leaves in one write. A send never closes a connection
+ * from inside the engine: a failure is only marked, and sync_run closes it.
+ *
+ * Ticks: the engine is ticked once per loop iteration in which it was fed
+ * (a message, a peer coming or going, a local object), in the check phase
+ * after all ready I/O was read, and at the deadline kn_repl_tick returned,
+ * through one uv timer. `now` is the node's clock, read once per iteration.
+ *
+ * Accounting: the shell sees every message either way, so it counts objects
+ * per connection and delimits reconciliations (sync_round in node_impl.h)
+ * without asking the engine. During a large catch-up it logs progress at
+ * most once a second, and a summary at the end; the figures go to
+ * peers.state for `knoten sync status`.
+ *
+ * Objects that other processes stored (`knoten thread`, `knoten import`) are
+ * already in LMDB when localpub.c finds them, so the engine's ingest would
+ * call them duplicates and not push them. sync_announce() publishes such an
+ * object through a thin shim over the LMDB store interface that reports
+ * that one id as absent and newly stored, so the engine treats it exactly as
+ * a fresh local object. (A kn_repl_announce(id) in the engine would make the
+ * shim unnecessary.)
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "node_impl.h"
+
+/* ---- the engine's view of the store: LMDB plus the announce shim ---- */
+
+static bool is_announced(const node *n, const uint8_t id[KN_ID])
+{
+    return n->announcing && memcmp(id, n->announce_id, KN_ID) == 0;
+}
+
+static int shim_has(void *ctx, const uint8_t id[KN_ID])
+{
+    node *n = ctx;
+    if (is_announced(n, id))
+        return 0;
+    return n->lmdb.has(n->lmdb.ctx, id);
+}
+
+static int shim_get(void *ctx, const uint8_t id[KN_ID], uint8_t **buf, size_t *len)
+{
+    node *n = ctx;
+    return n->lmdb.get(n->lmdb.ctx, id, buf, len);
+}
+
+static int shim_ingest(void *ctx, const kn_object *objs, size_t cnt, int *results)
+{
+    node *n = ctx;
+    int rc = n->lmdb.ingest(n->lmdb.ctx, objs, cnt, results);
+    if (rc == 0 && n->announcing)
+        for (size_t i = 0; i < cnt; i++)
+            if (results[i] == KN_PUT_DUPLICATE && is_announced(n, objs[i].id))
+                results[i] = KN_PUT_STORED;
+    return rc;
+}
+
+static int shim_each(
+    void *ctx, int (*fn)(void *fctx, uint64_t created, const uint8_t id[KN_ID]), void *fctx)
+{
+    node *n = ctx;
+    return n->lmdb.each_item(n->lmdb.ctx, fn, fctx);
+}
+
+/* ---- the engine's transport ---- */
+
+static conn *conn_of_peer(node *n, uint64_t peer)
+{
+    for (conn *c = n->conns; c; c = c->next)
+        if (c->repl_up && c->seq == peer)
+            return c;
+    return NULL;
+}
+
+static void round_touch(conn *c, kn_wire_kind kind, uint64_t now)
+{
+    sync_round *r = &c->round;
+    if (kind == KN_WIRE_NEG && !r->active) {
+        memset(r, 0, sizeof *r);
+        r->active = true;
+        r->start_ms = r->progress_ms = now;
+    }
+    if (r->active && (kind == KN_WIRE_NEG || kind == KN_WIRE_WANT || kind == KN_WIRE_OBJ))
+        r->last_ms = now;
+}
+
+static void account_out(conn *c, const uint8_t *msg, size_t len, uint64_t now)
+{
+    kn_wire_msg m;
+    if (kn_wire_decode(&m, msg, len) < 0)
+        return;
+    round_touch(c, m.kind, now);
+    if (m.kind == KN_WIRE_OBJ) {
+        c->sync.objs_out++;
+        if (c->round.active)
+            c->round.objs_out++;
+    } else if (m.kind == KN_WIRE_WANT && c->round.active) {
+        c->round.wants_out += m.nids;
+    }
+}
+
+static void account_in(conn *c, const kn_wire_msg *m, uint64_t now)
+{
+    round_touch(c, m->kind, now);
+    if (m->kind == KN_WIRE_OBJ) {
+        c->sync.objs_in++;
+        if (c->round.active) {
+            c->round.objs_in++;
+            c->round.obj_bytes_in += m->data_len;
+        }
+    }
+}
+
+static int engine_send(void *ctx, uint64_t peer, const uint8_t *msg, size_t len)
+{
+    node *n = ctx;
+    conn *c = conn_of_peer(n, peer);
+    if (!c)
+        return KN_ECLOSED;
+    int rc = conn_queue(c, msg, len);
+    if (rc == 0)
+        account_out(c, msg, len, node_now(n));
+    return rc;
+}
+
+/* What the transport still holds for a peer: the session's output and libuv's write queue. */
+static size_t engine_queued(void *ctx, uint64_t peer)
+{
+    conn *c = conn_of_peer(ctx, peer);
+    if (!c || !c->s)
+        return 0;
+    const uint8_t *buf;
+    size_t len = 0;
+    kn_session_pending_output(c->s, &buf, &len);
+    return len + uv_stream_get_write_queue_size((const uv_stream_t *)&c->tcp);
+}
+
+int sync_start(node *n)
+{
+    n->lmdb = kn_repl_store_lmdb(n->dd->store);
+    kn_repl_config cfg = {
+        .store = { .ctx = n,
+            .has = shim_has,
+            .get = shim_get,
+            .ingest = shim_ingest,
+            .each_item = shim_each },
+        .send = engine_send,
+        .send_ctx = n,
+        .queued = engine_queued,
+        .env = n->env,
+    };
+    memcpy(cfg.node_key, n->dd->identity_pk, KN_KEY);
+    return kn_repl_new(&n->repl, &cfg);
+}
+
+void sync_stop(node *n)
+{
+    kn_repl_free(n->repl);
+    n->repl = NULL;
+}
+
+/* ---- peers ---- */
+
+void sync_peer_up(node *n, conn *c, uint64_t now)
+{
+    c->repl_up = true;
+    int rc = kn_repl_peer_up(n->repl, c->seq, !c->inbound, now);
+    n->repl_dirty = true;
+    if (rc < 0) {
+        c->repl_up = false;
+        conn_close(c, rc,
+            rc == KN_ELIMIT ? "too many peers connected; try another node"
+                            : "cannot start replication",
+            true, now);
+    }
+}
+
+static void kib(char *buf, size_t cap, uint64_t bytes)
+{
+    if (bytes >= 10ull << 20)
+        snprintf(buf, cap, "%.1f MiB", (double)bytes / (1 << 20));
+    else
+        snprintf(buf, cap, "%llu KiB", (unsigned long long)((bytes + 1023) / 1024));
+}
+
+/* A reconciliation is over: book it, and say so if it was a catch-up worth a line. */
+static void round_end(conn *c)
+{
+    sync_round *r = &c->round;
+    if (!r->active)
+        return;
+    r->active = false;
+    c->sync.recon_ms = r->start_ms;
+    c->sync.recon_duration_ms = r->last_ms - r->start_ms;
+    c->sync.recon_in = r->objs_in;
+    c->sync.recon_out = r->objs_out;
+    c->n->state_dirty = true;
+    if (r->objs_in >= NODE_CAUGHT_UP_LOG_MIN || r->logged_in) {
+        char label[320], size[32];
+        kib(size, sizeof size, r->obj_bytes_in);
+        node_log(c->n, "caught up from %s: %llu objects, %s in %.1f s (sent %llu)",
+            node_peer_label(c, label, sizeof label), (unsigned long long)r->objs_in, size,
+            (double)(r->last_ms - r->start_ms) / 1000.0, (unsigned long long)r->objs_out);
+    }
+}
+
+void sync_peer_down(node *n, conn *c, uint64_t now)
+{
+    if (!c->repl_up)
+        return;
+    c->repl_up = false;
+    round_end(c);
+    kn_repl_peer_down(n->repl, c->seq, now);
+    n->repl_dirty = true;
+}
+
+/* ---- messages ---- */
+
+static const char *violation(kn_wire_kind kind, int rc)
+{
+    switch (kind) {
+    case KN_WIRE_HELLO:
+        return rc == KN_EVERSION ? "unsupported protocol version in hello" : "unexpected hello";
+    case KN_WIRE_OBJ:
+        return "invalid object";
+    case KN_WIRE_NEG:
+        return "invalid reconciliation (neg) message";
+    case KN_WIRE_HAVE:
+        return "invalid have";
+    case KN_WIRE_WANT:
+        return "invalid want";
+    default:
+        return "invalid replication message";
+    }
+}
+
+int sync_receive(
+    conn *c, const uint8_t *msg, size_t len, const kn_wire_msg *m, uint64_t now, const char **why)
+{
+    node *n = c->n;
+    if (!c->repl_up) {
+        *why = "replication message before the session was set up";
+        return KN_EPROTO;
+    }
+    account_in(c, m, now);
+    int rc = kn_repl_receive(n->repl, c->seq, msg, len, now);
+    n->repl_dirty = true;
+    if (rc < 0) {
+        *why = violation(m->kind, rc);
+        return rc;
+    }
+    return 0;
+}
+
+int sync_announce(node *n, const uint8_t *raw, size_t len, const uint8_t id[KN_ID], uint64_t now)
+{
+    n->announcing = true;
+    memcpy(n->announce_id, id, KN_ID);
+    int rc = kn_repl_publish(n->repl, raw, len, now);
+    n->announcing = false;
+    n->repl_dirty = true;
+    return rc;
+}
+
+/* ---- the loop ---- */
+
+static void on_repl_timer(uv_timer_t *t)
+{
+    node *n = t->data;
+    n->repl_dirty = true;
+    sync_run(n, node_now(n));
+}
+
+static void on_repl_check(uv_check_t *h)
+{
+    node *n = h->data;
+    sync_run(n, node_now(n));
+}
+
+int sync_handles_init(node *n)
+{
+    if (uv_timer_init(&n->loop, &n->repl_timer) < 0 || uv_check_init(&n->loop, &n->repl_check) < 0)
+        return KN_ENOMEM;
+    n->repl_timer.data = n->repl_check.data = n;
+    return uv_check_start(&n->repl_check, on_repl_check) < 0 ? KN_ENOMEM : 0;
+}
+
+void sync_run(node *n, uint64_t now)
+{
+    if (!n->repl || n->finished)
+        return;
+    for (conn *c = n->conns; c; c = c->next)
+        if (c->send_failed && !c->closing)
+            conn_close(c, KN_ENET, "cannot send", false, now);
+    if (n->repl_dirty) {
+        n->repl_dirty = false;
+        uint64_t next = kn_repl_tick(n->repl, now);
+        uv_timer_start(&n->repl_timer, on_repl_timer, next > now ? next - now : 0, 0);
+    }
+    /* Closing a connection tells the engine, which may queue for others: a few passes. */
+    for (int pass = 0; pass < 4 && n->out_dirty; pass++) {
+        n->out_dirty = false;
+        for (conn *c = n->conns; c; c = c->next)
+            if (c->out_pending && !c->closing)
+                conn_flush(c, now);
+    }
+}
+
+void sync_conn_tick(conn *c, uint64_t now)
+{
+    sync_round *r = &c->round;
+    if (!r->active)
+        return;
+    if (now - r->last_ms >= NODE_ROUND_QUIET_MS) {
+        round_end(c);
+        return;
+    }
+    /* Only a catch-up worth watching: a second old, and large (or announced large). */
+    if (r->objs_in <= r->logged_in || now - r->start_ms < NODE_PROGRESS_MS
+        || now - r->progress_ms < NODE_PROGRESS_MS
+        || (r->objs_in < NODE_CAUGHT_UP_LOG_MIN && r->wants_out < NODE_CAUGHT_UP_LOG_MIN))
+        return;
+    char label[320], size[32], line[160];
+    node_peer_label(c, label, sizeof label);
+    kib(size, sizeof size, r->obj_bytes_in);
+    if (r->wants_out > r->objs_in) {
+        double rate = (double)r->objs_in / (double)(now - r->start_ms); /* per ms */
+        double left_s = (double)(r->wants_out - r->objs_in) / rate / 1000.0;
+        snprintf(line, sizeof line, "%llu/%llu objects, %s, ~%.0f s left",
+            (unsigned long long)r->objs_in, (unsigned long long)r->wants_out, size,
+            left_s < 1 ? 1 : left_s);
+    } else {
+        snprintf(
+            line, sizeof line, "%llu objects so far, %s", (unsigned long long)r->objs_in, size);
+    }
+    node_log(c->n, "catching up from %s: %s", label, line);
+    r->progress_ms = now;
+    r->logged_in = r->objs_in;
+}

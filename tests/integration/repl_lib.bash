@@ -1,0 +1,63 @@
+# Helpers for the replication integration tests (sourced, not a test itself:
+# ctest registers only tests/integration/*.sh). Builds on peers_lib.bash:
+# scratch directory, free ports, bounded waits, a trap that kills every node.
+#
+# The network: node a founds it (`knoten init`), every other node is created
+# with `knoten init --network-key-file a/network.key`, which founds nothing,
+# so the only network object is a's and a is the only member. The objects
+# these tests replicate are therefore a's; the other nodes relay and store
+# them (an object by a non-member would stay pending everywhere).
+
+source "$(dirname "${BASH_SOURCE[0]}")/peers_lib.bash"
+BUILD=${2:?usage: bash TEST.sh PATH-TO-KNOTEN BUILD-DIR}
+
+# init_founder NAME / init_member NAME: create $WORK/NAME; ID_<NAME> gets its identity.
+init_founder() {
+    "$KNOTEN" init --data "$WORK/$1" >"$WORK/init-$1.out" || fail "knoten init ($1) failed"
+    printf -v "ID_$1" '%s' "$(sed -n 's/^node identity: //p' "$WORK/init-$1.out")"
+}
+init_member() {
+    "$KNOTEN" init --data "$WORK/$1" --network-key-file "$WORK/a/network.key" \
+        >"$WORK/init-$1.out" || fail "knoten init --network-key-file ($1) failed"
+    printf -v "ID_$1" '%s' "$(sed -n 's/^node identity: //p' "$WORK/init-$1.out")"
+}
+
+# object_count NAME: objects stored at NAME (not pending).
+object_count() {
+    "$KNOTEN" status --json --data "$WORK/$1" |
+        "$PY" -c 'import json, sys; print(json.load(sys.stdin)["store"]["objects"])'
+}
+
+has_count() { # has_count NAME N: NAME stores exactly N objects
+    [ "$(object_count "$1")" = "$2" ]
+}
+
+has_object() { # has_object NAME ID
+    "$KNOTEN" show "$2" --data "$WORK/$1" >/dev/null 2>&1
+}
+
+# object_ids NAME: every stored id, sorted, one a line.
+object_ids() {
+    "$KNOTEN" ls --limit 0 --json --data "$WORK/$1" |
+        "$PY" -c 'import json, sys; print("\n".join(sorted(json.loads(l)["id"] for l in sys.stdin if l.strip())))'
+}
+
+# sync_field NAME ADDR FIELD: one figure of `knoten sync status --json` for the peer at ADDR.
+sync_field() {
+    "$KNOTEN" sync status --json --data "$WORK/$1" |
+        "$PY" -c 'import json, sys
+for l in sys.stdin:
+    p = json.loads(l)
+    if p.get("addr") == sys.argv[1]:
+        print(p[sys.argv[2]]); break
+else:
+    sys.exit(1)' "$2" "$3"
+}
+
+no_violations() { # no_violations NAME...: nothing refused, nothing timed out
+    local name
+    for name in "$@"; do
+        ! log_has "$name" "protocol violation|timed out|cannot send" ||
+            fail "errors in $name's log"
+    done
+}
