@@ -6,7 +6,10 @@
  * message 2 carrying its identity statement, the initiator checks it and
  * sends message 3 with its own, and both sides split into transport ciphers.
  * Each received byte goes through the frame reader exactly once; whole frames
- * are decrypted straight from the caller's buffer.
+ * are decrypted straight from the caller's buffer, and every transport frame
+ * is decrypted into the place its message is read from (the arena or the
+ * assembler's buffer, see struct kn_session), so a large message is not
+ * copied after decryption.
  */
 #include "frame.h"
 
@@ -119,6 +122,13 @@ int kn_frame_reader_next(kn_frame_reader *r, const uint8_t *in, size_t len, size
 
 /* ---- message reassembly ---- */
 
+/*
+ * buf holds 1 + cap bytes and the message so far is buf[1 .. 1 + len). The
+ * spare byte in front lets the session decrypt a fragment straight into place
+ * (session_decrypt_to_assembler): the plaintext goes to buf + len, so its
+ * fragment byte lands on the byte just before where its message bytes belong,
+ * and that one byte is saved and put back.
+ */
 struct kn_msg_assembler {
     size_t max_message;
     uint8_t *buf;
@@ -142,27 +152,45 @@ void kn_msg_assembler_free(kn_msg_assembler *a)
 {
     if (!a)
         return;
+    if (a->buf)
+        kn_memzero(a->buf, 1 + a->cap);
     free(a->buf);
     free(a);
+}
+
+/*
+ * Makes room for n more message bytes (the caller has checked n against
+ * max_message). Capacity at least doubles, so a message that arrives in many
+ * fragments is moved by realloc a bounded number of times, and never grows
+ * past max_message.
+ */
+static int assembler_reserve(kn_msg_assembler *a, size_t n)
+{
+    if (n <= a->cap - a->len)
+        return 0;
+    size_t cap = 2 * KN_FRAME_MAX_CHUNK;
+    if (cap < 2 * a->cap)
+        cap = 2 * a->cap;
+    if (cap < a->len + n)
+        cap = a->len + n;
+    if (cap > a->max_message)
+        cap = a->max_message;
+    uint8_t *nb = realloc(a->buf, 1 + cap);
+    if (!nb)
+        return KN_ENOMEM;
+    a->buf = nb;
+    a->cap = cap;
+    return 0;
 }
 
 static int assembler_append(kn_msg_assembler *a, const uint8_t *b, size_t n)
 {
     if (n > a->max_message - a->len)
         return KN_ELIMIT;
-    if (a->len + n > a->cap) {
-        size_t cap = a->cap ? a->cap : 2 * KN_FRAME_MAX_CHUNK;
-        while (cap < a->len + n)
-            cap *= 2;
-        if (cap > a->max_message)
-            cap = a->max_message;
-        uint8_t *nb = realloc(a->buf, cap);
-        if (!nb)
-            return KN_ENOMEM;
-        a->buf = nb;
-        a->cap = cap;
-    }
-    memcpy(a->buf + a->len, b, n);
+    int rc = assembler_reserve(a, n);
+    if (rc < 0)
+        return rc;
+    memcpy(a->buf + 1 + a->len, b, n);
     a->len += n;
     return 0;
 }
@@ -202,7 +230,7 @@ int kn_msg_assembler_push(
         return 0;
     }
     a->partial = false;
-    *msg = a->buf;
+    *msg = a->buf + 1;
     *msg_len = a->len;
     return 1;
 out:
@@ -222,7 +250,12 @@ struct buf {
     size_t len, cap, off;
 };
 
-/* Makes room for n more bytes at the end, dropping the consumed front first. */
+/*
+ * Makes room for n more bytes at the end, dropping the consumed front first.
+ * An empty buffer gets exactly what is asked for (kn_session_take_output hands
+ * the whole buffer away, so each send after it starts from nothing); a buffer
+ * that has to grow at least doubles.
+ */
 static int buf_reserve(struct buf *q, size_t n)
 {
     if (q->off > 0) {
@@ -234,9 +267,11 @@ static int buf_reserve(struct buf *q, size_t n)
         return 0;
     if (n > SIZE_MAX / 2 - q->len)
         return KN_ENOMEM;
-    size_t cap = q->cap ? q->cap : 4096;
-    while (cap < q->len + n)
-        cap *= 2;
+    size_t cap = q->len + n;
+    if (q->cap > 0 && cap < 2 * q->cap)
+        cap = 2 * q->cap;
+    if (cap < 4096)
+        cap = 4096;
     uint8_t *nb = realloc(q->b, cap);
     if (!nb)
         return KN_ENOMEM;
@@ -252,6 +287,12 @@ static void buf_free(struct buf *q)
 }
 
 /* ---- the session ---- */
+
+/* One queued message: owned[off ..] (owned is 1 + cap bytes) or arena.b[off ..]. */
+struct inmsg {
+    uint8_t *owned;
+    size_t cap, off, len;
+};
 
 struct kn_session {
     enum kn_noise_role role;
@@ -275,8 +316,22 @@ struct kn_session {
     uint8_t h[KN_NOISE_HASH];
 
     struct buf out; /* frames to send */
-    struct buf inq; /* received messages: 4-byte length, then the bytes */
-    uint8_t *scratch; /* KN_FRAME_MAX: decrypted frames */
+
+    /*
+     * Received messages, in order, each decrypted once into where it is
+     * handed out from. A message in one frame that is not full-size is
+     * decrypted into the arena (its fragment byte first, then the message).
+     * A message whose first frame is full-size, or that has more fragments,
+     * is decrypted into the assembler's buffer, which then moves to the
+     * queue whole (owned); when its reader is done with it, it goes back to
+     * the assembler for the next such message.
+     */
+    struct buf arena;
+    struct inmsg *q;
+    size_t q_head, q_len, q_cap;
+    uint8_t *lent; /* the owned buffer of the message last returned, or NULL */
+    size_t lent_cap;
+    uint8_t *scratch; /* KN_FRAME_MAX: handshake payloads, unusual transport frames */
 };
 
 int kn_session_new(kn_session **out, enum kn_noise_role role,
@@ -326,6 +381,15 @@ out:
     return rc;
 }
 
+/* Frees a message buffer of 1 + cap bytes, wiping it first; NULL is fine. */
+static void wipe_free(uint8_t *b, size_t cap)
+{
+    if (!b)
+        return;
+    kn_memzero(b, 1 + cap);
+    free(b);
+}
+
 void kn_session_free(kn_session *s)
 {
     if (!s)
@@ -338,9 +402,13 @@ void kn_session_free(kn_session *s)
     if (s->out.b)
         kn_memzero(s->out.b, s->out.cap);
     buf_free(&s->out);
-    if (s->inq.b)
-        kn_memzero(s->inq.b, s->inq.cap);
-    buf_free(&s->inq);
+    if (s->arena.b)
+        kn_memzero(s->arena.b, s->arena.cap);
+    buf_free(&s->arena);
+    for (size_t i = 0; i < s->q_len; i++)
+        wipe_free(s->q[i].owned, s->q[i].cap);
+    free(s->q);
+    wipe_free(s->lent, s->lent_cap);
     if (s->scratch)
         kn_memzero(s->scratch, KN_FRAME_MAX);
     free(s->scratch);
@@ -455,23 +523,142 @@ static int session_handshake_frame(kn_session *s, const uint8_t *frame, size_t l
     return session_establish(s);
 }
 
-static int session_queue_message(kn_session *s, const uint8_t *msg, size_t len)
+static int queue_push(kn_session *s, uint8_t *owned, size_t cap, size_t off, size_t len)
 {
-    int rc = buf_reserve(&s->inq, 4 + len);
-    if (rc < 0)
-        return rc;
-    uint8_t *p = s->inq.b + s->inq.len;
-    p[0] = (uint8_t)(len >> 24);
-    p[1] = (uint8_t)(len >> 16);
-    p[2] = (uint8_t)(len >> 8);
-    p[3] = (uint8_t)len;
-    if (len > 0)
-        memcpy(p + 4, msg, len);
-    s->inq.len += 4 + len;
+    if (s->q_len == s->q_cap) {
+        size_t ncap = s->q_cap ? 2 * s->q_cap : 16;
+        struct inmsg *nq = realloc(s->q, ncap * sizeof *nq);
+        if (!nq)
+            return KN_ENOMEM;
+        s->q = nq;
+        s->q_cap = ncap;
+    }
+    s->q[s->q_len++] = (struct inmsg) { owned, cap, off, len };
     return 0;
 }
 
-static int session_transport_frame(kn_session *s, const uint8_t *frame, size_t len)
+/*
+ * The end of a message's life: its buffer goes back to the assembler if that
+ * has none (the common case, so a stream of large messages reuses one
+ * buffer), else it is wiped and freed.
+ */
+static void session_release_lent(kn_session *s)
+{
+    kn_msg_assembler *a = s->assembler;
+    if (!s->lent)
+        return;
+    if (a && !a->buf) {
+        a->buf = s->lent;
+        a->cap = s->lent_cap;
+        a->len = 0;
+    } else {
+        wipe_free(s->lent, s->lent_cap);
+    }
+    s->lent = NULL;
+    s->lent_cap = 0;
+}
+
+/*
+ * Called at the start of each feed: every pointer handed out dies here.
+ * Messages not yet read (the node drains after each feed, so normally none)
+ * move to the front.
+ */
+static void session_compact_queue(kn_session *s)
+{
+    session_release_lent(s);
+    if (s->q_head == s->q_len) {
+        s->q_head = s->q_len = 0;
+        s->arena.len = s->arena.off = 0;
+        return;
+    }
+    size_t from = s->arena.len;
+    for (size_t i = s->q_head; i < s->q_len; i++)
+        if (!s->q[i].owned && s->q[i].off - 1 < from)
+            from = s->q[i].off - 1;
+    if (from > 0) {
+        memmove(s->arena.b, s->arena.b + from, s->arena.len - from);
+        s->arena.len -= from;
+        for (size_t i = s->q_head; i < s->q_len; i++)
+            if (!s->q[i].owned)
+                s->q[i].off -= from;
+    }
+    memmove(s->q, s->q + s->q_head, (s->q_len - s->q_head) * sizeof *s->q);
+    s->q_len -= s->q_head;
+    s->q_head = 0;
+}
+
+/*
+ * A frame that is the whole of a message, or not (a short non-final fragment
+ * the sender chose to send): decrypted into the arena, where it stays and is
+ * read from; only in the second case are its bytes copied to the assembler.
+ */
+static int session_decrypt_to_arena(kn_session *s, const uint8_t *frame, size_t len)
+{
+    size_t plen = len - KN_NOISE_TAG;
+    int rc = buf_reserve(&s->arena, plen);
+    if (rc < 0)
+        return rc;
+    uint8_t *p = s->arena.b + s->arena.len;
+    rc = kn_noise_cipher_decrypt(s->rx, NULL, 0, frame, len, p);
+    if (rc < 0)
+        return rc;
+    if (p[0] == KN_FRAME_FINAL) {
+        rc = queue_push(s, NULL, 0, s->arena.len + 1, plen - 1);
+        if (rc == 0)
+            s->arena.len += plen;
+        return rc;
+    }
+    const uint8_t *msg;
+    size_t mlen;
+    rc = kn_msg_assembler_push(s->assembler, p, plen, &msg, &mlen);
+    return rc < 0 ? rc : 0; /* not 1: the fragment byte was not final */
+}
+
+/*
+ * A fragment of a message being reassembled, or a full-size frame (which
+ * usually begins one): decrypted straight to its place in the assembler's
+ * buffer, whose spare byte in front takes the fragment byte. A complete
+ * message's buffer moves to the queue instead of being copied.
+ */
+static int session_decrypt_to_assembler(kn_session *s, const uint8_t *frame, size_t len)
+{
+    kn_msg_assembler *a = s->assembler;
+    size_t n = len - KN_NOISE_TAG - 1;
+    if (!a->partial)
+        a->len = 0;
+    int rc = assembler_reserve(a, n);
+    if (rc < 0)
+        return rc;
+    uint8_t *at = a->buf + a->len;
+    uint8_t saved = *at;
+    rc = kn_noise_cipher_decrypt(s->rx, NULL, 0, frame, len, at);
+    if (rc < 0)
+        return rc;
+    uint8_t frag = *at;
+    *at = saved;
+    if (frag == KN_FRAME_MORE && n > 0) {
+        a->len += n;
+        a->partial = true;
+        return 0;
+    }
+    if (frag != KN_FRAME_FINAL)
+        return KN_EPROTO;
+    a->len += n;
+    a->partial = false;
+    rc = queue_push(s, a->buf, a->cap, 1, a->len);
+    if (rc < 0)
+        return rc;
+    a->buf = NULL;
+    a->cap = a->len = 0;
+    return 0;
+}
+
+/*
+ * What the fast paths leave out: frames too short to hold a fragment byte and
+ * fragments that break the size bound. They take the plain route (decrypt to
+ * scratch, then the assembler) so they fail exactly as the assembler says.
+ */
+static int session_transport_frame_slow(kn_session *s, const uint8_t *frame, size_t len)
 {
     const uint8_t *msg;
     size_t mlen;
@@ -481,7 +668,34 @@ static int session_transport_frame(kn_session *s, const uint8_t *frame, size_t l
     rc = kn_msg_assembler_push(s->assembler, s->scratch, len - KN_NOISE_TAG, &msg, &mlen);
     if (rc <= 0)
         return rc;
-    return session_queue_message(s, msg, mlen);
+    rc = buf_reserve(&s->arena, 1 + mlen);
+    if (rc < 0)
+        return rc;
+    if (mlen > 0)
+        memcpy(s->arena.b + s->arena.len + 1, msg, mlen);
+    rc = queue_push(s, NULL, 0, s->arena.len + 1, mlen);
+    if (rc == 0)
+        s->arena.len += 1 + mlen;
+    return rc;
+}
+
+/*
+ * One transport frame, decrypted exactly once, into the place its message
+ * will be read from; no plaintext byte is copied on the way unless a peer
+ * sends short non-final fragments.
+ */
+static int session_transport_frame(kn_session *s, const uint8_t *frame, size_t len)
+{
+    kn_msg_assembler *a = s->assembler;
+    if (len <= KN_NOISE_TAG || a->error)
+        return session_transport_frame_slow(s, frame, len);
+    size_t n = len - KN_NOISE_TAG - 1;
+    size_t room = a->max_message - (a->partial ? a->len : 0);
+    if (n > room)
+        return session_transport_frame_slow(s, frame, len);
+    if (a->partial || len == KN_FRAME_MAX)
+        return session_decrypt_to_assembler(s, frame, len);
+    return session_decrypt_to_arena(s, frame, len);
 }
 
 int kn_session_start(kn_session *s)
@@ -519,8 +733,7 @@ int kn_session_feed(kn_session *s, const uint8_t *in, size_t len, uint64_t now_m
     if (s->role == KN_NOISE_INITIATOR && !s->started)
         return KN_ESTATE;
     /* Pointers from next_message die here: drop what was read. */
-    if (s->inq.off == s->inq.len)
-        s->inq.off = s->inq.len = 0;
+    session_compact_queue(s);
     while (len > 0) {
         const uint8_t *frame;
         size_t used, flen;
@@ -580,13 +793,19 @@ int kn_session_next_message(kn_session *s, const uint8_t **msg, size_t *len)
 {
     *msg = NULL;
     *len = 0;
-    if (s->inq.len - s->inq.off < 4)
+    session_release_lent(s);
+    if (s->q_head == s->q_len)
         return 0;
-    const uint8_t *p = s->inq.b + s->inq.off;
-    size_t n = (size_t)p[0] << 24 | (size_t)p[1] << 16 | (size_t)p[2] << 8 | p[3];
-    *msg = p + 4;
-    *len = n;
-    s->inq.off += 4 + n;
+    struct inmsg *m = &s->q[s->q_head++];
+    if (m->owned) {
+        s->lent = m->owned;
+        s->lent_cap = m->cap;
+        m->owned = NULL;
+        *msg = s->lent + m->off;
+    } else {
+        *msg = s->arena.b + m->off;
+    }
+    *len = m->len;
     return 1;
 }
 

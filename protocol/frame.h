@@ -96,8 +96,9 @@ void kn_msg_assembler_free(kn_msg_assembler *a);
 
 /*
  * Takes one transport plaintext (fragment byte + bytes). Returns 1 with a
- * complete message in *msg / *msg_len (valid until the next push and as long
- * as plain is), 0 when the message continues, or a final error: KN_EPROTO
+ * complete message in *msg / *msg_len (valid until the next push or free, and
+ * as long as plain is: a message in one fragment is not copied, *msg points
+ * into plain), 0 when the message continues, or a final error: KN_EPROTO
  * (empty plaintext, unknown fragment byte, empty non-final fragment),
  * KN_ELIMIT (the message outgrows max_message).
  */
@@ -148,7 +149,13 @@ KN_MUST_USE int kn_session_start(kn_session *s);
 /*
  * Feeds received bytes (any chunking) at time now_ms. Handshake messages are
  * answered into the pending output; transport messages are decrypted and
- * reassembled into the message queue (kn_session_next_message). Any error is
+ * reassembled into the message queue (kn_session_next_message). Each
+ * message's bytes are written once, by the decryption, into the buffer they
+ * are read from; only frames that arrive split across feeds are copied
+ * first (into the frame reader), and only short non-final fragments are
+ * copied after. in is only read, and may be reused as soon as this returns.
+ * Every pointer kn_session_next_message handed out before this call dies
+ * here. Any error is
  * final and is also kept in kn_session_error(): the state becomes FAILED,
  * keys are wiped, pending output is dropped, and the node should close the
  * connection. A responder that gets a message 1 made with another network
@@ -170,7 +177,8 @@ uint64_t kn_session_deadline(const kn_session *s);
 
 /*
  * Bytes waiting to be sent: *buf is valid until the next call that produces
- * output (start, feed, send, rekey) or frees. Mark sent bytes with
+ * output (start, feed, send, rekey) or frees. Each message is encrypted
+ * straight into this buffer, which grows geometrically. Mark sent bytes with
  * kn_session_consume_output(). Or take the whole buffer with
  * kn_session_take_output(): the caller then owns it (free()) and can keep it
  * alive until an asynchronous write completes; NULL and 0 when empty.
@@ -180,8 +188,11 @@ void kn_session_consume_output(kn_session *s, size_t n);
 uint8_t *kn_session_take_output(kn_session *s, size_t *len);
 
 /*
- * The next received application message: returns 1 and sets *msg / *len
- * (valid until the next next_message, feed or free), 0 when none is queued.
+ * The next received application message: returns 1 and sets *msg / *len, 0
+ * when none is queued. *msg points into the session (the message is not
+ * copied for the caller) and is valid until the next call to
+ * kn_session_next_message, kn_session_feed or kn_session_free, whichever
+ * comes first; copy what must outlive that.
  */
 int kn_session_next_message(kn_session *s, const uint8_t **msg, size_t *len);
 

@@ -611,6 +611,174 @@ static void test_session_rekey(void **state)
     kn_session_free(b);
 }
 
+/*
+ * A peer driven by hand: a bare Noise initiator that completes the knoten
+ * handshake with a responder session and then writes transport frames of its
+ * own choosing, including fragmentations kn_session_send never makes.
+ */
+struct raw_peer {
+    kn_noise_cipher *tx, *rx;
+};
+
+static void raw_peer_connect(struct raw_peer *p, kn_session *b, const struct node_keys *ka)
+{
+    kn_noise_handshake *hs;
+    uint8_t eph[32], frame[2 + KN_FRAME_MAX], payload[KN_FRAME_MAX], st[KN_IDENTITY_STATEMENT_MAX];
+    size_t n, stlen;
+    memset(eph, 0x5a, sizeof eph);
+    assert_rc(0, kn_noise_handshake_new_knoten(&hs, KN_NOISE_INITIATOR, NETKEY, ka->x_priv, eph));
+    assert_rc(0, kn_noise_handshake_write(hs, NULL, 0, frame + 2, KN_FRAME_MAX, &n)); /* msg 1 */
+    kn_frame_header(frame, n);
+    assert_rc(0, kn_session_feed(b, frame, 2 + n, NOW));
+    const uint8_t *out;
+    size_t olen;
+    kn_session_pending_output(b, &out, &olen); /* msg 2, one frame */
+    assert_true(olen > 2);
+    assert_rc(0, kn_noise_handshake_read(hs, out + 2, olen - 2, payload, sizeof payload, &n));
+    kn_session_consume_output(b, olen);
+    assert_rc(0, kn_identity_encode(&ka->st, st, sizeof st, &stlen));
+    assert_rc(0, kn_noise_handshake_write(hs, st, stlen, frame + 2, KN_FRAME_MAX, &n)); /* msg 3 */
+    kn_frame_header(frame, n);
+    assert_rc(0, kn_session_feed(b, frame, 2 + n, NOW));
+    assert_int_equal(kn_session_state(b), KN_SESSION_ESTABLISHED);
+    assert_rc(0, kn_noise_handshake_split(hs, &p->tx, &p->rx));
+    kn_noise_handshake_free(hs);
+}
+
+/* Appends one transport frame: fragment byte flag, then n bytes of body. */
+static size_t raw_frame(
+    struct raw_peer *p, uint8_t *dst, uint8_t flag, const uint8_t *body, size_t n)
+{
+    uint8_t *plain = dst + 2;
+    plain[0] = flag;
+    if (n > 0)
+        memcpy(plain + 1, body, n);
+    assert_rc(0, kn_noise_cipher_encrypt(p->tx, NULL, 0, plain, 1 + n, plain));
+    kn_frame_header(dst, 1 + n + KN_NOISE_TAG);
+    return 2 + 1 + n + KN_NOISE_TAG;
+}
+
+/*
+ * Every way a message can arrive is delivered intact and in order, however
+ * the bytes are cut: one short frame (read in place from the arena), one
+ * full-size frame and full-size-then-more (decrypted into the reassembly
+ * buffer, which is handed out whole), short non-final fragments (the copying
+ * route), and empty messages; also when the reader leaves messages unread
+ * across feeds.
+ */
+static void test_session_fragment_routes(void **state)
+{
+    (void)state;
+    struct node_keys ka = node_keys(1, NOW + DAY), kb = node_keys(2, NOW + DAY);
+    enum { C = KN_FRAME_MAX_CHUNK, CAP = 8 * (2 + KN_FRAME_MAX) + 4096 };
+    uint8_t *data = malloc(3 * C), *stream = malloc(CAP);
+    assert_non_null(data);
+    assert_non_null(stream);
+    for (uint64_t seed = 1; seed <= 12; seed++) {
+        uint64_t st = seed * 0x9E3779B97F4A7C15ull;
+        fill(data, 3 * C, &st);
+        kn_session *b = session(KN_NOISE_RESPONDER, &kb, NETKEY, 0x22);
+        struct raw_peer p;
+        raw_peer_connect(&p, b, &ka);
+        /* Expected messages as (offset into data, length). */
+        static const size_t want_off[] = { 0, 7, 0, 0, 100, 0, 5, 0 };
+        static const size_t want_len[] = { 5, 0, C, C + 40, 6, 2 * C + 3, 0, 1 };
+        enum { N = sizeof want_len / sizeof want_len[0] };
+        size_t len = 0;
+        len += raw_frame(&p, stream + len, KN_FRAME_FINAL, data, 5);
+        len += raw_frame(&p, stream + len, KN_FRAME_FINAL, NULL, 0);
+        len += raw_frame(&p, stream + len, KN_FRAME_FINAL, data, C);
+        len += raw_frame(&p, stream + len, KN_FRAME_MORE, data, C);
+        len += raw_frame(&p, stream + len, KN_FRAME_FINAL, data + C, 40);
+        len += raw_frame(&p, stream + len, KN_FRAME_MORE, data + 100, 2);
+        len += raw_frame(&p, stream + len, KN_FRAME_MORE, data + 102, 1);
+        len += raw_frame(&p, stream + len, KN_FRAME_FINAL, data + 103, 3);
+        len += raw_frame(&p, stream + len, KN_FRAME_MORE, data, C);
+        len += raw_frame(&p, stream + len, KN_FRAME_MORE, data + C, 3);
+        len += raw_frame(&p, stream + len, KN_FRAME_MORE, data + C + 3, C);
+        len += raw_frame(&p, stream + len, KN_FRAME_FINAL, NULL, 0);
+        len += raw_frame(&p, stream + len, KN_FRAME_FINAL, NULL, 0);
+        len += raw_frame(&p, stream + len, KN_FRAME_FINAL, data, 1);
+        assert_true(len <= CAP);
+        size_t fed = 0, got = 0;
+        while (got < N) {
+            if (fed < len) {
+                size_t chunk = 1 + rnd_below(&st, rnd_below(&st, 2) ? 150000 : 40);
+                if (chunk > len - fed)
+                    chunk = len - fed;
+                int rc = kn_session_feed(b, stream + fed, chunk, NOW);
+                if (rc < 0)
+                    fail_msg("seed %llu: feed: %s", (unsigned long long)seed, kn_errname(rc));
+                fed += chunk;
+            }
+            /* Sometimes read only one message, so some wait across feeds. */
+            int budget = rnd_below(&st, 3) == 0 ? 1 : N;
+            const uint8_t *m;
+            size_t mlen;
+            while (budget-- > 0 && kn_session_next_message(b, &m, &mlen) == 1) {
+                assert_true(got < N);
+                if (mlen != want_len[got])
+                    fail_msg("seed %llu: message %zu: %zu bytes, expected %zu",
+                        (unsigned long long)seed, got, mlen, want_len[got]);
+                assert_memory_equal(m, data + want_off[got], mlen);
+                got++;
+            }
+            if (fed == len && budget >= 0)
+                break;
+        }
+        assert_int_equal(got, N);
+        kn_noise_cipher_free(p.tx);
+        kn_noise_cipher_free(p.rx);
+        kn_session_free(b);
+    }
+    free(data);
+    free(stream);
+}
+
+/* Bad fragment bytes are refused on every route, full-size frames included. */
+static void test_session_bad_fragments(void **state)
+{
+    (void)state;
+    struct node_keys ka = node_keys(1, NOW + DAY), kb = node_keys(2, NOW + DAY);
+    enum { C = KN_FRAME_MAX_CHUNK };
+    uint8_t *data = calloc(1, C), *frame = malloc(2 * (2 + KN_FRAME_MAX));
+    assert_non_null(data);
+    assert_non_null(frame);
+    for (int c = 0; c < 5; c++) {
+        kn_session *b = session(KN_NOISE_RESPONDER, &kb, NETKEY, 0x22);
+        struct raw_peer p;
+        raw_peer_connect(&p, b, &ka);
+        size_t len = 0;
+        switch (c) {
+        case 0: /* unknown fragment byte, short frame */
+            len = raw_frame(&p, frame, 0x02, data, 10);
+            break;
+        case 1: /* unknown fragment byte, full-size frame */
+            len = raw_frame(&p, frame, 0x80, data, C);
+            break;
+        case 2: /* an empty non-final fragment */
+            len = raw_frame(&p, frame, KN_FRAME_MORE, NULL, 0);
+            break;
+        case 3: /* an empty non-final fragment in the middle of a message */
+            len = raw_frame(&p, frame, KN_FRAME_MORE, data, C);
+            len += raw_frame(&p, frame + len, KN_FRAME_MORE, NULL, 0);
+            break;
+        case 4: /* an unknown fragment byte in the middle of a message */
+            len = raw_frame(&p, frame, KN_FRAME_MORE, data, C);
+            len += raw_frame(&p, frame + len, 0xff, data, 3);
+            break;
+        }
+        assert_rc(KN_EPROTO, kn_session_feed(b, frame, len, NOW));
+        assert_int_equal(kn_session_state(b), KN_SESSION_FAILED);
+        assert_rc(KN_EPROTO, kn_session_error(b));
+        kn_noise_cipher_free(p.tx);
+        kn_noise_cipher_free(p.rx);
+        kn_session_free(b);
+    }
+    free(data);
+    free(frame);
+}
+
 static void test_session_misuse(void **state)
 {
     (void)state;
@@ -646,6 +814,8 @@ int main(void)
         cmocka_unit_test(test_session_garbage),
         cmocka_unit_test(test_session_message_limit),
         cmocka_unit_test(test_session_rekey),
+        cmocka_unit_test(test_session_fragment_routes),
+        cmocka_unit_test(test_session_bad_fragments),
         cmocka_unit_test(test_session_misuse),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
