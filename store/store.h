@@ -160,3 +160,69 @@ KN_MUST_USE int kn_store_debug_put_raw(
     kn_store *s, const char *db, const uint8_t *key, size_t klen, const uint8_t *val, size_t vlen);
 
 #endif
+
+/* ==== Roster queries (store/roster.c; issue 5, federation) ==== */
+/*
+ * Read-only views of the membership and users databases that ingest.c keeps
+ * (layouts there). Each call runs in its own read transaction and returns
+ * copies, so callers may read the store again while they hold the results.
+ * Callers: `knoten members`, `knoten user`, `knoten admit`, node/users.c,
+ * and in phase 2 the handshake (is this identity a member now?).
+ */
+#ifndef KN_STORE_ROSTER_DECLS
+#define KN_STORE_ROSTER_DECLS
+
+#define KN_ROSTER_NEVER UINT64_MAX /* a time that has not happened */
+enum { KN_ROSTER_ADMITTERS_MAX = 64 };
+
+/* The network this store serves: its object id and admission rule k. KN_ENOTFOUND if none. */
+KN_MUST_USE int kn_store_network_get(kn_store *s, uint8_t id[KN_ID], uint64_t *admit_k);
+
+typedef struct kn_roster_member {
+    uint8_t key[KN_KEY];
+    bool founder;
+    uint64_t founder_since; /* KN_ROSTER_NEVER unless founder */
+    uint32_t nadmits; /* distinct members whose admit for key is stored */
+    uint8_t admitter[KN_ROSTER_ADMITTERS_MAX][KN_KEY];
+    uint64_t admitted_at[KN_ROSTER_ADMITTERS_MAX]; /* created time of each admit */
+    uint64_t member_since; /* founding or the k-th earliest admit; KN_ROSTER_NEVER */
+    uint64_t revoked_at; /* KN_ROSTER_NEVER unless revoked */
+} kn_roster_member;
+
+/* True if key was a node record (founded or admitted at least once), not only a revoked key. */
+static inline bool kn_roster_is_node(const kn_roster_member *m)
+{
+    return m->founder || m->nadmits > 0;
+}
+
+/* True if m may sign as a node at time t (the rule ingest.c applies). */
+static inline bool kn_roster_member_at(const kn_roster_member *m, uint64_t t)
+{
+    return m->member_since != KN_ROSTER_NEVER && m->member_since <= t
+        && (m->revoked_at == KN_ROSTER_NEVER || t < m->revoked_at);
+}
+
+/* The record of one key; KN_ENOTFOUND if the roster has never heard of it. */
+KN_MUST_USE int kn_store_member_get(kn_store *s, const uint8_t key[KN_KEY], kn_roster_member *m);
+
+/*
+ * Every membership record (nodes, and revoked keys of any kind), in key
+ * order. *out is malloc'd (free() it); *n receives the count.
+ */
+KN_MUST_USE int kn_store_members_list(kn_store *s, kn_roster_member **out, size_t *n);
+
+typedef struct kn_roster_user {
+    uint8_t key[KN_KEY];
+    uint8_t node[KN_KEY]; /* the certifying node */
+    uint8_t cert[KN_ID]; /* id of the (first) user certificate */
+    uint64_t revoked_at; /* KN_ROSTER_NEVER unless revoked */
+} kn_roster_user;
+
+/* The certificate record of one user key; KN_ENOTFOUND if none is stored. */
+KN_MUST_USE int kn_store_user_get(kn_store *s, const uint8_t key[KN_KEY], kn_roster_user *u);
+
+/* Every certified user (node may be NULL for all, else only those it certified); free(*out). */
+KN_MUST_USE int kn_store_users_list(
+    kn_store *s, const uint8_t *node, kn_roster_user **out, size_t *n);
+
+#endif /* KN_STORE_ROSTER_DECLS */

@@ -79,6 +79,12 @@ int cmd_run(kn_cli *cli, int argc, char **argv);
 int cmd_status(kn_cli *cli, int argc, char **argv);
 int cmd_peer(kn_cli *cli, int argc, char **argv);
 int cmd_peers(kn_cli *cli, int argc, char **argv);
+/* Federation (cmd_fed.c): invites, admission, revocation, members, staff users. */
+int cmd_invite(kn_cli *cli, int argc, char **argv);
+int cmd_admit(kn_cli *cli, int argc, char **argv);
+int cmd_revoke(kn_cli *cli, int argc, char **argv);
+int cmd_members(kn_cli *cli, int argc, char **argv);
+int cmd_user(kn_cli *cli, int argc, char **argv);
 int cmd_sync(kn_cli *cli, int argc, char **argv);
 
 #endif

@@ -59,6 +59,53 @@ const cli_command cli_commands[] = {
         "the running node reports them (updated about once a second). A large\n"
         "catch-up also logs its progress in the node's output.\n\n"
         "  --json            one JSON object per peer and line\n" DATA_HELP },
+    { "invite", cmd_invite, "invite a council: print a one-time code for an e-mail",
+        "knoten invite [--expires 7d] [--note TEXT] [--address HOST:PORT]... [--data DIR]\n"
+        "       knoten invite ls [--json] [--data DIR]\n"
+        "       knoten invite revoke ID [--data DIR]\n"
+        "       knoten invite check CODE|- [--data DIR]\n\n"
+        "Prints a one-time invite code to send to the person who runs another council's\n"
+        "node. It holds the network key, this node's identity and addresses, and a secret;\n"
+        "a checksum catches typos. This node keeps only a hash of the secret.\n\n"
+        "  --expires TIME    how long the code works: 30m, 12h, 7d (default), 2w; at most 90d\n"
+        "  --note TEXT       a note for `invite ls`, e.g. the council's name\n"
+        "  --address H:P     where the new node reaches this one (repeat for up to 4);\n"
+        "                    remembered for the next invite. Needed the first time unless\n"
+        "                    this node announced its addresses in an `addr` object.\n\n"
+        "ls      lists the invites: open, used (by which node), expired or withdrawn.\n"
+        "revoke  withdraws an open invite; its code stops working.\n"
+        "check   decodes a code without connecting: says whether it is mistyped, expired\n"
+        "        or valid, and where it leads. Never prints the keys inside.\n" DATA_HELP },
+    { "admit", cmd_admit, "co-sign the admission of a council's node",
+        "knoten admit KEY --name NAME [--ags CODE] [--data DIR]\n\n"
+        "Publishes this node's signature admitting the node KEY (64 hex digits, shown by\n"
+        "`knoten status` on that node). It becomes a member once the network's rule is met:\n"
+        "k signatures of members (`knoten members` shows k and who has how many).\n\n"
+        "  --name NAME       the council's name, e.g. \"Gemeinde Musterstadt\"\n"
+        "  --ags CODE        Amtlicher Gemeindeschluessel (8 digits) or Regionalschluessel (12)\n" DATA_HELP },
+    { "revoke", cmd_revoke, "end a council's membership or a user's certificate",
+        "knoten revoke KEY --reason TEXT [--force] [--data DIR]\n\n"
+        "Publishes a revocation of KEY (a node or a user). Every node refuses what the key\n"
+        "(and, for a node, its users) signs from now on, and removes what it already holds\n"
+        "from that time on. A revocation is final.\n\n"
+        "  --reason TEXT     why (shown on every node; required)\n"
+        "  --force           allow revoking this node's own key\n" DATA_HELP },
+    { "members", cmd_members, "list the member councils and their state",
+        "knoten members [--json] [--data DIR]\n\n"
+        "Lists every council node the roster knows: founder, member (since when, admitted\n"
+        "by how many of the required signatures), pending (not enough signatures yet) or\n"
+        "revoked (when).\n\n"
+        "  --json            one JSON object per line\n" DATA_HELP },
+    { "user", cmd_user, "add, list or revoke staff identities",
+        "knoten user add --name NAME --role ROLE [--expertise TAG,TAG] [--lang de,en] [--data DIR]\n"
+        "       knoten user ls [--all] [--json] [--data DIR]\n"
+        "       knoten user revoke KEY|NAME [--reason TEXT] [--data DIR]\n\n"
+        "add     creates a key for a member of staff, held by this node in DATA/users/ (0600),\n"
+        "        and publishes the user certificate signed by the node. Prints the user key.\n"
+        "ls      lists this node's users (--all: every node's): name, role, expertise,\n"
+        "        languages, key, state, and whether this node holds the key.\n"
+        "revoke  publishes a revocation of the user's certificate and deletes the key file;\n"
+        "        what the user signs from then on is refused everywhere.\n" DATA_HELP },
     { "status", cmd_status, "show identity, network and store counts",
         "knoten status [--json] [--data DIR]\n\n"
         "  --json            machine-readable output\n" DATA_HELP },
