@@ -32,6 +32,8 @@ enum {
     WANTS_MAX = 65536,
     PENDING_MAX = 1024,
     WANT_TRIES = 4, /* announcers asked before an id is left to anti-entropy */
+    HELD_MAX = 65536, /* objects held back by the per-author bound */
+    AUTHORS_MAX = 4096, /* author buckets remembered */
     SNAPSHOT_MIN_AGE_MS = 1000, /* a server snapshot is rebuilt at most this often */
 };
 
@@ -84,9 +86,22 @@ static void idq_pop(idq *q)
         q->head = q->n = 0;
 }
 
+/*
+ * How the first copy of an object reached us, which decides whether a later
+ * duplicate prunes its link: only a push that repeats a push (or our own
+ * object) shows a redundant eager link; a copy that we asked for does not.
+ */
+enum { HOW_NONE = 0, HOW_LOCAL, HOW_PUSH, HOW_ASKED };
+
 typedef struct known_rec {
     uint64_t has; /* peers that told us they have it */
-    uint64_t sent; /* peers we queued it for */
+    uint64_t sent; /* peers we queued it for (obj or have) */
+    uint64_t pushed; /* peers we pushed it to unasked: a "have" back from them is a prune */
+    uint64_t asked; /* peers we sent a "want" for it: their obj answers, it is no push */
+    uint64_t have_at; /* when a lazy "have" of it first came while we lacked it; 0: none */
+    int8_t first; /* slot whose copy came first, -1 if local or unknown */
+    uint8_t how; /* HOW_*: how the first copy came */
+    uint8_t inbox; /* validated, waiting in the inbox to be stored */
 } known_rec;
 
 enum { W_QUEUED = 1, W_INFLIGHT = 2 };
@@ -97,6 +112,7 @@ typedef struct want_rec {
     int8_t asked; /* slot asked, while in flight */
     uint8_t state;
     uint8_t tries;
+    uint8_t graft; /* it answers a lazy "have": asking grafts the link */
 } want_rec;
 
 typedef struct peer {
@@ -122,6 +138,23 @@ typedef struct peer {
     uint64_t ns_session, ns_built;
 } peer;
 
+/* A received object, validated, waiting for the next ingest batch. */
+typedef struct inbox_ent {
+    uint8_t *buf; /* owned copy; obj points into it */
+    uint64_t peer_id; /* who sent it (looked up again: it may be gone by then) */
+} inbox_ent;
+
+/* An object stored but held back by the per-author bound. */
+typedef struct held_ent {
+    uint8_t id[KN_ID];
+    uint8_t author[KN_KEY];
+} held_ent;
+
+typedef struct bucket {
+    uint64_t milli; /* tokens x 1000 */
+    uint64_t at; /* last refill */
+} bucket;
+
 struct kn_repl {
     kn_repl_config cfg;
     peer peers[KN_REPL_PEERS_MAX];
@@ -131,6 +164,15 @@ struct kn_repl {
     idq want_todo;
     bool todo_dirty;
     idq pending;
+    inbox_ent inbox[KN_REPL_INBOX_MAX];
+    kn_object inbox_obj[KN_REPL_INBOX_MAX];
+    int inbox_res[KN_REPL_INBOX_MAX];
+    size_t ninbox;
+    held_ent *held; /* FIFO [held_head, nheld) */
+    size_t held_head, nheld, held_cap;
+    kn_idmap authors; /* author key -> bucket */
+    /* How long after the first lazy "have" the tree's copy comes (TCP RTO style, ms x 8, x 4). */
+    uint64_t lag8, lagvar4;
     kn_mp_out out;
     kn_repl_stats st;
 };
@@ -183,9 +225,13 @@ static void send_out(kn_repl *r, peer *p)
 
 static known_rec *known_put(kn_repl *r, const uint8_t id[KN_ID])
 {
+    int created;
     if (r->known.count >= KNOWN_MAX)
         kn_idmap_clear(&r->known);
-    return kn_idmap_put(&r->known, id, NULL);
+    known_rec *k = kn_idmap_put(&r->known, id, &created);
+    if (k && created)
+        k->first = -1;
+    return k;
 }
 
 static void mark_has(kn_repl *r, const uint8_t id[KN_ID], int slot)
@@ -201,58 +247,164 @@ static void queue_id(kn_repl *r, idq *q, const uint8_t id[KN_ID])
     (void)idq_push(q, id, r->cfg.queue_ids_max);
 }
 
+/* We hold id: stored, or validated and waiting in the inbox. */
+static bool holds(kn_repl *r, const known_rec *k, const uint8_t id[KN_ID])
+{
+    return (k && k->inbox) || r->cfg.store.has(r->cfg.store.ctx, id) == 1;
+}
+
+static void set_eager(kn_repl *r, peer *p, bool eager)
+{
+    if (p->eager == eager)
+        return;
+    p->eager = eager;
+    if (eager)
+        r->st.grafts++;
+    else
+        r->st.prunes++;
+}
+
 /*
- * A new object is here (stored just now, or released from pending): push it
- * in full to up to `fanout` peers that are not known to have it, chosen by a
- * per-object rank so that load spreads over all links, and announce it to
- * the others at the next batch. `from` is the slot it came from, or -1.
+ * A new object is here (stored just now, released from pending, or let
+ * through by the author bound): push it in full to the eager peers not known
+ * to have it and announce it to the lazy ones at the next batch. `from` is
+ * the slot it came from, or -1.
  */
 static void obj_new(kn_repl *r, const uint8_t id[KN_ID], int from, uint64_t now)
 {
     known_rec *k = known_put(r, id);
-    uint64_t skip = 0;
-    if (k) {
-        if (from >= 0)
-            k->has |= 1ull << from;
-        skip = k->has | k->sent;
-    } else if (from >= 0) {
-        skip = 1ull << from;
-    }
-    int order[KN_REPL_PEERS_MAX];
-    uint64_t ranks[KN_REPL_PEERS_MAX];
-    int n = 0;
+    uint64_t skip = k ? k->has | k->sent : 0;
+    if (from >= 0)
+        skip |= 1ull << from;
     for (int s = 0; s < KN_REPL_PEERS_MAX; s++) {
-        if (!r->peers[s].live || (skip >> s & 1))
+        peer *p = &r->peers[s];
+        if (!p->live || (skip >> s & 1))
             continue;
-        uint64_t rk = rank(id, r->peers[s].id);
-        int j = n++;
-        /* Insertion sort: n <= 64 and usually a handful. */
-        while (j > 0 && ranks[j - 1] > rk) {
-            ranks[j] = ranks[j - 1];
-            order[j] = order[j - 1];
-            j--;
-        }
-        ranks[j] = rk;
-        order[j] = s;
-    }
-    unsigned pushed = 0;
-    for (int i = 0; i < n; i++) {
-        peer *p = &r->peers[order[i]];
-        if (p->eager && pushed < r->cfg.fanout) {
-            pushed++;
+        if (p->eager) {
             queue_id(r, &p->push, id);
+            if (k)
+                k->pushed |= 1ull << s;
         } else {
             queue_id(r, &p->announce, id);
             if (!p->announce_due)
                 p->announce_due = now + r->cfg.announce_delay_ms;
         }
         if (k)
-            k->sent |= 1ull << order[i];
+            k->sent |= 1ull << s;
     }
 }
 
+/* ---- the per-author bound ---- */
+
+/* Takes one token from author's bucket; false if it is empty. */
+static bool bucket_take(kn_repl *r, const uint8_t author[KN_KEY], uint64_t now)
+{
+    uint64_t cap = (uint64_t)r->cfg.author_burst * 1000;
+    int created;
+    if (r->authors.count >= AUTHORS_MAX)
+        kn_idmap_clear(&r->authors); /* forgetting refills buckets: a burst at worst */
+    bucket *b = kn_idmap_put(&r->authors, author, &created);
+    if (!b)
+        return true; /* out of memory: do not hold objects back for it */
+    if (created) {
+        b->milli = cap;
+    } else if (now > b->at) {
+        uint64_t add = (now - b->at) * r->cfg.author_objs_per_sec;
+        b->milli = b->milli + add > cap ? cap : b->milli + add;
+    }
+    b->at = now;
+    if (b->milli < 1000)
+        return false;
+    b->milli -= 1000;
+    return true;
+}
+
+/* Milliseconds until author's bucket holds a token again. */
+static uint64_t bucket_wait(kn_repl *r, const uint8_t author[KN_KEY], uint64_t now)
+{
+    const bucket *b = kn_idmap_get(&r->authors, author);
+    if (!b)
+        return 0;
+    uint64_t milli = b->milli + (now > b->at ? (now - b->at) * r->cfg.author_objs_per_sec : 0);
+    if (milli >= 1000)
+        return 0;
+    return (1000 - milli + r->cfg.author_objs_per_sec - 1) / r->cfg.author_objs_per_sec;
+}
+
+static int held_push(kn_repl *r, const uint8_t id[KN_ID], const uint8_t author[KN_KEY])
+{
+    if (r->nheld - r->held_head >= HELD_MAX)
+        return KN_ELIMIT;
+    if (r->nheld == r->held_cap) {
+        if (r->held_head > 0) {
+            memmove(r->held, r->held + r->held_head, (r->nheld - r->held_head) * sizeof *r->held);
+            r->nheld -= r->held_head;
+            r->held_head = 0;
+        } else {
+            size_t ncap = r->held_cap ? r->held_cap * 2 : 64;
+            held_ent *h = realloc(r->held, ncap * sizeof *h);
+            if (!h)
+                return KN_ENOMEM;
+            r->held = h;
+            r->held_cap = ncap;
+        }
+    }
+    memcpy(r->held[r->nheld].id, id, KN_ID);
+    memcpy(r->held[r->nheld].author, author, KN_KEY);
+    r->nheld++;
+    return 0;
+}
+
+/*
+ * A new object by `author` is ready to go on. Within the author's rate it
+ * goes at once; beyond it, it waits in the held queue (release_held), so
+ * that a flooding author's objects never sit in front of others' in the
+ * peers' queues. A full held queue drops the id; anti-entropy carries it.
+ */
+static void forward(
+    kn_repl *r, const uint8_t id[KN_ID], const uint8_t author[KN_KEY], int from, uint64_t now)
+{
+    if (!r->cfg.no_author_limit && !bucket_take(r, author, now)) {
+        if (held_push(r, id, author) == 0)
+            r->st.objs_deferred++;
+        return;
+    }
+    obj_new(r, id, from, now);
+}
+
+/* ---- wants ---- */
+
+/*
+ * How long a lazy "have" waits for the tree's copy before we graft. A shared
+ * tree is slow for some sources: near a long tree path the eager copy
+ * regularly comes well after a neighbour's "have", and grafting then only
+ * fetches a copy the tree brings anyway and closes a cycle that costs another
+ * duplicate to prune. So the wait follows the lags this node has seen, like
+ * TCP's retransmission timeout (mean + 4 deviations), between graft_delay_ms
+ * and graft_delay_max_ms.
+ */
+static uint64_t graft_wait(const kn_repl *r)
+{
+    uint64_t t = r->lag8 / 8 + r->lagvar4;
+    uint64_t lo = r->cfg.graft_delay_ms, hi = r->cfg.graft_delay_max_ms;
+    return t < lo ? lo : t > hi ? hi : t;
+}
+
+static void lag_sample(kn_repl *r, uint64_t lag)
+{
+    if (!r->lag8) {
+        r->lag8 = lag * 8;
+        r->lagvar4 = lag * 2;
+        return;
+    }
+    int64_t err = (int64_t)lag - (int64_t)(r->lag8 / 8);
+    r->lag8 = (uint64_t)((int64_t)r->lag8 + err);
+    uint64_t aerr = (uint64_t)(err < 0 ? -err : err);
+    r->lagvar4 = r->lagvar4 + aerr - r->lagvar4 / 4;
+}
+
 /* We lack id and `slot` has it (announced, or it must have it): remember to ask. */
-static void want_add(kn_repl *r, const uint8_t id[KN_ID], int slot, uint64_t not_before)
+static void want_add(kn_repl *r, const uint8_t id[KN_ID], int slot, uint64_t not_before, bool graft)
 {
     want_rec *w = kn_idmap_get(&r->wants, id);
     if (!w) {
@@ -268,6 +420,8 @@ static void want_add(kn_repl *r, const uint8_t id[KN_ID], int slot, uint64_t not
             return;
         }
     }
+    if (graft)
+        w->graft = 1;
     w->announcers |= 1ull << slot;
     r->todo_dirty = true;
 }
@@ -306,7 +460,7 @@ static void assign_wants(kn_repl *r, uint64_t now)
             (void)idq_push(&keep, id, 0); /* the eager copy may still come */
             continue;
         }
-        if (r->cfg.store.has(r->cfg.store.ctx, id) == 1) {
+        if (holds(r, kn_idmap_get(&r->known, id), id)) {
             kn_idmap_del(&r->wants, id);
             continue;
         }
@@ -337,7 +491,16 @@ static void assign_wants(kn_repl *r, uint64_t now)
             continue;
         }
         peer *p = &r->peers[best];
-        p->eager = true; /* Plumtree graft: this link carries what the tree missed */
+        /*
+         * Plumtree graft: the tree failed to bring what a lazy link announced,
+         * so that link joins it. Wants from anti-entropy or for a pending
+         * object's refs say nothing about the tree and leave the link as it is.
+         */
+        if (w->graft && !r->cfg.no_prune)
+            set_eager(r, p, true);
+        known_rec *k = known_put(r, id);
+        if (k)
+            k->asked |= 1ull << best;
         w->state = W_INFLIGHT;
         w->asked = (int8_t)best;
         w->deadline = now + r->cfg.want_timeout_ms;
@@ -369,6 +532,11 @@ static void send_ids(kn_repl *r, peer *p, idq *q, kn_wire_kind kind)
     }
 }
 
+static bool backlogged(kn_repl *r, const peer *p, size_t limit)
+{
+    return r->cfg.queued && r->cfg.queued(r->cfg.send_ctx, p->id) > limit;
+}
+
 /* Sends what a peer is owed now: wants, paced pushes, and due announcements. */
 static void flush_peer(kn_repl *r, peer *p, uint64_t now)
 {
@@ -382,7 +550,7 @@ static void flush_peer(kn_repl *r, peer *p, uint64_t now)
         }
         if (p->out_count >= r->cfg.objs_per_sec)
             break;
-        if (r->cfg.queued && r->cfg.queued(r->cfg.send_ctx, p->id) > r->cfg.queue_bytes_max)
+        if (backlogged(r, p, r->cfg.queue_bytes_max))
             break;
         uint8_t id[KN_ID];
         memcpy(id, idq_front(&p->push), KN_ID);
@@ -417,12 +585,46 @@ static void flush_peer(kn_repl *r, peer *p, uint64_t now)
     }
 }
 
+/* Nothing waits to be pushed and no transport holds more than queue_bytes_idle. */
+static bool links_idle(kn_repl *r)
+{
+    for (int s = 0; s < KN_REPL_PEERS_MAX; s++) {
+        peer *p = &r->peers[s];
+        if (p->live && (idq_len(&p->push) || backlogged(r, p, r->cfg.queue_bytes_idle)))
+            return false;
+    }
+    return true;
+}
+
+/*
+ * Lets held objects go, oldest first: while the links are idle (the held
+ * objects then delay nobody), or when their author's bucket has refilled.
+ */
+static void release_held(kn_repl *r, uint64_t now)
+{
+    while (r->held_head < r->nheld) {
+        held_ent *h = &r->held[r->held_head];
+        if (!links_idle(r) && !bucket_take(r, h->author, now))
+            break;
+        uint8_t id[KN_ID];
+        memcpy(id, h->id, KN_ID);
+        if (++r->held_head == r->nheld)
+            r->held_head = r->nheld = 0;
+        obj_new(r, id, -1, now);
+        for (int s = 0; s < KN_REPL_PEERS_MAX; s++)
+            if (r->peers[s].live && idq_len(&r->peers[s].push))
+                flush_peer(r, &r->peers[s], now);
+    }
+}
+
 static void flush_all(kn_repl *r, uint64_t now)
 {
     assign_wants(r, now);
     for (int s = 0; s < KN_REPL_PEERS_MAX; s++)
         if (r->peers[s].live)
             flush_peer(r, &r->peers[s], now);
+    if (r->held_head < r->nheld)
+        release_held(r, now);
 }
 
 /* Objects the store released from pending since we last looked are new objects too. */
@@ -439,32 +641,57 @@ static void check_pending(kn_repl *r, uint64_t now)
     r->pending = keep;
 }
 
-/*
- * Validates and ingests one object that came from `from` (-1: local). The
- * result is a kn_put_result or a negative code for an object to refuse.
- */
-static int ingest_one(kn_repl *r, const uint8_t *buf, size_t len, int from, uint64_t now)
+/* The store held o as pending: ask the peer that sent it (it stored it, so it has the refs). */
+static void on_pending(kn_repl *r, const kn_object *o, int from)
 {
-    kn_object o;
-    int rc = kn_object_validate(&o, buf, len, now);
-    if (rc < 0)
-        return rc;
-    int res = 0;
-    if ((rc = r->cfg.store.ingest(r->cfg.store.ctx, &o, 1, &res)) < 0)
-        return rc;
-    if (res == KN_PUT_STORED) {
-        obj_new(r, o.id, from, now);
-        if (idq_len(&r->pending))
-            check_pending(r, now);
-    } else if (res == KN_PUT_PENDING) {
-        (void)idq_push(&r->pending, o.id, PENDING_MAX);
-        /* The sender stored it, so it holds the refs; ask it for those we lack. */
-        if (from >= 0)
-            for (uint32_t i = 0; i < o.nrefs; i++)
-                if (r->cfg.store.has(r->cfg.store.ctx, o.refs[i]) != 1)
-                    want_add(r, o.refs[i], from, 0);
+    (void)idq_push(&r->pending, o->id, PENDING_MAX);
+    if (from >= 0)
+        for (uint32_t i = 0; i < o->nrefs; i++)
+            if (r->cfg.store.has(r->cfg.store.ctx, o->refs[i]) != 1)
+                want_add(r, o->refs[i], from, 0, false);
+}
+
+/*
+ * Stores the inbox in one ingest call (one write transaction for LMDB) and
+ * forwards what was new. A failed transaction drops the batch unstored;
+ * wants and anti-entropy bring it again.
+ */
+static void ingest_inbox(kn_repl *r, uint64_t now)
+{
+    size_t n = r->ninbox;
+    if (!n)
+        return;
+    r->ninbox = 0;
+    r->st.ingest_calls++;
+    int rc = r->cfg.store.ingest(r->cfg.store.ctx, r->inbox_obj, n, r->inbox_res);
+    bool stored = false;
+    for (size_t i = 0; i < n; i++) {
+        const kn_object *o = &r->inbox_obj[i];
+        known_rec *k = kn_idmap_get(&r->known, o->id);
+        if (k)
+            k->inbox = 0;
+        peer *p = find_peer(r, r->inbox[i].peer_id);
+        int from = p ? slot_of(r, p) : -1;
+        int res = rc < 0 ? rc : r->inbox_res[i];
+        if (res == KN_PUT_STORED) {
+            r->st.objs_new++;
+            stored = true;
+            forward(r, o->id, o->author, from, now);
+        } else if (res == KN_PUT_PENDING) {
+            r->st.objs_pending++;
+            on_pending(r, o, from);
+        } else if (res == KN_PUT_DUPLICATE || res == KN_PUT_TOMBSTONED) {
+            r->st.objs_dup++;
+        } else {
+            r->st.objs_refused++; /* not the peer's fault: its roster may differ from ours */
+        }
     }
-    return res;
+    for (size_t i = 0; i < n; i++) {
+        free(r->inbox[i].buf);
+        r->inbox[i].buf = NULL;
+    }
+    if (stored && idq_len(&r->pending))
+        check_pending(r, now);
 }
 
 /* ---- negentropy ---- */
@@ -568,7 +795,7 @@ static int on_neg(kn_repl *r, peer *p, const kn_wire_msg *m, uint64_t now)
             const uint8_t *id = p->nc_need.ids[p->nc_need_done];
             mark_has(r, id, slot);
             if (r->cfg.store.has(r->cfg.store.ctx, id) != 1)
-                want_add(r, id, slot, 0);
+                want_add(r, id, slot, 0, false);
         }
         if (rc == KN_NEG_DONE) {
             r->st.neg_done++;
@@ -629,9 +856,14 @@ int kn_repl_new(kn_repl **out, const kn_repl_config *cfg)
     DEFAULT(queue_bytes_max, 1u << 20);
     DEFAULT(queue_ids_max, 16384);
     DEFAULT(graft_delay_ms, 200);
+    DEFAULT(graft_delay_max_ms, 2000);
+    DEFAULT(author_objs_per_sec, 20);
+    DEFAULT(author_burst, 2 * r->cfg.author_objs_per_sec);
+    DEFAULT(queue_bytes_idle, 16u << 10);
 #undef DEFAULT
     kn_idmap_init(&r->known, sizeof(known_rec));
     kn_idmap_init(&r->wants, sizeof(want_rec));
+    kn_idmap_init(&r->authors, sizeof(bucket));
     kn_mp_out_init(&r->out, KN_WIRE_MSG_MAX);
     *out = r;
     return 0;
@@ -653,10 +885,14 @@ void kn_repl_free(kn_repl *r)
         return;
     for (int s = 0; s < KN_REPL_PEERS_MAX; s++)
         peer_clear(&r->peers[s]);
+    for (size_t i = 0; i < r->ninbox; i++)
+        free(r->inbox[i].buf);
     kn_idmap_free(&r->known);
     kn_idmap_free(&r->wants);
+    kn_idmap_free(&r->authors);
     idq_free(&r->want_todo);
     idq_free(&r->pending);
+    free(r->held);
     kn_mp_out_free(&r->out);
     free(r);
 }
@@ -666,24 +902,33 @@ int kn_repl_peer_up(kn_repl *r, uint64_t peer_id, bool initiator, uint64_t now)
     if (find_peer(r, peer_id))
         return KN_EEXIST;
     peer *p = NULL;
-    for (int s = 0; s < KN_REPL_PEERS_MAX && !p; s++)
-        if (!r->peers[s].live)
+    unsigned eager = 0;
+    for (int s = 0; s < KN_REPL_PEERS_MAX; s++) {
+        if (!r->peers[s].live && !p)
             p = &r->peers[s];
+        else if (r->peers[s].live && r->peers[s].eager)
+            eager++;
+    }
     if (!p)
         return KN_ELIMIT;
     memset(p, 0, sizeof *p);
     p->live = true;
     p->id = peer_id;
     p->initiator = initiator;
-    p->eager = true;
+    p->eager = eager < r->cfg.fanout;
     r->npeers++;
     int slot = slot_of(r, p);
     /* A reused slot must not inherit what its previous peer knew. */
+    uint64_t keep = ~(1ull << slot);
     for (size_t i = 0; i < r->known.cap; i++) {
         known_rec *k = kn_idmap_slot(&r->known, i, NULL);
         if (k) {
-            k->has &= ~(1ull << slot);
-            k->sent &= ~(1ull << slot);
+            k->has &= keep;
+            k->sent &= keep;
+            k->pushed &= keep;
+            k->asked &= keep;
+            if (k->first == slot)
+                k->first = -1;
         }
     }
     if (kn_wire_write_hello(&r->out, KN_WIRE_VERSION, r->cfg.node_key, 0) == 0)
@@ -719,6 +964,19 @@ void kn_repl_peer_down(kn_repl *r, uint64_t peer_id, uint64_t now)
     flush_all(r, now);
 }
 
+/*
+ * Plumtree prune: a pushed duplicate means the link that carried it is
+ * redundant, if the first copy also came over the tree (another push, or our
+ * own object). If we had asked for the first copy, the tree is broken or slow
+ * right here, and pruning the link that is now delivering would cut it more.
+ */
+static bool should_prune(const kn_repl *r, const known_rec *k, int slot)
+{
+    if (r->cfg.no_prune || !k)
+        return false;
+    return k->how == HOW_LOCAL || (k->how == HOW_PUSH && k->first != slot);
+}
+
 static int on_obj(kn_repl *r, peer *p, const kn_wire_msg *m, uint64_t now)
 {
     int slot = slot_of(r, p);
@@ -738,37 +996,52 @@ static int on_obj(kn_repl *r, peer *p, const kn_wire_msg *m, uint64_t now)
         r->st.objs_refused++;
         return rc;
     }
-    mark_has(r, o.id, slot);
+    known_rec *k = known_put(r, o.id);
+    bool asked = k && (k->asked >> slot & 1);
+    if (k) {
+        k->has |= 1ull << slot;
+        if (!asked && k->have_at && now >= k->have_at)
+            lag_sample(r, now - k->have_at); /* the tree's copy, this long after a "have" */
+        if (!asked)
+            k->have_at = 0;
+    }
     want_done(r, o.id);
-    if (r->cfg.store.has(r->cfg.store.ctx, o.id) == 1) {
-        /*
-         * Plumtree prune: a duplicate means this link is redundant for pushes.
-         * We stop pushing to the peer, and answer with a "have" of the id,
-         * which makes the peer stop pushing to us (see KN_WIRE_HAVE).
-         */
+    if (holds(r, k, o.id)) {
         r->st.objs_dup++;
-        if (!r->cfg.no_prune) {
-            p->eager = false;
+        if (!asked && should_prune(r, k, slot)) {
+            /* Stop pushing to it, and tell it with a "have" of the id (see KN_WIRE_HAVE). */
+            set_eager(r, p, false);
             if (kn_wire_write_ids(&r->out, KN_WIRE_HAVE, (const uint8_t(*)[KN_ID])o.id, 1) == 0)
                 send_out(r, p);
             kn_mp_out_reset(&r->out);
         }
         return 0;
     }
-    rc = ingest_one(r, m->data, m->data_len, slot, now);
-    if (rc == KN_PUT_STORED)
-        r->st.objs_new++;
-    else if (rc == KN_PUT_PENDING)
-        r->st.objs_pending++;
-    else if (rc == KN_PUT_DUPLICATE || rc == KN_PUT_TOMBSTONED)
-        r->st.objs_dup++;
-    else if (rc == KN_EUNAUTH || rc == KN_ELIMIT || rc == KN_EFUTURE) {
-        /* Not the peer's fault: its roster or clock may simply differ from ours. */
+    /* Validate now (the signature is the peer's responsibility), store with the batch. */
+    uint8_t *copy = malloc(m->data_len);
+    if (!copy)
+        return 0; /* not the peer's fault; it comes again */
+    memcpy(copy, m->data, m->data_len);
+    if ((rc = kn_object_validate(&o, copy, m->data_len, now)) < 0) {
+        free(copy);
         r->st.objs_refused++;
-    } else if (rc < 0) {
-        r->st.objs_refused++;
-        return rc;
+        /* A clock ahead of ours is not malice: refuse the object, keep the peer. */
+        return rc == KN_EFUTURE ? 0 : rc;
     }
+    r->inbox[r->ninbox].buf = copy;
+    r->inbox[r->ninbox].peer_id = p->id;
+    r->inbox_obj[r->ninbox] = o;
+    r->ninbox++;
+    if ((k = kn_idmap_get(&r->known, o.id))) {
+        k->first = (int8_t)slot;
+        k->how = asked ? HOW_ASKED : HOW_PUSH;
+        k->inbox = 1;
+    }
+    /* Plumtree: whoever pushed us a first copy is on the tree; keep pushing to it too. */
+    if (!asked && !r->cfg.no_prune)
+        p->eager = true; /* not counted as a graft: the link already carries pushes one way */
+    if (r->ninbox == KN_REPL_INBOX_MAX)
+        ingest_inbox(r, now);
     return 0;
 }
 
@@ -783,6 +1056,7 @@ int kn_repl_receive(kn_repl *r, uint64_t peer_id, const uint8_t *msg, size_t len
         return rc;
     r->st.bytes_in += len;
     int slot = slot_of(r, p);
+    uint64_t bit = 1ull << slot;
     switch (m.kind) {
     case KN_WIRE_HELLO:
         if (p->hello_seen)
@@ -794,11 +1068,15 @@ int kn_repl_receive(kn_repl *r, uint64_t peer_id, const uint8_t *msg, size_t len
     case KN_WIRE_HAVE:
         for (uint32_t i = 0; i < m.nids; i++) {
             const uint8_t *id = kn_wire_id(&m, i);
-            mark_has(r, id, slot);
-            if (r->cfg.store.has(r->cfg.store.ctx, id) != 1)
-                want_add(r, id, slot, now + r->cfg.graft_delay_ms);
-            else if (!r->cfg.no_prune)
-                p->eager = false; /* it announces what we have: a redundant link */
+            known_rec *k = known_put(r, id);
+            if (k)
+                k->has |= bit;
+            if (!holds(r, k, id)) {
+                if (k && !k->have_at)
+                    k->have_at = now;
+                want_add(r, id, slot, now + graft_wait(r), true);
+            } else if (k && (k->pushed & bit) && !r->cfg.no_prune)
+                set_eager(r, p, false); /* a "have" of what we pushed to it: it pruned */
         }
         break;
     case KN_WIRE_WANT:
@@ -808,11 +1086,13 @@ int kn_repl_receive(kn_repl *r, uint64_t peer_id, const uint8_t *msg, size_t len
                 continue;
             known_rec *k = known_put(r, id);
             if (k) {
-                k->has &= ~(1ull << slot); /* it asked, so it does not have it */
-                k->sent |= 1ull << slot;
+                /* Asking for what we announced lazily is the peer's graft. */
+                if ((k->sent & bit) && !(k->pushed & bit) && !r->cfg.no_prune)
+                    set_eager(r, p, true);
+                k->has &= ~bit; /* it asked, so it does not have it */
+                k->sent |= bit;
             }
             queue_id(r, &p->push, id);
-            p->eager = true; /* Plumtree graft */
         }
         break;
     case KN_WIRE_OBJ:
@@ -832,14 +1112,34 @@ int kn_repl_receive(kn_repl *r, uint64_t peer_id, const uint8_t *msg, size_t len
 
 int kn_repl_publish(kn_repl *r, const uint8_t *obj, size_t len, uint64_t now)
 {
-    int rc = ingest_one(r, obj, len, -1, now);
+    kn_object o;
+    int rc = kn_object_validate(&o, obj, len, now);
+    if (rc < 0)
+        return rc;
+    ingest_inbox(r, now); /* keep arrival order in the store */
+    int res = 0;
+    if ((rc = r->cfg.store.ingest(r->cfg.store.ctx, &o, 1, &res)) < 0)
+        return rc;
+    if (res == KN_PUT_STORED) {
+        known_rec *k = known_put(r, o.id);
+        if (k) {
+            k->how = HOW_LOCAL;
+            k->first = -1;
+        }
+        forward(r, o.id, o.author, -1, now);
+        if (idq_len(&r->pending))
+            check_pending(r, now);
+    } else if (res == KN_PUT_PENDING) {
+        on_pending(r, &o, -1);
+    }
     flush_all(r, now);
-    return rc;
+    return res;
 }
 
 uint64_t kn_repl_tick(kn_repl *r, uint64_t now)
 {
     uint64_t next = now + 60000;
+    ingest_inbox(r, now);
     /* Want timeouts: ask the next announcer, or give up after WANT_TRIES. */
     idq drop = { 0 };
     for (size_t i = 0; i < r->wants.cap; i++) {
@@ -899,7 +1199,7 @@ uint64_t kn_repl_tick(kn_repl *r, uint64_t now)
             next = p->announce_due;
         if (idq_len(&p->push)) {
             uint64_t t = p->out_win + 1000;
-            if (r->cfg.queued && r->cfg.queued(r->cfg.send_ctx, p->id) > r->cfg.queue_bytes_max)
+            if (backlogged(r, p, r->cfg.queue_bytes_max))
                 t = now + 10;
             if (t < next)
                 next = t;
@@ -910,6 +1210,14 @@ uint64_t kn_repl_tick(kn_repl *r, uint64_t now)
             next = p->next_neg;
         if (p->ns && p->ns_built + r->cfg.neg_timeout_ms < next)
             next = p->ns_built + r->cfg.neg_timeout_ms;
+    }
+    if (r->held_head < r->nheld) {
+        /* Held objects go when their author's bucket refills or the links drain. */
+        uint64_t t = now + bucket_wait(r, r->held[r->held_head].author, now);
+        if (r->cfg.queued && t > now + 10)
+            t = now + 10;
+        if (t < next)
+            next = t;
     }
     return next <= now ? now + 1 : next;
 }

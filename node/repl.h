@@ -10,19 +10,31 @@
  * tick. The libuv shell (node/node.c) and the simulator (tools/sim) drive the
  * very same code; only the transport and the clock differ.
  *
- * Dissemination (docs/replication.md): a new valid object, local or received,
- * is pushed at once in full ("obj") to up to `fanout` peers not known to have
- * it, and announced lazily ("have", batched per tick) to the rest. A "have" of
- * an unknown id becomes a "want" to one announcer, with a bounded number in
- * flight per peer, a timeout and a retry from another announcer. An object the
- * store holds as pending gets "want"s for its missing refs from the peer that
- * sent it. Plumtree-style, a duplicate push makes that link lazy both ways (the
- * receiver answers with a "have" of the id, the pusher then stops pushing to
- * it), and a "want" makes a link eager again (graft); a "have" waits
- * graft_delay_ms for the eager copy before it turns into a "want".
- * Anti-entropy is Negentropy V1 over (created, id), started by the
- * dialling side on connect and every `neg_interval_ms`; its "need" ids become
- * wants and its "have" ids are pushed.
+ * Dissemination (docs/replication.md) is Plumtree: every link is eager (new
+ * objects cross it in full, "obj") or lazy (they cross it as an id in a
+ * batched "have"). A new valid object, local or received, is pushed at once to
+ * the eager peers not known to have it and announced to the others. A
+ * duplicate pushed over a link prunes it (the receiver answers with a "have"
+ * of the id, and the pusher, seeing a "have" of something it pushed, makes the
+ * link lazy too); the sender of a first copy is kept eager. So the eager links
+ * settle into one spanning tree shared by every source. A "have" of an unknown
+ * id waits graft_delay_ms for the eager copy and then becomes a "want" to one
+ * announcer, with a bounded number in flight per peer, a timeout and a retry
+ * from another announcer; that want (and only that one: not a want from
+ * anti-entropy or for a pending object's refs) is a graft that makes the link
+ * eager again on both sides. An object the store holds as pending gets "want"s
+ * for its missing refs from the peer that sent it. Anti-entropy is Negentropy
+ * V1 over (created, id), started by the dialling side on connect and every
+ * `neg_interval_ms`; its "need" ids become wants and its "have" ids are pushed.
+ *
+ * Received objects are validated (signature) at once but stored in batches:
+ * one store ingest per kn_repl_tick (or per KN_REPL_INBOX_MAX objects), since
+ * the store's cost is per write transaction.
+ *
+ * Forwarding is bounded per author: a token bucket per author key lets
+ * `author_objs_per_sec` objects through at once; the rest wait in a queue
+ * that is served when the links are idle or the author's bucket refills, so
+ * an author who floods cannot delay other members' objects.
  *
  * The engine owns its peer table (at most KN_REPL_PEERS_MAX), its bounded
  * id tables and queues, and its negentropy sessions. The store is reached only
@@ -43,6 +55,7 @@
 enum {
     KN_REPL_PEERS_MAX = 64, /* connected peers per engine */
     KN_REPL_NEG_FRAME = 60000, /* negentropy message cap: one fits in a Noise frame */
+    KN_REPL_INBOX_MAX = 256, /* received objects stored per ingest call at most */
 };
 
 /*
@@ -84,7 +97,7 @@ typedef struct kn_repl_config {
     uint8_t node_key[KN_KEY]; /* sent in hello */
 
     /* Zero picks the default given in brackets. */
-    unsigned fanout; /* eager pushes per new object [3] */
+    unsigned fanout; /* links that start eager; later ones start lazy until grafted [64: all] */
     unsigned wants_max; /* wants in flight per peer [256] */
     uint64_t want_timeout_ms; /* [2000] */
     uint64_t announce_delay_ms; /* batching window of "have" [50] */
@@ -93,8 +106,20 @@ typedef struct kn_repl_config {
     unsigned objs_per_sec; /* objects sent to one peer per second [2000]; received: 4x */
     size_t queue_bytes_max; /* transport backlog above which pushes wait [1 MiB] */
     size_t queue_ids_max; /* ids queued per peer for push or announce [16384] */
-    uint64_t graft_delay_ms; /* a "have" waits this long for the eager copy before "want" [200] */
-    bool no_prune; /* turn off Plumtree prune (a duplicate push makes the link lazy both ways) */
+    uint64_t graft_delay_ms; /* a "have" waits at least this long for the eager copy [200] */
+    uint64_t graft_delay_max_ms; /* ... and at most this long, as lags seen call for [1000] */
+    bool no_prune; /* turn off Plumtree prune: every link stays eager (measurements only) */
+    /*
+     * Per-author forwarding bound: a token bucket of author_burst objects
+     * refilled at author_objs_per_sec [20/s, burst 2x]. Objects beyond it are
+     * stored but forwarded only when every link's backlog is at most
+     * queue_bytes_idle [16 KiB] with nothing else queued, or when the bucket
+     * refills. no_author_limit turns it off (measurements only).
+     */
+    unsigned author_objs_per_sec;
+    unsigned author_burst;
+    size_t queue_bytes_idle;
+    bool no_author_limit;
 } kn_repl_config;
 
 typedef struct kn_repl kn_repl;
@@ -127,8 +152,14 @@ KN_MUST_USE int kn_repl_receive(
  */
 KN_MUST_USE int kn_repl_publish(kn_repl *r, const uint8_t *obj, size_t len, uint64_t now);
 
-/* Runs timers (announce batches, want timeouts, paced pushes, anti-entropy);
- * returns the absolute time of the next deadline. Cheap to call early. */
+/*
+ * Stores the objects received since the last call (one store ingest) and
+ * forwards them, then runs timers (announce batches, want timeouts, paced
+ * pushes, objects held by the author bound, anti-entropy). Returns the
+ * absolute time of the next deadline. The shell calls it once per loop
+ * iteration after it has read what was ready (received objects are not
+ * stored or forwarded before), and at the deadline. Cheap to call early.
+ */
 uint64_t kn_repl_tick(kn_repl *r, uint64_t now);
 
 typedef struct kn_repl_stats {
@@ -138,6 +169,9 @@ typedef struct kn_repl_stats {
     uint64_t objs_pending; /* ... held as pending */
     uint64_t objs_refused; /* ... invalid, unauthorised or over the rate */
     uint64_t objs_out; /* obj messages sent */
+    uint64_t ingest_calls; /* store ingest calls (write transactions) for received objects */
+    uint64_t objs_deferred; /* new objects held back by the per-author bound */
+    uint64_t grafts, prunes; /* links made eager by a graft, lazy by a duplicate */
     uint64_t haves_out, wants_out; /* ids announced, ids asked for */
     uint64_t want_timeouts;
     uint64_t neg_sessions, neg_done, neg_rounds;

@@ -80,6 +80,13 @@ struct sim_node {
     uint32_t nlinks, caplinks;
     uint64_t tick_at; /* 0: none scheduled */
     kn_repl_stats gone; /* stats of engines freed by restarts */
+    /* Objects that arrived since the last tick, with their hop count: the engine
+     * stores them at its next tick, and they count as delivered from then. */
+    struct arrival {
+        uint32_t obj;
+        uint16_t hops;
+    } * arrived;
+    uint32_t narrived, caparrived;
 };
 
 /* ---- randomness and the heap ---- */
@@ -324,8 +331,14 @@ static void stop_engine(struct sim_node *nd)
     kn_repl_get_stats(nd->repl, &st);
     nd->gone.want_timeouts += st.want_timeouts;
     nd->gone.neg_sessions += st.neg_sessions;
+    nd->gone.grafts += st.grafts;
+    nd->gone.prunes += st.prunes;
+    nd->gone.objs_new += st.objs_new;
+    nd->gone.ingest_calls += st.ingest_calls;
+    nd->gone.objs_deferred += st.objs_deferred;
     kn_repl_free(nd->repl);
     nd->repl = NULL;
+    nd->narrived = 0; /* what it had not stored yet is lost with it */
 }
 
 /* ---- bookkeeping of deliveries ---- */
@@ -378,9 +391,22 @@ static void deliver(sim *s, event *e)
     }
     if (obj >= 0) {
         size_t k = (size_t)e->a * s->cfg->objects + (uint32_t)obj;
-        note_obj(s, e->b, (uint32_t)obj, (uint16_t)(s->hops[k] + 1));
+        if (to->narrived == to->caparrived) {
+            uint32_t ncap = to->caparrived ? 2 * to->caparrived : 8;
+            struct arrival *a = realloc(to->arrived, ncap * sizeof *a);
+            if (!a) {
+                s->err = KN_ENOMEM;
+                return;
+            }
+            to->arrived = a;
+            to->caparrived = ncap;
+        }
+        to->arrived[to->narrived].obj = (uint32_t)obj;
+        to->arrived[to->narrived].hops = (uint16_t)(s->hops[k] + 1);
+        to->narrived++;
     }
-    schedule_tick(s, to, s->now + ANNOUNCE_DELAY);
+    /* The engine stores what arrived at its next tick: at once, after this ms's other events. */
+    schedule_tick(s, to, s->now);
 }
 
 /* ---- setup ---- */
@@ -554,6 +580,11 @@ static void finish_report(sim *s)
             kn_repl_get_stats(s->nodes[n].repl, &st);
         r->want_timeouts += st.want_timeouts + s->nodes[n].gone.want_timeouts;
         r->neg_sessions += st.neg_sessions + s->nodes[n].gone.neg_sessions;
+        r->grafts += st.grafts + s->nodes[n].gone.grafts;
+        r->prunes += st.prunes + s->nodes[n].gone.prunes;
+        r->objs_stored += st.objs_new + s->nodes[n].gone.objs_new;
+        r->ingest_calls += st.ingest_calls + s->nodes[n].gone.ingest_calls;
+        r->objs_deferred += st.objs_deferred + s->nodes[n].gone.objs_deferred;
     }
     digest ^= r->msgs * 0x9e3779b97f4a7c15ull ^ r->bytes;
     r->digest = digest;
@@ -650,6 +681,9 @@ int kn_sim_run(const kn_sim_config *cfg_in, kn_sim_report *rep)
             if (!nd->repl)
                 break;
             schedule_tick(s, nd, kn_repl_tick(nd->repl, sim_now_abs(s)) - SIM_START);
+            for (uint32_t i = 0; i < nd->narrived; i++)
+                note_obj(s, e.a, nd->arrived[i].obj, nd->arrived[i].hops);
+            nd->narrived = 0;
             break;
         case EV_PUBLISH: {
             sim_obj *o = &s->objs[e.a];
@@ -706,6 +740,7 @@ out:
             kn_repl_free(s->nodes[i].repl);
             kn_repl_memstore_free(s->nodes[i].mem);
             free(s->nodes[i].links);
+            free(s->nodes[i].arrived);
         }
     free(s->nodes);
     free(s->links);
@@ -748,6 +783,12 @@ void kn_sim_report_print(FILE *f, const kn_sim_config *c, const kn_sim_report *r
     fprintf(f, "messages   %llu sent, %llu lost; want timeouts %llu; negentropy sessions %llu\n",
         (unsigned long long)r->msgs, (unsigned long long)r->msgs_lost,
         (unsigned long long)r->want_timeouts, (unsigned long long)r->neg_sessions);
+    fprintf(f, "tree       %llu grafts, %llu prunes; %llu objects stored in %llu ingest calls",
+        (unsigned long long)r->grafts, (unsigned long long)r->prunes,
+        (unsigned long long)r->objs_stored, (unsigned long long)r->ingest_calls);
+    if (r->objs_deferred)
+        fprintf(f, "; %llu held by the author bound", (unsigned long long)r->objs_deferred);
+    fprintf(f, "\n");
     fprintf(f, "end        %llu ms virtual; digest %016llx\n", (unsigned long long)r->end_ms,
         (unsigned long long)r->digest);
 }

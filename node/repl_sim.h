@@ -52,6 +52,9 @@ typedef struct kn_sim_report {
     uint64_t msgs, msgs_lost;
     uint64_t bytes, bytes_obj, bytes_have, bytes_want, bytes_neg, bytes_other;
     uint64_t want_timeouts, neg_sessions;
+    uint64_t grafts, prunes; /* links made eager by a graft, lazy by a duplicate, all nodes */
+    uint64_t objs_stored, ingest_calls; /* received objects stored, and store calls it took */
+    uint64_t objs_deferred; /* held back by the per-author bound, all nodes */
     uint64_t end_ms; /* virtual time when all was delivered (or max_ms) */
     uint64_t digest; /* FNV-1a over every delivery: equal digests, equal runs */
 } kn_sim_report;

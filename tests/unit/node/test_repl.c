@@ -56,6 +56,7 @@ static void test_duplicate_dropped(void **state)
         ;
     size_t before = net.sent[1][KN_WIRE_OBJ];
     assert_int_equal(kn_repl_receive(net.nodes[1].repl, 0, copy, len, net.now), 0);
+    (void)kn_repl_tick(net.nodes[1].repl, net.now);
     free(copy);
     kn_repl_stats st = rf_stats(&net, 1);
     assert_int_equal(st.objs_new, 1);
@@ -151,6 +152,7 @@ static void test_pending_dependency(void **state)
     kn_mp_out_init(&o, 0);
     assert_int_equal(kn_wire_write_obj(&o, p.buf, p.len), 0);
     assert_int_equal(kn_repl_receive(net.nodes[1].repl, 0, o.buf, o.len, net.now), 0);
+    (void)kn_repl_tick(net.nodes[1].repl, net.now);
     kn_mp_out_free(&o);
     assert_false(kn_repl_memstore_has(net.nodes[1].mem, p.id));
     assert_int_equal(rf_stats(&net, 1).objs_pending, 1);

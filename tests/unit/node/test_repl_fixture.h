@@ -124,6 +124,7 @@ struct rf_net {
     size_t head, n;
     uint64_t now;
     size_t sent[RF_NODES][KN_WIRE_BYE + 1]; /* messages sent by node, per kind */
+    bool tick_after_receive; /* rf_step ticks the receiver (rf_init sets it) */
 };
 
 static inline int rf_send(void *ctx, uint64_t peer, const uint8_t *msg, size_t len)
@@ -163,6 +164,7 @@ static inline void rf_init(rf_net *net, int nodes, const kn_repl_config *tmpl)
     memset(net, 0, sizeof *net);
     assert_int_equal(kn_crypto_init(), 0);
     net->now = RF_NOW;
+    net->tick_after_receive = true;
     for (int i = 0; i < nodes; i++) {
         net->nodes[i].net = net;
         net->nodes[i].index = i;
@@ -197,6 +199,9 @@ static inline bool rf_step(rf_net *net, bool drop)
             = kn_repl_receive(net->nodes[m->to].repl, (uint64_t)m->from, m->buf, m->len, net->now);
         if (rc != 0)
             fail_msg("node %d refused a message from %d: %s", m->to, m->from, kn_errname(rc));
+        /* As the shell does after each read: store (and forward) what arrived. */
+        if (net->tick_after_receive)
+            (void)kn_repl_tick(net->nodes[m->to].repl, net->now);
     }
     free(m->buf);
     return true;
