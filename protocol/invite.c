@@ -275,7 +275,8 @@ int kn_invite_decode(
     if (len > KN_INVITE_INPUT_MAX)
         return KN_ETOOBIG;
 
-    while (i < len && (t[i] == ' ' || t[i] == '\t' || t[i] == '\r' || t[i] == '\n'))
+    /* Leading whitespace and the '>' of a quoted reply. */
+    while (i < len && (t[i] == ' ' || t[i] == '\t' || t[i] == '\r' || t[i] == '\n' || t[i] == '>'))
         i++;
     /* "knoten" in any case, a version digit, then a dash (or a line break). */
     if (len - i < plen + 1)
