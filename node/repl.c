@@ -1074,7 +1074,7 @@ int kn_repl_receive(kn_repl *r, uint64_t peer_id, const uint8_t *msg, size_t len
             if (!holds(r, k, id)) {
                 if (k && !k->have_at)
                     k->have_at = now;
-                want_add(r, id, slot, now + graft_wait(r), true);
+                want_add(r, id, slot, now + graft_wait(r) + jitter(r, graft_wait(r) / 2), true);
             } else if (k && (k->pushed & bit) && !r->cfg.no_prune)
                 set_eager(r, p, false); /* a "have" of what we pushed to it: it pruned */
         }

@@ -37,6 +37,7 @@ typedef struct event {
 typedef struct link {
     uint32_t a, b; /* a dials */
     uint32_t epoch;
+    uint64_t busy_us[2]; /* a->b, b->a: when the link has sent what it was given */
     bool up;
     bool cut; /* crosses the partition */
 } link;
@@ -68,6 +69,7 @@ typedef struct sim {
     uint16_t *hops;
     uint64_t delivered;
     bool partitioned;
+    uint32_t normal; /* objects [0, normal) are the normal authors', the rest the flood */
     int err;
 } sim;
 
@@ -234,6 +236,7 @@ static void sync_link(sim *s, link *l)
         return;
     l->up = want;
     l->epoch++;
+    l->busy_us[0] = l->busy_us[1] = 0; /* a new connection starts empty */
     if (want) {
         if (kn_repl_peer_up(s->nodes[l->a].repl, l->b, true, sim_now_abs(s)) < 0
             || kn_repl_peer_up(s->nodes[l->b].repl, l->a, false, sim_now_abs(s)) < 0)
@@ -284,12 +287,19 @@ static int sim_send(void *ctx, uint64_t peer, const uint8_t *msg, size_t len)
         rep->msgs_lost++;
         return 0;
     }
+    uint64_t sent_at = s->now;
+    if (s->cfg->link_bytes_per_s) {
+        uint64_t *busy = &l->busy_us[l->a == nd->index ? 0 : 1];
+        uint64_t start = *busy > s->now * 1000 ? *busy : s->now * 1000;
+        *busy = start + (uint64_t)len * 1000000 / s->cfg->link_bytes_per_s;
+        sent_at = (*busy + 999) / 1000;
+    }
     if (rnd_unit(s) < s->cfg->loss) {
         rep->msgs_lost++;
         return 0;
     }
     uint64_t lat = s->cfg->lat_min_ms + rnd_below(s, s->cfg->lat_max_ms - s->cfg->lat_min_ms + 1);
-    event e = { .time = s->now + lat,
+    event e = { .time = sent_at + lat,
         .type = EV_DELIVER,
         .a = nd->index,
         .b = (uint32_t)peer,
@@ -305,6 +315,18 @@ static int sim_send(void *ctx, uint64_t peer, const uint8_t *msg, size_t len)
     return 0;
 }
 
+/* Bytes the link towards peer has been given and not sent yet. */
+static size_t sim_queued(void *ctx, uint64_t peer)
+{
+    struct sim_node *nd = ctx;
+    sim *s = nd->s;
+    link *l = find_link(s, nd->index, (uint32_t)peer);
+    if (!l)
+        return 0;
+    uint64_t busy = l->busy_us[l->a == nd->index ? 0 : 1], now_us = s->now * 1000;
+    return busy > now_us ? (size_t)((busy - now_us) * s->cfg->link_bytes_per_s / 1000000) : 0;
+}
+
 static int start_engine(sim *s, struct sim_node *nd)
 {
     kn_repl_config rc;
@@ -318,6 +340,10 @@ static int start_engine(sim *s, struct sim_node *nd)
     rc.graft_delay_ms = s->cfg->graft_delay_ms;
     rc.neg_interval_ms = s->cfg->neg_interval_ms;
     rc.announce_delay_ms = ANNOUNCE_DELAY;
+    rc.queued = s->cfg->link_bytes_per_s ? sim_queued : NULL;
+    rc.no_author_limit = s->cfg->no_author_limit;
+    rc.author_objs_per_sec = s->cfg->author_objs_per_sec;
+    rc.queue_bytes_idle = s->cfg->queue_bytes_idle;
     for (int i = 0; i < 4; i++)
         rc.node_key[i] = (uint8_t)(nd->index >> (8 * i));
     return kn_repl_new(&nd->repl, &rc);
@@ -415,8 +441,9 @@ static int make_objects(sim *s)
 {
     const kn_sim_config *c = s->cfg;
     enum { AUTHORS = 8 };
-    uint8_t sk[AUTHORS][64];
-    for (int i = 0; i < AUTHORS; i++) {
+    uint8_t sk[AUTHORS + 1][64]; /* the last one floods */
+    uint32_t flood_origin = (uint32_t)rnd_below(s, c->nodes);
+    for (int i = 0; i < AUTHORS + 1; i++) {
         uint8_t pk[32], seed[32];
         kn_env_random(&s->env.env, seed, sizeof seed);
         kn_sign_keypair_from_seed(pk, sk[i], seed);
@@ -429,8 +456,22 @@ static int make_objects(sim *s)
         memset(&d, 0, sizeof d);
         kn_mp_out_init(&b, 0);
         o->parent = -1;
+        int author = (int)rnd_below(s, AUTHORS);
         /* One in four is a reply to an earlier thread, published where it started, later. */
-        if (i >= 4 && rnd_below(s, 4) == 0) {
+        if (i >= s->normal) {
+            char title[32];
+            snprintf(title, sizeof title, "Massenmail %u", i);
+            o->origin = flood_origin;
+            o->at = 1000
+                + (uint64_t)(i - s->normal) * c->publish_window_ms / (c->objects - s->normal);
+            author = AUTHORS;
+            kn_mp_write_map(&b, 2);
+            kn_mp_write_cstr(&b, "body");
+            kn_mp_write_cstr(&b, "Bitte beachten Sie das Rundschreiben.");
+            kn_mp_write_cstr(&b, "title");
+            kn_mp_write_cstr(&b, title);
+            d.type = KN_T_THREAD;
+        } else if (i >= 4 && rnd_below(s, 4) == 0) {
             uint32_t p;
             do
                 p = (uint32_t)rnd_below(s, i);
@@ -463,7 +504,7 @@ static int make_objects(sim *s)
         d.body_len = b.len;
         rc = kn_mp_out_error(&b);
         if (rc == 0)
-            rc = kn_object_sign(&d, sk[rnd_below(s, AUTHORS)], &o->buf, &o->len);
+            rc = kn_object_sign(&d, sk[author], &o->buf, &o->len);
         kn_mp_out_free(&b);
         if (rc < 0)
             return rc;
@@ -523,6 +564,12 @@ void kn_sim_config_defaults(kn_sim_config *c)
     }
 }
 
+static int cmp_u64(const void *a, const void *b)
+{
+    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+    return x < y ? -1 : x > y;
+}
+
 static void finish_report(sim *s)
 {
     const kn_sim_config *c = s->cfg;
@@ -571,6 +618,24 @@ static void finish_report(sim *s)
         }
     }
     free(last);
+    /* Publish to delivery for every (node, normal object) pair, origins excepted. */
+    size_t nl = 0, cap = (size_t)c->nodes * s->normal;
+    uint64_t *lat = malloc((cap ? cap : 1) * sizeof *lat);
+    if (lat) {
+        for (uint32_t o = 0; o < s->normal; o++)
+            for (uint32_t n = 0; n < c->nodes; n++) {
+                uint64_t g = s->got_at[(size_t)n * c->objects + o];
+                if (g && n != s->objs[o].origin)
+                    lat[nl++] = g - 1 - s->objs[o].at;
+            }
+        qsort(lat, nl, sizeof *lat, cmp_u64);
+        if (nl) {
+            r->lat_ms_p50 = lat[(nl - 1) / 2];
+            r->lat_ms_p99 = lat[(nl - 1) * 99 / 100];
+            r->lat_ms_max = lat[nl - 1];
+        }
+        free(lat);
+    }
     r->delivered = s->delivered;
     r->expected = (uint64_t)c->nodes * c->objects;
     r->delivery_pct = r->expected ? 100.0 * (double)r->delivered / (double)r->expected : 100.0;
@@ -604,6 +669,15 @@ int kn_sim_run(const kn_sim_config *cfg_in, kn_sim_report *rep)
     sim S;
     sim *s = &S;
     memset(s, 0, sizeof *s);
+    s->normal = cfg->objects;
+    if (cfg->flood) {
+        uint64_t extra = (uint64_t)cfg->flood * cfg->objects / 8;
+        if (extra < 1)
+            extra = 1;
+        if (extra > 1000000)
+            return KN_EINVAL;
+        cfg->objects += (uint32_t)extra;
+    }
     s->cfg = cfg;
     s->rep = rep;
     kn_env_seeded_init(&s->env, cfg->seed, SIM_START);
@@ -626,6 +700,7 @@ int kn_sim_run(const kn_sim_config *cfg_in, kn_sim_report *rep)
     rep->nodes = cfg->nodes;
     rep->edges = (uint32_t)s->nlinks;
     rep->objects = cfg->objects;
+    rep->flood_objects = cfg->objects - s->normal;
 
     if (cfg->partition_at_ms && cfg->heal_at_ms > cfg->partition_at_ms) {
         uint8_t *side = calloc(cfg->nodes, 1);
@@ -766,6 +841,12 @@ void kn_sim_report_print(FILE *f, const kn_sim_config *c, const kn_sim_report *r
         fprintf(f, " restarts=%u", c->restarts);
     if (c->no_prune)
         fprintf(f, " no-prune");
+    if (c->link_bytes_per_s)
+        fprintf(f, " link=%lluB/s", (unsigned long long)c->link_bytes_per_s);
+    if (c->flood)
+        fprintf(f, " flood=%ux (%u objects)", c->flood, r->flood_objects);
+    if (c->no_author_limit)
+        fprintf(f, " no-author-limit");
     fprintf(f, "\n");
     fprintf(f, "delivery   %.2f%% (%llu of %llu)\n", r->delivery_pct,
         (unsigned long long)r->delivered, (unsigned long long)r->expected);
@@ -774,6 +855,9 @@ void kn_sim_report_print(FILE *f, const kn_sim_config *c, const kn_sim_report *r
         f, "hops       last delivery: mean %.2f, max %u\n", r->hops_last_mean, r->hops_last_max);
     fprintf(f, "latency    publish to last delivery: p50 %llu ms, max %llu ms\n",
         (unsigned long long)r->last_ms_p50, (unsigned long long)r->last_ms_max);
+    fprintf(f, "           publish to each delivery%s: p50 %llu ms, p99 %llu ms, max %llu ms\n",
+        r->flood_objects ? " (normal authors)" : "", (unsigned long long)r->lat_ms_p50,
+        (unsigned long long)r->lat_ms_p99, (unsigned long long)r->lat_ms_max);
     fprintf(f,
         "bytes      %llu total, %.0f per node (obj %llu, have %llu, want %llu, neg %llu, other "
         "%llu)\n",

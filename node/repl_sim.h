@@ -38,10 +38,26 @@ typedef struct kn_sim_config {
     uint64_t graft_delay_ms; /* engine's graft delay; 0: the engine's default */
     uint64_t neg_interval_ms; /* engine's anti-entropy period; 0: the engine's default */
     uint64_t max_ms; /* give up after this much virtual time [window + heal + 600 s] */
+    /*
+     * Bandwidth of each direction of each link, bytes per second; 0: unlimited.
+     * A message occupies its link for len / bandwidth before its latency
+     * starts, and the engine sees the bytes still waiting (kn_repl_config.queued).
+     */
+    uint64_t link_bytes_per_s;
+    /*
+     * A flooding author: one more author, at one random node, publishes
+     * flood x (objects / 8) threads spread over the window, i.e. flood times
+     * the rate of each of the 8 normal authors. 0: none.
+     */
+    uint32_t flood;
+    bool no_author_limit; /* turn off the engine's per-author bound */
+    unsigned author_objs_per_sec; /* engine's per-author rate; 0: the engine's default */
+    size_t queue_bytes_idle; /* engine's idle backlog; 0: the engine's default */
 } kn_sim_config;
 
 typedef struct kn_sim_report {
-    uint32_t nodes, edges, objects;
+    uint32_t nodes, edges, objects; /* objects: all, the flood's included */
+    uint32_t flood_objects;
     uint64_t expected, delivered; /* (node, object) pairs */
     double delivery_pct;
     double copies_per_node; /* obj messages received per object / (n - 1), mean */
@@ -49,6 +65,8 @@ typedef struct kn_sim_report {
     double hops_last_mean; /* per object: hops of its last first-delivery; mean over objects */
     uint32_t hops_last_max;
     uint64_t last_ms_p50, last_ms_max; /* per object: publish to last delivery */
+    /* Per (node, object) publish to delivery, normal authors' objects only. */
+    uint64_t lat_ms_p50, lat_ms_p99, lat_ms_max;
     uint64_t msgs, msgs_lost;
     uint64_t bytes, bytes_obj, bytes_have, bytes_want, bytes_neg, bytes_other;
     uint64_t want_timeouts, neg_sessions;

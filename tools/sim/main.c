@@ -6,6 +6,7 @@
  *
  *   knoten-sim --nodes 1000 --degree 6 --objects 20 --loss 0.05 --seed 7 \
  *              [--partition 3000:40000] [--restarts 10] [--fanout 3] [--seeds 10]
+ *              [--link-bw 32000 --flood 100 [--no-author-limit]]
  */
 #include <errno.h>
 #include <getopt.h>
@@ -22,8 +23,12 @@ static void usage(FILE *f)
         "                  [--seeds COUNT] [--partition FROM_MS:TO_MS] [--restarts R]\n"
         "                  [--fanout F] [--latency MIN_MS:MAX_MS] [--window MS]\n"
         "                  [--neg-interval MS] [--no-prune] [--graft-delay MS]\n"
+        "                  [--link-bw BYTES_PER_S] [--flood FACTOR] [--author-rate N]\n"
+        "                  [--idle-bytes N] [--no-author-limit]\n"
         "Runs N replication engines on virtual time and reports delivery, RMR, hops and bytes.\n"
-        "--seeds runs COUNT consecutive seeds starting at S.\n");
+        "--seeds runs COUNT consecutive seeds starting at S. --flood adds an author who\n"
+        "publishes FACTOR times as fast as each of the 8 normal ones; give links a\n"
+        "bandwidth (--link-bw) so that it competes with them.\n");
 }
 
 static int parse_u64(const char *s, unsigned long long *v)
@@ -66,6 +71,11 @@ int main(int argc, char **argv)
         { "neg-interval", required_argument, 0, 'i' },
         { "no-prune", no_argument, 0, 'P' },
         { "graft-delay", required_argument, 0, 'g' },
+        { "link-bw", required_argument, 0, 'B' },
+        { "flood", required_argument, 0, 'F' },
+        { "author-rate", required_argument, 0, 'A' },
+        { "idle-bytes", required_argument, 0, 'I' },
+        { "no-author-limit", no_argument, 0, 'N' },
         { "help", no_argument, 0, 'h' },
         { 0, 0, 0, 0 },
     };
@@ -130,6 +140,25 @@ int main(int argc, char **argv)
         case 'g':
             bad = parse_u64(optarg, &v) < 0 || !v;
             c.graft_delay_ms = v;
+            break;
+        case 'B':
+            bad = parse_u64(optarg, &v) < 0 || !v;
+            c.link_bytes_per_s = v;
+            break;
+        case 'F':
+            bad = parse_u64(optarg, &v) < 0 || !v || v > 10000;
+            c.flood = (uint32_t)v;
+            break;
+        case 'A':
+            bad = parse_u64(optarg, &v) < 0 || !v || v > 1000000;
+            c.author_objs_per_sec = (unsigned)v;
+            break;
+        case 'I':
+            bad = parse_u64(optarg, &v) < 0 || !v;
+            c.queue_bytes_idle = (size_t)v;
+            break;
+        case 'N':
+            c.no_author_limit = true;
             break;
         case 'h':
             usage(stdout);
