@@ -285,6 +285,63 @@ static void test_prune(void **state)
     rf_done(&net, 3);
 }
 
+/* Objects that arrive within one loop iteration are stored by one ingest call at the tick. */
+static void test_ingest_batched_per_tick(void **state)
+{
+    (void)state;
+    enum { N = 5 };
+    rf_net net;
+    rf_obj t[N];
+    rf_init(&net, 2, NULL);
+    rf_link(&net, 0, 1);
+    rf_run(&net, 2, 100);
+    net.tick_after_receive = false;
+    uint64_t calls = rf_stats(&net, 1).ingest_calls;
+    for (unsigned i = 0; i < N; i++) {
+        rf_thread(&t[i], sk_a, RF_NOW, 300 + i);
+        assert_int_equal(kn_repl_publish(net.nodes[0].repl, t[i].buf, t[i].len, net.now), 1);
+    }
+    while (rf_step(&net, false))
+        ;
+    assert_int_equal(kn_repl_memstore_count(net.nodes[1].mem), 0); /* validated, not stored */
+    (void)kn_repl_tick(net.nodes[1].repl, net.now);
+    assert_int_equal(kn_repl_memstore_count(net.nodes[1].mem), N);
+    assert_int_equal(rf_stats(&net, 1).ingest_calls - calls, 1);
+    assert_int_equal(rf_stats(&net, 1).objs_new, N);
+    for (unsigned i = 0; i < N; i++)
+        rf_obj_free(&t[i]);
+    rf_done(&net, 2);
+}
+
+/* A want from anti-entropy or for a pending ref is no graft: a lazy link stays lazy. */
+static void test_pending_want_does_not_graft(void **state)
+{
+    (void)state;
+    rf_net net;
+    rf_obj t, p;
+    rf_init(&net, 2, NULL);
+    rf_thread(&t, sk_a, RF_NOW, 8);
+    rf_post(&p, sk_a, RF_NOW + 1, t.id);
+    assert_int_equal(kn_repl_publish(net.nodes[0].repl, t.buf, t.len, net.now), KN_PUT_STORED);
+    assert_int_equal(kn_repl_publish(net.nodes[0].repl, p.buf, p.len, net.now), KN_PUT_STORED);
+    assert_int_equal(kn_repl_peer_up(net.nodes[0].repl, 1, false, net.now), 0);
+    assert_int_equal(kn_repl_peer_up(net.nodes[1].repl, 0, false, net.now), 0);
+    while (rf_step(&net, false))
+        ;
+    kn_mp_out o;
+    kn_mp_out_init(&o, 0);
+    assert_int_equal(kn_wire_write_obj(&o, p.buf, p.len), 0);
+    assert_int_equal(kn_repl_receive(net.nodes[1].repl, 0, o.buf, o.len, net.now), 0);
+    (void)kn_repl_tick(net.nodes[1].repl, net.now);
+    kn_mp_out_free(&o);
+    rf_run(&net, 2, 100);
+    assert_true(kn_repl_memstore_has(net.nodes[1].mem, p.id));
+    assert_int_equal(rf_stats(&net, 0).grafts + rf_stats(&net, 1).grafts, 0);
+    rf_obj_free(&t);
+    rf_obj_free(&p);
+    rf_done(&net, 2);
+}
+
 int main(void)
 {
     if (kn_crypto_init() < 0)
@@ -299,6 +356,8 @@ int main(void)
         cmocka_unit_test(test_inflight_bound),
         cmocka_unit_test(test_want_timeout_retry),
         cmocka_unit_test(test_prune),
+        cmocka_unit_test(test_ingest_batched_per_tick),
+        cmocka_unit_test(test_pending_want_does_not_graft),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
