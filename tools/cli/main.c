@@ -82,7 +82,8 @@ const cli_command cli_commands[] = {
         "`knoten status` on that node). It becomes a member once the network's rule is met:\n"
         "k signatures of members (`knoten members` shows k and who has how many).\n\n"
         "  --name NAME       the council's name, e.g. \"Gemeinde Musterstadt\"\n"
-        "  --ags CODE        Amtlicher Gemeindeschluessel (8 digits) or Regionalschluessel (12)\n" DATA_HELP },
+        "  --ags CODE        Amtlicher Gemeindeschluessel (8 digits) or\n"
+        "                    Regionalschluessel (12 digits)\n" DATA_HELP },
     { "revoke", cmd_revoke, "end a council's membership or a user's certificate",
         "knoten revoke KEY --reason TEXT [--force] [--data DIR]\n\n"
         "Publishes a revocation of KEY (a node or a user). Every node refuses what the key\n"
@@ -97,7 +98,8 @@ const cli_command cli_commands[] = {
         "revoked (when).\n\n"
         "  --json            one JSON object per line\n" DATA_HELP },
     { "user", cmd_user, "add, list or revoke staff identities",
-        "knoten user add --name NAME --role ROLE [--expertise TAG,TAG] [--lang de,en] [--data DIR]\n"
+        "knoten user add --name NAME --role ROLE [--expertise TAG,TAG] [--lang de,en]\n"
+        "                [--data DIR]\n"
         "       knoten user ls [--all] [--json] [--data DIR]\n"
         "       knoten user revoke KEY|NAME [--reason TEXT] [--data DIR]\n\n"
         "add     creates a key for a member of staff, held by this node in DATA/users/ (0600),\n"
