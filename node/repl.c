@@ -3,10 +3,11 @@
  * for the design and the measurements behind its defaults).
  *
  * State, all bounded:
- *  - `known`: for recently seen ids, two bitmasks over peer slots: peers that
- *    told us they have the id (obj, have) and peers we have already queued it
- *    for (obj or have). Cleared wholesale when it reaches KNOWN_MAX entries;
- *    forgetting only costs a redundant "have".
+ *  - `known`: for recently seen ids, bitmasks over peer slots: peers that
+ *    told us they have the id (obj, have), peers we have already queued it
+ *    for (obj or have), pushed it to unasked, and asked for it; and how the
+ *    first copy came (push, want answer, local). Cleared wholesale when it reaches KNOWN_MAX
+ * entries; forgetting only costs a redundant "have".
  *  - `wants`: ids we lack and were told about, with the peers that announced
  *    them, the one we asked, a deadline and a try count; at most WANTS_MAX.
  *    `want_todo` lists the ids waiting for a peer with a free in-flight slot.
@@ -15,6 +16,12 @@
  *    negentropy client session (if we dialled) and one server snapshot.
  *  - `pending`: ids the store holds as pending, re-checked after every store,
  *    so that an object released by a late dependency is passed on too.
+ *  - `inbox`: received objects, validated, stored together at the next tick
+ *    (one write transaction); `held`: stored objects over their author's
+ *    token bucket (`authors`), forwarded when the links are idle or the
+ *    bucket refills.
+ *  - `lag8`/`lagvar4`: how late the tree's copy comes after a lazy "have",
+ *    which sets the graft wait.
  */
 #include "repl.h"
 
