@@ -321,7 +321,8 @@ void sync_conn_tick(conn *c, uint64_t now)
     sync_round *r = &c->round;
     if (!r->active)
         return;
-    if (now - r->last_ms >= NODE_ROUND_QUIET_MS) {
+    /* Wants still in flight to this peer: the catch-up is not over, however slow. */
+    if (now - r->last_ms >= NODE_ROUND_QUIET_MS && !kn_repl_peer_inflight(c->n->repl, c->seq)) {
         round_end(c);
         return;
     }
