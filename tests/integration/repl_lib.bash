@@ -2,7 +2,7 @@
 # ctest registers only tests/integration/*.sh). Builds on peers_lib.bash:
 # scratch directory, free ports, bounded waits, a trap that kills every node.
 #
-# The network: node a founds it (`knoten init`), every other node is created
+# The network: one node (a) founds it (`knoten init`), every other node is created
 # with `knoten init --network-key-file a/network.key`, which founds nothing,
 # so the only network object is a's and a is the only member. The objects
 # these tests replicate are therefore a's; the other nodes relay and store
@@ -12,12 +12,14 @@ source "$(dirname "${BASH_SOURCE[0]}")/peers_lib.bash"
 BUILD=${2:?usage: bash TEST.sh PATH-TO-KNOTEN BUILD-DIR}
 
 # init_founder NAME / init_member NAME: create $WORK/NAME; ID_<NAME> gets its identity.
+# Members take the network key of the last founder.
 init_founder() {
+    FOUNDER=$1
     "$KNOTEN" init --data "$WORK/$1" >"$WORK/init-$1.out" || fail "knoten init ($1) failed"
     printf -v "ID_$1" '%s' "$(sed -n 's/^node identity: //p' "$WORK/init-$1.out")"
 }
 init_member() {
-    "$KNOTEN" init --data "$WORK/$1" --network-key-file "$WORK/a/network.key" \
+    "$KNOTEN" init --data "$WORK/$1" --network-key-file "$WORK/$FOUNDER/network.key" \
         >"$WORK/init-$1.out" || fail "knoten init --network-key-file ($1) failed"
     printf -v "ID_$1" '%s' "$(sed -n 's/^node identity: //p' "$WORK/init-$1.out")"
 }
