@@ -63,9 +63,45 @@ typedef struct keyq {
     size_t n, cap;
 } keyq;
 
+/*
+ * A roster record as ingest reads it, cached for one transaction: membership
+ * (found, member_since() under the network's k, revoked_at) or a user
+ * certificate.
+ */
+typedef struct roster_entry {
+    uint8_t key[KN_KEY];
+    bool user; /* a users record; else a membership record */
+    bool found;
+    uint64_t since, revoked_at;
+    user_rec u;
+} roster_entry;
+
+enum { ROSTER_CACHE = 8 };
+
+/*
+ * What one ingest transaction carries from object to object.
+ *
+ * The roster caches exist because every object asks the same questions (is
+ * there a network, what is its k, is this author a member since when) and
+ * the answers change only when a roster object (network, admit, revoke,
+ * user) is stored: roster_forget() runs then. A batch from one author thus
+ * reads the network and membership records once instead of once per object.
+ *
+ * The cursors stay open for the whole transaction: LMDB puts through a
+ * positioned cursor skip the descent from the root when the key belongs on
+ * the page the cursor is on, which is the case for the time-ordered keys of
+ * by_time and by_author, and for the put that follows the dedupe lookup of
+ * the same id in objects.
+ */
 typedef struct ingest_state {
     keyq q;
     size_t released;
+    bool net_cached;
+    int net_rc; /* network_get(): 0 or KN_ENOTFOUND */
+    uint64_t net_k;
+    roster_entry roster[ROSTER_CACHE];
+    unsigned nroster, roster_next;
+    MDB_cursor *objects, *by_time, *by_author, *by_space_type, *by_ref;
 } ingest_state;
 
 enum status { ST_MEMBER, ST_UNKNOWN, ST_REFUSED };
@@ -120,6 +156,26 @@ static bool exists(MDB_txn *txn, MDB_dbi dbi, const uint8_t id[KN_ID])
 {
     MDB_val v;
     return get_raw(txn, dbi, id, KN_ID, &v) == 0;
+}
+
+/*
+ * exists() for tables that are usually empty (tombstones, pending): asking
+ * for the entry count reads the transaction's copy of the database record,
+ * which is cheaper than a lookup that finds nothing.
+ */
+static bool exists_maybe_empty(MDB_txn *txn, MDB_dbi dbi, const uint8_t id[KN_ID])
+{
+    MDB_stat ms;
+    if (mdb_stat(txn, dbi, &ms) == 0 && ms.ms_entries == 0)
+        return false;
+    return exists(txn, dbi, id);
+}
+
+/* Puts through a cursor kept open for the transaction (see ingest_state). */
+static int cursor_put(MDB_cursor *c, const uint8_t *key, size_t klen, const void *val, size_t vlen)
+{
+    MDB_val k = { klen, (void *)key }, v = { vlen, (void *)val };
+    return kn_store_mdb_err(mdb_cursor_put(c, &k, &v, 0));
 }
 
 /* ---- roster records ---- */
@@ -206,35 +262,6 @@ static uint64_t member_since(const member_rec *r, uint64_t k)
     return since;
 }
 
-/*
- * Whether key may sign as a node at time t. ST_UNKNOWN means "not yet": no
- * membership established so far, and an admit may still arrive. ST_REFUSED
- * is final for this object: revoked at or before t, or a member only from a
- * later time.
- */
-static int node_status(
-    kn_store *s, MDB_txn *txn, const uint8_t key[KN_KEY], uint64_t t, uint64_t k, int *st)
-{
-    member_rec r;
-    int rc = member_get(s, txn, key, &r);
-    if (rc == KN_ENOTFOUND) {
-        *st = ST_UNKNOWN;
-        return 0;
-    }
-    if (rc < 0)
-        return rc;
-    uint64_t since = member_since(&r, k);
-    if (r.revoked_at != KN_NEVER && r.revoked_at <= t)
-        *st = ST_REFUSED;
-    else if (since == KN_NEVER)
-        *st = ST_UNKNOWN;
-    else if (since <= t)
-        *st = ST_MEMBER;
-    else
-        *st = ST_REFUSED;
-    return 0;
-}
-
 static int user_get(kn_store *s, MDB_txn *txn, const uint8_t key[KN_KEY], user_rec *u)
 {
     MDB_val v;
@@ -259,6 +286,118 @@ static int user_put(kn_store *s, MDB_txn *txn, const uint8_t key[KN_KEY], const 
     return put_raw(txn, s->db.users, key, KN_KEY, buf, USER_REC);
 }
 
+static void roster_forget(ingest_state *is)
+{
+    is->net_cached = false;
+    is->nroster = 0;
+    is->roster_next = 0;
+}
+
+/* The network's k, read once per transaction (KN_ENOTFOUND before the network exists). */
+static int network_k(kn_store *s, MDB_txn *txn, ingest_state *is, uint64_t *k)
+{
+    if (!is->net_cached) {
+        int rc = network_get(s, txn, NULL, &is->net_k);
+        if (rc < 0 && rc != KN_ENOTFOUND)
+            return rc;
+        is->net_rc = rc;
+        is->net_cached = true;
+    }
+    *k = is->net_k;
+    return is->net_rc;
+}
+
+static roster_entry *roster_find(ingest_state *is, const uint8_t key[KN_KEY], bool user)
+{
+    for (unsigned i = 0; i < is->nroster; i++)
+        if (is->roster[i].user == user && memcmp(is->roster[i].key, key, KN_KEY) == 0)
+            return &is->roster[i];
+    return NULL;
+}
+
+/* A slot for a new entry: the next free one, else round robin. */
+static roster_entry *roster_slot(ingest_state *is)
+{
+    if (is->nroster < ROSTER_CACHE)
+        return &is->roster[is->nroster++];
+    roster_entry *e = &is->roster[is->roster_next];
+    is->roster_next = (is->roster_next + 1) % ROSTER_CACHE;
+    return e;
+}
+
+/* The membership of key under k, from the cache or the database; valid until the next lookup. */
+static int member_lookup(kn_store *s, MDB_txn *txn, ingest_state *is, const uint8_t key[KN_KEY],
+    uint64_t k, const roster_entry **out)
+{
+    roster_entry *e = roster_find(is, key, false);
+    if (!e) {
+        member_rec r;
+        int rc = member_get(s, txn, key, &r);
+        if (rc < 0 && rc != KN_ENOTFOUND)
+            return rc;
+        e = roster_slot(is);
+        memcpy(e->key, key, KN_KEY);
+        e->user = false;
+        e->found = rc == 0;
+        e->since = e->found ? member_since(&r, k) : KN_NEVER;
+        e->revoked_at = e->found ? r.revoked_at : KN_NEVER;
+    }
+    *out = e;
+    return 0;
+}
+
+/* user_get() through the cache: 0, KN_ENOTFOUND, or a fatal code. */
+static int user_lookup(
+    kn_store *s, MDB_txn *txn, ingest_state *is, const uint8_t key[KN_KEY], user_rec *u)
+{
+    roster_entry *e = roster_find(is, key, true);
+    if (!e) {
+        user_rec r;
+        memset(&r, 0, sizeof r);
+        int rc = user_get(s, txn, key, &r);
+        if (rc < 0 && rc != KN_ENOTFOUND)
+            return rc;
+        e = roster_slot(is);
+        memcpy(e->key, key, KN_KEY);
+        e->user = true;
+        e->found = rc == 0;
+        e->u = r;
+    }
+    if (!e->found)
+        return KN_ENOTFOUND;
+    *u = e->u;
+    return 0;
+}
+
+/*
+ * Whether key may sign as a node at time t. ST_UNKNOWN means "not yet": no
+ * membership established so far, and an admit may still arrive. ST_REFUSED
+ * is final for this object: revoked at or before t, or a member only from a
+ * later time.
+ */
+static int node_status(kn_store *s, MDB_txn *txn, ingest_state *is, const uint8_t key[KN_KEY],
+    uint64_t t, uint64_t k, int *st)
+{
+    const roster_entry *r;
+    int rc = member_lookup(s, txn, is, key, k, &r);
+    if (rc < 0)
+        return rc;
+    if (!r->found) {
+        *st = ST_UNKNOWN;
+        return 0;
+    }
+    uint64_t since = r->since;
+    if (r->revoked_at != KN_NEVER && r->revoked_at <= t)
+        *st = ST_REFUSED;
+    else if (since == KN_NEVER)
+        *st = ST_UNKNOWN;
+    else if (since <= t)
+        *st = ST_MEMBER;
+    else
+        *st = ST_REFUSED;
+    return 0;
+}
+
 static int body_key(const kn_object *o, const char *field, const uint8_t **key)
 {
     uint32_t len;
@@ -273,20 +412,20 @@ static int body_key(const kn_object *o, const char *field, const uint8_t **key)
  * 0 if o's author may sign o at o->created; KN_PUT_PENDING with *dep set to
  * the key whose admit or certificate is missing; KN_EUNAUTH if refused.
  */
-static int check_author(
-    kn_store *s, MDB_txn *txn, const kn_object *o, uint64_t k, uint8_t dep[KN_KEY])
+static int check_author(kn_store *s, MDB_txn *txn, ingest_state *is, const kn_object *o, uint64_t k,
+    uint8_t dep[KN_KEY])
 {
     bool node_only = o->type == KN_T_ADMIT || o->type == KN_T_REVOKE || o->type == KN_T_USER;
     user_rec u;
     int st, rc;
 
-    if ((rc = node_status(s, txn, o->author, o->created, k, &st)) < 0)
+    if ((rc = node_status(s, txn, is, o->author, o->created, k, &st)) < 0)
         return rc;
     if (st == ST_MEMBER)
         return 0;
     if (st == ST_REFUSED)
         return KN_EUNAUTH;
-    rc = user_get(s, txn, o->author, &u);
+    rc = user_lookup(s, txn, is, o->author, &u);
     if (rc == KN_ENOTFOUND) {
         memcpy(dep, o->author, KN_KEY);
         return KN_PUT_PENDING;
@@ -297,7 +436,7 @@ static int check_author(
         return KN_EUNAUTH;
     if (u.revoked_at != KN_NEVER && u.revoked_at <= o->created)
         return KN_EUNAUTH;
-    if ((rc = node_status(s, txn, u.node, o->created, k, &st)) < 0)
+    if ((rc = node_status(s, txn, is, u.node, o->created, k, &st)) < 0)
         return rc;
     if (st == ST_MEMBER)
         return 0;
@@ -325,7 +464,7 @@ static int check_refs(kn_store *s, MDB_txn *txn, const kn_object *o, uint8_t dep
  * their effect on membership would stay while their bytes went; revoke is the
  * tool for taking those back.
  */
-static int check_retract(kn_store *s, MDB_txn *txn, const kn_object *o)
+static int check_retract(kn_store *s, MDB_txn *txn, ingest_state *is, const kn_object *o)
 {
     kn_object t;
     user_rec u;
@@ -339,7 +478,7 @@ static int check_retract(kn_store *s, MDB_txn *txn, const kn_object *o)
         return KN_EUNAUTH;
     if (memcmp(t.author, o->author, KN_KEY) == 0)
         return 0;
-    rc = user_get(s, txn, t.author, &u);
+    rc = user_lookup(s, txn, is, t.author, &u);
     if (rc == KN_ENOTFOUND)
         return KN_EUNAUTH;
     if (rc < 0)
@@ -348,10 +487,11 @@ static int check_retract(kn_store *s, MDB_txn *txn, const kn_object *o)
 }
 
 /* 0: store it; KN_PUT_PENDING with *dep; or a negative code. Dedupe is the caller's. */
-static int evaluate(kn_store *s, MDB_txn *txn, const kn_object *o, uint8_t dep[KN_ID])
+static int evaluate(
+    kn_store *s, MDB_txn *txn, ingest_state *is, const kn_object *o, uint8_t dep[KN_ID])
 {
     uint64_t k;
-    int rc = network_get(s, txn, NULL, &k);
+    int rc = network_k(s, txn, is, &k);
 
     if (o->type == KN_T_NETWORK) {
         /* The first network object defines the network; this store serves one. */
@@ -366,39 +506,39 @@ static int evaluate(kn_store *s, MDB_txn *txn, const kn_object *o, uint8_t dep[K
     }
     if (rc < 0)
         return rc;
-    if ((rc = check_author(s, txn, o, k, dep)) != 0)
+    if ((rc = check_author(s, txn, is, o, k, dep)) != 0)
         return rc;
     if ((rc = check_refs(s, txn, o, dep)) != 0)
         return rc;
     if (o->type == KN_T_RETRACT)
-        return check_retract(s, txn, o);
+        return check_retract(s, txn, is, o);
     return 0;
 }
 
 /* ---- writing objects ---- */
 
-static int store_object(kn_store *s, MDB_txn *txn, const kn_object *o)
+static int store_object(kn_store *s, MDB_txn *txn, ingest_state *is, const kn_object *o)
 {
     uint8_t key[KN_IDX_KEY_MAX];
     size_t kl;
     int rc;
 
-    if ((rc = put_raw(txn, s->db.objects, o->id, KN_ID, o->raw, o->raw_len)) < 0)
+    if ((rc = cursor_put(is->objects, o->id, KN_ID, o->raw, o->raw_len)) < 0)
         return rc;
     kl = kn_idx_time(key, o);
-    if ((rc = put_raw(txn, s->db.by_time, key, kl, "", 0)) < 0)
+    if ((rc = cursor_put(is->by_time, key, kl, "", 0)) < 0)
         return rc;
     if ((rc = kn_negtree_add(s, txn, key)) < 0) /* after by_time: a split reads it */
         return rc;
     kl = kn_idx_author(key, o);
-    if ((rc = put_raw(txn, s->db.by_author, key, kl, "", 0)) < 0)
+    if ((rc = cursor_put(is->by_author, key, kl, "", 0)) < 0)
         return rc;
     kl = kn_idx_space_type(key, o);
-    if ((rc = put_raw(txn, s->db.by_space_type, key, kl, "", 0)) < 0)
+    if ((rc = cursor_put(is->by_space_type, key, kl, "", 0)) < 0)
         return rc;
     for (uint32_t i = 0; i < o->nrefs; i++) {
         kl = kn_idx_ref(key, o, i);
-        if ((rc = put_raw(txn, s->db.by_ref, key, kl, "", 0)) < 0)
+        if ((rc = cursor_put(is->by_ref, key, kl, "", 0)) < 0)
             return rc;
     }
     return 0;
@@ -680,14 +820,18 @@ static int ingest_one(
     uint8_t dep[KN_ID], pkey[2 * KN_ID];
     int rc, res;
 
-    if (exists(txn, s->db.tombstones, o->id))
+    MDB_val k = { KN_ID, (void *)o->id }, v;
+    if (exists_maybe_empty(txn, s->db.tombstones, o->id))
         res = KN_PUT_TOMBSTONED;
-    else if (exists(txn, s->db.objects, o->id))
+    /* Through the objects cursor, so that store_object's put lands without a second descent. */
+    else if ((rc = mdb_cursor_get(st->objects, &k, &v, MDB_SET)) == 0)
         res = KN_PUT_DUPLICATE;
-    else if (!from_pending && exists(txn, s->db.pending, o->id))
+    else if (rc != MDB_NOTFOUND)
+        return kn_store_mdb_err(rc);
+    else if (!from_pending && exists_maybe_empty(txn, s->db.pending, o->id))
         return KN_PUT_DUPLICATE;
     else
-        res = evaluate(s, txn, o, dep);
+        res = evaluate(s, txn, st, o, dep);
     if (res < 0 && !per_object_error(res))
         return res;
 
@@ -712,8 +856,10 @@ static int ingest_one(
     if (res != 0)
         return res;
 
-    if ((rc = store_object(s, txn, o)) < 0)
+    if ((rc = store_object(s, txn, st, o)) < 0)
         return rc;
+    if (roster_type(o->type))
+        roster_forget(st); /* apply_effects changes what the caches hold */
     if ((rc = apply_effects(s, txn, st, o)) < 0)
         return rc; /* even KN_ESCHEMA: the object is half-applied, so the batch must go */
     if ((rc = keyq_push(&st->q, o->id)) < 0)
@@ -828,10 +974,17 @@ struct ingest_args {
 static int ingest_txn(kn_store *s, MDB_txn *txn, void *ctx)
 {
     struct ingest_args *a = ctx;
-    ingest_state st = { 0 };
+    ingest_state st;
     int rc = 0;
 
+    memset(&st, 0, sizeof st);
     a->released = 0;
+    if ((rc = kn_store_mdb_err(mdb_cursor_open(txn, s->db.objects, &st.objects))) < 0
+        || (rc = kn_store_mdb_err(mdb_cursor_open(txn, s->db.by_time, &st.by_time))) < 0
+        || (rc = kn_store_mdb_err(mdb_cursor_open(txn, s->db.by_author, &st.by_author))) < 0
+        || (rc = kn_store_mdb_err(mdb_cursor_open(txn, s->db.by_space_type, &st.by_space_type))) < 0
+        || (rc = kn_store_mdb_err(mdb_cursor_open(txn, s->db.by_ref, &st.by_ref))) < 0)
+        goto out;
     for (size_t i = 0; i < a->n; i++) {
         rc = ingest_one(s, txn, &st, &a->objs[i], false);
         if (rc < 0 && !per_object_error(rc))
@@ -843,6 +996,12 @@ static int ingest_txn(kn_store *s, MDB_txn *txn, void *ctx)
     a->released = st.released;
     rc = 0;
 out:
+    /* Closed here, while txn is still open: kn_store_write() commits or aborts it after us. */
+    mdb_cursor_close(st.objects);
+    mdb_cursor_close(st.by_time);
+    mdb_cursor_close(st.by_author);
+    mdb_cursor_close(st.by_space_type);
+    mdb_cursor_close(st.by_ref);
     free(st.q.k);
     return rc;
 }

@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "crypto.h"
 #include "negtree.h"
 #include "store_impl.h"
 
@@ -61,6 +62,55 @@ static void node_key(uint8_t out[NODE_KEY], const uint8_t *k, unsigned d)
     memcpy(out + 1, k, d / 2);
     if (d % 2)
         out[1 + d / 2] = k[d / 2] & 0xf0;
+}
+
+/* ---- sums ---- */
+
+/*
+ * The id sums mod 2^256, as kn_neg_sum_add/sub compute them (little-endian),
+ * but four 64-bit limbs at a time: a tree update adds the id to every node on
+ * its path, and the byte-wise loop was a fifth of the ingest writer's
+ * instructions.
+ */
+/* memcpy is one load or store; the byte swap only exists on big-endian hosts. */
+static uint64_t le64_get(const uint8_t *p)
+{
+    uint64_t v;
+    memcpy(&v, p, 8);
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+    v = __builtin_bswap64(v);
+#endif
+    return v;
+}
+
+static void le64_put(uint8_t *p, uint64_t v)
+{
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+    v = __builtin_bswap64(v);
+#endif
+    memcpy(p, &v, 8);
+}
+
+static void sum_add(uint8_t acc[KN_ID], const uint8_t id[KN_ID])
+{
+    uint64_t carry = 0;
+    for (int i = 0; i < KN_ID; i += 8) {
+        uint64_t a = le64_get(acc + i), b = le64_get(id + i);
+        uint64_t t = a + b, r = t + carry;
+        carry = (t < a) | (r < t);
+        le64_put(acc + i, r);
+    }
+}
+
+static void sum_sub(uint8_t acc[KN_ID], const uint8_t id[KN_ID])
+{
+    uint64_t borrow = 0;
+    for (int i = 0; i < KN_ID; i += 8) {
+        uint64_t a = le64_get(acc + i), b = le64_get(id + i);
+        uint64_t t = a - b, r = t - borrow;
+        borrow = (a < b) | (t < borrow);
+        le64_put(acc + i, r);
+    }
 }
 
 /* ---- records ---- */
@@ -119,6 +169,222 @@ static int items_seek(MDB_cursor *c, const uint8_t *p, unsigned d, MDB_val *k)
     return kn_store_mdb_err(rc);
 }
 
+/* ---- the write-back cache ---- */
+
+/*
+ * Why: every item added or removed walks its whole path, and time-sorted
+ * ingest walks the same upper nodes again and again. Reading and writing each
+ * node through LMDB cost about ten B-tree lookups and ten record writes per
+ * object, which was the largest share of the ingest writer's time. Instead,
+ * the nodes a write transaction touches are kept here, keyed by their tree
+ * key: the first touch reads the record (or learns that it is absent), later
+ * touches are a hash lookup, and kn_negtree_flush() writes each dirty node
+ * once, in key order, before the transaction commits. For a batch of 1024
+ * time-sorted objects that is a few hundred record writes instead of about
+ * twenty thousand lookups and writes.
+ *
+ * The algorithm that runs on the cached nodes is unchanged (the same adds,
+ * deletes and splits in the same order), so the tree written is exactly the
+ * one that per-item updates would have written. split_leaf() reads the items
+ * of a leaf from by_time, which ingest writes straight through, so what it
+ * counts agrees with the cached counts.
+ *
+ * Lifetime: kn_store_write() resets the cache when a transaction (or a retry
+ * after the map grew) begins and flushes it before the commit. An abort just
+ * forgets it. A transaction that touches more than CACHE_MAX nodes flushes
+ * early, which keeps memory bounded (a revocation may purge many objects).
+ */
+enum { CACHE_MAX = 1024 }; /* test_batched_tree_records goes past it */
+
+typedef struct cache_entry {
+    uint8_t key[NODE_KEY];
+    bool dirty; /* differs from the record in LMDB; count 0: delete (or never write) it */
+    node n; /* count 0: absent */
+} cache_entry;
+
+struct kn_negtree_cache {
+    cache_entry *e; /* in insertion order */
+    size_t n, cap;
+    uint32_t *slot; /* open addressing: 0 empty, else index into e + 1 */
+    size_t nslots; /* a power of two, at least twice n */
+};
+
+static uint64_t cache_hash(const uint8_t key[NODE_KEY])
+{
+    uint64_t a, b = 0;
+    memcpy(&a, key, 8);
+    memcpy(&b, key + 8, NODE_KEY - 8);
+    uint64_t h = (a ^ (b * 0x9e3779b97f4a7c15ull)) * 0xff51afd7ed558ccdull;
+    return h ^ (h >> 29);
+}
+
+static int cache_grow(kn_negtree_cache *c)
+{
+    if (c->n == c->cap) {
+        size_t ncap = c->cap ? c->cap * 2 : 256;
+        cache_entry *ne = realloc(c->e, ncap * sizeof *ne);
+        if (!ne)
+            return KN_ENOMEM;
+        c->e = ne;
+        c->cap = ncap;
+    }
+    if (2 * (c->n + 1) > c->nslots) {
+        size_t ns = c->nslots ? c->nslots * 2 : 1024;
+        uint32_t *nsl = calloc(ns, sizeof *nsl);
+        if (!nsl)
+            return KN_ENOMEM;
+        for (size_t i = 0; i < c->n; i++) {
+            size_t j = cache_hash(c->e[i].key) & (ns - 1);
+            while (nsl[j])
+                j = (j + 1) & (ns - 1);
+            nsl[j] = (uint32_t)(i + 1);
+        }
+        free(c->slot);
+        c->slot = nsl;
+        c->nslots = ns;
+    }
+    return 0;
+}
+
+static kn_negtree_cache *cache_of(kn_store *s)
+{
+    if (!s->tree_cache)
+        s->tree_cache = calloc(1, sizeof *s->tree_cache);
+    return s->tree_cache;
+}
+
+void kn_negtree_cache_reset(kn_store *s)
+{
+    kn_negtree_cache *c = s->tree_cache;
+    if (!c || c->n == 0)
+        return;
+    memset(c->slot, 0, c->nslots * sizeof *c->slot);
+    c->n = 0;
+}
+
+void kn_negtree_cache_free(kn_negtree_cache *c)
+{
+    if (!c)
+        return;
+    free(c->e);
+    free(c->slot);
+    free(c);
+}
+
+/*
+ * The index of key's entry, inserting one if it is new: loaded from LMDB when
+ * load is set (count 0 if there is no record), else zero, to be overwritten.
+ */
+static int cache_find(
+    kn_store *s, MDB_txn *txn, const uint8_t key[NODE_KEY], bool load, size_t *out)
+{
+    kn_negtree_cache *c = cache_of(s);
+    int rc;
+
+    if (!c)
+        return KN_ENOMEM;
+    if (c->nslots) {
+        size_t j = cache_hash(key) & (c->nslots - 1);
+        for (; c->slot[j]; j = (j + 1) & (c->nslots - 1)) {
+            cache_entry *e = &c->e[c->slot[j] - 1];
+            if (memcmp(e->key, key, NODE_KEY) == 0) {
+                *out = c->slot[j] - 1;
+                return 0;
+            }
+        }
+    }
+    if ((rc = cache_grow(c)) < 0)
+        return rc;
+    cache_entry *e = &c->e[c->n];
+    memcpy(e->key, key, NODE_KEY);
+    e->dirty = false;
+    memset(&e->n, 0, sizeof e->n);
+    if (load) {
+        rc = node_get(s, txn, key, &e->n);
+        if (rc == KN_ENOTFOUND)
+            memset(&e->n, 0, sizeof e->n);
+        else if (rc < 0)
+            return rc;
+    }
+    size_t j = cache_hash(key) & (c->nslots - 1);
+    while (c->slot[j])
+        j = (j + 1) & (c->nslots - 1);
+    c->slot[j] = (uint32_t)(c->n + 1);
+    *out = c->n++;
+    return 0;
+}
+
+static int cache_cmp(const void *a, const void *b)
+{
+    return memcmp(((const cache_entry *)a)->key, ((const cache_entry *)b)->key, NODE_KEY);
+}
+
+/*
+ * Writes the dirty nodes and empties the cache. Entries are sorted in place
+ * (which is why the cache is emptied): in key order the cursor stays on one
+ * page for neighbouring nodes instead of descending from the root each time.
+ */
+int kn_negtree_flush(kn_store *s, MDB_txn *txn)
+{
+    kn_negtree_cache *c = s->tree_cache;
+    MDB_cursor *cur = NULL;
+    size_t nd = 0;
+    int rc = 0;
+
+    if (!c || c->n == 0)
+        return 0;
+    for (size_t i = 0; i < c->n; i++)
+        if (c->e[i].dirty)
+            c->e[nd++] = c->e[i];
+    kn_negtree_cache_reset(s);
+    if (nd == 0)
+        return 0;
+    qsort(c->e, nd, sizeof *c->e, cache_cmp);
+    if ((rc = kn_store_mdb_err(mdb_cursor_open(txn, s->db.negtree, &cur))) < 0)
+        return rc;
+    for (size_t i = 0; i < nd; i++) {
+        cache_entry *e = &c->e[i];
+        MDB_val k = { NODE_KEY, e->key }, v;
+        if (e->n.count) {
+            uint8_t val[NODE_VAL];
+            kn_be64_put(val, e->n.count);
+            memcpy(val + 8, e->n.sum, KN_ID);
+            val[8 + KN_ID] = e->n.split;
+            v = (MDB_val) { NODE_VAL, val };
+            rc = mdb_cursor_put(cur, &k, &v, 0);
+        } else {
+            rc = mdb_cursor_get(cur, &k, &v, MDB_SET);
+            if (rc == 0)
+                rc = mdb_cursor_del(cur, 0);
+            else if (rc == MDB_NOTFOUND)
+                rc = 0;
+        }
+        if ((rc = kn_store_mdb_err(rc)) < 0)
+            break;
+    }
+    mdb_cursor_close(cur);
+    return rc;
+}
+
+/* Makes room before a walk starts, so that no walk is cut in half by a flush. */
+static int cache_make_room(kn_store *s, MDB_txn *txn)
+{
+    if (!s->tree_cache || s->tree_cache->n < CACHE_MAX)
+        return 0;
+    return kn_negtree_flush(s, txn);
+}
+
+static int cache_set(kn_store *s, MDB_txn *txn, const uint8_t key[NODE_KEY], const node *n)
+{
+    size_t i;
+    int rc = cache_find(s, txn, key, false, &i);
+    if (rc < 0)
+        return rc;
+    s->tree_cache->e[i].n = *n;
+    s->tree_cache->e[i].dirty = true;
+    return 0;
+}
+
 /* ---- write side ---- */
 
 /*
@@ -150,7 +416,7 @@ static int split_leaf(kn_store *s, MDB_txn *txn, const uint8_t key[NODE_KEY], no
             break;
         node *ch = &child[nibble(ik, d)];
         ch->count++;
-        kn_neg_sum_add(ch->sum, ik + 8);
+        sum_add(ch->sum, ik + 8);
         if (++seen > n->count)
             break; /* caught below */
     }
@@ -161,7 +427,7 @@ static int split_leaf(kn_store *s, MDB_txn *txn, const uint8_t key[NODE_KEY], no
     if (seen != n->count)
         return KN_ECORRUPT; /* the tree and by_time disagree */
     n->split = true;
-    if ((rc = node_put(s, txn, key, n)) < 0)
+    if ((rc = cache_set(s, txn, key, n)) < 0)
         return rc;
     for (unsigned j = 0; j < 16; j++) {
         if (!child[j].count)
@@ -170,7 +436,7 @@ static int split_leaf(kn_store *s, MDB_txn *txn, const uint8_t key[NODE_KEY], no
         memcpy(ck, key, NODE_KEY);
         ck[0] = (uint8_t)(d + 1);
         set_nibble(ck + 1, d, j);
-        if ((rc = node_put(s, txn, ck, &child[j])) < 0)
+        if ((rc = cache_set(s, txn, ck, &child[j])) < 0)
             return rc;
         if (child[j].count > KN_NEGTREE_LEAF_MAX && d + 1 < DEPTH_MAX
             && (rc = split_leaf(s, txn, ck, &child[j])) < 0)
@@ -188,19 +454,21 @@ int kn_negtree_add(kn_store *s, MDB_txn *txn, const uint8_t item[ITEM_KEY])
     node n;
     int rc;
 
+    if ((rc = cache_make_room(s, txn)) < 0)
+        return rc;
     for (unsigned d = 0; d <= DEPTH_MAX; d++) {
+        size_t i;
         node_key(key, item, d);
-        rc = node_get(s, txn, key, &n);
-        if (rc == KN_ENOTFOUND)
-            memset(&n, 0, sizeof n); /* the first item under this prefix: a new leaf */
-        else if (rc < 0)
+        if ((rc = cache_find(s, txn, key, true, &i)) < 0)
             return rc;
+        cache_entry *e = &s->tree_cache->e[i];
+        n = e->n; /* count 0: the first item under this prefix, a new leaf */
         n.count++;
-        kn_neg_sum_add(n.sum, item + 8);
+        sum_add(n.sum, item + 8);
         if (!n.split && n.count > KN_NEGTREE_LEAF_MAX && d < DEPTH_MAX)
             return split_leaf(s, txn, key, &n);
-        if ((rc = node_put(s, txn, key, &n)) < 0)
-            return rc;
+        e->n = n;
+        e->dirty = true;
         if (!n.split)
             return 0;
     }
@@ -219,20 +487,24 @@ int kn_negtree_del(kn_store *s, MDB_txn *txn, const uint8_t item[ITEM_KEY])
     node n;
     int rc;
 
+    if ((rc = cache_make_room(s, txn)) < 0)
+        return rc;
     for (unsigned d = 0; d <= DEPTH_MAX; d++) {
+        size_t i;
         node_key(key, item, d);
-        rc = node_get(s, txn, key, &n);
-        if (rc < 0)
-            return rc == KN_ENOTFOUND ? KN_ECORRUPT : rc;
-        n.count--;
-        kn_neg_sum_sub(n.sum, item + 8);
-        if (n.count == 0) {
-            MDB_val k = { NODE_KEY, key };
-            if ((rc = kn_store_mdb_err(mdb_del(txn, s->db.negtree, &k, NULL))) < 0)
-                return rc;
-        } else if ((rc = node_put(s, txn, key, &n)) < 0) {
+        if ((rc = cache_find(s, txn, key, true, &i)) < 0)
             return rc;
-        }
+        cache_entry *e = &s->tree_cache->e[i];
+        n = e->n;
+        if (n.count == 0)
+            return KN_ECORRUPT; /* the item is in by_time but not under this node */
+        n.count--;
+        sum_sub(n.sum, item + 8);
+        /* An emptied node is deleted at the flush; until then it reads as absent. */
+        e->n = n;
+        if (n.count == 0)
+            memset(&e->n, 0, sizeof e->n);
+        e->dirty = true;
         if (!n.split)
             return 0;
     }
@@ -276,7 +548,7 @@ static int build_close(builder *b, unsigned d)
         return node_put(b->s, b->txn, o->key, &o->n);
     build_node *p = &b->open[d - 1];
     p->n.count += o->n.count;
-    kn_neg_sum_add(p->n.sum, o->n.sum);
+    sum_add(p->n.sum, o->n.sum);
     if (b->nkids[d - 1] >= 16)
         return KN_ECORRUPT; /* by_time out of order */
     b->kids[d - 1][b->nkids[d - 1]++] = *o;
@@ -291,6 +563,7 @@ int kn_negtree_build(kn_store *s, MDB_txn *txn)
     bool any = false;
     int rc;
 
+    kn_negtree_cache_reset(s); /* what it holds is about to be replaced */
     if ((rc = kn_store_mdb_err(mdb_drop(txn, s->db.negtree, 0))) < 0)
         return rc;
     if (!(b = calloc(1, sizeof *b)))
@@ -319,7 +592,7 @@ int kn_negtree_build(kn_store *s, MDB_txn *txn)
             memset(&b->open[d].n, 0, sizeof b->open[d].n);
         }
         b->open[DEPTH_MAX].n.count++;
-        kn_neg_sum_add(b->open[DEPTH_MAX].n.sum, ik + 8);
+        sum_add(b->open[DEPTH_MAX].n.sum, ik + 8);
         any = true;
     }
     if (rc != MDB_NOTFOUND) {
@@ -401,7 +674,7 @@ static int descend_index(kn_store_neg *h, size_t i, uint8_t *sum, uint8_t item_k
             }
             rem -= ch.count;
             if (sum)
-                kn_neg_sum_add(sum, ch.sum);
+                sum_add(sum, ch.sum);
         }
         if (rc != 0 && rc != MDB_NOTFOUND)
             return kn_store_mdb_err(rc);
@@ -422,7 +695,7 @@ static int descend_index(kn_store_neg *h, size_t i, uint8_t *sum, uint8_t item_k
             return 0;
         }
         if (sum)
-            kn_neg_sum_add(sum, (const uint8_t *)k.mv_data + 8);
+            sum_add(sum, (const uint8_t *)k.mv_data + 8);
         if (--rem == 0 && !item_key)
             return 0;
     }
@@ -573,7 +846,7 @@ static int neg_fingerprint(
         return rc;
     if ((rc = prefix_sum(h, end, hi)) < 0)
         return rc;
-    kn_neg_sum_sub(hi, lo);
+    sum_sub(hi, lo);
     kn_neg_fingerprint_of_sum(out, hi, end - begin);
     return 0;
 }
@@ -703,6 +976,7 @@ int kn_store_debug_neg_delete(kn_store *s, const kn_neg_item *items, size_t n)
 static int drop_txn(kn_store *s, MDB_txn *txn, void *ctx)
 {
     (void)ctx;
+    kn_negtree_cache_reset(s);
     uint8_t ver[4] = { 0, 0, 0, 1 };
     MDB_val k = { sizeof "schema_version" - 1, (void *)"schema_version" }, v = { 4, ver };
     int rc = kn_store_mdb_err(mdb_drop(txn, s->db.negtree, 1));
@@ -714,4 +988,32 @@ static int drop_txn(kn_store *s, MDB_txn *txn, void *ctx)
 int kn_store_debug_neg_drop(kn_store *s)
 {
     return s ? kn_store_write(s, drop_txn, NULL) : KN_EINVAL;
+}
+
+int kn_store_debug_neg_digest(kn_store *s, uint8_t out[32])
+{
+    kn_blake2b_state st;
+    MDB_txn *txn = NULL;
+    MDB_cursor *c = NULL;
+    MDB_val k, v;
+    int rc;
+
+    if (!s || !out)
+        return KN_EINVAL;
+    if ((rc = kn_store_read_begin(s, &txn)) < 0)
+        return rc;
+    if ((rc = kn_store_mdb_err(mdb_cursor_open(txn, s->db.negtree, &c))) < 0)
+        goto out;
+    kn_blake2b_init(&st, 32);
+    for (rc = mdb_cursor_get(c, &k, &v, MDB_FIRST); rc == 0;
+         rc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
+        kn_blake2b_update(&st, k.mv_data, k.mv_size);
+        kn_blake2b_update(&st, v.mv_data, v.mv_size);
+    }
+    kn_blake2b_final(&st, out, 32);
+    rc = rc == MDB_NOTFOUND ? 0 : kn_store_mdb_err(rc);
+out:
+    mdb_cursor_close(c);
+    mdb_txn_abort(txn);
+    return rc;
 }

@@ -98,6 +98,12 @@ KN_MUST_USE int kn_store_debug_neg_insert(
     kn_store *s, const kn_neg_item *items, size_t n, bool with_tree);
 /* Removes items from by_time and the tree, as a retraction does; absent items: KN_ENOTFOUND. */
 KN_MUST_USE int kn_store_debug_neg_delete(kn_store *s, const kn_neg_item *items, size_t n);
+/*
+ * A BLAKE2b-256 digest of every tree record, in key order: two stores that
+ * saw the same updates in the same order must have the same tree, however the
+ * updates were grouped into transactions.
+ */
+KN_MUST_USE int kn_store_debug_neg_digest(kn_store *s, uint8_t out[32]);
 /* Deletes the tree database and writes schema version 1: the store as an older knoten left it. */
 KN_MUST_USE int kn_store_debug_neg_drop(kn_store *s);
 

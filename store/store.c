@@ -76,7 +76,13 @@ int kn_store_write(kn_store *s, kn_store_txn_fn fn, void *ctx)
             rc = mdb_txn_begin(s->env, NULL, 0, &txn);
         if (rc)
             return kn_store_mdb_err(rc);
+        kn_negtree_cache_reset(s);
         rc = fn(s, txn, ctx);
+        if (rc >= 0) {
+            int frc = kn_negtree_flush(s, txn); /* the tree nodes fn changed */
+            if (frc < 0)
+                rc = frc;
+        }
         if (rc < 0)
             mdb_txn_abort(txn);
         else
@@ -271,6 +277,7 @@ void kn_store_close(kn_store *s)
         return;
     if (s->env)
         mdb_env_close(s->env);
+    kn_negtree_cache_free(s->tree_cache);
     free(s);
 }
 

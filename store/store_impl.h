@@ -47,10 +47,13 @@ typedef struct kn_store_dbs {
         membership, users, meta, settings, negtree;
 } kn_store_dbs;
 
+typedef struct kn_negtree_cache kn_negtree_cache;
+
 struct kn_store {
     MDB_env *env;
     kn_store_dbs db;
     size_t pending_max;
+    kn_negtree_cache *tree_cache; /* negtree.c: tree nodes of the open write txn; owned */
 };
 
 /* ---- bytes ---- */
@@ -106,9 +109,19 @@ size_t kn_idx_ref(uint8_t *k, const kn_object *o, uint32_t ref);
  * kn_negtree_add must run after the by_time entry is written (a leaf that
  * splits reads its items from by_time); kn_negtree_build replaces the whole
  * tree with one built from a scan of by_time.
+ *
+ * Adds and deletes go through a write-back cache of tree nodes (negtree.c):
+ * kn_store_write() resets it when a transaction begins and calls
+ * kn_negtree_flush() before the commit, so within a transaction nothing but
+ * these functions may read or write the negtree database directly.
  */
 KN_MUST_USE int kn_negtree_add(kn_store *s, MDB_txn *txn, const uint8_t key[8 + KN_ID]);
 KN_MUST_USE int kn_negtree_del(kn_store *s, MDB_txn *txn, const uint8_t key[8 + KN_ID]);
 KN_MUST_USE int kn_negtree_build(kn_store *s, MDB_txn *txn);
+/* Writes the cached dirty tree nodes into txn and empties the cache. */
+KN_MUST_USE int kn_negtree_flush(kn_store *s, MDB_txn *txn);
+/* Forgets the cached nodes (transaction start, abort, or a tree being replaced). */
+void kn_negtree_cache_reset(kn_store *s);
+void kn_negtree_cache_free(kn_negtree_cache *c);
 
 #endif

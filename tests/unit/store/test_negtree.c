@@ -564,6 +564,134 @@ static void test_objects_retract_revoke_migrate(void **state)
     fx_done(&f);
 }
 
+/*
+ * Tree updates are cached per write transaction and written at the commit
+ * (negtree.c). One batch here adds items until a leaf splits, empties that
+ * split node again by retraction, adds new items under the emptied prefix,
+ * and purges by revocation: the committed tree must answer as by_time does.
+ */
+static void test_one_batch_adds_and_removes(void **state)
+{
+    (void)state;
+    enum { N = 40, M = 10 };
+    fx_store f;
+    fx_key a, b;
+    fx_obj net, adm, rv;
+    static fx_obj t[N], r[N], again[M], late[M];
+    kn_object batch[2 * N + 2 * M + 1];
+    int res[2 * N + 2 * M + 1];
+    size_t n = 0;
+
+    fx_init(&f, 0, 0);
+    fx_keygen(&a, 1);
+    fx_keygen(&b, 2);
+    fx_found(&f, &net, &a, 1);
+    fx_admit(&adm, &a, 1100, net.id, b.pk);
+    assert_put(&f, &adm, KN_PUT_STORED);
+    assert_tree_matches_store(&f, 30, "founded");
+
+    /* N threads in one millisecond: more than a leaf holds, so it splits mid-batch. */
+    for (size_t i = 0; i < N; i++) {
+        char title[32];
+        snprintf(title, sizeof title, "Thema %zu", i);
+        fx_thread(&t[i], &a, 5000, "Corona", title);
+        batch[n++] = t[i].o;
+    }
+    /* ... all retracted in the same batch: the split node and its children empty. */
+    for (size_t i = 0; i < N; i++) {
+        fx_retract(&r[i], &a, 6000 + i, t[i].id);
+        batch[n++] = r[i].o;
+    }
+    /* New items under the emptied prefix, and some by b that b's revocation purges. */
+    for (size_t i = 0; i < M; i++) {
+        char title[32];
+        snprintf(title, sizeof title, "Neu %zu", i);
+        fx_thread(&again[i], &a, 5000, "Corona", title);
+        batch[n++] = again[i].o;
+        fx_thread(&late[i], &b, 8000 + i, "Corona", title);
+        batch[n++] = late[i].o;
+    }
+    fx_revoke(&rv, &a, 8005, net.id, b.pk);
+    batch[n++] = rv.o;
+    assert_int_equal(kn_store_ingest(f.s, batch, n, res, NULL), 0);
+    for (size_t i = 0; i < n; i++)
+        if (res[i] != KN_PUT_STORED)
+            fail_msg("object %zu: got %d, want %d", i, res[i], KN_PUT_STORED);
+    assert_int_equal(kn_store_has(f.s, t[0].id), 0);
+    assert_int_equal(kn_store_has(f.s, again[0].id), 1);
+    assert_int_equal(kn_store_has(f.s, late[4].id), 1); /* created 8004: before the revoke */
+    assert_int_equal(kn_store_has(f.s, late[5].id), 0);
+    assert_tree_matches_store(&f, 31, "one batch of adds, retractions and a purge");
+
+    /* The same objects one transaction each give the very same tree records. */
+    fx_store g;
+    uint8_t dg[32], df[32];
+    fx_init(&g, 0, 0);
+    fx_found(&g, &net, &a, 1);
+    assert_put(&g, &adm, KN_PUT_STORED);
+    for (size_t i = 0; i < n; i++) {
+        int rc = kn_store_ingest(g.s, &batch[i], 1, &res[i], NULL);
+        assert_int_equal(rc, 0);
+        assert_int_equal(res[i], KN_PUT_STORED);
+    }
+    assert_int_equal(kn_store_debug_neg_digest(f.s, df), 0);
+    assert_int_equal(kn_store_debug_neg_digest(g.s, dg), 0);
+    assert_memory_equal(df, dg, 32);
+    fx_done(&g);
+    fx_reopen(&f);
+    assert_tree_matches_store(&f, 32, "reopened");
+
+    /* A refused object (a second network) next to a stored one. */
+    fx_obj bad, fine;
+    fx_thread(&fine, &a, 9000, "Corona", "kommt dazu");
+    fx_network(&bad, &a, 1001, 1);
+    batch[0] = fine.o;
+    batch[1] = bad.o;
+    assert_int_equal(kn_store_ingest(f.s, batch, 2, res, NULL), 0);
+    assert_int_equal(res[0], KN_PUT_STORED);
+    assert_int_equal(res[1], KN_EUNAUTH);
+    assert_tree_matches_store(&f, 33, "after a refusal");
+    fx_done(&f);
+}
+
+/*
+ * Big transactions (more tree nodes than the write cache keeps, so it is
+ * flushed mid-transaction) against one transaction per item: same records.
+ */
+static void test_batched_tree_records(void **state)
+{
+    (void)state;
+    enum { N = 3000 };
+    uint64_t r = 99;
+    kn_neg_item *items = calloc(N, sizeof *items);
+    uint8_t d1[32], d2[32];
+    fx_store f, g;
+    assert_non_null(items);
+
+    for (int sh = 0; sh <= SHAPE_MIXED; sh++) {
+        size_t n = dedupe(items, gen_items(&r, (enum shape)sh, N, items));
+        shuffle(&r, items, n);
+        fx_init(&f, 0, 0);
+        fx_init(&g, 0, 0);
+        assert_int_equal(kn_store_debug_neg_insert(f.s, items, n, true), 0);
+        for (size_t i = 0; i < n; i++)
+            assert_int_equal(kn_store_debug_neg_insert(g.s, &items[i], 1, true), 0);
+        assert_int_equal(kn_store_debug_neg_digest(f.s, d1), 0);
+        assert_int_equal(kn_store_debug_neg_digest(g.s, d2), 0);
+        assert_memory_equal(d1, d2, 32);
+        /* Delete half of them, in one transaction and one by one. */
+        assert_int_equal(kn_store_debug_neg_delete(f.s, items, n / 2), 0);
+        for (size_t i = 0; i < n / 2; i++)
+            assert_int_equal(kn_store_debug_neg_delete(g.s, &items[i], 1), 0);
+        assert_int_equal(kn_store_debug_neg_digest(f.s, d1), 0);
+        assert_int_equal(kn_store_debug_neg_digest(g.s, d2), 0);
+        assert_memory_equal(d1, d2, 32);
+        fx_done(&f);
+        fx_done(&g);
+    }
+    free(items);
+}
+
 /* A migration of a larger debug-loaded store, and that the tree really comes from disk. */
 static void test_migration_bulk(void **state)
 {
@@ -642,6 +770,8 @@ int main(void)
         cmocka_unit_test(test_equivalence_random),
         cmocka_unit_test(test_reconcile),
         cmocka_unit_test(test_objects_retract_revoke_migrate),
+        cmocka_unit_test(test_one_batch_adds_and_removes),
+        cmocka_unit_test(test_batched_tree_records),
         cmocka_unit_test(test_migration_bulk),
         cmocka_unit_test(test_snapshot_isolation),
     };
