@@ -146,7 +146,7 @@ int localpub_start(node *n, uint64_t now)
         if ((rc = poll_once(n, false, now)) < 0)
             return rc;
     } while (n->local_more);
-    n->local_poll_ms = now + NODE_LOCAL_POLL_MS;
+    (void)now;
     return 0;
 }
 
@@ -159,7 +159,6 @@ void localpub_poll(node *n, uint64_t now)
 {
     if (n->stopping || n->finished)
         return;
-    n->local_poll_ms = now + NODE_LOCAL_POLL_MS;
     int rc = poll_once(n, true, now);
     if (rc < 0)
         node_log(n, "cannot read new local objects from the store: %s", kn_strerror(rc));

@@ -617,8 +617,7 @@ static void on_tick(uv_timer_t *t)
         sign_statement(n, now); /* new connections get a fresh statement; old ones keep theirs */
     if (n->reload_now || now >= n->reload_ms)
         reload_peers(n, now);
-    if (now >= n->local_poll_ms)
-        localpub_poll(n, now);
+    localpub_poll(n, now); /* NODE_LOCAL_POLL_MS is this tick's period */
     for (slot *s = n->slots; s; s = s->next) {
         if (s->conn || s->resolving || now < s->retry_ms || n->halfopen >= NODE_MAX_HALFOPEN)
             continue;
@@ -629,6 +628,12 @@ static void on_tick(uv_timer_t *t)
     if ((n->state_dirty && now - n->state_written_ms >= NODE_STATE_MIN_MS)
         || now - n->state_written_ms >= NODE_STATE_HEARTBEAT_MS)
         write_state(n, true, now);
+    /*
+     * Timers run before the loop polls, and the check phase only after the
+     * poll has waited: what this tick gave the engine (local objects, peers
+     * gone) must go out now, not at the next wake-up.
+     */
+    sync_run(n, now);
 }
 
 static void on_connection(uv_stream_t *server, int status)

@@ -50,7 +50,7 @@ enum {
     NODE_CLOSE_GRACE_MS = 2000, /* time a `bye` gets to leave before the socket is cut */
     NODE_STATEMENT_DAYS = 30,
     NODE_READ_BUF = 64 << 10,
-    NODE_LOCAL_POLL_MS = 250, /* look for objects stored by other processes this often */
+    NODE_LOCAL_POLL_MS = NODE_TICK_MS, /* look for objects other processes stored (each tick) */
     NODE_LOCAL_LOOKBACK_MS = 2000, /* ... re-reading this far behind the newest seen */
     NODE_LOCAL_BATCH = 256, /* ... publishing at most this many per loop iteration */
     NODE_ROUND_QUIET_MS = 1000, /* a reconciliation ends when the link is quiet this long */
@@ -164,7 +164,6 @@ struct node {
     uint64_t local_mark; /* newest `created` among our own objects seen */
     kn_idmap local_recent; /* ids seen with created >= local_mark - lookback; value: created */
     bool local_more; /* the last poll stopped at NODE_LOCAL_BATCH */
-    uint64_t local_poll_ms;
 };
 
 /* ---- node.c ---- */
