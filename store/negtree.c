@@ -207,6 +207,14 @@ struct kn_negtree_cache {
     size_t n, cap;
     uint32_t *slot; /* open addressing: 0 empty, else index into e + 1 */
     size_t nslots; /* a power of two, at least twice n */
+    /*
+     * The entries on the path of the last item walked: the next item shares
+     * the nodes of its common nibble prefix with it (time-sorted ingest shares
+     * the top dozen), which then need no hashing. path_len 0: none known.
+     */
+    uint8_t path_key[K_BYTES];
+    unsigned path_len;
+    uint32_t path_idx[DEPTH_MAX + 1];
 };
 
 static uint64_t cache_hash(const uint8_t key[NODE_KEY])
@@ -256,7 +264,10 @@ static kn_negtree_cache *cache_of(kn_store *s)
 void kn_negtree_cache_reset(kn_store *s)
 {
     kn_negtree_cache *c = s->tree_cache;
-    if (!c || c->n == 0)
+    if (!c)
+        return;
+    c->path_len = 0;
+    if (c->n == 0)
         return;
     memset(c->slot, 0, c->nslots * sizeof *c->slot);
     c->n = 0;
@@ -385,6 +396,61 @@ static int cache_set(kn_store *s, MDB_txn *txn, const uint8_t key[NODE_KEY], con
     return 0;
 }
 
+/* How many leading nibbles a and b (K_BYTES each) share. */
+static unsigned common_nibbles(const uint8_t *a, const uint8_t *b)
+{
+    unsigned i = 0;
+    while (i < K_BYTES && a[i] == b[i])
+        i++;
+    if (i == K_BYTES)
+        return DEPTH_MAX;
+    return 2 * i + ((a[i] >> 4) == (b[i] >> 4));
+}
+
+/*
+ * Starts the walk of item's path: the depths below the returned path_len
+ * reuse the previous walk's entries.
+ */
+static int path_begin(kn_store *s, MDB_txn *txn, const uint8_t item[ITEM_KEY])
+{
+    int rc = cache_make_room(s, txn);
+    kn_negtree_cache *c = cache_of(s);
+    if (rc < 0)
+        return rc;
+    if (!c)
+        return KN_ENOMEM;
+    if (c->path_len) {
+        unsigned p = common_nibbles(c->path_key, item) + 1; /* depths 0..p-1 share nodes */
+        if (p < c->path_len)
+            c->path_len = p;
+    }
+    memcpy(c->path_key, item, K_BYTES);
+    return 0;
+}
+
+/* The cache entry of item's node at depth d; the walk goes d = 0, 1, 2, ... */
+static int path_node(
+    kn_store *s, MDB_txn *txn, const uint8_t item[ITEM_KEY], unsigned d, cache_entry **out)
+{
+    kn_negtree_cache *c = s->tree_cache;
+    size_t i;
+    if (d < c->path_len) {
+        i = c->path_idx[d];
+    } else {
+        uint8_t key[NODE_KEY];
+        node_key(key, item, d);
+        int rc = cache_find(s, txn, key, true, &i);
+        if (rc < 0) {
+            c->path_len = 0;
+            return rc;
+        }
+        c->path_idx[d] = (uint32_t)i;
+        c->path_len = d + 1;
+    }
+    *out = &c->e[i];
+    return 0;
+}
+
 /* ---- write side ---- */
 
 /*
@@ -454,19 +520,19 @@ int kn_negtree_add(kn_store *s, MDB_txn *txn, const uint8_t item[ITEM_KEY])
     node n;
     int rc;
 
-    if ((rc = cache_make_room(s, txn)) < 0)
+    if ((rc = path_begin(s, txn, item)) < 0)
         return rc;
     for (unsigned d = 0; d <= DEPTH_MAX; d++) {
-        size_t i;
-        node_key(key, item, d);
-        if ((rc = cache_find(s, txn, key, true, &i)) < 0)
+        cache_entry *e;
+        if ((rc = path_node(s, txn, item, d, &e)) < 0)
             return rc;
-        cache_entry *e = &s->tree_cache->e[i];
         n = e->n; /* count 0: the first item under this prefix, a new leaf */
         n.count++;
         sum_add(n.sum, item + 8);
-        if (!n.split && n.count > KN_NEGTREE_LEAF_MAX && d < DEPTH_MAX)
+        if (!n.split && n.count > KN_NEGTREE_LEAF_MAX && d < DEPTH_MAX) {
+            memcpy(key, e->key, NODE_KEY);
             return split_leaf(s, txn, key, &n);
+        }
         e->n = n;
         e->dirty = true;
         if (!n.split)
@@ -483,18 +549,15 @@ int kn_negtree_add(kn_store *s, MDB_txn *txn, const uint8_t item[ITEM_KEY])
  */
 int kn_negtree_del(kn_store *s, MDB_txn *txn, const uint8_t item[ITEM_KEY])
 {
-    uint8_t key[NODE_KEY];
     node n;
     int rc;
 
-    if ((rc = cache_make_room(s, txn)) < 0)
+    if ((rc = path_begin(s, txn, item)) < 0)
         return rc;
     for (unsigned d = 0; d <= DEPTH_MAX; d++) {
-        size_t i;
-        node_key(key, item, d);
-        if ((rc = cache_find(s, txn, key, true, &i)) < 0)
+        cache_entry *e;
+        if ((rc = path_node(s, txn, item, d, &e)) < 0)
             return rc;
-        cache_entry *e = &s->tree_cache->e[i];
         n = e->n;
         if (n.count == 0)
             return KN_ECORRUPT; /* the item is in by_time but not under this node */
