@@ -334,16 +334,17 @@ void sync_conn_tick(conn *c, uint64_t now)
     char label[320], size[32], line[160];
     node_peer_label(c, label, sizeof label);
     kib(size, sizeof size, r->obj_bytes_in);
-    if (r->wants_out > r->objs_in) {
-        double rate = (double)r->objs_in / (double)(now - r->start_ms); /* per ms */
-        double left_s = (double)(r->wants_out - r->objs_in) / rate / 1000.0;
-        snprintf(line, sizeof line, "%llu/%llu objects, %s, ~%.0f s left",
-            (unsigned long long)r->objs_in, (unsigned long long)r->wants_out, size,
-            left_s < 1 ? 1 : left_s);
-    } else {
-        snprintf(
-            line, sizeof line, "%llu objects so far, %s", (unsigned long long)r->objs_in, size);
-    }
+    /*
+     * The engine does not say how many ids the reconciliation found missing
+     * (it asks for them a window at a time), so the line gives what is known:
+     * objects so far, the rate, and how many more are asked for right now.
+     */
+    double rate = (double)r->objs_in * 1000.0 / (double)(now - r->start_ms);
+    int len = snprintf(line, sizeof line, "%llu objects, %s, %.0f objects/s",
+        (unsigned long long)r->objs_in, size, rate);
+    if (r->wants_out > r->objs_in && len > 0 && (size_t)len < sizeof line)
+        snprintf(line + len, sizeof line - (size_t)len, ", %llu more asked for",
+            (unsigned long long)(r->wants_out - r->objs_in));
     node_log(c->n, "catching up from %s: %s", label, line);
     r->progress_ms = now;
     r->logged_in = r->objs_in;
