@@ -11,16 +11,10 @@
 
 #include <cmocka.h>
 
+#include "test_support.h"
+
 #include "codec.h"
 #include "error.h"
-
-#define assert_rc(expected, actual)                                                                \
-    do {                                                                                           \
-        int rc_ = (actual);                                                                        \
-        if (rc_ != (expected))                                                                     \
-            fail_msg("%s: expected %s, got %s (%d)", #actual, kn_errname(expected),                \
-                kn_errname(rc_), rc_);                                                             \
-    } while (0)
 
 static void test_uint_boundaries(void **state)
 {

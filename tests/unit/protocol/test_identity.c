@@ -12,17 +12,11 @@
 
 #include <cmocka.h>
 
+#include "test_support.h"
+
 #include "crypto.h"
 #include "error.h"
 #include "identity.h"
-
-#define assert_rc(expected, actual)                                                                \
-    do {                                                                                           \
-        int rc_ = (actual);                                                                        \
-        if (rc_ != (expected))                                                                     \
-            fail_msg("%s: expected %s, got %s (%d)", #actual, kn_errname(expected),                \
-                kn_errname(rc_), rc_);                                                             \
-    } while (0)
 
 static const uint64_t NOW = 1700000000000ull;
 static const uint64_t DAY = 86400000ull;

@@ -14,17 +14,11 @@
 
 #include <cmocka.h>
 
+#include "test_support.h"
+
 #include "crypto.h"
 #include "error.h"
 #include "noise.h"
-
-#define assert_rc(expected, actual)                                                                \
-    do {                                                                                           \
-        int rc_ = (actual);                                                                        \
-        if (rc_ != (expected))                                                                     \
-            fail_msg("%s: expected %s, got %s (%d)", #actual, kn_errname(expected),                \
-                kn_errname(rc_), rc_);                                                             \
-    } while (0)
 
 static void unhex(uint8_t *out, const char *hex)
 {

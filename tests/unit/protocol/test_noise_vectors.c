@@ -15,18 +15,12 @@
 
 #include <cmocka.h>
 
+#include "test_support.h"
+
 #include "crypto.h"
 #include "error.h"
 #include "json_mini.h"
 #include "noise.h"
-
-#define assert_rc(expected, actual)                                                                \
-    do {                                                                                           \
-        int rc_ = (actual);                                                                        \
-        if (rc_ != (expected))                                                                     \
-            fail_msg("%s: expected %s, got %s (%d)", #actual, kn_errname(expected),                \
-                kn_errname(rc_), rc_);                                                             \
-    } while (0)
 
 struct hexbuf {
     uint8_t *b;
