@@ -8,6 +8,7 @@
  */
 #include "wire.h"
 
+#include <stdbool.h>
 #include <string.h>
 
 static const struct {
@@ -22,6 +23,7 @@ static const struct {
     [KN_WIRE_PING] = { "ping", 1 },
     [KN_WIRE_PONG] = { "pong", 1 },
     [KN_WIRE_BYE] = { "bye", 1 },
+    [KN_WIRE_JOIN] = { "join", 3 },
 };
 
 enum { KIND_COUNT = sizeof kinds / sizeof kinds[0] };
@@ -56,6 +58,34 @@ static int read_ids(kn_mp_in *in, kn_wire_msg *m)
         if ((rc = kn_mp_read_bin_exact(in, &b, KN_ID)) < 0)
             return rc;
     }
+    return 0;
+}
+
+/* "" or 8 or 12 ASCII digits: an Amtlicher Gemeindeschluessel or a Regionalschluessel. */
+static bool ags_ok(const char *s, size_t len)
+{
+    if (len != 0 && len != 8 && len != 12)
+        return false;
+    for (size_t i = 0; i < len; i++)
+        if (s[i] < '0' || s[i] > '9')
+            return false;
+    return true;
+}
+
+/* The bounds of a join's fields, shared by the decoder and the encoder. */
+static int join_check(
+    size_t secret_len, const char *name, size_t name_len, const char *ags, size_t ags_len)
+{
+    if (secret_len < KN_WIRE_JOIN_SECRET_MIN || secret_len > KN_WIRE_JOIN_SECRET_MAX)
+        return KN_ESCHEMA;
+    if (name_len > KN_WIRE_JOIN_NAME_MAX)
+        return KN_ETOOBIG;
+    if (name_len == 0)
+        return KN_ESCHEMA;
+    if (!kn_utf8_valid(name, name_len))
+        return KN_EUTF8;
+    if (!ags_ok(ags, ags_len))
+        return KN_ESCHEMA;
     return 0;
 }
 
@@ -120,6 +150,16 @@ int kn_wire_decode(kn_wire_msg *m, const uint8_t *buf, size_t len)
             return rc;
         if (m->reason_len > KN_WIRE_REASON_MAX)
             return KN_ETOOBIG;
+        break;
+    case KN_WIRE_JOIN:
+        if ((rc = kn_mp_read_bin(&in, &m->secret, &m->secret_len)) < 0)
+            return rc;
+        if ((rc = kn_mp_read_str(&in, &m->name, &m->name_len)) < 0)
+            return rc;
+        if ((rc = kn_mp_read_str(&in, &m->ags, &m->ags_len)) < 0)
+            return rc;
+        if ((rc = join_check(m->secret_len, m->name, m->name_len, m->ags, m->ags_len)) < 0)
+            return rc;
         break;
     }
     if (kn_mp_in_left(&in))
@@ -197,5 +237,22 @@ int kn_wire_write_bye(kn_mp_out *o, const char *reason, size_t len)
         return KN_EUTF8;
     write_head(o, KN_WIRE_BYE);
     kn_mp_write_str(o, reason, len);
+    return kn_mp_out_error(o);
+}
+
+int kn_wire_write_join(kn_mp_out *o, const uint8_t *secret, size_t secret_len, const char *name,
+    size_t name_len, const char *ags, size_t ags_len)
+{
+    if (!ags)
+        ags_len = 0;
+    if (!secret || !name)
+        return KN_EINVAL;
+    int rc = join_check(secret_len, name, name_len, ags ? ags : "", ags_len);
+    if (rc < 0)
+        return rc;
+    write_head(o, KN_WIRE_JOIN);
+    kn_mp_write_bin(o, secret, secret_len);
+    kn_mp_write_str(o, name, name_len);
+    kn_mp_write_str(o, ags ? ags : "", ags_len);
     return kn_mp_out_error(o);
 }

@@ -13,7 +13,16 @@
  *   ["ping",  nonce uint]
  *   ["pong",  nonce uint]
  *   ["bye",   reason str]              (<= KN_WIRE_REASON_MAX bytes)
+ *   ["join",  secret bin, name str, ags str]
+ *                                      invite redemption (docs/federation.md): the
+ *                                      one-time secret of an invite code (16..32
+ *                                      bytes), the council's name (1..200 bytes)
+ *                                      and its AGS ("" or 8 or 12 digits)
  *
+ * A "join" is answered by the inviter with the signed admit as an ordinary
+ * "obj", or with a "bye" that says why not. It is the only message besides
+ * ping, pong and bye that a peer holding the network key but not admitted
+ * may send (node/messages.c enforces that).
  * This module owns the encoders and the strict decoder: canonical form,
  * exact arity, bounded counts and sizes, no trailing bytes. It does not look
  * inside an "obj" (kn_object_validate does) or a "neg" payload (kn_neg_* does).
@@ -40,6 +49,9 @@ enum {
     KN_WIRE_MSG_MAX = KN_OBJECT_MAX + 64,
     /* The encoded size of one id in a have/want list (bin8 header + 32 bytes). */
     KN_WIRE_ID_ENCODED = 2 + KN_ID,
+    KN_WIRE_JOIN_SECRET_MIN = 16, /* bytes of an invite secret (KN_INVITE_SECRET_MIN) */
+    KN_WIRE_JOIN_SECRET_MAX = 32,
+    KN_WIRE_JOIN_NAME_MAX = 200, /* bytes of a council's name, as the admit schema allows */
 };
 
 typedef enum kn_wire_kind {
@@ -51,6 +63,7 @@ typedef enum kn_wire_kind {
     KN_WIRE_PING,
     KN_WIRE_PONG,
     KN_WIRE_BYE,
+    KN_WIRE_JOIN,
 } kn_wire_kind;
 
 /* "have" for KN_WIRE_HAVE; NULL for anything else. */
@@ -73,6 +86,12 @@ typedef struct kn_wire_msg {
     uint64_t nonce; /* ping, pong */
     const char *reason; /* bye: valid UTF-8, not NUL-terminated */
     uint32_t reason_len;
+    const uint8_t *secret; /* join: secret_len bytes (a secret: wipe the input after use) */
+    uint32_t secret_len;
+    const char *name; /* join: 1..KN_WIRE_JOIN_NAME_MAX bytes of UTF-8, not NUL-terminated */
+    uint32_t name_len;
+    const char *ags; /* join: 0, 8 or 12 ASCII digits, not NUL-terminated */
+    uint32_t ags_len;
 } kn_wire_msg;
 
 /* The i-th id (i < m->nids) of a have or want, KN_ID bytes inside the input. */
@@ -85,8 +104,10 @@ static inline const uint8_t *kn_wire_id(const kn_wire_msg *m, uint32_t i)
  * Strict decode of one whole message. Errors: the codec's (KN_ETRUNC,
  * KN_ETYPE, KN_ENONCANON, ...), KN_EARITY (wrong number of fields for the
  * kind), KN_EPROTO (unknown kind), KN_EKEYLEN (an id or key not 32 bytes),
- * KN_ELIMIT (too many ids), KN_ETOOBIG (object, negentropy message or
- * reason too long), KN_ETRAILING (bytes after the message).
+ * KN_ELIMIT (too many ids), KN_ETOOBIG (object, negentropy message,
+ * reason or join name too long), KN_ESCHEMA (a join secret of the wrong
+ * length, an empty name or an AGS that is not "" or 8 or 12 digits),
+ * KN_ETRAILING (bytes after the message).
  */
 KN_MUST_USE int kn_wire_decode(kn_wire_msg *m, const uint8_t *buf, size_t len);
 
@@ -104,5 +125,12 @@ KN_MUST_USE int kn_wire_write_neg(kn_mp_out *o, uint64_t session, const uint8_t 
 KN_MUST_USE int kn_wire_write_ping(kn_mp_out *o, uint64_t nonce);
 KN_MUST_USE int kn_wire_write_pong(kn_mp_out *o, uint64_t nonce);
 KN_MUST_USE int kn_wire_write_bye(kn_mp_out *o, const char *reason, size_t len);
+/*
+ * ["join", secret, name, ags]: the same bounds as the decoder (KN_ESCHEMA,
+ * KN_ETOOBIG, KN_EUTF8); ags may be NULL for "". o then holds the secret:
+ * the caller wipes o.buf before freeing it.
+ */
+KN_MUST_USE int kn_wire_write_join(kn_mp_out *o, const uint8_t *secret, size_t secret_len,
+    const char *name, size_t name_len, const char *ags, size_t ags_len);
 
 #endif

@@ -70,6 +70,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             abort();
         rc = kn_wire_write_bye(&o, m.reason, m.reason_len);
         break;
+    case KN_WIRE_JOIN:
+        if (!inside(m.secret, m.secret_len, data, size) || !inside(m.name, m.name_len, data, size)
+            || (m.ags_len && !inside(m.ags, m.ags_len, data, size))
+            || m.secret_len < KN_WIRE_JOIN_SECRET_MIN || m.secret_len > KN_WIRE_JOIN_SECRET_MAX
+            || m.name_len < 1 || m.name_len > KN_WIRE_JOIN_NAME_MAX)
+            abort();
+        rc = kn_wire_write_join(&o, m.secret, m.secret_len, m.name, m.name_len, m.ags, m.ags_len);
+        break;
     default:
         abort();
     }

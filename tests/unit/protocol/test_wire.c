@@ -223,6 +223,117 @@ static void test_ping_pong_bye(void **state)
     kn_mp_out_free(&o);
 }
 
+/* Builds ["join", bin(secret_len), str name, str ags] by hand, bypassing the encoder's checks. */
+static void raw_join(kn_mp_out *o, const uint8_t *secret, size_t secret_len, const char *name,
+    size_t name_len, const char *ags)
+{
+    kn_mp_out_reset(o);
+    kn_mp_write_array(o, 4);
+    kn_mp_write_cstr(o, "join");
+    kn_mp_write_bin(o, secret, secret_len);
+    kn_mp_write_str(o, name, name_len);
+    kn_mp_write_cstr(o, ags);
+}
+
+static void test_join(void **state)
+{
+    (void)state;
+    uint8_t secret[KN_WIRE_JOIN_SECRET_MAX + 1];
+    char name[KN_WIRE_JOIN_NAME_MAX + 2];
+    fill(secret, sizeof secret, 5);
+    memset(name, 'n', sizeof name);
+    static const char *const agses[] = { "", "09162000", "091620000000" };
+    const size_t secret_lens[] = { KN_WIRE_JOIN_SECRET_MIN, 20, KN_WIRE_JOIN_SECRET_MAX };
+    const size_t name_lens[] = { 1, 31, 32, KN_WIRE_JOIN_NAME_MAX };
+    for (size_t i = 0; i < 3; i++)
+        for (size_t j = 0; j < 4; j++)
+            for (size_t a = 0; a < 3; a++) {
+                kn_mp_out o;
+                kn_wire_msg m;
+                kn_mp_out_init(&o, 0);
+                assert_rc(0,
+                    kn_wire_write_join(&o, secret, secret_lens[i], name, name_lens[j], agses[a],
+                        strlen(agses[a])));
+                decode_ok(&o, &m, KN_WIRE_JOIN);
+                assert_int_equal(m.secret_len, secret_lens[i]);
+                assert_memory_equal(m.secret, secret, secret_lens[i]);
+                assert_int_equal(m.name_len, name_lens[j]);
+                assert_memory_equal(m.name, name, name_lens[j]);
+                assert_int_equal(m.ags_len, strlen(agses[a]));
+                if (m.ags_len)
+                    assert_memory_equal(m.ags, agses[a], m.ags_len);
+                kn_mp_out_free(&o);
+            }
+    /* A UTF-8 name, and NULL for "no AGS". */
+    const char *umlaut = "Gemeinde M\xc3\xbcnchberg";
+    kn_mp_out o;
+    kn_wire_msg m;
+    kn_mp_out_init(&o, 0);
+    assert_rc(0, kn_wire_write_join(&o, secret, 20, umlaut, strlen(umlaut), NULL, 0));
+    decode_ok(&o, &m, KN_WIRE_JOIN);
+    assert_int_equal(m.ags_len, 0);
+
+    /* The encoder refuses what the decoder refuses, and writes nothing. */
+    kn_mp_out_reset(&o);
+    assert_rc(
+        KN_ESCHEMA, kn_wire_write_join(&o, secret, KN_WIRE_JOIN_SECRET_MIN - 1, "x", 1, "", 0));
+    assert_rc(
+        KN_ESCHEMA, kn_wire_write_join(&o, secret, KN_WIRE_JOIN_SECRET_MAX + 1, "x", 1, "", 0));
+    assert_rc(KN_ESCHEMA, kn_wire_write_join(&o, secret, 20, "", 0, "", 0));
+    assert_rc(
+        KN_ETOOBIG, kn_wire_write_join(&o, secret, 20, name, KN_WIRE_JOIN_NAME_MAX + 1, "", 0));
+    assert_rc(KN_EUTF8, kn_wire_write_join(&o, secret, 20, "\xff", 1, "", 0));
+    assert_rc(KN_ESCHEMA, kn_wire_write_join(&o, secret, 20, "x", 1, "1234567", 7));
+    assert_rc(KN_ESCHEMA, kn_wire_write_join(&o, secret, 20, "x", 1, "0916200a", 8));
+    assert_rc(KN_ESCHEMA, kn_wire_write_join(&o, secret, 20, "x", 1, "0916200000", 10));
+    assert_rc(KN_EINVAL, kn_wire_write_join(&o, NULL, 20, "x", 1, "", 0));
+    assert_int_equal(o.len, 0);
+
+    /* The decoder's bounds, on messages built by hand. */
+    raw_join(&o, secret, KN_WIRE_JOIN_SECRET_MIN - 1, "x", 1, "");
+    assert_rc(KN_ESCHEMA, kn_wire_decode(&m, o.buf, o.len));
+    raw_join(&o, secret, KN_WIRE_JOIN_SECRET_MAX + 1, "x", 1, "");
+    assert_rc(KN_ESCHEMA, kn_wire_decode(&m, o.buf, o.len));
+    raw_join(&o, secret, 20, "", 0, "");
+    assert_rc(KN_ESCHEMA, kn_wire_decode(&m, o.buf, o.len));
+    raw_join(&o, secret, 20, name, KN_WIRE_JOIN_NAME_MAX + 1, "");
+    assert_rc(KN_ETOOBIG, kn_wire_decode(&m, o.buf, o.len));
+    raw_join(&o, secret, 20, "x", 1, "12345678x");
+    assert_rc(KN_ESCHEMA, kn_wire_decode(&m, o.buf, o.len));
+    raw_join(&o, secret, 20, "x", 1, "1234 678");
+    assert_rc(KN_ESCHEMA, kn_wire_decode(&m, o.buf, o.len));
+    /* Wrong types and arity. */
+    kn_mp_out_reset(&o);
+    kn_mp_write_array(&o, 4);
+    kn_mp_write_cstr(&o, "join");
+    kn_mp_write_str(&o, (const char *)"0123456789abcdef", 16); /* secret as str */
+    kn_mp_write_cstr(&o, "x");
+    kn_mp_write_cstr(&o, "");
+    assert_rc(KN_ETYPE, kn_wire_decode(&m, o.buf, o.len));
+    kn_mp_out_reset(&o);
+    kn_mp_write_array(&o, 4);
+    kn_mp_write_cstr(&o, "join");
+    kn_mp_write_bin(&o, secret, 20);
+    kn_mp_write_cstr(&o, "x");
+    kn_mp_write_nil(&o); /* ags as nil instead of "" */
+    assert_rc(KN_ENIL, kn_wire_decode(&m, o.buf, o.len));
+    kn_mp_out_reset(&o);
+    kn_mp_write_array(&o, 3);
+    kn_mp_write_cstr(&o, "join");
+    kn_mp_write_bin(&o, secret, 20);
+    kn_mp_write_cstr(&o, "x");
+    assert_rc(KN_EARITY, kn_wire_decode(&m, o.buf, o.len));
+    kn_mp_out_reset(&o);
+    kn_mp_write_array(&o, 5);
+    kn_mp_write_cstr(&o, "join");
+    kn_mp_write_bin(&o, secret, 20);
+    kn_mp_write_cstr(&o, "x");
+    kn_mp_write_cstr(&o, "");
+    kn_mp_write_cstr(&o, "");
+    assert_rc(KN_EARITY, kn_wire_decode(&m, o.buf, o.len));
+    kn_mp_out_free(&o);
+}
+
 /* Hand-written byte strings the decoder must refuse, each with its reason. */
 static void test_rejects(void **state)
 {
@@ -278,7 +389,8 @@ static void test_rejects(void **state)
     assert_rc(KN_ETOOBIG, kn_wire_decode(&m, big, KN_WIRE_MSG_MAX + 1));
     free(big);
     assert_null(kn_wire_kind_name(0));
-    assert_null(kn_wire_kind_name(KN_WIRE_BYE + 1));
+    assert_null(kn_wire_kind_name(KN_WIRE_JOIN + 1));
+    assert_string_equal(kn_wire_kind_name(KN_WIRE_JOIN), "join");
     assert_string_equal(kn_wire_kind_name(KN_WIRE_NEG), "neg");
 }
 
@@ -290,6 +402,7 @@ int main(void)
         cmocka_unit_test(test_obj),
         cmocka_unit_test(test_neg),
         cmocka_unit_test(test_ping_pong_bye),
+        cmocka_unit_test(test_join),
         cmocka_unit_test(test_rejects),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
