@@ -11,6 +11,13 @@
  *
  * A peer without the network key fails at message 1 inside the session,
  * which has then written nothing: we close without sending a single byte.
+ *
+ * A revoked peer is refused at the identity check. As responder we learn its
+ * identity from message 3, when the session is already up on both sides, so
+ * it gets a bye "revoked"; as initiator we learn it from message 2 and simply
+ * never send message 3. A guest (the network key but no admission) stays
+ * connected for at most NODE_GUEST_MS and may only redeem an invite
+ * (messages.c).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -218,9 +225,14 @@ static void after_feed(conn *c, uint64_t now)
         const char *why = NULL;
         c->identity_checked = true;
         memcpy(c->identity, id->identity, 32);
-        int rc = node_authorize(n, c, &why);
+        int rc = node_authorize(n, c, now, &why);
         if (rc < 0) {
-            conn_close(c, rc, why, false, now);
+            /*
+             * As responder the session is up on both sides: say why. As
+             * initiator, message 3 waits in the session; it must not leave.
+             */
+            conn_close(
+                c, rc, why, c->inbound && kn_session_state(c->s) == KN_SESSION_ESTABLISHED, now);
             return;
         }
     }
@@ -381,7 +393,7 @@ void conn_close(conn *c, int err, const char *why, bool say_bye, uint64_t now)
     node_on_closed(n, c, err, why, now);
     uv_read_stop((uv_stream_t *)&c->tcp);
     bool graceful = false;
-    if (say_bye && c->established && c->s && kn_session_state(c->s) == KN_SESSION_ESTABLISHED) {
+    if (say_bye && c->s && kn_session_state(c->s) == KN_SESSION_ESTABLISHED) {
         /* Best effort: a bye that cannot be sent changes nothing about the close. */
         kn_mp_out o;
         kn_mp_out_init(&o, 512);
@@ -417,6 +429,11 @@ void conn_tick(conn *c, uint64_t now)
     }
     if (now - c->last_rx_ms >= NODE_SILENCE_MS) {
         conn_close(c, KN_ETIMEOUT, "silent for 45 s", true, now);
+        return;
+    }
+    if (!c->member && c->guest_until_ms && now >= c->guest_until_ms) {
+        c->retry_floor_ms = NODE_REFUSED_RETRY_MS;
+        conn_close(c, KN_EUNAUTH, NODE_BYE_NOT_MEMBER, true, now);
         return;
     }
     if (now >= c->next_ping_ms && !c->ping_outstanding) {

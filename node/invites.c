@@ -459,6 +459,9 @@ int kn_invites_parse_ttl(const char *s, uint64_t *ms)
         return KN_EINVAL;
     uint64_t unit;
     switch (end[0]) {
+    case 's':
+        unit = 1000ull;
+        break;
     case 'm':
         unit = 60000ull;
         break;

@@ -122,7 +122,7 @@ KN_MUST_USE int kn_invites_default_addrs(
 /* Remembers addresses for the next invite. */
 KN_MUST_USE int kn_invites_remember_addrs(kn_store *s, const char *const *addrs, size_t n);
 
-/* Parses "7d", "12h", "30m", "2w" (at most KN_INVITE_TTL_MAX_DAYS) into ms; KN_EINVAL. */
+/* Parses "7d", "12h", "30m", "2w", "90s" (at most KN_INVITE_TTL_MAX_DAYS) into ms; KN_EINVAL. */
 KN_MUST_USE int kn_invites_parse_ttl(const char *s, uint64_t *ms);
 
 #endif

@@ -10,12 +10,19 @@
  *   ["pong", nonce]   must answer our one outstanding ping
  *   ["bye", reason]   the peer is closing
  *
+ *   ["join", ...]     an invite redemption: join.c (join_on_join)
+ *
  * and every other kind (hello, have, want, obj, neg) goes to the replication
- * engine through sync_receive() (sync.c).
+ * engine through sync_receive() (sync.c), but only from a member. A guest
+ * (the network key, no admission) that sends one is told NODE_BYE_NOT_MEMBER
+ * and disconnected; in join mode, the connection that carries our join hands
+ * what arrives before the admit to join_on_reply().
  */
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 
+#include "crypto.h"
 #include "node_impl.h"
 
 enum { MSG_SMALL_MAX = 64 + KN_WIRE_REASON_MAX };
@@ -50,13 +57,26 @@ static int on_pong(conn *c, const kn_wire_msg *m, uint64_t now, const char **why
     return 0;
 }
 
+static bool reason_is(const kn_wire_msg *m, const char *prefix)
+{
+    size_t n = strlen(prefix);
+    return m->reason_len >= n && memcmp(m->reason, prefix, n) == 0;
+}
+
 static int on_bye(conn *c, const kn_wire_msg *m, uint64_t now, const char **why)
 {
     (void)why;
     char reason[KN_WIRE_REASON_MAX + 32];
     snprintf(reason, sizeof reason, "peer said bye: %.*s", (int)m->reason_len, m->reason);
-    c->benign_close = true;
-    conn_close(c, 0, reason, false, now);
+    if (c->n->join)
+        join_on_bye(c, m->reason, m->reason_len, now);
+    /* Refused for who we are: not a failure of the link, but no reason to call back soon. */
+    bool refused = reason_is(m, NODE_BYE_REVOKED) || reason_is(m, "not a member");
+    if (refused)
+        c->retry_floor_ms
+            = reason_is(m, NODE_BYE_REVOKED) ? NODE_REVOKED_RETRY_MS : NODE_REFUSED_RETRY_MS;
+    c->benign_close = !refused;
+    conn_close(c, refused ? KN_EUNAUTH : 0, reason, false, now);
     return 0;
 }
 
@@ -80,6 +100,26 @@ int msg_dispatch(conn *c, const uint8_t *msg, size_t len, uint64_t now, const ch
     for (size_t i = 0; i < sizeof handlers / sizeof handlers[0]; i++)
         if (handlers[i].kind == m.kind)
             return handlers[i].fn(c, &m, now, why);
+    if (m.kind == KN_WIRE_JOIN) {
+        rc = join_on_join(c, &m, now, why);
+        /*
+         * The secret is decrypted in the session's receive buffer, which m
+         * points into and which is ours to overwrite until the next read:
+         * wipe it there rather than leave it for the next message to cover.
+         */
+        kn_memzero((uint8_t *)(uintptr_t)m.secret, m.secret_len);
+        return rc;
+    }
+    if (!c->member) {
+        if (c->joining)
+            return join_on_reply(c, msg, len, &m, now, why);
+        char label[320];
+        node_log(c->n, "%s sent \"%s\" but is not a member: refused",
+            node_peer_label(c, label, sizeof label), kn_wire_kind_name(m.kind));
+        c->retry_floor_ms = NODE_REFUSED_RETRY_MS;
+        conn_close(c, KN_EUNAUTH, NODE_BYE_NOT_MEMBER, true, now);
+        return 0;
+    }
     return sync_receive(c, msg, len, &m, now, why);
 }
 

@@ -93,19 +93,36 @@ uint32_t node_random_u32(node *n)
 /* ---- identity and authorisation ---- */
 
 /*
- * The membership roster check, for when federation lands: a peer must hold
- * the network key (the handshake proved it) and, later, be admitted and not
- * revoked. Until the roster exists every holder of the network key is let in.
+ * Who a peer is, from this node's roster (store/roster.c, the rule ingest
+ * applies): revoked at or before now; a member now (the founder, or admitted
+ * by k members); or a guest, who holds the network key (the handshake proved
+ * that) but is not admitted.
+ *
+ * A node that does not know its network yet (no `network` object: created
+ * with --network-key-file and never synced) cannot tell members from
+ * guests, so it treats every key holder as a member: it has nothing to give
+ * away, and what it receives is checked by the store as always. Its peers,
+ * who do know the roster, decide whether it gets anything.
  */
-static int roster_admits(node *n, const uint8_t identity[static 32], const char **why)
+int node_classify(node *n, const uint8_t identity[static 32], uint64_t now)
 {
-    (void)n;
-    (void)identity;
-    (void)why;
-    return 0;
+    kn_roster_member m;
+    uint8_t net[KN_ID];
+    uint64_t k;
+    int rc = kn_store_member_get(n->dd->store, identity, &m);
+    if (rc < 0 && rc != KN_ENOTFOUND)
+        return rc;
+    if (rc == 0 && m.revoked_at != KN_ROSTER_NEVER && m.revoked_at <= now)
+        return NODE_PEER_REVOKED;
+    if (rc == 0 && kn_roster_member_at(&m, now))
+        return NODE_PEER_MEMBER;
+    rc = kn_store_network_get(n->dd->store, net, &k);
+    if (rc == KN_ENOTFOUND)
+        return NODE_PEER_MEMBER;
+    return rc < 0 ? rc : NODE_PEER_GUEST;
 }
 
-int node_authorize(node *n, conn *c, const char **why)
+int node_authorize(node *n, conn *c, uint64_t now, const char **why)
 {
     if (memcmp(c->identity, n->dd->identity_pk, 32) == 0) {
         *why = "this address leads back to this node itself";
@@ -115,7 +132,56 @@ int node_authorize(node *n, conn *c, const char **why)
         *why = "its identity is not the key configured with `knoten peer add`";
         return KN_EIDENTITY;
     }
-    return roster_admits(n, c->identity, why);
+    int cls = node_classify(n, c->identity, now);
+    if (cls < 0) {
+        *why = "cannot read the membership roster";
+        return cls;
+    }
+    if (cls == NODE_PEER_REVOKED) {
+        *why = NODE_BYE_REVOKED;
+        c->retry_floor_ms = NODE_REVOKED_RETRY_MS;
+        return KN_EUNAUTH;
+    }
+    c->member = cls == NODE_PEER_MEMBER;
+    return 0;
+}
+
+void node_promote(node *n, conn *c, uint64_t now)
+{
+    char label[320];
+    if (c->member || c->closing)
+        return;
+    c->member = true;
+    c->joining = false;
+    c->guest_until_ms = 0;
+    node_log(
+        n, "%s is a member now: starting replication", node_peer_label(c, label, sizeof label));
+    sync_peer_up(n, c, now);
+}
+
+/*
+ * Every NODE_ROSTER_CHECK_MS: a revocation that arrived (by replication or
+ * from `knoten revoke` in another process) ends the revoked peer's
+ * connection, and an admit that arrived makes a connected guest a member.
+ */
+static void roster_check(node *n, uint64_t now)
+{
+    char label[320];
+    if (now < n->roster_check_ms)
+        return;
+    n->roster_check_ms = now + NODE_ROSTER_CHECK_MS;
+    for (conn *c = n->conns; c; c = c->next) {
+        if (!c->established || c->closing || c->joining || (n->join && !n->join->admitted))
+            continue;
+        int cls = node_classify(n, c->identity, now);
+        if (cls == NODE_PEER_REVOKED) {
+            node_log(n, "%s was revoked: disconnecting", node_peer_label(c, label, sizeof label));
+            c->retry_floor_ms = NODE_REVOKED_RETRY_MS;
+            conn_close(c, KN_EUNAUTH, NODE_BYE_REVOKED, true, now);
+        } else if (cls == NODE_PEER_MEMBER && !c->member) {
+            node_promote(n, c, now);
+        }
+    }
 }
 
 static void sign_statement(node *n, uint64_t now)
@@ -405,19 +471,33 @@ void node_on_established(node *n, conn *c, uint64_t now)
     for (conn *o = n->conns; o; o = o->next) {
         if (o == c || o->closing || !o->established || memcmp(o->identity, c->identity, 32) != 0)
             continue;
-        conn *drop = keep_first(n, c, o) ? o : c;
+        /* Joining, the older connection carries our join: keep it. */
+        conn *drop = n->join ? c : keep_first(n, c, o) ? o : c;
         drop->benign_close = true;
         conn_close(drop, 0, "duplicate connection", true, now);
         if (drop == c)
             return;
         break;
     }
-    node_log(n, "%s connected (%s)", node_peer_label(c, label, sizeof label),
-        c->inbound ? "inbound" : "outbound");
+    bool joining = n->join && !n->join->admitted;
+    node_log(n, "%s connected (%s%s)", node_peer_label(c, label, sizeof label),
+        c->inbound ? "inbound" : "outbound",
+        joining         ? ", joining"
+            : c->member ? ""
+                        : ", a guest: it holds the network key but is not a member");
     c->next_ping_ms = now + NODE_PING_MS;
     msg_send_ping(c, now);
-    if (!c->closing)
+    if (c->closing)
+        return;
+    if (joining) {
+        c->member = false;
+        join_on_established(n, c, now);
+    } else if (c->member) {
         sync_peer_up(n, c, now);
+    } else {
+        /* Nothing is served to a guest; it may redeem an invite, and has a minute to. */
+        c->guest_until_ms = now + NODE_GUEST_MS;
+    }
 }
 
 void node_on_closed(node *n, conn *c, int err, const char *why, uint64_t now)
@@ -441,6 +521,11 @@ void node_on_closed(node *n, conn *c, int err, const char *why, uint64_t now)
         s->conn = NULL;
         delay = slot_retry_later(
             n, s, err, why, c->benign_close, c->established ? now - c->since_ms : 0, now);
+        if (c->retry_floor_ms && delay < c->retry_floor_ms) {
+            /* Refused for who we are (or who it is): asking again soon changes nothing. */
+            delay = c->retry_floor_ms;
+            s->retry_ms = now + delay;
+        }
     }
     if (n->stopping)
         return;
@@ -457,6 +542,8 @@ void node_on_closed(node *n, conn *c, int err, const char *why, uint64_t now)
         node_log(n, "%s disconnected: %s", label, why);
     else if (s && !c->benign_close)
         node_log(n, "%s: %s; retrying in %llu s", label, why, secs);
+    else if (c->s && err == KN_EUNAUTH) /* refused after the handshake: revoked */
+        node_log(n, "%s refused: %s", label, why);
     else if (c->s) /* an inbound attempt that got as far as the handshake */
         node_log(n, "%s: %s", label, why);
     else if (err == KN_ELIMIT)
@@ -557,9 +644,11 @@ static void finish_stop(node *n)
     uv_close((uv_handle_t *)&n->sighup, NULL);
 }
 
-static void begin_stop(node *n, const char *signame, uint64_t now)
+void node_stop(node *n, const char *why, uint64_t now)
 {
-    node_log(n, "received %s, shutting down", signame);
+    if (n->stopping)
+        return;
+    node_log(n, "%s", why);
     n->stopping = true;
     n->stop_deadline_ms = now + NODE_CLOSE_GRACE_MS;
     if (!uv_is_closing((uv_handle_t *)&n->listener))
@@ -574,6 +663,15 @@ static void begin_stop(node *n, const char *signame, uint64_t now)
         c->benign_close = true; /* our decision, not the peer's failure */
         conn_close(c, 0, "shutting down", true, now);
     }
+}
+
+static void begin_stop(node *n, const char *signame, uint64_t now)
+{
+    char why[64];
+    snprintf(why, sizeof why, "received %s, shutting down", signame);
+    if (n->join && n->join->outcome == KN_JOIN_RUNNING)
+        n->join->outcome = KN_JOIN_STOPPED;
+    node_stop(n, why, now);
 }
 
 static void on_signal(uv_signal_t *h, int signum)
@@ -617,6 +715,12 @@ static void on_tick(uv_timer_t *t)
         sign_statement(n, now); /* new connections get a fresh statement; old ones keep theirs */
     if (n->reload_now || now >= n->reload_ms)
         reload_peers(n, now);
+    roster_check(n, now);
+    if (n->join) {
+        join_tick(n, now);
+        if (n->stopping)
+            return;
+    }
     localpub_poll(n, now); /* NODE_LOCAL_POLL_MS is this tick's period */
     for (slot *s = n->slots; s; s = s->next) {
         if (s->conn || s->resolving || now < s->retry_ms || n->halfopen >= NODE_MAX_HALFOPEN)
@@ -678,6 +782,11 @@ static int start_listener(node *n)
 
 int kn_node_run(kn_datadir *dd, const kn_node_config *cfg, const kn_env *env)
 {
+    return node_run(dd, cfg, env, NULL);
+}
+
+int node_run(kn_datadir *dd, const kn_node_config *cfg, const kn_env *env, kn_node_join *join)
+{
     if (!dd->has_network_key) {
         fprintf(stderr,
             "knoten: this node has no network key (%s/network.key); create the node "
@@ -700,6 +809,7 @@ int kn_node_run(kn_datadir *dd, const kn_node_config *cfg, const kn_env *env)
     n->env = env;
     n->dd = dd;
     n->cfg = cfg;
+    n->join = join;
     int rc = load_noise_key(n);
     if (rc < 0)
         goto out_free;
@@ -722,7 +832,7 @@ int kn_node_run(kn_datadir *dd, const kn_node_config *cfg, const kn_env *env)
         node_log(n, "cannot start replication: %s", kn_strerror(rc));
         goto out_loop;
     }
-    if ((rc = start_listener(n)) < 0)
+    if (cfg->listen && (rc = start_listener(n)) < 0)
         goto out_loop;
     uv_signal_start(&n->sigint, on_signal, SIGINT);
     uv_signal_start(&n->sigterm, on_signal, SIGTERM);
@@ -733,7 +843,12 @@ int kn_node_run(kn_datadir *dd, const kn_node_config *cfg, const kn_env *env)
     uv_timer_start(&n->tick, on_tick, NODE_TICK_MS, NODE_TICK_MS);
     char id[65];
     kn_hex_encode(id, dd->identity_pk, 32);
-    node_log(n, "node %.16s\u2026 running, data in %s, listening on %s", id, dd->path, cfg->listen);
+    if (cfg->listen)
+        node_log(
+            n, "node %.16s\u2026 running, data in %s, listening on %s", id, dd->path, cfg->listen);
+    else
+        node_log(n, "node %.16s\u2026 running, data in %s, not listening", id, dd->path);
+    n->join_started_ms = now;
     uv_run(&n->loop, UV_RUN_DEFAULT);
     write_state(n, false, node_now(n));
     node_log(n, "stopped");

@@ -3,7 +3,8 @@
  * peers, timers, state file), conn.c (one TCP connection and its secure
  * session), messages.c (the application messages), sync.c (the replication
  * engine's transport, and the per-peer sync accounting) and localpub.c
- * (objects other processes stored locally). Not for other modules.
+ * (objects other processes stored locally) and join.c (invite redemption on
+ * both sides, and the join mode of `knoten join`). Not for other modules.
  *
  * Ownership: the node owns the slots (one per configured peer) and the
  * connections (a list). A connection's memory is released only in the close
@@ -25,6 +26,7 @@
 #include "env.h"
 #include "frame.h"
 #include "identity.h"
+#include "join.h"
 #include "node.h"
 #include "peer_config.h"
 #include "peer_state.h"
@@ -56,7 +58,27 @@ enum {
     NODE_ROUND_QUIET_MS = 1000, /* a reconciliation ends when the link is quiet this long */
     NODE_PROGRESS_MS = 1000, /* catch-up progress is logged at most this often */
     NODE_CAUGHT_UP_LOG_MIN = 100, /* objects a reconciliation must bring to be logged */
+    NODE_GUEST_MS = 60000, /* a guest that has not joined within this is sent away */
+    NODE_ROSTER_CHECK_MS = 1000, /* live connections are re-classified this often */
+    NODE_REVOKED_RETRY_MS = 3600000, /* a revoked peer (or one that calls us revoked): 1 h */
+    NODE_REFUSED_RETRY_MS = 300000, /* a peer that calls us "not a member": 5 min */
+    NODE_JOIN_RATE_SLOTS = 32, /* addresses whose failed joins are counted */
+    NODE_JOIN_RATE_WINDOW_MS = 60000,
+    NODE_JOIN_RATE_MAX = 10, /* failed joins per address and window */
+    NODE_JOIN_PROGRESS_MS = 1000, /* join mode: progress of the initial sync this often */
 };
+
+/*
+ * Who a peer is, decided after the handshake from the roster (node.c,
+ * node_classify) and again every NODE_ROSTER_CHECK_MS while it is connected:
+ * a member syncs; a guest holds the network key but is not admitted and may
+ * only send join, ping and bye; a revoked key is refused at once.
+ */
+enum { NODE_PEER_MEMBER = 1, NODE_PEER_GUEST, NODE_PEER_REVOKED };
+
+/* The bye a guest gets for anything but join, ping and bye, and when its time is up. */
+#define NODE_BYE_NOT_MEMBER "not a member: redeem an invite with `knoten join`"
+#define NODE_BYE_REVOKED "revoked"
 
 /*
  * One reconciliation as the shell sees it (sync.c): it starts with the first
@@ -117,6 +139,11 @@ struct conn {
     bool repl_up; /* known to the replication engine as peer `seq` */
     bool out_pending; /* the session holds output not yet handed to the socket */
     bool send_failed; /* the engine's send failed: close at the next check */
+    bool member; /* may sync: hand to the engine (else a guest, see NODE_PEER_GUEST) */
+    bool joining; /* join mode: our join went out on this connection, no admit yet */
+    bool join_seen; /* the peer sent its one join on this connection */
+    uint64_t guest_until_ms; /* a guest is sent away at this time */
+    uint64_t retry_floor_ms; /* refused (revoked, not a member): the slot waits this long */
     kn_peer_sync sync;
     sync_round round;
     uint8_t rbuf[NODE_READ_BUF];
@@ -164,6 +191,16 @@ struct node {
     uint64_t local_mark; /* newest `created` among our own objects seen */
     kn_idmap local_recent; /* ids seen with created >= local_mark - lookback; value: created */
     bool local_more; /* the last poll stopped at NODE_LOCAL_BATCH */
+
+    /* Federation (node.c, join.c). */
+    uint64_t roster_check_ms; /* next re-classification of the live connections */
+    struct join_attempts {
+        char ip[KN_PEER_ADDR_MAX + 1];
+        uint64_t window_ms; /* start of the counting window */
+        unsigned failures;
+    } join_attempts[NODE_JOIN_RATE_SLOTS];
+    kn_node_join *join; /* join mode (`knoten join`); NULL in `knoten run` */
+    uint64_t join_started_ms, join_progress_ms, join_lost_since_ms;
 };
 
 /* ---- node.c ---- */
@@ -172,8 +209,21 @@ void node_log(node *n, const char *fmt, ...) __attribute__((format(printf, 2, 3)
 /* "peer 127.0.0.1:9001 (ab12cd34…)" for logs; buf holds at least 300 bytes. */
 const char *node_peer_label(const conn *c, char *buf, size_t cap);
 uint32_t node_random_u32(node *n);
-/* Decides whether a peer may stay: own key, pinned key, roster. 0 or a KN_E code + reason. */
-int node_authorize(node *n, conn *c, const char **why);
+/*
+ * Decides whether a peer may stay after the handshake: own key, pinned key,
+ * roster. Sets c->member. 0, or a KN_E code and the reason (a revoked peer:
+ * KN_EUNAUTH and NODE_BYE_REVOKED, which is also the bye it is sent).
+ */
+int node_authorize(node *n, conn *c, uint64_t now, const char **why);
+/* NODE_PEER_MEMBER, _GUEST or _REVOKED for identity at now, or a KN_E code. */
+int node_classify(node *n, const uint8_t identity[static 32], uint64_t now);
+/* A guest (or a joiner) becomes a member: hand it to the engine. */
+void node_promote(node *n, conn *c, uint64_t now);
+/* Begins a clean shutdown, logging why (join mode ends this way). */
+void node_stop(node *n, const char *why, uint64_t now);
+/* The loop of kn_node_run and kn_node_join_run; join is NULL for `knoten run`. */
+KN_MUST_USE int node_run(
+    kn_datadir *dd, const kn_node_config *cfg, const kn_env *env, kn_node_join *join);
 /* Called by conn.c when a connection is established / has started closing. */
 void node_on_established(node *n, conn *c, uint64_t now);
 void node_on_closed(node *n, conn *c, int err, const char *why, uint64_t now);
@@ -230,5 +280,18 @@ KN_MUST_USE int msg_dispatch(
 void msg_send_ping(conn *c, uint64_t now);
 /* Appends ["bye", reason] (reason cut to KN_WIRE_REASON_MAX bytes). */
 void msg_encode_bye(kn_mp_out *o, const char *reason);
+
+/* ---- join.c ---- */
+/* Inviter side: a peer's ["join", ...] (any connection). Negative: protocol violation. */
+KN_MUST_USE int join_on_join(conn *c, const kn_wire_msg *m, uint64_t now, const char **why);
+/* Join mode: a message on the connection our join went out on, before the admit. */
+KN_MUST_USE int join_on_reply(
+    conn *c, const uint8_t *msg, size_t len, const kn_wire_msg *m, uint64_t now, const char **why);
+/* Join mode: a connection to the inviter is up and we are not admitted yet: send join. */
+void join_on_established(node *n, conn *c, uint64_t now);
+/* Join mode: the peer said bye on a joining (or just admitted) connection. */
+void join_on_bye(conn *c, const char *reason, size_t len, uint64_t now);
+/* Join mode: deadlines, progress of the initial sync, the end. From the node tick. */
+void join_tick(node *n, uint64_t now);
 
 #endif

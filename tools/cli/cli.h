@@ -85,6 +85,8 @@ int cmd_admit(kn_cli *cli, int argc, char **argv);
 int cmd_revoke(kn_cli *cli, int argc, char **argv);
 int cmd_members(kn_cli *cli, int argc, char **argv);
 int cmd_user(kn_cli *cli, int argc, char **argv);
+/* `knoten join` (cmd_join.c): redeem an invite code over the network. */
+int cmd_join(kn_cli *cli, int argc, char **argv);
 int cmd_sync(kn_cli *cli, int argc, char **argv);
 
 #endif

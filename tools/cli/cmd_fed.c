@@ -3,7 +3,7 @@
  * members, and user add/ls/revoke. They write roster objects signed by the
  * node identity and read the roster back from the store (store/roster.c), so
  * what they print is what ingest enforces. docs/federation.md explains the
- * model; `knoten join` (redeeming a code over the network) comes in phase 2.
+ * model; `knoten join` (redeeming a code over the network) is cmd_join.c.
  */
 #include <errno.h>
 #include <jansson.h>
@@ -220,8 +220,9 @@ static int invite_create(kn_cli *cli, int argc, char **argv)
            "it.\n",
         id);
     fprintf(stderr,
-        "knoten: note: this version cannot redeem codes over the network yet (`knoten join` "
-        "comes with the join handshake); the invite is recorded and stays valid until then.\n");
+        "knoten: note: the code is redeemed by this node's `knoten run`: keep it running and "
+        "reachable at %s%s until the invited node has joined.\n",
+        use[0], nuse > 1 ? " (or the other addresses)" : "");
 out:
     kn_invite_wipe(&inv);
     kn_memzero(text, sizeof text);
@@ -318,7 +319,7 @@ static int invite_revoke(kn_cli *cli, int argc, char **argv)
 
 /*
  * Decodes a code as `knoten join` will, without connecting: so an
- * administrator (and the tests) can see a typo or an expiry before phase 2.
+ * administrator (and the tests) can see a typo or an expiry first.
  * Never prints the network key or the secret.
  */
 static int invite_check(kn_cli *cli, int argc, char **argv)

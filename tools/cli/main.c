@@ -49,7 +49,8 @@ const cli_command cli_commands[] = {
         "      connected, connecting, backing off (retry in N s) or never connected,\n"
         "      its identity, the last handshake, bytes in and out and the last error.\n\n"
         "A running node re-reads the list every 2 seconds and at once on SIGHUP.\n"
-        "HOST:PORT is e.g. knoten.example.de:8471, 192.0.2.7:8471 or [2001:db8::7]:8471.\n" DATA_HELP },
+        "HOST:PORT is e.g. knoten.example.de:8471, 192.0.2.7:8471 or "
+        "[2001:db8::7]:8471.\n" DATA_HELP },
     { "peers", cmd_peers, "list the peers (same as `knoten peer ls`)",
         "knoten peers [--data DIR]\n\nSame as `knoten peer ls`.\n" DATA_HELP },
     { "sync", cmd_sync, "show how replication with each peer is going",
@@ -68,6 +69,7 @@ const cli_command cli_commands[] = {
         "node. It holds the network key, this node's identity and addresses, and a secret;\n"
         "a checksum catches typos. This node keeps only a hash of the secret.\n\n"
         "  --expires TIME    how long the code works: 30m, 12h, 7d (default), 2w; at most 90d\n"
+        "                    (also 90s, for tests)\n"
         "  --note TEXT       a note for `invite ls`, e.g. the council's name\n"
         "  --address H:P     where the new node reaches this one (repeat for up to 4);\n"
         "                    remembered for the next invite. Needed the first time unless\n"
@@ -76,6 +78,19 @@ const cli_command cli_commands[] = {
         "revoke  withdraws an open invite; its code stops working.\n"
         "check   decodes a code without connecting: says whether it is mistyped, expired\n"
         "        or valid, and where it leads. Never prints the keys inside.\n" DATA_HELP },
+    { "join", cmd_join, "join a network with an invite code from a member council",
+        "knoten join CODE --name NAME [--ags CODE] [--timeout SECONDS] [--data DIR]\n\n"
+        "Creates this node (its identity, and the network key from the code), connects to\n"
+        "the inviting node, proves the code's one-time secret and receives the signed\n"
+        "admission; then copies the network's library (the initial sync, with progress\n"
+        "lines) and stops. Start the node afterwards with `knoten run`.\n"
+        "A mistyped or expired code is reported before any connection is made.\n\n"
+        "  CODE              the code from the e-mail (knoten1-...), or - to read it\n"
+        "                    from standard input\n"
+        "  --name NAME       the council's name, e.g. \"Gemeinde Musterstadt\"\n"
+        "  --ags CODE        Amtlicher Gemeindeschluessel (8 digits) or\n"
+        "                    Regionalschluessel (12 digits)\n"
+        "  --timeout S       how long to wait for the admission (default 60)\n" DATA_HELP },
     { "admit", cmd_admit, "co-sign the admission of a council's node",
         "knoten admit KEY --name NAME [--ags CODE] [--data DIR]\n\n"
         "Publishes this node's signature admitting the node KEY (64 hex digits, shown by\n"
