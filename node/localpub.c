@@ -6,10 +6,11 @@
  * Choice: the node polls its own store, every NODE_LOCAL_POLL_MS (250 ms)
  * and at once on SIGUSR1, for objects signed with this node's identity key
  * (the by-author index) that are newer than the newest it has seen, and
- * publishes each through the engine (sync_announce). Polling needs nothing
+ * announces each to the engine (sync_announce). Polling needs nothing
  * from the writer, survives a writer that crashes half-way, and costs one
- * short LMDB range read per poll. Latency: at most 250 ms (125 ms on
- * average) before the first push; a writer that wants it at once sends
+ * short LMDB range read per poll; each is handed to the engine by id
+ * (kn_repl_announce), which reads it back when it pushes it. Latency: at
+ * most 250 ms (125 ms on average) before the first push; a writer that wants it at once sends
  * SIGUSR1 (the propagation benchmark does). Objects replicated in from
  * peers are not by this node and are never looked at here.
  *
@@ -32,8 +33,6 @@
 typedef struct item {
     uint64_t created;
     uint8_t id[KN_ID];
-    uint8_t *raw;
-    size_t len;
 } item;
 
 typedef struct scan {
@@ -53,11 +52,7 @@ static int visit(void *ctx, const kn_object *o)
         return 1;
     }
     item *it = &s->v[s->count];
-    /* The visitor may not write the store: copy now, publish after the read. */
-    if (!(it->raw = malloc(o->raw_len)))
-        return KN_ENOMEM;
-    memcpy(it->raw, o->raw, o->raw_len);
-    it->len = o->raw_len;
+    /* The visitor may not write the store: note the id now, announce after the read. */
     it->created = o->created;
     memcpy(it->id, o->id, KN_ID);
     s->count++;
@@ -121,8 +116,7 @@ static int poll_once(node *n, bool publish, uint64_t now)
         if (it->created > n->local_mark)
             n->local_mark = it->created;
         if (publish && n->repl)
-            (void)sync_announce(n, it->raw, it->len, it->id, now);
-        free(it->raw);
+            (void)sync_announce(n, NULL, 0, it->id, now);
     }
     n->local_more = rc >= 0 && s->more;
     free(s);

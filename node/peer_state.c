@@ -73,10 +73,11 @@ int kn_peer_state_write(const char *datadir, const kn_peer_state *st)
         put_text(f, p->last_error);
         fputc('\n', f);
         const kn_peer_sync *y = &p->sync;
-        fprintf(f, "sync\t%llu\t%llu\t%llu\t%llu\t%llu\t%llu\n", (unsigned long long)y->objs_in,
-            (unsigned long long)y->objs_out, (unsigned long long)y->recon_ms,
-            (unsigned long long)y->recon_duration_ms, (unsigned long long)y->recon_in,
-            (unsigned long long)y->recon_out);
+        fprintf(f, "sync\t%llu\t%llu\t%llu\t%llu\t%llu\t%llu\t%llu\t%llu\n",
+            (unsigned long long)y->objs_in, (unsigned long long)y->objs_out,
+            (unsigned long long)y->recon_ms, (unsigned long long)y->recon_duration_ms,
+            (unsigned long long)y->recon_in, (unsigned long long)y->recon_out,
+            (unsigned long long)y->recon_found, (unsigned long long)y->recon_bytes_in);
     }
     int bad = ferror(f);
     if (fclose(f) != 0 || bad || rename(tmp, path) < 0) {
@@ -137,16 +138,17 @@ static int parse_peer(kn_peer_status *p, char *line)
 
 static int parse_sync(kn_peer_sync *y, char *line)
 {
-    char *f[8];
+    char *f[10];
     int n = 0;
     char *s = line;
-    while (n < 8 && s)
+    while (n < 10 && s)
         f[n++] = strsep(&s, "\t");
-    if (n != 7 || s)
-        return KN_ECORRUPT;
+    if ((n != 7 && n != 9) || s)
+        return KN_ECORRUPT; /* 7: written before recon_found and recon_bytes_in */
+    memset(y, 0, sizeof *y);
     uint64_t *nums[] = { &y->objs_in, &y->objs_out, &y->recon_ms, &y->recon_duration_ms,
-        &y->recon_in, &y->recon_out };
-    for (int i = 0; i < 6; i++)
+        &y->recon_in, &y->recon_out, &y->recon_found, &y->recon_bytes_in };
+    for (int i = 0; i < n - 1; i++)
         if (parse_u64(f[1 + i], nums[i]) < 0)
             return KN_ECORRUPT;
     return 0;

@@ -13,11 +13,13 @@
  *   peer  ADDR  DIR(out|in)  PHASE  IDENTITY-HEX|-  SINCE_MS  HANDSHAKE_MS
  *         RETRY_MS  BYTES_IN  BYTES_OUT  ERROR_MS  ERROR-TEXT|-
  *   sync  OBJS_IN  OBJS_OUT  RECON_MS  RECON_DURATION_MS  RECON_IN  RECON_OUT
+ *         RECON_FOUND  RECON_BYTES_IN
  *
  * A `sync` record belongs to the `peer` record just before it (replication
  * counters of the current or last connection, and its last reconciliation;
  * see kn_peer_sync). Readers skip record kinds they do not know, so the
- * `sync` records were added without changing the version.
+ * `sync` records were added without changing the version; the last two
+ * fields of `sync` came later and may be missing (read as 0).
  *
  * Writer: the node (node.c). Readers: `knoten peer ls`, `knoten sync status`,
  * tests.
@@ -48,15 +50,20 @@ enum { KN_PEER_ERROR_MAX = 160 };
 
 /*
  * Replication with one peer over the current (or the last) connection. A
- * reconciliation is one anti-entropy round (Negentropy) plus the objects
- * it moved, from its first message until the link has been quiet for a
- * second; recon_in/out count the objects received and sent meanwhile.
+ * reconciliation is one anti-entropy session (Negentropy) plus the objects
+ * it moved. One this node started (outbound peers) is the engine's
+ * (kn_repl_recon): from its first message until every object it found
+ * missing has come (or was given up), with exact figures. One the peer
+ * started is delimited by the node: until the link has been quiet for a
+ * second, and recon_found is 0 (the peer knows what it lacked, we do not).
  */
 typedef struct kn_peer_sync {
     uint64_t objs_in, objs_out; /* obj messages received and sent */
     uint64_t recon_ms; /* start of the last finished reconciliation, 0 if none */
     uint64_t recon_duration_ms;
-    uint64_t recon_in, recon_out;
+    uint64_t recon_in, recon_out; /* objects it brought, and sent the peer */
+    uint64_t recon_found; /* objects it found missing here */
+    uint64_t recon_bytes_in; /* encoded size of the objects it brought */
 } kn_peer_sync;
 
 typedef struct kn_peer_status {

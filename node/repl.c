@@ -10,10 +10,21 @@
  * entries; forgetting only costs a redundant "have".
  *  - `wants`: ids we lack and were told about, with the peers that announced
  *    them, the one we asked, a deadline and a try count; at most WANTS_MAX.
- *    `want_todo` lists the ids waiting for a peer with a free in-flight slot.
- *  - per peer: FIFO queues of ids to push in full, to announce, and to want;
+ *    A want waits (W_WAIT, in the `delayed` heap by deadline) for the tree's
+ *    copy, is then ready (W_QUEUED) in the `ready` queue of each live
+ *    announcer, and is in flight (W_INFLIGHT) to one of them, in that peer's
+ *    `asked_q` by timeout. A freed in-flight slot takes the next ready id of
+ *    its own peer's queue, so assigning costs O(1) amortised however many
+ *    ids wait (the queues are lazy: an entry whose want moved on is skipped
+ *    when it comes to the front). Assigned wants leave in one "want" message
+ *    per peer per tick (up to KN_WIRE_IDS_MAX ids).
+ *  - per peer: FIFO queues of ids to push in full (paced), to send because
+ *    the peer asked (unpaced: its wants bound them), and to announce;
  *    in-flight want count; a one-second window for objects out and in; one
- *    negentropy client session (if we dialled) and one server snapshot.
+ *    negentropy client session (if we dialled) and one server session. What
+ *    a reconciliation found is kept as two id lists and fed into the wants
+ *    and the push queue a bounded amount at a time (RECON_WANTS_MAX, so the
+ *    want table stays small however large the catch-up).
  *  - `pending`: ids the store holds as pending, re-checked after every store,
  *    so that an object released by a late dependency is passed on too.
  *  - `inbox`: received objects, validated, stored together at the next tick
@@ -41,7 +52,9 @@ enum {
     WANT_TRIES = 4, /* announcers asked before an id is left to anti-entropy */
     HELD_MAX = 65536, /* objects held back by the per-author bound */
     AUTHORS_MAX = 4096, /* author buckets remembered */
-    SNAPSHOT_MIN_AGE_MS = 1000, /* a server snapshot is rebuilt at most this often */
+    SNAPSHOT_MIN_AGE_MS = 1000, /* an in-memory server snapshot is rebuilt at most this often */
+    RECON_WANTS_MAX = 4096, /* wants a reconciliation keeps open at a time, per peer */
+    RECON_PUSH_MAX = 1024, /* ids a reconciliation keeps queued for push, per peer */
 };
 
 typedef struct idq {
@@ -111,16 +124,44 @@ typedef struct known_rec {
     uint8_t inbox; /* validated, waiting in the inbox to be stored */
 } known_rec;
 
-enum { W_QUEUED = 1, W_INFLIGHT = 2 };
+enum { W_WAIT = 1, W_QUEUED = 2, W_INFLIGHT = 3 };
 
 typedef struct want_rec {
-    uint64_t deadline;
+    uint64_t deadline; /* W_WAIT: not before; W_INFLIGHT: timeout */
     uint64_t announcers;
+    uint64_t inq; /* W_QUEUED: slots whose ready queue holds it */
     int8_t asked; /* slot asked, while in flight */
+    int8_t recon; /* slot whose reconciliation found it missing, or -1 */
     uint8_t state;
     uint8_t tries;
     uint8_t graft; /* it answers a lazy "have": asking grafts the link */
 } want_rec;
+
+/* An id with a time: the delayed heap (by at, then seq) and the per-peer timeout FIFOs. */
+typedef struct timed {
+    uint64_t at;
+    uint64_t seq;
+    uint8_t id[KN_ID];
+} timed;
+
+typedef struct tq {
+    timed *v;
+    size_t head, n, cap; /* FIFO use: live entries are [head, n) */
+} tq;
+
+/*
+ * A Negentropy storage that the engine's kn_neg keeps for a whole session,
+ * while the items behind it are opened per message: from the store's
+ * snapshot (neg_open, closed again after the message) or from an in-memory
+ * vector built once per session. Calls while it is closed fail.
+ */
+typedef struct neg_view {
+    kn_repl *r;
+    kn_neg_storage inner;
+    void *snap; /* the store's snapshot while open */
+    kn_neg_vector *vec; /* without neg_open */
+    bool open;
+} neg_view;
 
 typedef struct peer {
     bool live;
@@ -128,20 +169,25 @@ typedef struct peer {
     bool hello_seen;
     bool eager; /* Plumtree: new objects go to this peer in full, not as "have" */
     uint64_t id;
-    idq push, announce, want_out;
+    idq push, answer, announce, want_out;
     uint64_t announce_due; /* 0: nothing to announce */
     unsigned inflight;
+    idq ready; /* ids of W_QUEUED wants it announced (lazy: see want_rec.inq) */
+    size_t nready; /* wants with this slot in inq */
+    tq asked_q; /* (timeout, id) of the wants sent to it, oldest first */
     uint64_t out_win, in_win; /* start of the current one-second window */
     unsigned out_count, in_count;
     /* negentropy client (we initiate) */
     kn_neg *nc;
-    kn_neg_vector *ncv;
-    kn_neg_ids nc_have, nc_need;
+    neg_view ncv;
+    kn_neg_ids nc_have, nc_need; /* what the last session found, fed a bit at a time */
     size_t nc_have_done, nc_need_done;
+    size_t recon_open; /* wants with recon == this slot */
+    kn_repl_recon rc;
     uint64_t nc_session, nc_deadline, next_neg, session_ctr;
     /* negentropy server (the peer initiates) */
     kn_neg *ns;
-    kn_neg_vector *nsv;
+    neg_view nsv;
     uint64_t ns_session, ns_built;
 } peer;
 
@@ -168,8 +214,10 @@ struct kn_repl {
     size_t npeers;
     kn_idmap known;
     kn_idmap wants;
-    idq want_todo;
-    bool todo_dirty;
+    timed *delayed; /* min-heap of W_WAIT wants by (deadline, seq); lazy */
+    size_t ndelayed, delayed_cap;
+    uint64_t seq;
+    bool in_tick; /* wants go out at the tick (or when a message fills up) */
     idq pending;
     inbox_ent inbox[KN_REPL_INBOX_MAX];
     kn_object inbox_obj[KN_REPL_INBOX_MAX];
@@ -239,13 +287,6 @@ static known_rec *known_put(kn_repl *r, const uint8_t id[KN_ID])
     if (k && created)
         k->first = -1;
     return k;
-}
-
-static void mark_has(kn_repl *r, const uint8_t id[KN_ID], int slot)
-{
-    known_rec *k = known_put(r, id);
-    if (k)
-        k->has |= 1ull << slot;
 }
 
 /* Queues an id for a peer; a full queue drops it (anti-entropy finds it again). */
@@ -410,112 +451,312 @@ static void lag_sample(kn_repl *r, uint64_t lag)
     r->lagvar4 = r->lagvar4 + aerr - r->lagvar4 / 4;
 }
 
-/* We lack id and `slot` has it (announced, or it must have it): remember to ask. */
-static void want_add(kn_repl *r, const uint8_t id[KN_ID], int slot, uint64_t not_before, bool graft)
+/* ---- timed queues ---- */
+
+static void tq_free(tq *q)
 {
-    want_rec *w = kn_idmap_get(&r->wants, id);
-    if (!w) {
-        if (r->wants.count >= WANTS_MAX)
-            return;
-        if (!(w = kn_idmap_put(&r->wants, id, NULL)))
-            return;
-        w->state = W_QUEUED;
-        w->asked = -1;
-        w->deadline = not_before;
-        if (idq_push(&r->want_todo, id, 0) < 0) {
-            kn_idmap_del(&r->wants, id);
-            return;
-        }
-    }
-    if (graft)
-        w->graft = 1;
-    w->announcers |= 1ull << slot;
-    r->todo_dirty = true;
+    free(q->v);
+    memset(q, 0, sizeof *q);
 }
 
-/* The id arrived (or is no longer wanted): free the in-flight slot it held. */
-static void want_done(kn_repl *r, const uint8_t id[KN_ID])
+static int tq_grow(timed **v, size_t *cap, size_t need)
 {
-    want_rec *w = kn_idmap_get(&r->wants, id);
-    if (!w)
-        return;
+    if (need <= *cap)
+        return 0;
+    size_t ncap = *cap ? *cap * 2 : 64;
+    timed *nv = realloc(*v, ncap * sizeof *nv);
+    if (!nv)
+        return KN_ENOMEM;
+    *v = nv;
+    *cap = ncap;
+    return 0;
+}
+
+static int tq_push(tq *q, uint64_t at, const uint8_t id[KN_ID])
+{
+    if (q->n == q->cap && q->head > 0) {
+        memmove(q->v, q->v + q->head, (q->n - q->head) * sizeof *q->v);
+        q->n -= q->head;
+        q->head = 0;
+    }
+    if (tq_grow(&q->v, &q->cap, q->n + 1) < 0)
+        return KN_ENOMEM;
+    q->v[q->n].at = at;
+    memcpy(q->v[q->n].id, id, KN_ID);
+    q->n++;
+    return 0;
+}
+
+static void tq_pop(tq *q)
+{
+    if (++q->head == q->n)
+        q->head = q->n = 0;
+}
+
+static bool timed_less(const timed *a, const timed *b)
+{
+    return a->at < b->at || (a->at == b->at && a->seq < b->seq);
+}
+
+static int delayed_push(kn_repl *r, uint64_t at, const uint8_t id[KN_ID])
+{
+    if (tq_grow(&r->delayed, &r->delayed_cap, r->ndelayed + 1) < 0)
+        return KN_ENOMEM;
+    timed e = { .at = at, .seq = r->seq++ };
+    memcpy(e.id, id, KN_ID);
+    size_t i = r->ndelayed++;
+    while (i > 0 && timed_less(&e, &r->delayed[(i - 1) / 2])) {
+        r->delayed[i] = r->delayed[(i - 1) / 2];
+        i = (i - 1) / 2;
+    }
+    r->delayed[i] = e;
+    return 0;
+}
+
+static void delayed_pop(kn_repl *r)
+{
+    timed e = r->delayed[--r->ndelayed];
+    size_t i = 0, n = r->ndelayed;
+    for (;;) {
+        size_t c = 2 * i + 1;
+        if (c >= n)
+            break;
+        if (c + 1 < n && timed_less(&r->delayed[c + 1], &r->delayed[c]))
+            c++;
+        if (!timed_less(&r->delayed[c], &e))
+            break;
+        r->delayed[i] = r->delayed[c];
+        i = c;
+    }
+    if (n)
+        r->delayed[i] = e;
+}
+
+/* ---- wants ---- */
+
+static void free_slot(kn_repl *r, want_rec *w)
+{
     if (w->state == W_INFLIGHT && w->asked >= 0 && r->peers[w->asked].inflight)
         r->peers[w->asked].inflight--;
-    kn_idmap_del(&r->wants, id);
-    r->todo_dirty = true;
+    for (int s = 0; w->inq && s < KN_REPL_PEERS_MAX; s++)
+        if (w->inq >> s & 1) {
+            w->inq &= ~(1ull << s);
+            if (r->peers[s].nready)
+                r->peers[s].nready--;
+        }
 }
 
 /*
- * Gives every queued want to an announcer with a free in-flight slot (the one
- * ranked first for the id, so retries spread). Ids whose announcers are all
- * busy stay queued; ids without a live announcer are dropped to anti-entropy.
+ * Forgets a want. got: the object came (len bytes), which a reconciliation
+ * counts as fetched; otherwise it was stored by another path (had) or given
+ * up on (dropped).
+ */
+enum { WANT_GOT, WANT_HAD, WANT_DROPPED };
+
+static void want_del(kn_repl *r, const uint8_t id[KN_ID], want_rec *w, int why, size_t len)
+{
+    free_slot(r, w);
+    if (w->recon >= 0) {
+        peer *rp = &r->peers[w->recon];
+        if (rp->recon_open)
+            rp->recon_open--;
+        if (why == WANT_GOT) {
+            rp->rc.fetched++;
+            rp->rc.fetched_bytes += len;
+        } else if (why == WANT_HAD) {
+            rp->rc.had++;
+        } else {
+            rp->rc.dropped++;
+        }
+    }
+    kn_idmap_del(&r->wants, id);
+}
+
+/* The id arrived or was stored (or is no longer wanted): forget its want, if any. */
+static void want_done(kn_repl *r, const uint8_t id[KN_ID], int why, size_t len)
+{
+    want_rec *w = kn_idmap_get(&r->wants, id);
+    if (w)
+        want_del(r, id, w, why, len);
+}
+
+/* Sends the want for id to p: it goes out with the others at the tick. */
+static void want_assign(kn_repl *r, peer *p, const uint8_t id[KN_ID], want_rec *w, uint64_t now)
+{
+    int slot = slot_of(r, p);
+    free_slot(r, w);
+    /*
+     * Plumtree graft: the tree failed to bring what a lazy link announced,
+     * so that link joins it. Wants from anti-entropy or for a pending
+     * object's refs say nothing about the tree and leave the link as it is.
+     */
+    if (w->graft && !r->cfg.no_prune)
+        set_eager(r, p, true);
+    known_rec *k = known_put(r, id);
+    if (k)
+        k->asked |= 1ull << slot;
+    w->state = W_INFLIGHT;
+    w->asked = (int8_t)slot;
+    w->deadline = now + r->cfg.want_timeout_ms;
+    p->inflight++;
+    (void)tq_push(&p->asked_q, w->deadline, id);
+    (void)idq_push(&p->want_out, id, 0);
+}
+
+/*
+ * Drops the entries of a peer's ready queue whose want has moved on, and
+ * duplicates, once they outnumber the live ones: the queue stays O(live).
+ */
+static void ready_compact(kn_repl *r, int s)
+{
+    peer *p = &r->peers[s];
+    uint64_t bit = 1ull << s;
+    idq keep = { 0 };
+    for (size_t i = p->ready.head; i < p->ready.n; i++) {
+        want_rec *w = kn_idmap_get(&r->wants, p->ready.ids[i]);
+        if (w && (w->inq & bit)) {
+            w->inq &= ~bit; /* a later duplicate of the same id is not kept */
+            (void)idq_push(&keep, p->ready.ids[i], 0);
+        }
+    }
+    for (size_t i = keep.head; i < keep.n; i++) {
+        want_rec *w = kn_idmap_get(&r->wants, keep.ids[i]);
+        w->inq |= bit;
+    }
+    idq_free(&p->ready);
+    p->ready = keep;
+}
+
+/*
+ * A want is ready to be asked (its wait is over, its last try timed out, or
+ * its peer went). The announcer ranked first among those with a free slot
+ * and nothing else waiting gets it at once (so ids spread over peers); if
+ * every announcer is busy it waits in each one's ready queue, and the first
+ * slot freed takes it. No live announcer: dropped, anti-entropy finds it.
+ */
+static void want_offer(kn_repl *r, const uint8_t id[KN_ID], want_rec *w, uint64_t now)
+{
+    int best = -1;
+    uint64_t best_rank = 0;
+    w->state = W_QUEUED;
+    w->asked = -1;
+    for (int s = 0; s < KN_REPL_PEERS_MAX; s++) {
+        if (!(w->announcers >> s & 1))
+            continue;
+        peer *p = &r->peers[s];
+        if (!p->live) {
+            w->announcers &= ~(1ull << s);
+            continue;
+        }
+        if (p->inflight >= r->cfg.wants_max || p->nready)
+            continue;
+        uint64_t rk = rank(id, p->id) + w->tries;
+        if (best < 0 || rk < best_rank) {
+            best = s;
+            best_rank = rk;
+        }
+    }
+    if (!w->announcers) {
+        want_del(r, id, w, WANT_DROPPED, 0);
+        return;
+    }
+    if (best >= 0) {
+        want_assign(r, &r->peers[best], id, w, now);
+        return;
+    }
+    for (int s = 0; s < KN_REPL_PEERS_MAX; s++) {
+        if (!(w->announcers >> s & 1) || (w->inq >> s & 1))
+            continue;
+        if (idq_len(&r->peers[s].ready) > 2 * r->peers[s].nready + 1024)
+            ready_compact(r, s);
+        if (idq_push(&r->peers[s].ready, id, 0) == 0) {
+            w->inq |= 1ull << s;
+            r->peers[s].nready++;
+        }
+    }
+    if (!w->inq)
+        want_del(r, id, w, WANT_DROPPED, 0); /* out of memory: leave it to anti-entropy */
+}
+
+/*
+ * We lack id and `slot` has it (announced, or it must have it): remember to
+ * ask, not before not_before. recon: a reconciliation with slot found it.
+ * Returns true if the want is tagged with slot's reconciliation.
+ */
+static bool want_add(kn_repl *r, const uint8_t id[KN_ID], int slot, uint64_t not_before, bool graft,
+    bool recon, uint64_t now)
+{
+    want_rec *w = kn_idmap_get(&r->wants, id);
+    bool fresh = false;
+    if (!w) {
+        if (r->wants.count >= WANTS_MAX)
+            return false;
+        if (!(w = kn_idmap_put(&r->wants, id, NULL)))
+            return false;
+        w->asked = -1;
+        w->recon = -1;
+        w->state = W_WAIT;
+        w->deadline = not_before;
+        fresh = true;
+    }
+    if (graft)
+        w->graft = 1;
+    uint64_t bit = 1ull << slot;
+    bool added = !(w->announcers & bit);
+    w->announcers |= bit;
+    bool tagged = false;
+    if (recon && w->recon < 0) {
+        w->recon = (int8_t)slot;
+        r->peers[slot].recon_open++;
+        tagged = true;
+    }
+    if (fresh) {
+        if (not_before > now) {
+            if (delayed_push(r, not_before, id) < 0)
+                want_del(r, id, w, WANT_DROPPED, 0);
+        } else {
+            want_offer(r, id, w, now);
+        }
+    } else if (added && w->state == W_QUEUED) {
+        want_offer(r, id, w, now); /* the new announcer may be free */
+    }
+    return tagged;
+}
+
+/*
+ * Moves wants whose wait is over to their announcers, then lets every peer
+ * with free in-flight slots take ready ids from its queue, one per peer per
+ * pass so that peers share. Costs O(ids assigned + stale entries skipped).
  */
 static void assign_wants(kn_repl *r, uint64_t now)
 {
-    if (!r->todo_dirty)
-        return;
-    r->todo_dirty = false;
-    idq keep = { 0 };
-    while (idq_len(&r->want_todo)) {
-        uint8_t id[KN_ID];
-        memcpy(id, idq_front(&r->want_todo), KN_ID);
-        idq_pop(&r->want_todo);
-        want_rec *w = kn_idmap_get(&r->wants, id);
-        if (!w || w->state != W_QUEUED)
-            continue;
-        if (w->deadline > now) {
-            (void)idq_push(&keep, id, 0); /* the eager copy may still come */
-            continue;
-        }
-        if (holds(r, kn_idmap_get(&r->known, id), id)) {
-            kn_idmap_del(&r->wants, id);
-            continue;
-        }
-        int best = -1, alive = 0;
-        uint64_t best_rank = 0;
-        for (int s = 0; s < KN_REPL_PEERS_MAX; s++) {
-            if (!(w->announcers >> s & 1))
-                continue;
-            if (!r->peers[s].live) {
-                w->announcers &= ~(1ull << s);
-                continue;
-            }
-            alive++;
-            if (r->peers[s].inflight >= r->cfg.wants_max)
-                continue;
-            uint64_t rk = rank(id, r->peers[s].id) + w->tries;
-            if (best < 0 || rk < best_rank) {
-                best = s;
-                best_rank = rk;
-            }
-        }
-        if (!alive) {
-            kn_idmap_del(&r->wants, id);
-            continue;
-        }
-        if (best < 0) {
-            (void)idq_push(&keep, id, 0);
-            continue;
-        }
-        peer *p = &r->peers[best];
-        /*
-         * Plumtree graft: the tree failed to bring what a lazy link announced,
-         * so that link joins it. Wants from anti-entropy or for a pending
-         * object's refs say nothing about the tree and leave the link as it is.
-         */
-        if (w->graft && !r->cfg.no_prune)
-            set_eager(r, p, true);
-        known_rec *k = known_put(r, id);
-        if (k)
-            k->asked |= 1ull << best;
-        w->state = W_INFLIGHT;
-        w->asked = (int8_t)best;
-        w->deadline = now + r->cfg.want_timeout_ms;
-        p->inflight++;
-        queue_id(r, &p->want_out, id);
+    while (r->ndelayed && r->delayed[0].at <= now) {
+        timed e = r->delayed[0];
+        delayed_pop(r);
+        want_rec *w = kn_idmap_get(&r->wants, e.id);
+        if (w && w->state == W_WAIT && w->deadline == e.at)
+            want_offer(r, e.id, w, now);
     }
-    idq_free(&r->want_todo);
-    r->want_todo = keep;
+    bool progress = true;
+    while (progress) {
+        progress = false;
+        for (int s = 0; s < KN_REPL_PEERS_MAX; s++) {
+            peer *p = &r->peers[s];
+            if (!p->live || p->inflight >= r->cfg.wants_max)
+                continue;
+            while (idq_len(&p->ready)) {
+                uint8_t id[KN_ID];
+                memcpy(id, idq_front(&p->ready), KN_ID);
+                idq_pop(&p->ready);
+                want_rec *w = kn_idmap_get(&r->wants, id);
+                if (!w || !(w->inq >> s & 1))
+                    continue; /* moved on since it was queued here */
+                want_assign(r, p, id, w, now);
+                progress = true;
+                break;
+            }
+        }
+    }
 }
 
 static void send_ids(kn_repl *r, peer *p, idq *q, kn_wire_kind kind)
@@ -548,22 +789,29 @@ static bool backlogged(kn_repl *r, const peer *p, size_t limit)
 static void flush_peer(kn_repl *r, peer *p, uint64_t now)
 {
     int slot = slot_of(r, p);
-    if (idq_len(&p->want_out))
+    /* Wants go once per tick, so the ids freed by a burst of answers share a message. */
+    if (idq_len(&p->want_out) && (r->in_tick || idq_len(&p->want_out) >= KN_WIRE_IDS_MAX))
         send_ids(r, p, &p->want_out, KN_WIRE_WANT);
-    while (idq_len(&p->push)) {
-        if (now >= p->out_win + 1000) {
-            p->out_win = now;
-            p->out_count = 0;
+    for (;;) {
+        /* Pushes are paced; what the peer asked for is bounded by its own wants in flight. */
+        idq *q = NULL;
+        if (idq_len(&p->push)) {
+            if (now >= p->out_win + 1000) {
+                p->out_win = now;
+                p->out_count = 0;
+            }
+            if (p->out_count < r->cfg.objs_per_sec)
+                q = &p->push;
         }
-        if (p->out_count >= r->cfg.objs_per_sec)
-            break;
-        if (backlogged(r, p, r->cfg.queue_bytes_max))
+        if (!q && idq_len(&p->answer))
+            q = &p->answer;
+        if (!q || backlogged(r, p, r->cfg.queue_bytes_max))
             break;
         uint8_t id[KN_ID];
-        memcpy(id, idq_front(&p->push), KN_ID);
-        idq_pop(&p->push);
+        memcpy(id, idq_front(q), KN_ID);
+        idq_pop(q);
         known_rec *k = kn_idmap_get(&r->known, id);
-        if (k && (k->has >> slot & 1))
+        if (q == &p->push && k && (k->has >> slot & 1))
             continue; /* it told us meanwhile */
         uint8_t *buf = NULL;
         size_t len = 0;
@@ -571,7 +819,8 @@ static void flush_peer(kn_repl *r, peer *p, uint64_t now)
             continue;
         if (kn_wire_write_obj(&r->out, buf, len) == 0) {
             r->st.objs_out++;
-            p->out_count++;
+            if (q == &p->push)
+                p->out_count++;
             send_out(r, p);
         }
         kn_mp_out_reset(&r->out);
@@ -624,8 +873,13 @@ static void release_held(kn_repl *r, uint64_t now)
     }
 }
 
+static void recon_feed(kn_repl *r, peer *p, uint64_t now);
+
 static void flush_all(kn_repl *r, uint64_t now)
 {
+    for (int s = 0; s < KN_REPL_PEERS_MAX; s++)
+        if (r->peers[s].live && (r->peers[s].nc_need.count || r->peers[s].nc_have.count))
+            recon_feed(r, &r->peers[s], now);
     assign_wants(r, now);
     for (int s = 0; s < KN_REPL_PEERS_MAX; s++)
         if (r->peers[s].live)
@@ -639,9 +893,10 @@ static void check_pending(kn_repl *r, uint64_t now)
 {
     idq keep = { 0 };
     for (size_t i = r->pending.head; i < r->pending.n; i++) {
-        if (r->cfg.store.has(r->cfg.store.ctx, r->pending.ids[i]) == 1)
+        if (r->cfg.store.has(r->cfg.store.ctx, r->pending.ids[i]) == 1) {
+            want_done(r, r->pending.ids[i], WANT_HAD, 0);
             obj_new(r, r->pending.ids[i], -1, now);
-        else
+        } else
             (void)idq_push(&keep, r->pending.ids[i], 0);
     }
     idq_free(&r->pending);
@@ -649,13 +904,13 @@ static void check_pending(kn_repl *r, uint64_t now)
 }
 
 /* The store held o as pending: ask the peer that sent it (it stored it, so it has the refs). */
-static void on_pending(kn_repl *r, const kn_object *o, int from)
+static void on_pending(kn_repl *r, const kn_object *o, int from, uint64_t now)
 {
     (void)idq_push(&r->pending, o->id, PENDING_MAX);
     if (from >= 0)
         for (uint32_t i = 0; i < o->nrefs; i++)
             if (r->cfg.store.has(r->cfg.store.ctx, o->refs[i]) != 1)
-                want_add(r, o->refs[i], from, 0, false);
+                (void)want_add(r, o->refs[i], from, 0, false, false, now);
 }
 
 /*
@@ -686,7 +941,7 @@ static void ingest_inbox(kn_repl *r, uint64_t now)
             forward(r, o->id, o->author, from, now);
         } else if (res == KN_PUT_PENDING) {
             r->st.objs_pending++;
-            on_pending(r, o, from);
+            on_pending(r, o, from, now);
         } else if (res == KN_PUT_DUPLICATE || res == KN_PUT_TOMBSTONED) {
             r->st.objs_dup++;
         } else {
@@ -708,6 +963,7 @@ static int add_item(void *ctx, uint64_t created, const uint8_t id[KN_ID])
     return kn_neg_vector_insert(ctx, created, id);
 }
 
+/* The whole store as a sorted vector: O(n), for stores without neg_open (the simulator's). */
 static int snapshot(kn_repl *r, kn_neg_vector **out)
 {
     kn_neg_vector *v = NULL;
@@ -723,23 +979,104 @@ static int snapshot(kn_repl *r, kn_neg_vector **out)
     return 0;
 }
 
+static int view_size(void *ctx, size_t *out)
+{
+    neg_view *v = ctx;
+    return v->open ? v->inner.size(v->inner.ctx, out) : KN_ESTATE;
+}
+
+static int view_get(void *ctx, size_t index, kn_neg_item *out)
+{
+    neg_view *v = ctx;
+    return v->open ? v->inner.get(v->inner.ctx, index, out) : KN_ESTATE;
+}
+
+static int view_lower_bound(
+    void *ctx, size_t begin, size_t end, const kn_neg_item *bound, size_t *out)
+{
+    neg_view *v = ctx;
+    return v->open ? v->inner.lower_bound(v->inner.ctx, begin, end, bound, out) : KN_ESTATE;
+}
+
+static int view_fingerprint(
+    void *ctx, size_t begin, size_t end, uint8_t out[static KN_NEG_FINGERPRINT])
+{
+    neg_view *v = ctx;
+    return v->open ? v->inner.fingerprint(v->inner.ctx, begin, end, out) : KN_ESTATE;
+}
+
+static kn_neg_storage view_storage(neg_view *v)
+{
+    kn_neg_storage st = { .ctx = v,
+        .size = view_size,
+        .get = view_get,
+        .lower_bound = view_lower_bound,
+        .fingerprint = view_fingerprint };
+    return st;
+}
+
+/*
+ * Opens the items for one message: a fresh store snapshot (closed again by
+ * view_close before the engine touches the store otherwise), or the
+ * session's vector, built on first use.
+ */
+static int view_open(kn_repl *r, neg_view *v)
+{
+    int rc;
+    v->r = r;
+    if (r->cfg.store.neg_open) {
+        if ((rc = r->cfg.store.neg_open(r->cfg.store.ctx, &v->snap, &v->inner)) < 0)
+            return rc;
+        v->open = true;
+        return 0;
+    }
+    if (!v->vec) {
+        if ((rc = snapshot(r, &v->vec)) < 0)
+            return rc;
+        v->inner = kn_neg_vector_storage(v->vec);
+    }
+    v->open = true;
+    return 0;
+}
+
+static void view_close(neg_view *v)
+{
+    if (v->open && v->snap)
+        v->r->cfg.store.neg_close(v->r->cfg.store.ctx, v->snap);
+    v->snap = NULL;
+    if (!v->vec)
+        v->open = false;
+}
+
+static void view_free(neg_view *v)
+{
+    view_close(v);
+    kn_neg_vector_free(v->vec);
+    v->vec = NULL;
+    v->open = false;
+}
+
 static void neg_client_end(peer *p)
 {
     kn_neg_free(p->nc);
-    kn_neg_vector_free(p->ncv);
+    view_free(&p->ncv);
+    p->nc = NULL;
+}
+
+static void recon_lists_free(peer *p)
+{
     kn_neg_ids_free(&p->nc_have);
     kn_neg_ids_free(&p->nc_need);
-    p->nc = NULL;
-    p->ncv = NULL;
+    memset(&p->nc_have, 0, sizeof p->nc_have);
+    memset(&p->nc_need, 0, sizeof p->nc_need);
     p->nc_have_done = p->nc_need_done = 0;
 }
 
 static void neg_server_end(peer *p)
 {
     kn_neg_free(p->ns);
-    kn_neg_vector_free(p->nsv);
+    view_free(&p->nsv);
     p->ns = NULL;
-    p->nsv = NULL;
 }
 
 /* Our client sessions carry our role in the low bit, so a late answer is never taken for a request.
@@ -749,20 +1086,62 @@ static uint64_t role_bit(const peer *p)
     return p->initiator ? 1 : 0;
 }
 
+/* Everything the last reconciliation found is fed in and resolved. */
+static bool recon_idle(const peer *p)
+{
+    return p->nc_need_done == p->nc_need.count && p->nc_have_done == p->nc_have.count
+        && p->recon_open == 0;
+}
+
+/*
+ * Feeds what the reconciliation found into the wants (needs) and the push
+ * queue (haves), a bounded amount at a time, and books the end of the
+ * reconciliation once the rounds are over and every need is resolved.
+ */
+static void recon_feed(kn_repl *r, peer *p, uint64_t now)
+{
+    int slot = slot_of(r, p);
+    while (p->nc_need_done < p->nc_need.count && p->recon_open < RECON_WANTS_MAX
+        && r->wants.count < WANTS_MAX) {
+        const uint8_t *id = p->nc_need.ids[p->nc_need_done++];
+        known_rec *k = known_put(r, id);
+        if (k)
+            k->has |= 1ull << slot; /* the peer has it */
+        if (holds(r, k, id))
+            p->rc.had++;
+        else if (!want_add(r, id, slot, 0, false, true, now))
+            p->rc.had++; /* already wanted for this peer's last round, or no room */
+    }
+    while (p->nc_have_done < p->nc_have.count && idq_len(&p->push) < RECON_PUSH_MAX) {
+        const uint8_t *id = p->nc_have.ids[p->nc_have_done++];
+        known_rec *k = known_put(r, id);
+        if (k)
+            k->sent |= 1ull << slot;
+        queue_id(r, &p->push, id);
+    }
+    if (!p->nc && p->rc.started_ms && !p->rc.finished_ms && recon_idle(p)) {
+        p->rc.finished_ms = now;
+        recon_lists_free(p);
+    }
+}
+
 static int neg_start(kn_repl *r, peer *p, uint64_t now)
 {
     const uint8_t *msg;
     size_t len;
     int rc;
     neg_client_end(p);
-    if ((rc = snapshot(r, &p->ncv)) < 0)
+    recon_lists_free(p);
+    kn_neg_storage st = view_storage(&p->ncv);
+    if ((rc = kn_neg_new(&p->nc, &st, KN_REPL_NEG_FRAME)) < 0)
         return rc;
-    kn_neg_storage st = kn_neg_vector_storage(p->ncv);
-    if ((rc = kn_neg_new(&p->nc, &st, KN_REPL_NEG_FRAME)) < 0
-        || (rc = kn_neg_initiate(p->nc, &msg, &len)) < 0) {
+    if ((rc = view_open(r, &p->ncv)) < 0 || (rc = kn_neg_initiate(p->nc, &msg, &len)) < 0) {
         neg_client_end(p);
         return rc;
     }
+    view_close(&p->ncv);
+    memset(&p->rc, 0, sizeof p->rc);
+    p->rc.started_ms = now;
     p->nc_session = (++p->session_ctr << 1) | role_bit(p);
     p->nc_deadline = now + r->cfg.neg_timeout_ms;
     p->next_neg = now + r->cfg.neg_interval_ms + jitter(r, r->cfg.neg_interval_ms / 10);
@@ -778,34 +1157,26 @@ static int on_neg(kn_repl *r, peer *p, const kn_wire_msg *m, uint64_t now)
     const uint8_t *out = NULL;
     size_t out_len = 0;
     int rc;
-    int slot = slot_of(r, p);
 
     if ((m->session & 1) == role_bit(p)) {
         /* An answer to one of our sessions; a late one for an abandoned session is ignored. */
         if (!p->nc || m->session != p->nc_session)
             return 0;
         r->st.neg_rounds++;
-        rc = kn_neg_reconcile_client(
-            p->nc, m->data, m->data_len, &out, &out_len, &p->nc_have, &p->nc_need);
+        p->rc.rounds++;
+        if ((rc = view_open(r, &p->ncv)) == 0)
+            rc = kn_neg_reconcile_client(
+                p->nc, m->data, m->data_len, &out, &out_len, &p->nc_have, &p->nc_need);
+        view_close(&p->ncv);
+        p->rc.needs = p->nc_need.count;
+        p->rc.haves = p->nc_have.count;
         if (rc < 0) {
             neg_client_end(p);
             return rc;
         }
-        for (; p->nc_have_done < p->nc_have.count; p->nc_have_done++) {
-            const uint8_t *id = p->nc_have.ids[p->nc_have_done];
-            known_rec *k = known_put(r, id);
-            if (k)
-                k->sent |= 1ull << slot;
-            queue_id(r, &p->push, id);
-        }
-        for (; p->nc_need_done < p->nc_need.count; p->nc_need_done++) {
-            const uint8_t *id = p->nc_need.ids[p->nc_need_done];
-            mark_has(r, id, slot);
-            if (r->cfg.store.has(r->cfg.store.ctx, id) != 1)
-                want_add(r, id, slot, 0, false);
-        }
         if (rc == KN_NEG_DONE) {
             r->st.neg_done++;
+            p->rc.complete = true;
             neg_client_end(p);
             return 0;
         }
@@ -816,22 +1187,23 @@ static int on_neg(kn_repl *r, peer *p, const kn_wire_msg *m, uint64_t now)
         return 0;
     }
 
-    /* A request: answer from a snapshot no older than SNAPSHOT_MIN_AGE_MS per new session. */
+    /* A request. An in-memory snapshot is rebuilt at most every SNAPSHOT_MIN_AGE_MS. */
     if (p->ns && p->ns_session != m->session && now >= p->ns_built + SNAPSHOT_MIN_AGE_MS)
         neg_server_end(p);
     if (!p->ns) {
-        if ((rc = snapshot(r, &p->nsv)) < 0)
+        kn_neg_storage st = view_storage(&p->nsv);
+        if ((rc = kn_neg_new(&p->ns, &st, KN_REPL_NEG_FRAME)) < 0)
             return rc;
-        kn_neg_storage st = kn_neg_vector_storage(p->nsv);
-        if ((rc = kn_neg_new(&p->ns, &st, KN_REPL_NEG_FRAME)) < 0) {
-            neg_server_end(p);
-            return rc;
-        }
         p->ns_built = now;
     }
     p->ns_session = m->session;
-    if ((rc = kn_neg_reconcile_server(p->ns, m->data, m->data_len, &out, &out_len)) < 0)
+    if ((rc = view_open(r, &p->nsv)) == 0)
+        rc = kn_neg_reconcile_server(p->ns, m->data, m->data_len, &out, &out_len);
+    view_close(&p->nsv);
+    if (rc < 0) {
+        neg_server_end(p);
         return rc;
+    }
     if (kn_wire_write_neg(&r->out, m->session, out, out_len) == 0)
         send_out(r, p);
     kn_mp_out_reset(&r->out);
@@ -844,7 +1216,8 @@ int kn_repl_new(kn_repl **out, const kn_repl_config *cfg)
 {
     *out = NULL;
     if (!cfg || !cfg->send || !cfg->store.has || !cfg->store.get || !cfg->store.ingest
-        || !cfg->store.each_item)
+        || (!cfg->store.each_item && !cfg->store.neg_open)
+        || (cfg->store.neg_open && !cfg->store.neg_close))
         return KN_EINVAL;
     kn_repl *r = calloc(1, sizeof *r);
     if (!r)
@@ -879,10 +1252,14 @@ int kn_repl_new(kn_repl **out, const kn_repl_config *cfg)
 static void peer_clear(peer *p)
 {
     idq_free(&p->push);
+    idq_free(&p->answer);
     idq_free(&p->announce);
     idq_free(&p->want_out);
+    idq_free(&p->ready);
+    tq_free(&p->asked_q);
     neg_client_end(p);
     neg_server_end(p);
+    recon_lists_free(p);
     memset(p, 0, sizeof *p);
 }
 
@@ -897,7 +1274,7 @@ void kn_repl_free(kn_repl *r)
     kn_idmap_free(&r->known);
     kn_idmap_free(&r->wants);
     kn_idmap_free(&r->authors);
-    idq_free(&r->want_todo);
+    free(r->delayed);
     idq_free(&r->pending);
     free(r->held);
     kn_mp_out_free(&r->out);
@@ -943,7 +1320,6 @@ int kn_repl_peer_up(kn_repl *r, uint64_t peer_id, bool initiator, uint64_t now)
     kn_mp_out_reset(&r->out);
     if (initiator)
         (void)neg_start(r, p, now);
-    r->todo_dirty = true;
     return 0;
 }
 
@@ -953,21 +1329,36 @@ void kn_repl_peer_down(kn_repl *r, uint64_t peer_id, uint64_t now)
     if (!p)
         return;
     int slot = slot_of(r, p);
+    uint64_t bit = 1ull << slot;
+    /* Its wants in flight are asked of others; first collect, since offering changes the map. */
+    idq again = { 0 };
     for (size_t i = 0; i < r->wants.cap; i++) {
         const uint8_t *id;
         want_rec *w = kn_idmap_slot(&r->wants, i, &id);
         if (!w)
             continue;
-        w->announcers &= ~(1ull << slot);
-        if (w->state == W_INFLIGHT && w->asked == slot) {
-            w->state = W_QUEUED;
-            w->asked = -1;
-            (void)idq_push(&r->want_todo, id, 0);
+        w->announcers &= ~bit;
+        if (w->recon == slot)
+            w->recon = -1;
+        if (w->inq & bit) {
+            w->inq &= ~bit;
+            if (w->state == W_QUEUED && !w->inq)
+                (void)idq_push(&again, id, 0);
         }
+        if (w->state == W_INFLIGHT && w->asked == slot)
+            (void)idq_push(&again, id, 0);
     }
     peer_clear(p);
     r->npeers--;
-    r->todo_dirty = true;
+    for (size_t i = again.head; i < again.n; i++) {
+        want_rec *w = kn_idmap_get(&r->wants, again.ids[i]);
+        if (w) {
+            w->state = W_QUEUED; /* its slot died with the peer */
+            w->asked = -1;
+            want_offer(r, again.ids[i], w, now);
+        }
+    }
+    idq_free(&again);
     flush_all(r, now);
 }
 
@@ -990,21 +1381,26 @@ static int on_obj(kn_repl *r, peer *p, const kn_wire_msg *m, uint64_t now)
     kn_object o;
     int rc;
     r->st.objs_in++;
-    if (now >= p->in_win + 1000) {
-        p->in_win = now;
-        p->in_count = 0;
-    }
-    if (++p->in_count > 4 * r->cfg.objs_per_sec) {
-        /* Over the bound: not stored, not marked; a want or anti-entropy brings it again. */
-        r->st.objs_refused++;
-        return 0;
-    }
     if ((rc = kn_object_decode(&o, m->data, m->data_len)) < 0) {
         r->st.objs_refused++;
         return rc;
     }
+    /* An answer to our want in flight: bounded by our own window, and known to be missing. */
+    const want_rec *w = kn_idmap_get(&r->wants, o.id);
+    bool answer = w && w->state == W_INFLIGHT && w->asked == slot;
+    if (!answer) {
+        if (now >= p->in_win + 1000) {
+            p->in_win = now;
+            p->in_count = 0;
+        }
+        if (++p->in_count > 4 * r->cfg.objs_per_sec) {
+            /* Over the bound: not stored, not marked; a want or anti-entropy brings it again. */
+            r->st.objs_refused++;
+            return 0;
+        }
+    }
     known_rec *k = known_put(r, o.id);
-    bool asked = k && (k->asked >> slot & 1);
+    bool asked = answer || (k && (k->asked >> slot & 1));
     if (k) {
         k->has |= 1ull << slot;
         if (!asked && k->have_at && now >= k->have_at)
@@ -1012,8 +1408,8 @@ static int on_obj(kn_repl *r, peer *p, const kn_wire_msg *m, uint64_t now)
         if (!asked)
             k->have_at = 0;
     }
-    want_done(r, o.id);
-    if (holds(r, k, o.id)) {
+    want_done(r, o.id, WANT_GOT, m->data_len);
+    if (answer ? (k && k->inbox) : holds(r, k, o.id)) {
         r->st.objs_dup++;
         if (!asked && should_prune(r, k, slot)) {
             /* Stop pushing to it, and tell it with a "have" of the id (see KN_WIRE_HAVE). */
@@ -1081,7 +1477,8 @@ int kn_repl_receive(kn_repl *r, uint64_t peer_id, const uint8_t *msg, size_t len
             if (!holds(r, k, id)) {
                 if (k && !k->have_at)
                     k->have_at = now;
-                want_add(r, id, slot, now + graft_wait(r) + jitter(r, graft_wait(r) / 2), true);
+                (void)want_add(r, id, slot, now + graft_wait(r) + jitter(r, graft_wait(r) / 2),
+                    true, false, now);
             } else if (k && (k->pushed & bit) && !r->cfg.no_prune)
                 set_eager(r, p, false); /* a "have" of what we pushed to it: it pruned */
         }
@@ -1099,7 +1496,7 @@ int kn_repl_receive(kn_repl *r, uint64_t peer_id, const uint8_t *msg, size_t len
                 k->has &= ~bit; /* it asked, so it does not have it */
                 k->sent |= bit;
             }
-            queue_id(r, &p->push, id);
+            queue_id(r, &p->answer, id);
         }
         break;
     case KN_WIRE_OBJ:
@@ -1117,6 +1514,20 @@ int kn_repl_receive(kn_repl *r, uint64_t peer_id, const uint8_t *msg, size_t len
     return 0;
 }
 
+/* A local object was stored (published here or by another process): it goes on like a push. */
+static void local_new(kn_repl *r, const kn_object *o, uint64_t now)
+{
+    known_rec *k = known_put(r, o->id);
+    if (k) {
+        k->how = HOW_LOCAL;
+        k->first = -1;
+    }
+    want_done(r, o->id, WANT_HAD, 0);
+    forward(r, o->id, o->author, -1, now);
+    if (idq_len(&r->pending))
+        check_pending(r, now);
+}
+
 int kn_repl_publish(kn_repl *r, const uint8_t *obj, size_t len, uint64_t now)
 {
     kn_object o;
@@ -1128,63 +1539,73 @@ int kn_repl_publish(kn_repl *r, const uint8_t *obj, size_t len, uint64_t now)
     if ((rc = r->cfg.store.ingest(r->cfg.store.ctx, &o, 1, &res)) < 0)
         return rc;
     if (res == KN_PUT_STORED) {
-        known_rec *k = known_put(r, o.id);
-        if (k) {
-            k->how = HOW_LOCAL;
-            k->first = -1;
-        }
-        forward(r, o.id, o.author, -1, now);
-        if (idq_len(&r->pending))
-            check_pending(r, now);
+        local_new(r, &o, now);
     } else if (res == KN_PUT_PENDING) {
-        on_pending(r, &o, -1);
+        on_pending(r, &o, -1, now);
     }
     flush_all(r, now);
     return res;
 }
 
-uint64_t kn_repl_tick(kn_repl *r, uint64_t now)
+int kn_repl_announce(kn_repl *r, const uint8_t id[KN_ID], uint64_t now)
 {
-    uint64_t next = now + 60000;
-    ingest_inbox(r, now);
-    /* Want timeouts: ask the next announcer, or give up after WANT_TRIES. */
-    idq drop = { 0 };
-    for (size_t i = 0; i < r->wants.cap; i++) {
-        const uint8_t *id;
-        want_rec *w = kn_idmap_slot(&r->wants, i, &id);
-        if (!w)
+    uint8_t *buf = NULL;
+    size_t len = 0;
+    kn_object o;
+    /* The author's key, for the per-author bound: one read of a local object. */
+    int rc = r->cfg.store.get(r->cfg.store.ctx, id, &buf, &len);
+    if (rc == 0 && (rc = kn_object_decode(&o, buf, len)) == 0) {
+        ingest_inbox(r, now); /* keep arrival order for the peers, as publish does */
+        local_new(r, &o, now);
+        flush_all(r, now);
+    }
+    free(buf);
+    return rc;
+}
+
+/*
+ * Wants in flight to p whose answer is overdue: ask the next announcer, or
+ * give up after WANT_TRIES. The FIFO is in timeout order (every want waits
+ * want_timeout_ms), so only its front is looked at; entries of wants that
+ * were answered or moved on are dropped there.
+ */
+static void want_timeouts(kn_repl *r, peer *p, uint64_t now)
+{
+    int slot = slot_of(r, p);
+    while (p->asked_q.head < p->asked_q.n) {
+        timed *e = &p->asked_q.v[p->asked_q.head];
+        want_rec *w = kn_idmap_get(&r->wants, e->id);
+        bool live = w && w->state == W_INFLIGHT && w->asked == slot && w->deadline == e->at;
+        if (live && e->at > now)
+            break;
+        uint8_t id[KN_ID];
+        memcpy(id, e->id, KN_ID);
+        tq_pop(&p->asked_q);
+        if (!live)
             continue;
-        if (w->state == W_QUEUED) {
-            if (w->deadline > now && w->deadline < next)
-                next = w->deadline;
-            else if (w->deadline <= now)
-                r->todo_dirty = true;
-            continue;
-        }
-        if (w->deadline > now) {
-            if (w->deadline < next)
-                next = w->deadline;
-            continue;
-        }
         r->st.want_timeouts++;
-        if (w->asked >= 0 && r->peers[w->asked].inflight)
-            r->peers[w->asked].inflight--;
+        free_slot(r, w);
         /* Keep the announcer if it is the only one: the loss may have been the want's. */
-        uint64_t others = w->announcers & ~(1ull << w->asked);
+        uint64_t others = w->announcers & ~(1ull << slot);
         if (others)
             w->announcers = others;
         w->asked = -1;
-        if (++w->tries >= WANT_TRIES || !w->announcers) {
-            (void)idq_push(&drop, id, 0);
+        if (++w->tries >= WANT_TRIES) {
+            want_del(r, id, w, WANT_DROPPED, 0);
             continue;
         }
-        w->state = W_QUEUED;
-        (void)idq_push(&r->want_todo, id, 0);
-        r->todo_dirty = true;
+        want_offer(r, id, w, now);
     }
-    for (size_t i = drop.head; i < drop.n; i++)
-        kn_idmap_del(&r->wants, drop.ids[i]);
-    idq_free(&drop);
+}
+
+uint64_t kn_repl_tick(kn_repl *r, uint64_t now)
+{
+    uint64_t next = now + 60000;
+    r->in_tick = true;
+    ingest_inbox(r, now);
+    for (int s = 0; s < KN_REPL_PEERS_MAX; s++)
+        if (r->peers[s].live)
+            want_timeouts(r, &r->peers[s], now);
 
     for (int s = 0; s < KN_REPL_PEERS_MAX; s++) {
         peer *p = &r->peers[s];
@@ -1192,28 +1613,33 @@ uint64_t kn_repl_tick(kn_repl *r, uint64_t now)
             continue;
         if (p->nc && now >= p->nc_deadline)
             neg_client_end(p); /* no answer: try again at the next period */
-        if (p->initiator && !p->nc && now >= p->next_neg)
-            (void)neg_start(r, p, now);
+        if (p->initiator && !p->nc && now >= p->next_neg && recon_idle(p))
+            (void)neg_start(r, p, now); /* not while the last one is still fetching */
         if (p->ns && now >= p->ns_built + r->cfg.neg_timeout_ms)
             neg_server_end(p);
     }
     flush_all(r, now);
+    r->in_tick = false;
+    if (r->ndelayed && r->delayed[0].at < next)
+        next = r->delayed[0].at;
     for (int s = 0; s < KN_REPL_PEERS_MAX; s++) {
         peer *p = &r->peers[s];
         if (!p->live)
             continue;
         if (p->announce_due && p->announce_due < next)
             next = p->announce_due;
-        if (idq_len(&p->push)) {
-            uint64_t t = p->out_win + 1000;
+        if (idq_len(&p->push) || idq_len(&p->answer)) {
+            uint64_t t = idq_len(&p->push) ? p->out_win + 1000 : next;
             if (backlogged(r, p, r->cfg.queue_bytes_max))
                 t = now + 10;
             if (t < next)
                 next = t;
         }
+        if (p->asked_q.head < p->asked_q.n && p->asked_q.v[p->asked_q.head].at < next)
+            next = p->asked_q.v[p->asked_q.head].at;
         if (p->nc && p->nc_deadline < next)
             next = p->nc_deadline;
-        if (p->initiator && !p->nc && p->next_neg < next)
+        if (p->initiator && !p->nc && recon_idle(p) && p->next_neg < next)
             next = p->next_neg;
         if (p->ns && p->ns_built + r->cfg.neg_timeout_ms < next)
             next = p->ns_built + r->cfg.neg_timeout_ms;
@@ -1242,6 +1668,16 @@ size_t kn_repl_peer_count(const kn_repl *r)
 size_t kn_repl_wants_open(const kn_repl *r)
 {
     return r->wants.count;
+}
+
+int kn_repl_peer_recon(const kn_repl *r, uint64_t peer_id, kn_repl_recon *out)
+{
+    for (size_t i = 0; i < KN_REPL_PEERS_MAX; i++)
+        if (r->peers[i].live && r->peers[i].id == peer_id) {
+            *out = r->peers[i].rc;
+            return 0;
+        }
+    return KN_ENOTFOUND;
 }
 
 unsigned kn_repl_peer_inflight(const kn_repl *r, uint64_t peer_id)

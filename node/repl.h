@@ -50,6 +50,7 @@
 
 #include "env.h"
 #include "error.h"
+#include "negentropy.h"
 #include "object.h"
 
 enum {
@@ -75,10 +76,23 @@ typedef struct kn_repl_store {
      * turn has() true by the time it returns.
      */
     int (*ingest)(void *ctx, const kn_object *objs, size_t n, int *results);
-    /* Calls fn for every stored object (any order); a negative return from fn stops and is
-     * returned. */
+    /*
+     * Calls fn for every stored object (any order); a negative return from fn
+     * stops and is returned. Used only without neg_open: the engine then builds
+     * an in-memory kn_neg_vector from it, once per reconciliation (O(n)).
+     */
     int (*each_item)(
         void *ctx, int (*fn)(void *fctx, uint64_t created, const uint8_t id[KN_ID]), void *fctx);
+    /*
+     * Optional: a read snapshot of the stored items (created, id) as a
+     * Negentropy storage that answers without a scan (store/negtree.h).
+     * *st points into *snap and is valid until neg_close(ctx, *snap). The
+     * engine opens one per negentropy message, answers that message, and
+     * closes it before it calls anything else of this interface, so no
+     * snapshot is ever held across an ingest. NULL: each_item is used.
+     */
+    int (*neg_open)(void *ctx, void **snap, kn_neg_storage *st);
+    void (*neg_close)(void *ctx, void *snap);
 } kn_repl_store;
 
 typedef struct kn_repl_config {
@@ -153,6 +167,15 @@ KN_MUST_USE int kn_repl_receive(
 KN_MUST_USE int kn_repl_publish(kn_repl *r, const uint8_t *obj, size_t len, uint64_t now);
 
 /*
+ * An object that is already in the store but new to the engine: one that
+ * another process stored (the command line writes into LMDB while the node
+ * runs). It is pushed and announced exactly as kn_repl_publish() does for a
+ * fresh local object. KN_ENOTFOUND if the store does not hold it (pending
+ * objects included: they go on when released, like any other).
+ */
+KN_MUST_USE int kn_repl_announce(kn_repl *r, const uint8_t id[KN_ID], uint64_t now);
+
+/*
  * Stores the objects received since the last call (one store ingest) and
  * forwards them, then runs timers (announce batches, want timeouts, paced
  * pushes, objects held by the author bound, anti-entropy). Returns the
@@ -179,6 +202,30 @@ typedef struct kn_repl_stats {
 } kn_repl_stats;
 
 void kn_repl_get_stats(const kn_repl *r, kn_repl_stats *st);
+
+/*
+ * The latest reconciliation this node started with a peer (we dialled it):
+ * the Negentropy rounds, and then the fetching of what they found missing,
+ * which can take much longer. "needs" is known once the rounds are done
+ * (usually within a few round trips), so needs - fetched - had - dropped is
+ * what is still to come. A reconciliation is finished when every need is
+ * resolved; a later one (every neg_interval_ms) replaces the figures.
+ */
+typedef struct kn_repl_recon {
+    uint64_t started_ms; /* 0: none started on this link yet */
+    uint64_t finished_ms; /* 0: still running (or none) */
+    uint64_t rounds; /* Negentropy answers received */
+    uint64_t needs; /* ids the peer has and we lacked */
+    uint64_t fetched; /* ... received since (from any peer) */
+    uint64_t fetched_bytes; /* ... their encoded size */
+    uint64_t had; /* ... stored meanwhile by another path */
+    uint64_t dropped; /* ... given up on (no answer after retries): the next round finds them */
+    uint64_t haves; /* ids we have and the peer lacked: pushed to it */
+    bool complete; /* the rounds ended in agreement (not a timeout or an error) */
+} kn_repl_recon;
+
+/* Copies the figures for peer into *out; KN_ENOTFOUND for an unknown peer. */
+KN_MUST_USE int kn_repl_peer_recon(const kn_repl *r, uint64_t peer, kn_repl_recon *out);
 /* Number of live peers, wants waiting or in flight, ids queued to push. */
 size_t kn_repl_peer_count(const kn_repl *r);
 size_t kn_repl_wants_open(const kn_repl *r);
@@ -202,7 +249,11 @@ kn_repl_store kn_repl_memstore_iface(kn_repl_memstore *m);
 size_t kn_repl_memstore_count(const kn_repl_memstore *m); /* stored, not pending */
 int kn_repl_memstore_has(const kn_repl_memstore *m, const uint8_t id[KN_ID]);
 
-/* The LMDB store behind the engine; s is borrowed and outlives the engine. */
+/*
+ * The LMDB store behind the engine; s is borrowed and outlives the engine.
+ * Anti-entropy reads the store's fingerprint tree (store/negtree.h), one read
+ * snapshot per negentropy message.
+ */
 struct kn_store;
 kn_repl_store kn_repl_store_lmdb(struct kn_store *s);
 

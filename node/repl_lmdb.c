@@ -2,10 +2,14 @@
  * The replication engine's view of the LMDB store (see repl.h).
  *
  * has() counts tombstoned ids as present so that a retracted object is never
- * fetched again. each_item() walks the by-time index for the in-memory
- * negentropy snapshot; once the store keeps per-subtree sums it should hand
- * the engine a kn_neg_storage instead (docs/replication.md, gaps).
+ * fetched again. Anti-entropy reads the store's fingerprint tree
+ * (store/negtree.h): neg_open() opens one read snapshot, the engine answers
+ * one negentropy message from it and neg_close() ends it, so no snapshot is
+ * held across an ingest (which may need to grow the map) and each costs
+ * O(log n) per range instead of a scan of the store. each_item() is kept for
+ * tools that want the full list; the engine does not call it here.
  */
+#include "negtree.h"
 #include "repl.h"
 #include "store.h"
 
@@ -44,6 +48,23 @@ static int lmdb_each(
     return kn_store_each(ctx, &q, visit, &e);
 }
 
+static int lmdb_neg_open(void *ctx, void **snap, kn_neg_storage *st)
+{
+    kn_store_neg *h = NULL;
+    int rc = kn_store_neg_open(ctx, &h);
+    if (rc < 0)
+        return rc;
+    *snap = h;
+    *st = kn_store_neg_storage(h);
+    return 0;
+}
+
+static void lmdb_neg_close(void *ctx, void *snap)
+{
+    (void)ctx;
+    kn_store_neg_close(snap);
+}
+
 kn_repl_store kn_repl_store_lmdb(struct kn_store *s)
 {
     kn_repl_store r = {
@@ -52,6 +73,8 @@ kn_repl_store kn_repl_store_lmdb(struct kn_store *s)
         .get = lmdb_get,
         .ingest = lmdb_ingest,
         .each_item = lmdb_each,
+        .neg_open = lmdb_neg_open,
+        .neg_close = lmdb_neg_close,
     };
     return r;
 }

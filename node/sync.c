@@ -14,63 +14,23 @@
  * after all ready I/O was read, and at the deadline kn_repl_tick returned,
  * through one uv timer. `now` is the node's clock, read once per iteration.
  *
- * Accounting: the shell sees every message either way, so it counts objects
- * per connection and delimits reconciliations (sync_round in node_impl.h)
- * without asking the engine. During a large catch-up it logs progress at
- * most once a second, and a summary at the end; the figures go to
- * peers.state for `knoten sync status`.
+ * Accounting: the shell counts objects per connection itself (it sees every
+ * message). A reconciliation this node started (it dialled) is the engine's:
+ * kn_repl_peer_recon() says when it started and finished, how many objects
+ * it found missing, and how many have come, so a large catch-up logs
+ * "n/total objects, size, ~t s left" at most once a second and a summary at
+ * the end, and peers.state books it exactly for `knoten sync status`. A
+ * reconciliation the peer started is delimited by the shell (sync_round in
+ * node_impl.h): from its first "neg" message until the link is quiet.
  *
  * Objects that other processes stored (`knoten thread`, `knoten import`) are
- * already in LMDB when localpub.c finds them, so the engine's ingest would
- * call them duplicates and not push them. sync_announce() publishes such an
- * object through a thin shim over the LMDB store interface that reports
- * that one id as absent and newly stored, so the engine treats it exactly as
- * a fresh local object. (A kn_repl_announce(id) in the engine would make the
- * shim unnecessary.)
+ * already in LMDB when localpub.c finds them; sync_announce() hands their ids
+ * to kn_repl_announce(), which pushes them like fresh local objects.
  */
 #include <stdio.h>
 #include <string.h>
 
 #include "node_impl.h"
-
-/* ---- the engine's view of the store: LMDB plus the announce shim ---- */
-
-static bool is_announced(const node *n, const uint8_t id[KN_ID])
-{
-    return n->announcing && memcmp(id, n->announce_id, KN_ID) == 0;
-}
-
-static int shim_has(void *ctx, const uint8_t id[KN_ID])
-{
-    node *n = ctx;
-    if (is_announced(n, id))
-        return 0;
-    return n->lmdb.has(n->lmdb.ctx, id);
-}
-
-static int shim_get(void *ctx, const uint8_t id[KN_ID], uint8_t **buf, size_t *len)
-{
-    node *n = ctx;
-    return n->lmdb.get(n->lmdb.ctx, id, buf, len);
-}
-
-static int shim_ingest(void *ctx, const kn_object *objs, size_t cnt, int *results)
-{
-    node *n = ctx;
-    int rc = n->lmdb.ingest(n->lmdb.ctx, objs, cnt, results);
-    if (rc == 0 && n->announcing)
-        for (size_t i = 0; i < cnt; i++)
-            if (results[i] == KN_PUT_DUPLICATE && is_announced(n, objs[i].id))
-                results[i] = KN_PUT_STORED;
-    return rc;
-}
-
-static int shim_each(
-    void *ctx, int (*fn)(void *fctx, uint64_t created, const uint8_t id[KN_ID]), void *fctx)
-{
-    node *n = ctx;
-    return n->lmdb.each_item(n->lmdb.ctx, fn, fctx);
-}
 
 /* ---- the engine's transport ---- */
 
@@ -147,13 +107,8 @@ static size_t engine_queued(void *ctx, uint64_t peer)
 
 int sync_start(node *n)
 {
-    n->lmdb = kn_repl_store_lmdb(n->dd->store);
     kn_repl_config cfg = {
-        .store = { .ctx = n,
-            .has = shim_has,
-            .get = shim_get,
-            .ingest = shim_ingest,
-            .each_item = shim_each },
+        .store = kn_repl_store_lmdb(n->dd->store),
         .send = engine_send,
         .send_ctx = n,
         .queued = engine_queued,
@@ -193,25 +148,54 @@ static void kib(char *buf, size_t cap, uint64_t bytes)
         snprintf(buf, cap, "%llu KiB", (unsigned long long)((bytes + 1023) / 1024));
 }
 
-/* A reconciliation is over: book it, and say so if it was a catch-up worth a line. */
+static void log_caught_up(conn *c, uint64_t objs_in, uint64_t bytes_in, uint64_t ms, uint64_t out)
+{
+    char label[320], size[32];
+    kib(size, sizeof size, bytes_in);
+    node_log(c->n, "caught up from %s: %llu objects, %s in %.1f s (sent %llu)",
+        node_peer_label(c, label, sizeof label), (unsigned long long)objs_in, size,
+        (double)ms / 1000.0, (unsigned long long)out);
+}
+
+/* A reconciliation the peer started is over: book it, and say so if it was worth a line. */
 static void round_end(conn *c)
 {
     sync_round *r = &c->round;
     if (!r->active)
         return;
     r->active = false;
+    if (!c->inbound)
+        return; /* ours: booked from the engine's figures (recon_book) */
     c->sync.recon_ms = r->start_ms;
     c->sync.recon_duration_ms = r->last_ms - r->start_ms;
     c->sync.recon_in = r->objs_in;
     c->sync.recon_out = r->objs_out;
+    c->sync.recon_found = 0;
+    c->sync.recon_bytes_in = r->obj_bytes_in;
     c->n->state_dirty = true;
-    if (r->objs_in >= NODE_CAUGHT_UP_LOG_MIN || r->logged_in) {
-        char label[320], size[32];
-        kib(size, sizeof size, r->obj_bytes_in);
-        node_log(c->n, "caught up from %s: %llu objects, %s in %.1f s (sent %llu)",
-            node_peer_label(c, label, sizeof label), (unsigned long long)r->objs_in, size,
-            (double)(r->last_ms - r->start_ms) / 1000.0, (unsigned long long)r->objs_out);
-    }
+    if (r->objs_in >= NODE_CAUGHT_UP_LOG_MIN || r->logged_in)
+        log_caught_up(c, r->objs_in, r->obj_bytes_in, r->last_ms - r->start_ms, r->objs_out);
+}
+
+/*
+ * Books a reconciliation we started, from the engine's figures: once when it
+ * finishes, or as it stands when the connection ends first.
+ */
+static void recon_book(conn *c, const kn_repl_recon *rc, uint64_t now)
+{
+    if (!rc->started_ms || c->sync.recon_ms == rc->started_ms)
+        return;
+    uint64_t end = rc->finished_ms ? rc->finished_ms : now;
+    c->sync.recon_ms = rc->started_ms;
+    c->sync.recon_duration_ms = end - rc->started_ms;
+    c->sync.recon_in = rc->fetched;
+    c->sync.recon_out = rc->haves;
+    c->sync.recon_found = rc->needs;
+    c->sync.recon_bytes_in = rc->fetched_bytes;
+    c->n->state_dirty = true;
+    if (rc->fetched >= NODE_CAUGHT_UP_LOG_MIN || c->round.logged_in)
+        log_caught_up(c, rc->fetched, rc->fetched_bytes, end - rc->started_ms, rc->haves);
+    c->round.logged_in = 0;
 }
 
 void sync_peer_down(node *n, conn *c, uint64_t now)
@@ -220,6 +204,9 @@ void sync_peer_down(node *n, conn *c, uint64_t now)
         return;
     c->repl_up = false;
     round_end(c);
+    kn_repl_recon rc;
+    if (!c->inbound && kn_repl_peer_recon(n->repl, c->seq, &rc) == 0)
+        recon_book(c, &rc, now);
     kn_repl_peer_down(n->repl, c->seq, now);
     n->repl_dirty = true;
 }
@@ -264,10 +251,9 @@ int sync_receive(
 
 int sync_announce(node *n, const uint8_t *raw, size_t len, const uint8_t id[KN_ID], uint64_t now)
 {
-    n->announcing = true;
-    memcpy(n->announce_id, id, KN_ID);
-    int rc = kn_repl_publish(n->repl, raw, len, now);
-    n->announcing = false;
+    (void)raw;
+    (void)len;
+    int rc = kn_repl_announce(n->repl, id, now);
     n->repl_dirty = true;
     return rc;
 }
@@ -316,36 +302,46 @@ void sync_run(node *n, uint64_t now)
     }
 }
 
+/*
+ * Progress of a catch-up we started: the engine knows the total once the
+ * Negentropy rounds are done, so the line gives objects of total, size so
+ * far and the time left at the rate so far. Logged at most once a
+ * NODE_PROGRESS_MS, only for a catch-up of NODE_CAUGHT_UP_LOG_MIN or more.
+ */
+static void recon_progress(conn *c, const kn_repl_recon *rc, uint64_t now)
+{
+    sync_round *r = &c->round;
+    uint64_t done = rc->fetched + rc->had + rc->dropped;
+    if (rc->needs < NODE_CAUGHT_UP_LOG_MIN || rc->fetched <= r->logged_in
+        || now - rc->started_ms < NODE_PROGRESS_MS || now - r->progress_ms < NODE_PROGRESS_MS)
+        return;
+    char label[320], size[32], left[32] = "";
+    kib(size, sizeof size, rc->fetched_bytes);
+    double rate = (double)rc->fetched * 1000.0 / (double)(now - rc->started_ms);
+    if (rate > 0 && rc->needs > done)
+        snprintf(left, sizeof left, ", ~%.0f s left", (double)(rc->needs - done) / rate + 0.5);
+    node_log(c->n, "catching up from %s: %llu/%llu objects, %s, %.0f objects/s%s",
+        node_peer_label(c, label, sizeof label), (unsigned long long)rc->fetched,
+        (unsigned long long)rc->needs, size, rate, left);
+    r->progress_ms = now;
+    r->logged_in = rc->fetched;
+}
+
 void sync_conn_tick(conn *c, uint64_t now)
 {
     sync_round *r = &c->round;
-    if (!r->active)
-        return;
-    /* Wants still in flight to this peer: the catch-up is not over, however slow. */
-    if (now - r->last_ms >= NODE_ROUND_QUIET_MS && !kn_repl_peer_inflight(c->n->repl, c->seq)) {
-        round_end(c);
+    kn_repl_recon rc;
+    if (!c->inbound && c->repl_up && kn_repl_peer_recon(c->n->repl, c->seq, &rc) == 0) {
+        if (rc.finished_ms) {
+            recon_book(c, &rc, now);
+            r->active = false;
+        } else if (rc.started_ms) {
+            recon_progress(c, &rc, now);
+        }
         return;
     }
-    /* Only a catch-up worth watching: a second old, and large (or announced large). */
-    if (r->objs_in <= r->logged_in || now - r->start_ms < NODE_PROGRESS_MS
-        || now - r->progress_ms < NODE_PROGRESS_MS
-        || (r->objs_in < NODE_CAUGHT_UP_LOG_MIN && r->wants_out < NODE_CAUGHT_UP_LOG_MIN))
+    if (!r->active)
         return;
-    char label[320], size[32], line[160];
-    node_peer_label(c, label, sizeof label);
-    kib(size, sizeof size, r->obj_bytes_in);
-    /*
-     * The engine does not say how many ids the reconciliation found missing
-     * (it asks for them a window at a time), so the line gives what is known:
-     * objects so far, the rate, and how many more are asked for right now.
-     */
-    double rate = (double)r->objs_in * 1000.0 / (double)(now - r->start_ms);
-    int len = snprintf(line, sizeof line, "%llu objects, %s, %.0f objects/s",
-        (unsigned long long)r->objs_in, size, rate);
-    if (r->wants_out > r->objs_in && len > 0 && (size_t)len < sizeof line)
-        snprintf(line + len, sizeof line - (size_t)len, ", %llu more asked for",
-            (unsigned long long)(r->wants_out - r->objs_in));
-    node_log(c->n, "catching up from %s: %s", label, line);
-    r->progress_ms = now;
-    r->logged_in = r->objs_in;
+    if (now - r->last_ms >= NODE_ROUND_QUIET_MS)
+        round_end(c);
 }

@@ -50,14 +50,15 @@ static int print_json(const kn_peer_status *p, bool alive)
     if (p->has_identity)
         kn_hex_encode(id, p->identity, 32);
     const kn_peer_sync *y = &p->sync;
-    json_t *j = json_pack("{s:s, s:s?, s:s, s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}", "addr",
-        p->addr, "identity", p->has_identity ? id : NULL, "direction", p->inbound ? "in" : "out",
-        "state", alive ? kn_peer_phase_name(p->phase) : "stopped", "objects_in",
-        (json_int_t)y->objs_in, "objects_out", (json_int_t)y->objs_out, "bytes_in",
+    json_t *j = json_pack("{s:s, s:s?, s:s, s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}",
+        "addr", p->addr, "identity", p->has_identity ? id : NULL, "direction",
+        p->inbound ? "in" : "out", "state", alive ? kn_peer_phase_name(p->phase) : "stopped",
+        "objects_in", (json_int_t)y->objs_in, "objects_out", (json_int_t)y->objs_out, "bytes_in",
         (json_int_t)p->bytes_in, "bytes_out", (json_int_t)p->bytes_out, "last_reconciliation_ms",
         (json_int_t)y->recon_ms, "last_reconciliation_duration_ms",
         (json_int_t)y->recon_duration_ms, "last_reconciliation_objects_in", (json_int_t)y->recon_in,
-        "last_reconciliation_objects_out", (json_int_t)y->recon_out);
+        "last_reconciliation_objects_out", (json_int_t)y->recon_out, "last_reconciliation_found",
+        (json_int_t)y->recon_found, "last_reconciliation_bytes_in", (json_int_t)y->recon_bytes_in);
     if (!j)
         return KN_ENOMEM;
     int rc = json_dumpf(j, stdout, JSON_COMPACT) == 0 ? 0 : KN_EIO;
@@ -78,9 +79,14 @@ static void print_text(const kn_peer_status *p, bool alive, uint64_t now)
             : p->phase == KN_PHASE_CONNECTED ? "connected"
                                              : "not connected");
     if (y->recon_ms) {
+        char rin[24], found[48] = "";
         format_ago(ago, sizeof ago, y->recon_ms, now);
-        printf("  last reconciliation  %s, took %.1f s: %llu objects in, %llu out\n", ago,
-            (double)y->recon_duration_ms / 1000.0, (unsigned long long)y->recon_in,
+        format_bytes(rin, sizeof rin, y->recon_bytes_in);
+        if (!p->inbound)
+            snprintf(
+                found, sizeof found, "%llu missing here, ", (unsigned long long)y->recon_found);
+        printf("  last reconciliation  %s, took %.1f s: %s%llu objects in (%s), %llu out\n", ago,
+            (double)y->recon_duration_ms / 1000.0, found, (unsigned long long)y->recon_in, rin,
             (unsigned long long)y->recon_out);
     } else {
         printf("  last reconciliation  none yet on this connection\n");
