@@ -35,9 +35,38 @@ fail() {
     exit 1
 }
 
-# A TCP port that is free on 127.0.0.1 right now.
+# A TCP port that is free on 127.0.0.1 right now, picked at random below the
+# kernel's ephemeral range (32768-60999 by default on Linux), so that the
+# outgoing connections of this and other tests cannot take it between this
+# call and `knoten run` binding it. A port in use is skipped and another
+# tried; ports already handed out in this test (listed in $WORK/ports, as
+# $(free_port) runs in a subshell) are never handed out twice.
 free_port() {
-    "$PY" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()'
+    "$PY" - "$WORK/ports" <<'EOF'
+import errno, random, socket, sys
+try:
+    used = {int(l) for l in open(sys.argv[1])}
+except FileNotFoundError:
+    used = set()
+for _ in range(1000):
+    port = random.randint(20000, 32000)
+    if port in used:
+        continue
+    s = socket.socket()
+    try:
+        s.bind(("127.0.0.1", port))
+    except OSError as e:
+        if e.errno in (errno.EADDRINUSE, errno.EACCES):
+            continue
+        raise
+    finally:
+        s.close()
+    open(sys.argv[1], "a").write(f"{port}\n")
+    print(port)
+    break
+else:
+    sys.exit("free_port: no free port in 20000-32000 after 1000 tries")
+EOF
 }
 
 # wait_for SECONDS DESCRIPTION COMMAND...: polls every 0.2 s until COMMAND succeeds.

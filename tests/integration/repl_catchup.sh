@@ -10,8 +10,9 @@ GEN="$BUILD/tools/gen_objects"
 N=5000
 
 init_founder a
-init_member b
-init_member c
+init_admitted b
+init_admitted c
+BASE=$(object_count a) # the network object and the two admits
 PA=$(free_port)
 PB=$(free_port)
 PC=$(free_port)
@@ -20,7 +21,7 @@ PC=$(free_port)
 start_node a "$PA"
 start_node b "$PB"
 start_node c "$PC"
-wait_for 20 "c receives the network object" has_count c 1
+wait_for 20 "c receives the network object and the admits" has_count c "$BASE"
 stop_node c
 
 "$GEN" --data "$WORK/a" --count "$N" >"$WORK/batch.jsonl" 2>"$WORK/gen.err" || fail "gen_objects"
@@ -28,12 +29,12 @@ missed=$("$PY" -c 'import base64, json, sys
 print(sum(len(base64.b64decode(json.loads(l)["raw"])) for l in open(sys.argv[1])))' "$WORK/batch.jsonl")
 t0=$SECONDS
 "$KNOTEN" import "$WORK/batch.jsonl" --data "$WORK/a" 2>"$WORK/import.err" || fail "import on a"
-wait_for 40 "b receives the $N objects from a" has_count b $((N + 1))
+wait_for 40 "b receives the $N objects from a" has_count b $((N + BASE))
 echo "a -> b: $N objects in about $((SECONDS - t0)) s"
 
 start=$(date +%s%N)
 start_node c "$PC"
-wait_for 40 "c catches up" has_count c $((N + 1))
+wait_for 40 "c catches up" has_count c $((N + BASE))
 ms=$((($(date +%s%N) - start) / 1000000))
 [ "$(object_ids a)" = "$(object_ids c)" ] || fail "a and c hold different objects"
 

@@ -1,6 +1,6 @@
 # Replication over a chain of real processes: a - b - c.
 #
-# a founds the network, b and c join it with a's network key; a dials b and
+# a founds the network, b and c take its network key and a admits them; a dials b and
 # c dials b, so a and c never talk to each other. A thread published at a
 # (by `knoten thread` in another process, while a runs) and a reply to it
 # reach c through b; `knoten sync status` at c shows what came from b.
@@ -8,8 +8,9 @@ set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/repl_lib.bash"
 
 init_founder a
-init_member b
-init_member c
+init_admitted b
+init_admitted c
+BASE=$(object_count a) # the network object and the two admits
 PA=$(free_port)
 PB=$(free_port)
 PC=$(free_port)
@@ -21,8 +22,8 @@ start_node b "$PB"
 start_node c "$PC"
 wait_for 20 "a connects to b" peer_connected a "127.0.0.1:$PB"
 wait_for 20 "c connects to b" peer_connected c "127.0.0.1:$PB"
-# a's network object (made by init) reaches c by anti-entropy on connect.
-wait_for 20 "c receives the network object" has_count c 1
+# a's network object and admits reach c by anti-entropy on connect.
+wait_for 20 "c receives the network object and the admits" has_count c "$BASE"
 
 start=$(date +%s%N)
 T=$("$KNOTEN" thread --data "$WORK/a" --space Vergaberecht \

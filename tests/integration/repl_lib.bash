@@ -24,6 +24,17 @@ init_member() {
     printf -v "ID_$1" '%s' "$(sed -n 's/^node identity: //p' "$WORK/init-$1.out")"
 }
 
+# init_admitted NAME: init_member NAME, and the founder admits it (`knoten admit`,
+# with the founder stopped), so that members accept it as a peer. Every admit
+# is one more object that replicates: take the founder's object_count as the
+# base the others must reach.
+init_admitted() {
+    init_member "$1"
+    local var="ID_$1"
+    "$KNOTEN" admit "${!var}" --name "Gemeinde $1" --data "$WORK/$FOUNDER" \
+        >"$WORK/admit-$1.out" 2>&1 || fail "knoten admit $1 at $FOUNDER failed"
+}
+
 # object_count NAME: objects stored at NAME (not pending).
 object_count() {
     "$KNOTEN" status --json --data "$WORK/$1" |

@@ -13,7 +13,8 @@ echo "seed $SEED (KN_SEED=$SEED replays this graph)"
 fail_seed() { fail "$* (seed $SEED)"; }
 
 init_founder n0
-for ((i = 1; i < N; i++)); do init_member "n$i"; done
+for ((i = 1; i < N; i++)); do init_admitted "n$i"; done
+BASE=$(object_count n0) # the network object and the admits
 for ((i = 0; i < N; i++)); do printf -v "P$i" '%s' "$(free_port)"; done
 port() { local v="P$1"; echo "${!v}"; }
 
@@ -34,9 +35,9 @@ echo "links: ${!EDGE[*]}"
 "$KNOTEN" import "$WORK/before.jsonl" --data "$WORK/n0" 2>/dev/null || fail_seed "import before"
 
 for ((i = 0; i < N; i++)); do start_node "n$i" "$(port "$i")"; done
-wait_for 30 "every node has the first 201 objects" \
+wait_for 30 "every node has the first $((200 + BASE)) objects" \
     bash -c "for i in \$(seq 0 $((N - 1))); do [ \"\$(\"$KNOTEN\" status --json --data \"$WORK/n\$i\" |
-        \"$PY\" -c 'import json,sys; print(json.load(sys.stdin)[\"store\"][\"objects\"])')\" = 201 ] || exit 1; done"
+        \"$PY\" -c 'import json,sys; print(json.load(sys.stdin)[\"store\"][\"objects\"])')\" = $((200 + BASE)) ] || exit 1; done"
 
 # Objects stored at n0 while everything runs.
 for ((k = 0; k < 5; k++)); do
@@ -45,7 +46,7 @@ for ((k = 0; k < 5; k++)); do
 done
 "$GEN" --data "$WORK/n0" --count 300 --space Nachher >"$WORK/after.jsonl" 2>/dev/null || fail_seed "gen"
 "$KNOTEN" import "$WORK/after.jsonl" --data "$WORK/n0" 2>/dev/null || fail_seed "import while running"
-total=506
+total=$((505 + BASE))
 t0=$SECONDS
 for ((i = 0; i < N; i++)); do
     wait_for 30 "n$i has all $total objects (seed $SEED)" has_count "n$i" "$total"
