@@ -1,0 +1,533 @@
+/*
+ * bench_sync (issue 4 item 8): how fast a node ingests while it catches up,
+ * and how much anonymous memory a node holding 1M objects uses while it
+ * syncs, both measured on real `knoten run` processes over TCP on 127.0.0.1.
+ *
+ *   bench_sync [--objects N] [--big M] [--big-new K] [--knoten PATH] [--keep]
+ *
+ * Why real processes rather than engines in one process: the figures the
+ * issue asks for are the node's (Noise, the libuv loop, LMDB commits, the
+ * engine's pacing and windows all included), and RssAnon is a per-process
+ * figure; an in-process harness would measure a different program.
+ *
+ * 1. Ingest during sync. Node a founds a network and admits c (`knoten
+ *    init`, `knoten admit`); N threads signed with a's key (default
+ *    100,000) are stored in a's store through the store API before a runs
+ *    (validated and ingested in batches of 1,024, as `knoten import` would,
+ *    without its JSON). Then a and c run, c dials a, and c's store is polled
+ *    (a read transaction every 20 ms) until it holds everything. Ingest
+ *    rate = N / (time from c's first new object to its last). It is printed
+ *    next to the 2-core Ed25519 verify rate measured in the same run (two
+ *    threads verifying at once, wall clock), target >= 0.8 x that.
+ *
+ * 2. Memory with 1M objects. Signing and validating 1M objects takes minutes
+ *    here, so both stores get the same M (default 1,000,000) items straight
+ *    into by_time and the fingerprint tree through the store's test loader
+ *    (kn_store_debug_neg_insert + kn_store_neg_rebuild: ids and timestamps,
+ *    no object bodies). To Negentropy and to the node's memory this is a
+ *    store of M objects: the reconciliation runs over M + K items and the
+ *    tree is read through LMDB's file-backed map. Then a gets K (default
+ *    5,000) real signed objects and c catches them up. c's RssAnon (from
+ *    /proc/PID/status, every 20 ms) is sampled from its start until it is
+ *    done; the peak is printed against the 64 MiB target, with a's (the
+ *    answering side) and c's VmHWM for reference.
+ *
+ * Everything lives in a fresh directory under /tmp, removed at the end
+ * unless --keep.
+ */
+#define _GNU_SOURCE
+#include <fcntl.h>
+#include <ftw.h>
+#include <getopt.h>
+#include <netinet/in.h>
+#include <pthread.h>
+#include <signal.h>
+#include <spawn.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "codec.h"
+#include "crypto.h"
+#include "datadir.h"
+#include "env_system.h"
+#include "negtree.h"
+#include "object.h"
+#include "store.h"
+
+extern char **environ;
+
+enum { BATCH = 1024 };
+
+static double mono_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
+}
+
+static void sleep_ms(unsigned ms)
+{
+    struct timespec ts = { ms / 1000, (long)(ms % 1000) * 1000000L };
+    nanosleep(&ts, NULL);
+}
+
+/* Runs argv to completion, stdout to out (or /dev/null); returns the exit status. */
+static int run(char *const argv[], const char *out)
+{
+    posix_spawn_file_actions_t fa;
+    posix_spawn_file_actions_init(&fa);
+    posix_spawn_file_actions_addopen(
+        &fa, 1, out ? out : "/dev/null", O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    posix_spawn_file_actions_addopen(&fa, 2, "/dev/null", O_WRONLY, 0);
+    pid_t pid;
+    int rc = posix_spawn(&pid, argv[0], &fa, NULL, argv, environ);
+    posix_spawn_file_actions_destroy(&fa);
+    if (rc != 0)
+        return -1;
+    int st;
+    if (waitpid(pid, &st, 0) < 0)
+        return -1;
+    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+static pid_t start_node(const char *knoten, const char *dir, int port)
+{
+    char listen[64], log[600];
+    snprintf(listen, sizeof listen, "127.0.0.1:%d", port);
+    snprintf(log, sizeof log, "%.500s.log", dir);
+    char *argv[] = { (char *)knoten, "run", "--data", (char *)dir, "--listen", listen, NULL };
+    posix_spawn_file_actions_t fa;
+    posix_spawn_file_actions_init(&fa);
+    posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0);
+    posix_spawn_file_actions_addopen(&fa, 2, log, O_WRONLY | O_CREAT | O_APPEND, 0600);
+    pid_t pid;
+    int rc = posix_spawn(&pid, knoten, &fa, NULL, argv, environ);
+    posix_spawn_file_actions_destroy(&fa);
+    return rc == 0 ? pid : -1;
+}
+
+static void stop_node(pid_t pid)
+{
+    if (pid <= 0)
+        return;
+    kill(pid, SIGTERM);
+    for (int i = 0; i < 100; i++) {
+        if (waitpid(pid, NULL, WNOHANG) == pid)
+            return;
+        sleep_ms(100);
+    }
+    kill(pid, SIGKILL);
+    waitpid(pid, NULL, 0);
+}
+
+/* A port free now, below Linux's ephemeral range (as tests/integration/peers_lib.bash). */
+static int free_port(void)
+{
+    for (int tries = 0; tries < 1000; tries++) {
+        int port = 20000 + rand() % 12000;
+        int fd = socket(AF_INET, SOCK_STREAM, 0);
+        struct sockaddr_in a = { .sin_family = AF_INET,
+            .sin_port = htons((uint16_t)port),
+            .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+        if (fd < 0)
+            return -1;
+        int ok = bind(fd, (struct sockaddr *)&a, sizeof a) == 0;
+        close(fd);
+        if (ok)
+            return port;
+    }
+    return -1;
+}
+
+typedef struct mem {
+    long hwm, anon; /* KiB */
+} mem;
+
+static int read_mem(pid_t pid, mem *m)
+{
+    char path[64], line[256];
+    snprintf(path, sizeof path, "/proc/%d/status", (int)pid);
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return -1;
+    memset(m, 0, sizeof *m);
+    while (fgets(line, sizeof line, f)) {
+        sscanf(line, "VmHWM: %ld", &m->hwm);
+        sscanf(line, "RssAnon: %ld", &m->anon);
+    }
+    fclose(f);
+    return 0;
+}
+
+static int rm_one(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+    (void)st;
+    (void)flag;
+    (void)ftw;
+    return remove(path);
+}
+
+/* ---- the 2-core verify rate ---- */
+
+typedef struct verifier {
+    const uint8_t *pk, *sig, *msg;
+    size_t len;
+    double ms;
+    long n;
+} verifier;
+
+static void *verify_loop(void *arg)
+{
+    verifier *v = arg;
+    double t0 = mono_ms();
+    long n = 0;
+    while (mono_ms() - t0 < v->ms)
+        for (int i = 0; i < 64; i++)
+            n += kn_sign_verify(v->sig, v->msg, v->len, v->pk) == 0;
+    v->n = n;
+    return NULL;
+}
+
+/* Ed25519 verifications per second with two threads verifying at once (wall clock). */
+static double verify_rate_2core(void)
+{
+    uint8_t seed[32] = { 7 }, pk[32], sk[64], sig[64], msg[400];
+    memset(msg, 'x', sizeof msg);
+    kn_sign_keypair_from_seed(pk, sk, seed);
+    kn_sign_detached(sig, msg, sizeof msg, sk);
+    verifier v[2]
+        = { { pk, sig, msg, sizeof msg, 1500, 0 }, { pk, sig, msg, sizeof msg, 1500, 0 } };
+    pthread_t th;
+    double t0 = mono_ms();
+    if (pthread_create(&th, NULL, verify_loop, &v[1]) != 0)
+        return 0;
+    verify_loop(&v[0]);
+    pthread_join(th, NULL);
+    return (double)(v[0].n + v[1].n) * 1000.0 / (mono_ms() - t0);
+}
+
+/* ---- setting up the two nodes ---- */
+
+typedef struct pair {
+    char root[256], a[300], c[300];
+    int pa;
+    char *knoten;
+} pair;
+
+/* a founds, c takes its network key, a admits c, c is told to dial a. */
+static int make_pair(pair *p, const char *name)
+{
+    char out[400], line[256], id[80] = "", addr[64];
+    snprintf(p->a, sizeof p->a, "%s/%s-a", p->root, name);
+    snprintf(p->c, sizeof p->c, "%s/%s-c", p->root, name);
+    char nk[340];
+    snprintf(nk, sizeof nk, "%s/network.key", p->a);
+    snprintf(out, sizeof out, "%s/%s-init-c.out", p->root, name);
+    char *ia[] = { p->knoten, "init", "--data", p->a, NULL };
+    char *ic[] = { p->knoten, "init", "--data", p->c, "--network-key-file", nk, NULL };
+    if (run(ia, NULL) != 0 || run(ic, out) != 0) {
+        fprintf(stderr, "bench_sync: knoten init failed in %s\n", p->root);
+        return -1;
+    }
+    FILE *f = fopen(out, "r");
+    while (f && fgets(line, sizeof line, f))
+        if (sscanf(line, "node identity: %64s", id) == 1)
+            break;
+    if (f)
+        fclose(f);
+    if (strlen(id) != 64) {
+        fprintf(stderr, "bench_sync: no identity in %s\n", out);
+        return -1;
+    }
+    char *ad[] = { p->knoten, "admit", id, "--name", "Gemeinde c", "--data", p->a, NULL };
+    if (run(ad, NULL) != 0) {
+        fprintf(stderr, "bench_sync: knoten admit failed\n");
+        return -1;
+    }
+    if ((p->pa = free_port()) < 0)
+        return -1;
+    snprintf(addr, sizeof addr, "127.0.0.1:%d", p->pa);
+    char *pc[] = { p->knoten, "peer", "add", addr, "--data", p->c, NULL };
+    return run(pc, NULL) == 0 ? 0 : -1;
+}
+
+/*
+ * Signs n threads with dir's identity and ingests them into its store.
+ * created runs from now upwards in steps of 1/8 ms, as gen_objects does:
+ * after the admission that makes the author a member, and well within the
+ * 10 minutes an object may be ahead of the clock.
+ */
+static int add_objects(const char *dir, size_t n)
+{
+    kn_datadir dd;
+    int rc = kn_datadir_open(&dd, dir, NULL);
+    if (rc < 0) {
+        fprintf(stderr, "bench_sync: cannot open %s: %s\n", dir, kn_strerror(rc));
+        return rc;
+    }
+    static kn_object objs[BATCH];
+    static uint8_t *raws[BATCH];
+    static int results[BATCH];
+    char title[64], text[201];
+    memset(text, 'a', 200);
+    text[200] = 0;
+    uint64_t now = kn_env_now(kn_env_system());
+    for (size_t i = 0; i < n && rc == 0;) {
+        size_t k = 0;
+        for (; k < BATCH && i < n && rc == 0; k++, i++) {
+            kn_mp_out body;
+            kn_mp_out_init(&body, KN_OBJECT_MAX);
+            kn_mp_write_map(&body, 3);
+            kn_mp_write_cstr(&body, "body");
+            kn_mp_write_cstr(&body, text);
+            kn_mp_write_cstr(&body, "tags");
+            kn_mp_write_array(&body, 0);
+            kn_mp_write_cstr(&body, "title");
+            snprintf(title, sizeof title, "Bench thread %zu", i);
+            kn_mp_write_cstr(&body, title);
+            kn_object_draft d = { .type = KN_T_THREAD,
+                .created = now + (uint64_t)i / 8,
+                .space = "Bench",
+                .body = body.buf,
+                .body_len = body.len };
+            size_t len;
+            if ((rc = kn_object_sign(&d, dd.identity_sk, &raws[k], &len)) == 0)
+                rc = kn_object_validate(&objs[k], raws[k], len, now);
+            kn_mp_out_free(&body);
+        }
+        if (rc == 0)
+            rc = kn_store_ingest(dd.store, objs, k, results, NULL);
+        for (size_t j = 0; j < k; j++) {
+            if (rc == 0 && results[j] != KN_PUT_STORED) {
+                fprintf(stderr, "bench_sync: object %zu: %s\n", j,
+                    results[j] < 0 ? kn_strerror(results[j]) : "not stored");
+                rc = KN_EINVAL;
+            }
+            free(raws[j]);
+        }
+    }
+    kn_datadir_close(&dd);
+    return rc;
+}
+
+/* The same m items (ids and timestamps, no bodies) into by_time and the tree of dir's store. */
+static int add_items(const char *dir, size_t m, uint64_t before)
+{
+    char sdir[340];
+    snprintf(sdir, sizeof sdir, "%s/store", dir);
+    kn_store *s;
+    int rc = kn_store_open(&s, sdir, NULL);
+    if (rc < 0)
+        return rc;
+    kn_neg_item *items = calloc(m, sizeof *items);
+    if (!items) {
+        kn_store_close(s);
+        return KN_ENOMEM;
+    }
+    for (size_t i = 0; i < m; i++) {
+        uint64_t x = i * 0x9e3779b97f4a7c15ull + 1;
+        items[i].timestamp = before - m + i; /* one a millisecond, sorted */
+        for (int b = 0; b < 4; b++) {
+            x ^= x >> 31;
+            x *= 0xbf58476d1ce4e5b9ull;
+            memcpy(items[i].id + 8 * b, &x, 8);
+        }
+    }
+    if ((rc = kn_store_debug_neg_insert(s, items, m, false)) == 0)
+        rc = kn_store_neg_rebuild(s);
+    free(items);
+    kn_store_close(s);
+    return rc;
+}
+
+static uint64_t count_of(kn_store *s)
+{
+    kn_store_stats st;
+    return kn_store_stats_get(s, &st) == 0 ? st.objects : 0;
+}
+
+typedef struct result {
+    double first_ms, done_ms, start_ms; /* since c started */
+    mem peak_c, peak_a;
+    int ok;
+} result;
+
+/* Runs a and c until c holds want objects; samples both processes' memory meanwhile. */
+static void sync_pair(pair *p, uint64_t want, result *res)
+{
+    memset(res, 0, sizeof *res);
+    char sdir[340], listen_log[340];
+    snprintf(sdir, sizeof sdir, "%s/store", p->c);
+    snprintf(listen_log, sizeof listen_log, "%s.log", p->a);
+    pid_t pa = start_node(p->knoten, p->a, p->pa);
+    sleep_ms(500); /* a listens */
+    kn_store *cs = NULL;
+    double t0 = mono_ms();
+    pid_t pc = start_node(p->knoten, p->c, free_port());
+    for (int i = 0; i < 100 && !cs; i++) {
+        if (kn_store_open(&cs, sdir, NULL) < 0)
+            cs = NULL;
+        if (!cs)
+            sleep_ms(20);
+    }
+    if (!cs)
+        goto out;
+    uint64_t base = count_of(cs);
+    for (;;) {
+        mem m;
+        double t = mono_ms() - t0;
+        if (read_mem(pc, &m) == 0 && m.anon > res->peak_c.anon)
+            res->peak_c.anon = m.anon;
+        if (read_mem(pc, &m) == 0 && m.hwm > res->peak_c.hwm)
+            res->peak_c.hwm = m.hwm;
+        if (read_mem(pa, &m) == 0 && m.anon > res->peak_a.anon)
+            res->peak_a = m;
+        uint64_t n = count_of(cs);
+        if (n > base && !res->first_ms)
+            res->first_ms = t;
+        if (n >= want) {
+            res->done_ms = t;
+            res->ok = 1;
+            break;
+        }
+        if (t > 600000)
+            break;
+        sleep_ms(20);
+    }
+out:
+    kn_store_close(cs);
+    stop_node(pc);
+    stop_node(pa);
+}
+
+static int usage(void)
+{
+    fprintf(stderr,
+        "usage: bench_sync [--objects N] [--big M] [--big-new K] [--knoten PATH] "
+        "[--keep]\n");
+    return 2;
+}
+
+int main(int argc, char **argv)
+{
+    static const struct option opts[] = { { "objects", required_argument, 0, 'n' },
+        { "big", required_argument, 0, 'b' }, { "big-new", required_argument, 0, 'k' },
+        { "knoten", required_argument, 0, 'x' }, { "keep", no_argument, 0, 'K' }, { 0, 0, 0, 0 } };
+    long n = 100000, big = 1000000, big_new = 5000;
+    bool keep = false;
+    pair p = { 0 };
+    char exe[512];
+    ssize_t el = readlink("/proc/self/exe", exe, sizeof exe - 16);
+    if (el <= 0)
+        return 1;
+    exe[el] = 0;
+    char *slash = strrchr(exe, '/');
+    snprintf(slash + 1, sizeof exe - (size_t)(slash + 1 - exe), "knoten");
+    p.knoten = exe;
+    int opt;
+    while ((opt = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+        if (opt == 'n')
+            n = strtol(optarg, NULL, 10);
+        else if (opt == 'b')
+            big = strtol(optarg, NULL, 10);
+        else if (opt == 'k')
+            big_new = strtol(optarg, NULL, 10);
+        else if (opt == 'x')
+            p.knoten = optarg;
+        else if (opt == 'K')
+            keep = true;
+        else
+            return usage();
+    }
+    if (n < 0 || big < 0 || big_new <= 0 || kn_crypto_init() < 0)
+        return usage();
+    srand((unsigned)getpid());
+    snprintf(p.root, sizeof p.root, "/tmp/bench_sync.XXXXXX");
+    if (!mkdtemp(p.root))
+        return 1;
+    int code = 1;
+    uint64_t now = kn_env_now(kn_env_system());
+
+    double vrate = verify_rate_2core();
+    printf("2-core Ed25519 verify rate: %.0f/s (two threads at once, wall clock)\n", vrate);
+
+    if (n > 0) {
+        double t = mono_ms();
+        int rc = make_pair(&p, "ingest");
+        if (rc < 0 || (rc = add_objects(p.a, (size_t)n)) < 0) {
+            fprintf(stderr, "bench_sync: cannot set up the ingest pair: %s\n", kn_strerror(rc));
+            goto out;
+        }
+        printf("ingest: %ld objects signed and stored at a in %.1f s\n", n, (mono_ms() - t) / 1000);
+        char sdir[340];
+        kn_store *as;
+        snprintf(sdir, sizeof sdir, "%s/store", p.a);
+        if (kn_store_open(&as, sdir, NULL) < 0)
+            goto out;
+        uint64_t want = count_of(as);
+        kn_store_close(as);
+        result r;
+        sync_pair(&p, want, &r);
+        if (!r.ok) {
+            fprintf(stderr, "bench_sync: c did not catch up (see %s)\n", p.root);
+            keep = true;
+            goto out;
+        }
+        double span = r.done_ms - r.first_ms;
+        double rate = (double)n * 1000.0 / span;
+        printf("ingest during sync: %ld objects in %.2f s from c's first new object to its last "
+               "(%.2f s from c's start) = %.0f objects/s\n",
+            n, span / 1000, r.done_ms / 1000, rate);
+        printf("  ratio to the 2-core verify rate: %.3f (target >= 0.8): %s\n", rate / vrate,
+            rate >= 0.8 * vrate ? "MET" : "NOT MET");
+        printf("  c: peak RssAnon %.1f MiB, VmHWM %.1f MiB\n", r.peak_c.anon / 1024.0,
+            r.peak_c.hwm / 1024.0);
+    }
+
+    if (big > 0) {
+        double t = mono_ms();
+        if (make_pair(&p, "big") < 0 || add_items(p.a, (size_t)big, now - 86400000ull) < 0
+            || add_items(p.c, (size_t)big, now - 86400000ull) < 0
+            || add_objects(p.a, (size_t)big_new) < 0) {
+            fprintf(stderr, "bench_sync: cannot set up the 1M pair\n");
+            goto out;
+        }
+        printf("memory: %ld items in both stores, %ld new objects at a; set up in %.1f s\n", big,
+            big_new, (mono_ms() - t) / 1000);
+        char sdir[340];
+        kn_store *as;
+        snprintf(sdir, sizeof sdir, "%s/store", p.a);
+        if (kn_store_open(&as, sdir, NULL) < 0)
+            goto out;
+        uint64_t want = count_of(as);
+        kn_store_close(as);
+        result r;
+        sync_pair(&p, want, &r);
+        if (!r.ok) {
+            fprintf(stderr, "bench_sync: c did not catch up (see %s)\n", p.root);
+            keep = true;
+            goto out;
+        }
+        printf("memory: c caught up %ld objects over %ld + %ld items in %.2f s (from its start)\n",
+            big_new, big, big_new, r.done_ms / 1000);
+        printf("  c (syncing, %ld items): peak RssAnon %.1f MiB (target <= 64 MiB): %s; VmHWM "
+               "%.1f MiB (file-backed map included)\n",
+            big, r.peak_c.anon / 1024.0, r.peak_c.anon <= 64 * 1024 ? "MET" : "NOT MET",
+            r.peak_c.hwm / 1024.0);
+        printf("  a (answering): peak RssAnon %.1f MiB, VmHWM %.1f MiB\n", r.peak_a.anon / 1024.0,
+            r.peak_a.hwm / 1024.0);
+    }
+    code = 0;
+out:
+    if (keep)
+        printf("data kept in %s\n", p.root);
+    else
+        nftw(p.root, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+    return code;
+}
