@@ -877,9 +877,11 @@ static void recon_feed(kn_repl *r, peer *p, uint64_t now);
 
 static void flush_all(kn_repl *r, uint64_t now)
 {
-    for (int s = 0; s < KN_REPL_PEERS_MAX; s++)
-        if (r->peers[s].live && (r->peers[s].nc_need.count || r->peers[s].nc_have.count))
-            recon_feed(r, &r->peers[s], now);
+    for (int s = 0; s < KN_REPL_PEERS_MAX; s++) {
+        peer *p = &r->peers[s];
+        if (p->live && p->rc.started_ms && !p->rc.finished_ms)
+            recon_feed(r, p, now);
+    }
     assign_wants(r, now);
     for (int s = 0; s < KN_REPL_PEERS_MAX; s++)
         if (r->peers[s].live)

@@ -17,6 +17,11 @@ static void test_push_reaches_neighbour(void **state)
     rf_init(&net, 2, NULL);
     rf_link(&net, 0, 1);
     rf_run(&net, 2, 100);
+    /* A reconciliation that finds nothing is finished too. */
+    kn_repl_recon rc;
+    assert_int_equal(kn_repl_peer_recon(net.nodes[0].repl, 1, &rc), 0);
+    assert_true(rc.started_ms > 0 && rc.finished_ms >= rc.started_ms && rc.complete);
+    assert_int_equal(rc.needs + rc.haves, 0);
     rf_thread(&t, sk_a, RF_NOW, 1);
     assert_int_equal(kn_repl_publish(net.nodes[0].repl, t.buf, t.len, net.now), KN_PUT_STORED);
     /* Pushed at once, before any tick. */
