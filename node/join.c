@@ -25,6 +25,7 @@
  * arrives), becomes a member connection and runs the first reconciliation.
  * join_tick ends the run: admit timeout, refusal, the end of that first
  * reconciliation (logged with its figures), or the inviter lost for good.
+ * Progress during the sync is logged by sync.c as for any large catch-up.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -357,19 +358,7 @@ void join_tick(node *n, uint64_t now)
         node_stop(n, "joined, stopping", now);
         return;
     }
-    if (!r->active || now - n->join_progress_ms < NODE_JOIN_PROGRESS_MS)
-        return;
-    n->join_progress_ms = now;
-    uint64_t secs = now > r->start_ms ? now - r->start_ms : 1;
-    double rate = (double)r->objs_in * 1000.0 / (double)secs;
-    kib(size, sizeof size, r->obj_bytes_in);
-    char more[64] = "";
-    if (r->wants_out > r->objs_in && rate > 0)
-        snprintf(more, sizeof more, ", %llu asked for (about %.0f s)",
-            (unsigned long long)(r->wants_out - r->objs_in),
-            (double)(r->wants_out - r->objs_in) / rate);
-    node_log(n, "initial sync: %llu objects, %s, %.0f objects/s%s", (unsigned long long)r->objs_in,
-        size, rate, more);
+    /* Progress lines during the sync come from sync.c, as for any large catch-up. */
 }
 
 int kn_node_join_run(kn_datadir *dd, const kn_env *env, kn_node_join *join)

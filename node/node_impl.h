@@ -65,7 +65,6 @@ enum {
     NODE_JOIN_RATE_SLOTS = 32, /* addresses whose failed joins are counted */
     NODE_JOIN_RATE_WINDOW_MS = 60000,
     NODE_JOIN_RATE_MAX = 10, /* failed joins per address and window */
-    NODE_JOIN_PROGRESS_MS = 1000, /* join mode: progress of the initial sync this often */
 };
 
 /*
@@ -200,7 +199,7 @@ struct node {
         unsigned failures;
     } join_attempts[NODE_JOIN_RATE_SLOTS];
     kn_node_join *join; /* join mode (`knoten join`); NULL in `knoten run` */
-    uint64_t join_started_ms, join_progress_ms, join_lost_since_ms;
+    uint64_t join_started_ms, join_lost_since_ms;
 };
 
 /* ---- node.c ---- */
