@@ -242,6 +242,25 @@ void join_on_established(node *n, conn *c, uint64_t now)
     kn_mp_out_free(&o);
 }
 
+/*
+ * The admit alone does not say whether it made us a member: with k > 1 the
+ * inviter follows it with a bye ("admitted by 1 of k ..."), with k = 1 it
+ * starts replication (its hello comes next). So the connection stays in the
+ * joining state after the admit until the next message decides: a
+ * replication message makes it a member connection, a bye ends the join as
+ * pending. An inviter that counted us as a member already (a join retried
+ * after a lost admit) sends neither; join_tick promotes after
+ * NODE_ADMIT_SETTLE_MS of quiet.
+ */
+static void admitted(conn *c, uint64_t now)
+{
+    char label[320];
+    c->joining = false;
+    node_log(c->n, "%s admitted this node to the network; initial sync starts",
+        node_peer_label(c, label, sizeof label));
+    node_promote(c->n, c, now);
+}
+
 int join_on_reply(
     conn *c, const uint8_t *msg, size_t len, const kn_wire_msg *m, uint64_t now, const char **why)
 {
@@ -250,13 +269,14 @@ int join_on_reply(
     kn_object o;
     const uint8_t *key;
     uint32_t klen;
-    char label[320];
-    (void)msg;
-    (void)len;
+    if (j->admitted) {
+        admitted(c, now);
+        return c->closing ? 0 : sync_receive(c, msg, len, m, now, why);
+    }
     /*
-     * A peer that already counts us as a member (a join retried after a lost
-     * admit) may start replication at once; anti-entropy after the admit
-     * catches up on whatever is dropped here.
+     * Before the admit: a peer that already counts us as a member (a join
+     * retried after a lost admit) may start replication at once;
+     * anti-entropy after the admit catches up on what is dropped here.
      */
     if (m->kind != KN_WIRE_OBJ)
         return 0;
@@ -273,12 +293,8 @@ int join_on_reply(
     rc = kn_store_put(n->dd->store, m->data, m->data_len, now, NULL);
     if (rc < 0)
         node_log(n, "cannot store the admit yet (%s); the sync brings it again", kn_strerror(rc));
-    c->joining = false;
     j->admitted = true;
     j->admitted_ms = now;
-    node_log(n, "%s admitted this node to the network; initial sync starts",
-        node_peer_label(c, label, sizeof label));
-    node_promote(n, c, now);
     return 0;
 }
 
@@ -286,15 +302,13 @@ void join_on_bye(conn *c, const char *reason, size_t len, uint64_t now)
 {
     node *n = c->n;
     kn_node_join *j = n->join;
-    if (j->outcome != KN_JOIN_RUNNING || memcmp(c->identity, j->inviter, 32) != 0)
-        return;
-    if (!c->joining && !(j->admitted && len >= 12 && memcmp(reason, "admitted by ", 12) == 0))
+    if (j->outcome != KN_JOIN_RUNNING || !c->joining)
         return; /* an ordinary goodbye during the sync: the slot dials again */
     if (len > KN_JOIN_REASON_MAX)
         len = KN_JOIN_REASON_MAX;
     memcpy(j->reason, reason, len);
     j->reason[len] = 0;
-    j->outcome = c->joining ? KN_JOIN_REFUSED : KN_JOIN_PENDING;
+    j->outcome = j->admitted ? KN_JOIN_PENDING : KN_JOIN_REFUSED;
     c->joining = false;
     node_stop(n,
         j->outcome == KN_JOIN_REFUSED ? "the inviting node refused the join, stopping"
@@ -316,6 +330,10 @@ void join_tick(node *n, uint64_t now)
     if (j->outcome != KN_JOIN_RUNNING)
         return;
     uint64_t timeout = j->admit_timeout_ms ? j->admit_timeout_ms : KN_JOIN_ADMIT_TIMEOUT_MS;
+    for (conn *c = n->conns; c; c = c->next)
+        if (c->joining && !c->closing && j->admitted
+            && now - j->admitted_ms >= NODE_ADMIT_SETTLE_MS)
+            admitted(c, now);
     if (!j->admitted) {
         if (now - n->join_started_ms < timeout)
             return;

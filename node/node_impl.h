@@ -65,6 +65,7 @@ enum {
     NODE_JOIN_RATE_SLOTS = 32, /* addresses whose failed joins are counted */
     NODE_JOIN_RATE_WINDOW_MS = 60000,
     NODE_JOIN_RATE_MAX = 10, /* failed joins per address and window */
+    NODE_ADMIT_SETTLE_MS = 1000, /* joiner: after the admit, quiet this long means "member" */
 };
 
 /*

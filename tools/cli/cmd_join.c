@@ -181,11 +181,14 @@ static int report(kn_cli *cli, kn_datadir *dd, const kn_invite *inv, const kn_no
             cli->data_dir);
         return CLI_OK;
     }
-    case KN_JOIN_PENDING:
+    case KN_JOIN_PENDING: {
+        char me[65];
+        kn_hex_encode(me, dd->identity_pk, 32);
         return cli_fail("the inviting node signed this node's admission, but the network needs "
-                        "more signatures:\n  %s\nSend `knoten status` (the node identity) to "
-                        "other member councils; once admitted, `knoten run --data %s` syncs.",
-            j->reason, cli->data_dir);
+                        "more signatures:\n  %s\nSend this node's identity to other member "
+                        "councils:\n  %s\nOnce admitted, `knoten run --data %s` syncs.",
+            j->reason, me, cli->data_dir);
+    }
     case KN_JOIN_REFUSED:
         if (strncmp(j->reason, "invite already used", 19) == 0)
             return cli_fail("the inviting node refused the code: it was already used. A code "
@@ -203,11 +206,11 @@ static int report(kn_cli *cli, kn_datadir *dd, const kn_invite *inv, const kn_no
             return cli_fail("the inviting node refused this node: its key was revoked.");
         return cli_fail("the inviting node refused the join: %s", j->reason);
     case KN_JOIN_NO_ADMIT:
-        return cli_fail("no admission from the inviting node within %llu s%s%s.\n"
+        return cli_fail("no admission from the inviting node within %llu s%s%s%s.\n"
                         "Is its node running and reachable at %s%s? Try the same command "
                         "again; the code is used up only once an admission is sent.",
             (unsigned long long)(j->admit_timeout_ms / 1000), j->reason[0] ? " (last error: " : "",
-            j->reason[0] ? j->reason : "", inv->addrs[0],
+            j->reason[0] ? j->reason : "", j->reason[0] ? ")" : "", inv->addrs[0],
             inv->naddrs > 1 ? " (or the others)" : "");
     case KN_JOIN_LOST:
         return cli_fail("this node was admitted, but the connection to the inviting node was "
