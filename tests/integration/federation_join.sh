@@ -14,7 +14,8 @@
 #   is not a member, receives nothing (0 objects) and cannot push;
 #   d joins too; after `knoten revoke b` at a, b is disconnected, its new
 #   connection is refused with "revoked", and an object b signs afterwards is
-#   refused by a and by d (which received the revocation by replication).
+#   refused by a and by d (which received the revocation by replication);
+#   in a network with k = 2 a join ends as pending (1 of 2 signatures).
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/repl_lib.bash"
 
@@ -206,7 +207,22 @@ for n in a d; do
 done
 "$KNOTEN" ls --data "$WORK/a" | grep -q "Neu von b" || fail "b's earlier thread should stay at a"
 
+# ---- k = 2: one signature admits nobody; the joiner ends as pending ----
+"$KNOTEN" init --data "$WORK/k2" --found "Zwei" --admit 2 >/dev/null || fail "init k2"
+PK=$(free_port)
+start_node k2 "$PK"
+wait_for 10 "k2 listens" log_has k2 "listening on 127.0.0.1:$PK"
+"$KNOTEN" invite --data "$WORK/k2" --address "127.0.0.1:$PK" >"$WORK/invite-p.out" 2>/dev/null ||
+    fail "invite at k2"
+join p "$(grep '^knoten1-' "$WORK/invite-p.out")" && fail "a join with 1 of 2 signatures succeeded"
+grep -q "needs more signatures" "$WORK/join-p.err" || fail "pending message: $(join_err p)"
+grep -q "admitted by 1 of 2 signatures" "$WORK/join-p.err" || fail "pending reason: $(join_err p)"
+ID_p=$(awk 'prev ~ /identity to other member councils/ { print $1 } { prev = $0 }' "$WORK/join-p.err")
+"$KNOTEN" members --data "$WORK/k2" | grep -q "^${ID_p:0:16} pending .*1 of 2" ||
+    fail "members at k2: $("$KNOTEN" members --data "$WORK/k2")"
+
 no_violations a d
+stop_node k2
 stop_node b
 stop_node d
 stop_node a
