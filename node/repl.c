@@ -27,6 +27,11 @@
  *    want table stays small however large the catch-up).
  *  - `pending`: ids the store holds as pending, re-checked after every store,
  *    so that an object released by a late dependency is passed on too.
+ *  - `batches`: with a validate hook, received objects not yet validated,
+ *    in arrival order: staged (filling), out at the hook, or back (done),
+ *    moved to the inbox only from the front so that the store sees them in
+ *    the order they came; each peer counts its objects there (`unverified`),
+ *    which holds back its wants (backpressure) and bounds memory.
  *  - `inbox`: received objects, validated, stored together at the next tick
  *    (one write transaction); `held`: stored objects over their author's
  *    token bucket (`authors`), forwarded when the links are idle or the
@@ -121,7 +126,7 @@ typedef struct known_rec {
     uint64_t have_at; /* when a lazy "have" of it first came while we lacked it; 0: none */
     int8_t first; /* slot whose copy came first, -1 if local or unknown */
     uint8_t how; /* HOW_*: how the first copy came */
-    uint8_t inbox; /* validated, waiting in the inbox to be stored */
+    uint8_t inbox; /* received, being validated or waiting in the inbox to be stored */
 } known_rec;
 
 enum { W_WAIT = 1, W_QUEUED = 2, W_INFLIGHT = 3 };
@@ -189,6 +194,8 @@ typedef struct peer {
     kn_neg *ns;
     neg_view nsv;
     uint64_t ns_session, ns_built;
+    unsigned unverified; /* its objects staged or out at the validate hook */
+    int fault; /* an object it sent failed validation late: refuse it with this code */
 } peer;
 
 /* A received object, validated, waiting for the next ingest batch. */
@@ -196,6 +203,26 @@ typedef struct inbox_ent {
     uint8_t *buf; /* owned copy; obj points into it */
     uint64_t peer_id; /* who sent it (looked up again: it may be gone by then) */
 } inbox_ent;
+
+/* One received object in a validation batch. */
+typedef struct vent {
+    uint8_t *buf; /* owned copy of the object's bytes */
+    size_t len;
+    uint64_t peer_id; /* who sent it (looked up again: it may be gone by then) */
+    uint8_t id[KN_ID];
+} vent;
+
+enum { B_STAGED, B_OUT, B_DONE };
+
+struct kn_repl_batch {
+    kn_repl_batch *next; /* the engine's FIFO, or its free list */
+    uint64_t now; /* validate against this time */
+    size_t n, cap;
+    int state; /* B_* */
+    vent *e; /* [cap], then objs and res, in the same allocation */
+    kn_object *objs; /* filled by kn_repl_batch_run */
+    int *res; /* 0 or the object's validation error */
+};
 
 /* An object stored but held back by the per-author bound. */
 typedef struct held_ent {
@@ -226,6 +253,12 @@ struct kn_repl {
     held_ent *held; /* FIFO [held_head, nheld) */
     size_t held_head, nheld, held_cap;
     kn_idmap authors; /* author key -> bucket */
+    kn_repl_batch *bhead, *btail; /* validation batches in arrival order */
+    kn_repl_batch *bfree; /* batches to reuse */
+    size_t nout; /* batches out at the validate hook */
+    size_t nvalidating; /* objects in the batches */
+    uint64_t faults[KN_REPL_PEERS_MAX]; /* peers to report, FIFO [fault_head, nfaults) */
+    size_t fault_head, nfaults;
     /* How long after the first lazy "have" the tree's copy comes (TCP RTO style, ms x 8, x 4). */
     uint64_t lag8, lagvar4;
     kn_mp_out out;
@@ -534,6 +567,12 @@ static void delayed_pop(kn_repl *r)
 
 /* ---- wants ---- */
 
+/* The peer's objects waiting for validation are over the bound: ask it for nothing more now. */
+static bool verify_full(const kn_repl *r, const peer *p)
+{
+    return r->cfg.validate && p->unverified >= r->cfg.verify_backlog_max;
+}
+
 static void free_slot(kn_repl *r, want_rec *w)
 {
     if (w->state == W_INFLIGHT && w->asked >= 0 && r->peers[w->asked].inflight)
@@ -648,7 +687,7 @@ static void want_offer(kn_repl *r, const uint8_t id[KN_ID], want_rec *w, uint64_
             w->announcers &= ~(1ull << s);
             continue;
         }
-        if (p->inflight >= r->cfg.wants_max || p->nready)
+        if (p->inflight >= r->cfg.wants_max || p->nready || verify_full(r, p))
             continue;
         uint64_t rk = rank(id, p->id) + w->tries;
         if (best < 0 || rk < best_rank) {
@@ -742,7 +781,7 @@ static void assign_wants(kn_repl *r, uint64_t now)
         progress = false;
         for (int s = 0; s < KN_REPL_PEERS_MAX; s++) {
             peer *p = &r->peers[s];
-            if (!p->live || p->inflight >= r->cfg.wants_max)
+            if (!p->live || p->inflight >= r->cfg.wants_max || verify_full(r, p))
                 continue;
             while (idq_len(&p->ready)) {
                 uint8_t id[KN_ID];
@@ -956,6 +995,134 @@ static void ingest_inbox(kn_repl *r, uint64_t now)
     }
     if (stored && idq_len(&r->pending))
         check_pending(r, now);
+}
+
+/* ---- validation batches (with a validate hook) ---- */
+
+static kn_repl_batch *batch_alloc(size_t cap)
+{
+    size_t ve = cap * sizeof(vent), ob = cap * sizeof(kn_object);
+    kn_repl_batch *b = malloc(sizeof *b + ve + ob + cap * sizeof(int));
+    if (!b)
+        return NULL;
+    memset(b, 0, sizeof *b);
+    b->cap = cap;
+    b->e = (vent *)(b + 1);
+    b->objs = (kn_object *)((uint8_t *)b->e + ve);
+    b->res = (int *)((uint8_t *)b->objs + ob);
+    return b;
+}
+
+/* The batch a received object joins: the last one if it is still filling, else a new one. */
+static kn_repl_batch *batch_staging(kn_repl *r)
+{
+    kn_repl_batch *b = r->btail;
+    if (b && b->state == B_STAGED && b->n < b->cap)
+        return b;
+    if ((b = r->bfree))
+        r->bfree = b->next;
+    else if (!(b = batch_alloc(r->cfg.validate_batch)))
+        return NULL;
+    b->next = NULL;
+    b->n = 0;
+    b->state = B_STAGED;
+    if (r->btail)
+        r->btail->next = b;
+    else
+        r->bhead = b;
+    r->btail = b;
+    return b;
+}
+
+static void fault(kn_repl *r, peer *p, int code)
+{
+    if (p->fault)
+        return;
+    p->fault = code;
+    if (r->nfaults == KN_REPL_PEERS_MAX) {
+        memmove(
+            r->faults, r->faults + r->fault_head, (r->nfaults - r->fault_head) * sizeof *r->faults);
+        r->nfaults -= r->fault_head;
+        r->fault_head = 0;
+    }
+    if (r->nfaults < KN_REPL_PEERS_MAX)
+        r->faults[r->nfaults++] = p->id;
+}
+
+/*
+ * Moves the batches at the front that are back from validation into the
+ * inbox, in arrival order (a batch back early waits for the ones before
+ * it). Invalid objects are dropped and their senders become faults, except
+ * for a clock ahead of ours, which is no malice (as inline).
+ */
+static void batches_apply(kn_repl *r, uint64_t now)
+{
+    while (r->bhead && r->bhead->state == B_DONE) {
+        kn_repl_batch *b = r->bhead;
+        if (!(r->bhead = b->next))
+            r->btail = NULL;
+        for (size_t i = 0; i < b->n; i++) {
+            vent *e = &b->e[i];
+            peer *p = find_peer(r, e->peer_id);
+            if (p && p->unverified)
+                p->unverified--;
+            r->nvalidating--;
+            if (b->res[i] < 0) {
+                known_rec *k = kn_idmap_get(&r->known, e->id);
+                if (k)
+                    k->inbox = 0; /* not held: another copy may come */
+                free(e->buf);
+                r->st.objs_refused++;
+                if (p && b->res[i] != KN_EFUTURE)
+                    fault(r, p, b->res[i]);
+                continue;
+            }
+            if (r->ninbox == KN_REPL_INBOX_MAX)
+                ingest_inbox(r, now);
+            r->inbox[r->ninbox].buf = e->buf;
+            r->inbox[r->ninbox].peer_id = e->peer_id;
+            r->inbox_obj[r->ninbox] = b->objs[i];
+            r->ninbox++;
+        }
+        b->n = 0;
+        b->next = r->bfree;
+        r->bfree = b;
+    }
+}
+
+/*
+ * Hands staged batches to the validate hook, oldest first, while fewer than
+ * validate_max_out are out; a batch still filling goes only if `partial`
+ * (at the tick: nothing more arrives before the loop sleeps). A batch the
+ * hook cannot take is validated here at once.
+ */
+static void batches_submit(kn_repl *r, uint64_t now, bool partial)
+{
+    bool inline_done = false;
+    for (kn_repl_batch *b = r->bhead; b && r->nout < r->cfg.validate_max_out; b = b->next) {
+        if (b->state != B_STAGED)
+            continue;
+        if (!b->n || (b->n < b->cap && !partial))
+            break;
+        b->now = now;
+        b->state = B_OUT;
+        r->nout++;
+        r->st.validate_batches++;
+        if (r->cfg.validate(r->cfg.validate_ctx, b) < 0) {
+            kn_repl_batch_run(b);
+            b->state = B_DONE;
+            r->nout--;
+            inline_done = true;
+        }
+    }
+    if (inline_done)
+        batches_apply(r, now);
+}
+
+void kn_repl_batch_run(kn_repl_batch *b)
+{
+    for (size_t i = 0; i < b->n; i++)
+        b->res[i] = kn_object_validate(&b->objs[i], b->e[i].buf, b->e[i].len, b->now);
 }
 
 /* ---- negentropy ---- */
@@ -1242,7 +1409,12 @@ int kn_repl_new(kn_repl **out, const kn_repl_config *cfg)
     DEFAULT(author_objs_per_sec, 20);
     DEFAULT(author_burst, 2 * r->cfg.author_objs_per_sec);
     DEFAULT(queue_bytes_idle, 16u << 10);
+    DEFAULT(validate_batch, 64);
+    DEFAULT(validate_max_out, 2);
+    DEFAULT(verify_backlog_max, 1024);
 #undef DEFAULT
+    if (r->cfg.validate_batch > 4096)
+        r->cfg.validate_batch = 4096;
     kn_idmap_init(&r->known, sizeof(known_rec));
     kn_idmap_init(&r->wants, sizeof(want_rec));
     kn_idmap_init(&r->authors, sizeof(bucket));
@@ -1273,6 +1445,18 @@ void kn_repl_free(kn_repl *r)
         peer_clear(&r->peers[s]);
     for (size_t i = 0; i < r->ninbox; i++)
         free(r->inbox[i].buf);
+    while (r->bhead) {
+        kn_repl_batch *b = r->bhead;
+        r->bhead = b->next;
+        for (size_t i = 0; i < b->n; i++)
+            free(b->e[i].buf);
+        free(b);
+    }
+    while (r->bfree) {
+        kn_repl_batch *b = r->bfree;
+        r->bfree = b->next;
+        free(b);
+    }
     kn_idmap_free(&r->known);
     kn_idmap_free(&r->wants);
     kn_idmap_free(&r->authors);
@@ -1401,6 +1585,11 @@ static int on_obj(kn_repl *r, peer *p, const kn_wire_msg *m, uint64_t now)
             return 0;
         }
     }
+    if (r->cfg.validate && p->unverified >= 4 * r->cfg.verify_backlog_max) {
+        /* Its validation backlog is full: dropped as over the rate (a want stays in flight). */
+        r->st.objs_backlogged++;
+        return 0;
+    }
     known_rec *k = known_put(r, o.id);
     bool asked = answer || (k && (k->asked >> slot & 1));
     if (k) {
@@ -1422,21 +1611,39 @@ static int on_obj(kn_repl *r, peer *p, const kn_wire_msg *m, uint64_t now)
         }
         return 0;
     }
-    /* Validate now (the signature is the peer's responsibility), store with the batch. */
+    /*
+     * Validate (the signature is the peer's responsibility) now, or with a
+     * validate hook in a batch on another thread; store with the next batch.
+     */
     uint8_t *copy = malloc(m->data_len);
     if (!copy)
         return 0; /* not the peer's fault; it comes again */
     memcpy(copy, m->data, m->data_len);
-    if ((rc = kn_object_validate(&o, copy, m->data_len, now)) < 0) {
-        free(copy);
-        r->st.objs_refused++;
-        /* A clock ahead of ours is not malice: refuse the object, keep the peer. */
-        return rc == KN_EFUTURE ? 0 : rc;
+    if (r->cfg.validate) {
+        kn_repl_batch *b = batch_staging(r);
+        if (!b) {
+            free(copy);
+            return 0;
+        }
+        vent *e = &b->e[b->n++];
+        e->buf = copy;
+        e->len = m->data_len;
+        e->peer_id = p->id;
+        memcpy(e->id, o.id, KN_ID);
+        p->unverified++;
+        r->nvalidating++;
+    } else {
+        if ((rc = kn_object_validate(&o, copy, m->data_len, now)) < 0) {
+            free(copy);
+            r->st.objs_refused++;
+            /* A clock ahead of ours is not malice: refuse the object, keep the peer. */
+            return rc == KN_EFUTURE ? 0 : rc;
+        }
+        r->inbox[r->ninbox].buf = copy;
+        r->inbox[r->ninbox].peer_id = p->id;
+        r->inbox_obj[r->ninbox] = o;
+        r->ninbox++;
     }
-    r->inbox[r->ninbox].buf = copy;
-    r->inbox[r->ninbox].peer_id = p->id;
-    r->inbox_obj[r->ninbox] = o;
-    r->ninbox++;
     if ((k = kn_idmap_get(&r->known, o.id))) {
         k->first = (int8_t)slot;
         k->how = asked ? HOW_ASKED : HOW_PUSH;
@@ -1445,7 +1652,9 @@ static int on_obj(kn_repl *r, peer *p, const kn_wire_msg *m, uint64_t now)
     /* Plumtree: whoever pushed us a first copy is on the tree; keep pushing to it too. */
     if (!asked && !r->cfg.no_prune)
         p->eager = true; /* not counted as a graft: the link already carries pushes one way */
-    if (r->ninbox == KN_REPL_INBOX_MAX)
+    if (r->cfg.validate)
+        batches_submit(r, now, false);
+    else if (r->ninbox == KN_REPL_INBOX_MAX)
         ingest_inbox(r, now);
     return 0;
 }
@@ -1457,6 +1666,8 @@ int kn_repl_receive(kn_repl *r, uint64_t peer_id, const uint8_t *msg, size_t len
     int rc;
     if (!p)
         return KN_ENOTFOUND;
+    if (p->fault)
+        return p->fault; /* it sent an invalid object: the caller is disconnecting it */
     if ((rc = kn_wire_decode(&m, msg, len)) < 0)
         return rc;
     r->st.bytes_in += len;
@@ -1604,6 +1815,8 @@ uint64_t kn_repl_tick(kn_repl *r, uint64_t now)
 {
     uint64_t next = now + 60000;
     r->in_tick = true;
+    if (r->cfg.validate)
+        batches_submit(r, now, true);
     ingest_inbox(r, now);
     for (int s = 0; s < KN_REPL_PEERS_MAX; s++)
         if (r->peers[s].live)
@@ -1655,6 +1868,42 @@ uint64_t kn_repl_tick(kn_repl *r, uint64_t now)
             next = t;
     }
     return next <= now ? now + 1 : next;
+}
+
+void kn_repl_validated(kn_repl *r, kn_repl_batch *b, uint64_t now)
+{
+    if (b->state != B_OUT)
+        return;
+    b->state = B_DONE;
+    r->nout--;
+    batches_apply(r, now);
+    batches_submit(r, now, false);
+}
+
+bool kn_repl_take_fault(kn_repl *r, uint64_t *peer_id, int *code)
+{
+    while (r->fault_head < r->nfaults) {
+        uint64_t id = r->faults[r->fault_head++];
+        if (r->fault_head == r->nfaults)
+            r->fault_head = r->nfaults = 0;
+        const peer *p = find_peer(r, id);
+        if (p && p->fault) {
+            *peer_id = id;
+            *code = p->fault;
+            return true;
+        }
+    }
+    return false;
+}
+
+size_t kn_repl_validating(const kn_repl *r)
+{
+    return r->nvalidating;
+}
+
+size_t kn_repl_batches_out(const kn_repl *r)
+{
+    return r->nout;
 }
 
 void kn_repl_get_stats(const kn_repl *r, kn_repl_stats *st)

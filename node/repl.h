@@ -27,9 +27,18 @@
  * V1 over (created, id), started by the dialling side on connect and every
  * `neg_interval_ms`; its "need" ids become wants and its "have" ids are pushed.
  *
- * Received objects are validated (signature) at once but stored in batches:
- * one store ingest per kn_repl_tick (or per KN_REPL_INBOX_MAX objects), since
- * the store's cost is per write transaction.
+ * Received objects are validated (signature) and stored in batches: one
+ * store ingest per kn_repl_tick (or per KN_REPL_INBOX_MAX objects), since the
+ * store's cost is per write transaction. Without a `validate` hook an object
+ * is validated at once, on the caller's thread (the simulator does this, so
+ * its runs stay deterministic). With one, the engine does only the cheap part
+ * itself (decode, dedupe) and hands the signature checks to the hook in
+ * batches (kn_repl_batch), which the shell runs on other threads and gives
+ * back with kn_repl_validated(); the engine stores them in the order it
+ * received them. While a peer has more than `verify_backlog_max` objects
+ * waiting for validation, no new wants go to it (backpressure on the
+ * catch-up window), and an invalid signature found late is reported through
+ * kn_repl_take_fault() so the shell can disconnect the sender.
  *
  * Forwarding is bounded per author: a token bucket per author key lets
  * `author_objs_per_sec` objects through at once; the rest wait in a queue
@@ -95,6 +104,21 @@ typedef struct kn_repl_store {
     void (*neg_close)(void *ctx, void *snap);
 } kn_repl_store;
 
+/*
+ * Objects received from peers whose expensive checks (body schema, clock,
+ * Ed25519 signature) the engine hands to the validate hook. The engine owns
+ * the batch and every byte it points to; between the hook call and
+ * kn_repl_validated() only the hook's side may touch it (kn_repl_batch_run),
+ * from any one thread.
+ */
+typedef struct kn_repl_batch kn_repl_batch;
+
+/*
+ * Validates every object of b and records the results in b. Thread-safe: it
+ * touches nothing but b (and libsodium, initialised by kn_crypto_init()).
+ */
+void kn_repl_batch_run(kn_repl_batch *b);
+
 typedef struct kn_repl_config {
     kn_repl_store store;
     /*
@@ -134,12 +158,36 @@ typedef struct kn_repl_config {
     unsigned author_burst;
     size_t queue_bytes_idle;
     bool no_author_limit;
+
+    /*
+     * Optional: validation off the caller's thread. The engine calls
+     * validate(validate_ctx, b) with a batch of received, decoded, not yet
+     * known objects; 0 means the hook took it and will run
+     * kn_repl_batch_run(b) (on any thread) and then give it back with
+     * kn_repl_validated() on the engine's thread; a negative return means it
+     * could not, and the engine validates b itself at once. The hook must not
+     * call into the engine. At most validate_max_out batches are out at once
+     * [2], each of at most validate_batch objects [64]. NULL: every object is
+     * validated inline when it arrives (the simulator, tests).
+     */
+    int (*validate)(void *ctx, kn_repl_batch *b);
+    void *validate_ctx;
+    unsigned validate_batch;
+    unsigned validate_max_out;
+    /*
+     * Objects from one peer received but not yet validated: above this no new
+     * wants go to the peer until the backlog drains; at 4x further objects
+     * from it are dropped unstored (a want or anti-entropy brings them again)
+     * [1024]. Only with a validate hook.
+     */
+    unsigned verify_backlog_max;
 } kn_repl_config;
 
 typedef struct kn_repl kn_repl;
 
 /* Copies cfg. KN_EINVAL without send or a complete store interface. */
 KN_MUST_USE int kn_repl_new(kn_repl **out, const kn_repl_config *cfg);
+/* No batch may be out at the validate hook (kn_repl_validating() counts them). */
 void kn_repl_free(kn_repl *r);
 
 /*
@@ -185,12 +233,38 @@ KN_MUST_USE int kn_repl_announce(kn_repl *r, const uint8_t id[KN_ID], uint64_t n
  */
 uint64_t kn_repl_tick(kn_repl *r, uint64_t now);
 
+/*
+ * A batch the validate hook took is back (kn_repl_batch_run has run on it).
+ * Batches may come back in any order; the engine moves their valid objects to
+ * the inbox in the order they were received, so they are stored at the next
+ * kn_repl_tick as if validated inline. An object with an invalid signature
+ * (or any other fault but a clock ahead of ours) makes its sender a fault
+ * (kn_repl_take_fault). Then more batches may go to the hook and wants held
+ * back by the peers' backlogs go out at the next tick.
+ */
+void kn_repl_validated(kn_repl *r, kn_repl_batch *b, uint64_t now);
+
+/*
+ * A peer that sent an invalid object found by asynchronous validation: its
+ * id and the error (the peer's fault, as a negative kn_repl_receive return
+ * is). The caller disconnects it. False when there is none; each peer is
+ * reported once, and its later messages are refused with the same code.
+ */
+bool kn_repl_take_fault(kn_repl *r, uint64_t *peer, int *code);
+
+/* Objects received and not yet validated: staged, or out at the validate hook. */
+size_t kn_repl_validating(const kn_repl *r);
+/* Batches out at the validate hook now. */
+size_t kn_repl_batches_out(const kn_repl *r);
+
 typedef struct kn_repl_stats {
     uint64_t objs_in; /* obj messages received */
     uint64_t objs_new; /* ... that were new and stored */
     uint64_t objs_dup; /* ... that we had already */
     uint64_t objs_pending; /* ... held as pending */
     uint64_t objs_refused; /* ... invalid, unauthorised or over the rate */
+    uint64_t objs_backlogged; /* ... dropped: the sender's validation backlog was full */
+    uint64_t validate_batches; /* batches handed to the validate hook */
     uint64_t objs_out; /* obj messages sent */
     uint64_t ingest_calls; /* store ingest calls (write transactions) for received objects */
     uint64_t objs_deferred; /* new objects held back by the per-author bound */

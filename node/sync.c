@@ -23,11 +23,22 @@
  * reconciliation the peer started is delimited by the shell (sync_round in
  * node_impl.h): from its first "neg" message until the link is quiet.
  *
+ * Validation: the engine's signature checks run on libuv's thread pool
+ * (uv_queue_work), at most one batch per core at a time (and not more than
+ * the pool's four threads, which DNS lookups share), while the loop thread
+ * keeps the sockets, Noise, the engine and the LMDB writes. A batch that
+ * comes back is handed to kn_repl_validated() in the pool's completion
+ * callback; its objects are stored at the engine's next tick, in the check
+ * phase of the same loop iteration. A sender whose object failed is closed
+ * in sync_run (kn_repl_take_fault). Pending work keeps the loop alive, so
+ * every batch is back before the loop ends and the engine is freed.
+ *
  * Objects that other processes stored (`knoten thread`, `knoten import`) are
  * already in LMDB when localpub.c finds them; sync_announce() hands their ids
  * to kn_repl_announce(), which pushes them like fresh local objects.
  */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "node_impl.h"
@@ -105,6 +116,56 @@ static size_t engine_queued(void *ctx, uint64_t peer)
     return len + uv_stream_get_write_queue_size((const uv_stream_t *)&c->tcp);
 }
 
+/* ---- validation on the thread pool ---- */
+
+typedef struct verify_work {
+    uv_work_t req; /* req.data == this */
+    node *n;
+    kn_repl_batch *b;
+} verify_work;
+
+static void verify_run(uv_work_t *req)
+{
+    verify_work *w = req->data;
+    kn_repl_batch_run(w->b); /* touches nothing but the batch */
+}
+
+static void verify_after(uv_work_t *req, int status)
+{
+    verify_work *w = req->data;
+    node *n = w->n;
+    kn_repl_batch *b = w->b;
+    free(w);
+    uint64_t now = node_now(n);
+    if (status < 0)
+        kn_repl_batch_run(b); /* cancelled (we never cancel): validate here */
+    kn_repl_validated(n->repl, b, now);
+    n->repl_dirty = true; /* its objects are stored at the tick in the check phase */
+}
+
+static int engine_validate(void *ctx, kn_repl_batch *b)
+{
+    node *n = ctx;
+    verify_work *w = malloc(sizeof *w);
+    if (!w)
+        return KN_ENOMEM;
+    w->req.data = w;
+    w->n = n;
+    w->b = b;
+    if (uv_queue_work(&n->loop, &w->req, verify_run, verify_after) < 0) {
+        free(w);
+        return KN_ENOMEM; /* the engine validates it itself */
+    }
+    return 0;
+}
+
+/* Batches validated at once: one per core, at most libuv's default pool of 4 threads. */
+static unsigned verify_parallelism(void)
+{
+    unsigned cores = uv_available_parallelism();
+    return cores < 1 ? 1 : cores > 4 ? 4 : cores;
+}
+
 int sync_start(node *n)
 {
     kn_repl_config cfg = {
@@ -113,6 +174,9 @@ int sync_start(node *n)
         .send_ctx = n,
         .queued = engine_queued,
         .env = n->env,
+        .validate = engine_validate,
+        .validate_ctx = n,
+        .validate_max_out = verify_parallelism(),
     };
     memcpy(cfg.node_key, n->dd->identity_pk, KN_KEY);
     return kn_repl_new(&n->repl, &cfg);
@@ -288,6 +352,14 @@ void sync_run(node *n, uint64_t now)
     for (conn *c = n->conns; c; c = c->next)
         if (c->send_failed && !c->closing)
             conn_close(c, KN_ENET, "cannot send", false, now);
+    /* Senders of objects that failed validation on the pool: as a refused message would. */
+    uint64_t peer;
+    int code;
+    while (kn_repl_take_fault(n->repl, &peer, &code)) {
+        conn *c = conn_of_peer(n, peer);
+        if (c && !c->closing)
+            conn_close(c, code, violation(KN_WIRE_OBJ, code), true, now);
+    }
     if (n->repl_dirty) {
         n->repl_dirty = false;
         uint64_t next = kn_repl_tick(n->repl, now);
