@@ -129,4 +129,7 @@ init_pair() {
     ID_b=$(sed -n 's/^node identity: //p' "$WORK/init-b.out")
     [[ $ID_a =~ ^[0-9a-f]{64}$ && $ID_b =~ ^[0-9a-f]{64}$ ]] || fail "no identity in init output"
     cmp -s "$WORK/a/network.key" "$WORK/b/network.key" || fail "b did not take a's network key"
+    # Only members sync; a holder of the network key alone is a guest.
+    "$KNOTEN" admit "$ID_b" --name "Gemeinde b" --data "$WORK/a" >"$WORK/admit-b.out" ||
+        fail "knoten admit b at a failed"
 }
