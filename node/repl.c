@@ -60,6 +60,7 @@ enum {
     SNAPSHOT_MIN_AGE_MS = 1000, /* an in-memory server snapshot is rebuilt at most this often */
     RECON_WANTS_MAX = 4096, /* wants a reconciliation keeps open at a time, per peer */
     RECON_PUSH_MAX = 1024, /* ids a reconciliation keeps queued for push, per peer */
+    INBOX_WAIT_MS = 20, /* validated objects wait at most this long for a larger ingest */
 };
 
 typedef struct idq {
@@ -246,10 +247,11 @@ struct kn_repl {
     uint64_t seq;
     bool in_tick; /* wants go out at the tick (or when a message fills up) */
     idq pending;
-    inbox_ent inbox[KN_REPL_INBOX_MAX];
-    kn_object inbox_obj[KN_REPL_INBOX_MAX];
-    int inbox_res[KN_REPL_INBOX_MAX];
-    size_t ninbox;
+    inbox_ent *inbox; /* [inbox_cap], and so are inbox_obj and inbox_res */
+    kn_object *inbox_obj;
+    int *inbox_res;
+    size_t ninbox, inbox_cap;
+    uint64_t inbox_at; /* when the first object of the inbox came (validate hook only) */
     held_ent *held; /* FIFO [held_head, nheld) */
     size_t held_head, nheld, held_cap;
     kn_idmap authors; /* author key -> bucket */
@@ -1077,8 +1079,10 @@ static void batches_apply(kn_repl *r, uint64_t now)
                     fault(r, p, b->res[i]);
                 continue;
             }
-            if (r->ninbox == KN_REPL_INBOX_MAX)
+            if (r->ninbox == r->inbox_cap)
                 ingest_inbox(r, now);
+            if (!r->ninbox)
+                r->inbox_at = now;
             r->inbox[r->ninbox].buf = e->buf;
             r->inbox[r->ninbox].peer_id = e->peer_id;
             r->inbox_obj[r->ninbox] = b->objs[i];
@@ -1419,6 +1423,18 @@ int kn_repl_new(kn_repl **out, const kn_repl_config *cfg)
     kn_idmap_init(&r->wants, sizeof(want_rec));
     kn_idmap_init(&r->authors, sizeof(bucket));
     kn_mp_out_init(&r->out, KN_WIRE_MSG_MAX);
+    /*
+     * With validation on other threads the loop has time to spare for larger
+     * write transactions, and each costs a commit (an fsync for LMDB).
+     */
+    r->inbox_cap = r->cfg.validate ? KN_REPL_INBOX_ASYNC_MAX : KN_REPL_INBOX_MAX;
+    r->inbox = malloc(r->inbox_cap * sizeof *r->inbox);
+    r->inbox_obj = malloc(r->inbox_cap * sizeof *r->inbox_obj);
+    r->inbox_res = malloc(r->inbox_cap * sizeof *r->inbox_res);
+    if (!r->inbox || !r->inbox_obj || !r->inbox_res) {
+        kn_repl_free(r);
+        return KN_ENOMEM;
+    }
     *out = r;
     return 0;
 }
@@ -1445,6 +1461,9 @@ void kn_repl_free(kn_repl *r)
         peer_clear(&r->peers[s]);
     for (size_t i = 0; i < r->ninbox; i++)
         free(r->inbox[i].buf);
+    free(r->inbox);
+    free(r->inbox_obj);
+    free(r->inbox_res);
     while (r->bhead) {
         kn_repl_batch *b = r->bhead;
         r->bhead = b->next;
@@ -1654,7 +1673,7 @@ static int on_obj(kn_repl *r, peer *p, const kn_wire_msg *m, uint64_t now)
         p->eager = true; /* not counted as a graft: the link already carries pushes one way */
     if (r->cfg.validate)
         batches_submit(r, now, false);
-    else if (r->ninbox == KN_REPL_INBOX_MAX)
+    else if (r->ninbox == r->inbox_cap)
         ingest_inbox(r, now);
     return 0;
 }
@@ -1817,7 +1836,14 @@ uint64_t kn_repl_tick(kn_repl *r, uint64_t now)
     r->in_tick = true;
     if (r->cfg.validate)
         batches_submit(r, now, true);
-    ingest_inbox(r, now);
+    /*
+     * With a validate hook, while more validated objects are on their way the
+     * inbox waits to fill (half of it) for up to INBOX_WAIT_MS: fewer, larger
+     * transactions. Inline, every tick stores what came.
+     */
+    if (!r->cfg.validate || !r->nvalidating || r->ninbox >= r->inbox_cap / 2
+        || now >= r->inbox_at + INBOX_WAIT_MS)
+        ingest_inbox(r, now);
     for (int s = 0; s < KN_REPL_PEERS_MAX; s++)
         if (r->peers[s].live)
             want_timeouts(r, &r->peers[s], now);
@@ -1859,6 +1885,8 @@ uint64_t kn_repl_tick(kn_repl *r, uint64_t now)
         if (p->ns && p->ns_built + r->cfg.neg_timeout_ms < next)
             next = p->ns_built + r->cfg.neg_timeout_ms;
     }
+    if (r->ninbox && r->inbox_at + INBOX_WAIT_MS < next)
+        next = r->inbox_at + INBOX_WAIT_MS;
     if (r->held_head < r->nheld) {
         /* Held objects go when their author's bucket refills or the links drain. */
         uint64_t t = now + bucket_wait(r, r->held[r->held_head].author, now);

@@ -66,6 +66,7 @@ enum {
     KN_REPL_PEERS_MAX = 64, /* connected peers per engine */
     KN_REPL_NEG_FRAME = 60000, /* negentropy message cap: one fits in a Noise frame */
     KN_REPL_INBOX_MAX = 256, /* received objects stored per ingest call at most */
+    KN_REPL_INBOX_ASYNC_MAX = 1024, /* ... with a validate hook */
 };
 
 /*

@@ -42,6 +42,7 @@
 #include <string.h>
 
 #include "node_impl.h"
+#include "verify_pool.h"
 
 /* ---- the engine's transport ---- */
 
@@ -116,58 +117,39 @@ static size_t engine_queued(void *ctx, uint64_t peer)
     return len + uv_stream_get_write_queue_size((const uv_stream_t *)&c->tcp);
 }
 
-/* ---- validation on the thread pool ---- */
+/* ---- validation on other threads ---- */
 
-typedef struct verify_work {
-    uv_work_t req; /* req.data == this */
+/*
+ * sync.c's own state. struct node (node_impl.h) is node.c's, so it hangs
+ * off the engine timer's data pointer, which only sync.c reads.
+ */
+typedef struct sync_shell {
     node *n;
-    kn_repl_batch *b;
-} verify_work;
+    verify_pool *pool;
+} sync_shell;
 
-static void verify_run(uv_work_t *req)
+static void verified(void *ctx, kn_repl_batch *b)
 {
-    verify_work *w = req->data;
-    kn_repl_batch_run(w->b); /* touches nothing but the batch */
-}
-
-static void verify_after(uv_work_t *req, int status)
-{
-    verify_work *w = req->data;
-    node *n = w->n;
-    kn_repl_batch *b = w->b;
-    free(w);
-    uint64_t now = node_now(n);
-    if (status < 0)
-        kn_repl_batch_run(b); /* cancelled (we never cancel): validate here */
-    kn_repl_validated(n->repl, b, now);
+    node *n = ctx;
+    kn_repl_validated(n->repl, b, node_now(n));
     n->repl_dirty = true; /* its objects are stored at the tick in the check phase */
 }
 
 static int engine_validate(void *ctx, kn_repl_batch *b)
 {
-    node *n = ctx;
-    verify_work *w = malloc(sizeof *w);
-    if (!w)
-        return KN_ENOMEM;
-    w->req.data = w;
-    w->n = n;
-    w->b = b;
-    if (uv_queue_work(&n->loop, &w->req, verify_run, verify_after) < 0) {
-        free(w);
-        return KN_ENOMEM; /* the engine validates it itself */
-    }
-    return 0;
-}
-
-/* Batches validated at once: one per core, at most libuv's default pool of 4 threads. */
-static unsigned verify_parallelism(void)
-{
-    unsigned cores = uv_available_parallelism();
-    return cores < 1 ? 1 : cores > 4 ? 4 : cores;
+    sync_shell *sh = ctx;
+    return sh->pool ? verify_pool_submit(sh->pool, b) : KN_ECLOSED;
 }
 
 int sync_start(node *n)
 {
+    sync_shell *sh = n->repl_timer.data;
+    unsigned cores = uv_available_parallelism();
+    int rc;
+    if (!sh)
+        return KN_ESTATE;
+    if ((rc = verify_pool_new(&sh->pool, &n->loop, cores, verified, n)) < 0)
+        return rc;
     kn_repl_config cfg = {
         .store = kn_repl_store_lmdb(n->dd->store),
         .send = engine_send,
@@ -175,15 +157,23 @@ int sync_start(node *n)
         .queued = engine_queued,
         .env = n->env,
         .validate = engine_validate,
-        .validate_ctx = n,
-        .validate_max_out = verify_parallelism(),
+        .validate_ctx = sh,
+        /* A queue a few batches deep per worker: they keep busy while the loop commits. */
+        .validate_max_out = 4 * (cores < 1 ? 1 : cores),
     };
     memcpy(cfg.node_key, n->dd->identity_pk, KN_KEY);
+    cfg.validate = NULL;
     return kn_repl_new(&n->repl, &cfg);
 }
 
 void sync_stop(node *n)
 {
+    sync_shell *sh = n->repl_timer.data;
+    if (sh) {
+        verify_pool_free(sh->pool); /* joins the workers: no batch is touched after this */
+        free(sh);
+        n->repl_timer.data = NULL;
+    }
     kn_repl_free(n->repl);
     n->repl = NULL;
 }
@@ -326,7 +316,7 @@ int sync_announce(node *n, const uint8_t *raw, size_t len, const uint8_t id[KN_I
 
 static void on_repl_timer(uv_timer_t *t)
 {
-    node *n = t->data;
+    node *n = ((sync_shell *)t->data)->n;
     n->repl_dirty = true;
     sync_run(n, node_now(n));
 }
@@ -339,9 +329,17 @@ static void on_repl_check(uv_check_t *h)
 
 int sync_handles_init(node *n)
 {
-    if (uv_timer_init(&n->loop, &n->repl_timer) < 0 || uv_check_init(&n->loop, &n->repl_check) < 0)
+    sync_shell *sh = calloc(1, sizeof *sh);
+    if (!sh)
         return KN_ENOMEM;
-    n->repl_timer.data = n->repl_check.data = n;
+    sh->n = n;
+    if (uv_timer_init(&n->loop, &n->repl_timer) < 0
+        || uv_check_init(&n->loop, &n->repl_check) < 0) {
+        free(sh);
+        return KN_ENOMEM;
+    }
+    n->repl_timer.data = sh;
+    n->repl_check.data = n;
     return uv_check_start(&n->repl_check, on_repl_check) < 0 ? KN_ENOMEM : 0;
 }
 
