@@ -43,6 +43,7 @@
 #include "crypto.h"
 #include "datadir.h"
 #include "env_system.h"
+#include "hex.h"
 #include "object.h"
 #include "store.h"
 
@@ -279,6 +280,26 @@ int main(int argc, char **argv)
             = { knoten, "init", "--data", nodes[i].dir, "--network-key-file", keyfile, NULL };
         if (run(i ? a1 : a0, NULL) != 0) {
             fprintf(stderr, "knoten init failed for %s\n", nodes[i].dir);
+            goto out;
+        }
+    }
+    /* Only members sync: the founder (node 0) admits every other node. */
+    for (int i = 1; i < nn; i++) {
+        char path[700], hex[65], name[32];
+        uint8_t idseed[32], ipk[32], isk[64];
+        snprintf(path, sizeof path, "%.600s/identity.key", nodes[i].dir);
+        if (kn_secret_file_read(path, idseed, sizeof idseed) < 0) {
+            fprintf(stderr, "cannot read %s\n", path);
+            goto out;
+        }
+        kn_sign_keypair_from_seed(ipk, isk, idseed);
+        kn_memzero(idseed, sizeof idseed);
+        kn_memzero(isk, sizeof isk);
+        kn_hex_encode(hex, ipk, sizeof ipk);
+        snprintf(name, sizeof name, "Gemeinde %d", i);
+        char *aa[] = { knoten, "admit", hex, "--name", name, "--data", nodes[0].dir, NULL };
+        if (run(aa, NULL) != 0) {
+            fprintf(stderr, "knoten admit failed for %s\n", nodes[i].dir);
             goto out;
         }
     }
