@@ -44,6 +44,15 @@ int cli_help(const char *name);
  * to a return code when the command must stop (help printed).
  */
 int cli_common_option(kn_cli *cli, int opt, const char *arg, const char *cmd, int *exit_code);
+/*
+ * getopt_long over a command's options plus the common ones: returns the next
+ * command-specific option, -1 at the end, or CLI_STOP when the command must
+ * return *code at once (--help printed, or an unknown option). Resets getopt
+ * on the first call for argv.
+ */
+enum { CLI_STOP = -2 };
+int cli_getopt(kn_cli *cli, int argc, char **argv, const char *shortopts, const struct option *opts,
+    const char *cmd, int *code);
 #define CLI_COMMON_LONGOPTS                                                                        \
     { "data", required_argument, 0, 'D' },                                                         \
     {                                                                                              \

@@ -232,12 +232,7 @@ int cmd_join(kn_cli *cli, int argc, char **argv)
     unsigned long timeout_s = KN_JOIN_ADMIT_TIMEOUT_MS / 1000;
     int opt, code = -1;
     optind = 1;
-    while ((opt = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
-        if (cli_common_option(cli, opt, optarg, "join", &code)) {
-            if (code >= 0)
-                return code;
-            continue;
-        }
+    while ((opt = cli_getopt(cli, argc, argv, "h", opts, "join", &code)) >= 0) {
         if (opt == 'n')
             name = optarg;
         else if (opt == 'a')
@@ -249,6 +244,8 @@ int cmd_join(kn_cli *cli, int argc, char **argv)
                 return cli_usage_error(cli, "--timeout is a number of seconds, 1 to 3600");
         }
     }
+    if (opt == CLI_STOP)
+        return code;
     if (optind >= argc)
         return cli_usage_error(cli,
             "give the invite code from the e-mail (or - to read it from "

@@ -73,12 +73,7 @@ int cmd_ls(kn_cli *cli, int argc, char **argv)
     ls_ctx c = { .limit = 100 };
     int opt, code = -1;
     optind = 1;
-    while ((opt = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
-        if (cli_common_option(cli, opt, optarg, "ls", &code)) {
-            if (code >= 0)
-                return code;
-            continue;
-        }
+    while ((opt = cli_getopt(cli, argc, argv, "h", opts, "ls", &code)) >= 0) {
         switch (opt) {
         case 's':
             if (strlen(optarg) > KN_SPACE_MAX)
@@ -114,6 +109,8 @@ int cmd_ls(kn_cli *cli, int argc, char **argv)
             break;
         }
     }
+    if (opt == CLI_STOP)
+        return code;
     if (optind < argc)
         return cli_usage_error(cli, "unexpected argument \"%s\"", argv[optind]);
     if (q.author && (q.space || q.type))
@@ -166,15 +163,12 @@ int cmd_show(kn_cli *cli, int argc, char **argv)
     bool as_json = false;
     int opt, code = -1;
     optind = 1;
-    while ((opt = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
-        if (cli_common_option(cli, opt, optarg, "show", &code)) {
-            if (code >= 0)
-                return code;
-            continue;
-        }
+    while ((opt = cli_getopt(cli, argc, argv, "h", opts, "show", &code)) >= 0) {
         if (opt == 'j')
             as_json = true;
     }
+    if (opt == CLI_STOP)
+        return code;
     if (optind + 1 != argc)
         return cli_usage_error(cli, "give exactly one ID");
     uint8_t id[KN_ID];
@@ -256,15 +250,12 @@ int cmd_status(kn_cli *cli, int argc, char **argv)
     bool as_json = false;
     int opt, code = -1;
     optind = 1;
-    while ((opt = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
-        if (cli_common_option(cli, opt, optarg, "status", &code)) {
-            if (code >= 0)
-                return code;
-            continue;
-        }
+    while ((opt = cli_getopt(cli, argc, argv, "h", opts, "status", &code)) >= 0) {
         if (opt == 'j')
             as_json = true;
     }
+    if (opt == CLI_STOP)
+        return code;
     if (optind < argc)
         return cli_usage_error(cli, "unexpected argument \"%s\"", argv[optind]);
     kn_datadir dd;
@@ -334,15 +325,12 @@ int cmd_export(kn_cli *cli, int argc, char **argv)
     const char *path = NULL;
     int opt, code = -1;
     optind = 1;
-    while ((opt = getopt_long(argc, argv, "ho:", opts, NULL)) != -1) {
-        if (cli_common_option(cli, opt, optarg, "export", &code)) {
-            if (code >= 0)
-                return code;
-            continue;
-        }
+    while ((opt = cli_getopt(cli, argc, argv, "ho:", opts, "export", &code)) >= 0) {
         if (opt == 'o')
             path = optarg;
     }
+    if (opt == CLI_STOP)
+        return code;
     if (optind < argc)
         return cli_usage_error(cli, "unexpected argument \"%s\"", argv[optind]);
     kn_datadir dd;
@@ -465,13 +453,7 @@ int cmd_import(kn_cli *cli, int argc, char **argv)
     static const struct option opts[] = { CLI_COMMON_LONGOPTS, { 0, 0, 0, 0 } };
     int opt, code = -1;
     optind = 1;
-    while ((opt = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
-        if (cli_common_option(cli, opt, optarg, "import", &code)) {
-            if (code >= 0)
-                return code;
-            continue;
-        }
-    }
+    while ((opt = cli_getopt(cli, argc, argv, "h", opts, "import", &code)) >= 0) { }
     if (optind + 1 < argc)
         return cli_usage_error(cli, "give at most one FILE");
     const char *path = optind < argc ? argv[optind] : "-";
@@ -487,6 +469,8 @@ int cmd_import(kn_cli *cli, int argc, char **argv)
         }
         fprintf(stderr, "knoten: created a new node (no network key yet) in %s\n", cli->data_dir);
     }
+    if (opt == CLI_STOP)
+        return code;
     kn_datadir dd;
     import_batch *b = calloc(1, sizeof *b);
     char *line = malloc(IMPORT_LINE_MAX + 2);

@@ -127,7 +127,7 @@ static int read_network_key(const char *path, uint8_t key[static 32])
         if (kn_hex_decode(key, 32, (const char *)buf + a, b - a) < 0)
             rc = cli_fail("%s holds neither 32 raw bytes nor 64 hex digits.\n"
                           "Copy DATA/network.key from a node of the network you want to join.",
-                          path);
+                path);
     }
     kn_memzero(buf, sizeof buf);
     return rc;
@@ -135,22 +135,15 @@ static int read_network_key(const char *path, uint8_t key[static 32])
 
 int cmd_init(kn_cli *cli, int argc, char **argv)
 {
-    static const struct option opts[]
-        = { { "found", required_argument, 0, 'f' }, { "description", required_argument, 0, 'd' },
-              { "admit", required_argument, 0, 'k' },
-              { "network-key-file", required_argument, 0, 'n' }, CLI_COMMON_LONGOPTS,
-              { 0, 0, 0, 0 } };
+    static const struct option opts[] = { { "found", required_argument, 0, 'f' },
+        { "description", required_argument, 0, 'd' }, { "admit", required_argument, 0, 'k' },
+        { "network-key-file", required_argument, 0, 'n' }, CLI_COMMON_LONGOPTS, { 0, 0, 0, 0 } };
     const char *name = "knoten", *description = NULL, *key_file = NULL;
     bool founding_options = false;
     unsigned long admit = 1;
     int opt, code = -1;
     optind = 1;
-    while ((opt = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
-        if (cli_common_option(cli, opt, optarg, "init", &code)) {
-            if (code >= 0)
-                return code;
-            continue;
-        }
+    while ((opt = cli_getopt(cli, argc, argv, "h", opts, "init", &code)) >= 0) {
         switch (opt) {
         case 'f':
             name = optarg;
@@ -174,6 +167,8 @@ int cmd_init(kn_cli *cli, int argc, char **argv)
         }
         }
     }
+    if (opt == CLI_STOP)
+        return code;
     if (optind < argc)
         return cli_usage_error(cli, "unexpected argument \"%s\"", argv[optind]);
     if (kn_datadir_exists(cli->data_dir))
@@ -182,8 +177,9 @@ int cmd_init(kn_cli *cli, int argc, char **argv)
             cli->data_dir);
 
     if (key_file && founding_options)
-        return cli_usage_error(cli, "--network-key-file joins an existing network; "
-                                    "--found, --description and --admit found a new one");
+        return cli_usage_error(cli,
+            "--network-key-file joins an existing network; "
+            "--found, --description and --admit found a new one");
 
     uint8_t network_key[32];
     if (key_file) {
@@ -204,8 +200,8 @@ int cmd_init(kn_cli *cli, int argc, char **argv)
         /* Joining: the network object arrives from the peers; nothing is founded here. */
         char hex[65];
         kn_hex_encode(hex, dd.identity_pk, 32);
-        printf("Created a knoten node in %s with the network key from %s\n", cli->data_dir,
-               key_file);
+        printf(
+            "Created a knoten node in %s with the network key from %s\n", cli->data_dir, key_file);
         printf("node identity: %s\n", hex);
         kn_datadir_close(&dd);
         return CLI_OK;
@@ -242,12 +238,7 @@ int cmd_thread(kn_cli *cli, int argc, char **argv)
     char *tags[MAX_TAGS];
     int ntags = 0, opt, code = -1;
     optind = 1;
-    while ((opt = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
-        if (cli_common_option(cli, opt, optarg, "thread", &code)) {
-            if (code >= 0)
-                return code;
-            continue;
-        }
+    while ((opt = cli_getopt(cli, argc, argv, "h", opts, "thread", &code)) >= 0) {
         switch (opt) {
         case 's':
             space = optarg;
@@ -271,6 +262,8 @@ int cmd_thread(kn_cli *cli, int argc, char **argv)
             break;
         }
     }
+    if (opt == CLI_STOP)
+        return code;
     if (optind < argc)
         return cli_usage_error(cli, "unexpected argument \"%s\"", argv[optind]);
     if (!space || !title)
@@ -312,12 +305,7 @@ int cmd_post(kn_cli *cli, int argc, char **argv)
     const char *reply_to = NULL, *body = NULL, *body_file = NULL;
     int opt, code = -1;
     optind = 1;
-    while ((opt = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
-        if (cli_common_option(cli, opt, optarg, "post", &code)) {
-            if (code >= 0)
-                return code;
-            continue;
-        }
+    while ((opt = cli_getopt(cli, argc, argv, "h", opts, "post", &code)) >= 0) {
         if (opt == 'r')
             reply_to = optarg;
         else if (opt == 'b')
@@ -325,6 +313,8 @@ int cmd_post(kn_cli *cli, int argc, char **argv)
         else if (opt == 'B')
             body_file = optarg;
     }
+    if (opt == CLI_STOP)
+        return code;
     if (optind + 1 != argc)
         return cli_usage_error(cli, "give exactly one THREAD-ID");
     if (!body == !body_file)
@@ -378,12 +368,7 @@ int cmd_link(kn_cli *cli, int argc, char **argv)
     char *tags[MAX_TAGS];
     int ntags = 0, opt, code = -1;
     optind = 1;
-    while ((opt = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
-        if (cli_common_option(cli, opt, optarg, "link", &code)) {
-            if (code >= 0)
-                return code;
-            continue;
-        }
+    while ((opt = cli_getopt(cli, argc, argv, "h", opts, "link", &code)) >= 0) {
         switch (opt) {
         case 's':
             space = optarg;
@@ -404,6 +389,8 @@ int cmd_link(kn_cli *cli, int argc, char **argv)
             break;
         }
     }
+    if (opt == CLI_STOP)
+        return code;
     if (optind < argc)
         return cli_usage_error(cli, "unexpected argument \"%s\"", argv[optind]);
     if (!space || !url || !title)
@@ -432,15 +419,12 @@ int cmd_retract(kn_cli *cli, int argc, char **argv)
     const char *reason = NULL;
     int opt, code = -1;
     optind = 1;
-    while ((opt = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
-        if (cli_common_option(cli, opt, optarg, "retract", &code)) {
-            if (code >= 0)
-                return code;
-            continue;
-        }
+    while ((opt = cli_getopt(cli, argc, argv, "h", opts, "retract", &code)) >= 0) {
         if (opt == 'r')
             reason = optarg;
     }
+    if (opt == CLI_STOP)
+        return code;
     if (optind + 1 != argc)
         return cli_usage_error(cli, "give exactly one ID");
     kn_object_draft d = { .type = KN_T_RETRACT, .space = "", .nrefs = 1 };

@@ -105,15 +105,12 @@ static int sync_status(kn_cli *cli, int argc, char **argv)
     bool json = false;
     int opt, code = -1;
     optind = 1;
-    while ((opt = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
-        if (cli_common_option(cli, opt, optarg, "sync", &code)) {
-            if (code >= 0)
-                return code;
-            continue;
-        }
+    while ((opt = cli_getopt(cli, argc, argv, "h", opts, "sync", &code)) >= 0) {
         if (opt == 'j')
             json = true;
     }
+    if (opt == CLI_STOP)
+        return code;
     if (optind < argc)
         return cli_usage_error(cli, "unexpected argument \"%s\"", argv[optind]);
     kn_datadir dd;

@@ -250,6 +250,20 @@ int cli_common_option(kn_cli *cli, int opt, const char *arg, const char *cmd, in
     }
 }
 
+int cli_getopt(kn_cli *cli, int argc, char **argv, const char *shortopts, const struct option *opts,
+    const char *cmd, int *code)
+{
+    int opt;
+    while ((opt = getopt_long(argc, argv, shortopts, opts, NULL)) != -1) {
+        *code = -1;
+        if (!cli_common_option(cli, opt, optarg, cmd, code))
+            return opt;
+        if (*code >= 0)
+            return CLI_STOP;
+    }
+    return -1;
+}
+
 int cli_open(kn_cli *cli, kn_datadir *dd)
 {
     if (!kn_datadir_exists(cli->data_dir))
