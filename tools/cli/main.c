@@ -360,5 +360,6 @@ int main(int argc, char **argv)
         fprintf(stderr, "knoten: no default data directory (HOME is not set); pass --data DIR\n");
         return CLI_USAGE;
     }
+    argv[1] = prog; /* getopt names the program in its messages */
     return c->run(&cli, argc - 1, argv + 1);
 }
