@@ -162,7 +162,6 @@ int sync_start(node *n)
         .validate_max_out = 4 * (cores < 1 ? 1 : cores),
     };
     memcpy(cfg.node_key, n->dd->identity_pk, KN_KEY);
-    cfg.validate = NULL;
     return kn_repl_new(&n->repl, &cfg);
 }
 
