@@ -8,7 +8,10 @@
  *
  * Configured peers are re-read from the store every NODE_RELOAD_MS and at
  * once on SIGHUP, so `knoten peer add` in another process takes effect
- * within two seconds without a restart.
+ * within two seconds without a restart. They are always dialled. Announced
+ * peers (addresses other members publish in addr objects, addr.c) share the
+ * slot machinery but are dialled only to reach the target number of
+ * connections.
  *
  * One node may reach another over two connections at once (both dialled at
  * the same time, or one dialled us while we dialled it). Both sides keep the
@@ -129,7 +132,9 @@ int node_authorize(node *n, conn *c, uint64_t now, const char **why)
         return KN_EIDENTITY;
     }
     if (c->slot && c->slot->cfg.has_key && memcmp(c->identity, c->slot->cfg.key, 32) != 0) {
-        *why = "its identity is not the key configured with `knoten peer add`";
+        *why = c->slot->announced
+            ? "its identity is not the key of the member that announced this address"
+            : "its identity is not the key configured with `knoten peer add`";
         return KN_EIDENTITY;
     }
     int cls = node_classify(n, c->identity, now);
@@ -217,12 +222,12 @@ static int load_noise_key(node *n)
 
 /* ---- configured peers ---- */
 
-static const uint8_t *slot_identity(const slot *s)
+const uint8_t *node_slot_identity(const slot *s)
 {
     return s->cfg.has_key ? s->cfg.key : s->has_learned ? s->learned : NULL;
 }
 
-static conn *established_with(node *n, const uint8_t *identity)
+conn *node_established_with(node *n, const uint8_t *identity)
 {
     if (!identity)
         return NULL;
@@ -272,7 +277,7 @@ static void slot_failed(node *n, slot *s, int err, const char *why, uint64_t now
     char label[320];
     uint64_t delay = slot_retry_later(n, s, err, why, false, 0, now);
     node_log(n, "%s: %s; retrying in %llu s",
-        label_for(s->cfg.addr, slot_identity(s), label, sizeof label), why,
+        label_for(s->cfg.addr, node_slot_identity(s), label, sizeof label), why,
         (unsigned long long)((delay + 999) / 1000));
 }
 
@@ -300,7 +305,7 @@ static void on_resolved(uv_getaddrinfo_t *req, int status, struct addrinfo *res)
     uv_freeaddrinfo(res);
 }
 
-static void slot_dial(node *n, slot *s, uint64_t now)
+void node_slot_dial(node *n, slot *s, uint64_t now)
 {
     char host[KN_HOST_MAX + 1], port_s[8];
     uint16_t port;
@@ -338,8 +343,7 @@ static void slot_dial(node *n, slot *s, uint64_t now)
     n->state_dirty = true;
 }
 
-/* Forgets a slot: its connection says bye, its lookup is abandoned. */
-static void slot_free(slot *s, const char *why, uint64_t now)
+void node_slot_free(slot *s, const char *why, uint64_t now)
 {
     if (s->conn) {
         conn *c = s->conn;
@@ -358,22 +362,22 @@ static void slot_free(slot *s, const char *why, uint64_t now)
 static void apply_peer_list(node *n, const kn_peer_list *l, uint64_t now)
 {
     char label[320];
-    /* Drop the slots no longer configured. */
+    /* Drop the slots no longer configured (announced ones are addr.c's). */
     for (slot **pp = &n->slots; *pp;) {
         slot *s = *pp;
-        if (kn_peer_list_find(l, s->cfg.addr) >= 0) {
+        if (s->announced || kn_peer_list_find(l, s->cfg.addr) >= 0) {
             pp = &s->next;
             continue;
         }
         *pp = s->next;
         node_log(n, "%s removed from the configuration",
             label_for(s->cfg.addr, NULL, label, sizeof label));
-        slot_free(s, "removed from the configuration", now);
+        node_slot_free(s, "removed from the configuration", now);
     }
     for (size_t i = 0; i < l->n; i++) {
         const kn_peer_entry *e = &l->v[i];
         slot *s = n->slots;
-        while (s && strcmp(s->cfg.addr, e->addr) != 0)
+        while (s && (s->announced || strcmp(s->cfg.addr, e->addr) != 0))
             s = s->next;
         if (s) {
             bool changed = s->cfg.has_key != e->has_key
@@ -464,7 +468,7 @@ void node_on_established(node *n, conn *c, uint64_t now)
         c->slot->handshake_ms = now;
     } else {
         for (slot *s = n->slots; s; s = s->next)
-            if (slot_identity(s) && memcmp(slot_identity(s), c->identity, 32) == 0)
+            if (node_slot_identity(s) && memcmp(node_slot_identity(s), c->identity, 32) == 0)
                 s->handshake_ms = now;
     }
     n->state_dirty = true;
@@ -511,8 +515,8 @@ void node_on_closed(node *n, conn *c, int err, const char *why, uint64_t now)
         if (c->slot)
             c->slot->sync = c->sync;
         for (slot *o = n->slots; o; o = o->next)
-            if (o != c->slot && !o->conn && slot_identity(o)
-                && memcmp(slot_identity(o), c->identity, 32) == 0)
+            if (o != c->slot && !o->conn && node_slot_identity(o)
+                && memcmp(node_slot_identity(o), c->identity, 32) == 0)
                 o->sync = c->sync;
     }
     slot *s = c->slot;
@@ -530,7 +534,7 @@ void node_on_closed(node *n, conn *c, int err, const char *why, uint64_t now)
     if (n->stopping)
         return;
     if (s && !c->identity_checked)
-        label_for(s->cfg.addr, slot_identity(s), label, sizeof label); /* who we expected */
+        label_for(s->cfg.addr, node_slot_identity(s), label, sizeof label); /* who we expected */
     else
         node_peer_label(c, label, sizeof label);
     unsigned long long secs = (unsigned long long)((delay + 999) / 1000);
@@ -567,12 +571,13 @@ static void write_state(node *n, bool running, uint64_t now)
         snprintf(p->addr, sizeof p->addr, "%s", s->cfg.addr);
         conn *via = s->conn && s->conn->established && !s->conn->closing
             ? s->conn
-            : established_with(n, slot_identity(s));
-        const uint8_t *id = via ? via->identity : slot_identity(s);
+            : node_established_with(n, node_slot_identity(s));
+        const uint8_t *id = via ? via->identity : node_slot_identity(s);
         if (id) {
             p->has_identity = true;
             memcpy(p->identity, id, 32);
         }
+        p->announced = s->announced;
         p->phase = running ? (via ? KN_PHASE_CONNECTED : s->phase) : KN_PHASE_IDLE;
         if (running && via) {
             p->since_ms = via->since_ms;
@@ -589,13 +594,13 @@ static void write_state(node *n, bool running, uint64_t now)
         p->error_ms = s->error_ms;
         snprintf(p->last_error, sizeof p->last_error, "%s", s->last_error);
     }
-    /* Inbound peers that no configured address accounts for. */
+    /* Inbound peers that no configured or announced address accounts for. */
     for (conn *c = n->conns; running && c; c = c->next) {
         if (!c->inbound || !c->established || c->closing)
             continue;
         bool listed = false;
         for (slot *s = n->slots; s && !listed; s = s->next)
-            listed = slot_identity(s) && memcmp(slot_identity(s), c->identity, 32) == 0;
+            listed = node_slot_identity(s) && memcmp(node_slot_identity(s), c->identity, 32) == 0;
         if (listed)
             continue;
         kn_peer_status *p = &st.v[st.n++];
@@ -713,8 +718,10 @@ static void on_tick(uv_timer_t *t)
     }
     if (n->self.expiry_ms < now + 24ull * 3600 * 1000)
         sign_statement(n, now); /* new connections get a fresh statement; old ones keep theirs */
-    if (n->reload_now || now >= n->reload_ms)
+    if (n->reload_now || now >= n->reload_ms) {
         reload_peers(n, now);
+        addr_reload(n, now);
+    }
     roster_check(n, now);
     if (n->join) {
         join_tick(n, now);
@@ -723,12 +730,14 @@ static void on_tick(uv_timer_t *t)
     }
     localpub_poll(n, now); /* NODE_LOCAL_POLL_MS is this tick's period */
     for (slot *s = n->slots; s; s = s->next) {
-        if (s->conn || s->resolving || now < s->retry_ms || n->halfopen >= NODE_MAX_HALFOPEN)
+        if (s->announced || s->conn || s->resolving || now < s->retry_ms
+            || n->halfopen >= NODE_MAX_HALFOPEN)
             continue;
-        if (established_with(n, slot_identity(s)))
+        if (node_established_with(n, node_slot_identity(s)))
             continue; /* reached already, over a connection the peer dialled */
-        slot_dial(n, s, now);
+        node_slot_dial(n, s, now);
     }
+    addr_tick(n, now);
     if ((n->state_dirty && now - n->state_written_ms >= NODE_STATE_MIN_MS)
         || now - n->state_written_ms >= NODE_STATE_HEARTBEAT_MS)
         write_state(n, true, now);
@@ -839,6 +848,7 @@ int node_run(kn_datadir *dd, const kn_node_config *cfg, const kn_env *env, kn_no
     uv_signal_start(&n->sighup, on_signal, SIGHUP);
     uv_signal_start(&n->sigusr1, on_signal, SIGUSR1);
     reload_peers(n, now);
+    addr_reload(n, now);
     write_state(n, true, now);
     uv_timer_start(&n->tick, on_tick, NODE_TICK_MS, NODE_TICK_MS);
     char id[65];

@@ -3,10 +3,13 @@
  * peers, timers, state file), conn.c (one TCP connection and its secure
  * session), messages.c (the application messages), sync.c (the replication
  * engine's transport, and the per-peer sync accounting) and localpub.c
- * (objects other processes stored locally) and join.c (invite redemption on
- * both sides, and the join mode of `knoten join`). Not for other modules.
+ * (objects other processes stored locally), join.c (invite redemption on
+ * both sides, and the join mode of `knoten join`) and addr.c (this node's
+ * addr object, and the announced peers it dials to keep its target number of
+ * connections). Not for other modules.
  *
- * Ownership: the node owns the slots (one per configured peer) and the
+ * Ownership: the node owns the slots (one per configured peer, and one per
+ * address another member announced) and the
  * connections (a list). A connection's memory is released only in the close
  * callback of its TCP handle (libuv rule); a slot is freed when the
  * configuration drops it, after detaching its connection.
@@ -66,6 +69,8 @@ enum {
     NODE_JOIN_RATE_WINDOW_MS = 60000,
     NODE_JOIN_RATE_MAX = 10, /* failed joins per address and window */
     NODE_ADMIT_SETTLE_MS = 1000, /* joiner: after the admit, quiet this long means "member" */
+    NODE_CANDIDATES_MS = 2000, /* re-read members' addr objects this often */
+    NODE_ADDR_AUTHORS_MAX = 4096, /* authors of addr objects looked at per re-read */
 };
 
 /*
@@ -97,11 +102,17 @@ typedef struct node node;
 typedef struct conn conn;
 typedef struct slot slot;
 
-/* One configured peer: the address we dial and what we learned about it. */
+/*
+ * One address we dial and what we learned about it: a configured peer
+ * (`knoten peer add`), or an announced one (addr.c: an address from a member's
+ * newest addr object, with that member's key pinned in cfg).
+ */
 struct slot {
     node *n;
     slot *next;
     kn_peer_entry cfg;
+    bool announced; /* from a member's addr object; dialled only below the target */
+    bool stale; /* addr.c, during a re-read: not announced any more */
     bool has_learned; /* identity seen at the last handshake on this address */
     uint8_t learned[32];
     conn *conn; /* our outbound connection, or NULL */
@@ -201,6 +212,16 @@ struct node {
     } join_attempts[NODE_JOIN_RATE_SLOTS];
     kn_node_join *join; /* join mode (`knoten join`); NULL in `knoten run` */
     uint64_t join_started_ms, join_lost_since_ms;
+
+    /* Finding each other (addr.c). */
+    kn_announce announce; /* our own addresses (the "announce" setting) */
+    bool announce_loaded;
+    bool announce_pending; /* the set differs from our newest addr object, or not checked yet */
+    uint64_t announce_check_ms; /* next look at whether we may publish it */
+    unsigned target; /* target number of live connections ("connections" setting) */
+    uint64_t candidates_ms; /* next re-read of the members' addr objects */
+    size_t candidates_logged; /* announced addresses at the last log line */
+    unsigned rotate; /* where the next scan of announced slots starts */
 };
 
 /* ---- node.c ---- */
@@ -224,6 +245,14 @@ void node_stop(node *n, const char *why, uint64_t now);
 /* The loop of kn_node_run and kn_node_join_run; join is NULL for `knoten run`. */
 KN_MUST_USE int node_run(
     kn_datadir *dd, const kn_node_config *cfg, const kn_env *env, kn_node_join *join);
+/* Dials the slot's address (a lookup first for a host name). */
+void node_slot_dial(node *n, slot *s, uint64_t now);
+/* Forgets a slot that is already unlinked: its connection says bye (why), its lookup is dropped. */
+void node_slot_free(slot *s, const char *why, uint64_t now);
+/* The established, not closing connection with this identity, or NULL (also for NULL). */
+conn *node_established_with(node *n, const uint8_t *identity);
+/* The identity a slot expects: the pinned key, else the one learned at the last handshake. */
+const uint8_t *node_slot_identity(const slot *s);
 /* Called by conn.c when a connection is established / has started closing. */
 void node_on_established(node *n, conn *c, uint64_t now);
 void node_on_closed(node *n, conn *c, int err, const char *why, uint64_t now);
@@ -280,6 +309,16 @@ KN_MUST_USE int msg_dispatch(
 void msg_send_ping(conn *c, uint64_t now);
 /* Appends ["bye", reason] (reason cut to KN_WIRE_REASON_MAX bytes). */
 void msg_encode_bye(kn_mp_out *o, const char *reason);
+
+/* ---- addr.c ---- */
+/* Re-reads the "announce" and "connections" settings (at start and with the peer list). */
+void addr_reload(node *n, uint64_t now);
+/*
+ * From the node tick, after the configured peers: publishes our addr object
+ * when due, re-reads the members' addr objects every NODE_CANDIDATES_MS, and
+ * dials announced peers while there are fewer live connections than the target.
+ */
+void addr_tick(node *n, uint64_t now);
 
 /* ---- join.c ---- */
 /* Inviter side: a peer's ["join", ...] (any connection). Negative: protocol violation. */

@@ -11,6 +11,17 @@
  * Writers: `knoten peer add|rm` (read-modify-write; LMDB serialises the
  * writes, two administrators racing each other can lose one edit). Reader:
  * the running node, which re-reads the list every few seconds and on SIGHUP.
+ *
+ * Two more settings say how the node takes part in finding each other
+ * (docs/federation.md, "Addresses"), both written by `knoten run` and re-read
+ * by the running node with the peer list:
+ *
+ *   "announce"     canonical msgpack array of 0..16 "HOST:PORT" strings: where
+ *                  other members can reach this node (`--announce`). The node
+ *                  publishes them in a signed `addr` object.
+ *   "connections"  a msgpack uint: the target number of live connections
+ *                  (`--connections`, default 8), filled from members' `addr`
+ *                  objects once the configured peers are dialled.
  */
 #ifndef KN_PEER_CONFIG_H
 #define KN_PEER_CONFIG_H
@@ -29,6 +40,16 @@ enum {
 };
 
 #define KN_PEERS_SETTING "peers"
+#define KN_ANNOUNCE_SETTING "announce"
+#define KN_CONNECTIONS_SETTING "connections"
+
+enum {
+    KN_ANNOUNCE_MAX = 16, /* addresses in one addr object (docs/objects.md) */
+    KN_ANNOUNCE_ADDR_MAX = 255, /* bytes of one of them */
+    KN_CONNECTIONS_DEFAULT = 8,
+    KN_CONNECTIONS_MAX = 256,
+    KN_ANNOUNCED_PEERS_MAX = 1024, /* announced addresses a node considers dialling */
+};
 
 typedef struct kn_peer_entry {
     char addr[KN_PEER_ADDR_MAX + 1]; /* "HOST:PORT" or "[V6]:PORT" as the administrator wrote it */
@@ -71,5 +92,42 @@ int kn_peer_list_find(const kn_peer_list *l, const char *addr);
 KN_MUST_USE int kn_peer_list_add(kn_peer_list *l, const char *addr, const uint8_t *key);
 /* KN_ENOTFOUND if addr is not listed. */
 KN_MUST_USE int kn_peer_list_remove(kn_peer_list *l, const char *addr);
+
+/*
+ * A set of announced addresses, in the order given: this node's own (the
+ * "announce" setting) or another member's (its newest addr object). Plain
+ * value, no allocation.
+ */
+typedef struct kn_announce {
+    size_t n;
+    char addr[KN_ANNOUNCE_MAX][KN_ANNOUNCE_ADDR_MAX + 1];
+} kn_announce;
+
+/*
+ * Adds addr unless it is listed already. KN_EINVAL if it is not HOST:PORT
+ * (kn_hostport_parse) or longer than KN_ANNOUNCE_ADDR_MAX, KN_ELIMIT beyond
+ * KN_ANNOUNCE_MAX.
+ */
+KN_MUST_USE int kn_announce_add(kn_announce *a, const char *addr);
+/* True if both list the same addresses in the same order. */
+bool kn_announce_equal(const kn_announce *a, const kn_announce *b);
+/* Strict decode of the stored setting; encode appends it (returns kn_mp_out_error). */
+KN_MUST_USE int kn_announce_decode(kn_announce *a, const uint8_t *buf, size_t len);
+KN_MUST_USE int kn_announce_encode(const kn_announce *a, struct kn_mp_out *o);
+/* The "announce" setting; absent is an empty set. save with a->n == 0 clears it. */
+KN_MUST_USE int kn_announce_load(kn_store *s, kn_announce *a);
+KN_MUST_USE int kn_announce_save(kn_store *s, const kn_announce *a);
+
+/*
+ * The addresses of an addr object's body (the object is checked already:
+ * 1..16 strings of 1..255 bytes). Entries that are not HOST:PORT are
+ * skipped, since another node wrote them; 0 with a->n == 0 if none is usable.
+ */
+struct kn_object;
+KN_MUST_USE int kn_announce_from_object(kn_announce *a, const struct kn_object *o);
+
+/* The "connections" setting; absent reads as KN_CONNECTIONS_DEFAULT. */
+KN_MUST_USE int kn_connections_load(kn_store *s, unsigned *n);
+KN_MUST_USE int kn_connections_save(kn_store *s, unsigned n);
 
 #endif

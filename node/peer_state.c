@@ -11,7 +11,11 @@
 
 #include "hex.h"
 
-enum { STATE_LINE_MAX = 1024, STATE_RECORDS_MAX = 2 * KN_PEERS_MAX + 256 };
+enum {
+    STATE_LINE_MAX = 1024,
+    /* configured, inbound (NODE_MAX_INBOUND) and announced peers */
+    STATE_RECORDS_MAX = 2 * KN_PEERS_MAX + KN_ANNOUNCED_PEERS_MAX + 256,
+};
 
 static const char *const phase_names[] = {
     [KN_PHASE_IDLE] = "idle",
@@ -66,10 +70,13 @@ int kn_peer_state_write(const char *datadir, const kn_peer_state *st)
         if (p->has_identity)
             kn_hex_encode(id, p->identity, 32);
         fprintf(f, "peer\t%s\t%s\t%s\t%s\t%llu\t%llu\t%llu\t%llu\t%llu\t%llu\t", p->addr,
-            p->inbound ? "in" : "out", kn_peer_phase_name(p->phase), id,
-            (unsigned long long)p->since_ms, (unsigned long long)p->handshake_ms,
-            (unsigned long long)p->retry_ms, (unsigned long long)p->bytes_in,
-            (unsigned long long)p->bytes_out, (unsigned long long)p->error_ms);
+            p->inbound         ? "in"
+                : p->announced ? "announced"
+                               : "out",
+            kn_peer_phase_name(p->phase), id, (unsigned long long)p->since_ms,
+            (unsigned long long)p->handshake_ms, (unsigned long long)p->retry_ms,
+            (unsigned long long)p->bytes_in, (unsigned long long)p->bytes_out,
+            (unsigned long long)p->error_ms);
         put_text(f, p->last_error);
         fputc('\n', f);
         const kn_peer_sync *y = &p->sync;
@@ -115,6 +122,7 @@ static int parse_peer(kn_peer_status *p, char *line)
         return KN_ECORRUPT;
     strcpy(p->addr, f[1]);
     p->inbound = strcmp(f[2], "in") == 0;
+    p->announced = strcmp(f[2], "announced") == 0;
     p->phase = (kn_peer_phase)-1;
     for (size_t i = 0; i < sizeof phase_names / sizeof phase_names[0]; i++)
         if (strcmp(f[3], phase_names[i]) == 0)

@@ -10,7 +10,7 @@
  * Format (version 1), one record per line, fields separated by tabs:
  *
  *   knoten-peers-state  1  PID  RUNNING(0|1)  UPDATED_MS
- *   peer  ADDR  DIR(out|in)  PHASE  IDENTITY-HEX|-  SINCE_MS  HANDSHAKE_MS
+ *   peer  ADDR  DIR(out|in|announced)  PHASE  IDENTITY-HEX|-  SINCE_MS  HANDSHAKE_MS
  *         RETRY_MS  BYTES_IN  BYTES_OUT  ERROR_MS  ERROR-TEXT|-
  *   sync  OBJS_IN  OBJS_OUT  RECON_MS  RECON_DURATION_MS  RECON_IN  RECON_OUT
  *         RECON_FOUND  RECON_BYTES_IN
@@ -20,6 +20,12 @@
  * see kn_peer_sync). Readers skip record kinds they do not know, so the
  * `sync` records were added without changing the version; the last two
  * fields of `sync` came later and may be missing (read as 0).
+ *
+ * DIR is "out" for a configured peer (`knoten peer add`), "in" for a peer
+ * that dialled us and no configured or announced address accounts for, and
+ * "announced" for an address another member published in its `addr` object
+ * (dialled to reach the target number of connections). "announced" came
+ * later; a reader that does not know it takes it for "out".
  *
  * Writer: the node (node.c). Readers: `knoten peer ls`, `knoten sync status`,
  * tests.
@@ -69,6 +75,7 @@ typedef struct kn_peer_sync {
 typedef struct kn_peer_status {
     char addr[KN_PEER_ADDR_MAX + 1];
     bool inbound;
+    bool announced; /* from a member's addr object, not configured */
     kn_peer_phase phase;
     bool has_identity;
     uint8_t identity[32];
@@ -95,7 +102,7 @@ void kn_peer_state_free(kn_peer_state *st);
 KN_MUST_USE int kn_peer_state_write(const char *datadir, const kn_peer_state *st);
 
 /*
- * Reads DIR/peers.state (at most KN_PEERS_MAX * 2 records, 1 MiB);
+ * Reads DIR/peers.state (at most 2 * KN_PEERS_MAX + KN_ANNOUNCED_PEERS_MAX + 256 peer records);
  * KN_ENOTFOUND if the node never ran, KN_ECORRUPT if it is not ours.
  */
 KN_MUST_USE int kn_peer_state_read(const char *datadir, kn_peer_state *st);

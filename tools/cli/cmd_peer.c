@@ -4,7 +4,9 @@
  * The list is kept in the store settings (node/peer_config.h); a running
  * node re-reads it within two seconds (at once on SIGHUP), so these commands
  * work while `knoten run` is up. `ls` joins the list with DATA/peers.state,
- * which the running node rewrites when something changes.
+ * which the running node rewrites when something changes; it also shows the
+ * addresses other members announced that the running node knows of, marked
+ * "(announced)", and peers that dialled in, marked "(inbound)".
  */
 #include <errno.h>
 #include <signal.h>
@@ -148,6 +150,29 @@ static void print_row(const char *addr, const char *state, const uint8_t *id, co
         err && *err ? err : "");
 }
 
+/* The STATE column for one peer the running node reports (p may be NULL: not in the state). */
+static void format_state(
+    char *state, size_t cap, const kn_peer_status *p, bool alive, bool announced, uint64_t now)
+{
+    const char *mark = announced ? " (announced)" : "";
+    if (!p || !alive)
+        snprintf(state, cap, "%s%s",
+            p && p->handshake_ms ? "not connected (node stopped)" : "never connected", mark);
+    else if (p->phase == KN_PHASE_CONNECTED)
+        snprintf(state, cap, "connected%s", mark);
+    else if (announced
+        && (p->phase == KN_PHASE_IDLE || (p->phase == KN_PHASE_BACKOFF && p->retry_ms <= now)))
+        /* Dialled only while the node has fewer connections than its target. */
+        snprintf(state, cap, "standby%s", mark);
+    else if (p->phase == KN_PHASE_BACKOFF)
+        snprintf(state, cap, "backing off (retry in %llu s)%s",
+            (unsigned long long)(p->retry_ms > now ? (p->retry_ms - now + 999) / 1000 : 0), mark);
+    else if (p->phase == KN_PHASE_IDLE)
+        snprintf(state, cap, "%s", p->handshake_ms ? "waiting to connect" : "never connected");
+    else
+        snprintf(state, cap, "connecting%s", mark);
+}
+
 static int peer_ls(kn_cli *cli, int argc, char **argv, const char *help)
 {
     int code = peer_options(cli, argc, argv, help);
@@ -179,27 +204,26 @@ static int peer_ls(kn_cli *cli, int argc, char **argv, const char *help)
         const kn_peer_entry *e = &l.v[i];
         const kn_peer_status *p = NULL;
         for (size_t k = 0; src == 0 && k < st.n && !p; k++)
-            if (!st.v[k].inbound && strcmp(st.v[k].addr, e->addr) == 0)
+            if (!st.v[k].inbound && !st.v[k].announced && strcmp(st.v[k].addr, e->addr) == 0)
                 p = &st.v[k];
         char state[64], hs[24] = "-";
         if (p)
             format_ago(hs, sizeof hs, p->handshake_ms, now);
-        if (!p || !alive)
-            snprintf(state, sizeof state, "%s",
-                p && p->handshake_ms ? "not connected (node stopped)" : "never connected");
-        else if (p->phase == KN_PHASE_CONNECTED)
-            snprintf(state, sizeof state, "connected");
-        else if (p->phase == KN_PHASE_BACKOFF)
-            snprintf(state, sizeof state, "backing off (retry in %llu s)",
-                (unsigned long long)(p->retry_ms > now ? (p->retry_ms - now + 999) / 1000 : 0));
-        else if (p->phase == KN_PHASE_IDLE)
-            snprintf(state, sizeof state, "%s",
-                p->handshake_ms ? "waiting to connect" : "never connected");
-        else
-            snprintf(state, sizeof state, "connecting");
+        format_state(state, sizeof state, p, alive, false, now);
         const uint8_t *id = p && p->has_identity ? p->identity : e->has_key ? e->key : NULL;
         print_row(e->addr, state, id, hs, p ? p->bytes_in : 0, p ? p->bytes_out : 0,
             p ? p->last_error : NULL);
+    }
+    /* Addresses other members announced (addr objects), which the node dials as needed. */
+    for (size_t k = 0; alive && k < st.n; k++) {
+        const kn_peer_status *p = &st.v[k];
+        if (!p->announced)
+            continue;
+        char state[64], hs[24];
+        format_ago(hs, sizeof hs, p->handshake_ms, now);
+        format_state(state, sizeof state, p, alive, true, now);
+        print_row(p->addr, state, p->has_identity ? p->identity : NULL, hs, p->bytes_in,
+            p->bytes_out, p->last_error);
     }
     /* Peers that dialled us and are not in the list. */
     for (size_t k = 0; alive && k < st.n; k++) {
