@@ -3,26 +3,28 @@
  * pending table, retraction and revocation, all inside the one write
  * transaction of a batch.
  *
- * The roster is kept incrementally in two databases, so that checking an
- * author costs two lookups rather than a replay of every admit:
+ * The roster lives in two databases, so that checking an author costs two
+ * lookups rather than a replay of every admit:
  *
- *   membership  key -> flags(1) founder_since(8) revoked_at(8) n(1)
+ *   membership  key -> flags(1) founder_since(8) since(8) revoked_at(8) n(1)
  *                      n x (admitter key(32) admit created(8))
  *   users       user key -> node key(32) cert id(32) revoked_at(8)
  *
- * A membership record exists for every key that founded, was admitted or was
- * revoked. Revocations are kept there for any key (node or user), also before
- * the key is otherwise known, so that the answer does not depend on whether
- * the revoke or the certificate arrived first. A node is a member from the
- * created time of the k-th earliest admit by distinct members (k = the
- * network's "admit" rule), or from the network's created time if it founded
- * it, until its revocation. Deriving "member since" from created times rather
- * than arrival order makes every node compute the same roster.
+ * Both are a pure function of the roster log (store_impl.h): every network,
+ * admit, revoke and user object that is stored, or pending only because its
+ * author is not a member at its created time. Whenever the log changes,
+ * roster_recompute() runs one pass over it in (created, id) order and
+ * rewrites both databases from scratch (see there for the rule). A full pass
+ * per roster object is affordable because roster objects are few (hundreds
+ * per network, against millions of other objects) and arrive rarely; the
+ * common path (a thread, a post) only reads the two records. Deriving the
+ * roster from created times and ids rather than arrival order makes every
+ * node compute the same roster from the same set of roster objects.
  *
- * Open question (k > 1): a network has one founder, so with "admit" = 2 no
- * second member can ever be admitted. The rule is implemented as written;
- * bootstrapping needs either several founders or k capped by the number of
- * members at the admit's time, which is a decision for the protocol.
+ * A membership record exists for every key that founded, was admitted by a
+ * member or was revoked. Revocations are kept there for any key (node or
+ * user), also before the key is otherwise known, so that the answer does not
+ * depend on whether the revoke or the certificate arrived first.
  *
  * Whenever something a pending object might wait for appears (an object id,
  * or a key that becomes a member or a user), the key goes on a work queue;
@@ -35,22 +37,14 @@
 #include "store_impl.h"
 
 enum {
-    KN_ADMITTERS_MAX = 64, /* admits kept per node; the rule allows k <= 255 but real k is small */
-    MEMBER_HDR = 1 + 8 + 8 + 1,
-    MEMBER_ENTRY = KN_KEY + 8,
+    /* admits kept per node; the rule allows k <= 255 but real k is small */
+    KN_ADMITTERS_MAX = KN_ROSTER_ADMITTERS_MAX,
     USER_REC = KN_KEY + KN_ID + 8,
     NETWORK_REC = KN_ID + 8,
-    FLAG_FOUNDER = 1,
+    LOG_KEY = 8 + KN_ID,
+    /* ingest_one: an admit, revoke or user object ready for the roster pass */
+    EVAL_ROSTER = 100,
 };
-
-typedef struct member_rec {
-    uint8_t flags;
-    uint64_t founder_since;
-    uint64_t revoked_at;
-    uint32_t n;
-    uint8_t adm_key[KN_ADMITTERS_MAX][KN_KEY];
-    uint64_t adm_at[KN_ADMITTERS_MAX];
-} member_rec;
 
 typedef struct user_rec {
     uint8_t node[KN_KEY];
@@ -72,6 +66,7 @@ typedef struct roster_entry {
     uint8_t key[KN_KEY];
     bool user; /* a users record; else a membership record */
     bool found;
+    bool node; /* membership: founded or admitted (not only a revoked key) */
     uint64_t since, revoked_at;
     user_rec u;
 } roster_entry;
@@ -104,7 +99,7 @@ typedef struct ingest_state {
     MDB_cursor *objects, *by_time, *by_author, *by_space_type, *by_ref;
 } ingest_state;
 
-enum status { ST_MEMBER, ST_UNKNOWN, ST_REFUSED };
+enum status { ST_MEMBER, ST_UNKNOWN, ST_LATER, ST_REFUSED };
 
 static int keyq_push(keyq *q, const uint8_t k[KN_KEY])
 {
@@ -197,69 +192,20 @@ static int network_get(kn_store *s, MDB_txn *txn, uint8_t id[KN_ID], uint64_t *k
     return 0;
 }
 
-static void member_fresh(member_rec *r)
+/* Encodes m as a membership record (layout at the top); returns its length. */
+static size_t member_encode(uint8_t *buf, const kn_roster_member *m)
 {
-    memset(r, 0, sizeof *r);
-    r->founder_since = KN_NEVER;
-    r->revoked_at = KN_NEVER;
-}
-
-static int member_get(kn_store *s, MDB_txn *txn, const uint8_t key[KN_KEY], member_rec *r)
-{
-    MDB_val v;
-    int rc = get_raw(txn, s->db.membership, key, KN_KEY, &v);
-    if (rc < 0)
-        return rc;
-    const uint8_t *p = v.mv_data;
-    if (v.mv_size < MEMBER_HDR)
-        return KN_ECORRUPT;
-    r->flags = p[0];
-    r->founder_since = kn_be64_get(p + 1);
-    r->revoked_at = kn_be64_get(p + 9);
-    r->n = p[17];
-    if ((r->flags & ~FLAG_FOUNDER) || r->n > KN_ADMITTERS_MAX
-        || v.mv_size != MEMBER_HDR + (size_t)r->n * MEMBER_ENTRY)
-        return KN_ECORRUPT;
-    for (uint32_t i = 0; i < r->n; i++) {
-        const uint8_t *e = p + MEMBER_HDR + i * MEMBER_ENTRY;
-        memcpy(r->adm_key[i], e, KN_KEY);
-        r->adm_at[i] = kn_be64_get(e + KN_KEY);
+    buf[0] = m->founder ? KN_MEMBER_FOUNDER : 0;
+    kn_be64_put(buf + 1, m->founder ? m->founder_since : KN_NEVER);
+    kn_be64_put(buf + 9, m->member_since);
+    kn_be64_put(buf + 17, m->revoked_at);
+    buf[25] = (uint8_t)m->nadmits;
+    for (uint32_t i = 0; i < m->nadmits; i++) {
+        uint8_t *e = buf + KN_MEMBER_HDR + i * KN_MEMBER_ENTRY;
+        memcpy(e, m->admitter[i], KN_KEY);
+        kn_be64_put(e + KN_KEY, m->admitted_at[i]);
     }
-    return 0;
-}
-
-static int member_put(kn_store *s, MDB_txn *txn, const uint8_t key[KN_KEY], const member_rec *r)
-{
-    uint8_t buf[MEMBER_HDR + KN_ADMITTERS_MAX * MEMBER_ENTRY];
-    buf[0] = r->flags;
-    kn_be64_put(buf + 1, r->founder_since);
-    kn_be64_put(buf + 9, r->revoked_at);
-    buf[17] = (uint8_t)r->n;
-    for (uint32_t i = 0; i < r->n; i++) {
-        uint8_t *e = buf + MEMBER_HDR + i * MEMBER_ENTRY;
-        memcpy(e, r->adm_key[i], KN_KEY);
-        kn_be64_put(e + KN_KEY, r->adm_at[i]);
-    }
-    return put_raw(txn, s->db.membership, key, KN_KEY, buf, MEMBER_HDR + r->n * MEMBER_ENTRY);
-}
-
-/* When the key became a member: founding, or the k-th earliest admit. KN_NEVER if not. */
-static uint64_t member_since(const member_rec *r, uint64_t k)
-{
-    uint64_t since = (r->flags & FLAG_FOUNDER) ? r->founder_since : KN_NEVER;
-    if (k >= 1 && r->n >= k) {
-        uint64_t at[KN_ADMITTERS_MAX];
-        memcpy(at, r->adm_at, r->n * sizeof at[0]);
-        for (uint32_t i = 1; i < r->n; i++) /* insertion sort: n is tiny */
-            for (uint32_t j = i; j > 0 && at[j - 1] > at[j]; j--) {
-                uint64_t t = at[j];
-                at[j] = at[j - 1];
-                at[j - 1] = t;
-            }
-        if (at[k - 1] < since)
-            since = at[k - 1];
-    }
-    return since;
+    return KN_MEMBER_HDR + (size_t)m->nadmits * KN_MEMBER_ENTRY;
 }
 
 static int user_get(kn_store *s, MDB_txn *txn, const uint8_t key[KN_KEY], user_rec *u)
@@ -325,22 +271,32 @@ static roster_entry *roster_slot(ingest_state *is)
     return e;
 }
 
-/* The membership of key under k, from the cache or the database; valid until the next lookup. */
+/*
+ * The membership of key, from the cache or the database; valid until the
+ * next lookup. Only the header is decoded: since and revoked_at are all an
+ * author check needs.
+ */
 static int member_lookup(kn_store *s, MDB_txn *txn, ingest_state *is, const uint8_t key[KN_KEY],
-    uint64_t k, const roster_entry **out)
+    const roster_entry **out)
 {
     roster_entry *e = roster_find(is, key, false);
     if (!e) {
-        member_rec r;
-        int rc = member_get(s, txn, key, &r);
+        MDB_val v = { 0, NULL };
+        int rc = get_raw(txn, s->db.membership, key, KN_KEY, &v);
         if (rc < 0 && rc != KN_ENOTFOUND)
             return rc;
+        const uint8_t *p = v.mv_data;
+        if (rc == 0
+            && (v.mv_size < KN_MEMBER_HDR || (p[0] & ~KN_MEMBER_FOUNDER) || p[25] > KN_ADMITTERS_MAX
+                || v.mv_size != KN_MEMBER_HDR + (size_t)p[25] * KN_MEMBER_ENTRY))
+            return KN_ECORRUPT;
         e = roster_slot(is);
         memcpy(e->key, key, KN_KEY);
         e->user = false;
         e->found = rc == 0;
-        e->since = e->found ? member_since(&r, k) : KN_NEVER;
-        e->revoked_at = e->found ? r.revoked_at : KN_NEVER;
+        e->node = e->found && ((p[0] & KN_MEMBER_FOUNDER) || p[25] > 0);
+        e->since = e->found ? kn_be64_get(p + 9) : KN_NEVER;
+        e->revoked_at = e->found ? kn_be64_get(p + 17) : KN_NEVER;
     }
     *out = e;
     return 0;
@@ -371,15 +327,17 @@ static int user_lookup(
 
 /*
  * Whether key may sign as a node at time t. ST_UNKNOWN means "not yet": no
- * membership established so far, and an admit may still arrive. ST_REFUSED
- * is final for this object: revoked at or before t, or a member only from a
- * later time.
+ * membership established so far, and an admit may still arrive. ST_LATER: a
+ * member only from a later time; not final either, since under min(k, M) a
+ * late admit can move member-since earlier, so such objects wait too (else
+ * whether they are kept would depend on the order of arrival). ST_REFUSED
+ * is final for this object: revoked at or before t.
  */
-static int node_status(kn_store *s, MDB_txn *txn, ingest_state *is, const uint8_t key[KN_KEY],
-    uint64_t t, uint64_t k, int *st)
+static int node_status(
+    kn_store *s, MDB_txn *txn, ingest_state *is, const uint8_t key[KN_KEY], uint64_t t, int *st)
 {
     const roster_entry *r;
-    int rc = member_lookup(s, txn, is, key, k, &r);
+    int rc = member_lookup(s, txn, is, key, &r);
     if (rc < 0)
         return rc;
     if (!r->found) {
@@ -394,7 +352,7 @@ static int node_status(kn_store *s, MDB_txn *txn, ingest_state *is, const uint8_
     else if (since <= t)
         *st = ST_MEMBER;
     else
-        *st = ST_REFUSED;
+        *st = ST_LATER;
     return 0;
 }
 
@@ -410,21 +368,25 @@ static int body_key(const kn_object *o, const char *field, const uint8_t **key)
 
 /*
  * 0 if o's author may sign o at o->created; KN_PUT_PENDING with *dep set to
- * the key whose admit or certificate is missing; KN_EUNAUTH if refused.
+ * the key whose admit or certificate is missing, or whose membership begins
+ * after o->created; KN_EUNAUTH if refused (revoked).
  */
-static int check_author(kn_store *s, MDB_txn *txn, ingest_state *is, const kn_object *o, uint64_t k,
-    uint8_t dep[KN_KEY])
+static int check_author(
+    kn_store *s, MDB_txn *txn, ingest_state *is, const kn_object *o, uint8_t dep[KN_KEY])
 {
-    bool node_only = o->type == KN_T_ADMIT || o->type == KN_T_REVOKE || o->type == KN_T_USER;
     user_rec u;
     int st, rc;
 
-    if ((rc = node_status(s, txn, is, o->author, o->created, k, &st)) < 0)
+    if ((rc = node_status(s, txn, is, o->author, o->created, &st)) < 0)
         return rc;
     if (st == ST_MEMBER)
         return 0;
     if (st == ST_REFUSED)
         return KN_EUNAUTH;
+    if (st == ST_LATER) {
+        memcpy(dep, o->author, KN_KEY);
+        return KN_PUT_PENDING;
+    }
     rc = user_lookup(s, txn, is, o->author, &u);
     if (rc == KN_ENOTFOUND) {
         memcpy(dep, o->author, KN_KEY);
@@ -432,11 +394,9 @@ static int check_author(kn_store *s, MDB_txn *txn, ingest_state *is, const kn_ob
     }
     if (rc < 0)
         return rc;
-    if (node_only) /* users cannot admit, revoke or certify */
-        return KN_EUNAUTH;
     if (u.revoked_at != KN_NEVER && u.revoked_at <= o->created)
         return KN_EUNAUTH;
-    if ((rc = node_status(s, txn, is, u.node, o->created, k, &st)) < 0)
+    if ((rc = node_status(s, txn, is, u.node, o->created, &st)) < 0)
         return rc;
     if (st == ST_MEMBER)
         return 0;
@@ -486,7 +446,44 @@ static int check_retract(kn_store *s, MDB_txn *txn, ingest_state *is, const kn_o
     return memcmp(u.node, o->author, KN_KEY) == 0 ? 0 : KN_EUNAUTH;
 }
 
-/* 0: store it; KN_PUT_PENDING with *dep; or a negative code. Dedupe is the caller's. */
+/*
+ * The checks of an admit, revoke or user object before the roster pass,
+ * which alone decides whether it counts. Refused for good: an author revoked
+ * at or before created, or a user key (users cannot admit, revoke or
+ * certify). Pending outside the roster log: an author the roster has never
+ * heard of (re-checked when it is admitted), or a missing ref. Otherwise
+ * EVAL_ROSTER, also when the author is not (yet) a member at created: a late
+ * admit may still make it one, and the pass decides.
+ */
+static int evaluate_roster(
+    kn_store *s, MDB_txn *txn, ingest_state *is, const kn_object *o, uint8_t dep[KN_ID])
+{
+    const roster_entry *r;
+    user_rec u;
+    int rc;
+
+    if ((rc = member_lookup(s, txn, is, o->author, &r)) < 0)
+        return rc;
+    if (r->found && r->revoked_at != KN_NEVER && r->revoked_at <= o->created)
+        return KN_EUNAUTH;
+    if (!r->node) {
+        rc = user_lookup(s, txn, is, o->author, &u);
+        if (rc == 0)
+            return KN_EUNAUTH;
+        if (rc != KN_ENOTFOUND)
+            return rc;
+        memcpy(dep, o->author, KN_KEY);
+        return KN_PUT_PENDING;
+    }
+    if ((rc = check_refs(s, txn, o, dep)) != 0)
+        return rc;
+    return EVAL_ROSTER;
+}
+
+/*
+ * 0: store it; EVAL_ROSTER: hand it to the roster pass; KN_PUT_PENDING with
+ * *dep; or a negative code. Dedupe is the caller's.
+ */
 static int evaluate(
     kn_store *s, MDB_txn *txn, ingest_state *is, const kn_object *o, uint8_t dep[KN_ID])
 {
@@ -506,7 +503,9 @@ static int evaluate(
     }
     if (rc < 0)
         return rc;
-    if ((rc = check_author(s, txn, is, o, k, dep)) != 0)
+    if (roster_type(o->type))
+        return evaluate_roster(s, txn, is, o, dep);
+    if ((rc = check_author(s, txn, is, o, dep)) != 0)
         return rc;
     if ((rc = check_refs(s, txn, o, dep)) != 0)
         return rc;
@@ -579,12 +578,17 @@ static int remove_object(kn_store *s, MDB_txn *txn, const uint8_t id[KN_ID])
 }
 
 /*
- * Removes what key signed at or after `from`, once a revocation says it was
- * no longer allowed to: that way the store holds the same set whichever of
- * the revoke and the objects arrived first. Roster objects stay (see
- * check_retract); no tombstone is written, since the ids are refused anyway.
+ * Takes what key signed with from <= created < until out of the store once
+ * the roster says it was not allowed to, so that the store holds the same
+ * set whichever of the roster objects and the others arrived first.
+ * to_pending: the key's membership now starts later than it did (a late
+ * admit raised M), which a later admit may undo, so the objects wait on key
+ * in pending, as they would had they arrived now. Else (a revocation) they
+ * are deleted; no tombstone is written, since the ids are refused anyway.
+ * Roster objects are left to the roster pass (roster_place).
  */
-static int purge_after(kn_store *s, MDB_txn *txn, const uint8_t key[KN_KEY], uint64_t from)
+static int purge_range(kn_store *s, MDB_txn *txn, const uint8_t key[KN_KEY], uint64_t from,
+    uint64_t until, bool to_pending)
 {
     MDB_cursor *c = NULL;
     uint8_t start[KN_KEY + 8], (*ids)[KN_ID] = NULL;
@@ -605,6 +609,8 @@ static int purge_after(kn_store *s, MDB_txn *txn, const uint8_t key[KN_KEY], uin
             rc = KN_ECORRUPT;
             goto out;
         }
+        if (kn_be64_get((const uint8_t *)k.mv_data + KN_KEY) >= until)
+            break;
         if (n == cap) {
             size_t ncap = cap ? cap * 2 : 16;
             void *ni = realloc(ids, ncap * KN_ID);
@@ -632,6 +638,21 @@ static int purge_after(kn_store *s, MDB_txn *txn, const uint8_t key[KN_KEY], uin
         }
         if (roster_type(o.type))
             continue;
+        if (to_pending) {
+            uint8_t pkey[KN_KEY + KN_ID], *copy;
+            memcpy(pkey, key, KN_KEY);
+            memcpy(pkey + KN_KEY, ids[i], KN_ID);
+            /* o points into a page that a write may move: copy it first. */
+            if (!(copy = malloc(o.raw_len))) {
+                rc = KN_ENOMEM;
+                goto out;
+            }
+            memcpy(copy, o.raw, o.raw_len);
+            rc = put_raw(txn, s->db.pending, ids[i], KN_ID, copy, o.raw_len);
+            free(copy);
+            if (rc < 0 || (rc = put_raw(txn, s->db.pending_by_dep, pkey, sizeof pkey, "", 0)) < 0)
+                goto out;
+        }
         if ((rc = remove_object(s, txn, ids[i])) < 0)
             goto out;
     }
@@ -641,59 +662,12 @@ out:
     return rc;
 }
 
-/* Purges the objects of every user that node certified, from `from` on. */
-static int purge_users_of(kn_store *s, MDB_txn *txn, const uint8_t node[KN_KEY], uint64_t from)
+/*
+ * What storing o changes beyond its own record, other than the roster (the
+ * roster pass does that): the network record, tombstones.
+ */
+static int apply_effects(kn_store *s, MDB_txn *txn, const kn_object *o)
 {
-    MDB_cursor *c = NULL;
-    uint8_t(*keys)[KN_KEY] = NULL;
-    size_t n = 0, cap = 0;
-    MDB_val k, v;
-    int rc;
-
-    /* Revocations are rare and users few per node; a scan beats another index. */
-    if ((rc = kn_store_mdb_err(mdb_cursor_open(txn, s->db.users, &c))) < 0)
-        return rc;
-    for (rc = mdb_cursor_get(c, &k, &v, MDB_FIRST); rc == 0;
-         rc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
-        if (k.mv_size != KN_KEY || v.mv_size != USER_REC) {
-            rc = KN_ECORRUPT;
-            goto out;
-        }
-        if (memcmp(v.mv_data, node, KN_KEY) != 0)
-            continue;
-        if (n == cap) {
-            size_t ncap = cap ? cap * 2 : 16;
-            void *nk = realloc(keys, ncap * KN_KEY);
-            if (!nk) {
-                rc = KN_ENOMEM;
-                goto out;
-            }
-            keys = nk;
-            cap = ncap;
-        }
-        memcpy(keys[n++], k.mv_data, KN_KEY);
-    }
-    if (rc != MDB_NOTFOUND && rc != 0) {
-        rc = kn_store_mdb_err(rc);
-        goto out;
-    }
-    mdb_cursor_close(c);
-    c = NULL;
-    rc = 0;
-    for (size_t i = 0; i < n && rc == 0; i++)
-        rc = purge_after(s, txn, keys[i], from);
-out:
-    mdb_cursor_close(c);
-    free(keys);
-    return rc;
-}
-
-/* What storing o changes beyond its own record: the roster, tombstones, the work queue. */
-static int apply_effects(kn_store *s, MDB_txn *txn, ingest_state *st, const kn_object *o)
-{
-    const uint8_t *key;
-    member_rec r;
-    user_rec u;
     int rc;
 
     switch (o->type) {
@@ -704,86 +678,7 @@ static int apply_effects(kn_store *s, MDB_txn *txn, ingest_state *st, const kn_o
             return KN_ESCHEMA;
         memcpy(rec, o->id, KN_ID);
         kn_be64_put(rec + KN_ID, k);
-        if ((rc = put_raw(txn, s->db.meta, (const uint8_t *)"network", 7, rec, sizeof rec)) < 0)
-            return rc;
-        rc = member_get(s, txn, o->author, &r);
-        if (rc == KN_ENOTFOUND)
-            member_fresh(&r);
-        else if (rc < 0)
-            return rc;
-        r.flags |= FLAG_FOUNDER;
-        if (o->created < r.founder_since)
-            r.founder_since = o->created;
-        if ((rc = member_put(s, txn, o->author, &r)) < 0)
-            return rc;
-        return keyq_push(&st->q, o->author);
-    }
-    case KN_T_ADMIT: {
-        if ((rc = body_key(o, "node", &key)) < 0)
-            return rc;
-        rc = member_get(s, txn, key, &r);
-        if (rc == KN_ENOTFOUND)
-            member_fresh(&r);
-        else if (rc < 0)
-            return rc;
-        uint32_t i;
-        for (i = 0; i < r.n; i++)
-            if (memcmp(r.adm_key[i], o->author, KN_KEY) == 0)
-                break;
-        if (i < r.n) {
-            if (o->created < r.adm_at[i])
-                r.adm_at[i] = o->created;
-        } else if (r.n < KN_ADMITTERS_MAX) {
-            memcpy(r.adm_key[r.n], o->author, KN_KEY);
-            r.adm_at[r.n++] = o->created;
-        }
-        if ((rc = member_put(s, txn, key, &r)) < 0)
-            return rc;
-        return keyq_push(&st->q, key);
-    }
-    case KN_T_USER:
-        if ((rc = body_key(o, "key", &key)) < 0)
-            return rc;
-        rc = user_get(s, txn, key, &u);
-        if (rc == 0)
-            return 0; /* the first certificate for a key stands */
-        if (rc != KN_ENOTFOUND)
-            return rc;
-        memcpy(u.node, o->author, KN_KEY);
-        memcpy(u.cert, o->id, KN_ID);
-        u.revoked_at = KN_NEVER;
-        if ((rc = user_put(s, txn, key, &u)) < 0)
-            return rc;
-        return keyq_push(&st->q, key);
-    case KN_T_REVOKE: {
-        uint8_t rkey[KN_KEY];
-        if ((rc = body_key(o, "key", &key)) < 0)
-            return rc;
-        memcpy(rkey, key, KN_KEY);
-        rc = member_get(s, txn, rkey, &r);
-        if (rc == KN_ENOTFOUND)
-            member_fresh(&r);
-        else if (rc < 0)
-            return rc;
-        bool is_node = (r.flags & FLAG_FOUNDER) || r.n > 0;
-        if (o->created < r.revoked_at)
-            r.revoked_at = o->created;
-        if ((rc = member_put(s, txn, rkey, &r)) < 0)
-            return rc;
-        rc = user_get(s, txn, rkey, &u);
-        if (rc == 0 && o->created < u.revoked_at) {
-            u.revoked_at = o->created;
-            if ((rc = user_put(s, txn, rkey, &u)) < 0)
-                return rc;
-        } else if (rc < 0 && rc != KN_ENOTFOUND) {
-            return rc;
-        }
-        if ((rc = purge_after(s, txn, rkey, r.revoked_at)) < 0)
-            return rc;
-        if (is_node && (rc = purge_users_of(s, txn, rkey, r.revoked_at)) < 0)
-            return rc;
-        /* Objects pending on the key are now refused; re-checking frees their slots. */
-        return keyq_push(&st->q, rkey);
+        return put_raw(txn, s->db.meta, (const uint8_t *)"network", 7, rec, sizeof rec);
     }
     case KN_T_RETRACT: {
         uint8_t target[KN_ID], tomb[KN_ID + 8];
@@ -798,6 +693,585 @@ static int apply_effects(kn_store *s, MDB_txn *txn, ingest_state *st, const kn_o
     }
     default:
         return 0;
+    }
+}
+
+/* ---- the roster pass ---- */
+
+/* Where the pass puts one roster object. */
+enum place { PLACE_STORED, PLACE_PENDING, PLACE_DROPPED };
+
+typedef struct log_entry {
+    uint8_t key[LOG_KEY]; /* created(8) id(32), its key in the roster log */
+    uint8_t author[KN_KEY];
+    uint64_t created;
+    bool counted;
+} log_entry;
+
+/* A whole roster: as the pass computes it, or as the databases held it before. */
+typedef struct roster {
+    kn_roster_member *m;
+    size_t nm, capm;
+    kn_roster_user *u;
+    size_t nu, capu;
+} roster;
+
+/*
+ * [lo, hi): the times at which a key may sign; lo == KN_NEVER when there are
+ * none. cut: from then on it never may (a revocation); hi == cut unless empty.
+ */
+typedef struct ival {
+    uint64_t lo, hi, cut;
+} ival;
+
+static void roster_free(roster *r)
+{
+    free(r->m);
+    free(r->u);
+}
+
+/* Linear scans: a network has hundreds of keys, and the pass runs only for roster objects. */
+static kn_roster_member *roster_member(const roster *r, const uint8_t key[KN_KEY])
+{
+    for (size_t i = 0; i < r->nm; i++)
+        if (memcmp(r->m[i].key, key, KN_KEY) == 0)
+            return &r->m[i];
+    return NULL;
+}
+
+static kn_roster_user *roster_user(const roster *r, const uint8_t key[KN_KEY])
+{
+    for (size_t i = 0; i < r->nu; i++)
+        if (memcmp(r->u[i].key, key, KN_KEY) == 0)
+            return &r->u[i];
+    return NULL;
+}
+
+/* A new, empty slot at the end of the array (elements of size elem); NULL if out of memory. */
+static void *grow(void **arr, size_t *n, size_t *cap, size_t elem)
+{
+    if (*n == *cap) {
+        size_t ncap = *cap ? *cap * 2 : 16;
+        void *na = realloc(*arr, ncap * elem);
+        if (!na)
+            return NULL;
+        *arr = na;
+        *cap = ncap;
+    }
+    uint8_t *slot = (uint8_t *)*arr + (*n)++ * elem;
+    memset(slot, 0, elem);
+    return slot;
+}
+
+/* The record of key, added empty if absent; NULL if out of memory. Moves earlier records. */
+static kn_roster_member *roster_member_add(roster *r, const uint8_t key[KN_KEY])
+{
+    kn_roster_member *m = roster_member(r, key);
+    if (m)
+        return m;
+    if (!(m = grow((void **)&r->m, &r->nm, &r->capm, sizeof *m)))
+        return NULL;
+    memcpy(m->key, key, KN_KEY);
+    m->founder_since = m->member_since = m->revoked_at = KN_NEVER;
+    return m;
+}
+
+static ival ival_make(uint64_t lo, uint64_t hi)
+{
+    if (lo == KN_NEVER || lo >= hi)
+        return (ival) { KN_NEVER, KN_NEVER, hi };
+    return (ival) { lo, hi, hi };
+}
+
+/*
+ * When key may sign an object that is not a roster object, as check_author
+ * decides it: a node from its member-since until its revocation; a user
+ * while its node is a member and its certificate is not revoked.
+ */
+static ival key_ival(const roster *r, const uint8_t key[KN_KEY])
+{
+    const kn_roster_member *m = roster_member(r, key);
+    if (m && m->member_since != KN_NEVER)
+        return ival_make(m->member_since, m->revoked_at);
+    const kn_roster_user *u = roster_user(r, key);
+    const kn_roster_member *n = u ? roster_member(r, u->node) : NULL;
+    uint64_t cut = m ? m->revoked_at : KN_NEVER; /* a user's revocation is kept under its key */
+    if (n && n->revoked_at < cut)
+        cut = n->revoked_at;
+    return ival_make(n ? n->member_since : KN_NEVER, cut);
+}
+
+/* Reads the membership and users databases as they are (before a pass rewrites them). */
+static int roster_read(kn_store *s, MDB_txn *txn, roster *r)
+{
+    MDB_cursor *c = NULL;
+    MDB_val k, v;
+    int rc, mrc;
+
+    if ((rc = kn_store_mdb_err(mdb_cursor_open(txn, s->db.membership, &c))) < 0)
+        return rc;
+    for (mrc = mdb_cursor_get(c, &k, &v, MDB_FIRST); mrc == 0;
+         mrc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
+        kn_roster_member *m = grow((void **)&r->m, &r->nm, &r->capm, sizeof *m);
+        if (!m) {
+            rc = KN_ENOMEM;
+            goto out;
+        }
+        if (k.mv_size != KN_KEY
+            || (rc = kn_member_decode(k.mv_data, v.mv_data, v.mv_size, m)) < 0) {
+            rc = KN_ECORRUPT;
+            goto out;
+        }
+    }
+    if (mrc != MDB_NOTFOUND) {
+        rc = kn_store_mdb_err(mrc);
+        goto out;
+    }
+    mdb_cursor_close(c);
+    c = NULL;
+    if ((rc = kn_store_mdb_err(mdb_cursor_open(txn, s->db.users, &c))) < 0)
+        return rc;
+    for (mrc = mdb_cursor_get(c, &k, &v, MDB_FIRST); mrc == 0;
+         mrc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
+        kn_roster_user *u = grow((void **)&r->u, &r->nu, &r->capu, sizeof *u);
+        if (!u) {
+            rc = KN_ENOMEM;
+            goto out;
+        }
+        if (k.mv_size != KN_KEY || v.mv_size != USER_REC) {
+            rc = KN_ECORRUPT;
+            goto out;
+        }
+        const uint8_t *p = v.mv_data;
+        memcpy(u->key, k.mv_data, KN_KEY);
+        memcpy(u->node, p, KN_KEY);
+        memcpy(u->cert, p + KN_KEY, KN_ID);
+        u->revoked_at = kn_be64_get(p + KN_KEY + KN_ID);
+    }
+    rc = mrc == MDB_NOTFOUND ? 0 : kn_store_mdb_err(mrc);
+out:
+    mdb_cursor_close(c);
+    return rc;
+}
+
+/* Replaces the membership and users databases with r. */
+static int roster_write(kn_store *s, MDB_txn *txn, const roster *r)
+{
+    uint8_t buf[KN_MEMBER_HDR + KN_ADMITTERS_MAX * KN_MEMBER_ENTRY];
+    int rc;
+
+    if ((rc = kn_store_mdb_err(mdb_drop(txn, s->db.membership, 0))) < 0
+        || (rc = kn_store_mdb_err(mdb_drop(txn, s->db.users, 0))) < 0)
+        return rc;
+    for (size_t i = 0; i < r->nm; i++) {
+        size_t len = member_encode(buf, &r->m[i]);
+        if ((rc = put_raw(txn, s->db.membership, r->m[i].key, KN_KEY, buf, len)) < 0)
+            return rc;
+    }
+    for (size_t i = 0; i < r->nu; i++) {
+        user_rec u;
+        memcpy(u.node, r->u[i].node, KN_KEY);
+        memcpy(u.cert, r->u[i].cert, KN_ID);
+        u.revoked_at = r->u[i].revoked_at;
+        if ((rc = user_put(s, txn, r->u[i].key, &u)) < 0)
+            return rc;
+    }
+    return 0;
+}
+
+/*
+ * The admission rule, as one pass over the roster log in (created, id)
+ * order. Each object is judged by the roster that the objects before it
+ * built, so the result depends only on the set of objects in the log:
+ *
+ * - an object counts if its author is a member at its created time (the
+ *   network object: if it is the network this store serves);
+ * - network: its author is a founder and a member from its created time;
+ * - admit of X by a member other than X: the author joins X's admitters
+ *   (each node once, with its earliest counting admit). X, not a member yet,
+ *   becomes one at this admit's time once it has min(k, M) admitters, where
+ *   M is the number of members at that time (by the objects before this
+ *   one, not revoked by then), not counting X. So the first council of a
+ *   network with one founder and k = 2 is admitted by the founder alone, the
+ *   next needs two signatures;
+ * - revoke of a key: its membership ends at the revoke's time (the earliest
+ *   counting revoke);
+ * - user: the earliest counting certificate of a user key stands.
+ *
+ * An admit that arrives late with an earlier time can change M for every
+ * later admit, so a node's member-since can move later as well as earlier;
+ * roster_diff() removes what that leaves unauthorised. Cost: O(E * N) for E
+ * roster objects and N keys (linear lookups, and the count of M per admit),
+ * a few hundred thousand steps for a network of hundreds of councils. That
+ * is why the whole roster is recomputed per roster object rather than
+ * patched.
+ */
+static int roster_pass(kn_store *s, MDB_txn *txn, roster *r, log_entry **ents, size_t *nents)
+{
+    MDB_cursor *c = NULL;
+    MDB_val k, v;
+    uint8_t net[KN_ID];
+    uint64_t rule_k = 0;
+    size_t cap = 0;
+    int rc, mrc;
+
+    *ents = NULL;
+    *nents = 0;
+    rc = network_get(s, txn, net, &rule_k);
+    if (rc < 0 && rc != KN_ENOTFOUND)
+        return rc;
+    bool have_net = rc == 0; /* without a network nothing counts */
+    if ((rc = kn_store_mdb_err(mdb_cursor_open(txn, s->db.roster, &c))) < 0)
+        return rc;
+    for (mrc = mdb_cursor_get(c, &k, &v, MDB_FIRST); mrc == 0;
+         mrc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
+        kn_object o;
+        const uint8_t *key;
+        if (k.mv_size != LOG_KEY || kn_object_decode(&o, v.mv_data, v.mv_size) < 0
+            || memcmp(o.id, (const uint8_t *)k.mv_data + 8, KN_ID) != 0
+            || kn_be64_get(k.mv_data) != o.created || !roster_type(o.type)) {
+            rc = KN_ECORRUPT;
+            goto out;
+        }
+        log_entry *e = grow((void **)ents, nents, &cap, sizeof *e);
+        if (!e) {
+            rc = KN_ENOMEM;
+            goto out;
+        }
+        memcpy(e->key, k.mv_data, LOG_KEY);
+        memcpy(e->author, o.author, KN_KEY);
+        e->created = o.created;
+        if (o.type == KN_T_NETWORK) {
+            e->counted = have_net && memcmp(o.id, net, KN_ID) == 0;
+        } else {
+            const kn_roster_member *a = roster_member(r, o.author);
+            e->counted = a && kn_roster_member_at(a, o.created);
+        }
+        if (!e->counted)
+            continue;
+        switch (o.type) {
+        case KN_T_NETWORK: {
+            kn_roster_member *m = roster_member_add(r, o.author);
+            if (!m) {
+                rc = KN_ENOMEM;
+                goto out;
+            }
+            m->founder = true;
+            if (o.created < m->founder_since)
+                m->founder_since = o.created;
+            if (o.created < m->member_since)
+                m->member_since = o.created;
+            break;
+        }
+        case KN_T_ADMIT: {
+            if (body_key(&o, "node", &key) < 0) {
+                rc = KN_ECORRUPT; /* it passed the schema on the way in */
+                goto out;
+            }
+            if (memcmp(key, o.author, KN_KEY) == 0)
+                break; /* a member admitting itself changes nothing */
+            kn_roster_member *x = roster_member_add(r, key);
+            if (!x) {
+                rc = KN_ENOMEM;
+                goto out;
+            }
+            uint32_t i;
+            for (i = 0; i < x->nadmits; i++)
+                if (memcmp(x->admitter[i], o.author, KN_KEY) == 0)
+                    break;
+            if (i < x->nadmits || x->nadmits >= KN_ADMITTERS_MAX)
+                break; /* this admitter counted already */
+            memcpy(x->admitter[x->nadmits], o.author, KN_KEY);
+            x->admitted_at[x->nadmits++] = o.created;
+            if (x->member_since != KN_NEVER)
+                break;
+            uint64_t members = 0;
+            for (size_t j = 0; j < r->nm; j++)
+                if (&r->m[j] != x && kn_roster_member_at(&r->m[j], o.created))
+                    members++;
+            uint64_t need = members < rule_k ? members : rule_k;
+            if (x->nadmits >= (need ? need : 1))
+                x->member_since = o.created;
+            break;
+        }
+        case KN_T_REVOKE: {
+            if (body_key(&o, "key", &key) < 0) {
+                rc = KN_ECORRUPT;
+                goto out;
+            }
+            kn_roster_member *y = roster_member_add(r, key);
+            if (!y) {
+                rc = KN_ENOMEM;
+                goto out;
+            }
+            if (o.created < y->revoked_at)
+                y->revoked_at = o.created;
+            break;
+        }
+        case KN_T_USER: {
+            if (body_key(&o, "key", &key) < 0) {
+                rc = KN_ECORRUPT;
+                goto out;
+            }
+            if (roster_user(r, key))
+                break; /* the earliest certificate stands */
+            kn_roster_user *u = grow((void **)&r->u, &r->nu, &r->capu, sizeof *u);
+            if (!u) {
+                rc = KN_ENOMEM;
+                goto out;
+            }
+            memcpy(u->key, key, KN_KEY);
+            memcpy(u->node, o.author, KN_KEY);
+            memcpy(u->cert, o.id, KN_ID);
+            break;
+        }
+        default:
+            break;
+        }
+    }
+    if (mrc != MDB_NOTFOUND) {
+        rc = kn_store_mdb_err(mrc);
+        goto out;
+    }
+    rc = 0;
+    for (size_t i = 0; i < r->nu; i++) { /* a user's revocation is kept under its key */
+        const kn_roster_member *m = roster_member(r, r->u[i].key);
+        r->u[i].revoked_at = m ? m->revoked_at : KN_NEVER;
+    }
+out:
+    mdb_cursor_close(c);
+    return rc;
+}
+
+/* A malloc'd copy of the roster log entry at key, decoded into o. */
+static int log_load(
+    kn_store *s, MDB_txn *txn, const uint8_t key[LOG_KEY], uint8_t **buf, kn_object *o)
+{
+    MDB_val v;
+    int rc = get_raw(txn, s->db.roster, key, LOG_KEY, &v);
+    if (rc < 0)
+        return rc == KN_ENOTFOUND ? KN_ECORRUPT : rc;
+    if (!(*buf = malloc(v.mv_size)))
+        return KN_ENOMEM;
+    memcpy(*buf, v.mv_data, v.mv_size);
+    if (kn_object_decode(o, *buf, v.mv_size) < 0)
+        return KN_ECORRUPT;
+    return 0;
+}
+
+/*
+ * Puts every roster object where the pass says it belongs: one that counts
+ * in objects; one whose author is not a member at its time in pending,
+ * waiting on its author (a later pass may count it); one whose author is
+ * revoked by its time nowhere, which is what a newly arriving one gets.
+ * Objects that move into objects are released like any pending object.
+ * trigger, if not NULL, is the log key of the object being ingested, and
+ * *placed receives where it went.
+ */
+static int roster_place(kn_store *s, MDB_txn *txn, ingest_state *st, const roster *r,
+    const log_entry *ents, size_t n, const uint8_t *trigger, enum place *placed)
+{
+    uint8_t *buf = NULL;
+    int rc = 0;
+
+    for (size_t i = 0; i < n && rc == 0; i++) {
+        const log_entry *e = &ents[i];
+        const uint8_t *id = e->key + 8;
+        const kn_roster_member *a = roster_member(r, e->author);
+        enum place want = e->counted           ? PLACE_STORED
+            : a && a->revoked_at <= e->created ? PLACE_DROPPED
+                                               : PLACE_PENDING;
+        bool is_trigger = trigger && memcmp(trigger, e->key, LOG_KEY) == 0;
+        bool in_obj = exists(txn, s->db.objects, id);
+        bool in_pend = !in_obj && exists(txn, s->db.pending, id);
+        uint8_t pkey[KN_KEY + KN_ID];
+        kn_object o;
+
+        if (is_trigger)
+            *placed = want;
+        memcpy(pkey, e->author, KN_KEY);
+        memcpy(pkey + KN_KEY, id, KN_ID);
+        switch (want) {
+        case PLACE_STORED:
+            if (in_obj)
+                break;
+            if ((rc = log_load(s, txn, e->key, &buf, &o)) < 0)
+                break;
+            if (in_pend
+                && ((rc = del_raw(txn, s->db.pending, id, KN_ID)) < 0
+                    || (rc = del_raw(txn, s->db.pending_by_dep, pkey, sizeof pkey)) < 0))
+                break;
+            if ((rc = store_object(s, txn, st, &o)) < 0 || (rc = keyq_push(&st->q, id)) < 0)
+                break;
+            if (in_pend && !is_trigger)
+                st->released++;
+            break;
+        case PLACE_PENDING:
+            if (in_obj && (rc = remove_object(s, txn, id)) < 0)
+                break;
+            if (!in_pend) {
+                if ((rc = log_load(s, txn, e->key, &buf, &o)) < 0
+                    || (rc = put_raw(txn, s->db.pending, id, KN_ID, o.raw, o.raw_len)) < 0)
+                    break;
+            }
+            rc = put_raw(txn, s->db.pending_by_dep, pkey, sizeof pkey, "", 0);
+            break;
+        case PLACE_DROPPED:
+            if (in_obj && (rc = remove_object(s, txn, id)) < 0)
+                break;
+            if (in_pend && (rc = del_raw(txn, s->db.pending, id, KN_ID)) < 0)
+                break;
+            rc = del_raw(txn, s->db.roster, e->key, LOG_KEY);
+            break;
+        }
+        free(buf);
+        buf = NULL;
+    }
+    return rc;
+}
+
+static bool member_same(const kn_roster_member *a, const kn_roster_member *b)
+{
+    uint8_t ea[KN_MEMBER_HDR + KN_ADMITTERS_MAX * KN_MEMBER_ENTRY];
+    uint8_t eb[sizeof ea];
+    if (!a || !b)
+        return a == b;
+    size_t la = member_encode(ea, a), lb = member_encode(eb, b);
+    return la == lb && memcmp(ea, eb, la) == 0;
+}
+
+static bool user_same(const kn_roster_user *a, const kn_roster_user *b)
+{
+    if (!a || !b)
+        return a == b;
+    return memcmp(a->node, b->node, KN_KEY) == 0 && memcmp(a->cert, b->cert, KN_ID) == 0
+        && a->revoked_at == b->revoked_at;
+}
+
+/* Diffs one key between the roster before and after a pass; see roster_diff. */
+static int key_diff(kn_store *s, MDB_txn *txn, ingest_state *st, const roster *old,
+    const roster *nw, const uint8_t key[KN_KEY])
+{
+    ival a = key_ival(old, key), b = key_ival(nw, key);
+    bool shrank = a.lo != KN_NEVER && (b.lo == KN_NEVER || a.lo < b.lo || a.hi > b.hi);
+    bool grew = b.lo != KN_NEVER && (a.lo == KN_NEVER || b.lo < a.lo || b.hi > a.hi);
+    int rc;
+
+    if (shrank) {
+        /* Before the new start: may come back, so pending. From the revocation on: gone. */
+        uint64_t wait_until = b.lo == KN_NEVER ? b.cut : b.lo;
+        if ((rc = purge_range(s, txn, key, 0, wait_until, true)) < 0)
+            return rc;
+        if (b.cut != KN_NEVER && (rc = purge_range(s, txn, key, b.cut, KN_NEVER, false)) < 0)
+            return rc;
+    }
+    if (grew || !member_same(roster_member(old, key), roster_member(nw, key))
+        || !user_same(roster_user(old, key), roster_user(nw, key)))
+        return keyq_push(&st->q, key);
+    return 0;
+}
+
+/*
+ * After a pass: every key whose signing interval (key_ival) lost time loses
+ * what it signed there, as a revocation always did (a node's users go with
+ * it, since their interval is part of the node's); every key whose records
+ * changed goes on the work queue, so that what waits for it is checked again
+ * (an interval that grew releases objects; a new admit can make an unknown
+ * author known).
+ */
+static int roster_diff(
+    kn_store *s, MDB_txn *txn, ingest_state *st, const roster *old, const roster *nw)
+{
+    const roster *rs[2] = { old, nw };
+    int rc = 0;
+
+    for (int w = 0; w < 2 && rc == 0; w++) {
+        for (size_t i = 0; i < rs[w]->nm && rc == 0; i++)
+            if (w == 0 || !roster_member(old, rs[w]->m[i].key))
+                rc = key_diff(s, txn, st, old, nw, rs[w]->m[i].key);
+        for (size_t i = 0; i < rs[w]->nu && rc == 0; i++) {
+            const uint8_t *key = rs[w]->u[i].key;
+            bool seen = roster_member(old, key) || (w == 1 && roster_member(nw, key))
+                || (w == 1 && roster_user(old, key));
+            if (!seen)
+                rc = key_diff(s, txn, st, old, nw, key);
+        }
+    }
+    return rc;
+}
+
+/*
+ * Recomputes the roster from the roster log: the pass, the new membership
+ * and users records, the placement of every roster object, and the
+ * consequences for everything else. fresh: the databases hold no usable
+ * records (a migration), so nothing is compared and every key is queued.
+ */
+static int roster_recompute(kn_store *s, MDB_txn *txn, ingest_state *st, bool fresh,
+    const uint8_t *trigger, enum place *placed)
+{
+    roster old, nw;
+    log_entry *ents = NULL;
+    size_t n = 0;
+    int rc;
+
+    memset(&old, 0, sizeof old);
+    memset(&nw, 0, sizeof nw);
+    if (!fresh && (rc = roster_read(s, txn, &old)) < 0)
+        goto out;
+    if ((rc = roster_pass(s, txn, &nw, &ents, &n)) < 0)
+        goto out;
+    if ((rc = roster_write(s, txn, &nw)) < 0)
+        goto out;
+    roster_forget(st);
+    if ((rc = roster_place(s, txn, st, &nw, ents, n, trigger, placed)) < 0)
+        goto out;
+    rc = roster_diff(s, txn, st, &old, &nw);
+out:
+    free(ents);
+    roster_free(&old);
+    roster_free(&nw);
+    return rc;
+}
+
+static void log_key(uint8_t key[LOG_KEY], const kn_object *o)
+{
+    kn_be64_put(key, o->created);
+    memcpy(key + 8, o->id, KN_ID);
+}
+
+static bool in_log(kn_store *s, MDB_txn *txn, const kn_object *o)
+{
+    uint8_t key[LOG_KEY];
+    MDB_val v;
+    log_key(key, o);
+    return get_raw(txn, s->db.roster, key, LOG_KEY, &v) == 0;
+}
+
+/*
+ * Adds an admit, revoke or user object that passed evaluate_roster() to the
+ * roster log and lets the pass place it. Returns what happened to it.
+ */
+static int ingest_roster(
+    kn_store *s, MDB_txn *txn, ingest_state *st, const kn_object *o, bool from_pending)
+{
+    uint8_t key[LOG_KEY];
+    enum place placed = PLACE_DROPPED;
+    int rc;
+
+    log_key(key, o);
+    if ((rc = put_raw(txn, s->db.roster, key, LOG_KEY, o->raw, o->raw_len)) < 0)
+        return rc;
+    if ((rc = roster_recompute(s, txn, st, false, key, &placed)) < 0)
+        return rc;
+    switch (placed) {
+    case PLACE_STORED:
+        if (from_pending)
+            st->released++;
+        return KN_PUT_STORED;
+    case PLACE_PENDING:
+        return KN_PUT_PENDING;
+    default:
+        return KN_EUNAUTH;
     }
 }
 
@@ -830,7 +1304,16 @@ static int ingest_one(
         return kn_store_mdb_err(rc);
     else if (!from_pending && exists_maybe_empty(txn, s->db.pending, o->id))
         return KN_PUT_DUPLICATE;
-    else
+    else if (roster_type(o->type) && in_log(s, txn, o)) {
+        /* Pending in the roster log: only the roster pass moves it; wait on the author again. */
+        if (!from_pending)
+            return KN_PUT_DUPLICATE;
+        memcpy(pkey, o->author, KN_KEY);
+        memcpy(pkey + KN_KEY, o->id, KN_ID);
+        if ((rc = put_raw(txn, s->db.pending_by_dep, pkey, sizeof pkey, "", 0)) < 0)
+            return rc;
+        return KN_PUT_PENDING;
+    } else
         res = evaluate(s, txn, st, o, dep);
     if (res < 0 && !per_object_error(res))
         return res;
@@ -851,6 +1334,8 @@ static int ingest_one(
             return rc;
         return KN_PUT_PENDING;
     }
+    if (res == EVAL_ROSTER) /* it stays in pending, if it is there, until the pass moves it */
+        return ingest_roster(s, txn, st, o, from_pending);
     if (from_pending && (rc = del_raw(txn, s->db.pending, o->id, KN_ID)) < 0)
         return rc;
     if (res != 0)
@@ -858,10 +1343,17 @@ static int ingest_one(
 
     if ((rc = store_object(s, txn, st, o)) < 0)
         return rc;
-    if (roster_type(o->type))
-        roster_forget(st); /* apply_effects changes what the caches hold */
-    if ((rc = apply_effects(s, txn, st, o)) < 0)
+    if (o->type == KN_T_NETWORK)
+        roster_forget(st); /* apply_effects writes the network record the caches hold */
+    if ((rc = apply_effects(s, txn, o)) < 0)
         return rc; /* even KN_ESCHEMA: the object is half-applied, so the batch must go */
+    if (o->type == KN_T_NETWORK) {
+        uint8_t key[LOG_KEY];
+        log_key(key, o);
+        if ((rc = put_raw(txn, s->db.roster, key, LOG_KEY, o->raw, o->raw_len)) < 0
+            || (rc = roster_recompute(s, txn, st, false, NULL, NULL)) < 0)
+            return rc;
+    }
     if ((rc = keyq_push(&st->q, o->id)) < 0)
         return rc;
     if (from_pending)
@@ -971,19 +1463,39 @@ struct ingest_args {
     size_t released;
 };
 
+static int state_open(kn_store *s, MDB_txn *txn, ingest_state *st)
+{
+    int rc;
+    memset(st, 0, sizeof *st);
+    if ((rc = kn_store_mdb_err(mdb_cursor_open(txn, s->db.objects, &st->objects))) < 0
+        || (rc = kn_store_mdb_err(mdb_cursor_open(txn, s->db.by_time, &st->by_time))) < 0
+        || (rc = kn_store_mdb_err(mdb_cursor_open(txn, s->db.by_author, &st->by_author))) < 0
+        || (rc = kn_store_mdb_err(mdb_cursor_open(txn, s->db.by_space_type, &st->by_space_type)))
+            < 0
+        || (rc = kn_store_mdb_err(mdb_cursor_open(txn, s->db.by_ref, &st->by_ref))) < 0)
+        return rc;
+    return 0;
+}
+
+/* Closes the cursors while txn is still open: kn_store_write() commits or aborts it after us. */
+static void state_close(ingest_state *st)
+{
+    mdb_cursor_close(st->objects);
+    mdb_cursor_close(st->by_time);
+    mdb_cursor_close(st->by_author);
+    mdb_cursor_close(st->by_space_type);
+    mdb_cursor_close(st->by_ref);
+    free(st->q.k);
+}
+
 static int ingest_txn(kn_store *s, MDB_txn *txn, void *ctx)
 {
     struct ingest_args *a = ctx;
     ingest_state st;
     int rc = 0;
 
-    memset(&st, 0, sizeof st);
     a->released = 0;
-    if ((rc = kn_store_mdb_err(mdb_cursor_open(txn, s->db.objects, &st.objects))) < 0
-        || (rc = kn_store_mdb_err(mdb_cursor_open(txn, s->db.by_time, &st.by_time))) < 0
-        || (rc = kn_store_mdb_err(mdb_cursor_open(txn, s->db.by_author, &st.by_author))) < 0
-        || (rc = kn_store_mdb_err(mdb_cursor_open(txn, s->db.by_space_type, &st.by_space_type))) < 0
-        || (rc = kn_store_mdb_err(mdb_cursor_open(txn, s->db.by_ref, &st.by_ref))) < 0)
+    if ((rc = state_open(s, txn, &st)) < 0)
         goto out;
     for (size_t i = 0; i < a->n; i++) {
         rc = ingest_one(s, txn, &st, &a->objs[i], false);
@@ -996,13 +1508,89 @@ static int ingest_txn(kn_store *s, MDB_txn *txn, void *ctx)
     a->released = st.released;
     rc = 0;
 out:
-    /* Closed here, while txn is still open: kn_store_write() commits or aborts it after us. */
-    mdb_cursor_close(st.objects);
-    mdb_cursor_close(st.by_time);
-    mdb_cursor_close(st.by_author);
-    mdb_cursor_close(st.by_space_type);
-    mdb_cursor_close(st.by_ref);
-    free(st.q.k);
+    state_close(&st);
+    return rc;
+}
+
+/* Copies every stored object of one roster type into the roster log (by_space_type, space ""). */
+static int log_fill(kn_store *s, MDB_txn *txn, kn_otype type)
+{
+    MDB_cursor *c = NULL;
+    uint8_t prefix[2] = { 0, (uint8_t)type }, (*ids)[KN_ID] = NULL;
+    size_t n = 0, cap = 0;
+    MDB_val k = { sizeof prefix, prefix }, v;
+    int rc, mrc;
+
+    if ((rc = kn_store_mdb_err(mdb_cursor_open(txn, s->db.by_space_type, &c))) < 0)
+        return rc;
+    for (mrc = mdb_cursor_get(c, &k, &v, MDB_SET_RANGE); mrc == 0;
+         mrc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
+        if (k.mv_size < 2 || memcmp(k.mv_data, prefix, 2) != 0)
+            break;
+        if (k.mv_size != 2 + 8 + KN_ID) {
+            rc = KN_ECORRUPT;
+            goto out;
+        }
+        uint8_t(*slot)[KN_ID] = grow((void **)&ids, &n, &cap, KN_ID);
+        if (!slot) {
+            rc = KN_ENOMEM;
+            goto out;
+        }
+        memcpy(*slot, (const uint8_t *)k.mv_data + 2 + 8, KN_ID);
+    }
+    if (mrc != MDB_NOTFOUND && mrc != 0) {
+        rc = kn_store_mdb_err(mrc);
+        goto out;
+    }
+    for (size_t i = 0; i < n; i++) {
+        kn_object o;
+        uint8_t key[LOG_KEY], *copy;
+        if ((rc = kn_store_load(s, txn, s->db.objects, ids[i], &o)) < 0) {
+            rc = rc == KN_ENOTFOUND ? KN_ECORRUPT : rc;
+            goto out;
+        }
+        log_key(key, &o);
+        if (!(copy = malloc(o.raw_len))) {
+            rc = KN_ENOMEM;
+            goto out;
+        }
+        memcpy(copy, o.raw, o.raw_len);
+        rc = put_raw(txn, s->db.roster, key, LOG_KEY, copy, o.raw_len);
+        free(copy);
+        if (rc < 0)
+            goto out;
+    }
+    rc = 0;
+out:
+    mdb_cursor_close(c);
+    free(ids);
+    return rc;
+}
+
+/*
+ * Schema 2 -> 3: the roster log starts as the stored roster objects, the
+ * pass computes the records in the new layout, and every key it knows is
+ * queued, so pending objects the new rule admits (roster objects among them,
+ * which then join the log) are released here. Under schema 2 every stored
+ * roster object was signed by a member, and min(k, M) <= k only admits
+ * earlier, so nothing that was valid becomes invalid.
+ */
+int kn_roster_rebuild(kn_store *s, MDB_txn *txn)
+{
+    static const kn_otype types[] = { KN_T_NETWORK, KN_T_ADMIT, KN_T_REVOKE, KN_T_USER };
+    ingest_state st;
+    int rc;
+
+    if ((rc = state_open(s, txn, &st)) < 0)
+        goto out;
+    for (size_t i = 0; i < sizeof types / sizeof types[0]; i++)
+        if ((rc = log_fill(s, txn, types[i])) < 0)
+            goto out;
+    if ((rc = roster_recompute(s, txn, &st, true, NULL, NULL)) < 0)
+        goto out;
+    rc = drain(s, txn, &st);
+out:
+    state_close(&st);
     return rc;
 }
 

@@ -5,9 +5,9 @@
  * ingest.c writes the membership and users databases (and documents their
  * layouts); this file only reads them, and parses them with the same limits
  * so that a record ingest would call corrupt is corrupt here too. "Member
- * since" is computed exactly as ingest.c computes it (founding, or the k-th
- * earliest admit by distinct members), so what `knoten members` prints is
- * what ingest enforces.
+ * since" is the value ingest.c's roster pass stored (founding, or the admit
+ * that gave min(k, M) distinct member signatures), so what `knoten members`
+ * prints is what ingest enforces.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -16,14 +16,12 @@
 
 /* The layouts of ingest.c (not changed here): see the comment at its top. */
 enum {
-    MEMBER_HDR = 1 + 8 + 8 + 1,
-    MEMBER_ENTRY = KN_KEY + 8,
     USER_REC = KN_KEY + KN_ID + 8,
     NETWORK_REC = KN_ID + 8,
-    FLAG_FOUNDER = 1,
 };
 
 _Static_assert(KN_ROSTER_NEVER == KN_NEVER, "one value for never");
+_Static_assert(KN_ROSTER_ADMITTERS_MAX <= 255, "n is one byte");
 
 static int network_read(kn_store *s, MDB_txn *txn, uint8_t *id, uint64_t *k)
 {
@@ -43,50 +41,37 @@ static int network_read(kn_store *s, MDB_txn *txn, uint8_t *id, uint64_t *k)
     return 0;
 }
 
-/* Founding, or the k-th earliest admit; KN_NEVER if neither (the rule of ingest.c). */
-static uint64_t since_of(const kn_roster_member *m, uint64_t k)
+/*
+ * "Member since" is stored: ingest.c computes it in its roster pass (the
+ * rule min(k, M) needs the whole history, not one record), so reading a
+ * record is all there is to it.
+ */
+int kn_member_decode(const uint8_t key[KN_KEY], const uint8_t *p, size_t len, kn_roster_member *m)
 {
-    uint64_t since = m->founder ? m->founder_since : KN_NEVER;
-    if (k >= 1 && m->nadmits >= k) {
-        uint64_t at[KN_ROSTER_ADMITTERS_MAX];
-        memcpy(at, m->admitted_at, m->nadmits * sizeof at[0]);
-        for (uint32_t i = 1; i < m->nadmits; i++)
-            for (uint32_t j = i; j > 0 && at[j - 1] > at[j]; j--) {
-                uint64_t t = at[j];
-                at[j] = at[j - 1];
-                at[j - 1] = t;
-            }
-        if (at[k - 1] < since)
-            since = at[k - 1];
-    }
-    return since;
-}
-
-static int member_parse(
-    kn_roster_member *m, const uint8_t key[KN_KEY], const MDB_val *v, uint64_t k)
-{
-    const uint8_t *p = v->mv_data;
     memset(m, 0, sizeof *m);
-    if (v->mv_size < MEMBER_HDR)
+    if (len < KN_MEMBER_HDR)
         return KN_ECORRUPT;
-    uint32_t n = p[17];
-    if ((p[0] & ~FLAG_FOUNDER) || n > KN_ROSTER_ADMITTERS_MAX
-        || v->mv_size != MEMBER_HDR + (size_t)n * MEMBER_ENTRY)
+    uint32_t n = p[25];
+    if ((p[0] & ~KN_MEMBER_FOUNDER) || n > KN_ROSTER_ADMITTERS_MAX
+        || len != KN_MEMBER_HDR + (size_t)n * KN_MEMBER_ENTRY)
         return KN_ECORRUPT;
     memcpy(m->key, key, KN_KEY);
-    m->founder = p[0] & FLAG_FOUNDER;
-    m->founder_since = kn_be64_get(p + 1);
-    m->revoked_at = kn_be64_get(p + 9);
+    m->founder = p[0] & KN_MEMBER_FOUNDER;
+    m->founder_since = m->founder ? kn_be64_get(p + 1) : KN_NEVER;
+    m->member_since = kn_be64_get(p + 9);
+    m->revoked_at = kn_be64_get(p + 17);
     m->nadmits = n;
     for (uint32_t i = 0; i < n; i++) {
-        const uint8_t *e = p + MEMBER_HDR + i * MEMBER_ENTRY;
+        const uint8_t *e = p + KN_MEMBER_HDR + i * KN_MEMBER_ENTRY;
         memcpy(m->admitter[i], e, KN_KEY);
         m->admitted_at[i] = kn_be64_get(e + KN_KEY);
     }
-    if (!m->founder)
-        m->founder_since = KN_NEVER;
-    m->member_since = since_of(m, k);
     return 0;
+}
+
+static int member_parse(kn_roster_member *m, const uint8_t key[KN_KEY], const MDB_val *v)
+{
+    return kn_member_decode(key, v->mv_data, v->mv_size, m);
 }
 
 static int user_parse(kn_roster_user *u, const uint8_t key[KN_KEY], const MDB_val *v)
@@ -114,31 +99,17 @@ int kn_store_network_get(kn_store *s, uint8_t id[KN_ID], uint64_t *admit_k)
     return rc;
 }
 
-/* k for computing "member since"; before any network object, nobody is a member anyway. */
-static int rule_k(kn_store *s, MDB_txn *txn, uint64_t *k)
-{
-    int rc = network_read(s, txn, NULL, k);
-    if (rc == KN_ENOTFOUND) {
-        *k = 0;
-        return 0;
-    }
-    return rc;
-}
-
 int kn_store_member_get(kn_store *s, const uint8_t key[KN_KEY], kn_roster_member *m)
 {
     MDB_txn *txn;
-    uint64_t k;
     if (!s || !key || !m)
         return KN_EINVAL;
     int rc = kn_store_read_begin(s, &txn);
     if (rc < 0)
         return rc;
-    if ((rc = rule_k(s, txn, &k)) == 0) {
-        MDB_val mk = { KN_KEY, (void *)key }, v;
-        if ((rc = kn_store_mdb_err(mdb_get(txn, s->db.membership, &mk, &v))) == 0)
-            rc = member_parse(m, key, &v, k);
-    }
+    MDB_val mk = { KN_KEY, (void *)key }, v;
+    if ((rc = kn_store_mdb_err(mdb_get(txn, s->db.membership, &mk, &v))) == 0)
+        rc = member_parse(m, key, &v);
     mdb_txn_abort(txn);
     return rc;
 }
@@ -198,21 +169,20 @@ out:
 
 static int parse_member(void *entry, const uint8_t *key, const MDB_val *v, void *ctx)
 {
-    return member_parse(entry, key, v, *(const uint64_t *)ctx);
+    (void)ctx;
+    return member_parse(entry, key, v);
 }
 
 int kn_store_members_list(kn_store *s, kn_roster_member **out, size_t *n)
 {
     MDB_txn *txn;
-    uint64_t k;
     void *arr = NULL;
     if (!s || !out || !n)
         return KN_EINVAL;
     int rc = kn_store_read_begin(s, &txn);
     if (rc < 0)
         return rc;
-    if ((rc = rule_k(s, txn, &k)) == 0)
-        rc = list_db(txn, s->db.membership, sizeof(kn_roster_member), parse_member, &k, &arr, n);
+    rc = list_db(txn, s->db.membership, sizeof(kn_roster_member), parse_member, NULL, &arr, n);
     mdb_txn_abort(txn);
     *out = arr;
     return rc;

@@ -165,6 +165,7 @@ static const struct {
     { "meta", offsetof(kn_store_dbs, meta) },
     { "settings", offsetof(kn_store_dbs, settings) },
     { "negtree", offsetof(kn_store_dbs, negtree) },
+    { "roster", offsetof(kn_store_dbs, roster) },
 };
 
 static MDB_dbi *db_by_name(kn_store *s, const char *name)
@@ -201,6 +202,9 @@ static int write_schema_version(kn_store *s, MDB_txn *txn)
  * that a crash leaves either the old or the new layout:
  *
  *   1 -> 2  adds the Negentropy tree ("negtree"), built by one scan of by_time.
+ *   2 -> 3  adds the roster log ("roster") and stores each node's member-since
+ *           in its membership record; both are rebuilt from the stored roster
+ *           objects (admission rule min(k, M), ingest.c).
  */
 static int open_txn(kn_store *s, MDB_txn *txn, void *ctx)
 {
@@ -220,12 +224,13 @@ static int open_txn(kn_store *s, MDB_txn *txn, void *ctx)
         return KN_ESCHEMAVER;
     if (ver < 1)
         return KN_ECORRUPT;
-    if (ver < 2) {
-        if ((rc = kn_negtree_build(s, txn)) < 0)
-            return rc;
-        return write_schema_version(s, txn);
-    }
-    return 0;
+    if (ver == KN_STORE_SCHEMA_VERSION)
+        return 0;
+    if (ver < 2 && (rc = kn_negtree_build(s, txn)) < 0)
+        return rc;
+    if (ver < 3 && (rc = kn_roster_rebuild(s, txn)) < 0) /* after the tree: it may move objects */
+        return rc;
+    return write_schema_version(s, txn);
 }
 
 int kn_store_open(kn_store **out, const char *dir, const kn_store_options *opt)

@@ -21,16 +21,20 @@
  * is iterating (reads such as kn_store_get are fine), and two kn_store handles
  * must not be open on one directory.
  *
- * Authorisation (kept incrementally in the membership and users databases):
- * the first network object defines the network and makes its author a member
- * from its created time; a node is a member from the k-th earliest admit by
- * distinct members (k = the network's "admit") until a revoke of its key;
- * users are certified by member nodes and may sign while their certificate is
- * not revoked and their node is a member. An author not known yet makes an
- * object pending (its admit or certificate may still arrive); an author known
- * not to be allowed at `created` gets KN_EUNAUTH. A revoke also removes what
- * the revoked key (and, for a node, its users) signed at or after the
- * revoke's created time, so the result does not depend on arrival order.
+ * Authorisation (membership and users databases, recomputed from all roster
+ * objects whenever one is stored): the first network object defines the
+ * network and makes its author a member from its created time; a node is a
+ * member once min(k, M) distinct members signed an admit for it (k = the
+ * network's "admit", M = the members at that admit's time, not counting the
+ * candidate), until a revoke of its key; users are certified by member nodes
+ * and may sign while their certificate is not revoked and their node is a
+ * member. An author not known yet makes an object pending (its admit or
+ * certificate may still arrive); an author known not to be allowed at
+ * `created` gets KN_EUNAUTH. When a key's membership shrinks (a revoke, or a
+ * late admit that raises M for later admits) what it and its users signed
+ * outside it is removed, so the result does not depend on arrival order.
+ * Roster objects whose author is not a member at their time stay pending
+ * (they count once it is), and are dropped once it is revoked by then.
  * A retract is allowed from the target's author or the node that certified
  * it; roster objects (network, admit, revoke, user) cannot be retracted.
  */
@@ -44,8 +48,11 @@
 #include "error.h"
 #include "object.h"
 
-/* 2: adds the Negentropy tree (negtree.h); a schema-1 store is migrated on open. */
-enum { KN_STORE_SCHEMA_VERSION = 2 };
+/*
+ * 2: adds the Negentropy tree (negtree.h). 3: adds the roster log and stores
+ * member-since (admission rule min(k, M)). Older stores are migrated on open.
+ */
+enum { KN_STORE_SCHEMA_VERSION = 3 };
 
 typedef struct kn_store kn_store;
 
@@ -182,10 +189,10 @@ typedef struct kn_roster_member {
     uint8_t key[KN_KEY];
     bool founder;
     uint64_t founder_since; /* KN_ROSTER_NEVER unless founder */
-    uint32_t nadmits; /* distinct members whose admit for key is stored */
+    uint32_t nadmits; /* distinct nodes whose admit for key counts (a member when signing) */
     uint8_t admitter[KN_ROSTER_ADMITTERS_MAX][KN_KEY];
     uint64_t admitted_at[KN_ROSTER_ADMITTERS_MAX]; /* created time of each admit */
-    uint64_t member_since; /* founding or the k-th earliest admit; KN_ROSTER_NEVER */
+    uint64_t member_since; /* founding, or the admit that made min(k, M); KN_ROSTER_NEVER */
     uint64_t revoked_at; /* KN_ROSTER_NEVER unless revoked */
 } kn_roster_member;
 

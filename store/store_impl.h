@@ -14,12 +14,18 @@
  *   tombstones      id(32)                                  -> retract id(32) created(8)
  *   pending         id(32)                                  -> object bytes
  *   pending_by_dep  dep(32) pending id(32)                  -> ""
- *   membership      key(32)                                 -> see roster.c
+ *   membership      key(32)                                 -> flags(1) founder_since(8)
+ *                   since(8) revoked_at(8) n(1) n x (admitter(32) admit created(8))
+ *                   (schema 3: since is stored, computed by the roster pass in ingest.c)
  *   users           user key(32)                            -> node(32) cert id(32) revoked_at(8)
  *   meta            "schema_version" -> u32; "network" -> id(32) admit k(8)
  *   settings        local key (1..KN_STORE_SETTING_KEY_MAX) -> value
  *   negtree         depth(1) prefix(10)                     -> count(8) sum(32) split(1)
  *                   (schema 2; see negtree.h)
+ *   roster          created(8) id(32)                       -> object bytes
+ *                   (schema 3) every network, admit, revoke and user object that is
+ *                   stored or pending only because its author is not a member at its
+ *                   created time: the input of the roster pass (ingest.c)
  */
 #ifndef KN_STORE_IMPL_H
 #define KN_STORE_IMPL_H
@@ -44,7 +50,7 @@ enum {
 
 typedef struct kn_store_dbs {
     MDB_dbi objects, by_time, by_author, by_space_type, by_ref, tombstones, pending, pending_by_dep,
-        membership, users, meta, settings, negtree;
+        membership, users, meta, settings, negtree, roster;
 } kn_store_dbs;
 
 typedef struct kn_negtree_cache kn_negtree_cache;
@@ -73,6 +79,25 @@ static inline uint64_t kn_be64_get(const uint8_t *p)
         v = (v << 8) | p[i];
     return v;
 }
+
+/*
+ * The membership record (layout above), shared by ingest.c, which writes it,
+ * and roster.c, which reads it. Decoding fills m (member_since included) and
+ * refuses any record ingest would not have written (KN_ECORRUPT).
+ */
+enum {
+    KN_MEMBER_HDR = 1 + 8 + 8 + 8 + 1,
+    KN_MEMBER_ENTRY = KN_KEY + 8,
+    KN_MEMBER_FOUNDER = 1,
+};
+KN_MUST_USE int kn_member_decode(
+    const uint8_t key[KN_KEY], const uint8_t *p, size_t len, kn_roster_member *m);
+
+/*
+ * Rebuilds the membership and users databases from every stored roster
+ * object (schema migration 2 -> 3; ingest.c). Runs inside open's transaction.
+ */
+KN_MUST_USE int kn_roster_rebuild(kn_store *s, MDB_txn *txn);
 
 /* LMDB return codes mapped onto the one error table (MDB_MAP_FULL -> KN_EMAPFULL). */
 int kn_store_mdb_err(int rc);

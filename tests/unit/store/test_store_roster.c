@@ -133,31 +133,43 @@ static void test_admit_chain(void **state)
 }
 
 /*
- * With admit rule k = 2 a node needs admits from two distinct members. (With
- * a single founder nobody can reach two; see the note in ingest.c.)
+ * With admit rule k = 2 and one founder, the effective rule is min(k, M):
+ * B, the first council, is admitted by the founder alone (M = 1); C then
+ * needs admits from two distinct members (M = 2). More in test_store_kofn.c.
  */
 static void test_admit_threshold(void **state)
 {
     (void)state;
     scene sc;
-    fx_obj admit_b1, admit_b2, admit_c_by_a, admit_c_by_b, tc;
+    fx_obj admit_b, admit_c1, admit_c2, admit_c_by_b, tb, tc;
+    kn_roster_member m;
 
     scene_init(&sc, 2, 0);
     assert_put(&sc.f, &sc.net, KN_PUT_STORED);
-    /* B is admitted by A twice over: one distinct member is not two. */
-    fx_admit(&admit_b1, &sc.a, 1100, sc.net.id, sc.b.pk);
-    fx_admit(&admit_b2, &sc.a, 1150, sc.net.id, sc.b.pk);
-    assert_put(&sc.f, &admit_b1, KN_PUT_STORED);
-    assert_put(&sc.f, &admit_b2, KN_PUT_STORED);
-    fx_thread(&tc, &sc.b, 2000, "Corona", "Noch nicht Mitglied");
+    fx_admit(&admit_b, &sc.a, 1100, sc.net.id, sc.b.pk);
+    assert_put(&sc.f, &admit_b, KN_PUT_STORED);
+    fx_thread(&tb, &sc.b, 2000, "Corona", "Schon Mitglied");
+    assert_put(&sc.f, &tb, KN_PUT_STORED);
+
+    /* C is admitted by A twice over: one distinct member is not two. */
+    fx_admit(&admit_c1, &sc.a, 1200, sc.net.id, sc.c.pk);
+    fx_admit(&admit_c2, &sc.a, 1250, sc.net.id, sc.c.pk);
+    assert_put(&sc.f, &admit_c1, KN_PUT_STORED);
+    assert_put(&sc.f, &admit_c2, KN_PUT_STORED);
+    assert_int_equal(kn_store_member_get(sc.f.s, sc.c.pk, &m), 0);
+    assert_int_equal(m.nadmits, 1);
+    assert_true(m.member_since == KN_ROSTER_NEVER);
+    fx_thread(&tc, &sc.c, 2000, "Corona", "Noch nicht Mitglied");
     assert_put(&sc.f, &tc, KN_PUT_PENDING);
 
-    /* C, admitted by A alone, cannot count as B's second admitter. */
-    fx_admit(&admit_c_by_a, &sc.a, 1200, sc.net.id, sc.c.pk);
-    assert_put(&sc.f, &admit_c_by_a, KN_PUT_STORED);
+    /* B's signature is the second: C is a member from B's admit on. */
     fx_admit(&admit_c_by_b, &sc.b, 1300, sc.net.id, sc.c.pk);
-    assert_put(&sc.f, &admit_c_by_b, KN_PUT_PENDING); /* B is not yet a member */
-    assert_int_equal(pending_count(&sc), 2);
+    assert_put(&sc.f, &admit_c_by_b, KN_PUT_STORED);
+    assert_int_equal(kn_store_member_get(sc.f.s, sc.c.pk, &m), 0);
+    assert_int_equal(m.nadmits, 2);
+    assert_int_equal(m.member_since, 1300);
+    assert_int_equal(kn_store_has(sc.f.s, tc.id), 1);
+    assert_int_equal(pending_count(&sc), 0);
     fx_done(&sc.f);
 }
 
@@ -400,10 +412,17 @@ static void test_unknown_author_waits(void **state)
     assert_int_equal(released, 1);
     assert_int_equal(kn_store_has(sc.f.s, t.id), 1);
 
-    /* Once C is known, something it signed before its admission is refused. */
-    fx_obj early;
+    /*
+     * Once C is known, something it signed before its admission waits: an
+     * admit with an earlier time may still arrive (test_store_kofn.c).
+     */
+    fx_obj early, admit_c_early;
     fx_thread(&early, &sc.c, 1400, "Corona", "Zu frueh");
-    assert_put(&sc.f, &early, KN_EUNAUTH);
+    assert_put(&sc.f, &early, KN_PUT_PENDING);
+    fx_admit(&admit_c_early, &sc.a, 1300, sc.net.id, sc.c.pk);
+    assert_int_equal(fx_put_released(&sc.f, &admit_c_early, &released), KN_PUT_STORED);
+    assert_int_equal(released, 1);
+    assert_int_equal(kn_store_has(sc.f.s, early.id), 1);
     fx_done(&sc.f);
 }
 
