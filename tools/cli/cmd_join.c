@@ -175,8 +175,10 @@ static int report(kn_cli *cli, kn_datadir *dd, const kn_invite *inv, const kn_no
         printf("Initial sync: %llu objects, %s in %.1f s.\n\n", (unsigned long long)j->objects,
             size, (double)j->sync_ms / 1000.0);
         printf("Next: start the node and keep it running (as a service), e.g.\n"
-               "  knoten run --data %s --listen 0.0.0.0:8471\n"
-               "It stays connected to the inviting node and syncs from then on.\n"
+               "  knoten run --data %s --listen 0.0.0.0:8471 --announce HOST:8471\n"
+               "where HOST is the name or address other councils reach this machine at\n"
+               "(leave --announce out behind a firewall that admits no inbound connections).\n"
+               "It stays connected to the federation and syncs from then on.\n"
                "`knoten members` lists the councils, `knoten ls` what they shared.\n",
             cli->data_dir);
         return CLI_OK;

@@ -32,10 +32,19 @@ const cli_command cli_commands[] = {
         "  --description T   description of the network\n"
         "  --admit K         member signatures needed to admit a council (1-255)\n" DATA_HELP },
     { "run", cmd_run, "run the node (the main job)",
-        "knoten run [--listen HOST:PORT] [--data DIR]\n\n"
+        "knoten run [--listen HOST:PORT] [--announce HOST:PORT]... [--no-announce]\n"
+        "           [--connections N] [--data DIR]\n\n"
         "Runs the node in the foreground until SIGINT or SIGTERM. Initialises the\n"
-        "data directory first if it is empty.\n\n"
-        "  --listen HOST:PORT  where to accept peers (default 0.0.0.0:8471)\n" DATA_HELP },
+        "data directory first if it is empty. --announce and --connections are\n"
+        "remembered for the next start.\n\n"
+        "  --listen HOST:PORT    where to accept peers (default 0.0.0.0:8471)\n"
+        "  --announce HOST:PORT  an address other members can reach this node at,\n"
+        "                        published in a signed addr object; repeat for several.\n"
+        "                        Behind a firewall, announce nothing: the node still\n"
+        "                        takes part through the connections it dials\n"
+        "  --no-announce         forget the remembered addresses\n"
+        "  --connections N       target number of connections (default 8): configured\n"
+        "                        peers first, then members' announced addresses\n" DATA_HELP },
     { "peer", cmd_peer, "add, remove or list the peers this node dials",
         "knoten peer add HOST:PORT [KEY] [--data DIR]\n"
         "       knoten peer rm HOST:PORT [--data DIR]\n"
