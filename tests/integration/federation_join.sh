@@ -207,18 +207,23 @@ for n in a d; do
 done
 "$KNOTEN" ls --data "$WORK/a" | grep -q "Neu von b" || fail "b's earlier thread should stay at a"
 
-# ---- k = 2: one signature admits nobody; the joiner ends as pending ----
+# ---- k = 2 with one founder: min(k, M) = 1, so the founder alone admits the first joiner ----
 "$KNOTEN" init --data "$WORK/k2" --found "Zwei" --admit 2 >/dev/null || fail "init k2"
 PK=$(free_port)
 start_node k2 "$PK"
 wait_for 10 "k2 listens" log_has k2 "listening on 127.0.0.1:$PK"
 "$KNOTEN" invite --data "$WORK/k2" --address "127.0.0.1:$PK" >"$WORK/invite-p.out" 2>/dev/null ||
     fail "invite at k2"
-join p "$(grep '^knoten1-' "$WORK/invite-p.out")" && fail "a join with 1 of 2 signatures succeeded"
-grep -q "needs more signatures" "$WORK/join-p.err" || fail "pending message: $(join_err p)"
-grep -q "admitted by 1 of 2 signatures" "$WORK/join-p.err" || fail "pending reason: $(join_err p)"
-ID_p=$(awk 'prev ~ /identity to other member councils/ { print $1 } { prev = $0 }' "$WORK/join-p.err")
-"$KNOTEN" members --data "$WORK/k2" | grep -q "^${ID_p:0:16} pending .*1 of 2" ||
+join p "$(grep '^knoten1-' "$WORK/invite-p.out")" || fail "first join at k = 2: $(join_err p)"
+"$KNOTEN" members --data "$WORK/k2" | grep -q " member .*1 of 2" ||
+    fail "members at k2: $("$KNOTEN" members --data "$WORK/k2")"
+# the second joiner needs two signatures (M = 2): pending (1 of 2)
+"$KNOTEN" invite --data "$WORK/k2" --address "127.0.0.1:$PK" >"$WORK/invite-q.out" 2>/dev/null ||
+    fail "invite 2 at k2"
+join q "$(grep '^knoten1-' "$WORK/invite-q.out")" && fail "a second join with 1 of 2 signatures succeeded"
+grep -q "admitted by 1 of 2 signatures" "$WORK/join-q.err" || fail "pending reason: $(join_err q)"
+ID_q=$(awk 'prev ~ /identity to other member councils/ { print $1 } { prev = $0 }' "$WORK/join-q.err")
+"$KNOTEN" members --data "$WORK/k2" | grep -q "^${ID_q:0:16} pending .*1 of 2" ||
     fail "members at k2: $("$KNOTEN" members --data "$WORK/k2")"
 
 no_violations a d

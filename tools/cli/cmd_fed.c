@@ -424,22 +424,6 @@ static bool ags_ok(const char *s)
     return true;
 }
 
-/* Counts the nodes that are members at now. */
-static int count_members(kn_store *s, uint64_t now, size_t *count)
-{
-    kn_roster_member *v;
-    size_t n;
-    int rc = kn_store_members_list(s, &v, &n);
-    if (rc < 0)
-        return rc;
-    *count = 0;
-    for (size_t i = 0; i < n; i++)
-        if (kn_roster_member_at(&v[i], now))
-            (*count)++;
-    free(v);
-    return 0;
-}
-
 int cmd_admit(kn_cli *cli, int argc, char **argv)
 {
     static const struct option opts[] = { { "name", required_argument, 0, 'n' },
@@ -508,20 +492,14 @@ int cmd_admit(kn_cli *cli, int argc, char **argv)
         goto out;
     if (kn_store_member_get(dd.store, key, &m) == 0) {
         if (kn_roster_member_at(&m, now)) {
-            printf("%s is a member (%u of %llu required signature%s).\n", name, m.nadmits,
-                (unsigned long long)k, k == 1 ? "" : "s");
+            printf("%s is a member (%u of %llu required signature%s%s).\n", name, m.nadmits,
+                (unsigned long long)k, k == 1 ? "" : "s",
+                m.nadmits < k ? "; the network had fewer members than that, and all signed" : "");
         } else {
-            size_t members = 0;
             printf("%s has %u of %llu required signatures; %llu more member%s must run\n"
                    "  knoten admit %s --name \"%s\"\n",
                 name, m.nadmits, (unsigned long long)k, (unsigned long long)(k - m.nadmits),
                 k - m.nadmits == 1 ? "" : "s", argv[optind], name);
-            if (count_members(dd.store, now, &members) == 0 && members < k)
-                fprintf(stderr,
-                    "knoten: warning: the network has %zu member%s but admission needs %llu "
-                    "signatures, so nobody can be admitted until the rule is fixed "
-                    "(docs/federation.md, \"Known problem\").\n",
-                    members, members == 1 ? "" : "s", (unsigned long long)k);
         }
     }
 out:
