@@ -25,7 +25,12 @@
 #include "object.h"
 #include "store.h"
 
-enum { BATCH = 1024, MAX_THREADS = 64 };
+/*
+ * Validators take BATCH objects at a time (small, so both cores stay busy to
+ * the end); the writer gathers TXN_BATCHES of them into one LMDB transaction
+ * (large, so a commit's page writes are shared by more objects).
+ */
+enum { BATCH = 1024, TXN_BATCHES = 4, MAX_THREADS = 64 };
 
 typedef struct encoded {
     uint8_t *raw;
@@ -226,7 +231,6 @@ int main(int argc, char **argv)
     pthread_cond_init(&p.space, NULL);
     atomic_init(&p.next, 0);
     pthread_t th[MAX_THREADS];
-    int results[BATCH];
     double writer_busy = 0, writer_cpu = 0;
     double load[3] = { 0, 0, 0 };
     if (getloadavg(load, 3) < 0)
@@ -236,27 +240,35 @@ int main(int argc, char **argv)
     t0 = seconds();
     for (int i = 0; i < cores; i++)
         pthread_create(&th[i], NULL, validator, &p);
-    for (size_t k = 0; k < batches; k++) {
-        pthread_mutex_lock(&p.mu);
-        while (p.queued == 0)
-            pthread_cond_wait(&p.ready, &p.mu);
-        batch *b = p.done[p.head];
-        p.head = (p.head + 1) % p.ring;
-        p.queued--;
-        pthread_cond_signal(&p.space);
-        pthread_mutex_unlock(&p.mu);
-        p.invalid += (size_t)b->err;
+    static kn_object txn_objs[BATCH * TXN_BATCHES];
+    static int results[BATCH * TXN_BATCHES];
+    for (size_t k = 0; k < batches;) {
+        size_t n = 0;
+        for (int g = 0; g < TXN_BATCHES && k < batches; g++, k++) {
+            pthread_mutex_lock(&p.mu);
+            while (p.queued == 0)
+                pthread_cond_wait(&p.ready, &p.mu);
+            batch *b = p.done[p.head];
+            p.head = (p.head + 1) % p.ring;
+            p.queued--;
+            pthread_cond_signal(&p.space);
+            pthread_mutex_unlock(&p.mu);
+            p.invalid += (size_t)b->err;
+            /* The views point into the generated objects, not into the batch. */
+            memcpy(txn_objs + n, b->obj, b->n * sizeof b->obj[0]);
+            n += b->n;
+            pthread_mutex_lock(&p.mu);
+            b->next_free = p.free_list;
+            p.free_list = b;
+            pthread_mutex_unlock(&p.mu);
+        }
         double w0 = seconds(), c0 = thread_cpu();
-        if ((rc = kn_store_ingest(s, b->obj, b->n, results, NULL)) < 0)
+        if ((rc = kn_store_ingest(s, txn_objs, n, results, NULL)) < 0)
             return fprintf(stderr, "ingest: %s\n", kn_strerror(rc)), 1;
         writer_busy += seconds() - w0;
         writer_cpu += thread_cpu() - c0;
-        for (size_t i = 0; i < b->n; i++)
+        for (size_t i = 0; i < n; i++)
             stored += results[i] == KN_PUT_STORED;
-        pthread_mutex_lock(&p.mu);
-        b->next_free = p.free_list;
-        p.free_list = b;
-        pthread_mutex_unlock(&p.mu);
     }
     for (int i = 0; i < cores; i++)
         pthread_join(th[i], NULL);
