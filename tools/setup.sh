@@ -21,7 +21,7 @@ packages=(
     libuv1-dev libsodium-dev libmsgpack-dev liblmdb-dev libjansson-dev
     libcmocka-dev
     clang libclang-rt-14-dev clang-format   # libFuzzer targets, sanitizers, formatting
-    python3 python3-dissononce              # the independent Noise peer for interop tests
+    python3 python3-dissononce python3-cryptography  # independent Noise peer and signer for tests
     lmdb-utils iproute2 procps
 )
 

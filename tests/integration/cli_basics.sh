@@ -46,7 +46,7 @@ for id in "$t" "$p" "$p2" "$l"; do
 done
 [ "$("$knoten" ls --data "$a" --type post | wc -l)" = 3 ] || fail "ls --type post"
 [ "$("$knoten" ls --data "$a" --space Vergaberecht --type thread | wc -l)" = 2 ] || fail "ls --space"
-"$knoten" ls --data "$a" --json | python3 -c '
+"$knoten" ls --data "$a" --json | /usr/bin/python3 -c '
 import json, sys
 rows = [json.loads(l) for l in sys.stdin]
 assert len(rows) == 5, len(rows)           # network, thread, 2 posts, link
@@ -56,10 +56,10 @@ assert {r["type"] for r in rows} == {"network", "thread", "post", "link"}
 "$knoten" show --data "$a" "$t" >"$work/show.out"
 grep -q "Nachweise?" "$work/show.out" || fail "show lacks the title"
 grep -q "pointing here" "$work/show.out" || fail "show lacks the replies"
-"$knoten" show --data "$a" "$t" --json | python3 -c '
+"$knoten" show --data "$a" "$t" --json | /usr/bin/python3 -c '
 import json, sys; o = json.load(sys.stdin); assert o["body"]["tags"] == ["vergabe"], o' \
     || fail "show --json"
-"$knoten" status --data "$a" --json | python3 -c '
+"$knoten" status --data "$a" --json | /usr/bin/python3 -c '
 import json, sys; s = json.load(sys.stdin)
 assert s["store"]["objects"] == 5, s
 assert s["network"]["name"] == "Kommunen Test", s' || fail "status --json"
@@ -72,14 +72,14 @@ assert s["network"]["name"] == "Kommunen Test", s' || fail "status --json"
     fail "import"
 }
 grep -q "imported 5 new" "$work/import.err" || fail "import summary: $(cat "$work/import.err")"
-diff <("$knoten" ls --data "$a" --json --limit 0 | python3 -c 'import json,sys; print("\n".join(sorted(json.loads(l)["id"] for l in sys.stdin)))') \
-     <("$knoten" ls --data "$b" --json --limit 0 | python3 -c 'import json,sys; print("\n".join(sorted(json.loads(l)["id"] for l in sys.stdin)))') \
+diff <("$knoten" ls --data "$a" --json --limit 0 | /usr/bin/python3 -c 'import json,sys; print("\n".join(sorted(json.loads(l)["id"] for l in sys.stdin)))') \
+     <("$knoten" ls --data "$b" --json --limit 0 | /usr/bin/python3 -c 'import json,sys; print("\n".join(sorted(json.loads(l)["id"] for l in sys.stdin)))') \
     || fail "ids differ after export/import"
 
 # A second import changes nothing; a tampered line is refused with its reason.
 "$knoten" import --data "$b" "$work/export.jsonl" 2>"$work/import2.err"
 grep -q "5 already present" "$work/import2.err" || fail "re-import: $(cat "$work/import2.err")"
-python3 - "$work/export.jsonl" >"$work/bad.jsonl" <<'PY'
+/usr/bin/python3 - "$work/export.jsonl" >"$work/bad.jsonl" <<'PY'
 import base64, json, sys
 lines = open(sys.argv[1]).read().splitlines()
 o = json.loads(lines[1]); raw = bytearray(base64.b64decode(o["raw"])); raw[-1] ^= 1

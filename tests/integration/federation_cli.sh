@@ -76,7 +76,7 @@ grep -q "not an invite code" <<<"$out" || fail "garbage message: $out"
 grep -qi "$nk" <<<"$out" && fail "error printed the network key"
 
 # expired: a code written by an independent encoder with an expiry in the past
-expired=$(python3 - "$A" <<'EOF'
+expired=$(/usr/bin/python3 - "$A" <<'EOF'
 import hashlib, struct, sys
 def mp_bin(b): return bytes([0xc4, len(b)]) + b
 def mp_str(s):
@@ -106,7 +106,7 @@ out=$("$knoten" invite revoke --data "$a" 99 2>&1) && fail "withdraw of unknown 
 out=$("$knoten" invite check --data "$a" "$code2" 2>&1) && fail "withdrawn code accepted"
 grep -q "withdrawn on this node" <<<"$out" || fail "withdrawn check message: $out"
 "$knoten" invite ls --data "$a" | grep -q "^2 *withdrawn" || fail "ls after withdraw"
-"$knoten" invite ls --data "$a" --json | python3 -c '
+"$knoten" invite ls --data "$a" --json | /usr/bin/python3 -c '
 import json, sys
 rows = [json.loads(l) for l in sys.stdin]
 assert [r["state"] for r in rows] == ["open", "withdrawn"], rows
@@ -126,7 +126,7 @@ grep -q "Gemeinde B is a member (1 of 1" "$work/admit.out" || fail "admit: $(cat
 "$knoten" members --data "$a" >"$work/m1.out"
 grep -q "^${B:0:16} member .*1 of 1 .*Gemeinde B (09162000)" "$work/m1.out" \
     || fail "members after admit: $(cat "$work/m1.out")"
-"$knoten" members --data "$a" --json | python3 -c '
+"$knoten" members --data "$a" --json | /usr/bin/python3 -c '
 import json, sys
 rows = {r["name"]: r for r in map(json.loads, sys.stdin)}
 assert rows["Gemeinde B"]["state"] == "member" and rows["Gemeinde B"]["ags"] == "09162000", rows
@@ -147,7 +147,7 @@ cp "$a/users/$U.key" "$work/user.seed"
 
 # Objects signed by the user, written by an independent encoder and imported.
 sign() { # sign CREATED_MS TITLE -> a JSON line for `knoten import`
-    python3 - "$work/user.seed" "$1" "$2" <<'EOF'
+    /usr/bin/python3 - "$work/user.seed" "$1" "$2" <<'EOF'
 import base64, json, struct, sys
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives import serialization
@@ -164,7 +164,7 @@ raw = b"\x98" + seven + b"\xc4\x40" + sig
 print(json.dumps({"raw": base64.b64encode(raw).decode()}))
 EOF
 }
-now_ms() { python3 -c 'import time; print(int(time.time() * 1000))'; }
+now_ms() { /usr/bin/python3 -c 'import time; print(int(time.time() * 1000))'; }
 before=$(now_ms)
 sign "$before" "Vor dem Widerruf" | "$knoten" import --data "$a" >/dev/null 2>&1 \
     || fail "the user's object was refused while the certificate stands"
