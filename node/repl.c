@@ -205,7 +205,7 @@ typedef struct inbox_ent {
     uint64_t peer_id; /* who sent it (looked up again: it may be gone by then) */
 } inbox_ent;
 
-/* One received object in a validation batch. */
+/* One received object in a validation batch; its decoded view is in the batch's objs. */
 typedef struct vent {
     uint8_t *buf; /* owned copy of the object's bytes */
     size_t len;
@@ -221,7 +221,7 @@ struct kn_repl_batch {
     size_t n, cap;
     int state; /* B_* */
     vent *e; /* [cap], then objs and res, in the same allocation */
-    kn_object *objs; /* filled by kn_repl_batch_run */
+    kn_object *objs; /* decoded when staged, views into each e[i].buf */
     int *res; /* 0 or the object's validation error */
 };
 
@@ -1001,6 +1001,35 @@ static void ingest_inbox(kn_repl *r, uint64_t now)
 
 /* ---- validation batches (with a validate hook) ---- */
 
+/*
+ * kn_object_validate() after its decode: on_obj() has decoded the object
+ * already (it needs the id to dedupe), so the validator does not decode and
+ * hash it a second time. The steps and their order are kn_object_validate's.
+ */
+static int validate_decoded(const kn_object *o, uint64_t now)
+{
+    int rc = kn_object_check_schema(o);
+    if (rc < 0)
+        return rc;
+    if (o->created > now && o->created - now > KN_FUTURE_SKEW_MS)
+        return KN_EFUTURE;
+    return kn_object_verify(o);
+}
+
+/* Moves a decoded view from the bytes at `from` to an identical copy of them at `to`. */
+static void object_rebase(kn_object *o, const uint8_t *from, const uint8_t *to)
+{
+#define REBASE(ptr) ((ptr) = (const void *)(to + ((const uint8_t *)(ptr)-from)))
+    REBASE(o->raw);
+    REBASE(o->author);
+    REBASE(o->space);
+    for (uint32_t i = 0; i < o->nrefs; i++)
+        REBASE(o->refs[i]);
+    REBASE(o->body);
+    REBASE(o->sig);
+#undef REBASE
+}
+
 static kn_repl_batch *batch_alloc(size_t cap)
 {
     size_t ve = cap * sizeof(vent), ob = cap * sizeof(kn_object);
@@ -1126,7 +1155,7 @@ static void batches_submit(kn_repl *r, uint64_t now, bool partial)
 void kn_repl_batch_run(kn_repl_batch *b)
 {
     for (size_t i = 0; i < b->n; i++)
-        b->res[i] = kn_object_validate(&b->objs[i], b->e[i].buf, b->e[i].len, b->now);
+        b->res[i] = validate_decoded(&b->objs[i], b->now);
 }
 
 /* ---- negentropy ---- */
@@ -1638,12 +1667,14 @@ static int on_obj(kn_repl *r, peer *p, const kn_wire_msg *m, uint64_t now)
     if (!copy)
         return 0; /* not the peer's fault; it comes again */
     memcpy(copy, m->data, m->data_len);
+    object_rebase(&o, m->data, copy);
     if (r->cfg.validate) {
         kn_repl_batch *b = batch_staging(r);
         if (!b) {
             free(copy);
             return 0;
         }
+        b->objs[b->n] = o;
         vent *e = &b->e[b->n++];
         e->buf = copy;
         e->len = m->data_len;
@@ -1652,7 +1683,7 @@ static int on_obj(kn_repl *r, peer *p, const kn_wire_msg *m, uint64_t now)
         p->unverified++;
         r->nvalidating++;
     } else {
-        if ((rc = kn_object_validate(&o, copy, m->data_len, now)) < 0) {
+        if ((rc = validate_decoded(&o, now)) < 0) {
             free(copy);
             r->st.objs_refused++;
             /* A clock ahead of ours is not malice: refuse the object, keep the peer. */
