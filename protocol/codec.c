@@ -436,7 +436,7 @@ int kn_mp_key_cmp(const char *a, uint32_t alen, const char *b, uint32_t blen)
 int kn_mp_skip(kn_mp_in *in, int max_depth, bool allow_nil)
 {
     kn_mp_type t = kn_mp_peek(in);
-    uint32_t n;
+    uint32_t n = 0;
     int rc;
     switch (t) {
     case KN_MP_UINT: {
@@ -478,8 +478,8 @@ int kn_mp_skip(kn_mp_in *in, int max_depth, bool allow_nil)
         const char *prev = NULL;
         uint32_t prev_len = 0;
         for (uint32_t i = 0; i < n; i++) {
-            const char *k;
-            uint32_t klen;
+            const char *k = NULL;
+            uint32_t klen = 0;
             if ((rc = kn_mp_read_str(in, &k, &klen)) < 0)
                 return rc;
             if (prev && kn_mp_key_cmp(prev, prev_len, k, klen) >= 0)
