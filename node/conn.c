@@ -26,6 +26,12 @@
 #include "crypto.h"
 #include "node_impl.h"
 
+/* The session must reassemble the largest wire message (a 256 KiB blob chunk). */
+_Static_assert(
+    (long)NODE_MAX_MESSAGE >= (long)KN_WIRE_MSG_MAX, "NODE_MAX_MESSAGE below KN_WIRE_MSG_MAX");
+_Static_assert(
+    (long)NODE_MAX_MESSAGE <= (long)KN_FRAME_DEFAULT_MAX_MESSAGE, "NODE_MAX_MESSAGE too large");
+
 typedef struct write_req {
     uv_write_t req;
     uint8_t *buf;

@@ -130,7 +130,7 @@ void kn_mp_write_cstr(kn_mp_out *o, const char *s)
     kn_mp_write_str(o, s, strlen(s));
 }
 
-void kn_mp_write_bin(kn_mp_out *o, const uint8_t *b, size_t len)
+void kn_mp_write_bin_head(kn_mp_out *o, size_t len)
 {
     if (len > UINT32_MAX) {
         if (!o->err)
@@ -139,7 +139,13 @@ void kn_mp_write_bin(kn_mp_out *o, const uint8_t *b, size_t len)
     }
     PACKER(o);
     msgpack_pack_bin(&pk, len);
-    msgpack_pack_bin_body(&pk, b, len);
+}
+
+void kn_mp_write_bin(kn_mp_out *o, const uint8_t *b, size_t len)
+{
+    kn_mp_write_bin_head(o, len);
+    if (len <= UINT32_MAX)
+        out_append(o, (const char *)b, len);
 }
 
 void kn_mp_write_raw(kn_mp_out *o, const uint8_t *b, size_t len)

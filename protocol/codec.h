@@ -55,6 +55,11 @@ void kn_mp_write_nil(kn_mp_out *o);
 void kn_mp_write_str(kn_mp_out *o, const char *s, size_t len);
 void kn_mp_write_cstr(kn_mp_out *o, const char *s);
 void kn_mp_write_bin(kn_mp_out *o, const uint8_t *b, size_t len);
+/*
+ * Only the header of a bin of len bytes: the caller supplies the len bytes
+ * after it (e.g. appending them itself, to avoid a copy).
+ */
+void kn_mp_write_bin_head(kn_mp_out *o, size_t len);
 /* Appends bytes that are already a canonical msgpack value. */
 void kn_mp_write_raw(kn_mp_out *o, const uint8_t *b, size_t len);
 

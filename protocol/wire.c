@@ -24,6 +24,12 @@ static const struct {
     [KN_WIRE_PONG] = { "pong", 1 },
     [KN_WIRE_BYE] = { "bye", 1 },
     [KN_WIRE_JOIN] = { "join", 3 },
+    [KN_WIRE_BLOB_HAVE] = { "blob-have", 1 },
+    [KN_WIRE_MANIFEST_WANT] = { "blob-manifest-want", 2 },
+    [KN_WIRE_MANIFEST] = { "blob-manifest", 4 },
+    [KN_WIRE_BLOB_WANT] = { "blob-want", 2 },
+    [KN_WIRE_BLOB_CHUNK] = { "blob-chunk", 3 },
+    [KN_WIRE_BLOB_NONE] = { "blob-none", 2 },
 };
 
 enum { KIND_COUNT = sizeof kinds / sizeof kinds[0] };
@@ -43,13 +49,13 @@ static int kind_from_name(const char *s, uint32_t len)
     return KN_EPROTO;
 }
 
-static int read_ids(kn_mp_in *in, kn_wire_msg *m)
+static int read_ids(kn_mp_in *in, kn_wire_msg *m, uint32_t max)
 {
     uint32_t n;
     int rc = kn_mp_read_array(in, &n);
     if (rc < 0)
         return rc;
-    if (n > KN_WIRE_IDS_MAX)
+    if (n > max)
         return KN_ELIMIT;
     m->ids = in->p;
     m->nids = n;
@@ -58,6 +64,35 @@ static int read_ids(kn_mp_in *in, kn_wire_msg *m)
         if ((rc = kn_mp_read_bin_exact(in, &b, KN_ID)) < 0)
             return rc;
     }
+    return 0;
+}
+
+/* A uint that must fit 32 bits (a chunk index): KN_ELIMIT beyond. */
+static int read_u32(kn_mp_in *in, uint32_t *out)
+{
+    uint64_t v;
+    int rc = kn_mp_read_uint(in, &v);
+    if (rc < 0)
+        return rc;
+    if (v > UINT32_MAX)
+        return KN_ELIMIT;
+    *out = (uint32_t)v;
+    return 0;
+}
+
+/* [index uint, ...] of at most KN_WIRE_CHUNK_IDX_MAX, copied into m->idx. */
+static int read_idx(kn_mp_in *in, kn_wire_msg *m)
+{
+    uint32_t n;
+    int rc = kn_mp_read_array(in, &n);
+    if (rc < 0)
+        return rc;
+    if (n > KN_WIRE_CHUNK_IDX_MAX)
+        return KN_ELIMIT;
+    for (uint32_t i = 0; i < n; i++)
+        if ((rc = read_u32(in, &m->idx[i])) < 0)
+            return rc;
+    m->nidx = n;
     return 0;
 }
 
@@ -123,7 +158,7 @@ int kn_wire_decode(kn_wire_msg *m, const uint8_t *buf, size_t len)
         break;
     case KN_WIRE_HAVE:
     case KN_WIRE_WANT:
-        if ((rc = read_ids(&in, m)) < 0)
+        if ((rc = read_ids(&in, m, KN_WIRE_IDS_MAX)) < 0)
             return rc;
         break;
     case KN_WIRE_OBJ:
@@ -161,6 +196,45 @@ int kn_wire_decode(kn_wire_msg *m, const uint8_t *buf, size_t len)
         if ((rc = join_check(m->secret_len, m->name, m->name_len, m->ags, m->ags_len)) < 0)
             return rc;
         break;
+    case KN_WIRE_BLOB_HAVE:
+        if ((rc = read_ids(&in, m, KN_WIRE_IDS_MAX)) < 0)
+            return rc;
+        break;
+    case KN_WIRE_MANIFEST_WANT:
+        if ((rc = kn_mp_read_bin_exact(&in, &m->blob, KN_ID)) < 0)
+            return rc;
+        if ((rc = read_u32(&in, &m->first)) < 0)
+            return rc;
+        break;
+    case KN_WIRE_MANIFEST:
+        if ((rc = kn_mp_read_bin_exact(&in, &m->blob, KN_ID)) < 0)
+            return rc;
+        if ((rc = kn_mp_read_uint(&in, &m->size)) < 0)
+            return rc;
+        if ((rc = read_u32(&in, &m->first)) < 0)
+            return rc;
+        if ((rc = read_ids(&in, m, KN_WIRE_MANIFEST_PAGE)) < 0)
+            return rc;
+        break;
+    case KN_WIRE_BLOB_WANT:
+    case KN_WIRE_BLOB_NONE:
+        if ((rc = kn_mp_read_bin_exact(&in, &m->blob, KN_ID)) < 0)
+            return rc;
+        if ((rc = read_idx(&in, m)) < 0)
+            return rc;
+        if (m->kind == KN_WIRE_BLOB_WANT && m->nidx == 0)
+            return KN_ESCHEMA;
+        break;
+    case KN_WIRE_BLOB_CHUNK:
+        if ((rc = kn_mp_read_bin_exact(&in, &m->blob, KN_ID)) < 0)
+            return rc;
+        if ((rc = read_u32(&in, &m->index)) < 0)
+            return rc;
+        if ((rc = kn_mp_read_bin(&in, &m->data, &m->data_len)) < 0)
+            return rc;
+        if (m->data_len > KN_WIRE_CHUNK_MAX)
+            return KN_ETOOBIG;
+        break;
     }
     if (kn_mp_in_left(&in))
         return KN_ETRAILING;
@@ -185,7 +259,7 @@ int kn_wire_write_hello(
 
 int kn_wire_write_ids(kn_mp_out *o, kn_wire_kind kind, const uint8_t (*ids)[KN_ID], size_t n)
 {
-    if (kind != KN_WIRE_HAVE && kind != KN_WIRE_WANT)
+    if (kind != KN_WIRE_HAVE && kind != KN_WIRE_WANT && kind != KN_WIRE_BLOB_HAVE)
         return KN_EINVAL;
     if (n > KN_WIRE_IDS_MAX)
         return KN_ELIMIT;
@@ -254,5 +328,69 @@ int kn_wire_write_join(kn_mp_out *o, const uint8_t *secret, size_t secret_len, c
     kn_mp_write_bin(o, secret, secret_len);
     kn_mp_write_str(o, name, name_len);
     kn_mp_write_str(o, ags ? ags : "", ags_len);
+    return kn_mp_out_error(o);
+}
+
+int kn_wire_write_manifest_want(kn_mp_out *o, const uint8_t blob[static KN_ID], uint32_t first)
+{
+    write_head(o, KN_WIRE_MANIFEST_WANT);
+    kn_mp_write_bin(o, blob, KN_ID);
+    kn_mp_write_uint(o, first);
+    return kn_mp_out_error(o);
+}
+
+int kn_wire_write_manifest(kn_mp_out *o, const uint8_t blob[static KN_ID], uint64_t size,
+    uint32_t first, const uint8_t (*hashes)[KN_ID], size_t n)
+{
+    if (n > KN_WIRE_MANIFEST_PAGE)
+        return KN_ELIMIT;
+    write_head(o, KN_WIRE_MANIFEST);
+    kn_mp_write_bin(o, blob, KN_ID);
+    kn_mp_write_uint(o, size);
+    kn_mp_write_uint(o, first);
+    kn_mp_write_array(o, (uint32_t)n);
+    for (size_t i = 0; i < n; i++)
+        kn_mp_write_bin(o, hashes[i], KN_ID);
+    return kn_mp_out_error(o);
+}
+
+int kn_wire_write_blob_idx(kn_mp_out *o, kn_wire_kind kind, const uint8_t blob[static KN_ID],
+    const uint32_t *idx, size_t n)
+{
+    if (kind != KN_WIRE_BLOB_WANT && kind != KN_WIRE_BLOB_NONE)
+        return KN_EINVAL;
+    if (n > KN_WIRE_CHUNK_IDX_MAX)
+        return KN_ELIMIT;
+    if (kind == KN_WIRE_BLOB_WANT && n == 0)
+        return KN_ESCHEMA;
+    write_head(o, kind);
+    kn_mp_write_bin(o, blob, KN_ID);
+    kn_mp_write_array(o, (uint32_t)n);
+    for (size_t i = 0; i < n; i++)
+        kn_mp_write_uint(o, idx[i]);
+    return kn_mp_out_error(o);
+}
+
+int kn_wire_write_blob_chunk_head(
+    kn_mp_out *o, const uint8_t blob[static KN_ID], uint32_t index, size_t len)
+{
+    if (len > KN_WIRE_CHUNK_MAX)
+        return KN_ETOOBIG;
+    write_head(o, KN_WIRE_BLOB_CHUNK);
+    kn_mp_write_bin(o, blob, KN_ID);
+    kn_mp_write_uint(o, index);
+    kn_mp_write_bin_head(o, len);
+    return kn_mp_out_error(o);
+}
+
+int kn_wire_write_blob_chunk(
+    kn_mp_out *o, const uint8_t blob[static KN_ID], uint32_t index, const uint8_t *data, size_t len)
+{
+    if (len > KN_WIRE_CHUNK_MAX)
+        return KN_ETOOBIG;
+    write_head(o, KN_WIRE_BLOB_CHUNK);
+    kn_mp_write_bin(o, blob, KN_ID);
+    kn_mp_write_uint(o, index);
+    kn_mp_write_bin(o, data, len);
     return kn_mp_out_error(o);
 }

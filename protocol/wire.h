@@ -19,6 +19,36 @@
  *                                      bytes), the council's name (1..200 bytes)
  *                                      and its AGS ("" or 8 or 12 digits)
  *
+ * File contents (blobs, docs/blobs.md "Wire") travel in their own messages,
+ * so that a doc object stays small and its files can come from any peer:
+ *
+ *   ["blob-have", [blob bin32, ...]]   blobs the sender now holds complete
+ *                                      (<= KN_WIRE_IDS_MAX): a hint to ask it
+ *   ["blob-manifest-want", blob bin32, first uint]
+ *                                      asks for the manifest page that starts
+ *                                      at chunk index `first`
+ *   ["blob-manifest", blob bin32, size uint, first uint, [hash bin32, ...]]
+ *                                      the blob's size in bytes and the hashes
+ *                                      of its chunks first, first+1, ...: a
+ *                                      full page of KN_WIRE_MANIFEST_PAGE
+ *                                      hashes, or the rest of the list
+ *   ["blob-want", blob bin32, [index uint, ...]]
+ *                                      asks for 1..KN_WIRE_CHUNK_IDX_MAX chunks
+ *   ["blob-chunk", blob bin32, index uint, data bin]
+ *                                      one chunk (<= KN_WIRE_CHUNK_MAX bytes)
+ *   ["blob-none", blob bin32, [index uint, ...]]
+ *                                      "I do not have these chunks"
+ *                                      (<= KN_WIRE_CHUNK_IDX_MAX); an empty
+ *                                      list: "I do not have this blob's
+ *                                      manifest", the answer to a manifest want
+ *
+ * Indexes are chunk positions in the blob (0-based, < 2^32). A requester
+ * verifies the manifest against the blob id and every chunk against its hash
+ * in the manifest; nothing a peer sends is trusted before that. A blob-chunk
+ * of 256 KiB is larger than one Noise frame: the session splits and
+ * reassembles it (frame.h), within the node's message bound, which is above
+ * KN_WIRE_MSG_MAX.
+ *
  * A "join" is answered by the inviter with the signed admit as an ordinary
  * "obj", or with a "bye" that says why not. It is the only message besides
  * ping, pong and bye that a peer holding the network key but not admitted
@@ -27,7 +57,8 @@
  * exact arity, bounded counts and sizes, no trailing bytes. It does not look
  * inside an "obj" (kn_object_validate does) or a "neg" payload (kn_neg_* does).
  *
- * Callers: the replication engine (node/repl.c), the libuv shell's message
+ * Callers: the replication engine (node/repl.c), the blob fetch engine
+ * (node/blobfetch.c), the libuv shell's message
  * dispatch (node/messages.c), the simulator, the fuzz target.
  */
 #ifndef KN_WIRE_H
@@ -45,8 +76,14 @@ enum {
     KN_WIRE_IDS_MAX = 1024, /* ids in one have or want */
     KN_WIRE_REASON_MAX = 255, /* bytes of a bye reason */
     KN_WIRE_NEG_MAX = 65536, /* bytes of one negentropy message */
-    /* The largest encoded message: an obj of KN_OBJECT_MAX bytes plus headers. */
-    KN_WIRE_MSG_MAX = KN_OBJECT_MAX + 64,
+    KN_WIRE_CHUNK_MAX = 256 << 10, /* bytes of one blob chunk (KN_BLOB_CHUNK, protocol/blob.h) */
+    KN_WIRE_CHUNK_IDX_MAX = 64, /* chunk indexes in one blob-want or blob-none */
+    KN_WIRE_MANIFEST_PAGE = 1024, /* chunk hashes in one blob-manifest (256 MiB of file) */
+    /*
+     * The largest encoded message: a blob-chunk of KN_WIRE_CHUNK_MAX bytes plus
+     * its headers (an obj, a neg or a full manifest page are all smaller).
+     */
+    KN_WIRE_MSG_MAX = KN_WIRE_CHUNK_MAX + 128,
     /* The encoded size of one id in a have/want list (bin8 header + 32 bytes). */
     KN_WIRE_ID_ENCODED = 2 + KN_ID,
     KN_WIRE_JOIN_SECRET_MIN = 16, /* bytes of an invite secret (KN_INVITE_SECRET_MIN) */
@@ -64,6 +101,12 @@ typedef enum kn_wire_kind {
     KN_WIRE_PONG,
     KN_WIRE_BYE,
     KN_WIRE_JOIN,
+    KN_WIRE_BLOB_HAVE,
+    KN_WIRE_MANIFEST_WANT,
+    KN_WIRE_MANIFEST,
+    KN_WIRE_BLOB_WANT,
+    KN_WIRE_BLOB_CHUNK,
+    KN_WIRE_BLOB_NONE,
 } kn_wire_kind;
 
 /* "have" for KN_WIRE_HAVE; NULL for anything else. */
@@ -78,10 +121,12 @@ typedef struct kn_wire_msg {
     uint64_t version; /* hello */
     const uint8_t *node_key; /* hello: KN_KEY bytes */
     uint64_t flags; /* hello */
-    uint32_t nids; /* have, want */
-    const uint8_t *ids; /* have, want: nids ids, KN_WIRE_ID_ENCODED bytes apart; see kn_wire_id() */
+    uint32_t nids; /* have, want, blob-have; blob-manifest: hashes */
+    /* Those ids (or chunk hashes), KN_WIRE_ID_ENCODED bytes apart; see kn_wire_id(). */
+    const uint8_t *ids;
     uint64_t session; /* neg */
-    const uint8_t *data; /* obj: the object bytes; neg: the negentropy message */
+    /* obj: the object bytes; neg: the negentropy message; blob-chunk: the chunk bytes */
+    const uint8_t *data;
     uint32_t data_len;
     uint64_t nonce; /* ping, pong */
     const char *reason; /* bye: valid UTF-8, not NUL-terminated */
@@ -92,6 +137,12 @@ typedef struct kn_wire_msg {
     uint32_t name_len;
     const char *ags; /* join: 0, 8 or 12 ASCII digits, not NUL-terminated */
     uint32_t ags_len;
+    const uint8_t *blob; /* blob-*: the blob id, KN_ID bytes */
+    uint64_t size; /* blob-manifest: the blob's size in bytes */
+    uint32_t first; /* blob-manifest(-want): index of the first hash */
+    uint32_t index; /* blob-chunk */
+    uint32_t nidx; /* blob-want, blob-none: indexes in idx */
+    uint32_t idx[KN_WIRE_CHUNK_IDX_MAX];
 } kn_wire_msg;
 
 /* The i-th id (i < m->nids) of a have or want, KN_ID bytes inside the input. */
@@ -104,10 +155,12 @@ static inline const uint8_t *kn_wire_id(const kn_wire_msg *m, uint32_t i)
  * Strict decode of one whole message. Errors: the codec's (KN_ETRUNC,
  * KN_ETYPE, KN_ENONCANON, ...), KN_EARITY (wrong number of fields for the
  * kind), KN_EPROTO (unknown kind), KN_EKEYLEN (an id or key not 32 bytes),
- * KN_ELIMIT (too many ids), KN_ETOOBIG (object, negentropy message,
- * reason or join name too long), KN_ESCHEMA (a join secret of the wrong
- * length, an empty name or an AGS that is not "" or 8 or 12 digits),
- * KN_ETRAILING (bytes after the message).
+ * KN_ELIMIT (too many ids, hashes or indexes; an index or first >= 2^32),
+ * KN_ETOOBIG (object, negentropy message, chunk, reason or join name too
+ * long), KN_ESCHEMA (a join secret of the wrong length, an empty name or an
+ * AGS that is not "" or 8 or 12 digits; a blob-want without indexes),
+ * KN_ETRAILING (bytes after the message). That a manifest page fits its
+ * size, and a chunk its hash, is the receiver's to check.
  */
 KN_MUST_USE int kn_wire_decode(kn_wire_msg *m, const uint8_t *buf, size_t len);
 
@@ -132,5 +185,30 @@ KN_MUST_USE int kn_wire_write_bye(kn_mp_out *o, const char *reason, size_t len);
  */
 KN_MUST_USE int kn_wire_write_join(kn_mp_out *o, const uint8_t *secret, size_t secret_len,
     const char *name, size_t name_len, const char *ags, size_t ags_len);
+
+/* ---- blobs (kn_wire_write_ids also writes blob-have) ---- */
+
+KN_MUST_USE int kn_wire_write_manifest_want(
+    kn_mp_out *o, const uint8_t blob[static KN_ID], uint32_t first);
+/* n <= KN_WIRE_MANIFEST_PAGE hashes of KN_ID bytes each (KN_ELIMIT beyond). */
+KN_MUST_USE int kn_wire_write_manifest(kn_mp_out *o, const uint8_t blob[static KN_ID],
+    uint64_t size, uint32_t first, const uint8_t (*hashes)[KN_ID], size_t n);
+/*
+ * blob-want (1..KN_WIRE_CHUNK_IDX_MAX indexes) or blob-none
+ * (0..KN_WIRE_CHUNK_IDX_MAX); KN_EINVAL for another kind, KN_ESCHEMA for an
+ * empty want, KN_ELIMIT for too many.
+ */
+KN_MUST_USE int kn_wire_write_blob_idx(kn_mp_out *o, kn_wire_kind kind,
+    const uint8_t blob[static KN_ID], const uint32_t *idx, size_t n);
+KN_MUST_USE int kn_wire_write_blob_chunk(kn_mp_out *o, const uint8_t blob[static KN_ID],
+    uint32_t index, const uint8_t *data, size_t len);
+/*
+ * A blob-chunk up to (and including) the bin header of its data: the caller
+ * appends exactly len bytes of chunk data right after (to a buffer of its
+ * own, so the chunk is copied once, e.g. straight from the store into the
+ * session). KN_ETOOBIG above KN_WIRE_CHUNK_MAX.
+ */
+KN_MUST_USE int kn_wire_write_blob_chunk_head(
+    kn_mp_out *o, const uint8_t blob[static KN_ID], uint32_t index, size_t len);
 
 #endif

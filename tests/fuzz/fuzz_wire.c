@@ -34,7 +34,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         rc = kn_wire_write_hello(&o, m.version, m.node_key, m.flags);
         break;
     case KN_WIRE_HAVE:
-    case KN_WIRE_WANT: {
+    case KN_WIRE_WANT:
+    case KN_WIRE_BLOB_HAVE: {
         if (m.nids > KN_WIRE_IDS_MAX)
             abort();
         uint8_t(*ids)[KN_ID] = malloc((size_t)m.nids * KN_ID + 1);
@@ -77,6 +78,40 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             || m.name_len < 1 || m.name_len > KN_WIRE_JOIN_NAME_MAX)
             abort();
         rc = kn_wire_write_join(&o, m.secret, m.secret_len, m.name, m.name_len, m.ags, m.ags_len);
+        break;
+    case KN_WIRE_MANIFEST_WANT:
+        if (!inside(m.blob, KN_ID, data, size))
+            abort();
+        rc = kn_wire_write_manifest_want(&o, m.blob, m.first);
+        break;
+    case KN_WIRE_MANIFEST: {
+        if (!inside(m.blob, KN_ID, data, size) || m.nids > KN_WIRE_MANIFEST_PAGE)
+            abort();
+        uint8_t(*h)[KN_ID] = malloc((size_t)m.nids * KN_ID + 1);
+        if (!h)
+            abort();
+        for (uint32_t i = 0; i < m.nids; i++) {
+            if (!inside(kn_wire_id(&m, i), KN_ID, data, size))
+                abort();
+            memcpy(h[i], kn_wire_id(&m, i), KN_ID);
+        }
+        rc = kn_wire_write_manifest(
+            &o, m.blob, m.size, m.first, (const uint8_t(*)[KN_ID])h, m.nids);
+        free(h);
+        break;
+    }
+    case KN_WIRE_BLOB_WANT:
+    case KN_WIRE_BLOB_NONE:
+        if (!inside(m.blob, KN_ID, data, size) || m.nidx > KN_WIRE_CHUNK_IDX_MAX
+            || (m.kind == KN_WIRE_BLOB_WANT && m.nidx == 0))
+            abort();
+        rc = kn_wire_write_blob_idx(&o, m.kind, m.blob, m.idx, m.nidx);
+        break;
+    case KN_WIRE_BLOB_CHUNK:
+        if (!inside(m.blob, KN_ID, data, size) || !inside(m.data, m.data_len, data, size)
+            || m.data_len > KN_WIRE_CHUNK_MAX)
+            abort();
+        rc = kn_wire_write_blob_chunk(&o, m.blob, m.index, m.data, m.data_len);
         break;
     default:
         abort();

@@ -334,6 +334,215 @@ static void test_join(void **state)
     kn_mp_out_free(&o);
 }
 
+static void test_blob_have_and_manifest(void **state)
+{
+    (void)state;
+    static uint8_t ids[KN_WIRE_MANIFEST_PAGE + 1][KN_ID];
+    for (size_t i = 0; i < KN_WIRE_MANIFEST_PAGE + 1; i++)
+        fill(ids[i], KN_ID, (uint8_t)(i * 3));
+    uint8_t blob[KN_ID];
+    fill(blob, sizeof blob, 77);
+    kn_mp_out o;
+    kn_wire_msg m;
+    kn_mp_out_init(&o, 0);
+    assert_rc(0, kn_wire_write_ids(&o, KN_WIRE_BLOB_HAVE, ids, 3));
+    decode_ok(&o, &m, KN_WIRE_BLOB_HAVE);
+    assert_int_equal(m.nids, 3);
+    assert_memory_equal(kn_wire_id(&m, 2), ids[2], KN_ID);
+
+    const uint32_t firsts[] = { 0, 1, 127, 128, 65535, 65536, UINT32_MAX };
+    for (size_t i = 0; i < sizeof firsts / sizeof firsts[0]; i++) {
+        kn_mp_out_reset(&o);
+        assert_rc(0, kn_wire_write_manifest_want(&o, blob, firsts[i]));
+        decode_ok(&o, &m, KN_WIRE_MANIFEST_WANT);
+        assert_memory_equal(m.blob, blob, KN_ID);
+        assert_int_equal(m.first, firsts[i]);
+    }
+    const size_t counts[] = { 0, 1, 15, 16, 17, KN_WIRE_MANIFEST_PAGE };
+    const uint64_t sizes[] = { 0, 1, 262144, 262145, 1ull << 31, UINT64_MAX };
+    for (size_t c = 0; c < sizeof counts / sizeof counts[0]; c++) {
+        kn_mp_out_reset(&o);
+        assert_rc(0, kn_wire_write_manifest(&o, blob, sizes[c], firsts[c], ids, counts[c]));
+        decode_ok(&o, &m, KN_WIRE_MANIFEST);
+        assert_memory_equal(m.blob, blob, KN_ID);
+        assert_true(m.size == sizes[c]);
+        assert_int_equal(m.first, firsts[c]);
+        assert_int_equal(m.nids, counts[c]);
+        for (uint32_t i = 0; i < m.nids; i++)
+            assert_memory_equal(kn_wire_id(&m, i), ids[i], KN_ID);
+    }
+    /* A full page is well inside one message and one noise frame's worth of frames. */
+    assert_true(o.len < 40000);
+    kn_mp_out_reset(&o);
+    assert_rc(KN_ELIMIT, kn_wire_write_manifest(&o, blob, 1, 0, ids, KN_WIRE_MANIFEST_PAGE + 1));
+    assert_int_equal(o.len, 0);
+    /* By hand: one hash over the page, a first beyond 32 bits, a short blob id. */
+    kn_mp_write_array(&o, 5);
+    kn_mp_write_cstr(&o, "blob-manifest");
+    kn_mp_write_bin(&o, blob, KN_ID);
+    kn_mp_write_uint(&o, 1);
+    kn_mp_write_uint(&o, 0);
+    kn_mp_write_array(&o, KN_WIRE_MANIFEST_PAGE + 1);
+    for (size_t i = 0; i < KN_WIRE_MANIFEST_PAGE + 1; i++)
+        kn_mp_write_bin(&o, ids[i], KN_ID);
+    assert_rc(KN_ELIMIT, kn_wire_decode(&m, o.buf, o.len));
+    kn_mp_out_reset(&o);
+    kn_mp_write_array(&o, 3);
+    kn_mp_write_cstr(&o, "blob-manifest-want");
+    kn_mp_write_bin(&o, blob, KN_ID);
+    kn_mp_write_uint(&o, (uint64_t)UINT32_MAX + 1);
+    assert_rc(KN_ELIMIT, kn_wire_decode(&m, o.buf, o.len));
+    kn_mp_out_reset(&o);
+    kn_mp_write_array(&o, 3);
+    kn_mp_write_cstr(&o, "blob-manifest-want");
+    kn_mp_write_bin(&o, blob, KN_ID - 1);
+    kn_mp_write_uint(&o, 0);
+    assert_rc(KN_EKEYLEN, kn_wire_decode(&m, o.buf, o.len));
+    kn_mp_out_reset(&o);
+    kn_mp_write_array(&o, 4);
+    kn_mp_write_cstr(&o, "blob-manifest");
+    kn_mp_write_bin(&o, blob, KN_ID);
+    kn_mp_write_uint(&o, 0);
+    kn_mp_write_array(&o, 0);
+    assert_rc(KN_EARITY, kn_wire_decode(&m, o.buf, o.len));
+    kn_mp_out_free(&o);
+}
+
+static void test_blob_want_none(void **state)
+{
+    (void)state;
+    uint8_t blob[KN_ID];
+    fill(blob, sizeof blob, 5);
+    uint32_t idx[KN_WIRE_CHUNK_IDX_MAX + 1];
+    for (size_t i = 0; i < KN_WIRE_CHUNK_IDX_MAX + 1; i++)
+        idx[i] = i == 3 ? UINT32_MAX : (uint32_t)(i * 1000);
+    const size_t counts[] = { 0, 1, 2, KN_WIRE_CHUNK_IDX_MAX };
+    for (int kind = KN_WIRE_BLOB_WANT; kind <= KN_WIRE_BLOB_NONE; kind += 2) {
+        for (size_t c = 0; c < sizeof counts / sizeof counts[0]; c++) {
+            kn_mp_out o;
+            kn_wire_msg m;
+            kn_mp_out_init(&o, 0);
+            int rc = kn_wire_write_blob_idx(&o, (kn_wire_kind)kind, blob, idx, counts[c]);
+            if (kind == KN_WIRE_BLOB_WANT && counts[c] == 0) {
+                /* A want asks for something; a none may say "nothing at all". */
+                assert_rc(KN_ESCHEMA, rc);
+                assert_int_equal(o.len, 0);
+                kn_mp_write_array(&o, 3);
+                kn_mp_write_cstr(&o, "blob-want");
+                kn_mp_write_bin(&o, blob, KN_ID);
+                kn_mp_write_array(&o, 0);
+                assert_rc(KN_ESCHEMA, kn_wire_decode(&m, o.buf, o.len));
+                kn_mp_out_free(&o);
+                continue;
+            }
+            assert_rc(0, rc);
+            decode_ok(&o, &m, (kn_wire_kind)kind);
+            assert_memory_equal(m.blob, blob, KN_ID);
+            assert_int_equal(m.nidx, counts[c]);
+            for (uint32_t i = 0; i < m.nidx; i++)
+                assert_int_equal(m.idx[i], idx[i]);
+            kn_mp_out_free(&o);
+        }
+        kn_mp_out o;
+        kn_wire_msg m;
+        kn_mp_out_init(&o, 0);
+        assert_rc(KN_ELIMIT,
+            kn_wire_write_blob_idx(&o, (kn_wire_kind)kind, blob, idx, KN_WIRE_CHUNK_IDX_MAX + 1));
+        assert_int_equal(o.len, 0);
+        kn_mp_write_array(&o, 3);
+        kn_mp_write_cstr(&o, kn_wire_kind_name(kind));
+        kn_mp_write_bin(&o, blob, KN_ID);
+        kn_mp_write_array(&o, KN_WIRE_CHUNK_IDX_MAX + 1);
+        for (size_t i = 0; i < KN_WIRE_CHUNK_IDX_MAX + 1; i++)
+            kn_mp_write_uint(&o, i);
+        assert_rc(KN_ELIMIT, kn_wire_decode(&m, o.buf, o.len));
+        /* An index beyond 32 bits, a negative one, one that is a bin. */
+        kn_mp_out_reset(&o);
+        kn_mp_write_array(&o, 3);
+        kn_mp_write_cstr(&o, kn_wire_kind_name(kind));
+        kn_mp_write_bin(&o, blob, KN_ID);
+        kn_mp_write_array(&o, 1);
+        kn_mp_write_uint(&o, (uint64_t)UINT32_MAX + 1);
+        assert_rc(KN_ELIMIT, kn_wire_decode(&m, o.buf, o.len));
+        kn_mp_out_reset(&o);
+        kn_mp_write_array(&o, 3);
+        kn_mp_write_cstr(&o, kn_wire_kind_name(kind));
+        kn_mp_write_bin(&o, blob, KN_ID);
+        kn_mp_write_array(&o, 1);
+        kn_mp_write_int(&o, -1);
+        assert_rc(KN_ETYPE, kn_wire_decode(&m, o.buf, o.len));
+        kn_mp_out_reset(&o);
+        kn_mp_write_array(&o, 3);
+        kn_mp_write_cstr(&o, kn_wire_kind_name(kind));
+        kn_mp_write_bin(&o, blob, KN_ID);
+        kn_mp_write_array(&o, 1);
+        kn_mp_write_bin(&o, blob, 1);
+        assert_rc(KN_ETYPE, kn_wire_decode(&m, o.buf, o.len));
+        kn_mp_out_free(&o);
+    }
+    kn_mp_out o;
+    kn_mp_out_init(&o, 0);
+    assert_rc(KN_EINVAL, kn_wire_write_blob_idx(&o, KN_WIRE_WANT, blob, idx, 1));
+    kn_mp_out_free(&o);
+}
+
+static void test_blob_chunk(void **state)
+{
+    (void)state;
+    uint8_t blob[KN_ID];
+    fill(blob, sizeof blob, 9);
+    uint8_t *data = malloc(KN_WIRE_CHUNK_MAX + 1);
+    assert_non_null(data);
+    fill(data, KN_WIRE_CHUNK_MAX + 1, 11);
+    const size_t lens[] = { 0, 1, 255, 256, 65535, 65536, KN_WIRE_CHUNK_MAX };
+    for (size_t i = 0; i < sizeof lens / sizeof lens[0]; i++) {
+        kn_mp_out o;
+        kn_wire_msg m;
+        kn_mp_out_init(&o, 0);
+        assert_rc(0, kn_wire_write_blob_chunk(&o, blob, (uint32_t)i * 999, data, lens[i]));
+        decode_ok(&o, &m, KN_WIRE_BLOB_CHUNK);
+        assert_memory_equal(m.blob, blob, KN_ID);
+        assert_int_equal(m.index, i * 999);
+        assert_int_equal(m.data_len, lens[i]);
+        if (lens[i])
+            assert_memory_equal(m.data, data, lens[i]);
+        /* The head plus the bytes appended by hand is the same message. */
+        kn_mp_out h;
+        kn_mp_out_init(&h, 0);
+        assert_rc(0, kn_wire_write_blob_chunk_head(&h, blob, (uint32_t)i * 999, lens[i]));
+        kn_mp_write_raw(&h, data, lens[i]);
+        assert_int_equal(h.len, o.len);
+        assert_memory_equal(h.buf, o.buf, o.len);
+        kn_mp_out_free(&h);
+        kn_mp_out_free(&o);
+    }
+    kn_mp_out o;
+    kn_wire_msg m;
+    kn_mp_out_init(&o, 0);
+    /* The largest chunk message is the largest message. */
+    assert_rc(0, kn_wire_write_blob_chunk(&o, blob, UINT32_MAX, data, KN_WIRE_CHUNK_MAX));
+    assert_true(o.len <= KN_WIRE_MSG_MAX);
+    kn_mp_out_reset(&o);
+    assert_rc(KN_ETOOBIG, kn_wire_write_blob_chunk(&o, blob, 0, data, KN_WIRE_CHUNK_MAX + 1));
+    assert_rc(KN_ETOOBIG, kn_wire_write_blob_chunk_head(&o, blob, 0, KN_WIRE_CHUNK_MAX + 1));
+    assert_int_equal(o.len, 0);
+    kn_mp_write_array(&o, 4);
+    kn_mp_write_cstr(&o, "blob-chunk");
+    kn_mp_write_bin(&o, blob, KN_ID);
+    kn_mp_write_uint(&o, 0);
+    kn_mp_write_bin(&o, data, KN_WIRE_CHUNK_MAX + 1);
+    assert_rc(KN_ETOOBIG, kn_wire_decode(&m, o.buf, o.len));
+    kn_mp_out_reset(&o);
+    kn_mp_write_array(&o, 4);
+    kn_mp_write_cstr(&o, "blob-chunk");
+    kn_mp_write_bin(&o, blob, KN_ID);
+    kn_mp_write_uint(&o, 0);
+    kn_mp_write_str(&o, "x", 1);
+    assert_rc(KN_ETYPE, kn_wire_decode(&m, o.buf, o.len));
+    free(data);
+    kn_mp_out_free(&o);
+}
+
 /* Hand-written byte strings the decoder must refuse, each with its reason. */
 static void test_rejects(void **state)
 {
@@ -389,7 +598,8 @@ static void test_rejects(void **state)
     assert_rc(KN_ETOOBIG, kn_wire_decode(&m, big, KN_WIRE_MSG_MAX + 1));
     free(big);
     assert_null(kn_wire_kind_name(0));
-    assert_null(kn_wire_kind_name(KN_WIRE_JOIN + 1));
+    assert_null(kn_wire_kind_name(KN_WIRE_BLOB_NONE + 1));
+    assert_string_equal(kn_wire_kind_name(KN_WIRE_BLOB_CHUNK), "blob-chunk");
     assert_string_equal(kn_wire_kind_name(KN_WIRE_JOIN), "join");
     assert_string_equal(kn_wire_kind_name(KN_WIRE_NEG), "neg");
 }
@@ -403,6 +613,9 @@ int main(void)
         cmocka_unit_test(test_neg),
         cmocka_unit_test(test_ping_pong_bye),
         cmocka_unit_test(test_join),
+        cmocka_unit_test(test_blob_have_and_manifest),
+        cmocka_unit_test(test_blob_want_none),
+        cmocka_unit_test(test_blob_chunk),
         cmocka_unit_test(test_rejects),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
