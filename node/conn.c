@@ -368,10 +368,10 @@ void conn_accept(node *n, uint64_t now)
     else
         snprintf(c->addr, sizeof c->addr, "unknown");
     /* Over a limit, the connection is accepted only to be closed, so the backlog drains. */
-    if (n->inbound > NODE_MAX_INBOUND || n->halfopen > NODE_MAX_HALFOPEN || n->stopping) {
+    if (n->inbound > n->max_inbound || n->halfopen > n->max_halfopen || n->stopping) {
         conn_close(c, KN_ELIMIT,
             n->stopping                         ? "shutting down"
-                : n->inbound > NODE_MAX_INBOUND ? "too many inbound connections"
+                : n->inbound > n->max_inbound ? "too many inbound connections"
                                                 : "too many handshakes in progress",
             false, now);
         return;

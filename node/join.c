@@ -381,7 +381,9 @@ void join_tick(node *n, uint64_t now)
 
 int kn_node_join_run(kn_datadir *dd, const kn_env *env, kn_node_join *join)
 {
-    kn_node_config cfg = { .listen = NULL };
+    kn_node_config cfg;
+    kn_node_config_defaults(&cfg);
+    cfg.listen = NULL;
     join->outcome = KN_JOIN_RUNNING;
     join->reason[0] = 0;
     join->admitted = false;

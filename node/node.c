@@ -43,6 +43,11 @@ void kn_node_config_defaults(kn_node_config *cfg)
 {
     memset(cfg, 0, sizeof *cfg);
     cfg->listen = "0.0.0.0:8471";
+    cfg->log_level = KN_LOG_INFO;
+    cfg->max_inbound = NODE_MAX_INBOUND;
+    cfg->max_handshakes = NODE_MAX_HALFOPEN;
+    cfg->http_listen = "127.0.0.1:8470";
+    cfg->web_path = "/";
 }
 
 /* ---- small services for conn.c and messages.c ---- */
@@ -60,12 +65,17 @@ uint64_t node_now(node *n)
 
 void node_log(node *n, const char *fmt, ...)
 {
-    (void)n;
     va_list ap;
     va_start(ap, fmt);
-    fputs("knoten: ", stderr);
-    vfprintf(stderr, fmt, ap);
-    fputc('\n', stderr);
+    kn_logv(&n->log, KN_LOG_INFO, fmt, ap);
+    va_end(ap);
+}
+
+void node_logl(node *n, kn_log_level level, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    kn_logv(&n->log, level, fmt, ap);
     va_end(ap);
 }
 
@@ -435,6 +445,13 @@ static void reload_peers(node *n, uint64_t now)
         free(buf);
         return;
     }
+    /* Peers from the configuration file come after the stored ones (which win on the same address). */
+    for (size_t i = 0; n->cfg->peers && i < n->cfg->peers->n; i++) {
+        const kn_peer_entry *e = &n->cfg->peers->v[i];
+        if (kn_peer_list_find(&l, e->addr) < 0
+            && kn_peer_list_add(&l, e->addr, e->has_key ? e->key : NULL) < 0)
+            node_logl(n, KN_LOG_WARN, "cannot add peer %s from the configuration file", e->addr);
+    }
     apply_peer_list(n, &l, now);
     kn_peer_list_free(&l);
     free(n->peers_blob);
@@ -731,7 +748,7 @@ static void on_tick(uv_timer_t *t)
     localpub_poll(n, now); /* NODE_LOCAL_POLL_MS is this tick's period */
     for (slot *s = n->slots; s; s = s->next) {
         if (s->announced || s->conn || s->resolving || now < s->retry_ms
-            || n->halfopen >= NODE_MAX_HALFOPEN)
+            || n->halfopen >= n->max_halfopen)
             continue;
         if (node_established_with(n, node_slot_identity(s)))
             continue; /* reached already, over a connection the peer dialled */
@@ -771,7 +788,7 @@ static int start_listener(node *n)
     } a;
     if (kn_hostport_parse(n->cfg->listen, host, &port) < 0
         || (uv_ip4_addr(host, port, &a.v4) != 0 && uv_ip6_addr(host, port, &a.v6) != 0)) {
-        node_log(n,
+        node_logl(n, KN_LOG_ERROR,
             "cannot listen on \"%s\": give an IP address and port, e.g. 0.0.0.0:8471 "
             "or [::]:8471",
             n->cfg->listen);
@@ -781,8 +798,9 @@ static int start_listener(node *n)
     if (rc == 0)
         rc = uv_listen((uv_stream_t *)&n->listener, 128, on_connection);
     if (rc < 0) {
-        node_log(n, "cannot listen on %s: %s%s", n->cfg->listen, uv_strerror(rc),
-            rc == UV_EADDRINUSE ? "; another program uses that port, choose one with --listen"
+        node_logl(n, KN_LOG_ERROR, "cannot listen on %s: %s%s", n->cfg->listen, uv_strerror(rc),
+            rc == UV_EADDRINUSE ? "; another program uses that port, choose another one with "
+                                  "--listen or `listen =` in the configuration file"
                                 : "");
         return KN_ENET;
     }
@@ -794,13 +812,26 @@ int kn_node_run(kn_datadir *dd, const kn_node_config *cfg, const kn_env *env)
     return node_run(dd, cfg, env, NULL);
 }
 
+int kn_node_run_many(const kn_node_spec *v, size_t n, const kn_env *env)
+{
+    if (n != 1)
+        return KN_EINVAL; /* several councils on one loop: not yet */
+    return node_run(v[0].dd, v[0].cfg, env, NULL);
+}
+
 int node_run(kn_datadir *dd, const kn_node_config *cfg, const kn_env *env, kn_node_join *join)
 {
+    kn_log log;
+    kn_log_init(&log, env);
+    log.level = cfg->log_level;
+    log.timestamps = cfg->log_timestamps;
+    if (cfg->name)
+        snprintf(log.name, sizeof log.name, "%s", cfg->name);
     if (!dd->has_network_key) {
-        fprintf(stderr,
-            "knoten: this node has no network key (%s/network.key); create the node "
+        kn_logf(&log, KN_LOG_ERROR,
+            "this node has no network key (%s/network.key); create the node "
             "with `knoten init`, or with `knoten init --network-key-file FILE` to join a "
-            "network\n",
+            "network",
             dd->path);
         return KN_ECONFIG;
     }
@@ -819,6 +850,9 @@ int node_run(kn_datadir *dd, const kn_node_config *cfg, const kn_env *env, kn_no
     n->dd = dd;
     n->cfg = cfg;
     n->join = join;
+    n->log = log;
+    n->max_inbound = cfg->max_inbound ? cfg->max_inbound : NODE_MAX_INBOUND;
+    n->max_halfopen = cfg->max_handshakes ? cfg->max_handshakes : NODE_MAX_HALFOPEN;
     int rc = load_noise_key(n);
     if (rc < 0)
         goto out_free;

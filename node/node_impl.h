@@ -30,6 +30,7 @@
 #include "frame.h"
 #include "identity.h"
 #include "join.h"
+#include "log.h"
 #include "node.h"
 #include "peer_config.h"
 #include "peer_state.h"
@@ -172,6 +173,8 @@ struct node {
     const kn_env *env;
     kn_datadir *dd;
     const kn_node_config *cfg;
+    kn_log log; /* this council's log lines (level, name) */
+    unsigned max_inbound, max_halfopen; /* from cfg, defaults NODE_MAX_INBOUND / _HALFOPEN */
     uint8_t noise_priv[32]; /* secret: wiped at exit */
     uint8_t noise_pub[32];
     kn_identity_statement self;
@@ -226,7 +229,10 @@ struct node {
 
 /* ---- node.c ---- */
 uint64_t node_now(node *n);
+/* A line at level info in this council's log; node_logl at another level (log.h). */
 void node_log(node *n, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void node_logl(node *n, kn_log_level level, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 /* "peer 127.0.0.1:9001 (ab12cd34…)" for logs; buf holds at least 300 bytes. */
 const char *node_peer_label(const conn *c, char *buf, size_t cap);
 uint32_t node_random_u32(node *n);

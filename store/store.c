@@ -62,9 +62,12 @@ static int grow_map(kn_store *s)
     int rc = mdb_env_info(s->env, &info);
     if (rc)
         return kn_store_mdb_err(rc);
-    if (info.me_mapsize > SIZE_MAX / 2)
+    if (info.me_mapsize > SIZE_MAX / 2 || (s->max_map && info.me_mapsize >= s->max_map))
         return KN_EMAPFULL;
-    return kn_store_mdb_err(mdb_env_set_mapsize(s->env, info.me_mapsize * 2));
+    size_t next = info.me_mapsize * 2;
+    if (s->max_map && next > s->max_map)
+        next = s->max_map; /* the quota: one last step up to it */
+    return kn_store_mdb_err(mdb_env_set_mapsize(s->env, next));
 }
 
 int kn_store_write(kn_store *s, kn_store_txn_fn fn, void *ctx)
@@ -247,6 +250,7 @@ int kn_store_open(kn_store **out, const char *dir, const kn_store_options *opt)
     if (!(s = calloc(1, sizeof *s)))
         return KN_ENOMEM;
     s->pending_max = opt->pending_max ? opt->pending_max : KN_STORE_DEFAULT_PENDING_MAX;
+    s->max_map = opt->max_map_size;
     if ((rc = kn_store_mdb_err(mdb_env_create(&s->env))) < 0) {
         s->env = NULL;
         goto out;
@@ -254,6 +258,8 @@ int kn_store_open(kn_store **out, const char *dir, const kn_store_options *opt)
     if ((rc = kn_store_mdb_err(mdb_env_set_maxdbs(s->env, KN_STORE_MAX_DBS))) < 0)
         goto out;
     size_t map = opt->initial_map_size ? opt->initial_map_size : KN_STORE_DEFAULT_MAP;
+    if (s->max_map && map > s->max_map)
+        map = s->max_map;
     if ((rc = kn_store_mdb_err(mdb_env_set_mapsize(s->env, map))) < 0)
         goto out;
     /*

@@ -60,6 +60,7 @@ typedef struct kn_store_options {
     size_t initial_map_size; /* bytes; 0: 64 MiB. The map grows by itself when full. */
     bool no_sync; /* tests and benchmarks only: skip fsync at commit */
     size_t pending_max; /* pending objects held at most; 0: 100,000. Beyond: KN_ELIMIT */
+    size_t max_map_size; /* bytes the map may grow to (the quota); 0: no limit. Beyond: KN_EMAPFULL */
 } kn_store_options;
 
 /*

@@ -59,6 +59,7 @@ struct kn_store {
     MDB_env *env;
     kn_store_dbs db;
     size_t pending_max;
+    size_t max_map; /* kn_store_options.max_map_size; 0: no limit */
     kn_negtree_cache *tree_cache; /* negtree.c: tree nodes of the open write txn; owned */
 };
 

@@ -23,6 +23,7 @@ packages=(
     clang libclang-rt-14-dev clang-format   # libFuzzer targets, sanitizers, formatting
     python3 python3-dissononce python3-cryptography  # independent Noise peer and signer for tests
     lmdb-utils iproute2 procps
+    libinih-dev                             # the configuration file (node/config.c)
 )
 
 install_missing() {

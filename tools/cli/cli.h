@@ -22,6 +22,7 @@ typedef struct kn_cli {
     const kn_env *env;
     const char *prog; /* "knoten thread" etc., for messages */
     char data_dir[KN_PATH_MAX];
+    bool data_given; /* --data was on the command line (it overrides a configuration file) */
 } kn_cli;
 
 typedef struct cli_command {
@@ -61,6 +62,8 @@ int cli_getopt(kn_cli *cli, int argc, char **argv, const char *shortopts, const 
 
 /* Opens the data directory, explaining how to fix a missing or unreadable one. */
 int cli_open(kn_cli *cli, kn_datadir *dd);
+/* The same with store options (opt may be NULL). */
+int cli_open_with(kn_cli *cli, kn_datadir *dd, const kn_store_options *opt);
 
 /* Parses a 64-hex-digit id or key; prints the problem and returns CLI_USAGE if bad. */
 int cli_parse_id(const kn_cli *cli, const char *what, const char *s, uint8_t out[static 32]);

@@ -1,23 +1,42 @@
 /*
- * `knoten run`: the main job. Initialises the data directory on first start
- * (embedded defaults: a new identity that founds its own network), then
- * hands over to the node's event loop until SIGINT or SIGTERM.
+ * `knoten run`: the main job. Reads the configuration file if one is given
+ * (--config FILE, node/config.h and docs/config.md; without one every
+ * setting has its default), lets command-line options override it,
+ * initialises the data directory on first start (embedded defaults: a new
+ * identity that founds its own network), then hands over to the node's event
+ * loop until SIGINT or SIGTERM.
  *
- * --announce and --connections are kept in the store settings
- * (node/peer_config.h), so the next start without them keeps them: the node
- * publishes the announced addresses in a signed addr object once it is a
- * member, and keeps the target number of connections (docs/federation.md,
- * "Addresses").
+ * --announce and --connections (and the same keys of the file) are kept in
+ * the store settings (node/peer_config.h), so the next start without them
+ * keeps them: the node publishes the announced addresses in a signed addr
+ * object once it is a member, and keeps the target number of connections
+ * (docs/federation.md, "Addresses").
+ *
+ * A file with several [council NAME] sections hosts them all in this one
+ * process (kn_node_run_many): each opens its own data directory here first,
+ * so a council that cannot start stops the whole command before any listens.
  */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "cli.h"
+#include "config.h"
 #include "node.h"
 #include "peer_config.h"
 
-/* Stores what the options changed; CLI_OK or an exit code. */
+/* What the command line said; NULL / -1 / false: not given. */
+typedef struct run_flags {
+    const char *config;
+    const char *listen;
+    kn_announce announce;
+    bool set_announce, clear_announce;
+    long connections;
+    bool set_log_level;
+    kn_log_level log_level;
+} run_flags;
+
+/* Stores what the options and the file changed; CLI_OK or an exit code. */
 static int save_settings(kn_datadir *dd, const kn_announce *announce, bool set_announce,
     bool clear_announce, long connections)
 {
@@ -37,29 +56,30 @@ static int save_settings(kn_datadir *dd, const kn_announce *announce, bool set_a
     return CLI_OK;
 }
 
-int cmd_run(kn_cli *cli, int argc, char **argv)
+/* -1 to go on, else the exit code (--help printed, or bad usage). */
+static int parse_flags(kn_cli *cli, int argc, char **argv, run_flags *f)
 {
     static const struct option opts[] = { { "listen", required_argument, 0, 'l' },
         { "announce", required_argument, 0, 'a' }, { "no-announce", no_argument, 0, 'A' },
-        { "connections", required_argument, 0, 'c' }, CLI_COMMON_LONGOPTS, { 0, 0, 0, 0 } };
-    kn_node_config cfg;
-    kn_node_config_defaults(&cfg);
-    kn_announce announce = { 0 };
-    bool set_announce = false, clear_announce = false;
-    long connections = -1;
+        { "connections", required_argument, 0, 'c' }, { "config", required_argument, 0, 'f' },
+        { "log-level", required_argument, 0, 'v' }, CLI_COMMON_LONGOPTS, { 0, 0, 0, 0 } };
     int opt, code = -1, rc;
+    memset(f, 0, sizeof *f);
+    f->connections = -1;
     optind = 1;
-    while ((opt = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
-        if (cli_common_option(cli, opt, optarg, "run", &code)) {
-            if (code >= 0)
-                return code;
-            continue;
-        }
+    while ((opt = cli_getopt(cli, argc, argv, "h", opts, "run", &code)) >= 0) {
         if (opt == 'l') {
-            cfg.listen = optarg;
+            f->listen = optarg;
+        } else if (opt == 'f') {
+            f->config = optarg;
+        } else if (opt == 'v') {
+            if (kn_log_level_parse(optarg, &f->log_level) < 0)
+                return cli_usage_error(
+                    cli, "--log-level takes error, warn, info or debug, not \"%s\"", optarg);
+            f->set_log_level = true;
         } else if (opt == 'a') {
-            set_announce = true;
-            rc = kn_announce_add(&announce, optarg);
+            f->set_announce = true;
+            rc = kn_announce_add(&f->announce, optarg);
             if (rc == KN_ELIMIT)
                 return cli_usage_error(cli, "at most %d --announce options", KN_ANNOUNCE_MAX);
             if (rc < 0)
@@ -69,36 +89,122 @@ int cmd_run(kn_cli *cli, int argc, char **argv)
                     "reach this one at",
                     optarg);
         } else if (opt == 'A') {
-            clear_announce = true;
+            f->clear_announce = true;
         } else if (opt == 'c') {
             char *end;
-            connections = strtol(optarg, &end, 10);
-            if (!*optarg || *end || connections < 0 || connections > KN_CONNECTIONS_MAX)
+            f->connections = strtol(optarg, &end, 10);
+            if (!*optarg || *end || f->connections < 0 || f->connections > KN_CONNECTIONS_MAX)
                 return cli_usage_error(
                     cli, "--connections takes a number from 0 to %d", KN_CONNECTIONS_MAX);
         }
     }
+    if (opt == CLI_STOP)
+        return code;
     if (optind < argc)
         return cli_usage_error(cli, "unexpected argument \"%s\"", argv[optind]);
-    if (set_announce && clear_announce)
+    if (f->set_announce && f->clear_announce)
         return cli_usage_error(cli, "give either --announce or --no-announce, not both");
-    if (!kn_datadir_exists(cli->data_dir)) {
-        fprintf(stderr, "knoten: no node in %s yet; creating one\n", cli->data_dir);
-        char *init_argv[] = { "init", "--data", cli->data_dir, NULL };
-        if ((code = cmd_init(cli, 3, init_argv)) != CLI_OK)
+    if (f->listen && strcmp(f->listen, "off") != 0 && kn_config_check_listen(f->listen) < 0)
+        return cli_usage_error(cli,
+            "--listen \"%s\" is not an IP address and port such as 0.0.0.0:8471, "
+            "127.0.0.1:8471 or [::]:8471",
+            f->listen);
+    return -1;
+}
+
+/*
+ * One council ready to run: its data directory open, its settings saved,
+ * its node configuration filled from the file and the flags.
+ */
+typedef struct council_run {
+    kn_datadir dd;
+    bool open;
+    kn_node_config ncfg;
+} council_run;
+
+static int open_council(kn_cli *cli, const kn_config *cfg, const kn_council_config *cc,
+    const run_flags *f, council_run *r)
+{
+    int code;
+    kn_cli sub = *cli;
+    if (cc->data[0] && !cli->data_given)
+        snprintf(sub.data_dir, sizeof sub.data_dir, "%s", cc->data);
+    if (!kn_datadir_exists(sub.data_dir)) {
+        fprintf(stderr, "knoten: %s%sno node in %s yet; creating one\n", cc->name,
+            cc->name[0] ? ": " : "", sub.data_dir);
+        char *init_argv[] = { "init", "--data", sub.data_dir, NULL };
+        if ((code = cmd_init(&sub, 3, init_argv)) != CLI_OK)
             return code;
     }
-    kn_datadir dd;
-    if ((code = cli_open(cli, &dd)) != CLI_OK)
+    kn_store_options so = { .pending_max = cfg->max_pending, .max_map_size = cfg->store_max };
+    if ((code = cli_open_with(&sub, &r->dd, &so)) != CLI_OK)
         return code;
-    if ((code = save_settings(&dd, &announce, set_announce, clear_announce, connections))
-        != CLI_OK) {
-        kn_datadir_close(&dd);
+    r->open = true;
+    bool set_announce = f->set_announce || (cc->announce_set && !f->clear_announce);
+    const kn_announce *announce = f->set_announce ? &f->announce : &cc->announce;
+    long connections = f->connections >= 0 ? f->connections : cc->connections;
+    if ((code = save_settings(&r->dd, announce, set_announce, f->clear_announce, connections))
+        != CLI_OK)
         return code;
-    }
-    rc = kn_node_run(&dd, &cfg, cli->env);
-    kn_datadir_close(&dd);
-    if (rc < 0)
-        return cli_fail("the node stopped: %s", kn_strerror(rc));
+    kn_node_config *n = &r->ncfg;
+    kn_node_config_defaults(n);
+    const char *listen = f->listen ? f->listen : cc->listen;
+    n->listen = listen[0] && strcmp(listen, "off") != 0 ? listen : NULL;
+    n->name = cc->name;
+    n->log_level = f->set_log_level ? f->log_level : cfg->log_level;
+    n->log_timestamps = cfg->log_timestamps;
+    n->max_inbound = cfg->max_inbound;
+    n->max_handshakes = cfg->max_handshakes;
+    n->peers = &cc->peers;
+    n->http_enabled = cfg->http_enabled;
+    n->http_listen = cfg->http_listen;
+    n->web_path = cc->web_path;
     return CLI_OK;
+}
+
+int cmd_run(kn_cli *cli, int argc, char **argv)
+{
+    run_flags f;
+    kn_config cfg;
+    char err[KN_CONFIG_ERR_MAX];
+    int code = parse_flags(cli, argc, argv, &f), rc;
+    if (code >= 0)
+        return code;
+    rc = f.config ? kn_config_load(&cfg, f.config, err, sizeof err) : kn_config_defaults(&cfg);
+    if (rc < 0) {
+        if (!f.config)
+            return cli_fail("out of memory");
+        return cli_fail("%s\nSee docs/config.md (or `man knoten`) for every key.", err);
+    }
+    if (cfg.multi
+        && (f.listen || cli->data_given || f.set_announce || f.clear_announce
+            || f.connections >= 0)) {
+        kn_config_free(&cfg);
+        return cli_usage_error(cli,
+            "%s hosts several councils: set listen, data, announce and connections in each "
+            "[council NAME] section, not on the command line",
+            f.config);
+    }
+    council_run *runs = calloc(cfg.ncouncils, sizeof *runs);
+    kn_node_spec *specs = calloc(cfg.ncouncils, sizeof *specs);
+    if (!runs || !specs) {
+        code = cli_fail("out of memory");
+        goto out;
+    }
+    for (size_t i = 0; i < cfg.ncouncils; i++) {
+        if ((code = open_council(cli, &cfg, &cfg.councils[i], &f, &runs[i])) != CLI_OK)
+            goto out;
+        specs[i].dd = &runs[i].dd;
+        specs[i].cfg = &runs[i].ncfg;
+    }
+    rc = kn_node_run_many(specs, cfg.ncouncils, cli->env);
+    code = rc < 0 ? cli_fail("the node stopped: %s", kn_strerror(rc)) : CLI_OK;
+out:
+    for (size_t i = 0; runs && i < cfg.ncouncils; i++)
+        if (runs[i].open)
+            kn_datadir_close(&runs[i].dd);
+    free(runs);
+    free(specs);
+    kn_config_free(&cfg);
+    return code;
 }

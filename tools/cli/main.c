@@ -32,19 +32,25 @@ const cli_command cli_commands[] = {
         "  --description T   description of the network\n"
         "  --admit K         member signatures needed to admit a council (1-255)\n" DATA_HELP },
     { "run", cmd_run, "run the node (the main job)",
-        "knoten run [--listen HOST:PORT] [--announce HOST:PORT]... [--no-announce]\n"
-        "           [--connections N] [--data DIR]\n\n"
+        "knoten run [--config FILE] [--listen HOST:PORT|off] [--announce HOST:PORT]...\n"
+        "           [--no-announce] [--connections N] [--log-level LEVEL] [--data DIR]\n\n"
         "Runs the node in the foreground until SIGINT or SIGTERM. Initialises the\n"
         "data directory first if it is empty. --announce and --connections are\n"
-        "remembered for the next start.\n\n"
-        "  --listen HOST:PORT    where to accept peers (default 0.0.0.0:8471)\n"
+        "remembered for the next start. Logs one line per event to stderr.\n\n"
+        "  --config FILE         read the settings from FILE (INI; docs/config.md and\n"
+        "                        `man knoten` list every key). Without it every setting\n"
+        "                        has its default. The options below override the file.\n"
+        "                        A file with several [council NAME] sections runs them\n"
+        "                        all in this one process.\n"
+        "  --listen HOST:PORT    where to accept peers (default 0.0.0.0:8471); off: nowhere\n"
         "  --announce HOST:PORT  an address other members can reach this node at,\n"
         "                        published in a signed addr object; repeat for several.\n"
         "                        Behind a firewall, announce nothing: the node still\n"
         "                        takes part through the connections it dials\n"
         "  --no-announce         forget the remembered addresses\n"
         "  --connections N       target number of connections (default 8): configured\n"
-        "                        peers first, then members' announced addresses\n" DATA_HELP },
+        "                        peers first, then members' announced addresses\n"
+        "  --log-level LEVEL     error, warn, info (default) or debug\n" DATA_HELP },
     { "peer", cmd_peer, "add, remove or list the peers this node dials",
         "knoten peer add HOST:PORT [KEY] [--data DIR]\n"
         "       knoten peer rm HOST:PORT [--data DIR]\n"
@@ -246,6 +252,7 @@ int cli_common_option(kn_cli *cli, int opt, const char *arg, const char *cmd, in
             return 1;
         }
         strcpy(cli->data_dir, arg);
+        cli->data_given = true;
         return 1;
     case 'h':
         *exit_code = cli_help(cmd);
@@ -275,11 +282,16 @@ int cli_getopt(kn_cli *cli, int argc, char **argv, const char *shortopts, const 
 
 int cli_open(kn_cli *cli, kn_datadir *dd)
 {
+    return cli_open_with(cli, dd, NULL);
+}
+
+int cli_open_with(kn_cli *cli, kn_datadir *dd, const kn_store_options *opt)
+{
     if (!kn_datadir_exists(cli->data_dir))
         return cli_fail("there is no knoten node in %s.\n"
                         "Run `knoten init` to create one, or pass --data DIR.",
             cli->data_dir);
-    int rc = kn_datadir_open(dd, cli->data_dir, NULL);
+    int rc = kn_datadir_open(dd, cli->data_dir, opt);
     switch (rc) {
     case 0:
         return CLI_OK;
