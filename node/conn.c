@@ -82,7 +82,7 @@ static conn *conn_new(node *n, uint64_t now)
     c->seq = ++n->conn_seq;
     c->started_ms = now;
     c->last_rx_ms = now;
-    if (uv_tcp_init(&n->loop, &c->tcp) < 0) {
+    if (uv_tcp_init(n->loop, &c->tcp) < 0) {
         free(c);
         return NULL;
     }

@@ -127,7 +127,7 @@ static int poll_once(node *n, bool publish, uint64_t now)
 int localpub_start(node *n, uint64_t now)
 {
     kn_idmap_init(&n->local_recent, sizeof(uint64_t));
-    if (uv_idle_init(&n->loop, &n->local_idle) < 0)
+    if (uv_idle_init(n->loop, &n->local_idle) < 0)
         return KN_ENOMEM;
     n->local_idle.data = n;
     /* The newest own object already stored: only what comes after it is news. */

@@ -55,7 +55,7 @@ void kn_node_config_defaults(kn_node_config *cfg)
 uint64_t node_now(node *n)
 {
     /* uv_now() moves once per loop iteration, so the injected clock is read once per tick. */
-    uint64_t stamp = uv_now(&n->loop);
+    uint64_t stamp = uv_now(n->loop);
     if (stamp != n->now_stamp || n->now_ms == 0) {
         n->now_stamp = stamp;
         n->now_ms = kn_env_now(n->env);
@@ -342,7 +342,7 @@ void node_slot_dial(node *n, slot *s, uint64_t now)
     r->s = s;
     snprintf(port_s, sizeof port_s, "%u", (unsigned)port);
     struct addrinfo hints = { .ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM };
-    int rc = uv_getaddrinfo(&n->loop, &r->req, on_resolved, host, port_s, &hints);
+    int rc = uv_getaddrinfo(n->loop, &r->req, on_resolved, host, port_s, &hints);
     if (rc < 0) {
         free(r);
         slot_failed(n, s, KN_ENET, uv_strerror(rc), now);
@@ -445,7 +445,8 @@ static void reload_peers(node *n, uint64_t now)
         free(buf);
         return;
     }
-    /* Peers from the configuration file come after the stored ones (which win on the same address). */
+    /* Peers from the configuration file come after the stored ones (which win on the same address).
+     */
     for (size_t i = 0; n->cfg->peers && i < n->cfg->peers->n; i++) {
         const kn_peer_entry *e = &n->cfg->peers->v[i];
         if (kn_peer_list_find(&l, e->addr) < 0
@@ -648,7 +649,11 @@ static void close_walk(uv_handle_t *h, void *arg)
         uv_close(h, NULL);
 }
 
-/* Every connection has said bye (or the grace time is over): close what is left. */
+/*
+ * Every connection has said bye (or the grace time is over): close what is
+ * left. The last council to finish closes the host's signal handles, which
+ * lets the loop end.
+ */
 static void finish_stop(node *n)
 {
     if (n->finished)
@@ -660,10 +665,13 @@ static void finish_stop(node *n)
     uv_close((uv_handle_t *)&n->repl_timer, NULL);
     uv_close((uv_handle_t *)&n->repl_check, NULL);
     uv_close((uv_handle_t *)&n->local_idle, NULL);
-    uv_close((uv_handle_t *)&n->sigusr1, NULL);
-    uv_close((uv_handle_t *)&n->sigint, NULL);
-    uv_close((uv_handle_t *)&n->sigterm, NULL);
-    uv_close((uv_handle_t *)&n->sighup, NULL);
+    node_host *h = n->host;
+    if (h->running > 0 && --h->running == 0) {
+        uv_close((uv_handle_t *)&h->sigusr1, NULL);
+        uv_close((uv_handle_t *)&h->sigint, NULL);
+        uv_close((uv_handle_t *)&h->sigterm, NULL);
+        uv_close((uv_handle_t *)&h->sighup, NULL);
+    }
 }
 
 void node_stop(node *n, const char *why, uint64_t now)
@@ -696,10 +704,12 @@ static void begin_stop(node *n, const char *signame, uint64_t now)
     node_stop(n, why, now);
 }
 
-static void on_signal(uv_signal_t *h, int signum)
+/* What a signal means for one council. */
+static void node_signal(node *n, int signum)
 {
-    node *n = h->data;
     uint64_t now = node_now(n);
+    if (n->finished)
+        return;
     if (signum == SIGHUP) {
         node_log(n, "received SIGHUP, re-reading the configured peers");
         n->reload_now = true;
@@ -714,6 +724,14 @@ static void on_signal(uv_signal_t *h, int signum)
         return;
     }
     begin_stop(n, signum == SIGINT ? "SIGINT" : "SIGTERM", now);
+}
+
+/* Signals go to the process, so every council hosted in it hears them. */
+static void on_signal(uv_signal_t *sh, int signum)
+{
+    node_host *h = sh->data;
+    for (size_t i = 0; i < h->n; i++)
+        node_signal(h->nodes[i], signum);
 }
 
 /* ---- the tick ---- */
@@ -814,27 +832,109 @@ int kn_node_run(kn_datadir *dd, const kn_node_config *cfg, const kn_env *env)
 
 int kn_node_run_many(const kn_node_spec *v, size_t n, const kn_env *env)
 {
-    if (n != 1)
-        return KN_EINVAL; /* several councils on one loop: not yet */
-    return node_run(v[0].dd, v[0].cfg, env, NULL);
+    return host_run(v, n, env, NULL);
 }
 
 int node_run(kn_datadir *dd, const kn_node_config *cfg, const kn_env *env, kn_node_join *join)
 {
-    kn_log log;
-    kn_log_init(&log, env);
-    log.level = cfg->log_level;
-    log.timestamps = cfg->log_timestamps;
+    kn_node_spec spec = { .dd = dd, .cfg = cfg };
+    return host_run(&spec, 1, env, join);
+}
+
+/* ---- one council on the host's loop ---- */
+
+/*
+ * Makes a council's node on the host's loop, up to a bound listener and a
+ * started engine, but dials nothing yet (node_start). The node goes into
+ * h->nodes as soon as it exists, so that host_run frees it after closing its
+ * handles whether or not this succeeded.
+ */
+static int node_open(node_host *h, const kn_node_spec *spec, kn_node_join *join)
+{
+    const kn_node_config *cfg = spec->cfg;
+    kn_datadir *dd = spec->dd;
+    node *n = calloc(1, sizeof *n);
+    if (!n)
+        return KN_ENOMEM;
+    h->nodes[h->n++] = n;
+    n->host = h;
+    n->loop = &h->loop;
+    n->env = h->env;
+    n->dd = dd;
+    n->cfg = cfg;
+    n->join = join;
+    kn_log_init(&n->log, h->env);
+    n->log.level = cfg->log_level;
+    n->log.timestamps = cfg->log_timestamps;
     if (cfg->name)
-        snprintf(log.name, sizeof log.name, "%s", cfg->name);
+        snprintf(n->log.name, sizeof n->log.name, "%s", cfg->name);
+    n->max_inbound = cfg->max_inbound ? cfg->max_inbound : NODE_MAX_INBOUND;
+    n->max_halfopen = cfg->max_handshakes ? cfg->max_handshakes : NODE_MAX_HALFOPEN;
     if (!dd->has_network_key) {
-        kn_logf(&log, KN_LOG_ERROR,
+        node_logl(n, KN_LOG_ERROR,
             "this node has no network key (%s/network.key); create the node "
             "with `knoten init`, or with `knoten init --network-key-file FILE` to join a "
             "network",
             dd->path);
         return KN_ECONFIG;
     }
+    int rc = load_noise_key(n);
+    if (rc < 0)
+        return rc;
+    uint64_t now = node_now(n);
+    sign_statement(n, now);
+    uv_tcp_init(n->loop, &n->listener);
+    uv_timer_init(n->loop, &n->tick);
+    n->listener.data = n->tick.data = n;
+    if ((rc = sync_handles_init(n)) < 0 || (rc = sync_start(n)) < 0
+        || (rc = localpub_start(n, now)) < 0) {
+        node_logl(n, KN_LOG_ERROR, "cannot start replication: %s", kn_strerror(rc));
+        return rc;
+    }
+    if (cfg->listen && (rc = start_listener(n)) < 0)
+        return rc;
+    return 0;
+}
+
+/* Reads the peers and starts the tick: from here on the node dials. */
+static void node_start(node *n)
+{
+    uint64_t now = node_now(n);
+    reload_peers(n, now);
+    addr_reload(n, now);
+    write_state(n, true, now);
+    uv_timer_start(&n->tick, on_tick, NODE_TICK_MS, NODE_TICK_MS);
+    char id[65];
+    kn_hex_encode(id, n->dd->identity_pk, 32);
+    if (n->cfg->listen)
+        node_log(n, "node %.16s\u2026 running, data in %s, listening on %s", id, n->dd->path,
+            n->cfg->listen);
+    else
+        node_log(n, "node %.16s\u2026 running, data in %s, not listening", id, n->dd->path);
+    n->join_started_ms = now;
+}
+
+/* After the loop has closed every handle. */
+static void node_free(node *n)
+{
+    sync_stop(n);
+    localpub_stop(n);
+    while (n->slots) {
+        slot *s = n->slots;
+        n->slots = s->next;
+        free(s);
+    }
+    free(n->peers_blob);
+    kn_memzero(n->noise_priv, sizeof n->noise_priv);
+    free(n);
+}
+
+/* ---- the host: one loop and the signals for all councils ---- */
+
+int host_run(const kn_node_spec *v, size_t count, const kn_env *env, kn_node_join *join)
+{
+    if (count == 0)
+        return KN_EINVAL;
     /*
      * A write to a socket the peer has just closed raises SIGPIPE, which would
      * kill the node; libuv leaves ignoring it to the program. The write then
@@ -843,74 +943,48 @@ int node_run(kn_datadir *dd, const kn_node_config *cfg, const kn_env *env, kn_no
     struct sigaction ign = { .sa_handler = SIG_IGN };
     sigemptyset(&ign.sa_mask);
     sigaction(SIGPIPE, &ign, NULL);
-    node *n = calloc(1, sizeof *n);
-    if (!n)
+    node_host *h = calloc(1, sizeof *h);
+    if (!h || !(h->nodes = calloc(count, sizeof *h->nodes))) {
+        free(h);
         return KN_ENOMEM;
-    n->env = env;
-    n->dd = dd;
-    n->cfg = cfg;
-    n->join = join;
-    n->log = log;
-    n->max_inbound = cfg->max_inbound ? cfg->max_inbound : NODE_MAX_INBOUND;
-    n->max_halfopen = cfg->max_handshakes ? cfg->max_handshakes : NODE_MAX_HALFOPEN;
-    int rc = load_noise_key(n);
+    }
+    h->env = env;
+    int rc = uv_loop_init(&h->loop) < 0 ? KN_ENOMEM : 0;
     if (rc < 0)
         goto out_free;
-    if (uv_loop_init(&n->loop) < 0) {
-        rc = KN_ENOMEM;
-        goto out_free;
+    uv_signal_init(&h->loop, &h->sigint);
+    uv_signal_init(&h->loop, &h->sigterm);
+    uv_signal_init(&h->loop, &h->sighup);
+    uv_signal_init(&h->loop, &h->sigusr1);
+    h->sigint.data = h->sigterm.data = h->sighup.data = h->sigusr1.data = h;
+    /* Every council opens (keys, store, listener) before any dials: one that cannot stops all. */
+    for (size_t i = 0; i < count && rc == 0; i++)
+        rc = node_open(h, &v[i], join);
+    if (rc == 0) {
+        uv_signal_start(&h->sigint, on_signal, SIGINT);
+        uv_signal_start(&h->sigterm, on_signal, SIGTERM);
+        uv_signal_start(&h->sighup, on_signal, SIGHUP);
+        uv_signal_start(&h->sigusr1, on_signal, SIGUSR1);
+        h->running = h->n;
+        for (size_t i = 0; i < h->n; i++)
+            node_start(h->nodes[i]);
+        uv_run(&h->loop, UV_RUN_DEFAULT);
+        for (size_t i = 0; i < h->n; i++) {
+            write_state(h->nodes[i], false, node_now(h->nodes[i]));
+            node_log(h->nodes[i], "stopped");
+        }
     }
-    uint64_t now = node_now(n);
-    sign_statement(n, now);
-    uv_tcp_init(&n->loop, &n->listener);
-    uv_signal_init(&n->loop, &n->sigint);
-    uv_signal_init(&n->loop, &n->sigterm);
-    uv_signal_init(&n->loop, &n->sighup);
-    uv_signal_init(&n->loop, &n->sigusr1);
-    uv_timer_init(&n->loop, &n->tick);
-    n->listener.data = n->sigint.data = n->sigterm.data = n->sighup.data = n->tick.data = n;
-    n->sigusr1.data = n;
-    if ((rc = sync_handles_init(n)) < 0 || (rc = sync_start(n)) < 0
-        || (rc = localpub_start(n, now)) < 0) {
-        node_log(n, "cannot start replication: %s", kn_strerror(rc));
-        goto out_loop;
+    uv_walk(&h->loop, close_walk, NULL);
+    uv_run(&h->loop, UV_RUN_DEFAULT);
+    if (uv_loop_close(&h->loop) != 0) {
+        kn_log log;
+        kn_log_init(&log, env);
+        kn_logf(&log, KN_LOG_WARN, "some handles were still open at exit");
     }
-    if (cfg->listen && (rc = start_listener(n)) < 0)
-        goto out_loop;
-    uv_signal_start(&n->sigint, on_signal, SIGINT);
-    uv_signal_start(&n->sigterm, on_signal, SIGTERM);
-    uv_signal_start(&n->sighup, on_signal, SIGHUP);
-    uv_signal_start(&n->sigusr1, on_signal, SIGUSR1);
-    reload_peers(n, now);
-    addr_reload(n, now);
-    write_state(n, true, now);
-    uv_timer_start(&n->tick, on_tick, NODE_TICK_MS, NODE_TICK_MS);
-    char id[65];
-    kn_hex_encode(id, dd->identity_pk, 32);
-    if (cfg->listen)
-        node_log(
-            n, "node %.16s\u2026 running, data in %s, listening on %s", id, dd->path, cfg->listen);
-    else
-        node_log(n, "node %.16s\u2026 running, data in %s, not listening", id, dd->path);
-    n->join_started_ms = now;
-    uv_run(&n->loop, UV_RUN_DEFAULT);
-    write_state(n, false, node_now(n));
-    node_log(n, "stopped");
-out_loop:
-    uv_walk(&n->loop, close_walk, NULL);
-    uv_run(&n->loop, UV_RUN_DEFAULT);
-    if (uv_loop_close(&n->loop) != 0)
-        node_log(n, "some handles were still open at exit");
-    sync_stop(n);
-    localpub_stop(n);
-    while (n->slots) {
-        slot *s = n->slots;
-        n->slots = s->next;
-        free(s);
-    }
+    for (size_t i = 0; i < h->n; i++)
+        node_free(h->nodes[i]);
 out_free:
-    free(n->peers_blob);
-    kn_memzero(n->noise_priv, sizeof n->noise_priv);
-    free(n);
+    free(h->nodes);
+    free(h);
     return rc;
 }

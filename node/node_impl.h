@@ -102,6 +102,24 @@ typedef struct sync_round {
 typedef struct node node;
 typedef struct conn conn;
 typedef struct slot slot;
+typedef struct node_host node_host;
+
+/*
+ * The process around the councils (node.c): the one event loop and the
+ * signal handles, shared by every council it hosts (`knoten run` with
+ * several [council NAME] sections; one council otherwise, and in join mode).
+ * A signal reaches every council; the loop ends once the last council has
+ * finished stopping and closed the signal handles.
+ */
+struct node_host {
+    uv_loop_t loop;
+    uv_signal_t sigint, sigterm, sighup;
+    uv_signal_t sigusr1; /* "look for new local objects now" */
+    const kn_env *env;
+    node **nodes; /* owned, n of them */
+    size_t n;
+    size_t running; /* councils not finished yet */
+};
 
 /*
  * One address we dial and what we learned about it: a configured peer
@@ -162,14 +180,13 @@ struct conn {
 };
 
 struct node {
-    uv_loop_t loop;
+    node_host *host; /* the process around this council */
+    uv_loop_t *loop; /* &host->loop */
     uv_tcp_t listener;
-    uv_signal_t sigint, sigterm, sighup;
     uv_timer_t tick;
     uv_timer_t repl_timer; /* armed at kn_repl_tick's next deadline */
     uv_check_t repl_check; /* after each loop iteration's I/O: tick the engine, flush */
     uv_idle_t local_idle; /* runs while localpub has more objects to publish */
-    uv_signal_t sigusr1; /* "look for new local objects now" */
     const kn_env *env;
     kn_datadir *dd;
     const kn_node_config *cfg;
@@ -251,6 +268,9 @@ void node_stop(node *n, const char *why, uint64_t now);
 /* The loop of kn_node_run and kn_node_join_run; join is NULL for `knoten run`. */
 KN_MUST_USE int node_run(
     kn_datadir *dd, const kn_node_config *cfg, const kn_env *env, kn_node_join *join);
+/* The loop for count councils (kn_node_run_many); join, if not NULL, applies to each. */
+KN_MUST_USE int host_run(
+    const kn_node_spec *v, size_t count, const kn_env *env, kn_node_join *join);
 /* Dials the slot's address (a lookup first for a host name). */
 void node_slot_dial(node *n, slot *s, uint64_t now);
 /* Forgets a slot that is already unlinked: its connection says bye (why), its lookup is dropped. */

@@ -148,7 +148,7 @@ int sync_start(node *n)
     int rc;
     if (!sh)
         return KN_ESTATE;
-    if ((rc = verify_pool_new(&sh->pool, &n->loop, cores, verified, n)) < 0)
+    if ((rc = verify_pool_new(&sh->pool, n->loop, cores, verified, n)) < 0)
         return rc;
     kn_repl_config cfg = {
         .store = kn_repl_store_lmdb(n->dd->store),
@@ -332,8 +332,8 @@ int sync_handles_init(node *n)
     if (!sh)
         return KN_ENOMEM;
     sh->n = n;
-    if (uv_timer_init(&n->loop, &n->repl_timer) < 0
-        || uv_check_init(&n->loop, &n->repl_check) < 0) {
+    if (uv_timer_init(n->loop, &n->repl_timer) < 0
+        || uv_check_init(n->loop, &n->repl_check) < 0) {
         free(sh);
         return KN_ENOMEM;
     }
