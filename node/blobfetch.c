@@ -1,0 +1,1299 @@
+/*
+ * The blob fetch engine (see blobfetch.h for the contract, docs/blobs.md for
+ * the protocol).
+ *
+ * State, all bounded:
+ *  - `wanted`: the blobs the store last said it wants (at most
+ *    KN_BLOBFETCH_WANTED_MAX), each with its declared size and a time before
+ *    which it is not started again (after nobody had it).
+ *  - `blobs`: the active_max blobs being fetched. One fetches its manifest
+ *    (B_MANIFEST: pages from one peer at a time into `hashes`) or its chunks
+ *    (B_CHUNKS: one state byte per chunk, missing / asked of a peer / held
+ *    in the inbox / present in the store, and the peer asked). `cursor` is
+ *    the lowest index that may be missing, so assigning the next chunk is
+ *    amortised O(1). Per peer slot: until when it is not asked for this blob
+ *    (it said blob-none, or stalled), with a growing backoff; and a bit if it
+ *    sent a corrupt chunk of it.
+ *  - per peer: chunks asked of it, when it last answered, how many answers
+ *    it may still send for requests we gave up on (`late_allow`: anything
+ *    beyond is unsolicited, a protocol violation), its corrupt count, and a
+ *    FIFO of its requests to serve.
+ *  - `inbox`: verified chunks (copies) waiting for one store write.
+ *  - `events`: a ring of things to log.
+ */
+#include "blobfetch.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "codec.h"
+#include "crypto.h"
+#include "repl_idmap.h"
+
+enum {
+    EVENTS_MAX = 256,
+    LACK_SHIFT_MAX = 5, /* the blob-none backoff grows to lack_ms * 32 */
+    INBOX_WAIT_MS = 50, /* a held chunk waits at most this long for a larger store write */
+    RETRY_NOBODY_MS = 5000, /* a blob nobody could give is not started again before */
+    RETRY_STORE_MS = 30000, /* ... nor one the store refused */
+    IDLE_MS = 2000, /* an active blob nobody can give us yields its slot after this */
+    PEER_NONE = -1,
+};
+
+enum { C_MISSING = 0, C_ASKED, C_HELD, C_PRESENT };
+enum { B_FREE = 0, B_MANIFEST, B_CHUNKS };
+
+typedef struct sreq {
+    uint8_t blob[KN_ID];
+    uint32_t index; /* chunk index, or the first hash of a manifest page */
+    bool manifest;
+} sreq;
+
+typedef struct bpeer {
+    bool live;
+    bool faulted; /* reported by take_fault */
+    bool fault_due;
+    uint64_t id;
+    unsigned inflight; /* chunks asked of it */
+    uint64_t wait_since; /* its last answer, or our first request while nothing was out */
+    unsigned late_allow; /* answers it may still send to requests we gave up on */
+    sreq *sq; /* KN_BLOBFETCH_SERVE_QUEUE entries once it asked for something */
+    size_t sq_head, sq_n; /* a ring: sq_n entries from sq_head */
+    kn_blobfetch_peer_stats st;
+} bpeer;
+
+typedef struct fblob {
+    uint8_t state;
+    uint8_t id[KN_ID];
+    uint64_t size;
+    uint32_t n; /* chunks */
+    uint8_t (*hashes)[KN_ID];
+    uint32_t man_have; /* B_MANIFEST: hashes received so far */
+    int man_peer; /* slot asked for the next page, or PEER_NONE */
+    uint64_t man_deadline;
+    uint8_t *cst; /* B_CHUNKS: C_* per chunk */
+    int8_t *cpeer; /* the slot a C_ASKED chunk was asked of */
+    uint32_t cursor;
+    uint32_t missing, asked, remaining; /* C_MISSING, C_ASKED, not C_PRESENT */
+    uint64_t lack_until[KN_BLOBFETCH_PEERS_MAX];
+    uint8_t lack_n[KN_BLOBFETCH_PEERS_MAX];
+    uint64_t bad_mask;
+    /*
+     * Per chunk, the slots that said blob-none for it (allocated at the first
+     * one), and the slots that gave a good chunk since their last blob-none:
+     * a peer that holds part of a blob is asked for the rest of it, one that
+     * gave nothing since its last blob-none is left alone for a while.
+     */
+    uint64_t *nonemask;
+    uint64_t gave_mask;
+    uint64_t started_ms, idle_since;
+    uint32_t had, fetched;
+} fblob;
+
+typedef struct wanted_rec {
+    uint64_t size;
+    uint64_t retry_at;
+    uint8_t active;
+    uint8_t seen; /* in the store's list at the rescan under way */
+} wanted_rec;
+
+typedef struct held {
+    int blob; /* slot in f->blobs */
+    uint32_t index;
+    uint8_t *data;
+    size_t len;
+} held;
+
+struct kn_blobfetch {
+    kn_blobfetch_config cfg;
+    bpeer peers[KN_BLOBFETCH_PEERS_MAX];
+    fblob *blobs; /* cfg.active_max */
+    kn_idmap wanted;
+    bool rescan_now;
+    uint64_t next_rescan;
+    bool dirty; /* something changed that may let requests go out */
+    held *inbox; /* cfg.inbox_max */
+    size_t ninbox;
+    uint64_t inbox_since;
+    unsigned inflight;
+    unsigned rotate;
+    kn_mp_out out;
+    /* serving: "blob-none" answers gathered for one blob */
+    uint8_t none_blob[KN_ID];
+    uint32_t none_idx[KN_WIRE_CHUNK_IDX_MAX];
+    size_t nnone;
+    kn_blobfetch_event events[EVENTS_MAX];
+    size_t ev_head, ev_n;
+    kn_blobfetch_progress prog;
+};
+
+void kn_blobfetch_blob_id(const uint8_t (*hashes)[KN_ID], uint32_t n, uint8_t out[KN_ID])
+{
+    kn_blake2b_state st;
+    kn_blake2b_init(&st, KN_ID);
+    if (n)
+        kn_blake2b_update(&st, (const uint8_t *)hashes, (size_t)n * KN_ID);
+    kn_blake2b_final(&st, out, KN_ID);
+}
+
+bool kn_blobfetch_handles(kn_wire_kind kind)
+{
+    return kind >= KN_WIRE_BLOB_HAVE && kind <= KN_WIRE_BLOB_NONE;
+}
+
+/* ---- small helpers ---- */
+
+static int slot_of(const kn_blobfetch *f, uint64_t peer)
+{
+    for (int i = 0; i < KN_BLOBFETCH_PEERS_MAX; i++)
+        if (f->peers[i].live && f->peers[i].id == peer)
+            return i;
+    return PEER_NONE;
+}
+
+static fblob *find_blob(kn_blobfetch *f, const uint8_t id[KN_ID])
+{
+    for (unsigned i = 0; i < f->cfg.active_max; i++)
+        if (f->blobs[i].state != B_FREE && memcmp(f->blobs[i].id, id, KN_ID) == 0)
+            return &f->blobs[i];
+    return NULL;
+}
+
+static void event(kn_blobfetch *f, const kn_blobfetch_event *ev)
+{
+    if (f->ev_n == EVENTS_MAX) {
+        f->ev_head = (f->ev_head + 1) % EVENTS_MAX; /* the oldest gives way */
+        f->ev_n--;
+    }
+    f->events[(f->ev_head + f->ev_n++) % EVENTS_MAX] = *ev;
+}
+
+static void event_blob(kn_blobfetch *f, kn_blobfetch_event_kind kind, const fblob *b, int slot,
+    uint32_t index, int code)
+{
+    kn_blobfetch_event ev = { .kind = kind, .index = index, .code = code };
+    memcpy(ev.blob, b->id, KN_ID);
+    if (slot >= 0)
+        ev.peer = f->peers[slot].id;
+    event(f, &ev);
+}
+
+static void send_msg(kn_blobfetch *f, int slot)
+{
+    if (kn_mp_out_error(&f->out) == 0)
+        (void)f->cfg.send(f->cfg.send_ctx, f->peers[slot].id, f->out.buf, f->out.len);
+    kn_mp_out_reset(&f->out);
+}
+
+static size_t queued(const kn_blobfetch *f, int slot)
+{
+    return f->cfg.queued ? f->cfg.queued(f->cfg.send_ctx, f->peers[slot].id) : 0;
+}
+
+static uint64_t chunk_len(const fblob *b, uint32_t i)
+{
+    return i + 1 < b->n ? KN_BLOBFETCH_CHUNK : b->size - (uint64_t)(b->n - 1) * KN_BLOBFETCH_CHUNK;
+}
+
+/* Not asking `slot` for b before now + a backoff that doubles with every refusal in a row. */
+static void forget_nones(fblob *b, int slot)
+{
+    for (uint32_t i = 0; b->nonemask && i < b->n; i++)
+        b->nonemask[i] &= ~(1ull << slot);
+    b->gave_mask &= ~(1ull << slot);
+}
+
+/*
+ * Not asking `slot` for b before now + a backoff that doubles with every
+ * refusal in a row; when that time comes, it is asked from the first
+ * missing chunk on again.
+ */
+static void lack(kn_blobfetch *f, fblob *b, int slot, uint64_t now)
+{
+    forget_nones(b, slot);
+    unsigned sh = b->lack_n[slot] < LACK_SHIFT_MAX ? b->lack_n[slot] : LACK_SHIFT_MAX;
+    b->lack_until[slot] = now + (f->cfg.lack_ms << sh);
+    if (b->lack_n[slot] < 255)
+        b->lack_n[slot]++;
+}
+
+static bool askable(const kn_blobfetch *f, const fblob *b, int slot, uint64_t now)
+{
+    return f->peers[slot].live && b->lack_until[slot] <= now && !(b->bad_mask >> slot & 1);
+}
+
+/* ---- chunk states ---- */
+
+static void chunk_set(fblob *b, uint32_t i, uint8_t st)
+{
+    uint8_t old = b->cst[i];
+    if (old == st)
+        return;
+    if (old == C_MISSING)
+        b->missing--;
+    else if (old == C_ASKED)
+        b->asked--;
+    else if (old == C_PRESENT)
+        b->remaining++;
+    if (st == C_MISSING) {
+        b->missing++;
+        if (i < b->cursor)
+            b->cursor = i;
+    } else if (st == C_ASKED) {
+        b->asked++;
+    } else if (st == C_PRESENT) {
+        b->remaining--;
+    }
+    b->cst[i] = st;
+}
+
+/* A chunk asked of slot goes back to missing; if the answer may still come, it is allowed. */
+static void unask(kn_blobfetch *f, fblob *b, uint32_t i, bool late_ok)
+{
+    bpeer *p = &f->peers[b->cpeer[i]];
+    if (p->inflight)
+        p->inflight--;
+    if (f->inflight)
+        f->inflight--;
+    if (late_ok)
+        p->late_allow++;
+    b->cpeer[i] = PEER_NONE;
+    chunk_set(b, i, C_MISSING);
+    f->dirty = true;
+}
+
+/* Every request of b to slot (or to anyone, slot PEER_NONE) is given up. */
+static void unask_all(kn_blobfetch *f, fblob *b, int slot, bool late_ok)
+{
+    if (b->state == B_MANIFEST && b->man_peer != PEER_NONE
+        && (slot == PEER_NONE || b->man_peer == slot)) {
+        if (late_ok)
+            f->peers[b->man_peer].late_allow++;
+        b->man_peer = PEER_NONE;
+        f->dirty = true;
+    }
+    if (b->state != B_CHUNKS || b->asked == 0)
+        return;
+    for (uint32_t i = 0; i < b->n && b->asked; i++)
+        if (b->cst[i] == C_ASKED && (slot == PEER_NONE || b->cpeer[i] == slot))
+            unask(f, b, i, late_ok);
+}
+
+/* ---- the wanted list and the active blobs ---- */
+
+static void inbox_drop_blob(kn_blobfetch *f, int bslot)
+{
+    size_t k = 0;
+    for (size_t i = 0; i < f->ninbox; i++) {
+        if (f->inbox[i].blob == bslot)
+            free(f->inbox[i].data);
+        else
+            f->inbox[k++] = f->inbox[i];
+    }
+    f->ninbox = k;
+}
+
+/* Stops fetching b (what is stored stays); it may start again at retry_at. */
+static void deactivate(kn_blobfetch *f, fblob *b, uint64_t retry_at)
+{
+    unask_all(f, b, PEER_NONE, true);
+    inbox_drop_blob(f, (int)(b - f->blobs));
+    wanted_rec *w = kn_idmap_get(&f->wanted, b->id);
+    if (w) {
+        w->active = 0;
+        w->retry_at = retry_at;
+    }
+    free(b->hashes);
+    free(b->cst);
+    free(b->cpeer);
+    free(b->nonemask);
+    memset(b, 0, sizeof *b);
+    f->dirty = true;
+}
+
+static void announce_have(kn_blobfetch *f, const uint8_t id[KN_ID])
+{
+    for (int s = 0; s < KN_BLOBFETCH_PEERS_MAX; s++) {
+        if (!f->peers[s].live)
+            continue;
+        if (kn_wire_write_ids(&f->out, KN_WIRE_BLOB_HAVE, (const uint8_t(*)[KN_ID])id, 1) == 0)
+            send_msg(f, s);
+        kn_mp_out_reset(&f->out);
+    }
+}
+
+static void complete(kn_blobfetch *f, fblob *b, uint64_t now)
+{
+    kn_blobfetch_event ev = { .kind = KN_BLOBFETCH_DONE,
+        .size = b->size,
+        .chunks = b->n,
+        .fetched = b->fetched,
+        .had = b->had,
+        .started_ms = b->started_ms };
+    (void)now;
+    memcpy(ev.blob, b->id, KN_ID);
+    event(f, &ev);
+    f->prog.completed++;
+    announce_have(f, b->id);
+    uint8_t id[KN_ID];
+    memcpy(id, b->id, KN_ID);
+    deactivate(f, b, 0);
+    kn_idmap_del(&f->wanted, id);
+}
+
+/* b has its manifest (hashes, n, size): from now on chunks; the store says which it holds. */
+static int to_chunks(kn_blobfetch *f, fblob *b, uint64_t now)
+{
+    uint8_t *bits = calloc((size_t)b->n / 8 + 1, 1);
+    b->cst = calloc((size_t)b->n + 1, 1);
+    b->cpeer = malloc((size_t)b->n + 1);
+    if (!bits || !b->cst || !b->cpeer) {
+        free(bits);
+        return KN_ENOMEM;
+    }
+    int rc = f->cfg.store.present(f->cfg.store.ctx, b->id, bits, b->n);
+    if (rc < 0) {
+        free(bits);
+        return rc;
+    }
+    memset(b->cpeer, PEER_NONE, (size_t)b->n + 1);
+    b->state = B_CHUNKS;
+    b->missing = b->remaining = b->n;
+    b->cursor = 0;
+    for (uint32_t i = 0; i < b->n; i++)
+        if (bits[i / 8] >> (i % 8) & 1) {
+            chunk_set(b, i, C_PRESENT);
+            b->had++;
+        }
+    free(bits);
+    if (b->remaining == 0)
+        complete(f, b, now);
+    f->dirty = true;
+    return 0;
+}
+
+/* Starts fetching a wanted blob in the free slot b. */
+static void activate(
+    kn_blobfetch *f, fblob *b, const uint8_t id[KN_ID], wanted_rec *w, uint64_t now)
+{
+    memset(b, 0, sizeof *b);
+    memcpy(b->id, id, KN_ID);
+    b->man_peer = PEER_NONE;
+    b->started_ms = now;
+    b->state = B_MANIFEST;
+    w->active = 1;
+    uint64_t size;
+    uint32_t n;
+    uint8_t(*h)[KN_ID] = NULL;
+    int rc = f->cfg.store.manifest_get(f->cfg.store.ctx, id, &size, &h, &n);
+    if (rc == 0) {
+        b->hashes = h;
+        b->size = size;
+        b->n = n;
+    } else if (rc == KN_ENOTFOUND) {
+        b->size = w->size;
+        b->n = (uint32_t)kn_blobfetch_chunks(w->size);
+        rc = (b->hashes = malloc((size_t)b->n * KN_ID + 1)) ? 0 : KN_ENOMEM;
+        if (rc == 0 && b->n == 0) {
+            /* An empty file needs nobody: its manifest is the empty list. */
+            uint8_t empty[KN_ID];
+            kn_blobfetch_blob_id(NULL, 0, empty);
+            rc = memcmp(empty, id, KN_ID) != 0
+                ? KN_ECORRUPT
+                : f->cfg.store.manifest_put(f->cfg.store.ctx, id, 0, NULL, 0);
+            if (rc == 0)
+                rc = 1; /* have the manifest */
+        }
+        if (rc == 0) {
+            f->dirty = true;
+            return; /* fetch it */
+        }
+        if (rc == 1)
+            rc = 0;
+    }
+    if (rc == 0)
+        rc = to_chunks(f, b, now);
+    if (rc < 0) {
+        event_blob(f, KN_BLOBFETCH_STORE_FAILED, b, PEER_NONE, 0, rc);
+        deactivate(f, b, now + RETRY_STORE_MS);
+    }
+}
+
+typedef struct rescan_ctx {
+    kn_blobfetch *f;
+    size_t count;
+} rescan_ctx;
+
+static int rescan_visit(void *ctx, const uint8_t blob[KN_ID], uint64_t size)
+{
+    rescan_ctx *r = ctx;
+    if (r->count >= KN_BLOBFETCH_WANTED_MAX)
+        return 0; /* the rest waits for a later rescan */
+    int created;
+    wanted_rec *w = kn_idmap_put(&r->f->wanted, blob, &created);
+    if (!w)
+        return KN_ENOMEM;
+    if (created || !w->active)
+        w->size = size;
+    w->seen = 1;
+    r->count++;
+    return 0;
+}
+
+static void rescan(kn_blobfetch *f, uint64_t now)
+{
+    f->rescan_now = false;
+    f->next_rescan = now + f->cfg.rescan_ms;
+    for (size_t i = 0; i < f->wanted.cap; i++) {
+        wanted_rec *w = kn_idmap_slot(&f->wanted, i, NULL);
+        if (w)
+            w->seen = 0;
+    }
+    rescan_ctx r = { f, 0 };
+    int rc = f->cfg.store.each_wanted(f->cfg.store.ctx, rescan_visit, &r);
+    if (rc < 0)
+        return; /* keep what we had; the next rescan tries again */
+    /* Active blobs no longer wanted (retracted, or got by another way) stop. */
+    for (unsigned i = 0; i < f->cfg.active_max; i++) {
+        fblob *b = &f->blobs[i];
+        wanted_rec *w = b->state != B_FREE ? kn_idmap_get(&f->wanted, b->id) : NULL;
+        if (b->state != B_FREE && (!w || !w->seen))
+            deactivate(f, b, 0);
+    }
+    for (size_t i = 0; i < f->wanted.cap;) {
+        const uint8_t *id;
+        wanted_rec *w = kn_idmap_slot(&f->wanted, i, &id);
+        if (w && !w->seen) {
+            uint8_t gone[KN_ID];
+            memcpy(gone, id, KN_ID);
+            kn_idmap_del(&f->wanted, gone); /* moves entries: look at slot i again */
+            continue;
+        }
+        i++;
+    }
+    f->prog.wanted = f->wanted.count;
+    f->dirty = true;
+}
+
+/* Fills free blob slots from the wanted list. */
+static void fill_active(kn_blobfetch *f, uint64_t now)
+{
+    for (unsigned i = 0; i < f->cfg.active_max; i++) {
+        if (f->blobs[i].state != B_FREE)
+            continue;
+        bool found = false;
+        for (size_t k = 0; k < f->wanted.cap && !found; k++) {
+            const uint8_t *id;
+            wanted_rec *w = kn_idmap_slot(&f->wanted, k, &id);
+            if (!w || w->active || w->retry_at > now)
+                continue;
+            if (w->size > KN_BLOBFETCH_SIZE_MAX) {
+                w->retry_at = UINT64_MAX; /* never: far beyond any file we would hold */
+                continue;
+            }
+            uint8_t bid[KN_ID];
+            memcpy(bid, id, KN_ID);
+            activate(f, &f->blobs[i], bid, w, now);
+            found = true;
+        }
+        if (!found)
+            break;
+    }
+}
+
+/* ---- writing what came ---- */
+
+static void flush_inbox(kn_blobfetch *f, uint64_t now)
+{
+    if (f->ninbox == 0)
+        return;
+    kn_blobfetch_chunk c[64]; /* inbox_max is at most 64 */
+    uint64_t involved = 0; /* blob slots with chunks in this write */
+    size_t n = f->ninbox;
+    for (size_t i = 0; i < n; i++) {
+        fblob *b = &f->blobs[f->inbox[i].blob];
+        c[i] = (kn_blobfetch_chunk) { .blob = b->id,
+            .index = f->inbox[i].index,
+            .hash = b->hashes[f->inbox[i].index],
+            .data = f->inbox[i].data,
+            .len = f->inbox[i].len };
+        involved |= 1ull << f->inbox[i].blob;
+    }
+    int rc = f->cfg.store.put_chunks(f->cfg.store.ctx, c, n);
+    for (size_t i = 0; i < n; i++) {
+        chunk_set(&f->blobs[f->inbox[i].blob], f->inbox[i].index, rc == 0 ? C_PRESENT : C_MISSING);
+        free(f->inbox[i].data);
+    }
+    f->ninbox = 0;
+    f->dirty = true;
+    /* Blobs that are complete now, or that the store refused. */
+    for (unsigned i = 0; i < f->cfg.active_max; i++) {
+        fblob *b = &f->blobs[i];
+        if (!(involved >> i & 1))
+            continue;
+        if (rc < 0) {
+            event_blob(f, KN_BLOBFETCH_STORE_FAILED, b, PEER_NONE, 0, rc);
+            deactivate(f, b, now + RETRY_STORE_MS);
+        } else if (b->remaining == 0) {
+            complete(f, b, now);
+        }
+    }
+}
+
+/* ---- asking ---- */
+
+static void send_want(kn_blobfetch *f, int slot, const fblob *b, const uint32_t *idx, size_t n)
+{
+    if (n && kn_wire_write_blob_idx(&f->out, KN_WIRE_BLOB_WANT, b->id, idx, n) == 0)
+        send_msg(f, slot);
+    kn_mp_out_reset(&f->out);
+}
+
+static void ask_manifest(kn_blobfetch *f, fblob *b, int slot, uint64_t now)
+{
+    b->man_peer = slot;
+    b->man_deadline = now + f->cfg.stall_ms;
+    if (kn_wire_write_manifest_want(&f->out, b->id, b->man_have) == 0)
+        send_msg(f, slot);
+    kn_mp_out_reset(&f->out);
+}
+
+/* The live slot that may be asked for b and has the fewest chunks out; PEER_NONE if none. */
+static int pick_peer(const kn_blobfetch *f, const fblob *b, uint64_t now)
+{
+    int best = PEER_NONE;
+    for (int k = 0; k < KN_BLOBFETCH_PEERS_MAX; k++) {
+        int s = (int)((f->rotate + (unsigned)k) % KN_BLOBFETCH_PEERS_MAX);
+        if (askable(f, b, s, now)
+            && (best == PEER_NONE || f->peers[s].inflight < f->peers[best].inflight))
+            best = s;
+    }
+    return best;
+}
+
+/* The first chunk of b from `from` on that is missing and slot has not said it lacks; or b->n. */
+static uint32_t next_for(const fblob *b, int slot, uint32_t from)
+{
+    uint64_t bit = 1ull << slot;
+    for (uint32_t i = from; i < b->n; i++)
+        if (b->cst[i] == C_MISSING && !(b->nonemask && b->nonemask[i] & bit))
+            return i;
+    return b->n;
+}
+
+/* Asks slot for up to `quota` missing chunks, blob by blob. Returns how many it asked. */
+static unsigned ask_chunks(kn_blobfetch *f, int slot, unsigned quota, uint64_t now)
+{
+    bpeer *p = &f->peers[slot];
+    unsigned asked = 0;
+    for (unsigned k = 0; k < f->cfg.active_max && asked < quota; k++) {
+        fblob *b = &f->blobs[(f->rotate + k) % f->cfg.active_max];
+        if (b->state != B_CHUNKS || b->missing == 0 || !askable(f, b, slot, now))
+            continue;
+        while (b->cursor < b->n && b->cst[b->cursor] != C_MISSING)
+            b->cursor++;
+        uint32_t idx[KN_WIRE_CHUNK_IDX_MAX];
+        size_t n = 0;
+        uint32_t i = next_for(b, slot, b->cursor);
+        if (i == b->n) {
+            lack(f, b, slot, now); /* it lacks every missing chunk: try it again later */
+            continue;
+        }
+        for (; i < b->n && asked < quota; i = next_for(b, slot, i + 1)) {
+            chunk_set(b, i, C_ASKED);
+            b->cpeer[i] = (int8_t)slot;
+            if (p->inflight++ == 0)
+                p->wait_since = now;
+            f->inflight++;
+            asked++;
+            idx[n++] = i;
+            if (n == KN_WIRE_CHUNK_IDX_MAX) {
+                send_want(f, slot, b, idx, n);
+                n = 0;
+            }
+        }
+        send_want(f, slot, b, idx, n);
+    }
+    return asked;
+}
+
+/* Whether slot could take a chunk request for some active blob now. */
+static bool wants_from(const kn_blobfetch *f, int slot, uint64_t now)
+{
+    for (unsigned i = 0; i < f->cfg.active_max; i++) {
+        const fblob *b = &f->blobs[i];
+        if (b->state == B_CHUNKS && b->missing && askable(f, b, slot, now))
+            return true;
+    }
+    return false;
+}
+
+/*
+ * Hands out requests: a manifest page for each blob that waits for one, then
+ * the free chunk slots, spread round-robin over the peers that can take
+ * them (a peer's share it cannot use goes to the others in the next pass).
+ */
+static void schedule(kn_blobfetch *f, uint64_t now)
+{
+    f->dirty = false;
+    for (unsigned i = 0; i < f->cfg.active_max; i++) {
+        fblob *b = &f->blobs[i];
+        if (b->state == B_MANIFEST && b->man_peer == PEER_NONE) {
+            int s = pick_peer(f, b, now);
+            if (s != PEER_NONE)
+                ask_manifest(f, b, s, now);
+        }
+    }
+    for (int pass = 0; pass < 4 && f->inflight < f->cfg.total_inflight; pass++) {
+        unsigned quota[KN_BLOBFETCH_PEERS_MAX] = { 0 };
+        unsigned free_total = f->cfg.total_inflight - f->inflight;
+        bool any = false;
+        for (int s = 0; s < KN_BLOBFETCH_PEERS_MAX; s++)
+            if (f->peers[s].live && f->peers[s].inflight < f->cfg.peer_inflight
+                && wants_from(f, s, now)) {
+                quota[s] = f->cfg.peer_inflight - f->peers[s].inflight;
+                any = true;
+            }
+        if (!any)
+            break;
+        /* Round-robin one slot at a time, from a rotating start, until the total is shared. */
+        unsigned share[KN_BLOBFETCH_PEERS_MAX] = { 0 };
+        for (bool more = true; more && free_total;) {
+            more = false;
+            for (int k = 0; k < KN_BLOBFETCH_PEERS_MAX && free_total; k++) {
+                int s = (int)((f->rotate + (unsigned)k) % KN_BLOBFETCH_PEERS_MAX);
+                if (share[s] < quota[s]) {
+                    share[s]++;
+                    free_total--;
+                    more = true;
+                }
+            }
+        }
+        unsigned got = 0;
+        for (int s = 0; s < KN_BLOBFETCH_PEERS_MAX; s++)
+            if (share[s])
+                got += ask_chunks(f, s, share[s], now);
+        if (got == 0)
+            break;
+    }
+    f->rotate++;
+}
+
+/* ---- timers ---- */
+
+static void check_timeouts(kn_blobfetch *f, uint64_t now)
+{
+    for (int s = 0; s < KN_BLOBFETCH_PEERS_MAX; s++) {
+        bpeer *p = &f->peers[s];
+        if (!p->live || p->inflight == 0 || now - p->wait_since < f->cfg.stall_ms)
+            continue;
+        for (unsigned i = 0; i < f->cfg.active_max; i++) {
+            fblob *b = &f->blobs[i];
+            if (b->state != B_CHUNKS)
+                continue;
+            uint32_t before = b->asked;
+            unask_all(f, b, s, true);
+            if (b->asked != before) {
+                lack(f, b, s, now);
+                event_blob(f, KN_BLOBFETCH_STALLED, b, s, 0, 0);
+            }
+        }
+        p->inflight = 0;
+    }
+    for (unsigned i = 0; i < f->cfg.active_max; i++) {
+        fblob *b = &f->blobs[i];
+        if (b->state == B_MANIFEST && b->man_peer != PEER_NONE && now >= b->man_deadline) {
+            int s = b->man_peer;
+            unask_all(f, b, s, true);
+            lack(f, b, s, now);
+            event_blob(f, KN_BLOBFETCH_STALLED, b, s, 0, 0);
+        }
+    }
+}
+
+/*
+ * An active blob that nobody can give us now (every live peer said it lacks
+ * it, or none is connected) yields its slot after IDLE_MS if other blobs
+ * wait, and is tried again later.
+ */
+static void check_idle(kn_blobfetch *f, uint64_t now)
+{
+    bool others_wait = f->wanted.count > f->prog.active;
+    for (unsigned i = 0; i < f->cfg.active_max; i++) {
+        fblob *b = &f->blobs[i];
+        if (b->state == B_FREE)
+            continue;
+        bool busy = b->asked || b->man_peer != PEER_NONE;
+        bool anyone = false;
+        for (int s = 0; s < KN_BLOBFETCH_PEERS_MAX && !busy && !anyone; s++)
+            anyone = askable(f, b, s, now);
+        bool holding = b->state == B_CHUNKS && b->missing < b->remaining;
+        if (busy || anyone || holding) {
+            b->idle_since = 0;
+            continue;
+        }
+        if (!b->idle_since)
+            b->idle_since = now;
+        else if (others_wait && now - b->idle_since >= IDLE_MS)
+            deactivate(f, b, now + RETRY_NOBODY_MS);
+    }
+}
+
+static uint64_t next_deadline(const kn_blobfetch *f, uint64_t now)
+{
+    uint64_t next = f->next_rescan;
+    if (f->dirty)
+        return now;
+    if (f->ninbox && f->inbox_since + INBOX_WAIT_MS < next)
+        next = f->inbox_since + INBOX_WAIT_MS;
+    for (int s = 0; s < KN_BLOBFETCH_PEERS_MAX; s++) {
+        const bpeer *p = &f->peers[s];
+        if (p->live && p->inflight && p->wait_since + f->cfg.stall_ms < next)
+            next = p->wait_since + f->cfg.stall_ms;
+    }
+    for (unsigned i = 0; i < f->cfg.active_max; i++) {
+        const fblob *b = &f->blobs[i];
+        if (b->state == B_FREE)
+            continue;
+        if (b->state == B_MANIFEST && b->man_peer != PEER_NONE && b->man_deadline < next)
+            next = b->man_deadline;
+        if (b->idle_since && b->idle_since + IDLE_MS < next)
+            next = b->idle_since + IDLE_MS;
+        for (int s = 0; s < KN_BLOBFETCH_PEERS_MAX; s++)
+            if (f->peers[s].live && b->lack_until[s] > now && b->lack_until[s] < next)
+                next = b->lack_until[s];
+    }
+    /* Blobs waiting for their retry time. */
+    if (f->wanted.count > f->prog.active)
+        for (size_t k = 0; k < f->wanted.cap; k++) {
+            const wanted_rec *w = kn_idmap_slot(&f->wanted, k, NULL);
+            if (w && !w->active && w->retry_at > now && w->retry_at < next)
+                next = w->retry_at;
+        }
+    return next > now ? next : now;
+}
+
+/* ---- serving ---- */
+
+static void flush_none(kn_blobfetch *f, int slot)
+{
+    if (!f->nnone)
+        return;
+    if (kn_wire_write_blob_idx(&f->out, KN_WIRE_BLOB_NONE, f->none_blob, f->none_idx, f->nnone)
+        == 0)
+        send_msg(f, slot);
+    kn_mp_out_reset(&f->out);
+    f->nnone = 0;
+}
+
+static void add_none(kn_blobfetch *f, int slot, const uint8_t blob[KN_ID], uint32_t index)
+{
+    if (f->nnone && (memcmp(f->none_blob, blob, KN_ID) != 0 || f->nnone == KN_WIRE_CHUNK_IDX_MAX))
+        flush_none(f, slot);
+    memcpy(f->none_blob, blob, KN_ID);
+    f->none_idx[f->nnone++] = index;
+}
+
+typedef struct serve_ctx {
+    kn_blobfetch *f;
+    const sreq *r;
+} serve_ctx;
+
+static int serve_chunk_bytes(void *ctx, const uint8_t *data, size_t len)
+{
+    serve_ctx *sc = ctx;
+    kn_mp_out *o = &sc->f->out;
+    int rc = kn_wire_write_blob_chunk_head(o, sc->r->blob, sc->r->index, len);
+    if (rc < 0)
+        return rc;
+    kn_mp_write_raw(o, data, len);
+    if (sc->f->cfg.test_corrupt_served && len && kn_mp_out_error(o) == 0)
+        o->buf[o->len - 1 - len / 2] ^= 0x01; /* tests only: a faulty peer */
+    return kn_mp_out_error(o);
+}
+
+static void serve_manifest(kn_blobfetch *f, int slot, const sreq *r)
+{
+    uint64_t size;
+    uint32_t n;
+    uint8_t(*h)[KN_ID] = NULL;
+    int rc = f->cfg.store.manifest_get(f->cfg.store.ctx, r->blob, &size, &h, &n);
+    if (rc == 0 && (r->index < n || (n == 0 && r->index == 0))) {
+        uint32_t count
+            = n - r->index < KN_WIRE_MANIFEST_PAGE ? n - r->index : KN_WIRE_MANIFEST_PAGE;
+        if (kn_wire_write_manifest(
+                &f->out, r->blob, size, r->index, (const uint8_t(*)[KN_ID])(h + r->index), count)
+            == 0)
+            send_msg(f, slot);
+    } else {
+        uint32_t none = 0;
+        if (kn_wire_write_blob_idx(&f->out, KN_WIRE_BLOB_NONE, r->blob, &none, 0) == 0)
+            send_msg(f, slot);
+    }
+    kn_mp_out_reset(&f->out);
+    free(h);
+}
+
+/* Answers slot's requests in order while its transport holds less than serve_bytes. */
+static void serve(kn_blobfetch *f, int slot)
+{
+    bpeer *p = &f->peers[slot];
+    while (p->live && p->sq_n && queued(f, slot) < f->cfg.serve_bytes) {
+        sreq r = p->sq[p->sq_head];
+        p->sq_head = (p->sq_head + 1) % KN_BLOBFETCH_SERVE_QUEUE;
+        p->sq_n--;
+        if (r.manifest) {
+            flush_none(f, slot);
+            serve_manifest(f, slot, &r);
+            continue;
+        }
+        serve_ctx sc = { f, &r };
+        kn_mp_out_reset(&f->out);
+        int rc = f->cfg.store.read_chunk(f->cfg.store.ctx, r.blob, r.index, serve_chunk_bytes, &sc);
+        if (rc == 0) {
+            flush_none(f, slot);
+            size_t len = f->out.len;
+            send_msg(f, slot);
+            p->st.chunks_out++;
+            p->st.bytes_out += len;
+        } else {
+            kn_mp_out_reset(&f->out);
+            add_none(f, slot, r.blob, r.index);
+        }
+    }
+    if (p->live)
+        flush_none(f, slot);
+    else
+        f->nnone = 0;
+}
+
+static int enqueue(kn_blobfetch *f, int slot, const uint8_t blob[KN_ID], uint32_t index, bool man)
+{
+    bpeer *p = &f->peers[slot];
+    if (p->sq_n == KN_BLOBFETCH_SERVE_QUEUE)
+        return KN_ELIMIT;
+    if (!p->sq && !(p->sq = malloc(KN_BLOBFETCH_SERVE_QUEUE * sizeof *p->sq)))
+        return KN_ENOMEM;
+    sreq *r = &p->sq[(p->sq_head + p->sq_n++) % KN_BLOBFETCH_SERVE_QUEUE];
+    memcpy(r->blob, blob, KN_ID);
+    r->index = index;
+    r->manifest = man;
+    return 0;
+}
+
+/* ---- receiving ---- */
+
+/* An answer nothing is waiting for: allowed only as a late answer to a request we gave up. */
+static int unsolicited(bpeer *p)
+{
+    if (p->late_allow == 0)
+        return KN_EPROTO;
+    p->late_allow--;
+    return 0;
+}
+
+static void corrupt(kn_blobfetch *f, fblob *b, int slot, uint32_t index)
+{
+    bpeer *p = &f->peers[slot];
+    p->st.corrupt++;
+    f->prog.corrupt++;
+    b->bad_mask |= 1ull << slot;
+    event_blob(f, KN_BLOBFETCH_CORRUPT, b, slot, index, 0);
+    /* What else it was asked for this blob goes elsewhere too; its answers are still allowed. */
+    unask_all(f, b, slot, true);
+    if (p->st.corrupt >= f->cfg.bad_max && !p->faulted)
+        p->fault_due = true;
+}
+
+static int on_chunk(kn_blobfetch *f, int slot, const kn_wire_msg *m, uint64_t now)
+{
+    bpeer *p = &f->peers[slot];
+    fblob *b = find_blob(f, m->blob);
+    if (!b || b->state != B_CHUNKS || m->index >= b->n)
+        return unsolicited(p);
+    uint32_t i = m->index;
+    if (b->cst[i] == C_ASKED && b->cpeer[i] == slot) {
+        p->inflight--;
+        f->inflight--;
+        b->cpeer[i] = PEER_NONE;
+        chunk_set(b, i, C_MISSING);
+    } else {
+        int rc = unsolicited(p);
+        if (rc < 0)
+            return rc;
+        if (b->cst[i] != C_MISSING)
+            return 0; /* came by another way meanwhile */
+    }
+    p->wait_since = now;
+    f->dirty = true;
+    uint8_t h[KN_ID];
+    if (m->data_len != chunk_len(b, i)) {
+        corrupt(f, b, slot, i);
+        return 0;
+    }
+    kn_blake2b(h, KN_ID, m->data, m->data_len);
+    if (memcmp(h, b->hashes[i], KN_ID) != 0) {
+        corrupt(f, b, slot, i);
+        return 0;
+    }
+    uint8_t *copy = malloc(m->data_len + 1);
+    if (!copy)
+        return 0; /* stays missing: asked again */
+    memcpy(copy, m->data, m->data_len);
+    if (f->ninbox == 0)
+        f->inbox_since = now;
+    f->inbox[f->ninbox++] = (held) { (int)(b - f->blobs), i, copy, m->data_len };
+    chunk_set(b, i, C_HELD);
+    b->fetched++;
+    b->lack_n[slot] = 0;
+    b->gave_mask |= 1ull << slot;
+    p->st.chunks_in++;
+    p->st.bytes_in += m->data_len;
+    f->prog.fetched_chunks++;
+    f->prog.fetched_bytes += m->data_len;
+    /* Written at once when the inbox is full or the blob is whole, else within INBOX_WAIT_MS. */
+    if (f->ninbox >= f->cfg.inbox_max || (b->missing == 0 && b->asked == 0))
+        flush_inbox(f, now);
+    return 0;
+}
+
+static void on_manifest(kn_blobfetch *f, int slot, const kn_wire_msg *m, uint64_t now, int *rc)
+{
+    bpeer *p = &f->peers[slot];
+    fblob *b = find_blob(f, m->blob);
+    if (!b || b->state != B_MANIFEST || b->man_peer != slot || m->first != b->man_have) {
+        *rc = unsolicited(p);
+        return;
+    }
+    p->wait_since = now;
+    b->man_peer = PEER_NONE;
+    f->dirty = true;
+    uint32_t expect
+        = b->n - b->man_have < KN_WIRE_MANIFEST_PAGE ? b->n - b->man_have : KN_WIRE_MANIFEST_PAGE;
+    if (m->size != b->size || m->nids != expect) {
+        b->man_have = 0;
+        corrupt(f, b, slot, UINT32_MAX);
+        return;
+    }
+    for (uint32_t i = 0; i < m->nids; i++)
+        memcpy(b->hashes[b->man_have + i], kn_wire_id(m, i), KN_ID);
+    b->man_have += m->nids;
+    if (b->man_have < b->n) {
+        ask_manifest(f, b, slot, now);
+        return;
+    }
+    uint8_t id[KN_ID];
+    kn_blobfetch_blob_id((const uint8_t(*)[KN_ID])b->hashes, b->n, id);
+    if (memcmp(id, b->id, KN_ID) != 0) {
+        b->man_have = 0;
+        corrupt(f, b, slot, UINT32_MAX);
+        return;
+    }
+    int src = f->cfg.store.manifest_put(
+        f->cfg.store.ctx, b->id, b->size, (const uint8_t(*)[KN_ID])b->hashes, b->n);
+    if (src == 0)
+        src = to_chunks(f, b, now);
+    if (src < 0) {
+        event_blob(f, KN_BLOBFETCH_STORE_FAILED, b, PEER_NONE, 0, src);
+        deactivate(f, b, now + RETRY_STORE_MS);
+    }
+}
+
+static void on_none(kn_blobfetch *f, int slot, const kn_wire_msg *m, uint64_t now, int *rc)
+{
+    bpeer *p = &f->peers[slot];
+    fblob *b = find_blob(f, m->blob);
+    p->wait_since = now;
+    if (!b) {
+        *rc = unsolicited(p);
+        return;
+    }
+    if (m->nidx == 0) {
+        if (b->state == B_MANIFEST && b->man_peer == slot)
+            b->man_peer = PEER_NONE;
+        else
+            *rc = unsolicited(p);
+        lack(f, b, slot, now);
+        f->dirty = true;
+        return;
+    }
+    if (b->state == B_CHUNKS && !b->nonemask
+        && !(b->nonemask = calloc((size_t)b->n + 1, sizeof *b->nonemask))) {
+        unask_all(f, b, slot, true);
+        lack(f, b, slot, now);
+        return;
+    }
+    for (uint32_t k = 0; k < m->nidx && *rc == 0; k++) {
+        uint32_t i = m->idx[k];
+        if (b->state == B_CHUNKS && i < b->n && b->cst[i] == C_ASKED && b->cpeer[i] == slot) {
+            unask(f, b, i, false);
+            b->nonemask[i] |= 1ull << slot;
+        } else {
+            *rc = unsolicited(p);
+        }
+    }
+    /* A peer that gave nothing since its last blob-none probably has nothing more for now. */
+    if (b->gave_mask >> slot & 1)
+        b->gave_mask &= ~(1ull << slot);
+    else
+        lack(f, b, slot, now);
+    f->dirty = true;
+}
+
+static void on_have(kn_blobfetch *f, int slot, const kn_wire_msg *m)
+{
+    for (uint32_t k = 0; k < m->nids; k++) {
+        const uint8_t *id = kn_wire_id(m, k);
+        fblob *b = find_blob(f, id);
+        if (b) {
+            b->lack_until[slot] = 0;
+            b->lack_n[slot] = 0;
+            forget_nones(b, slot);
+            f->dirty = true;
+        }
+        wanted_rec *w = kn_idmap_get(&f->wanted, id);
+        if (w && !w->active && w->retry_at) {
+            w->retry_at = 0;
+            f->dirty = true;
+        }
+    }
+}
+
+int kn_blobfetch_receive(kn_blobfetch *f, uint64_t peer, const kn_wire_msg *m, uint64_t now)
+{
+    int slot = slot_of(f, peer);
+    if (slot == PEER_NONE)
+        return KN_ENOTFOUND;
+    int rc = 0;
+    switch (m->kind) {
+    case KN_WIRE_BLOB_HAVE:
+        on_have(f, slot, m);
+        break;
+    case KN_WIRE_MANIFEST_WANT:
+        if ((rc = enqueue(f, slot, m->blob, m->first, true)) == 0)
+            serve(f, slot);
+        break;
+    case KN_WIRE_BLOB_WANT:
+        if (f->peers[slot].sq_n + m->nidx > KN_BLOBFETCH_SERVE_QUEUE)
+            return KN_ELIMIT;
+        for (uint32_t k = 0; k < m->nidx && rc == 0; k++)
+            rc = enqueue(f, slot, m->blob, m->idx[k], false);
+        if (rc == 0)
+            serve(f, slot);
+        break;
+    case KN_WIRE_MANIFEST:
+        on_manifest(f, slot, m, now, &rc);
+        break;
+    case KN_WIRE_BLOB_CHUNK:
+        rc = on_chunk(f, slot, m, now);
+        break;
+    case KN_WIRE_BLOB_NONE:
+        on_none(f, slot, m, now, &rc);
+        break;
+    default:
+        return KN_EINVAL;
+    }
+    return rc;
+}
+
+/* ---- lifecycle ---- */
+
+int kn_blobfetch_new(kn_blobfetch **out, const kn_blobfetch_config *cfg)
+{
+    const kn_blobfetch_store *s = &cfg->store;
+    if (!cfg->send || !s->each_wanted || !s->manifest_get || !s->manifest_put || !s->present
+        || !s->put_chunks || !s->read_chunk)
+        return KN_EINVAL;
+    kn_blobfetch *f = calloc(1, sizeof *f);
+    if (!f)
+        return KN_ENOMEM;
+    f->cfg = *cfg;
+    kn_blobfetch_config *c = &f->cfg;
+    if (!c->peer_inflight)
+        c->peer_inflight = 16;
+    if (!c->total_inflight)
+        c->total_inflight = 64;
+    if (!c->active_max)
+        c->active_max = 4;
+    if (c->active_max > 64)
+        c->active_max = 64; /* flush_inbox keeps a 64-bit mask of blob slots */
+    if (!c->inbox_max)
+        c->inbox_max = 16;
+    if (c->inbox_max > 64)
+        c->inbox_max = 64;
+    if (!c->stall_ms)
+        c->stall_ms = 15000;
+    if (!c->lack_ms)
+        c->lack_ms = 1000;
+    if (!c->rescan_ms)
+        c->rescan_ms = 10000;
+    if (!c->serve_bytes)
+        c->serve_bytes = 2u << 20;
+    if (!c->bad_max)
+        c->bad_max = 3;
+    f->blobs = calloc(c->active_max, sizeof *f->blobs);
+    f->inbox = calloc(c->inbox_max, sizeof *f->inbox);
+    if (!f->blobs || !f->inbox) {
+        free(f->blobs);
+        free(f->inbox);
+        free(f);
+        return KN_ENOMEM;
+    }
+    kn_idmap_init(&f->wanted, sizeof(wanted_rec));
+    kn_mp_out_init(&f->out, KN_WIRE_MSG_MAX);
+    f->rescan_now = true;
+    f->dirty = true;
+    *out = f;
+    return 0;
+}
+
+void kn_blobfetch_free(kn_blobfetch *f)
+{
+    if (!f)
+        return;
+    for (size_t i = 0; i < f->ninbox; i++)
+        free(f->inbox[i].data);
+    for (unsigned i = 0; i < f->cfg.active_max; i++) {
+        free(f->blobs[i].hashes);
+        free(f->blobs[i].cst);
+        free(f->blobs[i].cpeer);
+        free(f->blobs[i].nonemask);
+    }
+    for (int s = 0; s < KN_BLOBFETCH_PEERS_MAX; s++)
+        free(f->peers[s].sq);
+    free(f->blobs);
+    free(f->inbox);
+    kn_idmap_free(&f->wanted);
+    kn_mp_out_free(&f->out);
+    free(f);
+}
+
+int kn_blobfetch_peer_up(kn_blobfetch *f, uint64_t peer, uint64_t now)
+{
+    (void)now;
+    if (slot_of(f, peer) != PEER_NONE)
+        return KN_EEXIST;
+    for (int s = 0; s < KN_BLOBFETCH_PEERS_MAX; s++) {
+        bpeer *p = &f->peers[s];
+        if (p->live)
+            continue;
+        sreq *sq = p->sq;
+        memset(p, 0, sizeof *p);
+        p->sq = sq;
+        p->live = true;
+        p->id = peer;
+        for (unsigned i = 0; i < f->cfg.active_max; i++) {
+            f->blobs[i].lack_until[s] = 0;
+            f->blobs[i].lack_n[s] = 0;
+            f->blobs[i].bad_mask &= ~(1ull << s);
+            forget_nones(&f->blobs[i], s);
+        }
+        f->dirty = true;
+        return 0;
+    }
+    return KN_ELIMIT;
+}
+
+void kn_blobfetch_peer_down(kn_blobfetch *f, uint64_t peer, uint64_t now)
+{
+    (void)now;
+    int s = slot_of(f, peer);
+    if (s == PEER_NONE)
+        return;
+    for (unsigned i = 0; i < f->cfg.active_max; i++)
+        if (f->blobs[i].state != B_FREE)
+            unask_all(f, &f->blobs[i], s, false);
+    bpeer *p = &f->peers[s];
+    p->live = false;
+    p->sq_n = p->sq_head = 0;
+    p->inflight = 0;
+    f->dirty = true;
+}
+
+void kn_blobfetch_rescan(kn_blobfetch *f)
+{
+    f->rescan_now = true;
+    f->dirty = true;
+}
+
+uint64_t kn_blobfetch_tick(kn_blobfetch *f, uint64_t now)
+{
+    if (f->ninbox && (now >= f->inbox_since + INBOX_WAIT_MS || f->rescan_now))
+        flush_inbox(f, now);
+    if (f->rescan_now || now >= f->next_rescan)
+        rescan(f, now);
+    check_timeouts(f, now);
+    fill_active(f, now);
+    f->prog.active = 0;
+    for (unsigned i = 0; i < f->cfg.active_max; i++)
+        f->prog.active += f->blobs[i].state != B_FREE;
+    check_idle(f, now);
+    fill_active(f, now);
+    schedule(f, now);
+    for (int s = 0; s < KN_BLOBFETCH_PEERS_MAX; s++)
+        if (f->peers[s].live && f->peers[s].sq_n)
+            serve(f, s);
+    return next_deadline(f, now);
+}
+
+bool kn_blobfetch_busy(const kn_blobfetch *f)
+{
+    for (int s = 0; s < KN_BLOBFETCH_PEERS_MAX; s++)
+        if (f->peers[s].live && f->peers[s].sq_n)
+            return true;
+    return false;
+}
+
+bool kn_blobfetch_take_fault(kn_blobfetch *f, uint64_t *peer)
+{
+    for (int s = 0; s < KN_BLOBFETCH_PEERS_MAX; s++) {
+        bpeer *p = &f->peers[s];
+        if (p->live && p->fault_due && !p->faulted) {
+            p->faulted = true;
+            p->fault_due = false;
+            *peer = p->id;
+            return true;
+        }
+    }
+    return false;
+}
+
+bool kn_blobfetch_take_event(kn_blobfetch *f, kn_blobfetch_event *ev)
+{
+    if (!f->ev_n)
+        return false;
+    *ev = f->events[f->ev_head];
+    f->ev_head = (f->ev_head + 1) % EVENTS_MAX;
+    f->ev_n--;
+    return true;
+}
+
+int kn_blobfetch_peer_get_stats(const kn_blobfetch *f, uint64_t peer, kn_blobfetch_peer_stats *st)
+{
+    int s = slot_of(f, peer);
+    if (s == PEER_NONE)
+        return KN_ENOTFOUND;
+    *st = f->peers[s].st;
+    st->inflight = f->peers[s].inflight;
+    return 0;
+}
+
+void kn_blobfetch_get_progress(const kn_blobfetch *f, kn_blobfetch_progress *p)
+{
+    *p = f->prog;
+    p->wanted = f->wanted.count;
+    p->active = 0;
+    p->active_bytes = p->active_missing_bytes = 0;
+    for (unsigned i = 0; i < f->cfg.active_max; i++) {
+        const fblob *b = &f->blobs[i];
+        if (b->state == B_FREE)
+            continue;
+        p->active++;
+        p->active_bytes += b->size;
+        if (b->state == B_MANIFEST)
+            p->active_missing_bytes += b->size;
+        else if (b->n)
+            p->active_missing_bytes += b->size / b->n * b->remaining;
+    }
+    p->inflight = f->inflight;
+}
