@@ -73,6 +73,13 @@ int cli_publish(kn_cli *cli, kn_datadir *dd, kn_object_draft *d);
 
 /* Formats ms since the epoch as "2026-11-22 14:03:05 UTC" into buf (>= 32 bytes). */
 void cli_format_time(char *buf, size_t cap, uint64_t ms);
+/* "12 s ago", "5 min ago", "3 h ago", "2 days ago" (cmd_sync.c). */
+void cli_format_ago(char *buf, size_t cap, uint64_t then, uint64_t now);
+/* "812 B", "12.3 KiB", "45.6 MiB" (cmd_sync.c). */
+void cli_format_bytes(char *buf, size_t cap, uint64_t b);
+/* True if the node that wrote DATA/peers.state is running (cmd_sync.c). */
+struct kn_peer_state;
+bool cli_node_alive(const struct kn_peer_state *st);
 
 /* The command table (main.c). */
 extern const cli_command cli_commands[];

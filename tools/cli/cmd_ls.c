@@ -1,5 +1,5 @@
 /*
- * Commands that read the store: ls, show, status, export, import.
+ * Commands that read the store: ls, show, export, import (status: cmd_status.c).
  */
 #include <errno.h>
 #include <jansson.h>
@@ -217,88 +217,6 @@ int cmd_show(kn_cli *cli, int argc, char **argv)
     free(raw);
     kn_datadir_close(&dd);
     return code;
-}
-
-/* ---- status ---- */
-
-typedef struct network_ctx {
-    char name[256];
-    char id[65];
-    bool found;
-} network_ctx;
-
-static int network_visit(void *arg, const kn_object *o)
-{
-    network_ctx *c = arg;
-    const char *s;
-    uint32_t n;
-    if (kn_object_str(o, "name", &s, &n) == 0) {
-        if (n >= sizeof c->name)
-            n = sizeof c->name - 1;
-        memcpy(c->name, s, n);
-        c->name[n] = 0;
-    }
-    kn_hex_encode(c->id, o->id, KN_ID);
-    c->found = true;
-    return 1;
-}
-
-int cmd_status(kn_cli *cli, int argc, char **argv)
-{
-    static const struct option opts[]
-        = { { "json", no_argument, 0, 'j' }, CLI_COMMON_LONGOPTS, { 0, 0, 0, 0 } };
-    bool as_json = false;
-    int opt, code = -1;
-    optind = 1;
-    while ((opt = cli_getopt(cli, argc, argv, "h", opts, "status", &code)) >= 0) {
-        if (opt == 'j')
-            as_json = true;
-    }
-    if (opt == CLI_STOP)
-        return code;
-    if (optind < argc)
-        return cli_usage_error(cli, "unexpected argument \"%s\"", argv[optind]);
-    kn_datadir dd;
-    if ((code = cli_open(cli, &dd)) != CLI_OK)
-        return code;
-    kn_store_stats st;
-    network_ctx net = { .name = "" };
-    kn_store_query q = { .index = KN_BY_SPACE_TYPE, .space = "", .type = KN_T_NETWORK };
-    int rc = kn_store_stats_get(dd.store, &st);
-    if (rc == 0)
-        rc = kn_store_each(dd.store, &q, network_visit, &net);
-    char identity[65];
-    kn_hex_encode(identity, dd.identity_pk, 32);
-    bool has_key = dd.has_network_key;
-    kn_datadir_close(&dd);
-    if (rc < 0)
-        return cli_fail("cannot read the store: %s", kn_strerror(rc));
-    if (as_json) {
-        json_t *j = json_pack("{s:s, s:s, s:{s:s?, s:s?, s:b}, s:{s:I, s:I, s:I, s:I, s:I, s:i}}",
-            "data", cli->data_dir, "identity", identity, "network", "name",
-            net.found ? net.name : NULL, "id", net.found ? net.id : NULL, "has_key", has_key,
-            "store", "objects", (json_int_t)st.objects, "pending", (json_int_t)st.pending,
-            "tombstones", (json_int_t)st.tombstones, "map_size", (json_int_t)st.map_size,
-            "map_used", (json_int_t)st.map_used, "schema_version", (int)st.schema_version);
-        if (!j)
-            return cli_fail("out of memory");
-        json_dumpf(j, stdout, JSON_INDENT(2));
-        putchar('\n');
-        json_decref(j);
-        return CLI_OK;
-    }
-    printf("data directory  %s\n", cli->data_dir);
-    printf("identity        %s\n", identity);
-    if (net.found)
-        printf("network         %s (%s)\n", net.name, net.id);
-    else
-        printf("network         none yet (run `knoten init --found NAME`, or join one)\n");
-    printf("objects         %llu stored, %llu pending, %llu retracted\n",
-        (unsigned long long)st.objects, (unsigned long long)st.pending,
-        (unsigned long long)st.tombstones);
-    printf("store map       %.1f of %.1f MiB used (grows by itself)\n",
-        (double)st.map_used / 1048576.0, (double)st.map_size / 1048576.0);
-    return CLI_OK;
 }
 
 /* ---- export ---- */

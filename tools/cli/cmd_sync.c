@@ -16,12 +16,12 @@
 #include "hex.h"
 #include "peer_state.h"
 
-static bool node_alive(const kn_peer_state *st)
+bool cli_node_alive(const kn_peer_state *st)
 {
     return st->running && st->pid > 0 && (kill((pid_t)st->pid, 0) == 0 || errno == EPERM);
 }
 
-static void format_bytes(char *buf, size_t cap, uint64_t b)
+void cli_format_bytes(char *buf, size_t cap, uint64_t b)
 {
     if (b < 10 * 1024)
         snprintf(buf, cap, "%llu B", (unsigned long long)b);
@@ -31,7 +31,7 @@ static void format_bytes(char *buf, size_t cap, uint64_t b)
         snprintf(buf, cap, "%.1f MiB", (double)b / (1 << 20));
 }
 
-static void format_ago(char *buf, size_t cap, uint64_t then, uint64_t now)
+void cli_format_ago(char *buf, size_t cap, uint64_t then, uint64_t now)
 {
     uint64_t s = now > then ? (now - then) / 1000 : 0;
     if (s < 120)
@@ -80,8 +80,8 @@ static void print_text(const kn_peer_status *p, bool alive, uint64_t now)
                                              : "not connected");
     if (y->recon_ms) {
         char rin[24], found[48] = "";
-        format_ago(ago, sizeof ago, y->recon_ms, now);
-        format_bytes(rin, sizeof rin, y->recon_bytes_in);
+        cli_format_ago(ago, sizeof ago, y->recon_ms, now);
+        cli_format_bytes(rin, sizeof rin, y->recon_bytes_in);
         if (!p->inbound)
             snprintf(
                 found, sizeof found, "%llu missing here, ", (unsigned long long)y->recon_found);
@@ -91,8 +91,8 @@ static void print_text(const kn_peer_status *p, bool alive, uint64_t now)
     } else {
         printf("  last reconciliation  none yet on this connection\n");
     }
-    format_bytes(bin, sizeof bin, p->bytes_in);
-    format_bytes(bout, sizeof bout, p->bytes_out);
+    cli_format_bytes(bin, sizeof bin, p->bytes_in);
+    cli_format_bytes(bout, sizeof bout, p->bytes_out);
     printf("  %-20s %llu objects in, %llu out; %s in, %s out\n",
         alive && p->phase == KN_PHASE_CONNECTED ? "this connection" : "last connection",
         (unsigned long long)y->objs_in, (unsigned long long)y->objs_out, bin, bout);
@@ -130,7 +130,7 @@ static int sync_status(kn_cli *cli, int argc, char **argv)
     if (rc < 0 && rc != KN_ENOTFOUND)
         return cli_fail(
             "cannot read %s/%s: %s", cli->data_dir, KN_PEER_STATE_FILE, kn_strerror(rc));
-    bool alive = rc == 0 && node_alive(&st);
+    bool alive = rc == 0 && cli_node_alive(&st);
     uint64_t now = kn_env_now(cli->env);
     if (!json) {
         if (rc == KN_ENOTFOUND)

@@ -138,9 +138,12 @@ const cli_command cli_commands[] = {
         "        languages, key, state, and whether this node holds the key.\n"
         "revoke  publishes a revocation of the user's certificate and deletes the key file;\n"
         "        what the user signs from then on is refused everywhere.\n" DATA_HELP },
-    { "status", cmd_status, "show identity, network and store counts",
+    { "status", cmd_status, "show identity, network, peers, sync and store",
         "knoten status [--json] [--data DIR]\n\n"
-        "  --json            machine-readable output\n" DATA_HELP },
+        "Shows this node's identity, its network and membership, whether the node\n"
+        "runs, each peer and its state, the last reconciliation, the object counts,\n"
+        "and the store's size on disk and map usage. Works while the node runs.\n\n"
+        "  --json            one JSON object (fields in docs/operations.md)\n" DATA_HELP },
     { "thread", cmd_thread, "start a forum thread",
         "knoten thread --space AREA --title TEXT [--body TEXT | --body-file FILE]\n"
         "              [--tag TAG]... [--edit ID] [--data DIR]\n\n"
