@@ -59,7 +59,9 @@
     X(KN_EIDENTITY, -44, "peer identity statement does not match")                                 \
     X(KN_EEXPIRED, -45, "expired")                                                                 \
     X(KN_EBUSY, -46, "resource busy")                                                              \
-    X(KN_EAGAIN, -47, "try again later")
+    X(KN_EAGAIN, -47, "try again later")                                                           \
+    X(KN_EHASH, -48, "data does not match its hash")                                               \
+    X(KN_EQUOTA, -49, "storage quota exceeded")
 
 enum kn_error {
 #define KN_ERROR_ENUM(name, value, msg) name = value,

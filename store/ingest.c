@@ -540,6 +540,8 @@ static int store_object(kn_store *s, MDB_txn *txn, ingest_state *is, const kn_ob
         if ((rc = cursor_put(is->by_ref, key, kl, "", 0)) < 0)
             return rc;
     }
+    if (o->type == KN_T_DOC) /* references to its files' blobs, admission, the wanted list */
+        return kn_blob_doc_added(s, txn, o);
     return 0;
 }
 
@@ -567,6 +569,9 @@ static int remove_object(kn_store *s, MDB_txn *txn, const uint8_t id[KN_ID])
     nrefs = o.nrefs;
     for (uint32_t i = 0; i < nrefs; i++)
         kn_idx_ref(kr[i], &o, i);
+    /* A doc takes its blobs with it unless another live doc references them (blobstore.c). */
+    if (o.type == KN_T_DOC && (rc = kn_blob_doc_removed(s, txn, &o)) < 0)
+        return rc;
     if ((rc = del_raw(txn, s->db.by_time, kt, lt)) < 0 || (rc = kn_negtree_del(s, txn, kt)) < 0
         || (rc = del_raw(txn, s->db.by_author, ka, la)) < 0
         || (rc = del_raw(txn, s->db.by_space_type, ks, ls)) < 0)

@@ -169,6 +169,13 @@ static const struct {
     { "settings", offsetof(kn_store_dbs, settings) },
     { "negtree", offsetof(kn_store_dbs, negtree) },
     { "roster", offsetof(kn_store_dbs, roster) },
+    { "blob_manifest", offsetof(kn_store_dbs, blob_manifest) },
+    { "blob_chunks", offsetof(kn_store_dbs, blob_chunks) },
+    { "blob_state", offsetof(kn_store_dbs, blob_state) },
+    { "blob_refs", offsetof(kn_store_dbs, blob_refs) },
+    { "blob_council", offsetof(kn_store_dbs, blob_council) },
+    { "blob_usage", offsetof(kn_store_dbs, blob_usage) },
+    { "blob_wanted", offsetof(kn_store_dbs, blob_wanted) },
 };
 
 static MDB_dbi *db_by_name(kn_store *s, const char *name)
@@ -208,6 +215,8 @@ static int write_schema_version(kn_store *s, MDB_txn *txn)
  *   2 -> 3  adds the roster log ("roster") and stores each node's member-since
  *           in its membership record; both are rebuilt from the stored roster
  *           objects (admission rule min(k, M), ingest.c).
+ *   3 -> 4  adds the blob databases (blobstore.c) and records the references of
+ *           every stored doc object to its files' blobs.
  */
 static int open_txn(kn_store *s, MDB_txn *txn, void *ctx)
 {
@@ -232,6 +241,8 @@ static int open_txn(kn_store *s, MDB_txn *txn, void *ctx)
     if (ver < 2 && (rc = kn_negtree_build(s, txn)) < 0)
         return rc;
     if (ver < 3 && (rc = kn_roster_rebuild(s, txn)) < 0) /* after the tree: it may move objects */
+        return rc;
+    if (ver < 4 && (rc = kn_blob_rebuild(s, txn)) < 0) /* after the roster: councils of docs */
         return rc;
     return write_schema_version(s, txn);
 }
@@ -630,6 +641,14 @@ int kn_store_stats_get(kn_store *s, kn_store_stats *st)
 out:
     mdb_txn_abort(txn);
     return rc;
+}
+
+int kn_store_copy_compact(kn_store *s, const char *dir)
+{
+    if (!s || !dir)
+        return KN_EINVAL;
+    int rc = mdb_env_copy2(s->env, dir, MDB_CP_COMPACT);
+    return rc == ENOENT ? KN_ENOTFOUND : rc == EEXIST ? KN_EEXIST : kn_store_mdb_err(rc);
 }
 
 /* ---- settings ---- */

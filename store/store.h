@@ -50,9 +50,10 @@
 
 /*
  * 2: adds the Negentropy tree (negtree.h). 3: adds the roster log and stores
- * member-since (admission rule min(k, M)). Older stores are migrated on open.
+ * member-since (admission rule min(k, M)). 4: adds blob storage (blobstore.h).
+ * Older stores are migrated on open.
  */
-enum { KN_STORE_SCHEMA_VERSION = 3 };
+enum { KN_STORE_SCHEMA_VERSION = 4 };
 
 typedef struct kn_store kn_store;
 
@@ -150,6 +151,15 @@ typedef struct kn_store_stats {
 } kn_store_stats;
 
 KN_MUST_USE int kn_store_stats_get(kn_store *s, kn_store_stats *st);
+
+/*
+ * Writes a compacted copy of the whole environment (data.mdb) into dir,
+ * which must exist and hold no data.mdb: a consistent snapshot taken inside
+ * one read transaction, without free pages, so the bytes of purged records
+ * (a retracted document's chunks) are not in the copy. For backups, and for
+ * tests that prove purged data is gone.
+ */
+KN_MUST_USE int kn_store_copy_compact(kn_store *s, const char *dir);
 
 /*
  * Local, non-replicating key/value settings (node identity paths, peers, ...).

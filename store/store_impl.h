@@ -26,6 +26,18 @@
  *                   (schema 3) every network, admit, revoke and user object that is
  *                   stored or pending only because its author is not a member at its
  *                   created time: the input of the roster pass (ingest.c)
+ *
+ * Blobs (schema 4; blobstore.c, docs/blobs.md):
+ *
+ *   blob_manifest   blob(32)                                -> size(8) n x chunk hash(32)
+ *   blob_chunks     blob(32) index(4)                       -> chunk bytes
+ *   blob_state      blob(32)                                -> nchunks(4) present(4) size(8)
+ *                                                              bytes(8) staged_ms(8)
+ *   blob_refs       blob(32) doc id(32)                     -> council(32) size(8) created(8)
+ *   blob_council    council(32) blob(32)                    -> count(4) admission(1) size(8)
+ *                                                              first created(8)
+ *   blob_usage      council(32)                             -> accepted bytes(8)
+ *   blob_wanted     blob(32)                                -> size(8) requested_ms(8)
  */
 #ifndef KN_STORE_IMPL_H
 #define KN_STORE_IMPL_H
@@ -38,7 +50,7 @@
 enum {
     KN_STORE_DEFAULT_MAP = 64 * 1024 * 1024,
     KN_STORE_DEFAULT_PENDING_MAX = 100000,
-    KN_STORE_MAX_DBS = 16,
+    KN_STORE_MAX_DBS = 32,
     /* How often a batch may double the map before we give up (64 KiB -> 256 TiB). */
     KN_STORE_GROW_MAX = 32,
     /* The longest index key: a full space, NUL, type, created, id. */
@@ -50,7 +62,8 @@ enum {
 
 typedef struct kn_store_dbs {
     MDB_dbi objects, by_time, by_author, by_space_type, by_ref, tombstones, pending, pending_by_dep,
-        membership, users, meta, settings, negtree, roster;
+        membership, users, meta, settings, negtree, roster, blob_manifest, blob_chunks, blob_state,
+        blob_refs, blob_council, blob_usage, blob_wanted;
 } kn_store_dbs;
 
 typedef struct kn_negtree_cache kn_negtree_cache;
@@ -99,6 +112,18 @@ KN_MUST_USE int kn_member_decode(
  * object (schema migration 2 -> 3; ingest.c). Runs inside open's transaction.
  */
 KN_MUST_USE int kn_roster_rebuild(kn_store *s, MDB_txn *txn);
+
+/*
+ * Blob references (blobstore.c), kept in step with the doc objects inside the
+ * ingest transaction: kn_blob_doc_added after a doc is stored, and
+ * kn_blob_doc_removed before it is deleted (retraction, revocation), which
+ * purges every blob no live doc references any more. o may point into the
+ * transaction's pages: both read all they need from it before any write.
+ * kn_blob_rebuild recomputes all of it from the stored docs (migration 3 -> 4).
+ */
+KN_MUST_USE int kn_blob_doc_added(kn_store *s, MDB_txn *txn, const kn_object *o);
+KN_MUST_USE int kn_blob_doc_removed(kn_store *s, MDB_txn *txn, const kn_object *o);
+KN_MUST_USE int kn_blob_rebuild(kn_store *s, MDB_txn *txn);
 
 /* LMDB return codes mapped onto the one error table (MDB_MAP_FULL -> KN_EMAPFULL). */
 int kn_store_mdb_err(int rc);

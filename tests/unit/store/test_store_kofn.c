@@ -463,7 +463,7 @@ static void test_migration_from_schema2(void **state)
 
     fx_reopen(&sc.f);
     assert_int_equal(kn_store_stats_get(sc.f.s, &st), 0);
-    assert_int_equal(st.schema_version, 3);
+    assert_int_equal(st.schema_version, KN_STORE_SCHEMA_VERSION);
     assert_int_equal(since_of(&sc, &sc.b), 1100);
     assert_int_equal(since_of(&sc, &sc.a), 1000);
     assert_int_equal(kn_store_has(sc.f.s, tb.id), 1);
