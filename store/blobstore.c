@@ -1361,6 +1361,50 @@ int kn_blob_missing(
     return rc;
 }
 
+struct present_ctx {
+    const uint8_t *id;
+    uint8_t *bits;
+    uint32_t n;
+};
+
+static int present_txn(kn_store *s, MDB_txn *txn, void *ctx)
+{
+    struct present_ctx *a = ctx;
+    MDB_cursor *c = NULL;
+    uint8_t start[CHUNK_KEY];
+    int rc;
+
+    memset(a->bits, 0, ((size_t)a->n + 7) / 8);
+    if ((rc = kn_store_mdb_err(mdb_cursor_open(txn, s->db.blob_chunks, &c))) < 0)
+        return rc;
+    memcpy(start, a->id, KN_BLOB_ID);
+    memset(start + KN_BLOB_ID, 0, 4);
+    MDB_val k = { sizeof start, start }, v;
+    for (rc = mdb_cursor_get(c, &k, &v, MDB_SET_RANGE); rc == 0;
+         rc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
+        if (!prefixed(&k, a->id, KN_BLOB_ID))
+            break;
+        if (k.mv_size != CHUNK_KEY) {
+            rc = KN_ECORRUPT;
+            break;
+        }
+        uint32_t i = be32_get((const uint8_t *)k.mv_data + KN_BLOB_ID);
+        if (i >= a->n)
+            break;
+        a->bits[i / 8] |= (uint8_t)(1u << (i % 8));
+    }
+    mdb_cursor_close(c);
+    return rc == 0 || rc == MDB_NOTFOUND ? 0 : rc < 0 ? rc : kn_store_mdb_err(rc);
+}
+
+int kn_blob_present(kn_store *s, const uint8_t id[KN_BLOB_ID], uint8_t *bits, uint32_t n)
+{
+    if (!s || !id || (n && !bits))
+        return KN_EINVAL;
+    struct present_ctx a = { id, bits, n };
+    return n ? in_read(s, present_txn, &a) : 0;
+}
+
 /* ---- the wanted list ---- */
 
 struct wanted_ctx {

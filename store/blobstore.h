@@ -236,6 +236,14 @@ void kn_blob_reader_close(kn_blob_reader *r);
 KN_MUST_USE int kn_blob_missing(
     kn_store *s, const uint8_t id[KN_BLOB_ID], uint32_t from, uint32_t *out, size_t max, size_t *n);
 
+/*
+ * Sets bit i (bits[i / 8] & 1 << i % 8) for every stored chunk i < n of the
+ * blob and clears the others; bits holds (n + 7) / 8 bytes. A blob without
+ * stored chunks leaves every bit clear (no error).
+ */
+KN_MUST_USE int kn_blob_present(
+    kn_store *s, const uint8_t id[KN_BLOB_ID], uint8_t *bits, uint32_t n);
+
 /* ---- what to fetch ---- */
 
 typedef struct kn_blob_want {

@@ -283,6 +283,9 @@ static void test_remote_fetch(void **state)
     assert_int_equal(miss[0], 1);
     assert_int_equal(miss[1], 3);
     assert_int_equal(miss[2], 4);
+    uint8_t bits[1] = { 0xff };
+    assert_int_equal(kn_blob_present(fs.s, f.id, bits, 6), 0);
+    assert_int_equal(bits[0], 0x25); /* chunks 0, 2, 5 */
     /* Bounded output, and starting further on. */
     assert_int_equal(kn_blob_missing(fs.s, f.id, 0, miss, 2, &n), 0);
     assert_int_equal(n, 2);
