@@ -564,6 +564,49 @@ void kn_sim_config_defaults(kn_sim_config *c)
     }
 }
 
+/* splitmix64: a fault mix that depends on the seed alone, not on the simulation's RNG. */
+static uint64_t mix_next(uint64_t *x)
+{
+    uint64_t z = (*x += 0x9e3779b97f4a7c15ull);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+    return z ^ (z >> 31);
+}
+
+void kn_sim_config_chaos(kn_sim_config *c, uint64_t seed)
+{
+    uint64_t x = seed ^ 0x6b6e6f74656e2d63ull; /* "knoten-c" */
+    memset(c, 0, sizeof *c);
+    c->seed = seed;
+    c->nodes = 10 + (uint32_t)(mix_next(&x) % 71);
+    c->degree = 2 + (uint32_t)(mix_next(&x) % 5);
+    c->objects = 5 + (uint32_t)(mix_next(&x) % 36);
+    c->loss = (double)(mix_next(&x) % 31) / 100.0;
+    c->lat_min_ms = 1 + (uint32_t)(mix_next(&x) % 30);
+    c->lat_max_ms = c->lat_min_ms + (uint32_t)(mix_next(&x) % 400);
+    c->publish_window_ms = 2000 + mix_next(&x) % 20000;
+    if (mix_next(&x) % 4 != 0) {
+        c->partition_at_ms = 500 + mix_next(&x) % c->publish_window_ms;
+        c->heal_at_ms = c->partition_at_ms + 2000 + mix_next(&x) % 58000;
+    }
+    c->restarts = (uint32_t)(mix_next(&x) % (c->nodes / 4 + 1));
+    c->restart_down_ms = 1000 + mix_next(&x) % 29000;
+    /*
+     * Converged means within 30 virtual minutes of the last fault: with 30%
+     * of messages lost on a sparse graph, anti-entropy (one round per link a
+     * minute, itself lossy) can need ten minutes to cross 20 hops.
+     */
+    uint64_t last = c->publish_window_ms + 1000 + c->restart_down_ms;
+    if (c->heal_at_ms > last)
+        last = c->heal_at_ms;
+    c->max_ms = last + 1800000;
+}
+
+bool kn_sim_converged(const kn_sim_report *r)
+{
+    return r->delivered == r->expected && r->stores_complete == r->nodes;
+}
+
 static int cmp_u64(const void *a, const void *b)
 {
     uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
@@ -651,6 +694,10 @@ static void finish_report(sim *s)
         r->ingest_calls += st.ingest_calls + s->nodes[n].gone.ingest_calls;
         r->objs_deferred += st.objs_deferred + s->nodes[n].gone.objs_deferred;
     }
+    /* Converged means every store holds every object, not only that each arrived once. */
+    for (uint32_t n = 0; n < c->nodes; n++)
+        if (kn_repl_memstore_count(s->nodes[n].mem) == c->objects)
+            r->stores_complete++;
     digest ^= r->msgs * 0x9e3779b97f4a7c15ull ^ r->bytes;
     r->digest = digest;
 }
@@ -839,6 +886,10 @@ void kn_sim_report_print(FILE *f, const kn_sim_config *c, const kn_sim_report *r
             (unsigned long long)c->heal_at_ms);
     if (c->restarts)
         fprintf(f, " restarts=%u", c->restarts);
+    if (c->restarts && c->restart_down_ms)
+        fprintf(f, " down=%llums", (unsigned long long)c->restart_down_ms);
+    if (c->lat_min_ms || c->lat_max_ms)
+        fprintf(f, " latency=%u-%ums", c->lat_min_ms, c->lat_max_ms);
     if (c->no_prune)
         fprintf(f, " no-prune");
     if (c->link_bytes_per_s)
@@ -848,8 +899,9 @@ void kn_sim_report_print(FILE *f, const kn_sim_config *c, const kn_sim_report *r
     if (c->no_author_limit)
         fprintf(f, " no-author-limit");
     fprintf(f, "\n");
-    fprintf(f, "delivery   %.2f%% (%llu of %llu)\n", r->delivery_pct,
-        (unsigned long long)r->delivered, (unsigned long long)r->expected);
+    fprintf(f, "delivery   %.2f%% (%llu of %llu); %u of %u stores complete\n", r->delivery_pct,
+        (unsigned long long)r->delivered, (unsigned long long)r->expected, r->stores_complete,
+        r->nodes);
     fprintf(f, "copies     %.3f per node per object, RMR %.3f\n", r->copies_per_node, r->rmr);
     fprintf(
         f, "hops       last delivery: mean %.2f, max %u\n", r->hops_last_mean, r->hops_last_max);

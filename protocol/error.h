@@ -61,7 +61,8 @@
     X(KN_EBUSY, -46, "resource busy")                                                              \
     X(KN_EAGAIN, -47, "try again later")                                                           \
     X(KN_EHASH, -48, "data does not match its hash")                                               \
-    X(KN_EQUOTA, -49, "storage quota exceeded")
+    X(KN_EQUOTA, -49, "storage quota exceeded")                                                    \
+    X(KN_ENOSPC, -50, "no space left on the disk")
 
 enum kn_error {
 #define KN_ERROR_ENUM(name, value, msg) name = value,

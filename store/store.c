@@ -6,8 +6,10 @@
  */
 #include <errno.h>
 #include <stddef.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/statvfs.h>
 
 #include "store_impl.h"
 
@@ -35,6 +37,11 @@ int kn_store_mdb_err(int rc)
     case MDB_READERS_FULL:
     case EBUSY:
         return KN_EBUSY;
+    case ENOSPC:
+    case EDQUOT:
+        return KN_ENOSPC;
+    case EIO:
+        return KN_EIO;
     default:
         return KN_ESTORE;
     }
@@ -70,6 +77,21 @@ static int grow_map(kn_store *s)
     return kn_store_mdb_err(mdb_env_set_mapsize(s->env, next));
 }
 
+/*
+ * LMDB reports a write the file system cut short as EIO ("short write,
+ * filesystem full?"), which is what a full disk usually gives. Tell the two
+ * apart by looking: with less than KN_STORE_LOW_SPACE bytes left it is the
+ * disk, and the administrator is told so.
+ */
+static int disk_full_or(kn_store *s, int rc)
+{
+    struct statvfs v;
+    if (rc == KN_EIO && statvfs(s->dir, &v) == 0
+        && (uint64_t)v.f_bavail * v.f_frsize < KN_STORE_LOW_SPACE)
+        return KN_ENOSPC;
+    return rc;
+}
+
 int kn_store_write(kn_store *s, kn_store_txn_fn fn, void *ctx)
 {
     for (int attempt = 0;; attempt++) {
@@ -86,10 +108,14 @@ int kn_store_write(kn_store *s, kn_store_txn_fn fn, void *ctx)
             if (frc < 0)
                 rc = frc;
         }
+        if (rc >= 0 && s->fail_count) {
+            s->fail_count--; /* kn_store_debug_fail_writes */
+            rc = s->fail_code;
+        }
         if (rc < 0)
             mdb_txn_abort(txn);
         else
-            rc = kn_store_mdb_err(mdb_txn_commit(txn)); /* frees txn either way */
+            rc = disk_full_or(s, kn_store_mdb_err(mdb_txn_commit(txn))); /* frees txn */
         if (rc != KN_EMAPFULL)
             return rc;
         if (attempt >= KN_STORE_GROW_MAX)
@@ -226,7 +252,7 @@ static int open_txn(kn_store *s, MDB_txn *txn, void *ctx)
         if (rc)
             return kn_store_mdb_err(rc);
     }
-    uint32_t ver;
+    uint32_t ver = 0;
     int rc = read_schema_version(s, txn, &ver);
     if (rc == KN_ENOTFOUND)
         return write_schema_version(s, txn); /* a new store: every database is empty */
@@ -262,6 +288,10 @@ int kn_store_open(kn_store **out, const char *dir, const kn_store_options *opt)
         return KN_ENOMEM;
     s->pending_max = opt->pending_max ? opt->pending_max : KN_STORE_DEFAULT_PENDING_MAX;
     s->max_map = opt->max_map_size;
+    if (snprintf(s->dir, sizeof s->dir, "%s", dir) >= (int)sizeof s->dir) {
+        rc = KN_EINVAL;
+        goto out;
+    }
     if ((rc = kn_store_mdb_err(mdb_env_create(&s->env))) < 0) {
         s->env = NULL;
         goto out;
@@ -299,6 +329,12 @@ int kn_store_open(kn_store **out, const char *dir, const kn_store_options *opt)
 out:
     kn_store_close(s);
     return rc < 0 ? rc : 0;
+}
+
+void kn_store_debug_fail_writes(kn_store *s, int code, unsigned count)
+{
+    s->fail_code = code;
+    s->fail_count = count;
 }
 
 void kn_store_close(kn_store *s)

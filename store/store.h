@@ -61,7 +61,11 @@ typedef struct kn_store_options {
     size_t initial_map_size; /* bytes; 0: 64 MiB. The map grows by itself when full. */
     bool no_sync; /* tests and benchmarks only: skip fsync at commit */
     size_t pending_max; /* pending objects held at most; 0: 100,000. Beyond: KN_ELIMIT */
-    size_t max_map_size; /* bytes the map may grow to (the quota); 0: no limit. Beyond: KN_EMAPFULL */
+    /*
+     * Bytes the map may grow to (the quota); 0: no limit. A write that needs
+     * more fails with KN_EMAPFULL and changes nothing (test_store_faults).
+     */
+    size_t max_map_size;
 } kn_store_options;
 
 /*
@@ -168,6 +172,29 @@ KN_MUST_USE int kn_store_copy_compact(kn_store *s, const char *dir);
 KN_MUST_USE int kn_store_setting_put(kn_store *s, const char *key, const uint8_t *val, size_t len);
 /* A malloc'd copy; KN_ENOTFOUND if absent. */
 KN_MUST_USE int kn_store_setting_get(kn_store *s, const char *key, uint8_t **val, size_t *len);
+
+/*
+ * Checks the store's consistency (store/check.c): every object decodes to
+ * its key and is in every index, every index entry names a stored object,
+ * the fingerprint tree agrees with by_time, pending and tombstones are
+ * disjoint from the objects. 0 if all holds; KN_ECORRUPT with the count and
+ * the first problem in r; another negative code if the store cannot be read.
+ * A full scan, for `knoten check` and tests.
+ */
+typedef struct kn_store_check_report {
+    uint64_t objects, by_time, pending, tombstones;
+    uint64_t problems;
+    char first_problem[160];
+} kn_store_check_report;
+KN_MUST_USE int kn_store_check(kn_store *s, kn_store_check_report *r);
+
+/*
+ * Tests only: the next `count` write transactions fail at commit with code
+ * (KN_ENOSPC: the disk is full; KN_EMAPFULL: the map is): they are aborted
+ * and the error returned. A map-full failure is retried with a larger map
+ * like a real one, and each retry counts. count 0 turns it off.
+ */
+void kn_store_debug_fail_writes(kn_store *s, int code, unsigned count);
 
 /*
  * Tests only: overwrites one raw record in the named database ("objects",

@@ -53,6 +53,8 @@ enum {
     KN_STORE_MAX_DBS = 32,
     /* How often a batch may double the map before we give up (64 KiB -> 256 TiB). */
     KN_STORE_GROW_MAX = 32,
+    /* A failed write with less free space than this on the file system is "disk full". */
+    KN_STORE_LOW_SPACE = 4 << 20,
     /* The longest index key: a full space, NUL, type, created, id. */
     KN_IDX_KEY_MAX = KN_SPACE_MAX + 1 + 1 + 8 + KN_ID,
 };
@@ -73,6 +75,9 @@ struct kn_store {
     kn_store_dbs db;
     size_t pending_max;
     size_t max_map; /* kn_store_options.max_map_size; 0: no limit */
+    char dir[4096]; /* the environment's directory, to look at its free space */
+    int fail_code; /* kn_store_debug_fail_writes: the KN_E code the next commits fail with */
+    unsigned fail_count;
     kn_negtree_cache *tree_cache; /* negtree.c: tree nodes of the open write txn; owned */
 };
 

@@ -86,6 +86,7 @@ extern const cli_command cli_commands[];
 
 /* Command entry points. */
 int cmd_init(kn_cli *cli, int argc, char **argv);
+int cmd_check(kn_cli *cli, int argc, char **argv);
 int cmd_thread(kn_cli *cli, int argc, char **argv);
 int cmd_post(kn_cli *cli, int argc, char **argv);
 int cmd_link(kn_cli *cli, int argc, char **argv);

@@ -144,6 +144,12 @@ const cli_command cli_commands[] = {
         "runs, each peer and its state, the last reconciliation, the object counts,\n"
         "and the store's size on disk and map usage. Works while the node runs.\n\n"
         "  --json            one JSON object (fields in docs/operations.md)\n" DATA_HELP },
+    { "check", cmd_check, "verify that the store is consistent (safe while the node runs)",
+        "knoten check [--data DIR]\n\n"
+        "Reads the whole store once and checks that every object is in every index,\n"
+        "that every index entry names a stored object, that the fingerprint tree used\n"
+        "for synchronisation agrees with the objects, and that pending and retracted\n"
+        "objects are kept apart. Exits 1 and names the first problem if not.\n" DATA_HELP },
     { "thread", cmd_thread, "start a forum thread",
         "knoten thread --space AREA --title TEXT [--body TEXT | --body-file FILE]\n"
         "              [--tag TAG]... [--edit ID] [--data DIR]\n\n"

@@ -150,6 +150,60 @@ static void test_flood_does_not_delay_others(void **state)
     }
 }
 
+/*
+ * A bounded slice of the fault sweep (README, "Reliability"): each seed draws
+ * its own network and faults (kn_sim_config_chaos) and must converge; the
+ * first seeds also replay to the identical report. The full sweep is
+ * `knoten-sim --chaos --seed 1 --seeds 1000 --summary`.
+ */
+static void test_chaos_slice(void **state)
+{
+    (void)state;
+    for (uint64_t seed = 1; seed <= 30; seed++) {
+        kn_sim_config c;
+        kn_sim_report a, b;
+        kn_sim_config_chaos(&c, seed);
+        int rc = kn_sim_run(&c, &a);
+        if (rc != 0 || !kn_sim_converged(&a)) {
+            kn_sim_report_print(stderr, &c, &a);
+            fail_msg("chaos seed %llu: rc %s, delivered %llu of %llu, %u of %u stores complete; "
+                     "replay: knoten-sim --chaos --seed %llu",
+                (unsigned long long)seed, kn_errname(rc), (unsigned long long)a.delivered,
+                (unsigned long long)a.expected, a.stores_complete, a.nodes,
+                (unsigned long long)seed);
+        }
+        if (seed > 3)
+            continue;
+        kn_sim_config_chaos(&c, seed);
+        assert_int_equal(kn_sim_run(&c, &b), 0);
+        if (memcmp(&a, &b, sizeof a) != 0)
+            fail_msg("chaos seed %llu: two runs differ (digest %016llx vs %016llx)",
+                (unsigned long long)seed, (unsigned long long)a.digest,
+                (unsigned long long)b.digest);
+    }
+}
+
+/* The fault mix is a function of the seed, and seeds differ. */
+static void test_chaos_config(void **state)
+{
+    (void)state;
+    kn_sim_config a, b;
+    kn_sim_config_chaos(&a, 77);
+    kn_sim_config_chaos(&b, 77);
+    assert_memory_equal(&a, &b, sizeof a);
+    assert_true(a.nodes >= 10 && a.nodes <= 80 && a.loss <= 0.30 && a.degree >= 2);
+    int partitions = 0, restarts = 0, lossy = 0;
+    for (uint64_t seed = 1; seed <= 100; seed++) {
+        kn_sim_config_chaos(&a, seed);
+        partitions += a.heal_at_ms > a.partition_at_ms;
+        restarts += a.restarts > 0;
+        lossy += a.loss >= 0.15;
+    }
+    /* Every kind of fault is in the mix, often. */
+    assert_in_range(partitions, 60, 90);
+    assert_true(restarts >= 50 && lossy >= 30);
+}
+
 static void test_bad_config(void **state)
 {
     (void)state;
@@ -171,6 +225,8 @@ int main(void)
         cmocka_unit_test(test_clean_network),
         cmocka_unit_test(test_rmr_under_loss),
         cmocka_unit_test(test_flood_does_not_delay_others),
+        cmocka_unit_test(test_chaos_slice),
+        cmocka_unit_test(test_chaos_config),
         cmocka_unit_test(test_bad_config),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -1,0 +1,237 @@
+/*
+ * The store's consistency check (kn_store_check in store.h): one read
+ * transaction that walks every database and checks what ingest promises to
+ * keep true after every committed write transaction, so a crash, a failed
+ * write or a bug that left half an object behind shows up as a named
+ * problem. Callers: `knoten check`, and the fault-injection and crash tests.
+ *
+ * Checked, in both directions where there are two:
+ *  - every record in objects decodes, is canonical, and its id is its key;
+ *  - each object has its by_time, by_author, by_space_type and by_ref
+ *    entries, and every index entry names a stored object whose fields give
+ *    exactly that key (so no index lists an object that is gone);
+ *  - no stored object is also tombstoned or pending;
+ *  - the Negentropy tree (negtree.h) counts the by_time items and its
+ *    fingerprint over all of them equals the one computed from by_time;
+ *  - pending records decode with their id as key, and every pending_by_dep
+ *    entry names a pending object.
+ * Its cost is a full scan: O(objects x index entries per object).
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "negtree.h"
+#include "store_impl.h"
+
+typedef struct checker {
+    kn_store *s;
+    MDB_txn *txn;
+    kn_store_check_report *r;
+} checker;
+
+static void problem(checker *c, const char *what, const uint8_t *id)
+{
+    kn_store_check_report *r = c->r;
+    if (r->problems++ == 0) {
+        if (id)
+            snprintf(r->first_problem, sizeof r->first_problem,
+                "%s (object %02x%02x%02x%02x\u2026)", what, id[0], id[1], id[2], id[3]);
+        else
+            snprintf(r->first_problem, sizeof r->first_problem, "%s", what);
+    }
+}
+
+static bool has_key(checker *c, MDB_dbi dbi, const uint8_t *k, size_t kl)
+{
+    MDB_val key = { kl, (void *)k }, v;
+    return mdb_get(c->txn, dbi, &key, &v) == 0;
+}
+
+/* Each stored object: decodes to its key, not tombstoned or pending, and indexed everywhere. */
+static int check_objects(checker *c)
+{
+    kn_store *s = c->s;
+    MDB_cursor *cur;
+    MDB_val k, v;
+    int rc = kn_store_mdb_err(mdb_cursor_open(c->txn, s->db.objects, &cur));
+    if (rc < 0)
+        return rc;
+    for (int op = MDB_FIRST; (rc = mdb_cursor_get(cur, &k, &v, op)) == 0; op = MDB_NEXT) {
+        kn_object o;
+        uint8_t key[KN_IDX_KEY_MAX];
+        c->r->objects++;
+        if (k.mv_size != KN_ID) {
+            problem(c, "an objects key is not 32 bytes", NULL);
+            continue;
+        }
+        if (kn_object_decode(&o, v.mv_data, v.mv_size) < 0) {
+            problem(c, "a stored object does not decode", k.mv_data);
+            continue;
+        }
+        if (memcmp(o.id, k.mv_data, KN_ID) != 0) {
+            problem(c, "a stored object's id is not its key", k.mv_data);
+            continue;
+        }
+        if (has_key(c, s->db.tombstones, o.id, KN_ID))
+            problem(c, "a stored object is also tombstoned", o.id);
+        if (has_key(c, s->db.pending, o.id, KN_ID))
+            problem(c, "a stored object is also pending", o.id);
+        if (!has_key(c, s->db.by_time, key, kn_idx_time(key, &o)))
+            problem(c, "a stored object is missing from by_time", o.id);
+        if (!has_key(c, s->db.by_author, key, kn_idx_author(key, &o)))
+            problem(c, "a stored object is missing from by_author", o.id);
+        if (!has_key(c, s->db.by_space_type, key, kn_idx_space_type(key, &o)))
+            problem(c, "a stored object is missing from by_space_type", o.id);
+        for (uint32_t i = 0; i < o.nrefs; i++)
+            if (!has_key(c, s->db.by_ref, key, kn_idx_ref(key, &o, i)))
+                problem(c, "a stored object is missing from by_ref", o.id);
+    }
+    mdb_cursor_close(cur);
+    return rc == MDB_NOTFOUND ? 0 : kn_store_mdb_err(rc);
+}
+
+enum { IX_TIME, IX_AUTHOR, IX_SPACE, IX_REF };
+
+/*
+ * Every entry of one index names a stored object whose fields give exactly
+ * that key. For by_time it also sums the ids for the tree check.
+ */
+static int check_index(checker *c, int which, uint8_t sum[KN_ID])
+{
+    kn_store *s = c->s;
+    MDB_dbi dbi = which == IX_TIME ? s->db.by_time
+        : which == IX_AUTHOR       ? s->db.by_author
+        : which == IX_SPACE        ? s->db.by_space_type
+                                   : s->db.by_ref;
+    MDB_cursor *cur;
+    MDB_val k, v;
+    int rc = kn_store_mdb_err(mdb_cursor_open(c->txn, dbi, &cur));
+    if (rc < 0)
+        return rc;
+    for (int op = MDB_FIRST; (rc = mdb_cursor_get(cur, &k, &v, op)) == 0; op = MDB_NEXT) {
+        const uint8_t *key = k.mv_data;
+        if (k.mv_size < KN_ID + 8 || k.mv_size > KN_IDX_KEY_MAX) {
+            problem(c, "an index key has an impossible length", NULL);
+            continue;
+        }
+        const uint8_t *id = key + k.mv_size - KN_ID;
+        if (which == IX_TIME) {
+            c->r->by_time++;
+            kn_neg_sum_add(sum, id);
+        }
+        kn_object o;
+        int lr = kn_store_load(s, c->txn, s->db.objects, id, &o);
+        if (lr == KN_ENOTFOUND) {
+            problem(c, "an index entry names an object that is not stored", id);
+            continue;
+        }
+        if (lr < 0) {
+            problem(c, "an index entry names an object that does not decode", id);
+            continue;
+        }
+        uint8_t want[KN_IDX_KEY_MAX];
+        bool match = false;
+        if (which == IX_TIME) {
+            match = kn_idx_time(want, &o) == k.mv_size && memcmp(want, key, k.mv_size) == 0;
+        } else if (which == IX_AUTHOR) {
+            match = kn_idx_author(want, &o) == k.mv_size && memcmp(want, key, k.mv_size) == 0;
+        } else if (which == IX_SPACE) {
+            match = kn_idx_space_type(want, &o) == k.mv_size && memcmp(want, key, k.mv_size) == 0;
+        } else {
+            for (uint32_t i = 0; i < o.nrefs && !match; i++)
+                match = kn_idx_ref(want, &o, i) == k.mv_size && memcmp(want, key, k.mv_size) == 0;
+        }
+        if (!match)
+            problem(c, "an index key does not match the object it names", id);
+    }
+    mdb_cursor_close(cur);
+    return rc == MDB_NOTFOUND ? 0 : kn_store_mdb_err(rc);
+}
+
+static int check_pending(checker *c)
+{
+    kn_store *s = c->s;
+    MDB_cursor *cur;
+    MDB_val k, v;
+    int rc = kn_store_mdb_err(mdb_cursor_open(c->txn, s->db.pending, &cur));
+    if (rc < 0)
+        return rc;
+    for (int op = MDB_FIRST; (rc = mdb_cursor_get(cur, &k, &v, op)) == 0; op = MDB_NEXT) {
+        kn_object o;
+        c->r->pending++;
+        if (k.mv_size != KN_ID || kn_object_decode(&o, v.mv_data, v.mv_size) < 0
+            || memcmp(o.id, k.mv_data, KN_ID) != 0)
+            problem(c, "a pending record does not decode to its key",
+                k.mv_size == KN_ID ? k.mv_data : NULL);
+    }
+    mdb_cursor_close(cur);
+    if (rc != MDB_NOTFOUND)
+        return kn_store_mdb_err(rc);
+    if ((rc = kn_store_mdb_err(mdb_cursor_open(c->txn, s->db.pending_by_dep, &cur))) < 0)
+        return rc;
+    for (int op = MDB_FIRST; (rc = mdb_cursor_get(cur, &k, &v, op)) == 0; op = MDB_NEXT) {
+        const uint8_t *key = k.mv_data;
+        if (k.mv_size != 2 * KN_ID) {
+            problem(c, "a pending_by_dep key is not 64 bytes", NULL);
+            continue;
+        }
+        if (!has_key(c, s->db.pending, key + KN_ID, KN_ID))
+            problem(c, "pending_by_dep names an object that is not pending", key + KN_ID);
+    }
+    mdb_cursor_close(cur);
+    if (rc != MDB_NOTFOUND)
+        return kn_store_mdb_err(rc);
+    MDB_stat st;
+    if ((rc = kn_store_mdb_err(mdb_stat(c->txn, s->db.tombstones, &st))) < 0)
+        return rc;
+    c->r->tombstones = st.ms_entries;
+    return 0;
+}
+
+/* The tree's count and whole-range fingerprint against the ones by_time gives. */
+static int check_tree(checker *c, const uint8_t sum[KN_ID])
+{
+    kn_store_neg *h = NULL;
+    int rc = kn_store_neg_open(c->s, &h);
+    if (rc < 0)
+        return rc;
+    kn_neg_storage st = kn_store_neg_storage(h);
+    size_t n = 0;
+    uint8_t got[KN_NEG_FINGERPRINT], want[KN_NEG_FINGERPRINT];
+    if ((rc = st.size(st.ctx, &n)) < 0)
+        goto out;
+    if (n != c->r->by_time) {
+        problem(c, "the fingerprint tree does not count the by_time items", NULL);
+        goto out;
+    }
+    if ((rc = st.fingerprint(st.ctx, 0, n, got)) < 0)
+        goto out;
+    kn_neg_fingerprint_of_sum(want, sum, n);
+    if (memcmp(got, want, sizeof got) != 0)
+        problem(c, "the fingerprint tree's sum differs from the by_time items", NULL);
+out:
+    kn_store_neg_close(h);
+    return rc == KN_ECORRUPT ? (problem(c, "the fingerprint tree is corrupt", NULL), 0) : rc;
+}
+
+int kn_store_check(kn_store *s, kn_store_check_report *r)
+{
+    checker c = { .s = s, .r = r };
+    uint8_t sum[KN_ID] = { 0 };
+    memset(r, 0, sizeof *r);
+    int rc = kn_store_read_begin(s, &c.txn);
+    if (rc < 0)
+        return rc;
+    if ((rc = check_objects(&c)) == 0 && (rc = check_index(&c, IX_TIME, sum)) == 0
+        && (rc = check_index(&c, IX_AUTHOR, NULL)) == 0
+        && (rc = check_index(&c, IX_SPACE, NULL)) == 0 && (rc = check_index(&c, IX_REF, NULL)) == 0)
+        rc = check_pending(&c);
+    mdb_txn_abort(c.txn);
+    if (rc == 0 && r->objects != r->by_time)
+        problem(&c, "objects and by_time hold different numbers of entries", NULL);
+    if (rc == 0)
+        rc = check_tree(&c, sum);
+    if (rc < 0)
+        return rc;
+    return r->problems ? KN_ECORRUPT : 0;
+}
