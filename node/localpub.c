@@ -5,7 +5,8 @@
  *
  * Choice: the node polls its own store, every NODE_LOCAL_POLL_MS (250 ms)
  * and at once on SIGUSR1, for objects signed with this node's identity key
- * (the by-author index) that are newer than the newest it has seen, and
+ * or the key of one of the staff users it certified (`--as USER`; one
+ * by-author range read per key) that are newer than the newest it has seen, and
  * announces each to the engine (sync_announce). Polling needs nothing
  * from the writer, survives a writer that crashes half-way, and costs one
  * short LMDB range read per poll; each is handed to the engine by id
@@ -94,20 +95,56 @@ static void on_idle(uv_idle_t *h)
     localpub_poll(n, node_now(n));
 }
 
+/*
+ * The keys whose objects only this node's tools can have made: the node's
+ * own and those of the staff users it certified (their keys live in
+ * DATA/users/, and `knoten thread --as USER` signs with them). *keys is
+ * malloc'd; the node's key comes first.
+ */
+static int own_keys(node *n, uint8_t (**keys)[KN_KEY], size_t *nkeys)
+{
+    kn_roster_user *us = NULL;
+    size_t nu = 0;
+    int rc = kn_store_users_list(n->dd->store, n->dd->identity_pk, &us, &nu);
+    if (rc < 0)
+        nu = 0; /* the node's own objects still go out */
+    *keys = malloc((nu + 1) * KN_KEY);
+    if (!*keys) {
+        free(us);
+        return KN_ENOMEM;
+    }
+    memcpy((*keys)[0], n->dd->identity_pk, KN_KEY);
+    for (size_t i = 0; i < nu; i++)
+        memcpy((*keys)[i + 1], us[i].key, KN_KEY);
+    *nkeys = nu + 1;
+    free(us);
+    return 0;
+}
+
 /* One pass: finds up to NODE_LOCAL_BATCH unseen own objects; publishes them if asked. */
 static int poll_once(node *n, bool publish, uint64_t now)
 {
+    uint8_t(*keys)[KN_KEY] = NULL;
+    size_t nkeys = 0;
+    int rc = own_keys(n, &keys, &nkeys);
+    if (rc < 0)
+        return rc;
     scan *s = calloc(1, sizeof *s);
-    if (!s)
+    if (!s) {
+        free(keys);
         return KN_ENOMEM;
+    }
     s->n = n;
     kn_store_query q = {
         .index = KN_BY_AUTHOR,
-        .author = n->dd->identity_pk,
         .since_ms
         = n->local_mark > NODE_LOCAL_LOOKBACK_MS ? n->local_mark - NODE_LOCAL_LOOKBACK_MS : 0,
     };
-    int rc = kn_store_each(n->dd->store, &q, visit, s);
+    for (size_t k = 0; k < nkeys && rc >= 0 && !s->more; k++) {
+        q.author = keys[k];
+        rc = kn_store_each(n->dd->store, &q, visit, s);
+    }
+    free(keys);
     for (size_t i = 0; i < s->count; i++) {
         item *it = &s->v[i];
         uint64_t *created = kn_idmap_put(&n->local_recent, it->id, NULL);
@@ -131,8 +168,16 @@ int localpub_start(node *n, uint64_t now)
         return KN_ENOMEM;
     n->local_idle.data = n;
     /* The newest own object already stored: only what comes after it is news. */
-    kn_store_query q = { .index = KN_BY_AUTHOR, .author = n->dd->identity_pk, .reverse = true };
-    int rc = kn_store_each(n->dd->store, &q, newest, &n->local_mark);
+    uint8_t(*keys)[KN_KEY] = NULL;
+    size_t nkeys = 0;
+    int rc = own_keys(n, &keys, &nkeys);
+    for (size_t k = 0; k < nkeys && rc >= 0; k++) {
+        uint64_t mark = 0;
+        kn_store_query q = { .index = KN_BY_AUTHOR, .author = keys[k], .reverse = true };
+        if ((rc = kn_store_each(n->dd->store, &q, newest, &mark)) >= 0 && mark > n->local_mark)
+            n->local_mark = mark;
+    }
+    free(keys);
     if (rc < 0)
         return rc;
     /* Remember the look-back window's ids without publishing them. */

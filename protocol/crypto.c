@@ -17,6 +17,9 @@ _Static_assert(KN_AEAD_NONCE == crypto_aead_chacha20poly1305_ietf_NPUBBYTES, "ae
 _Static_assert(KN_AEAD_TAG == crypto_aead_chacha20poly1305_ietf_ABYTES, "aead tag");
 _Static_assert(sizeof(kn_blake2b_state) >= sizeof(crypto_generichash_state), "blake2b state");
 _Static_assert(KN_SHA256 == crypto_hash_sha256_BYTES, "sha256 size");
+_Static_assert(KN_BOX_NONCE == crypto_box_curve25519xchacha20poly1305_NONCEBYTES, "box nonce");
+_Static_assert(KN_BOX_TAG == crypto_box_curve25519xchacha20poly1305_MACBYTES, "box tag");
+_Static_assert(KN_X25519_KEY == crypto_box_curve25519xchacha20poly1305_PUBLICKEYBYTES, "box key");
 _Static_assert(KN_PWHASH_STR == crypto_pwhash_STRBYTES, "pwhash str size");
 
 int kn_crypto_init(void)
@@ -55,6 +58,26 @@ int kn_sign_pk_to_x25519(uint8_t xpk[static KN_X25519_KEY], const uint8_t pk[sta
 int kn_sign_sk_to_x25519(uint8_t xsk[static KN_X25519_KEY], const uint8_t sk[static KN_SIGN_SECRET])
 {
     return crypto_sign_ed25519_sk_to_curve25519(xsk, sk) == 0 ? 0 : KN_ECRYPTO;
+}
+
+int kn_box_seal(uint8_t *out, const uint8_t *in, size_t len,
+    const uint8_t nonce[static KN_BOX_NONCE], const uint8_t pk[static KN_X25519_KEY],
+    const uint8_t sk[static KN_X25519_KEY])
+{
+    return crypto_box_curve25519xchacha20poly1305_easy(out, in, len, nonce, pk, sk) == 0
+        ? 0
+        : KN_ECRYPTO;
+}
+
+int kn_box_open(uint8_t *out, const uint8_t *in, size_t len,
+    const uint8_t nonce[static KN_BOX_NONCE], const uint8_t pk[static KN_X25519_KEY],
+    const uint8_t sk[static KN_X25519_KEY])
+{
+    if (len < KN_BOX_TAG)
+        return KN_ECRYPTO;
+    return crypto_box_curve25519xchacha20poly1305_open_easy(out, in, len, nonce, pk, sk) == 0
+        ? 0
+        : KN_ECRYPTO;
 }
 
 void kn_x25519_base(uint8_t pub[static KN_X25519_KEY], const uint8_t priv[static KN_X25519_KEY])

@@ -30,6 +30,8 @@ enum {
     KN_BLAKE2B_BLOCK = 128,
     KN_SHA256 = 32,
     KN_PWHASH_STR = 128,
+    KN_BOX_NONCE = 24, /* XChaCha20-Poly1305 box (direct messages) */
+    KN_BOX_TAG = 16,
 };
 
 /* Must be called once before any other function here; safe to call again. */
@@ -65,6 +67,21 @@ void kn_aead_encrypt(uint8_t *out, const uint8_t *in, size_t len, const uint8_t 
 /* in holds len bytes including the tag; out receives len - KN_AEAD_TAG. KN_ECRYPTO on failure. */
 KN_MUST_USE int kn_aead_decrypt(uint8_t *out, const uint8_t *in, size_t len, const uint8_t *ad,
     size_t adlen, const uint8_t nonce[static KN_AEAD_NONCE], const uint8_t key[static KN_AEAD_KEY]);
+
+/*
+ * ---- crypto_box_curve25519xchacha20poly1305 (direct messages, protocol/dm.c) ----
+ * X25519 between the two keys, then XChaCha20-Poly1305 with a 24-byte nonce.
+ * The shared key is the same from both sides, so the sender can open what it
+ * sealed with (its secret key, the recipient's public key).
+ */
+/* out receives len + KN_BOX_TAG bytes. KN_ECRYPTO if pk is a low-order point. */
+KN_MUST_USE int kn_box_seal(uint8_t *out, const uint8_t *in, size_t len,
+    const uint8_t nonce[static KN_BOX_NONCE], const uint8_t pk[static KN_X25519_KEY],
+    const uint8_t sk[static KN_X25519_KEY]);
+/* in holds len >= KN_BOX_TAG bytes; out receives len - KN_BOX_TAG. KN_ECRYPTO on failure. */
+KN_MUST_USE int kn_box_open(uint8_t *out, const uint8_t *in, size_t len,
+    const uint8_t nonce[static KN_BOX_NONCE], const uint8_t pk[static KN_X25519_KEY],
+    const uint8_t sk[static KN_X25519_KEY]);
 
 /* ---- BLAKE2b (unkeyed, as Noise and object ids use it) ---- */
 void kn_blake2b(uint8_t *out, size_t outlen, const uint8_t *in, size_t len);

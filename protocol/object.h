@@ -30,9 +30,9 @@ enum {
     KN_KEY = 32,
     KN_SIG = 64,
     KN_MAX_REFS = 16,
-    KN_SPACE_MAX = 64,        /* bytes of the area name */
+    KN_SPACE_MAX = 64, /* bytes of the area name */
     KN_FUTURE_SKEW_MS = 600000, /* created may be at most 10 minutes ahead */
-    KN_BODY_DEPTH = 4,        /* nesting below the body map */
+    KN_BODY_DEPTH = 4, /* nesting below the body map */
 };
 
 /* Object types; the wire name of each is in kn_otype_name(). 0 is never a type. */
@@ -75,12 +75,12 @@ typedef struct kn_object {
     uint8_t id[KN_ID];
     kn_otype type;
     const uint8_t *author; /* KN_KEY bytes */
-    uint64_t created;      /* ms since the epoch */
-    const char *space;     /* not NUL-terminated */
+    uint64_t created; /* ms since the epoch */
+    const char *space; /* not NUL-terminated */
     uint32_t space_len;
     uint32_t nrefs;
     const uint8_t *refs[KN_MAX_REFS]; /* KN_ID bytes each */
-    const uint8_t *body;              /* the encoded body map */
+    const uint8_t *body; /* the encoded body map */
     size_t body_len;
     const uint8_t *sig; /* KN_SIG bytes */
 } kn_object;
@@ -95,6 +95,14 @@ KN_MUST_USE int kn_object_decode(kn_object *o, const uint8_t *buf, size_t len);
 
 /* The body schema of o's type (docs/objects.md): KN_ESCHEMA if it does not fit. */
 KN_MUST_USE int kn_object_check_schema(const kn_object *o);
+
+/*
+ * The ref that names the previous version of o, for the types that have
+ * versions (edits): doc, thread, link and event with one ref, post with three
+ * (docs/objects.md). NULL when o is no edit. That it really is an edit (same
+ * type, same author) needs the previous object; see kn_store_versions().
+ */
+const uint8_t *kn_object_previous(const kn_object *o);
 
 /* The Ed25519 signature by o->author over the domain string and the first seven fields. */
 KN_MUST_USE int kn_object_verify(const kn_object *o);
@@ -125,8 +133,8 @@ typedef struct kn_object_draft {
  * decoded and schema-checked before it is returned, so this never produces an
  * object that a peer would refuse. *out is malloc'd; the caller frees it.
  */
-KN_MUST_USE int kn_object_sign(const kn_object_draft *d, const uint8_t sk[static 64], uint8_t **out,
-                               size_t *out_len);
+KN_MUST_USE int kn_object_sign(
+    const kn_object_draft *d, const uint8_t sk[static 64], uint8_t **out, size_t *out_len);
 
 /* ---- reading body fields ---- */
 
@@ -134,7 +142,7 @@ KN_MUST_USE int kn_object_sign(const kn_object_draft *d, const uint8_t sk[static
 KN_MUST_USE int kn_object_field(const kn_object *o, const char *key, kn_mp_in *val);
 KN_MUST_USE int kn_object_str(const kn_object *o, const char *key, const char **s, uint32_t *len);
 KN_MUST_USE int kn_object_uint(const kn_object *o, const char *key, uint64_t *v);
-KN_MUST_USE int kn_object_bin(const kn_object *o, const char *key, const uint8_t **b,
-                              uint32_t *len);
+KN_MUST_USE int kn_object_bin(
+    const kn_object *o, const char *key, const uint8_t **b, uint32_t *len);
 
 #endif

@@ -508,3 +508,18 @@ int kn_object_check_schema(const kn_object *o)
         return KN_ESCHEMA;
     return t->extra ? t->extra(o) : 0;
 }
+
+const uint8_t *kn_object_previous(const kn_object *o)
+{
+    switch (o->type) {
+    case KN_T_DOC:
+    case KN_T_THREAD:
+    case KN_T_LINK:
+    case KN_T_EVENT:
+        return o->nrefs == 1 ? o->refs[0] : NULL;
+    case KN_T_POST:
+        return o->nrefs == 3 ? o->refs[2] : NULL;
+    default:
+        return NULL;
+    }
+}

@@ -118,7 +118,8 @@ static int keyq_push(keyq *q, const uint8_t k[KN_KEY])
 /* Results that refuse one object without failing the batch. */
 static bool per_object_error(int rc)
 {
-    return rc == KN_EUNAUTH || rc == KN_ELIMIT || rc == KN_ESCHEMA;
+    return rc == KN_EUNAUTH || rc == KN_ELIMIT || rc == KN_ESCHEMA || rc == KN_EEXPIRED
+        || rc == KN_ERETRACTED;
 }
 
 static bool roster_type(kn_otype t)
@@ -447,6 +448,69 @@ static int check_retract(kn_store *s, MDB_txn *txn, ingest_state *is, const kn_o
 }
 
 /*
+ * Votes, RSVPs and direct messages come from staff, not from nodes: the
+ * author, which check_author has let through, must be a certified user.
+ */
+static int check_staff(kn_store *s, MDB_txn *txn, ingest_state *is, const kn_object *o)
+{
+    user_rec u;
+    int rc = user_lookup(s, txn, is, o->author, &u);
+    return rc == KN_ENOTFOUND ? KN_EUNAUTH : rc;
+}
+
+/*
+ * The target of a vote or an RSVP (its one ref), which check_refs found
+ * stored or tombstoned. A retracted target refuses the object
+ * (KN_ERETRACTED): the retraction removed the target's votes and RSVPs too
+ * (apply_effects), so whichever came first, none is kept.
+ */
+static int load_target(kn_store *s, MDB_txn *txn, const kn_object *o, kn_otype want, kn_object *t)
+{
+    int rc;
+    if (exists(txn, s->db.tombstones, o->refs[0]))
+        return KN_ERETRACTED;
+    if ((rc = kn_store_load(s, txn, s->db.objects, o->refs[0], t)) < 0)
+        return rc == KN_ENOTFOUND ? KN_ECORRUPT : rc;
+    if (t->type != want || t->space_len != o->space_len
+        || memcmp(t->space, o->space, o->space_len) != 0)
+        return KN_ESCHEMA; /* a vote for a thread, or in another area */
+    return 0;
+}
+
+/*
+ * What the schema cannot check about a ballot, since it needs the poll: every
+ * choice names an option, one choice unless the poll allows several, and the
+ * ballot was cast (created) by the deadline. All of it depends only on the
+ * two objects, so every node decides the same whatever the arrival order.
+ */
+static int check_vote(kn_store *s, MDB_txn *txn, const kn_object *o)
+{
+    kn_object poll;
+    kn_mp_in in;
+    uint32_t noptions, nchoices;
+    uint64_t deadline, c;
+    bool multiple;
+    int rc;
+
+    if ((rc = load_target(s, txn, o, KN_T_POLL, &poll)) < 0)
+        return rc;
+    if (kn_object_uint(&poll, "deadline", &deadline) < 0
+        || kn_object_field(&poll, "multiple", &in) < 0 || kn_mp_read_bool(&in, &multiple) < 0
+        || kn_object_field(&poll, "options", &in) < 0 || kn_mp_read_array(&in, &noptions) < 0)
+        return KN_ECORRUPT; /* a stored poll passed its schema */
+    if (o->created > deadline)
+        return KN_EEXPIRED;
+    if (kn_object_field(o, "choices", &in) < 0 || kn_mp_read_array(&in, &nchoices) < 0)
+        return KN_ESCHEMA;
+    if (nchoices > 1 && !multiple)
+        return KN_ESCHEMA;
+    for (uint32_t i = 0; i < nchoices; i++)
+        if (kn_mp_read_uint(&in, &c) < 0 || c >= noptions)
+            return KN_ESCHEMA;
+    return 0;
+}
+
+/*
  * The checks of an admit, revoke or user object before the roster pass,
  * which alone decides whether it counts. Refused for good: an author revoked
  * at or before created, or a user key (users cannot admit, revoke or
@@ -509,9 +573,24 @@ static int evaluate(
         return rc;
     if ((rc = check_refs(s, txn, o, dep)) != 0)
         return rc;
-    if (o->type == KN_T_RETRACT)
+    switch (o->type) {
+    case KN_T_RETRACT:
         return check_retract(s, txn, is, o);
-    return 0;
+    case KN_T_VOTE:
+        if ((rc = check_staff(s, txn, is, o)) < 0)
+            return rc;
+        return check_vote(s, txn, o);
+    case KN_T_RSVP: {
+        kn_object ev;
+        if ((rc = check_staff(s, txn, is, o)) < 0)
+            return rc;
+        return load_target(s, txn, o, KN_T_EVENT, &ev);
+    }
+    case KN_T_DM:
+        return check_staff(s, txn, is, o);
+    default:
+        return 0;
+    }
 }
 
 /* ---- writing objects ---- */
@@ -580,6 +659,18 @@ static int remove_object(kn_store *s, MDB_txn *txn, const uint8_t id[KN_ID])
         if ((rc = del_raw(txn, s->db.by_ref, kr[i], lr)) < 0)
             return rc;
     return del_raw(txn, s->db.objects, oid, KN_ID);
+}
+
+/* Deletes every stored object of type `type` that lists target among its refs (by_ref). */
+static int remove_referring(kn_store *s, MDB_txn *txn, const uint8_t target[KN_ID], kn_otype type)
+{
+    uint8_t(*ids)[KN_ID] = NULL;
+    size_t n = 0;
+    int rc = kn_store_ref_ids(s, txn, target, type, SIZE_MAX, &ids, &n);
+    for (size_t i = 0; i < n && rc == 0; i++)
+        rc = remove_object(s, txn, ids[i]);
+    free(ids);
+    return rc;
 }
 
 /*
@@ -687,9 +778,18 @@ static int apply_effects(kn_store *s, MDB_txn *txn, const kn_object *o)
     }
     case KN_T_RETRACT: {
         uint8_t target[KN_ID], tomb[KN_ID + 8];
+        kn_object t;
         memcpy(target, o->refs[0], KN_ID);
         if (exists(txn, s->db.tombstones, target))
             return 0;
+        if ((rc = kn_store_load(s, txn, s->db.objects, target, &t)) < 0)
+            return rc;
+        if (t.type == KN_T_POLL || t.type == KN_T_EVENT) {
+            /* Its ballots or RSVPs go with it; check_vote refuses later ones. */
+            kn_otype dep = t.type == KN_T_POLL ? KN_T_VOTE : KN_T_RSVP;
+            if ((rc = remove_referring(s, txn, target, dep)) < 0)
+                return rc;
+        }
         if ((rc = remove_object(s, txn, target)) < 0)
             return rc;
         memcpy(tomb, o->id, KN_ID);

@@ -175,6 +175,59 @@ size_t kn_idx_ref(uint8_t *k, const kn_object *o, uint32_t ref)
     return KN_ID + 1 + 8 + KN_ID;
 }
 
+static bool has_prefix(const MDB_val *k, const uint8_t *prefix, size_t plen);
+
+int kn_store_ref_ids(kn_store *s, MDB_txn *txn, const uint8_t target[KN_ID], kn_otype type,
+    size_t max, uint8_t (**ids)[KN_ID], size_t *n)
+{
+    MDB_cursor *c = NULL;
+    uint8_t prefix[KN_ID + 1];
+    size_t cap = 0;
+    MDB_val k, v;
+    int rc;
+
+    *ids = NULL;
+    *n = 0;
+    memcpy(prefix, target, KN_ID);
+    prefix[KN_ID] = (uint8_t)type;
+    if ((rc = kn_store_mdb_err(mdb_cursor_open(txn, s->db.by_ref, &c))) < 0)
+        return rc;
+    k = (MDB_val) { sizeof prefix, prefix };
+    for (rc = mdb_cursor_get(c, &k, &v, MDB_SET_RANGE); rc == 0;
+         rc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
+        if (!has_prefix(&k, prefix, sizeof prefix))
+            break;
+        if (k.mv_size != sizeof prefix + 8 + KN_ID) {
+            rc = KN_ECORRUPT;
+            goto out;
+        }
+        if (*n == max) {
+            rc = KN_ELIMIT;
+            goto out;
+        }
+        if (*n == cap) {
+            size_t ncap = cap ? cap * 2 : 16;
+            void *ni = realloc(*ids, ncap * KN_ID);
+            if (!ni) {
+                rc = KN_ENOMEM;
+                goto out;
+            }
+            *ids = ni;
+            cap = ncap;
+        }
+        memcpy((*ids)[(*n)++], (const uint8_t *)k.mv_data + sizeof prefix + 8, KN_ID);
+    }
+    rc = rc == MDB_NOTFOUND || rc == 0 ? 0 : kn_store_mdb_err(rc);
+out:
+    mdb_cursor_close(c);
+    if (rc < 0) {
+        free(*ids);
+        *ids = NULL;
+        *n = 0;
+    }
+    return rc;
+}
+
 /* ---- open / close ---- */
 
 static const struct {

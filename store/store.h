@@ -271,3 +271,101 @@ KN_MUST_USE int kn_store_users_list(
     kn_store *s, const uint8_t *node, kn_roster_user **out, size_t *n);
 
 #endif /* KN_STORE_ROSTER_DECLS */
+
+/* ==== Versions, polls and RSVPs (store/versions.c, store/tally.c; issue 7) ==== */
+/*
+ * Read-only views over the by_ref index that every node computes the same
+ * from the same set of objects, whatever order they arrived in: each result
+ * depends only on (created, id) of the objects involved, never on arrival.
+ * Each call runs in one read transaction (a consistent snapshot) and returns
+ * copies. Callers: `knoten ls|show|poll|event|ics|feed`, later the web UI.
+ */
+#ifndef KN_STORE_TALLY_DECLS
+#define KN_STORE_TALLY_DECLS
+
+enum {
+    KN_VERSIONS_MAX = 64, /* versions of one object followed at most */
+    KN_POLL_OPTIONS_MAX = 32, /* the poll schema's limit */
+    KN_TALLY_BALLOTS_MAX = 1000000, /* ballots (or RSVPs) read for one tally at most */
+};
+
+/*
+ * The versions of an object: the object an edit names as its previous
+ * version (kn_object_previous) counts as an earlier version only if it has
+ * the same type and the same author, so nobody can edit somebody else's
+ * thread. All versions reachable from id that way, up and down, in
+ * (created, id) order: the last is the newest, the one listings show. A
+ * retracted version cuts the chain there.
+ */
+typedef struct kn_versions {
+    size_t n;
+    uint8_t id[KN_VERSIONS_MAX][KN_ID];
+    uint64_t created[KN_VERSIONS_MAX];
+    size_t self; /* index of the id asked about */
+} kn_versions;
+
+/* KN_ENOTFOUND or KN_ERETRACTED for id itself; KN_ELIMIT beyond KN_VERSIONS_MAX versions. */
+KN_MUST_USE int kn_store_versions(kn_store *s, const uint8_t id[KN_ID], kn_versions *v);
+
+/* The newest version's id (id itself when it has no later version). */
+static inline const uint8_t *kn_versions_newest(const kn_versions *v)
+{
+    return v->id[v->n - 1];
+}
+
+/*
+ * One voter's ballot that counts: per user (count "user") or per council
+ * (count "council": the latest ballot by any of the council's staff). The
+ * latest is the greatest (created, id) among the voter's ballots; ballots
+ * after the deadline are refused on ingest and ignored here.
+ */
+typedef struct kn_tally_voter {
+    uint8_t user[KN_KEY]; /* who cast the ballot that counts */
+    uint8_t node[KN_KEY]; /* the council (the node that certified the user) */
+    uint8_t ballot[KN_ID];
+    uint64_t created;
+    uint32_t choices; /* bit i: option i */
+} kn_tally_voter;
+
+typedef struct kn_poll_tally {
+    uint8_t poll[KN_ID];
+    bool per_council; /* count "council" */
+    bool multiple, show_early;
+    uint64_t created, deadline;
+    uint32_t noptions;
+    uint64_t ballots; /* ballots stored, including those a later one replaced */
+    uint64_t counts[KN_POLL_OPTIONS_MAX]; /* voters (users or councils) per option */
+    size_t nvoters;
+    kn_tally_voter *voters; /* malloc'd; sorted by (node, user) */
+} kn_poll_tally;
+
+/* KN_ENOTFOUND, KN_ERETRACTED, or KN_EINVAL if poll is no poll. Free with kn_poll_tally_free. */
+KN_MUST_USE int kn_store_poll_tally(kn_store *s, const uint8_t poll[KN_ID], kn_poll_tally *t);
+void kn_poll_tally_free(kn_poll_tally *t);
+
+enum kn_rsvp_status { KN_RSVP_YES = 0, KN_RSVP_NO = 1, KN_RSVP_MAYBE = 2 };
+
+typedef struct kn_rsvp_entry {
+    uint8_t user[KN_KEY];
+    uint8_t node[KN_KEY];
+    uint8_t rsvp[KN_ID]; /* the answer that counts: the user's latest (created, id) */
+    uint64_t created;
+    int status; /* enum kn_rsvp_status */
+} kn_rsvp_entry;
+
+typedef struct kn_rsvp_tally {
+    uint64_t counts[3]; /* by kn_rsvp_status */
+    size_t n;
+    kn_rsvp_entry *e; /* malloc'd; sorted by (node, user) */
+} kn_rsvp_tally;
+
+/*
+ * The RSVPs to an event, over all its versions (events[0..nevents), e.g. the
+ * ids of kn_store_versions): each user's latest answer. Free with
+ * kn_rsvp_tally_free.
+ */
+KN_MUST_USE int kn_store_rsvp_tally(
+    kn_store *s, const uint8_t (*events)[KN_ID], size_t nevents, kn_rsvp_tally *t);
+void kn_rsvp_tally_free(kn_rsvp_tally *t);
+
+#endif /* KN_STORE_TALLY_DECLS */

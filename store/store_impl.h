@@ -153,6 +153,14 @@ KN_MUST_USE int kn_store_read_begin(kn_store *s, MDB_txn **txn);
 KN_MUST_USE int kn_store_load(
     kn_store *s, MDB_txn *txn, MDB_dbi dbi, const uint8_t id[KN_ID], kn_object *o);
 
+/*
+ * The ids of the objects of `type` that list target among their refs, in
+ * (created, id) order, from by_ref in txn. *ids is malloc'd (free it; NULL
+ * when *n is 0). KN_ELIMIT beyond max ids.
+ */
+KN_MUST_USE int kn_store_ref_ids(kn_store *s, MDB_txn *txn, const uint8_t target[KN_ID],
+    kn_otype type, size_t max, uint8_t (**ids)[KN_ID], size_t *n);
+
 /* Index keys of o; each returns the key length. */
 size_t kn_idx_time(uint8_t *k, const kn_object *o);
 size_t kn_idx_author(uint8_t *k, const kn_object *o);

@@ -24,6 +24,8 @@ packages=(
     python3 python3-dissononce python3-cryptography  # independent Noise peer and signer for tests
     lmdb-utils iproute2 procps
     libinih-dev                             # the configuration file (node/config.c)
+    libcmark-dev                            # Markdown, rendered safely (forums, feeds)
+    python3-icalendar python3-feedparser    # independent parsers for the .ics and Atom tests
 )
 
 install_missing() {

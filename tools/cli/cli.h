@@ -118,12 +118,15 @@ int cmd_sync(kn_cli *cli, int argc, char **argv);
  */
 typedef struct cli_field {
     const char *key;
-    enum { F_STR, F_UINT, F_STRS, F_BIN32 } kind;
+    enum { F_STR, F_UINT, F_STRS, F_BIN32, F_BOOL, F_UINTS, F_BIN } kind;
     const char *s;
-    uint64_t u;
+    uint64_t u; /* F_UINT, F_BOOL (0 or 1) */
     char **strs;
     int nstrs;
-    const uint8_t *bin;
+    const uint8_t *bin; /* F_BIN32: 32 bytes; F_BIN: len bytes */
+    const uint64_t *uints; /* F_UINTS: len items */
+    size_t len;
+    bool absent; /* an optional field left out (F_STR: also when s is NULL) */
 } cli_field;
 
 /* Encodes the fields as a map into o; returns 0 or a KN_E code. */
@@ -131,3 +134,69 @@ int cli_body_encode(cli_field *fields, int n, kn_mp_out *o);
 
 /* Reads a whole file ("-" for stdin) into a NUL-terminated malloc'd string, at most max bytes. */
 int cli_read_text(const char *path, size_t max, char **out);
+
+/* ---- issue 7: publishing as staff, and what the collaboration commands share (cli_as.c) ---- */
+
+/*
+ * Who signs what a command publishes: the node itself, or, with --as USER, a
+ * member of staff whose key this node holds (`knoten user add`).
+ */
+typedef struct cli_signer {
+    uint8_t pk[32];
+    uint8_t sk[64]; /* secret: wiped by cli_signer_close */
+    bool user;
+    bool loaded;
+} cli_signer;
+
+/*
+ * as NULL: the node. Else a user of this node by exact name or 64-hex key;
+ * prints what to do when it is not held here. Returns a CLI code.
+ */
+int cli_signer_open(kn_cli *cli, kn_datadir *dd, const char *as, cli_signer *sg);
+void cli_signer_close(cli_signer *sg);
+/* "votes" etc. come from staff only: a usage error unless --as was given. */
+int cli_need_as(kn_cli *cli, const char *as, const char *what);
+
+/*
+ * Encodes the fields as the body of d, sets created to now, signs with sg
+ * (NULL: the node), stores it and prints its id unless quiet. id_out may be
+ * NULL. Returns a CLI code; refusals by the store are explained.
+ */
+int cli_publish_fields(kn_cli *cli, kn_datadir *dd, kn_object_draft *d, cli_field *f, int n,
+    const cli_signer *sg, bool quiet, uint8_t *id_out);
+
+/*
+ * Loads object id into *raw (malloc'd) and *o, printing what to do if it is
+ * missing or retracted, and requiring type `want` unless it is 0.
+ */
+int cli_load_object(kn_datadir *dd, const char *arg, const uint8_t id[32], kn_otype want,
+    uint8_t **raw, kn_object *o);
+
+/*
+ * For --edit: the newest version of the object arg names, which must be of
+ * type want and signed by sg's key. *raw and *o hold it; d gets its id as
+ * the previous version (at refs[slot]) and its area.
+ */
+int cli_edit_base(kn_cli *cli, kn_datadir *dd, const char *arg, kn_otype want, const cli_signer *sg,
+    uint8_t **raw, kn_object *o);
+
+/* Copies string field key of o into buf (cap bytes, NUL-terminated); "" if absent. */
+void cli_obj_str(const kn_object *o, const char *key, char *buf, size_t cap);
+/* Copies o's area into buf (KN_SPACE_MAX + 1 bytes). */
+void cli_obj_space(const kn_object *o, char *buf);
+
+/* The 16-hex-digit prefix of a key or id, as listings show them. */
+void cli_short_hex(char out[17], const uint8_t key[32]);
+
+/* Parses "2026-12-03 10:00" (or with seconds, or 'T') as a local time in zone tz: UTC ms. */
+int cli_parse_local_time(kn_cli *cli, const char *opt, const char *s, const char *tz, uint64_t *ms);
+
+/* Collaboration commands (cmd_poll.c, cmd_event.c, cmd_msg.c, cmd_feed.c). */
+int cmd_poll(kn_cli *cli, int argc, char **argv);
+int cmd_vote(kn_cli *cli, int argc, char **argv);
+int cmd_event(kn_cli *cli, int argc, char **argv);
+int cmd_rsvp(kn_cli *cli, int argc, char **argv);
+int cmd_ics(kn_cli *cli, int argc, char **argv);
+int cmd_msg(kn_cli *cli, int argc, char **argv);
+int cmd_experts(kn_cli *cli, int argc, char **argv);
+int cmd_feed(kn_cli *cli, int argc, char **argv);

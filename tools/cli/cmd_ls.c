@@ -8,8 +8,10 @@
 #include <string.h>
 
 #include "cli.h"
+#include "directory.h"
 #include "hex.h"
 #include "objjson.h"
+#include "render.h"
 
 static void print_summary(const kn_object *o)
 {
@@ -40,17 +42,40 @@ static int print_json_line(const kn_object *o, bool with_raw, FILE *f)
 }
 
 typedef struct ls_ctx {
+    kn_store *store;
     uint64_t limit;
     uint64_t seen;
     kn_otype only; /* 0: every type */
     bool json;
+    bool all_versions;
     int err;
 } ls_ctx;
+
+/* True for the types that have versions (edits). */
+static bool versioned(kn_otype t)
+{
+    return t == KN_T_DOC || t == KN_T_THREAD || t == KN_T_POST || t == KN_T_LINK || t == KN_T_EVENT;
+}
+
+/*
+ * True if o is the newest version of itself (or has none): listings show
+ * only that one. A chain that cannot be read shows the object rather than
+ * hiding it.
+ */
+static bool is_newest(kn_store *s, const kn_object *o)
+{
+    kn_versions v;
+    if (!versioned(o->type) || kn_store_versions(s, o->id, &v) < 0)
+        return true;
+    return memcmp(kn_versions_newest(&v), o->id, KN_ID) == 0;
+}
 
 static int ls_visit(void *arg, const kn_object *o)
 {
     ls_ctx *c = arg;
     if (c->only && o->type != c->only)
+        return 0;
+    if (!c->all_versions && !is_newest(c->store, o))
         return 0;
     if (c->json) {
         if ((c->err = print_json_line(o, false, stdout)) < 0)
@@ -65,9 +90,10 @@ static int ls_visit(void *arg, const kn_object *o)
 int cmd_ls(kn_cli *cli, int argc, char **argv)
 {
     static const struct option opts[]
-        = { { "space", required_argument, 0, 's' }, { "type", required_argument, 0, 't' },
-              { "author", required_argument, 0, 'a' }, { "limit", required_argument, 0, 'n' },
-              { "json", no_argument, 0, 'j' }, CLI_COMMON_LONGOPTS, { 0, 0, 0, 0 } };
+        = { { "space", required_argument, 0, 's' }, { "area", required_argument, 0, 's' },
+              { "type", required_argument, 0, 't' }, { "author", required_argument, 0, 'a' },
+              { "limit", required_argument, 0, 'n' }, { "json", no_argument, 0, 'j' },
+              { "versions", no_argument, 0, 'V' }, CLI_COMMON_LONGOPTS, { 0, 0, 0, 0 } };
     kn_store_query q = { .index = KN_BY_TIME, .reverse = true };
     uint8_t author[32];
     ls_ctx c = { .limit = 100 };
@@ -107,6 +133,9 @@ int cmd_ls(kn_cli *cli, int argc, char **argv)
         case 'j':
             c.json = true;
             break;
+        case 'V':
+            c.all_versions = true;
+            break;
         }
     }
     if (opt == CLI_STOP)
@@ -122,6 +151,7 @@ int cmd_ls(kn_cli *cli, int argc, char **argv)
     kn_datadir dd;
     if ((code = cli_open(cli, &dd)) != CLI_OK)
         return code;
+    c.store = dd.store;
     /* A type without an area: walk by time and filter (by_space_type needs the area). */
     if (q.type && !q.space) {
         c.only = q.type;
@@ -141,79 +171,216 @@ int cmd_ls(kn_cli *cli, int argc, char **argv)
 
 /* ---- show ---- */
 
+enum { SHOW_REFS_MAX = 200 };
+
+/*
+ * What points to an object (replies, ballots, RSVPs, retractions), over all
+ * its versions, newest version of each, in (created, id) order, at most
+ * SHOW_REFS_MAX. Versions of the object itself are left out.
+ */
 typedef struct show_ctx {
-    const uint8_t *self;
-    int shown;
+    kn_store *store;
+    const kn_versions *self;
+    uint8_t (*ids)[KN_ID];
+    uint64_t *created;
+    size_t n;
 } show_ctx;
 
 static int show_ref_visit(void *arg, const kn_object *o)
 {
     show_ctx *c = arg;
-    if (c->shown == 0)
-        printf("\npointing here:\n");
-    printf("  ");
-    print_summary(o);
-    return ++c->shown >= 200;
+    for (size_t i = 0; i < c->self->n; i++)
+        if (memcmp(c->self->id[i], o->id, KN_ID) == 0)
+            return 0;
+    for (size_t i = 0; i < c->n; i++)
+        if (memcmp(c->ids[i], o->id, KN_ID) == 0)
+            return 0;
+    if (!is_newest(c->store, o))
+        return 0;
+    if (c->n == SHOW_REFS_MAX)
+        return 1;
+    memcpy(c->ids[c->n], o->id, KN_ID);
+    c->created[c->n++] = o->created;
+    return 0;
+}
+
+static void sort_refs(show_ctx *c)
+{
+    for (size_t i = 1; i < c->n; i++)
+        for (size_t j = i; j > 0
+             && (c->created[j - 1] > c->created[j]
+                 || (c->created[j - 1] == c->created[j]
+                     && memcmp(c->ids[j - 1], c->ids[j], KN_ID) > 0));
+             j--) {
+            uint8_t id[KN_ID];
+            uint64_t t = c->created[j];
+            memcpy(id, c->ids[j], KN_ID);
+            memcpy(c->ids[j], c->ids[j - 1], KN_ID);
+            memcpy(c->ids[j - 1], id, KN_ID);
+            c->created[j] = c->created[j - 1];
+            c->created[j - 1] = t;
+        }
+}
+
+/* One object as an HTML <article>: title, who and when, content. */
+static int html_article(kn_text *t, const kn_object *o, const kn_directory *dir, const char *title)
+{
+    char hex[65], when[40], who[300];
+    kn_hex_encode(hex, o->id, KN_ID);
+    cli_format_time(when, sizeof when, o->created);
+    kn_directory_label(dir, o->author, who, sizeof who);
+    kn_text_printf(t, "<article class=\"%s\" id=\"o-%s\">\n", kn_otype_name(o->type), hex);
+    if (title && *title) {
+        kn_text_puts(t, o->type == KN_T_POST ? "<h2>" : "<h1>");
+        kn_text_escape(t, title, strlen(title));
+        kn_text_puts(t, o->type == KN_T_POST ? "</h2>\n" : "</h1>\n");
+    }
+    kn_text_puts(t, "<p class=\"meta\">");
+    kn_text_escape(t, who, strlen(who));
+    kn_text_printf(t, ", %s", when);
+    if (o->space_len) {
+        kn_text_puts(t, ", ");
+        kn_text_escape(t, o->space, o->space_len);
+    }
+    kn_text_puts(t, "</p>\n");
+    int rc = kn_render_content_html(t, o);
+    kn_text_puts(t, "</article>\n");
+    return rc < 0 ? rc : t->err;
+}
+
+static int show_html(kn_datadir *dd, const kn_object *o, show_ctx *c)
+{
+    kn_directory dir;
+    kn_text t;
+    char title[400];
+    int rc = kn_directory_load(dd, &dir);
+    if (rc < 0)
+        return cli_fail("cannot read the users and councils: %s", kn_strerror(rc));
+    kn_text_init(&t, 0);
+    kn_render_title(o, title, sizeof title);
+    rc = html_article(&t, o, &dir, title);
+    if (rc == 0 && c->n)
+        kn_text_puts(&t, "<section class=\"replies\">\n");
+    for (size_t i = 0; i < c->n && rc == 0; i++) {
+        uint8_t *raw = NULL;
+        size_t len;
+        kn_object r;
+        if (kn_store_get(dd->store, c->ids[i], &raw, &len) == 0
+            && kn_object_decode(&r, raw, len) == 0
+            && (r.type == KN_T_POST || r.type == KN_T_THREAD)) {
+            kn_render_title(&r, title, sizeof title);
+            rc = html_article(&t, &r, &dir, title);
+        }
+        free(raw);
+    }
+    if (rc == 0 && c->n)
+        kn_text_puts(&t, "</section>\n");
+    if (rc == 0 && (rc = t.err) == 0)
+        fputs(t.s ? t.s : "", stdout);
+    kn_text_free(&t);
+    kn_directory_free(&dir);
+    return rc < 0 ? cli_fail("cannot render the object: %s", kn_strerror(rc)) : CLI_OK;
 }
 
 int cmd_show(kn_cli *cli, int argc, char **argv)
 {
-    static const struct option opts[]
-        = { { "json", no_argument, 0, 'j' }, CLI_COMMON_LONGOPTS, { 0, 0, 0, 0 } };
-    bool as_json = false;
+    static const struct option opts[] = { { "json", no_argument, 0, 'j' },
+        { "html", no_argument, 0, 'H' }, CLI_COMMON_LONGOPTS, { 0, 0, 0, 0 } };
+    bool as_json = false, as_html = false;
     int opt, code = -1;
     optind = 1;
     while ((opt = cli_getopt(cli, argc, argv, "h", opts, "show", &code)) >= 0) {
         if (opt == 'j')
             as_json = true;
+        else if (opt == 'H')
+            as_html = true;
     }
     if (opt == CLI_STOP)
         return code;
     if (optind + 1 != argc)
         return cli_usage_error(cli, "give exactly one ID");
-    uint8_t id[KN_ID];
+    if (as_json && as_html)
+        return cli_usage_error(cli, "give --json or --html, not both");
+    uint8_t id[KN_ID], *raw = NULL;
     if ((code = cli_parse_id(cli, "ID", argv[optind], id)) != CLI_OK)
         return code;
     kn_datadir dd;
     if ((code = cli_open(cli, &dd)) != CLI_OK)
         return code;
-    uint8_t *raw = NULL;
-    size_t len;
     kn_object o;
-    int rc = kn_store_get(dd.store, id, &raw, &len);
-    if (rc == KN_ENOTFOUND)
-        code = cli_fail("no object %s on this node; `knoten ls` lists what is here", argv[optind]);
-    else if (rc == KN_ERETRACTED)
-        code = cli_fail("object %s was retracted: its content is gone", argv[optind]);
-    else if (rc < 0 || (rc = kn_object_decode(&o, raw, len)) < 0)
-        code = cli_fail("cannot read object %s: %s", argv[optind], kn_strerror(rc));
-    else if (as_json)
+    kn_versions v;
+    show_ctx c = { .store = dd.store, .self = &v };
+    if ((code = cli_load_object(&dd, argv[optind], id, 0, &raw, &o)) != CLI_OK)
+        goto out;
+    if (as_json) {
         code = print_json_line(&o, false, stdout) < 0 ? CLI_FAIL : CLI_OK;
-    else {
-        json_t *j = kn_objjson_new(&o, false);
-        char when[40];
-        cli_format_time(when, sizeof when, o.created);
-        if (!j) {
-            code = cli_fail("out of memory");
-        } else {
-            printf("id       %s\n", json_string_value(json_object_get(j, "id")));
-            printf("type     %s\n", kn_otype_name(o.type));
-            printf("author   %s\n", json_string_value(json_object_get(j, "author")));
-            printf("created  %s\n", when);
-            printf("area     %.*s\n", (int)o.space_len, o.space);
-            json_t *refs = json_object_get(j, "refs");
-            for (size_t i = 0; i < json_array_size(refs); i++)
-                printf("ref      %s\n", json_string_value(json_array_get(refs, i)));
-            char *body = json_dumps(json_object_get(j, "body"), JSON_INDENT(2) | JSON_SORT_KEYS);
-            printf("body     %s\n", body ? body : "?");
-            free(body);
-            json_decref(j);
-            show_ctx c = { .self = id };
-            kn_store_query q = { .index = KN_BY_REF, .ref = id };
-            rc = kn_store_each(dd.store, &q, show_ref_visit, &c);
-            code = rc < 0 ? cli_fail("cannot list replies: %s", kn_strerror(rc)) : CLI_OK;
-        }
+        goto out;
     }
+    int rc = kn_store_versions(dd.store, id, &v);
+    if (rc < 0) {
+        memset(&v, 0, sizeof v);
+        v.n = 1;
+        memcpy(v.id[0], id, KN_ID);
+    }
+    c.ids = malloc(SHOW_REFS_MAX * KN_ID);
+    c.created = malloc(SHOW_REFS_MAX * sizeof *c.created);
+    if (!c.ids || !c.created) {
+        code = cli_fail("out of memory");
+        goto out;
+    }
+    for (size_t i = 0; i < v.n && rc >= 0; i++) {
+        kn_store_query q = { .index = KN_BY_REF, .ref = v.id[i] };
+        rc = kn_store_each(dd.store, &q, show_ref_visit, &c);
+    }
+    if (rc < 0) {
+        code = cli_fail("cannot list replies: %s", kn_strerror(rc));
+        goto out;
+    }
+    sort_refs(&c);
+    if (as_html) {
+        code = show_html(&dd, &o, &c);
+        goto out;
+    }
+    json_t *j = kn_objjson_new(&o, false);
+    char when[40], hex[65];
+    cli_format_time(when, sizeof when, o.created);
+    if (!j) {
+        code = cli_fail("out of memory");
+        goto out;
+    }
+    printf("id       %s\n", json_string_value(json_object_get(j, "id")));
+    printf("type     %s\n", kn_otype_name(o.type));
+    printf("author   %s\n", json_string_value(json_object_get(j, "author")));
+    printf("created  %s\n", when);
+    printf("area     %.*s\n", (int)o.space_len, o.space);
+    if (v.n > 1) {
+        kn_hex_encode(hex, kn_versions_newest(&v), KN_ID);
+        printf("version  %zu of %zu (newest: %s)\n", v.self + 1, v.n, hex);
+    }
+    json_t *refs = json_object_get(j, "refs");
+    for (size_t i = 0; i < json_array_size(refs); i++)
+        printf("ref      %s\n", json_string_value(json_array_get(refs, i)));
+    char *body = json_dumps(json_object_get(j, "body"), JSON_INDENT(2) | JSON_SORT_KEYS);
+    printf("body     %s\n", body ? body : "?");
+    free(body);
+    json_decref(j);
+    for (size_t i = 0; i < c.n; i++) {
+        uint8_t *rraw = NULL;
+        size_t len;
+        kn_object r;
+        if (i == 0)
+            printf("\npointing here:\n");
+        if (kn_store_get(dd.store, c.ids[i], &rraw, &len) == 0
+            && kn_object_decode(&r, rraw, len) == 0) {
+            printf("  ");
+            print_summary(&r);
+        }
+        free(rraw);
+    }
+    code = CLI_OK;
+out:
+    free(c.ids);
+    free(c.created);
     free(raw);
     kn_datadir_close(&dd);
     return code;

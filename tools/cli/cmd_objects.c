@@ -25,7 +25,7 @@ int cli_body_encode(cli_field *fields, int n, kn_mp_out *o)
     cli_field present[32];
     int m = 0;
     for (int i = 0; i < n && m < 32; i++) {
-        if ((fields[i].kind == F_STR && !fields[i].s)
+        if (fields[i].absent || (fields[i].kind == F_STR && !fields[i].s)
             || (fields[i].kind == F_STRS && !fields[i].nstrs))
             continue;
         present[m++] = fields[i];
@@ -48,6 +48,17 @@ int cli_body_encode(cli_field *fields, int n, kn_mp_out *o)
             break;
         case F_BIN32:
             kn_mp_write_bin(o, present[i].bin, 32);
+            break;
+        case F_BOOL:
+            kn_mp_write_bool(o, present[i].u != 0);
+            break;
+        case F_UINTS:
+            kn_mp_write_array(o, (uint32_t)present[i].len);
+            for (size_t k = 0; k < present[i].len; k++)
+                kn_mp_write_uint(o, present[i].uints[k]);
+            break;
+        case F_BIN:
+            kn_mp_write_bin(o, present[i].bin, present[i].len);
             break;
         }
     }
@@ -228,15 +239,62 @@ int cmd_init(kn_cli *cli, int argc, char **argv)
 
 enum { MAX_TAGS = 32, BODY_MAX = 32000 };
 
+/* The area option: --space and its newer name --area. */
+#define AREA_LONGOPTS                                                                              \
+    { "space", required_argument, 0, 's' },                                                        \
+    {                                                                                              \
+        "area", required_argument, 0, 's'                                                          \
+    }
+
+/* Copies the [str] field key of o into malloc'd NUL-terminated strings (at most max). */
+static int obj_strs(const kn_object *o, const char *key, char **out, int max)
+{
+    kn_mp_in v;
+    uint32_t n, len;
+    const char *s;
+    int k = 0;
+    if (kn_object_field(o, key, &v) < 0 || kn_mp_read_array(&v, &n) < 0)
+        return 0;
+    for (uint32_t i = 0; i < n && k < max; i++) {
+        if (kn_mp_read_str(&v, &s, &len) < 0)
+            break;
+        if (!(out[k] = strndup(s, len)))
+            break;
+        k++;
+    }
+    return k;
+}
+
+static void free_strs(char **v, int n)
+{
+    for (int i = 0; i < n; i++)
+        free(v[i]);
+}
+
+/*
+ * The area of an edit is the area of what it replaces; --area may repeat it
+ * but not change it (a new version in another area would be a move that
+ * listings of the old area could not follow).
+ */
+static int edit_space(const char *given, const kn_object *base, char *space)
+{
+    cli_obj_space(base, space);
+    if (given && strcmp(given, space) != 0)
+        return cli_fail(
+            "an edit stays in the area of what it replaces (\"%s\"); leave out --area", space);
+    return CLI_OK;
+}
+
 int cmd_thread(kn_cli *cli, int argc, char **argv)
 {
-    static const struct option opts[] = { { "space", required_argument, 0, 's' },
-        { "title", required_argument, 0, 't' }, { "body", required_argument, 0, 'b' },
-        { "body-file", required_argument, 0, 'B' }, { "tag", required_argument, 0, 'g' },
-        { "edit", required_argument, 0, 'e' }, CLI_COMMON_LONGOPTS, { 0, 0, 0, 0 } };
-    const char *space = NULL, *title = NULL, *body = NULL, *body_file = NULL, *edit = NULL;
-    char *tags[MAX_TAGS];
-    int ntags = 0, opt, code = -1;
+    static const struct option opts[] = { AREA_LONGOPTS, { "title", required_argument, 0, 't' },
+        { "body", required_argument, 0, 'b' }, { "body-file", required_argument, 0, 'B' },
+        { "tag", required_argument, 0, 'g' }, { "edit", required_argument, 0, 'e' },
+        { "as", required_argument, 0, 'A' }, CLI_COMMON_LONGOPTS, { 0, 0, 0, 0 } };
+    const char *space = NULL, *title = NULL, *body = NULL, *body_file = NULL, *edit = NULL,
+               *as = NULL;
+    char *tags[MAX_TAGS], *old_tags[MAX_TAGS];
+    int ntags = 0, nold = 0, opt, code = -1;
     optind = 1;
     while ((opt = cli_getopt(cli, argc, argv, "h", opts, "thread", &code)) >= 0) {
         switch (opt) {
@@ -255,6 +313,9 @@ int cmd_thread(kn_cli *cli, int argc, char **argv)
         case 'e':
             edit = optarg;
             break;
+        case 'A':
+            as = optarg;
+            break;
         case 'g':
             if (ntags == MAX_TAGS)
                 return cli_usage_error(cli, "at most %d tags", MAX_TAGS);
@@ -266,33 +327,66 @@ int cmd_thread(kn_cli *cli, int argc, char **argv)
         return code;
     if (optind < argc)
         return cli_usage_error(cli, "unexpected argument \"%s\"", argv[optind]);
-    if (!space || !title)
-        return cli_usage_error(cli, "--space and --title are required");
+    if (!edit && (!space || !title))
+        return cli_usage_error(cli, "--area and --title are required");
     if (body && body_file)
         return cli_usage_error(cli, "give --body or --body-file, not both");
-    kn_object_draft d = { .type = KN_T_THREAD, .space = space };
-    if (edit) {
-        if ((code = cli_parse_id(cli, "--edit", edit, d.refs[0])) != CLI_OK)
-            return code;
-        d.nrefs = 1;
-    }
-    char *text = NULL;
+    char *text = NULL, *old_body = NULL, old_title[301], sp[KN_SPACE_MAX + 1];
+    uint8_t *base_raw = NULL;
+    kn_object base;
+    cli_signer sg;
+    kn_datadir dd;
     if (body_file && (code = cli_read_text(body_file, BODY_MAX, &text)) != CLI_OK)
         return code;
-    kn_datadir dd;
-    if ((code = cli_open(cli, &dd)) == CLI_OK) {
-        cli_field f[] = {
-            { .key = "title", .kind = F_STR, .s = title },
-            { .key = "body",
-                .kind = F_STR,
-                .s = text  ? text
-                    : body ? body
-                           : "" },
-            { .key = "tags", .kind = F_STRS, .strs = tags, .nstrs = ntags },
-        };
-        code = publish_body(cli, &dd, &d, f, 3);
-        kn_datadir_close(&dd);
+    if ((code = cli_open(cli, &dd)) != CLI_OK)
+        goto out_text;
+    if ((code = cli_signer_open(cli, &dd, as, &sg)) != CLI_OK)
+        goto out_dd;
+    kn_object_draft d = { .type = KN_T_THREAD, .space = space };
+    if (edit) {
+        if ((code = cli_edit_base(cli, &dd, edit, KN_T_THREAD, &sg, &base_raw, &base)) != CLI_OK
+            || (code = edit_space(space, &base, sp)) != CLI_OK)
+            goto out;
+        d.space = sp;
+        memcpy(d.refs[0], base.id, KN_ID);
+        d.nrefs = 1;
+        if (!title) {
+            cli_obj_str(&base, "title", old_title, sizeof old_title);
+            title = old_title;
+        }
+        if (!body && !text) {
+            const char *b;
+            uint32_t bl;
+            if (kn_object_str(&base, "body", &b, &bl) == 0 && !(old_body = strndup(b, bl))) {
+                code = cli_fail("out of memory");
+                goto out;
+            }
+            body = old_body;
+        }
+        if (ntags == 0)
+            nold = obj_strs(&base, "tags", old_tags, MAX_TAGS);
     }
+    cli_field f[] = {
+        { .key = "title", .kind = F_STR, .s = title },
+        { .key = "body",
+            .kind = F_STR,
+            .s = text  ? text
+                : body ? body
+                       : "" },
+        { .key = "tags",
+            .kind = F_STRS,
+            .strs = ntags ? tags : old_tags,
+            .nstrs = ntags ? ntags : nold },
+    };
+    code = cli_publish_fields(cli, &dd, &d, f, 3, &sg, false, NULL);
+out:
+    free_strs(old_tags, nold);
+    free(old_body);
+    free(base_raw);
+    cli_signer_close(&sg);
+out_dd:
+    kn_datadir_close(&dd);
+out_text:
     free(text);
     return code;
 }
@@ -301,8 +395,9 @@ int cmd_post(kn_cli *cli, int argc, char **argv)
 {
     static const struct option opts[]
         = { { "reply-to", required_argument, 0, 'r' }, { "body", required_argument, 0, 'b' },
-              { "body-file", required_argument, 0, 'B' }, CLI_COMMON_LONGOPTS, { 0, 0, 0, 0 } };
-    const char *reply_to = NULL, *body = NULL, *body_file = NULL;
+              { "body-file", required_argument, 0, 'B' }, { "edit", required_argument, 0, 'e' },
+              { "as", required_argument, 0, 'A' }, CLI_COMMON_LONGOPTS, { 0, 0, 0, 0 } };
+    const char *reply_to = NULL, *body = NULL, *body_file = NULL, *edit = NULL, *as = NULL;
     int opt, code = -1;
     optind = 1;
     while ((opt = cli_getopt(cli, argc, argv, "h", opts, "post", &code)) >= 0) {
@@ -312,61 +407,78 @@ int cmd_post(kn_cli *cli, int argc, char **argv)
             body = optarg;
         else if (opt == 'B')
             body_file = optarg;
+        else if (opt == 'e')
+            edit = optarg;
+        else if (opt == 'A')
+            as = optarg;
     }
     if (opt == CLI_STOP)
         return code;
-    if (optind + 1 != argc)
-        return cli_usage_error(cli, "give exactly one THREAD-ID");
+    if (edit ? optind != argc : optind + 1 != argc)
+        return cli_usage_error(
+            cli, edit ? "with --edit POST-ID give no THREAD-ID" : "give exactly one THREAD-ID");
+    if (edit && reply_to)
+        return cli_usage_error(cli,
+            "an edit keeps the place of the post it replaces; "
+            "leave out --reply-to");
     if (!body == !body_file)
         return cli_usage_error(cli, "give --body or --body-file (one of them)");
     kn_object_draft d = { .type = KN_T_POST, .nrefs = 2 };
-    if ((code = cli_parse_id(cli, "THREAD-ID", argv[optind], d.refs[0])) != CLI_OK)
-        return code;
-    memcpy(d.refs[1], d.refs[0], KN_ID);
-    if (reply_to && (code = cli_parse_id(cli, "--reply-to", reply_to, d.refs[1])) != CLI_OK)
-        return code;
-    char *text = NULL;
+    if (!edit) {
+        if ((code = cli_parse_id(cli, "THREAD-ID", argv[optind], d.refs[0])) != CLI_OK)
+            return code;
+        memcpy(d.refs[1], d.refs[0], KN_ID);
+        if (reply_to && (code = cli_parse_id(cli, "--reply-to", reply_to, d.refs[1])) != CLI_OK)
+            return code;
+    }
+    char *text = NULL, space[KN_SPACE_MAX + 1] = "";
+    uint8_t *raw = NULL;
+    kn_object o;
+    cli_signer sg;
+    kn_datadir dd;
     if (body_file && (code = cli_read_text(body_file, BODY_MAX, &text)) != CLI_OK)
         return code;
-    kn_datadir dd;
     if ((code = cli_open(cli, &dd)) != CLI_OK)
+        goto out_text;
+    if ((code = cli_signer_open(cli, &dd, as, &sg)) != CLI_OK)
+        goto out_dd;
+    if (edit) {
+        /* Same thread, same parent, and the version it replaces. */
+        if ((code = cli_edit_base(cli, &dd, edit, KN_T_POST, &sg, &raw, &o)) != CLI_OK)
+            goto out;
+        memcpy(d.refs[0], o.refs[0], KN_ID);
+        memcpy(d.refs[1], o.refs[1], KN_ID);
+        memcpy(d.refs[2], o.id, KN_ID);
+        d.nrefs = 3;
+    } else if ((code = cli_load_object(&dd, argv[optind], d.refs[0], KN_T_THREAD, &raw, &o))
+        != CLI_OK) {
         goto out;
-    /* A reply lives in its thread's area: read it from the thread. */
-    uint8_t *raw = NULL;
-    size_t len;
-    kn_object thread;
-    char space[KN_SPACE_MAX + 1] = "";
-    int rc = kn_store_get(dd.store, d.refs[0], &raw, &len);
-    if (rc == KN_ENOTFOUND || rc == KN_ERETRACTED) {
-        code = cli_fail("thread %s is %s on this node; `knoten ls --type thread` lists threads",
-            argv[optind], rc == KN_ERETRACTED ? "retracted" : "not known");
-    } else if (rc < 0 || kn_object_decode(&thread, raw, len) < 0) {
-        code = cli_fail("cannot read thread %s: %s", argv[optind], kn_strerror(rc));
-    } else if (thread.type != KN_T_THREAD) {
-        code = cli_fail("%s is a %s, not a thread", argv[optind], kn_otype_name(thread.type));
-    } else {
-        memcpy(space, thread.space, thread.space_len);
-        space[thread.space_len] = 0;
-        d.space = space;
-        cli_field f[] = { { .key = "body", .kind = F_STR, .s = text ? text : body } };
-        code = publish_body(cli, &dd, &d, f, 1);
     }
-    free(raw);
-    kn_datadir_close(&dd);
+    /* A reply lives in its thread's area. */
+    cli_obj_space(&o, space);
+    d.space = space;
+    cli_field f[] = { { .key = "body", .kind = F_STR, .s = text ? text : body } };
+    code = cli_publish_fields(cli, &dd, &d, f, 1, &sg, false, NULL);
 out:
+    free(raw);
+    cli_signer_close(&sg);
+out_dd:
+    kn_datadir_close(&dd);
+out_text:
     free(text);
     return code;
 }
 
 int cmd_link(kn_cli *cli, int argc, char **argv)
 {
-    static const struct option opts[]
-        = { { "space", required_argument, 0, 's' }, { "url", required_argument, 0, 'u' },
-              { "title", required_argument, 0, 't' }, { "description", required_argument, 0, 'd' },
-              { "tag", required_argument, 0, 'g' }, CLI_COMMON_LONGOPTS, { 0, 0, 0, 0 } };
-    const char *space = NULL, *url = NULL, *title = NULL, *description = NULL;
-    char *tags[MAX_TAGS];
-    int ntags = 0, opt, code = -1;
+    static const struct option opts[] = { AREA_LONGOPTS, { "url", required_argument, 0, 'u' },
+        { "title", required_argument, 0, 't' }, { "description", required_argument, 0, 'd' },
+        { "tag", required_argument, 0, 'g' }, { "edit", required_argument, 0, 'e' },
+        { "as", required_argument, 0, 'A' }, CLI_COMMON_LONGOPTS, { 0, 0, 0, 0 } };
+    const char *space = NULL, *url = NULL, *title = NULL, *description = NULL, *edit = NULL,
+               *as = NULL;
+    char *tags[MAX_TAGS], *old_tags[MAX_TAGS];
+    int ntags = 0, nold = 0, opt, code = -1;
     optind = 1;
     while ((opt = cli_getopt(cli, argc, argv, "h", opts, "link", &code)) >= 0) {
         switch (opt) {
@@ -382,6 +494,12 @@ int cmd_link(kn_cli *cli, int argc, char **argv)
         case 'd':
             description = optarg;
             break;
+        case 'e':
+            edit = optarg;
+            break;
+        case 'A':
+            as = optarg;
+            break;
         case 'g':
             if (ntags == MAX_TAGS)
                 return cli_usage_error(cli, "at most %d tags", MAX_TAGS);
@@ -393,48 +511,121 @@ int cmd_link(kn_cli *cli, int argc, char **argv)
         return code;
     if (optind < argc)
         return cli_usage_error(cli, "unexpected argument \"%s\"", argv[optind]);
-    if (!space || !url || !title)
-        return cli_usage_error(cli, "--space, --url and --title are required");
-    if (strncasecmp(url, "http://", 7) != 0 && strncasecmp(url, "https://", 8) != 0)
+    if (!edit && (!space || !url || !title))
+        return cli_usage_error(cli, "--area, --url and --title are required");
+    if (url && strncasecmp(url, "http://", 7) != 0 && strncasecmp(url, "https://", 8) != 0)
         return cli_usage_error(cli, "the URL must start with http:// or https://");
+    char old_url[2049], old_title[301], old_desc[4001], sp[KN_SPACE_MAX + 1];
+    uint8_t *base_raw = NULL;
+    kn_object base;
+    cli_signer sg;
     kn_datadir dd;
     if ((code = cli_open(cli, &dd)) != CLI_OK)
         return code;
+    if ((code = cli_signer_open(cli, &dd, as, &sg)) != CLI_OK)
+        goto out_dd;
     kn_object_draft d = { .type = KN_T_LINK, .space = space };
+    if (edit) {
+        if ((code = cli_edit_base(cli, &dd, edit, KN_T_LINK, &sg, &base_raw, &base)) != CLI_OK
+            || (code = edit_space(space, &base, sp)) != CLI_OK)
+            goto out;
+        d.space = sp;
+        memcpy(d.refs[0], base.id, KN_ID);
+        d.nrefs = 1;
+        cli_obj_str(&base, "url", old_url, sizeof old_url);
+        cli_obj_str(&base, "title", old_title, sizeof old_title);
+        cli_obj_str(&base, "description", old_desc, sizeof old_desc);
+        url = url ? url : old_url;
+        title = title ? title : old_title;
+        description = description ? description : old_desc[0] ? old_desc : NULL;
+        if (ntags == 0)
+            nold = obj_strs(&base, "tags", old_tags, MAX_TAGS);
+    }
     cli_field f[] = {
         { .key = "url", .kind = F_STR, .s = url },
         { .key = "title", .kind = F_STR, .s = title },
         { .key = "description", .kind = F_STR, .s = description },
-        { .key = "tags", .kind = F_STRS, .strs = tags, .nstrs = ntags },
+        { .key = "tags",
+            .kind = F_STRS,
+            .strs = ntags ? tags : old_tags,
+            .nstrs = ntags ? ntags : nold },
     };
-    code = publish_body(cli, &dd, &d, f, 4);
+    code = cli_publish_fields(cli, &dd, &d, f, 4, &sg, false, NULL);
+out:
+    free_strs(old_tags, nold);
+    free(base_raw);
+    cli_signer_close(&sg);
+out_dd:
     kn_datadir_close(&dd);
     return code;
 }
 
+/* ---- retract ---- */
+
+/*
+ * Retracts the object and every other version of it (an edit is a new
+ * object; taking back only the newest would bring the previous one back into
+ * listings). Newest first, one retract per version.
+ */
 int cmd_retract(kn_cli *cli, int argc, char **argv)
 {
-    static const struct option opts[]
-        = { { "reason", required_argument, 0, 'r' }, CLI_COMMON_LONGOPTS, { 0, 0, 0, 0 } };
-    const char *reason = NULL;
+    static const struct option opts[] = { { "reason", required_argument, 0, 'r' },
+        { "as", required_argument, 0, 'A' }, CLI_COMMON_LONGOPTS, { 0, 0, 0, 0 } };
+    const char *reason = NULL, *as = NULL;
     int opt, code = -1;
     optind = 1;
     while ((opt = cli_getopt(cli, argc, argv, "h", opts, "retract", &code)) >= 0) {
         if (opt == 'r')
             reason = optarg;
+        else if (opt == 'A')
+            as = optarg;
     }
     if (opt == CLI_STOP)
         return code;
     if (optind + 1 != argc)
         return cli_usage_error(cli, "give exactly one ID");
-    kn_object_draft d = { .type = KN_T_RETRACT, .space = "", .nrefs = 1 };
-    if ((code = cli_parse_id(cli, "ID", argv[optind], d.refs[0])) != CLI_OK)
+    uint8_t id[KN_ID], *raw = NULL;
+    if ((code = cli_parse_id(cli, "ID", argv[optind], id)) != CLI_OK)
         return code;
     kn_datadir dd;
+    cli_signer sg;
+    kn_object o;
+    kn_versions v;
     if ((code = cli_open(cli, &dd)) != CLI_OK)
         return code;
-    cli_field f[] = { { .key = "reason", .kind = F_STR, .s = reason } };
-    code = publish_body(cli, &dd, &d, f, 1);
+    if ((code = cli_signer_open(cli, &dd, as, &sg)) != CLI_OK)
+        goto out_dd;
+    if ((code = cli_load_object(&dd, argv[optind], id, 0, &raw, &o)) != CLI_OK)
+        goto out;
+    if (memcmp(o.author, sg.pk, 32) != 0) {
+        kn_roster_user u;
+        bool certified_here = !sg.user && kn_store_user_get(dd.store, o.author, &u) == 0
+            && memcmp(u.node, sg.pk, 32) == 0;
+        if (!certified_here) {
+            code = cli_fail("%s was written by another author; only its author (--as USER for a "
+                            "user of this node) or the node that certified that user may "
+                            "retract it",
+                argv[optind]);
+            goto out;
+        }
+    }
+    int rc = kn_store_versions(dd.store, id, &v);
+    if (rc < 0) {
+        code = cli_fail("cannot read the versions of %s: %s", argv[optind], kn_strerror(rc));
+        goto out;
+    }
+    if (v.n > 1)
+        fprintf(stderr, "knoten: retracting all %zu versions of %s\n", v.n, argv[optind]);
+    for (size_t i = v.n; i-- > 0 && code == CLI_OK;) {
+        kn_object_draft d = { .type = KN_T_RETRACT, .space = "", .nrefs = 1 };
+        memcpy(d.refs[0], v.id[i], KN_ID);
+        cli_field f[] = { { .key = "reason", .kind = F_STR, .s = reason } };
+        code = cli_publish_fields(cli, &dd, &d, f, 1, &sg, false, NULL);
+    }
+out:
+    free(raw);
+    cli_signer_close(&sg);
+out_dd:
     kn_datadir_close(&dd);
     return code;
 }

@@ -150,44 +150,67 @@ const cli_command cli_commands[] = {
         "that every index entry names a stored object, that the fingerprint tree used\n"
         "for synchronisation agrees with the objects, and that pending and retracted\n"
         "objects are kept apart. Exits 1 and names the first problem if not.\n" DATA_HELP },
-    { "thread", cmd_thread, "start a forum thread",
-        "knoten thread --space AREA --title TEXT [--body TEXT | --body-file FILE]\n"
-        "              [--tag TAG]... [--edit ID] [--data DIR]\n\n"
+    { "thread", cmd_thread, "start a forum thread, or edit one",
+        "knoten thread --area AREA --title TEXT [--body TEXT | --body-file FILE]\n"
+        "              [--tag TAG]... [--as USER] [--data DIR]\n"
+        "       knoten thread --edit ID [--title TEXT] [--body TEXT | --body-file FILE]\n"
+        "              [--tag TAG]... [--as USER] [--data DIR]\n\n"
         "Publishes a forum thread in an area (e.g. \"Vergaberecht\"). The body is\n"
-        "Markdown. --edit publishes a new version of one of this node's threads.\n\n"
-        "  --space AREA      area name (required)\n"
+        "Markdown (shown safely: no HTML, no script links). --edit publishes a new\n"
+        "version of a thread by the same author; what is not given is kept, and\n"
+        "listings show the newest version.\n\n"
+        "  --area AREA       area name (required; --space is the same)\n"
         "  --title TEXT      title (required)\n"
         "  --body TEXT       body text; or --body-file FILE, '-' for stdin\n"
         "  --tag TAG         a tag; repeat for several\n"
-        "  --edit ID         the thread this version replaces\n" DATA_HELP },
-    { "post", cmd_post, "reply in a forum thread",
-        "knoten post THREAD-ID [--reply-to POST-ID] (--body TEXT | --body-file FILE) [--data "
-        "DIR]\n\n"
+        "  --edit ID         the thread this version replaces\n"
+        "  --as USER         publish as this member of staff (name or key from\n"
+        "                    `knoten user ls`) instead of as the node\n" DATA_HELP },
+    { "post", cmd_post, "reply in a forum thread, or edit a reply",
+        "knoten post THREAD-ID [--reply-to POST-ID] (--body TEXT | --body-file FILE)\n"
+        "            [--as USER] [--data DIR]\n"
+        "       knoten post --edit POST-ID (--body TEXT | --body-file FILE) [--as USER]\n\n"
         "Publishes a reply to a thread, or to a post in it with --reply-to.\n\n"
         "  --reply-to ID     the post this one answers (default: the thread)\n"
-        "  --body TEXT       body text (Markdown); or --body-file FILE, '-' for "
-        "stdin\n" DATA_HELP },
-    { "link", cmd_link, "share a link",
-        "knoten link --space AREA --url URL --title TEXT [--description TEXT] [--tag TAG]...\n"
-        "            [--data DIR]\n\n"
-        "  --url URL         an http:// or https:// address\n" DATA_HELP },
-    { "retract", cmd_retract, "take back an object this node published",
-        "knoten retract ID [--reason TEXT] [--data DIR]\n\n"
-        "Publishes a retraction: every node deletes the object's content and keeps\n"
-        "only its id, so it is never fetched again.\n" DATA_HELP },
+        "  --body TEXT       body text (Markdown); or --body-file FILE, '-' for stdin\n"
+        "  --edit ID         publish a new version of this post (same author)\n"
+        "  --as USER         publish as this member of staff\n" DATA_HELP },
+    { "link", cmd_link, "share a link, or edit one",
+        "knoten link --area AREA --url URL --title TEXT [--description TEXT] [--tag TAG]...\n"
+        "            [--as USER] [--data DIR]\n"
+        "       knoten link --edit ID [--url URL] [--title TEXT] [--description TEXT]\n"
+        "            [--tag TAG]... [--as USER]\n\n"
+        "  --url URL         an http:// or https:// address\n"
+        "  --description T   what it is and why it helps (Markdown)\n"
+        "  --tag TAG         a tag; repeat for several\n"
+        "  --edit ID         publish a new version of this link (same author; what is\n"
+        "                    not given is kept)\n"
+        "  --as USER         publish as this member of staff\n" DATA_HELP },
+    { "retract", cmd_retract, "take back an object (every version of it)",
+        "knoten retract ID [--reason TEXT] [--as USER] [--data DIR]\n\n"
+        "Publishes a retraction of the object and of each of its other versions:\n"
+        "every node deletes their content and keeps only the ids, so they are\n"
+        "never fetched again. Retracting a poll or an event removes its votes or\n"
+        "RSVPs too. Allowed for the author (--as USER for a user's object) and\n"
+        "for the node that certified the author.\n" DATA_HELP },
     { "ls", cmd_ls, "list objects",
-        "knoten ls [--space AREA] [--type TYPE] [--author KEY] [--limit N] [--json] [--data "
-        "DIR]\n\n"
-        "Lists objects, newest first.\n\n"
-        "  --space AREA      only this area (with --type, or all types)\n"
+        "knoten ls [--area AREA] [--type TYPE] [--author KEY] [--limit N] [--versions]\n"
+        "          [--json] [--data DIR]\n\n"
+        "Lists objects, newest first. Of an edited object only the newest version\n"
+        "is listed.\n\n"
+        "  --area AREA       only this area (with --type, or all types; --space is the same)\n"
+        "  --versions        list earlier versions of edited objects too\n"
         "  --type TYPE       only this type (thread, post, link, doc, ...)\n"
         "  --author KEY      only objects by this key (64 hex digits)\n"
         "  --limit N         at most N objects (default 100, 0 for all)\n"
         "  --json            one JSON object per line\n" DATA_HELP },
     { "show", cmd_show, "show one object",
-        "knoten show ID [--json] [--data DIR]\n\n"
-        "Shows an object with its fields, and the replies or versions pointing to "
-        "it.\n" DATA_HELP },
+        "knoten show ID [--json | --html] [--data DIR]\n\n"
+        "Shows an object with its fields, which version it is, and what points to it\n"
+        "(replies, votes, RSVPs) over all its versions.\n\n"
+        "  --json            the object as one JSON line\n"
+        "  --html            an HTML fragment: the object and, for a thread, its replies,\n"
+        "                    with Markdown rendered safely\n" DATA_HELP },
     { "export", cmd_export, "write every object as JSON lines",
         "knoten export [-o FILE] [--data DIR]\n\n"
         "Writes every stored object, oldest first, one JSON object per line. The\n"
