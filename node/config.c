@@ -688,6 +688,7 @@ int kn_config_defaults(kn_config *cfg)
 {
     memset(cfg, 0, sizeof *cfg);
     cfg->log_level = KN_LOG_INFO;
+    cfg->http_enabled = true; /* issue 8: the web UI listens on 127.0.0.1:8470 by default */
     snprintf(cfg->http_listen, sizeof cfg->http_listen, "%s", KN_HTTP_LISTEN_DEFAULT);
     cfg->max_inbound = 256;
     cfg->max_handshakes = 64;

@@ -46,6 +46,7 @@ void kn_node_config_defaults(kn_node_config *cfg)
     cfg->log_level = KN_LOG_INFO;
     cfg->max_inbound = NODE_MAX_INBOUND;
     cfg->max_handshakes = NODE_MAX_HALFOPEN;
+    cfg->http_enabled = true;
     cfg->http_listen = "127.0.0.1:8470";
     cfg->web_path = "/";
 }
@@ -574,7 +575,7 @@ void node_on_closed(node *n, conn *c, int err, const char *why, uint64_t now)
 
 /* ---- peers.state ---- */
 
-static void write_state(node *n, bool running, uint64_t now)
+int node_peer_state(node *n, bool running, uint64_t now, kn_peer_state *stp)
 {
     size_t cap = 0;
     for (slot *s = n->slots; s; s = s->next)
@@ -582,8 +583,9 @@ static void write_state(node *n, bool running, uint64_t now)
     for (conn *c = n->conns; c; c = c->next)
         cap++;
     kn_peer_state st = { .pid = (long)uv_os_getpid(), .running = running, .updated_ms = now };
+    *stp = st;
     if (cap && !(st.v = calloc(cap, sizeof *st.v)))
-        return;
+        return KN_ENOMEM;
     for (slot *s = n->slots; s; s = s->next) {
         kn_peer_status *p = &st.v[st.n++];
         snprintf(p->addr, sizeof p->addr, "%s", s->cfg.addr);
@@ -632,6 +634,15 @@ static void write_state(node *n, bool running, uint64_t now)
         p->bytes_out = c->bytes_out;
         p->sync = c->sync;
     }
+    *stp = st;
+    return 0;
+}
+
+static void write_state(node *n, bool running, uint64_t now)
+{
+    kn_peer_state st;
+    if (node_peer_state(n, running, now, &st) < 0)
+        return;
     int rc = kn_peer_state_write(n->dd->path, &st);
     if (rc < 0 && n->state_written_ms == 0)
         node_log(n, "cannot write %s/%s: %s", n->dd->path, KN_PEER_STATE_FILE, kn_strerror(rc));
@@ -667,6 +678,7 @@ static void finish_stop(node *n)
     uv_close((uv_handle_t *)&n->local_idle, NULL);
     node_host *h = n->host;
     if (h->running > 0 && --h->running == 0) {
+        http_finish(h);
         uv_close((uv_handle_t *)&h->sigusr1, NULL);
         uv_close((uv_handle_t *)&h->sigint, NULL);
         uv_close((uv_handle_t *)&h->sigterm, NULL);
@@ -683,6 +695,11 @@ void node_stop(node *n, const char *why, uint64_t now)
     n->stop_deadline_ms = now + NODE_CLOSE_GRACE_MS;
     if (!uv_is_closing((uv_handle_t *)&n->listener))
         uv_close((uv_handle_t *)&n->listener, NULL);
+    bool all = true; /* the web UI serves every council: it stops with the last one */
+    for (size_t i = 0; i < n->host->n; i++)
+        all &= n->host->nodes[i]->stopping;
+    if (all)
+        http_stop(n->host);
     for (slot *s = n->slots; s; s = s->next)
         if (s->resolving) {
             s->resolving->s = NULL;
@@ -966,6 +983,7 @@ int host_run(const kn_node_spec *v, size_t count, const kn_env *env, kn_node_joi
         uv_signal_start(&h->sighup, on_signal, SIGHUP);
         uv_signal_start(&h->sigusr1, on_signal, SIGUSR1);
         h->running = h->n;
+        http_start(h); /* the web UI of every council that enables it, on one listener */
         for (size_t i = 0; i < h->n; i++)
             node_start(h->nodes[i]);
         uv_run(&h->loop, UV_RUN_DEFAULT);
@@ -974,6 +992,7 @@ int host_run(const kn_node_spec *v, size_t count, const kn_env *env, kn_node_joi
             node_log(h->nodes[i], "stopped");
         }
     }
+    http_free(h); /* h2o closes its own handles, before the walk closes everything else */
     uv_walk(&h->loop, close_walk, NULL);
     uv_run(&h->loop, UV_RUN_DEFAULT);
     if (uv_loop_close(&h->loop) != 0) {

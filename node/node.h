@@ -17,6 +17,12 @@
 #include "log.h"
 #include "peer_config.h"
 
+/*
+ * Setting: where the last `knoten run` served this council's web pages
+ * ("HOST:PORT/PATH"), so that `knoten user add` prints activation links there.
+ */
+#define KN_HTTP_SETTING "http.url"
+
 typedef struct kn_node_config {
     const char *listen; /* "HOST:PORT"; IPv6 as "[::1]:8471"; NULL: do not listen */
     const char *name; /* the council's name in log lines; NULL or "" when hosting one */
@@ -30,9 +36,10 @@ typedef struct kn_node_config {
     bool http_enabled;
     const char *http_listen; /* "127.0.0.1:8470" by default */
     const char *web_path; /* URL path of this council's pages: "/" or "/NAME" */
+    const char *trusted_proxy; /* IP of a reverse proxy whose X-Forwarded-* we believe; NULL */
 } kn_node_config;
 
-/* Defaults: listen on 0.0.0.0:8471, log level info, HTTP off on 127.0.0.1:8470 at "/". */
+/* Defaults: listen on 0.0.0.0:8471, log level info, HTTP on 127.0.0.1:8470 at "/". */
 void kn_node_config_defaults(kn_node_config *cfg);
 
 /* Runs until SIGINT/SIGTERM; returns 0 after a clean shutdown. */

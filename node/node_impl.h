@@ -119,6 +119,7 @@ struct node_host {
     node **nodes; /* owned, n of them */
     size_t n;
     size_t running; /* councils not finished yet */
+    struct http *http; /* the web UI and API of the councils that enable it (http.c); or NULL */
 };
 
 /*
@@ -282,6 +283,24 @@ const uint8_t *node_slot_identity(const slot *s);
 /* Called by conn.c when a connection is established / has started closing. */
 void node_on_established(node *n, conn *c, uint64_t now);
 void node_on_closed(node *n, conn *c, int err, const char *why, uint64_t now);
+
+/* The peers as peers.state describes them (st owned by the caller: kn_peer_state_free). */
+KN_MUST_USE int node_peer_state(node *n, bool running, uint64_t now, kn_peer_state *st);
+
+/* ---- http.c ---- */
+/*
+ * Starts the web UI of every council of h whose configuration enables it, on
+ * one listener ([http] listen; the first such council's), each council below
+ * its web_path. A port in use or a bad address is logged and the councils run
+ * on without it.
+ */
+void http_start(node_host *h);
+/* The last council is stopping: stop accepting, close idle connections. */
+void http_stop(node_host *h);
+/* The last council finished: cut the connections still open; let the loop end. */
+void http_finish(node_host *h);
+/* After the loop ended, before its handles are walked: dispose of h2o. */
+void http_free(node_host *h);
 
 /* ---- conn.c ---- */
 /* Starts an outbound connection to addr for slot s. */

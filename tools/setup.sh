@@ -26,11 +26,15 @@ packages=(
     libinih-dev                             # the configuration file (node/config.c)
     libcmark-dev                            # Markdown, rendered safely (forums, feeds)
     python3-icalendar python3-feedparser    # independent parsers for the .ics and Atom tests
+    libh2o-dev libssl-dev                   # web interface (h2o, libuv flavour; its headers need OpenSSL's)
+    nodejs npm chromium wrk                 # browser tests (Playwright drives Debian's chromium), HTTP benchmark
 )
 
 install_missing() {
     local missing=()
     for p in "${packages[@]}"; do
+        # A nodejs build that bundles npm (and conflicts with Debian's npm) satisfies npm.
+        [ "$p" = npm ] && command -v npm >/dev/null && continue
         dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" \
             || missing+=("$p")
     done

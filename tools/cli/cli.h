@@ -108,6 +108,10 @@ int cmd_user(kn_cli *cli, int argc, char **argv);
 /* `knoten join` (cmd_join.c): redeem an invite code over the network. */
 int cmd_join(kn_cli *cli, int argc, char **argv);
 int cmd_sync(kn_cli *cli, int argc, char **argv);
+/* Web logins (cmd_account.c): `knoten user passwd|logins`, and the login of `user add`. */
+int cmd_user_web(kn_cli *cli, int argc, char **argv);
+int cli_account_create(kn_cli *cli, kn_datadir *dd, const uint8_t user[32], const char *login,
+    bool admin, bool password_stdin, bool activation);
 
 #endif
 

@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "accounts.h"
 #include "cli.h"
 #include "codec.h"
 #include "crypto.h"
@@ -740,11 +741,22 @@ static int user_add(kn_cli *cli, int argc, char **argv)
 {
     static const struct option opts[] = { { "name", required_argument, 0, 'n' },
         { "role", required_argument, 0, 'r' }, { "expertise", required_argument, 0, 'e' },
-        { "lang", required_argument, 0, 'l' }, CLI_COMMON_LONGOPTS, { 0, 0, 0, 0 } };
-    const char *name = NULL, *role = NULL;
+        { "lang", required_argument, 0, 'l' }, { "login", required_argument, 0, 'L' },
+        { "admin", no_argument, 0, 'A' }, { "password-stdin", no_argument, 0, 's' },
+        { "activate", no_argument, 0, 'a' }, CLI_COMMON_LONGOPTS, { 0, 0, 0, 0 } };
+    const char *name = NULL, *role = NULL, *login = NULL;
     char *expertise = NULL, *lang = NULL;
+    bool admin = false, pw_stdin = false, activate = false;
     FED_GETOPT_LOOP("user", {
-        if (opt == 'n')
+        if (opt == 'L')
+            login = optarg;
+        else if (opt == 'A')
+            admin = true;
+        else if (opt == 's')
+            pw_stdin = true;
+        else if (opt == 'a')
+            activate = true;
+        else if (opt == 'n')
             name = optarg;
         else if (opt == 'r')
             role = optarg;
@@ -760,6 +772,15 @@ static int user_add(kn_cli *cli, int argc, char **argv)
     if (!role || !*role || strlen(role) > KN_USER_ROLE_MAX)
         return cli_usage_error(
             cli, "--role is required, e.g. \"Personalamt\" (at most %d bytes)", KN_USER_ROLE_MAX);
+    if (login && !kn_login_valid(login))
+        return cli_usage_error(cli,
+            "--login takes 1 to %d lower-case letters, digits, '.', '_' or '-', starting with a "
+            "letter or digit (e.g. erika.muster)",
+            KN_LOGIN_MAX);
+    if (!login && (admin || pw_stdin || activate))
+        return cli_usage_error(cli, "--admin, --password-stdin and --activate need --login NAME");
+    if (pw_stdin && activate)
+        return cli_usage_error(cli, "give either --password-stdin or --activate");
     char *tags[KN_USER_TAGS_MAX], *langs[KN_USER_LANGS_MAX];
     int ntags = expertise ? split_list(expertise, tags, KN_USER_TAGS_MAX) : 0;
     int nlangs = lang ? split_list(lang, langs, KN_USER_LANGS_MAX) : 0;
@@ -800,6 +821,12 @@ static int user_add(kn_cli *cli, int argc, char **argv)
     printf("%s\n", hex);
     fprintf(stderr, "knoten: user \"%s\" (%s) created; the key is held in %s/users/ (0600).\n",
         name, role, dd.path);
+    if (login)
+        code = cli_account_create(cli, &dd, pk, login, admin, pw_stdin, activate);
+    else
+        fprintf(stderr,
+            "knoten: no web login: add one with --login NAME next time, or give this "
+            "user a login with a new `knoten user add --login`.\n");
 out:
     kn_datadir_close(&dd);
     return code;
@@ -930,9 +957,11 @@ int cmd_user(kn_cli *cli, int argc, char **argv)
         return user_ls(cli, argc - 1, argv + 1);
     if (argc > 1 && strcmp(argv[1], "revoke") == 0)
         return user_revoke(cli, argc - 1, argv + 1);
+    if (argc > 1 && (strcmp(argv[1], "passwd") == 0 || strcmp(argv[1], "logins") == 0))
+        return cmd_user_web(cli, argc - 1, argv + 1);
     if (argc > 1 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0))
         return cli_help("user");
     return cli_usage_error(cli,
-        "say what to do: `knoten user add`, `knoten user ls` or "
-        "`knoten user revoke`");
+        "say what to do: `knoten user add`, `knoten user ls`, `knoten user revoke`, "
+        "`knoten user passwd` or `knoten user logins`");
 }

@@ -34,6 +34,8 @@ typedef struct run_flags {
     long connections;
     bool set_log_level;
     kn_log_level log_level;
+    const char *http; /* --http HOST:PORT or "off" */
+    const char *trusted_proxy;
 } run_flags;
 
 /* Stores what the options and the file changed; CLI_OK or an exit code. */
@@ -62,7 +64,8 @@ static int parse_flags(kn_cli *cli, int argc, char **argv, run_flags *f)
     static const struct option opts[] = { { "listen", required_argument, 0, 'l' },
         { "announce", required_argument, 0, 'a' }, { "no-announce", no_argument, 0, 'A' },
         { "connections", required_argument, 0, 'c' }, { "config", required_argument, 0, 'f' },
-        { "log-level", required_argument, 0, 'v' }, CLI_COMMON_LONGOPTS, { 0, 0, 0, 0 } };
+        { "log-level", required_argument, 0, 'v' }, { "http", required_argument, 0, 'H' },
+        { "trusted-proxy", required_argument, 0, 'P' }, CLI_COMMON_LONGOPTS, { 0, 0, 0, 0 } };
     int opt, code = -1, rc;
     memset(f, 0, sizeof *f);
     f->connections = -1;
@@ -70,6 +73,10 @@ static int parse_flags(kn_cli *cli, int argc, char **argv, run_flags *f)
     while ((opt = cli_getopt(cli, argc, argv, "h", opts, "run", &code)) >= 0) {
         if (opt == 'l') {
             f->listen = optarg;
+        } else if (opt == 'H') {
+            f->http = optarg;
+        } else if (opt == 'P') {
+            f->trusted_proxy = optarg;
         } else if (opt == 'f') {
             f->config = optarg;
         } else if (opt == 'v') {
@@ -109,6 +116,11 @@ static int parse_flags(kn_cli *cli, int argc, char **argv, run_flags *f)
             "--listen \"%s\" is not an IP address and port such as 0.0.0.0:8471, "
             "127.0.0.1:8471 or [::]:8471",
             f->listen);
+    if (f->http && strcmp(f->http, "off") != 0 && kn_config_check_listen(f->http) < 0)
+        return cli_usage_error(cli,
+            "--http \"%s\" is not an IP address and port such as 127.0.0.1:8470 or "
+            "192.0.2.7:8470 (or off)",
+            f->http);
     return -1;
 }
 
@@ -159,6 +171,19 @@ static int open_council(kn_cli *cli, const kn_config *cfg, const kn_council_conf
     n->http_enabled = cfg->http_enabled;
     n->http_listen = cfg->http_listen;
     n->web_path = cc->web_path;
+    n->trusted_proxy = f->trusted_proxy;
+    if (f->http) {
+        n->http_enabled = strcmp(f->http, "off") != 0;
+        if (n->http_enabled)
+            n->http_listen = f->http;
+    }
+    if (n->http_enabled) { /* activation links printed by `knoten user add` point here */
+        char url[KN_PEER_ADDR_MAX + 80];
+        snprintf(url, sizeof url, "%s%s", n->http_listen, n->web_path[0] ? n->web_path : "/");
+        if (kn_store_setting_put(r->dd.store, KN_HTTP_SETTING, (const uint8_t *)url, strlen(url))
+            < 0)
+            fprintf(stderr, "knoten: note: could not remember the web address in the store\n");
+    }
     return CLI_OK;
 }
 

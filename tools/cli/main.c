@@ -33,7 +33,8 @@ const cli_command cli_commands[] = {
         "  --admit K         member signatures needed to admit a council (1-255)\n" DATA_HELP },
     { "run", cmd_run, "run the node (the main job)",
         "knoten run [--config FILE] [--listen HOST:PORT|off] [--announce HOST:PORT]...\n"
-        "           [--no-announce] [--connections N] [--log-level LEVEL] [--data DIR]\n\n"
+        "           [--no-announce] [--connections N] [--log-level LEVEL]\n"
+        "           [--http HOST:PORT|off] [--trusted-proxy IP] [--data DIR]\n\n"
         "Runs the node in the foreground until SIGINT or SIGTERM. Initialises the\n"
         "data directory first if it is empty. --announce and --connections are\n"
         "remembered for the next start. Logs one line per event to stderr.\n\n"
@@ -50,7 +51,12 @@ const cli_command cli_commands[] = {
         "  --no-announce         forget the remembered addresses\n"
         "  --connections N       target number of connections (default 8): configured\n"
         "                        peers first, then members' announced addresses\n"
-        "  --log-level LEVEL     error, warn, info (default) or debug\n" DATA_HELP },
+        "  --log-level LEVEL     error, warn, info (default) or debug\n"
+        "  --http HOST:PORT      where the web UI and API listen (default 127.0.0.1:8470;\n"
+        "                        a LAN address behind a reverse proxy; off: not at all).\n"
+        "                        A port in use is logged and the node runs on without\n"
+        "  --trusted-proxy IP    the reverse proxy whose X-Forwarded-For/-Proto are\n"
+        "                        believed (session cookies get Secure behind https)\n" DATA_HELP },
     { "peer", cmd_peer, "add, remove or list the peers this node dials",
         "knoten peer add HOST:PORT [KEY] [--data DIR]\n"
         "       knoten peer rm HOST:PORT [--data DIR]\n"

@@ -56,7 +56,7 @@ static void test_defaults_without_a_file(void **state)
     assert_string_equal(cfg.councils[0].web_path, "/");
     assert_int_equal(cfg.log_level, KN_LOG_INFO);
     assert_false(cfg.log_timestamps);
-    assert_false(cfg.http_enabled);
+    assert_true(cfg.http_enabled);
     assert_string_equal(cfg.http_listen, "127.0.0.1:8470");
     assert_int_equal(cfg.max_inbound, 256);
     assert_int_equal(cfg.max_handshakes, 64);

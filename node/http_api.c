@@ -1,0 +1,991 @@
+/*
+ * The JSON API under /api/ (docs/api.md has every endpoint with an example)
+ * and /metrics in Prometheus text format.
+ *
+ * Every endpoint but login and activation needs a session; admin endpoints
+ * need the admin role; every state change (any method but GET and HEAD)
+ * needs the session's CSRF token in X-CSRF-Token. Objects created here are
+ * signed with the signed-in person's user key, stored, and handed to the
+ * replication engine at once (sync_announce), like objects from peers.
+ */
+#define _GNU_SOURCE /* strcasestr */
+#include <stdlib.h>
+#include <string.h>
+
+#include "hex.h"
+#include "http_impl.h"
+#include "invites.h"
+#include "objjson.h"
+#include "peer_state.h"
+#include "users.h"
+
+/* ---- names of authors and councils, looked up once per request ---- */
+
+typedef struct name_entry {
+    uint8_t key[32];
+    char name[KN_USER_NAME_MAX + 1];
+    uint8_t node[32]; /* for users: the certifying node */
+    bool is_user;
+} name_entry;
+
+typedef struct names {
+    name_entry *v;
+    size_t n;
+    bool loaded;
+} names;
+
+static int collect_admit(void *ctx, const kn_object *o)
+{
+    names *nm = ctx;
+    const uint8_t *nk;
+    uint32_t nl, sl;
+    const char *s;
+    if (kn_object_bin(o, "node", &nk, &nl) < 0 || nl != 32 || kn_object_str(o, "name", &s, &sl) < 0)
+        return 0;
+    for (size_t i = 0; i < nm->n; i++)
+        if (!nm->v[i].is_user && memcmp(nm->v[i].key, nk, 32) == 0)
+            return 0; /* the first admit names the council */
+    name_entry *nv = realloc(nm->v, (nm->n + 1) * sizeof *nv);
+    if (!nv)
+        return KN_ENOMEM;
+    nm->v = nv;
+    name_entry *e = &nm->v[nm->n++];
+    memset(e, 0, sizeof *e);
+    memcpy(e->key, nk, 32);
+    snprintf(
+        e->name, sizeof e->name, "%.*s", (int)(sl < KN_USER_NAME_MAX ? sl : KN_USER_NAME_MAX), s);
+    return 0;
+}
+
+static int collect_user(void *ctx, const kn_object *o)
+{
+    names *nm = ctx;
+    const uint8_t *key;
+    uint32_t kl, sl;
+    const char *s;
+    if (kn_object_bin(o, "key", &key, &kl) < 0 || kl != 32 || kn_object_str(o, "name", &s, &sl) < 0)
+        return 0;
+    name_entry *nv = realloc(nm->v, (nm->n + 1) * sizeof *nv);
+    if (!nv)
+        return KN_ENOMEM;
+    nm->v = nv;
+    name_entry *e = &nm->v[nm->n++];
+    memset(e, 0, sizeof *e);
+    memcpy(e->key, key, 32);
+    memcpy(e->node, o->author, 32);
+    e->is_user = true;
+    snprintf(
+        e->name, sizeof e->name, "%.*s", (int)(sl < KN_USER_NAME_MAX ? sl : KN_USER_NAME_MAX), s);
+    return 0;
+}
+
+static void names_load(hreq *r, names *nm)
+{
+    if (nm->loaded)
+        return;
+    nm->loaded = true;
+    kn_store_query q = { .index = KN_BY_SPACE_TYPE, .space = "", .type = KN_T_ADMIT };
+    http_ignore(kn_store_each(r->n->dd->store, &q, collect_admit, nm));
+    q.type = KN_T_USER;
+    http_ignore(kn_store_each(r->n->dd->store, &q, collect_user, nm));
+}
+
+static const name_entry *names_find(const names *nm, const uint8_t key[32])
+{
+    for (size_t i = 0; i < nm->n; i++)
+        if (memcmp(nm->v[i].key, key, 32) == 0)
+            return &nm->v[i];
+    return NULL;
+}
+
+static void names_free(names *nm)
+{
+    free(nm->v);
+    memset(nm, 0, sizeof *nm);
+}
+
+/* Adds author_name and council (name of the node, or of the user's node). */
+static void add_names(hreq *r, names *nm, json_t *j, const uint8_t author[32])
+{
+    names_load(r, nm);
+    const name_entry *e = names_find(nm, author);
+    const name_entry *council = NULL;
+    if (e && e->is_user) {
+        json_object_set_new(j, "author_name", json_string(e->name));
+        council = names_find(nm, e->node);
+    } else {
+        council = e;
+    }
+    if (council)
+        json_object_set_new(j, "council", json_string(council->name));
+}
+
+json_t *http_object_json(hreq *r, const kn_object *o)
+{
+    names nm = { 0 };
+    json_t *j = kn_objjson_new(o, false);
+    if (j)
+        add_names(r, &nm, j, o->author);
+    names_free(&nm);
+    return j;
+}
+
+/* ---- helpers ---- */
+
+static bool need_admin(hreq *r)
+{
+    if (r->acct.role == KN_ROLE_ADMIN)
+        return true;
+    http_error(r, 403, "forbidden", "this needs the admin role");
+    return false;
+}
+
+static int parse_uint(const char *s, uint64_t max, uint64_t *out)
+{
+    if (!s || !*s)
+        return KN_EINVAL;
+    char *end;
+    unsigned long long v = strtoull(s, &end, 10);
+    if (*end || v > max || s[0] == '-')
+        return KN_EINVAL;
+    *out = v;
+    return 0;
+}
+
+/* A body field of the canonical map, sorted before encoding. */
+typedef struct bfield {
+    const char *key;
+    enum { BF_STR, BF_UINT, BF_BOOL, BF_STRS, BF_UINTS } kind;
+    const char *s;
+    uint64_t u;
+    bool b;
+    json_t *arr; /* BF_STRS, BF_UINTS: a JSON array (borrowed) */
+} bfield;
+
+static int bf_cmp(const void *a, const void *b)
+{
+    const bfield *x = a, *y = b;
+    return kn_mp_key_cmp(x->key, (uint32_t)strlen(x->key), y->key, (uint32_t)strlen(y->key));
+}
+
+/* Encodes fields (those with kind BF_STR and s == NULL are left out) as a canonical map. */
+static int body_encode(bfield *f, size_t n, kn_mp_out *o)
+{
+    size_t m = 0;
+    for (size_t i = 0; i < n; i++)
+        if (!(f[i].kind == BF_STR && !f[i].s) && !(f[i].kind >= BF_STRS && !f[i].arr))
+            f[m++] = f[i];
+    qsort(f, m, sizeof *f, bf_cmp);
+    kn_mp_write_map(o, (uint32_t)m);
+    for (size_t i = 0; i < m; i++) {
+        kn_mp_write_cstr(o, f[i].key);
+        switch (f[i].kind) {
+        case BF_STR:
+            kn_mp_write_cstr(o, f[i].s);
+            break;
+        case BF_UINT:
+            kn_mp_write_uint(o, f[i].u);
+            break;
+        case BF_BOOL:
+            kn_mp_write_bool(o, f[i].b);
+            break;
+        case BF_STRS:
+        case BF_UINTS: {
+            size_t k;
+            json_t *v;
+            kn_mp_write_array(o, (uint32_t)json_array_size(f[i].arr));
+            json_array_foreach(f[i].arr, k, v)
+            {
+                if (f[i].kind == BF_STRS && json_is_string(v))
+                    kn_mp_write_str(o, json_string_value(v), json_string_length(v));
+                else if (f[i].kind == BF_UINTS && json_is_integer(v) && json_integer_value(v) >= 0)
+                    kn_mp_write_uint(o, (uint64_t)json_integer_value(v));
+                else
+                    return KN_ESCHEMA;
+            }
+            break;
+        }
+        }
+    }
+    return kn_mp_out_error(o);
+}
+
+int http_publish(hreq *r, kn_object_draft *d, uint8_t id[KN_ID])
+{
+    uint8_t sk[64];
+    uint8_t *raw = NULL;
+    size_t len;
+    int rc = http_auth_user_secret(r, sk);
+    if (rc < 0) {
+        http_error(r, 403, "no_user_key",
+            "this node does not hold your user key; ask the administrator (knoten user ls)");
+        return rc;
+    }
+    d->created = r->now;
+    rc = kn_object_sign(d, sk, &raw, &len);
+    kn_memzero(sk, sizeof sk);
+    if (rc < 0) {
+        http_error(r, 400, "invalid",
+            rc == KN_ESCHEMA ? "a field is missing, too long or not allowed (see docs/objects.md)"
+                             : kn_strerror(rc));
+        return rc;
+    }
+    rc = kn_store_put(r->n->dd->store, raw, len, r->now, id);
+    if (rc == KN_PUT_STORED) {
+        (void)sync_announce(r->n, raw, len, id, r->now);
+        /* Objects signed here must not be published again by localpub's poll. */
+    }
+    free(raw);
+    if (rc < 0) {
+        http_error(r, rc == KN_EUNAUTH ? 403 : 400, rc == KN_EUNAUTH ? "not_allowed" : "refused",
+            rc == KN_EUNAUTH ? "your user certificate does not allow this (revoked, or the node "
+                               "is not a member)"
+                             : kn_strerror(rc));
+        return rc;
+    }
+    return 0;
+}
+
+/* Publishes a body built from fields with the given type, space and refs; answers 201 {id}. */
+static void publish_fields(hreq *r, kn_otype type, const char *space, const uint8_t (*refs)[32],
+    uint32_t nrefs, bfield *f, size_t nf)
+{
+    kn_mp_out o;
+    kn_mp_out_init(&o, KN_OBJECT_MAX);
+    int rc = body_encode(f, nf, &o);
+    if (rc < 0) {
+        kn_mp_out_free(&o);
+        http_error(r, 400, "invalid", "a field has the wrong type");
+        return;
+    }
+    kn_object_draft d = {
+        .type = type, .space = space ? space : "", .nrefs = nrefs, .body = o.buf, .body_len = o.len
+    };
+    for (uint32_t i = 0; i < nrefs; i++)
+        memcpy(d.refs[i], refs[i], 32);
+    uint8_t id[KN_ID];
+    rc = http_publish(r, &d, id);
+    kn_mp_out_free(&o);
+    if (rc < 0)
+        return;
+    char hex[65];
+    kn_hex_encode(hex, id, 32);
+    http_json(r, 201, json_pack("{s:s}", "id", hex));
+}
+
+/* ---- listings ---- */
+
+typedef struct lister {
+    hreq *r;
+    names nm;
+    json_t *arr;
+    size_t limit, scanned, scan_max;
+    kn_otype type;
+    const uint8_t *ref;
+    uint64_t last_created;
+    bool more;
+} lister;
+
+static int list_visit(void *ctx, const kn_object *o)
+{
+    lister *l = ctx;
+    if (++l->scanned > l->scan_max) {
+        l->more = true;
+        return 1;
+    }
+    if (l->type && o->type != l->type)
+        return 0;
+    if (json_array_size(l->arr) == l->limit) {
+        l->more = true;
+        return 1;
+    }
+    json_t *j = kn_objjson_new(o, false);
+    if (!j)
+        return KN_ENOMEM;
+    add_names(l->r, &l->nm, j, o->author);
+    json_array_append_new(l->arr, j);
+    l->last_created = o->created;
+    return 0;
+}
+
+json_t *http_list(hreq *r, const kn_store_query *sq, kn_otype type, size_t limit, bool *more)
+{
+    lister l = { .r = r, .scan_max = 20000, .limit = limit, .type = type };
+    l.arr = json_array();
+    int rc = kn_store_each(r->n->dd->store, sq, list_visit, &l);
+    names_free(&l.nm);
+    if (more)
+        *more = l.more;
+    if (rc < 0) {
+        json_decref(l.arr);
+        return NULL;
+    }
+    return l.arr;
+}
+
+/*
+ * GET /api/objects?type=&space=&author=&ref=&limit=&before=
+ * Newest first; `before` (ms, exclusive) pages backwards: pass the last
+ * item's created. Without space, the time index is scanned and at most
+ * 20,000 objects are looked at per call (then "more" is true).
+ */
+static void api_objects(hreq *r, const char *force_type)
+{
+    const http_form *q = &r->query;
+    const char *type = force_type ? force_type : http_form_get(q, "type");
+    const char *space = http_form_get(q, "space");
+    const char *author = http_form_get(q, "author");
+    const char *ref = http_form_get(q, "ref");
+    uint64_t limit = 50, before = 0;
+    uint8_t akey[32], rkey[32];
+    lister l = { .r = r, .scan_max = 20000 };
+    if (http_form_get(q, "limit")
+        && parse_uint(http_form_get(q, "limit"), HTTP_LIST_MAX, &limit) < 0) {
+        http_error(r, 400, "bad_limit", "limit is a number from 1 to 200");
+        return;
+    }
+    if (http_form_get(q, "before")
+        && parse_uint(http_form_get(q, "before"), UINT64_MAX, &before) < 0) {
+        http_error(r, 400, "bad_before", "before is a time in ms since 1970");
+        return;
+    }
+    if (type && *type) {
+        int t = kn_otype_from_name(type, strlen(type));
+        if (t < 0) {
+            http_error(r, 400, "bad_type", "unknown object type");
+            return;
+        }
+        l.type = (kn_otype)t;
+    }
+    kn_store_query sq = { .index = KN_BY_TIME, .reverse = true, .until_ms = before };
+    if (space && *space) {
+        if (strlen(space) > KN_SPACE_MAX) {
+            http_error(r, 400, "bad_space", "an area name is at most 64 bytes");
+            return;
+        }
+        sq.index = KN_BY_SPACE_TYPE;
+        sq.space = space;
+        sq.type = l.type;
+    } else if (author && *author) {
+        if (!http_parse_id(author, akey)) {
+            http_error(r, 400, "bad_author", "author is 64 hex digits");
+            return;
+        }
+        sq.index = KN_BY_AUTHOR;
+        sq.author = akey;
+    } else if (ref && *ref) {
+        if (!http_parse_id(ref, rkey)) {
+            http_error(r, 400, "bad_ref", "ref is 64 hex digits");
+            return;
+        }
+        sq.index = KN_BY_REF;
+        sq.ref = rkey;
+        sq.type = l.type;
+    }
+    l.limit = limit ? limit : 50;
+    l.arr = json_array();
+    int rc = kn_store_each(r->n->dd->store, &sq, list_visit, &l);
+    names_free(&l.nm);
+    if (rc < 0) {
+        json_decref(l.arr);
+        http_error(r, 500, "store", kn_strerror(rc));
+        return;
+    }
+    json_t *res = json_pack("{s:o, s:b}", "items", l.arr, "more", l.more);
+    if (l.more && l.last_created)
+        json_object_set_new(res, "next_before", json_integer((json_int_t)l.last_created));
+    http_json(r, 200, res);
+}
+
+int http_load(
+    hreq *r, const char *idhex, kn_otype type, uint8_t id[32], uint8_t **raw, kn_object *o)
+{
+    size_t len;
+    *raw = NULL;
+    if (!http_parse_id(idhex, id)) {
+        http_error(r, 400, "bad_id", "an id is 64 hex digits");
+        return KN_EINVAL;
+    }
+    int rc = kn_store_get(r->n->dd->store, id, raw, &len);
+    if (rc == KN_ERETRACTED) {
+        http_error(r, 410, "retracted", "this was retracted by its author");
+        return rc;
+    }
+    if (rc < 0 || kn_object_decode(o, *raw, len) < 0 || (type && o->type != type)) {
+        free(*raw);
+        *raw = NULL;
+        http_error(r, 404, "not_found", "no such object here (yet)");
+        return KN_ENOTFOUND;
+    }
+    return 0;
+}
+
+const char *http_member_state(const kn_roster_member *m)
+{
+    return m->revoked_at != KN_ROSTER_NEVER  ? "revoked"
+        : m->founder                         ? "founder"
+        : m->member_since != KN_ROSTER_NEVER ? "member"
+                                             : "pending";
+}
+
+static void api_object(hreq *r, const char *idhex)
+{
+    uint8_t id[32], *raw;
+    kn_object o;
+    if (http_load(r, idhex, 0, id, &raw, &o) < 0)
+        return;
+    json_t *j = http_object_json(r, &o);
+    free(raw);
+    http_json(r, 200, j);
+}
+
+/* GET /api/threads/ID: the thread and its replies, oldest first. */
+static void api_thread(hreq *r, const char *idhex)
+{
+    uint8_t id[32], *raw;
+    kn_object o;
+    if (http_load(r, idhex, KN_T_THREAD, id, &raw, &o) < 0)
+        return;
+    lister l = { .r = r, .scan_max = 100000, .limit = 10000, .type = KN_T_POST };
+    l.arr = json_array();
+    json_t *t = kn_objjson_new(&o, false);
+    add_names(r, &l.nm, t, o.author);
+    free(raw);
+    kn_store_query sq = { .index = KN_BY_REF, .ref = id, .type = KN_T_POST };
+    int rc = kn_store_each(r->n->dd->store, &sq, list_visit, &l);
+    names_free(&l.nm);
+    if (rc < 0) {
+        json_decref(t);
+        json_decref(l.arr);
+        http_error(r, 500, "store", kn_strerror(rc));
+        return;
+    }
+    http_json(r, 200, json_pack("{s:o, s:o}", "thread", t, "posts", l.arr));
+}
+
+/* ---- creating objects ---- */
+
+static const char *jstr(json_t *j, const char *k)
+{
+    json_t *v = json_object_get(j, k);
+    return json_is_string(v) ? json_string_value(v) : NULL;
+}
+
+/* "a, b,c" or ["a","b"] → a new JSON array of trimmed non-empty strings (NULL if absent). */
+static json_t *tags_of(json_t *j, const char *k)
+{
+    json_t *v = json_object_get(j, k);
+    if (json_is_array(v))
+        return json_incref(v);
+    if (!json_is_string(v) || !json_string_length(v))
+        return NULL;
+    json_t *a = json_array();
+    const char *s = json_string_value(v);
+    while (*s) {
+        while (*s == ' ' || *s == ',')
+            s++;
+        const char *e = s;
+        while (*e && *e != ',')
+            e++;
+        const char *t = e;
+        while (t > s && t[-1] == ' ')
+            t--;
+        if (t > s)
+            json_array_append_new(a, json_stringn(s, (size_t)(t - s)));
+        s = e;
+    }
+    if (!json_array_size(a)) {
+        json_decref(a);
+        return NULL;
+    }
+    return a;
+}
+
+static void api_create_thread(hreq *r)
+{
+    json_t *j = http_body_json(r);
+    if (!j)
+        return;
+    json_t *tags = tags_of(j, "tags");
+    bfield f[] = { { "title", BF_STR, jstr(j, "title"), 0, 0, NULL },
+        { "body", BF_STR, jstr(j, "body") ? jstr(j, "body") : "", 0, 0, NULL },
+        { "tags", BF_STRS, NULL, 0, 0, tags } };
+    if (!jstr(j, "title") || !jstr(j, "space"))
+        http_error(r, 400, "missing", "space and title are required");
+    else
+        publish_fields(r, KN_T_THREAD, jstr(j, "space"), NULL, 0, f, 3);
+    json_decref(tags);
+    json_decref(j);
+}
+
+static void api_create_post(hreq *r, const char *thread_hex)
+{
+    uint8_t refs[2][32], *raw = NULL;
+    size_t len;
+    kn_object t;
+    json_t *j = http_body_json(r);
+    if (!j)
+        return;
+    char space[KN_SPACE_MAX + 1];
+    const char *parent = jstr(j, "parent");
+    if (!http_parse_id(thread_hex, refs[0])
+        || kn_store_get(r->n->dd->store, refs[0], &raw, &len) < 0
+        || kn_object_decode(&t, raw, len) < 0 || t.type != KN_T_THREAD) {
+        http_error(r, 404, "not_found", "no such thread here");
+        goto out;
+    }
+    snprintf(space, sizeof space, "%.*s", (int)t.space_len, t.space);
+    memcpy(refs[1], refs[0], 32);
+    if (parent && *parent && !http_parse_id(parent, refs[1])) {
+        http_error(r, 400, "bad_parent", "parent is the id of a post (64 hex digits)");
+        goto out;
+    }
+    bfield f[] = { { "body", BF_STR, jstr(j, "body"), 0, 0, NULL } };
+    if (!jstr(j, "body") || !*jstr(j, "body"))
+        http_error(r, 400, "missing", "body is required");
+    else
+        publish_fields(r, KN_T_POST, space, (const uint8_t(*)[32])refs, 2, f, 1);
+out:
+    free(raw);
+    json_decref(j);
+}
+
+static void api_create_link(hreq *r)
+{
+    json_t *j = http_body_json(r);
+    if (!j)
+        return;
+    json_t *tags = tags_of(j, "tags");
+    const char *desc = jstr(j, "description");
+    bfield f[] = { { "title", BF_STR, jstr(j, "title"), 0, 0, NULL },
+        { "url", BF_STR, jstr(j, "url"), 0, 0, NULL },
+        { "description", BF_STR, desc && *desc ? desc : NULL, 0, 0, NULL },
+        { "tags", BF_STRS, NULL, 0, 0, tags } };
+    if (!jstr(j, "title") || !jstr(j, "url") || !jstr(j, "space"))
+        http_error(r, 400, "missing", "space, title and url are required");
+    else
+        publish_fields(r, KN_T_LINK, jstr(j, "space"), NULL, 0, f, 4);
+    json_decref(tags);
+    json_decref(j);
+}
+
+static void api_retract(hreq *r, const char *idhex)
+{
+    uint8_t ref[1][32];
+    json_t *j = http_body_json(r);
+    if (!j)
+        return;
+    const char *reason = jstr(j, "reason");
+    bfield f[] = { { "reason", BF_STR, reason && *reason ? reason : NULL, 0, 0, NULL } };
+    if (!http_parse_id(idhex, ref[0]))
+        http_error(r, 400, "bad_id", "an id is 64 hex digits");
+    else if (!kn_store_has(r->n->dd->store, ref[0]))
+        http_error(r, 404, "not_found", "no such object here");
+    else
+        publish_fields(r, KN_T_RETRACT, "", (const uint8_t(*)[32])ref, 1, f, 1);
+    json_decref(j);
+}
+
+/* ---- areas ---- */
+
+typedef struct area_acc {
+    json_t *counts; /* space -> count */
+    size_t scanned;
+} area_acc;
+
+static int area_visit(void *ctx, const kn_object *o)
+{
+    area_acc *a = ctx;
+    if (++a->scanned > 200000)
+        return 1;
+    if (!o->space_len)
+        return 0;
+    char sp[KN_SPACE_MAX + 1];
+    snprintf(sp, sizeof sp, "%.*s", (int)o->space_len, o->space);
+    json_t *c = json_object_get(a->counts, sp);
+    json_object_set_new(a->counts, sp, json_integer(c ? json_integer_value(c) + 1 : 1));
+    return 0;
+}
+
+/* GET /api/areas: every area with its number of objects (a scan, bounded). */
+static void api_areas(hreq *r)
+{
+    area_acc a = { json_object(), 0 };
+    kn_store_query sq = { .index = KN_BY_TIME, .reverse = true };
+    int rc = kn_store_each(r->n->dd->store, &sq, area_visit, &a);
+    if (rc < 0) {
+        json_decref(a.counts);
+        http_error(r, 500, "store", kn_strerror(rc));
+        return;
+    }
+    json_t *arr = json_array();
+    const char *k;
+    json_t *v;
+    json_object_foreach(a.counts, k, v)
+    {
+        json_array_append_new(arr, json_pack("{s:s, s:O}", "name", k, "objects", v));
+    }
+    json_decref(a.counts);
+    http_json(r, 200, json_pack("{s:o}", "areas", arr));
+}
+
+/* ---- people, councils, peers, invites ---- */
+
+static void api_users(hreq *r)
+{
+    kn_user_entry *v = NULL;
+    size_t n = 0;
+    names nm = { 0 };
+    int rc = kn_users_list(r->n->dd, true, &v, &n);
+    if (rc < 0) {
+        http_error(r, 500, "store", kn_strerror(rc));
+        return;
+    }
+    const char *q = http_form_get(&r->query, "q");
+    json_t *arr = json_array();
+    for (size_t i = 0; i < n; i++) {
+        if (v[i].r.revoked_at != KN_ROSTER_NEVER)
+            continue;
+        if (q && *q && !strcasestr(v[i].name, q) && !strcasestr(v[i].expertise, q)
+            && !strcasestr(v[i].role, q))
+            continue;
+        char key[65];
+        kn_hex_encode(key, v[i].r.key, 32);
+        json_t *u = json_pack("{s:s, s:s, s:s, s:s, s:s}", "key", key, "name", v[i].name, "role",
+            v[i].role, "expertise", v[i].expertise, "lang", v[i].lang);
+        names_load(r, &nm);
+        const name_entry *c = names_find(&nm, v[i].r.node);
+        if (c)
+            json_object_set_new(u, "council", json_string(c->name));
+        json_array_append_new(arr, u);
+    }
+    names_free(&nm);
+    free(v);
+    http_json(r, 200, json_pack("{s:o}", "users", arr));
+}
+
+static void api_members(hreq *r)
+{
+    kn_roster_member *m = NULL;
+    size_t n = 0;
+    names nm = { 0 };
+    int rc = kn_store_members_list(r->n->dd->store, &m, &n);
+    if (rc < 0) {
+        http_error(r, 500, "store", kn_strerror(rc));
+        return;
+    }
+    names_load(r, &nm);
+    json_t *arr = json_array();
+    for (size_t i = 0; i < n; i++) {
+        if (!kn_roster_is_node(&m[i]))
+            continue;
+        char key[65];
+        kn_hex_encode(key, m[i].key, 32);
+        const char *state = http_member_state(&m[i]);
+        const name_entry *e = names_find(&nm, m[i].key);
+        json_t *o = json_pack("{s:s, s:s, s:s, s:i, s:b}", "key", key, "name", e ? e->name : "",
+            "state", state, "signatures", (int)m[i].nadmits, "self",
+            memcmp(m[i].key, r->n->dd->identity_pk, 32) == 0);
+        if (m[i].member_since != KN_ROSTER_NEVER)
+            json_object_set_new(o, "since", json_integer((json_int_t)m[i].member_since));
+        if (m[i].revoked_at != KN_ROSTER_NEVER)
+            json_object_set_new(o, "revoked_at", json_integer((json_int_t)m[i].revoked_at));
+        json_array_append_new(arr, o);
+    }
+    names_free(&nm);
+    free(m);
+    http_json(r, 200, json_pack("{s:o}", "members", arr));
+}
+
+json_t *http_peers_json(hreq *r)
+{
+    kn_peer_state st = { 0 };
+    json_t *arr = json_array();
+    if (node_peer_state(r->n, true, r->now, &st) < 0)
+        return arr;
+    for (size_t i = 0; i < st.n; i++) {
+        kn_peer_status *p = &st.v[i];
+        char id[65] = "";
+        if (p->has_identity)
+            kn_hex_encode(id, p->identity, 32);
+        json_t *o = json_pack("{s:s, s:s, s:s, s:b, s:b, s:I, s:I, s:s}", "addr", p->addr,
+            "identity", id, "phase", kn_peer_phase_name(p->phase), "inbound", p->inbound,
+            "announced", p->announced, "bytes_in", (json_int_t)p->bytes_in, "bytes_out",
+            (json_int_t)p->bytes_out, "last_error", p->last_error);
+        json_object_set_new(o, "since", json_integer((json_int_t)p->since_ms));
+        json_object_set_new(o, "sync",
+            json_pack("{s:I, s:I, s:I, s:I, s:I, s:I}", "objs_in", (json_int_t)p->sync.objs_in,
+                "objs_out", (json_int_t)p->sync.objs_out, "last_reconciliation",
+                (json_int_t)p->sync.recon_ms, "duration_ms", (json_int_t)p->sync.recon_duration_ms,
+                "recon_in", (json_int_t)p->sync.recon_in, "recon_out",
+                (json_int_t)p->sync.recon_out));
+        json_array_append_new(arr, o);
+    }
+    kn_peer_state_free(&st);
+    return arr;
+}
+
+static void api_invites(hreq *r)
+{
+    kn_invite_list l = { 0 };
+    if (kn_invites_load(r->n->dd->store, &l) < 0) {
+        http_error(r, 500, "store", "cannot read the invites");
+        return;
+    }
+    json_t *arr = json_array();
+    for (size_t i = 0; i < l.n; i++) {
+        kn_invite_record *v = &l.v[i];
+        json_array_append_new(arr,
+            json_pack("{s:i, s:s, s:s, s:I, s:I}", "id", (int)v->id, "note", v->note, "state",
+                kn_invite_record_state(v, r->now), "created", (json_int_t)v->created_ms, "expires",
+                (json_int_t)v->expires_ms));
+    }
+    kn_invite_list_free(&l);
+    http_json(r, 200, json_pack("{s:o}", "invites", arr));
+}
+
+static void api_invite_create(hreq *r)
+{
+    json_t *j = http_body_json(r);
+    if (!j)
+        return;
+    const char *note = jstr(j, "note");
+    const char *exp = jstr(j, "expires");
+    uint64_t ttl = 7ull * 24 * 3600 * 1000;
+    char *code = NULL;
+    if (exp && kn_invites_parse_ttl(exp, &ttl) < 0) {
+        http_error(r, 400, "bad_expires", "expires is like 30m, 12h, 7d or 2w (at most 90d)");
+    } else if (http_invite_create(r, note ? note : "", ttl, &code) == 0) {
+        http_json(r, 201, json_pack("{s:s}", "code", code));
+        kn_memzero(code, strlen(code));
+    }
+    free(code);
+    json_decref(j);
+}
+
+static void api_invite_withdraw(hreq *r, const char *id)
+{
+    uint64_t v;
+    if (parse_uint(id, UINT32_MAX, &v) < 0) {
+        http_error(r, 400, "bad_id", "an invite id is a number");
+        return;
+    }
+    int rc = kn_invites_withdraw(r->n->dd, (uint32_t)v, r->now);
+    if (rc < 0) {
+        http_error(r, rc == KN_ENOTFOUND ? 404 : 409, "refused",
+            rc == KN_ENOTFOUND ? "no such invite" : "the invite is not open any more");
+        return;
+    }
+    http_json(r, 200, json_pack("{s:b}", "ok", 1));
+}
+
+static void api_status(hreq *r)
+{
+    kn_store_stats st;
+    char id[65];
+    kn_hex_encode(id, r->n->dd->identity_pk, 32);
+    if (kn_store_stats_get(r->n->dd->store, &st) < 0) {
+        http_error(r, 500, "store", "cannot read the store");
+        return;
+    }
+    http_json(r, 200,
+        json_pack("{s:s, s:I, s:I, s:I, s:I}", "identity", id, "objects", (json_int_t)st.objects,
+            "pending", (json_int_t)st.pending, "tombstones", (json_int_t)st.tombstones,
+            "store_bytes", (json_int_t)st.map_used));
+}
+
+/* ---- routing ---- */
+
+static bool is(hreq *r, size_t n, const char *s0, const char *s1)
+{
+    return r->nseg == n && (!s0 || strcmp(r->seg[0], s0) == 0)
+        && (!s1 || (n > 1 && strcmp(r->seg[1], s1) == 0));
+}
+
+void http_api_route(hreq *r, const char *path)
+{
+    (void)path;
+    bool get = http_method_is(r, "GET") || http_method_is(r, "HEAD");
+    bool post = http_method_is(r, "POST");
+    if (is(r, 1, "login", NULL) && post) {
+        http_auth_api_login(r);
+        return;
+    }
+    if (!r->authed) {
+        http_error(r, 401, "unauthenticated", "log in first (POST /api/login)");
+        return;
+    }
+    if (!get && !http_auth_csrf_ok(r)) {
+        http_error(r, 403, "csrf", "missing or wrong X-CSRF-Token (see GET /api/session)");
+        return;
+    }
+    if (is(r, 1, "logout", NULL) && post)
+        http_auth_api_logout(r);
+    else if (is(r, 1, "session", NULL) && get)
+        http_auth_api_session(r);
+    else if (is(r, 1, "status", NULL) && get)
+        api_status(r);
+    else if (is(r, 1, "objects", NULL) && get)
+        api_objects(r, NULL);
+    else if (is(r, 2, "objects", NULL) && get)
+        api_object(r, r->seg[1]);
+    else if (is(r, 3, "objects", NULL) && post && !strcmp(r->seg[2], "retract"))
+        api_retract(r, r->seg[1]);
+    else if (is(r, 1, "threads", NULL) && get)
+        api_objects(r, "thread");
+    else if (is(r, 1, "threads", NULL) && post)
+        api_create_thread(r);
+    else if (is(r, 2, "threads", NULL) && get)
+        api_thread(r, r->seg[1]);
+    else if (is(r, 3, "threads", NULL) && post && !strcmp(r->seg[2], "posts"))
+        api_create_post(r, r->seg[1]);
+    else if (is(r, 1, "links", NULL) && get)
+        api_objects(r, "link");
+    else if (is(r, 1, "links", NULL) && post)
+        api_create_link(r);
+    else if (is(r, 1, "areas", NULL) && get)
+        api_areas(r);
+    else if (is(r, 1, "users", NULL) && get)
+        api_users(r);
+    else if (is(r, 1, "members", NULL) && get)
+        api_members(r);
+    else if (is(r, 1, "peers", NULL) && get) {
+        if (need_admin(r))
+            http_json(r, 200, json_pack("{s:o}", "peers", http_peers_json(r)));
+    } else if (is(r, 1, "invites", NULL) && get) {
+        if (need_admin(r))
+            api_invites(r);
+    } else if (is(r, 1, "invites", NULL) && post) {
+        if (need_admin(r))
+            api_invite_create(r);
+    } else if (is(r, 3, "invites", NULL) && post && !strcmp(r->seg[2], "withdraw")) {
+        if (need_admin(r))
+            api_invite_withdraw(r, r->seg[1]);
+    } else
+        http_error(r, 404, "not_found", "no such endpoint (see docs/api.md)");
+}
+
+/* ---- /metrics ---- */
+
+void http_api_metrics(hreq *r)
+{
+    http *h = r->h;
+    hbuf b = { 0 };
+    kn_store_stats st;
+    if (kn_store_stats_get(r->n->dd->store, &st) == 0) {
+        hb_printf(&b,
+            "# HELP knoten_objects Signed objects stored.\n# TYPE knoten_objects gauge\n"
+            "knoten_objects %llu\n"
+            "# HELP knoten_pending Objects waiting for a dependency.\n# TYPE knoten_pending gauge\n"
+            "knoten_pending %llu\n"
+            "# HELP knoten_tombstones Retracted ids.\n# TYPE knoten_tombstones gauge\n"
+            "knoten_tombstones %llu\n"
+            "# HELP knoten_store_bytes Bytes used in the LMDB map.\n# TYPE knoten_store_bytes "
+            "gauge\n"
+            "knoten_store_bytes %llu\n"
+            "# HELP knoten_store_map_bytes Size of the LMDB map.\n# TYPE knoten_store_map_bytes "
+            "gauge\n"
+            "knoten_store_map_bytes %llu\n",
+            (unsigned long long)st.objects, (unsigned long long)st.pending,
+            (unsigned long long)st.tombstones, (unsigned long long)st.map_used,
+            (unsigned long long)st.map_size);
+    }
+    kn_peer_state ps = { 0 };
+    uint64_t connected = 0, objs_in = 0, objs_out = 0, bin = 0, bout = 0, rounds_last = 0;
+    if (node_peer_state(r->n, true, r->now, &ps) == 0) {
+        for (size_t i = 0; i < ps.n; i++) {
+            connected += ps.v[i].phase == KN_PHASE_CONNECTED;
+            objs_in += ps.v[i].sync.objs_in;
+            objs_out += ps.v[i].sync.objs_out;
+            bin += ps.v[i].bytes_in;
+            bout += ps.v[i].bytes_out;
+            if (ps.v[i].sync.recon_ms > rounds_last)
+                rounds_last = ps.v[i].sync.recon_ms;
+        }
+    }
+    hb_printf(&b,
+        "# HELP knoten_peers Peers known to the node (configured, announced, inbound).\n"
+        "# TYPE knoten_peers gauge\nknoten_peers %zu\n"
+        "# HELP knoten_peers_connected Peers with an established session.\n"
+        "# TYPE knoten_peers_connected gauge\nknoten_peers_connected %llu\n"
+        "# HELP knoten_sync_objects_received Objects received from the current peers' sessions.\n"
+        "# TYPE knoten_sync_objects_received gauge\nknoten_sync_objects_received %llu\n"
+        "# HELP knoten_sync_objects_sent Objects sent in the current peers' sessions.\n"
+        "# TYPE knoten_sync_objects_sent gauge\nknoten_sync_objects_sent %llu\n"
+        "# HELP knoten_peer_bytes_received Bytes received from the current peers.\n"
+        "# TYPE knoten_peer_bytes_received gauge\nknoten_peer_bytes_received %llu\n"
+        "# HELP knoten_peer_bytes_sent Bytes sent to the current peers.\n"
+        "# TYPE knoten_peer_bytes_sent gauge\nknoten_peer_bytes_sent %llu\n"
+        "# HELP knoten_sync_last_reconciliation_ms When the last reconciliation started (ms "
+        "since 1970).\n# TYPE knoten_sync_last_reconciliation_ms gauge\n"
+        "knoten_sync_last_reconciliation_ms %llu\n",
+        ps.n, (unsigned long long)connected, (unsigned long long)objs_in,
+        (unsigned long long)objs_out, (unsigned long long)bin, (unsigned long long)bout,
+        (unsigned long long)rounds_last);
+    kn_peer_state_free(&ps);
+    hb_puts(&b,
+        "# HELP knoten_http_requests_total HTTP responses by status code.\n"
+        "# TYPE knoten_http_requests_total counter\n");
+    h->status_counts[200]++; /* this response */
+    for (int s = 100; s < 600; s++)
+        if (h->status_counts[s])
+            hb_printf(&b, "knoten_http_requests_total{code=\"%d\"} %llu\n", s,
+                (unsigned long long)h->status_counts[s]);
+    h->status_counts[200]--;
+    hb_printf(&b,
+        "# HELP knoten_http_connections Open HTTP connections.\n"
+        "# TYPE knoten_http_connections gauge\nknoten_http_connections %u\n"
+        "# HELP knoten_http_logins_total Web logins by outcome.\n"
+        "# TYPE knoten_http_logins_total counter\n"
+        "knoten_http_logins_total{outcome=\"ok\"} %llu\n"
+        "knoten_http_logins_total{outcome=\"failed\"} %llu\n"
+        "knoten_http_logins_total{outcome=\"rate_limited\"} %llu\n"
+        "# HELP knoten_http_csrf_refused_total State changes refused for a missing or wrong CSRF "
+        "token.\n# TYPE knoten_http_csrf_refused_total counter\nknoten_http_csrf_refused_total "
+        "%llu\n",
+        h->nconns, (unsigned long long)h->logins_ok, (unsigned long long)h->logins_failed,
+        (unsigned long long)h->logins_limited, (unsigned long long)h->csrf_refused);
+    if (b.oom) {
+        hb_free(&b);
+        http_error(r, 500, "oom", "out of memory");
+        return;
+    }
+    http_header(r, "cache-control", "no-store");
+    http_send(r, 200, "text/plain; version=0.0.4; charset=utf-8", b.p, b.len);
+    hb_free(&b);
+}
+
+int http_invite_create(hreq *r, const char *note, uint64_t ttl_ms, char **code_out)
+{
+    char defaults[KN_INVITE_ADDRS_MAX][KN_INVITE_ADDR_MAX + 1];
+    const char *use[KN_INVITE_ADDRS_MAX];
+    size_t nuse = 0;
+    kn_invite inv;
+    uint32_t id;
+    memset(&inv, 0, sizeof inv);
+    *code_out = NULL;
+    if (kn_invites_default_addrs(r->n->dd, defaults, &nuse) < 0 || nuse == 0) {
+        http_error(r, 409, "no_address",
+            "this node announces no address yet: start it with `knoten run --announce HOST:PORT` "
+            "or create the first invite with `knoten invite --address HOST:PORT`");
+        return KN_ESTATE;
+    }
+    for (size_t i = 0; i < nuse; i++)
+        use[i] = defaults[i];
+    int rc = kn_invites_create(r->n->dd, r->n->env, use, nuse, ttl_ms, note, &inv, &id);
+    if (rc < 0) {
+        http_error(r, rc == KN_ELIMIT ? 409 : 400, "refused",
+            rc == KN_ELIMIT ? "too many open invites; withdraw some" : kn_strerror(rc));
+        return rc;
+    }
+    char *text = malloc(KN_INVITE_TEXT_MAX + 1);
+    if (!text || kn_invite_encode(&inv, text, KN_INVITE_TEXT_MAX + 1, NULL) < 0) {
+        free(text);
+        kn_invite_wipe(&inv);
+        http_error(r, 500, "internal", "cannot write the invite code");
+        return KN_ENOMEM;
+    }
+    kn_invite_wipe(&inv);
+    *code_out = text;
+    return 0;
+}

@@ -1,0 +1,1123 @@
+/*
+ * The web pages for council staff: plain HTML rendered here, a small
+ * stylesheet and script from node/web/ (built into the binary), forms that
+ * work without script (post, then redirect), German by default and English
+ * by the switch in the header (cookie `lang`).
+ *
+ * Safety: every string that comes from an object, a form or the store goes
+ * through hb_esc (HTML escaping of & < > " '); Markdown goes only through
+ * the safe renderer; every form that changes something carries the session's
+ * CSRF token; the CSP of http.c forbids inline script, so a string that got
+ * through would still not run.
+ *
+ * Accessibility: one <main> per page with a skip link, every form control
+ * has a <label>, focus is visible (app.css), colours meet WCAG AA contrast,
+ * and nothing needs a mouse.
+ */
+#define _GNU_SOURCE /* strcasestr */
+#include <string.h>
+
+#include "hex.h"
+#include "http_i18n.h"
+#include "http_impl.h"
+#include "invites.h"
+#include "users.h"
+
+static const char *const texts[T_COUNT][2] = {
+#define KN_TEXT_ROW(id, de, en) [id] = { de, en },
+    KN_TEXTS(KN_TEXT_ROW)
+#undef KN_TEXT_ROW
+};
+
+static const char *tr(const hreq *r, enum kn_text t)
+{
+    return texts[t][strcmp(r->lang, "en") == 0];
+}
+
+/* ---- layout ---- */
+
+static void page_begin(hreq *r, hbuf *b, const char *title)
+{
+    hb_printf(b,
+        "<!doctype html>\n<html lang=\"%s\"><head><meta charset=\"utf-8\">"
+        "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">"
+        "<title>",
+        r->lang);
+    hb_escs(b, title);
+    hb_puts(b, " \xe2\x80\x93 knoten</title><base href=\"");
+    hb_escs(b, r->base);
+    hb_puts(b, "/\"><link rel=\"stylesheet\" href=\"static/app.css\">");
+    if (r->authed) {
+        hb_puts(b, "<meta name=\"csrf\" content=\"");
+        hb_escs(b, r->csrf);
+        hb_puts(b, "\">");
+    }
+    hb_puts(b, "<script src=\"static/app.js\" defer></script></head><body>");
+    hb_printf(b, "<a class=\"skip\" href=\"#main\">%s</a><header><nav aria-label=\"knoten\">",
+        tr(r, T_SKIP));
+    hb_puts(b, "<a class=\"brand\" href=\"./\">knoten</a>");
+    if (r->authed) {
+        static const struct {
+            const char *href;
+            enum kn_text t;
+        } nav[] = { { "./", T_START }, { "areas", T_AREAS }, { "forum", T_FORUM },
+            { "links", T_LINKS }, { "people", T_DIRECTORY } };
+        hb_puts(b, "<ul>");
+        for (size_t i = 0; i < sizeof nav / sizeof nav[0]; i++)
+            hb_printf(b, "<li><a href=\"%s\">%s</a></li>", nav[i].href, tr(r, nav[i].t));
+        if (r->acct.role == KN_ROLE_ADMIN)
+            hb_printf(b, "<li><a href=\"admin\">%s</a></li>", tr(r, T_ADMIN));
+        hb_puts(b, "</ul>");
+    }
+    hb_puts(b, "<div class=\"tools\">");
+    hb_printf(b, "<a href=\"lang?to=%s\" lang=\"%s\">%s</a>", strcmp(r->lang, "en") ? "en" : "de",
+        strcmp(r->lang, "en") ? "en" : "de", tr(r, T_LANG_SWITCH));
+    if (r->authed) {
+        hb_puts(b, " <span class=\"who\">");
+        hb_escs(b, r->acct.login);
+        hb_printf(b,
+            "</span> <form method=\"post\" action=\"logout\" class=\"inline\">"
+            "<input type=\"hidden\" name=\"csrf\" value=\"%s\">"
+            "<button type=\"submit\">%s</button></form>",
+            r->csrf, tr(r, T_LOGOUT));
+    }
+    hb_puts(b, "</div></nav></header><main id=\"main\" tabindex=\"-1\">");
+}
+
+static void page_end(hreq *r, hbuf *b, int status)
+{
+    hb_puts(b,
+        "</main><footer><p>knoten \xc2\xb7 <a href=\"metrics\">metrics</a></p></footer>"
+        "</body></html>\n");
+    if (b->oom) {
+        hb_free(b);
+        http_send(r, 500, "text/plain; charset=utf-8", "out of memory\n", 14);
+        return;
+    }
+    http_header(r, "cache-control", "no-store");
+    http_send(r, status, "text/html; charset=utf-8", b->p, b->len);
+    hb_free(b);
+}
+
+static void csrf_field(hreq *r, hbuf *b)
+{
+    hb_printf(b, "<input type=\"hidden\" name=\"csrf\" value=\"%s\">", r->csrf);
+}
+
+void http_pages_error(hreq *r, int status, const char *msg)
+{
+    hbuf b = { 0 };
+    page_begin(r, &b, tr(r, T_ERROR));
+    hb_printf(&b, "<h1>%s %d</h1><p class=\"error\" role=\"alert\">", tr(r, T_ERROR), status);
+    hb_escs(&b, msg);
+    hb_printf(&b, "</p><p><a href=\"./\">%s</a></p>", tr(r, T_BACK));
+    page_end(r, &b, status);
+}
+
+static void notice(hbuf *b, const char *cls, const char *msg)
+{
+    hb_printf(b, "<p class=\"%s\" role=\"%s\">", cls, strcmp(cls, "error") ? "status" : "alert");
+    hb_escs(b, msg);
+    hb_puts(b, "</p>");
+}
+
+/* ---- pieces of objects ---- */
+
+static const char *jbody(json_t *o, const char *k)
+{
+    const char *s = json_string_value(json_object_get(json_object_get(o, "body"), k));
+    return s ? s : "";
+}
+
+static const char *jstr(json_t *o, const char *k)
+{
+    const char *s = json_string_value(json_object_get(o, k));
+    return s ? s : "";
+}
+
+static uint64_t jtime(json_t *o)
+{
+    return (uint64_t)json_integer_value(json_object_get(o, "created"));
+}
+
+/* Renders Markdown text safely; until the renderer is there, escaped paragraphs. */
+static void markdown(hbuf *b, const char *text)
+{
+    hb_puts(b, "<div class=\"md\"><p>");
+    const char *s = text;
+    while (*s) {
+        const char *e = strchr(s, '\n');
+        size_t len = e ? (size_t)(e - s) : strlen(s);
+        hb_esc(b, s, len);
+        if (!e)
+            break;
+        if (e[1] == '\n') {
+            hb_puts(b, "</p><p>");
+            s = e + 2;
+        } else {
+            hb_puts(b, "<br>");
+            s = e + 1;
+        }
+    }
+    hb_puts(b, "</p></div>");
+}
+
+static void byline(hreq *r, hbuf *b, json_t *o)
+{
+    char when[40];
+    http_fmt_time(when, sizeof when, jtime(o));
+    hb_printf(b, "<p class=\"meta\">%s ", tr(r, T_BY));
+    const char *an = jstr(o, "author_name");
+    if (*an)
+        hb_escs(b, an);
+    else
+        hb_printf(b, "%.12s\xe2\x80\xa6", jstr(o, "author"));
+    if (*jstr(o, "council")) {
+        hb_puts(b, " (");
+        hb_escs(b, jstr(o, "council"));
+        hb_puts(b, ")");
+    }
+    hb_printf(b, ", <time>%s</time>", when);
+    if (*jstr(o, "space")) {
+        hb_printf(b, " \xc2\xb7 %s <a href=\"areas/", tr(r, T_AREA));
+        hb_urlenc(b, jstr(o, "space"));
+        hb_puts(b, "\">");
+        hb_escs(b, jstr(o, "space"));
+        hb_puts(b, "</a>");
+    }
+    hb_puts(b, "</p>");
+}
+
+static enum kn_text type_text(const char *type)
+{
+    if (!strcmp(type, "thread"))
+        return T_TYPE_thread;
+    if (!strcmp(type, "post"))
+        return T_TYPE_post;
+    if (!strcmp(type, "link"))
+        return T_TYPE_link;
+    if (!strcmp(type, "doc"))
+        return T_TYPE_doc;
+    if (!strcmp(type, "poll"))
+        return T_TYPE_poll;
+    if (!strcmp(type, "event"))
+        return T_TYPE_event;
+    return T_TYPE_other;
+}
+
+/* The page an object lives on; false for types without one. */
+static bool object_href(json_t *o, char *out, size_t cap)
+{
+    const char *type = jstr(o, "type");
+    if (!strcmp(type, "thread"))
+        snprintf(out, cap, "forum/%s", jstr(o, "id"));
+    else if (!strcmp(type, "post")) {
+        const char *t = json_string_value(json_array_get(json_object_get(o, "refs"), 0));
+        snprintf(out, cap, "forum/%s#p%.16s", t ? t : "", jstr(o, "id"));
+    } else if (!strcmp(type, "link"))
+        snprintf(out, cap, "links#l%.16s", jstr(o, "id"));
+    else
+        return false;
+    return true;
+}
+
+static bool is_content(const char *type)
+{
+    return !strcmp(type, "thread") || !strcmp(type, "post") || !strcmp(type, "link")
+        || !strcmp(type, "doc") || !strcmp(type, "poll") || !strcmp(type, "event");
+}
+
+/* One line of a "what is new" list. */
+static void entry_line(hreq *r, hbuf *b, json_t *o)
+{
+    char href[200];
+    const char *type = jstr(o, "type");
+    const char *title = jbody(o, "title");
+    if (!*title)
+        title = jbody(o, "question");
+    hb_printf(b, "<li><span class=\"tag\">%s</span> ", tr(r, type_text(type)));
+    bool link = object_href(o, href, sizeof href);
+    if (link)
+        hb_printf(b, "<a href=\"%s\">", href);
+    if (*title) {
+        hb_escs(b, title);
+    } else {
+        const char *body = jbody(o, "body");
+        size_t n = strlen(body) > 80 ? 80 : strlen(body);
+        while (n > 0 && n < strlen(body) && ((unsigned char)body[n] & 0xc0) == 0x80)
+            n--; /* do not cut a UTF-8 sequence */
+        hb_esc(b, body, n);
+        if (n < strlen(body))
+            hb_puts(b, "\xe2\x80\xa6");
+    }
+    if (link)
+        hb_puts(b, "</a>");
+    byline(r, b, o);
+    hb_puts(b, "</li>");
+}
+
+/* ---- login, activation, language ---- */
+
+static void login_page(hreq *r, const char *error, int status)
+{
+    hbuf b = { 0 };
+    char pre[65];
+    if (!http_cookie(r, "knoten_pre", pre, sizeof pre) || strlen(pre) != 64) {
+        uint8_t t[32];
+        kn_env_random(r->n->env, t, sizeof t);
+        kn_hex_encode(pre, t, 32);
+        char cookie[320];
+        snprintf(cookie, sizeof cookie, "knoten_pre=%s; Path=%s/; HttpOnly; SameSite=Strict%s", pre,
+            r->base, r->https ? "; Secure" : "");
+        http_header(r, "set-cookie", cookie);
+    }
+    page_begin(r, &b, tr(r, T_LOGIN));
+    hb_printf(&b, "<h1>%s</h1>", tr(r, T_LOGIN));
+    if (error)
+        notice(&b, "error", error);
+    const char *next = http_form_get(&r->query, "next");
+    hb_printf(&b,
+        "<form method=\"post\" action=\"login\" class=\"stack\">"
+        "<input type=\"hidden\" name=\"pre\" value=\"%s\">"
+        "<input type=\"hidden\" name=\"next\" value=\"",
+        pre);
+    hb_escs(&b, next && next[0] == '/' ? next : "/");
+    hb_printf(&b,
+        "\"><label for=\"login\">%s</label>"
+        "<input id=\"login\" name=\"login\" autocomplete=\"username\" required autofocus "
+        "maxlength=\"64\">"
+        "<label for=\"password\">%s</label>"
+        "<input id=\"password\" name=\"password\" type=\"password\" "
+        "autocomplete=\"current-password\" required maxlength=\"1024\">"
+        "<button type=\"submit\">%s</button></form>",
+        tr(r, T_LOGIN_NAME), tr(r, T_PASSWORD), tr(r, T_LOGIN));
+    page_end(r, &b, status);
+}
+
+static void login_post(hreq *r)
+{
+    char pre[65];
+    const char *fpre = http_param(r, "pre");
+    if (!http_cookie(r, "knoten_pre", pre, sizeof pre) || !fpre || strlen(fpre) != 64
+        || kn_memcmp_ct(pre, fpre, 64) != 0) {
+        r->h->csrf_refused++;
+        login_page(r, tr(r, T_CSRF), 403);
+        return;
+    }
+    const char *code;
+    int status = http_auth_login(r, http_param(r, "login"), http_param(r, "password"), &code);
+    if (status) {
+        login_page(r,
+            status == 429       ? tr(r, T_LOGIN_LIMITED)
+                : status == 403 ? tr(r, T_LOGIN_NOKEY)
+                                : tr(r, T_LOGIN_FAILED),
+            status);
+        return;
+    }
+    const char *next = http_param(r, "next");
+    http_redirect(r, next ? next : "/");
+}
+
+static void activate_page(hreq *r, const char *token, const char *error, int status)
+{
+    hbuf b = { 0 };
+    page_begin(r, &b, tr(r, T_ACTIVATE));
+    hb_printf(&b, "<h1>%s</h1><p>%s</p>", tr(r, T_ACTIVATE), tr(r, T_ACTIVATE_INTRO));
+    if (error)
+        notice(&b, "error", error);
+    hb_puts(&b,
+        "<form method=\"post\" action=\"activate\" class=\"stack\">"
+        "<input type=\"hidden\" name=\"t\" value=\"");
+    hb_escs(&b, token ? token : "");
+    hb_printf(&b,
+        "\"><label for=\"password\">%s</label>"
+        "<input id=\"password\" name=\"password\" type=\"password\" autocomplete=\"new-password\" "
+        "required minlength=\"8\" maxlength=\"1024\">"
+        "<label for=\"password2\">%s</label>"
+        "<input id=\"password2\" name=\"password2\" type=\"password\" "
+        "autocomplete=\"new-password\" required minlength=\"8\" maxlength=\"1024\">"
+        "<button type=\"submit\">%s</button></form>",
+        tr(r, T_PASSWORD), tr(r, T_PASSWORD2), tr(r, T_ACTIVATE));
+    page_end(r, &b, status);
+}
+
+static void activate_post(hreq *r)
+{
+    const char *t = http_param(r, "t"), *p1 = http_param(r, "password"),
+               *p2 = http_param(r, "password2");
+    if (!p1 || !p2 || strcmp(p1, p2) != 0) {
+        activate_page(r, t, tr(r, T_PW_MISMATCH), 400);
+        return;
+    }
+    const char *code;
+    int status = http_auth_activate(r, t, p1, &code);
+    if (status) {
+        activate_page(r, t,
+            !strcmp(code, "weak_password") ? tr(r, T_PW_WEAK) : tr(r, T_ACTIVATE_BAD), status);
+        return;
+    }
+    http_redirect(r, "/");
+}
+
+static void lang_switch(hreq *r)
+{
+    const char *to = http_form_get(&r->query, "to");
+    if (!to || (strcmp(to, "de") && strcmp(to, "en")))
+        to = "de";
+    char cookie[240];
+    snprintf(cookie, sizeof cookie, "lang=%s; Path=%s/; SameSite=Strict; Max-Age=31536000%s", to,
+        r->base, r->https ? "; Secure" : "");
+    http_header(r, "set-cookie", cookie);
+    if (r->authed) {
+        snprintf(r->acct.lang, sizeof r->acct.lang, "%s", to);
+        http_ignore(kn_account_put(r->n->dd->store, &r->acct));
+    }
+    size_t len;
+    const char *ref = http_req_header(r, "referer", &len);
+    (void)ref;
+    (void)len;
+    http_redirect(r, "/");
+}
+
+/* ---- start, areas ---- */
+
+static void start_page(hreq *r)
+{
+    hbuf b = { 0 };
+    page_begin(r, &b, tr(r, T_START));
+    hb_printf(&b, "<h1>%s, ", tr(r, T_WELCOME));
+    hb_escs(&b, r->acct.login);
+    hb_puts(&b, "</h1>");
+    uint64_t since = r->acct.prev_visit_ms;
+    kn_store_query q = { .index = KN_BY_TIME, .reverse = true, .since_ms = since ? since + 1 : 0 };
+    bool more = false;
+    json_t *items = http_list(r, &q, 0, 200, &more);
+    size_t shown = 0;
+    hb_printf(&b, "<section aria-labelledby=\"new\"><h2 id=\"new\">%s</h2>",
+        since ? tr(r, T_NEW_SINCE) : tr(r, T_RECENT));
+    hb_puts(&b, "<ul class=\"entries\">");
+    size_t i;
+    json_t *o;
+    json_array_foreach(items, i, o)
+    {
+        if (!is_content(jstr(o, "type")) || shown == 50)
+            continue;
+        entry_line(r, &b, o);
+        shown++;
+    }
+    hb_puts(&b, "</ul>");
+    if (!shown)
+        hb_printf(&b, "<p>%s</p>", tr(r, T_NOTHING_NEW));
+    hb_puts(&b, "</section>");
+    json_decref(items);
+    page_end(r, &b, 200);
+}
+
+static int area_visit(void *ctx, const kn_object *o)
+{
+    json_t *counts = ctx;
+    if (!o->space_len)
+        return 0;
+    char sp[KN_SPACE_MAX + 1];
+    snprintf(sp, sizeof sp, "%.*s", (int)o->space_len, o->space);
+    json_t *c = json_object_get(counts, sp);
+    json_object_set_new(counts, sp, json_integer(c ? json_integer_value(c) + 1 : 1));
+    return json_object_size(counts) > 1000 ? 1 : 0;
+}
+
+static void areas_page(hreq *r)
+{
+    hbuf b = { 0 };
+    json_t *counts = json_object();
+    kn_store_query q = { .index = KN_BY_TIME, .reverse = true };
+    http_ignore(kn_store_each(r->n->dd->store, &q, area_visit, counts));
+    page_begin(r, &b, tr(r, T_AREAS));
+    hb_printf(&b, "<h1>%s</h1><ul class=\"areas\">", tr(r, T_AREAS));
+    const char *k;
+    json_t *v;
+    json_object_foreach(counts, k, v)
+    {
+        hb_puts(&b, "<li><a href=\"areas/");
+        hb_urlenc(&b, k);
+        hb_puts(&b, "\">");
+        hb_escs(&b, k);
+        hb_printf(&b, "</a> <span class=\"count\">%lld %s</span></li>",
+            (long long)json_integer_value(v), tr(r, T_OBJECTS));
+    }
+    hb_puts(&b, "</ul>");
+    if (!json_object_size(counts))
+        hb_printf(&b, "<p>%s</p>", tr(r, T_NO_AREAS));
+    json_decref(counts);
+    page_end(r, &b, 200);
+}
+
+static void area_page(hreq *r, const char *space)
+{
+    if (strlen(space) > KN_SPACE_MAX) {
+        http_error(r, 404, "not_found", tr(r, T_NOT_FOUND));
+        return;
+    }
+    hbuf b = { 0 };
+    page_begin(r, &b, space);
+    hb_printf(&b, "<h1>%s: ", tr(r, T_AREA));
+    hb_escs(&b, space);
+    hb_puts(&b, "</h1>");
+    kn_store_query q = { .index = KN_BY_SPACE_TYPE, .space = space, .reverse = true };
+    json_t *items = http_list(r, &q, 0, 100, NULL);
+    hb_puts(&b, "<ul class=\"entries\">");
+    size_t i;
+    json_t *o;
+    json_array_foreach(items, i, o)
+    {
+        if (is_content(jstr(o, "type")))
+            entry_line(r, &b, o);
+    }
+    hb_puts(&b, "</ul>");
+    json_decref(items);
+    hb_puts(&b, "<p><a class=\"button\" href=\"forum/new?space=");
+    hb_urlenc(&b, space);
+    hb_printf(&b, "\">%s</a></p>", tr(r, T_NEW_THREAD));
+    page_end(r, &b, 200);
+}
+
+/* ---- forum ---- */
+
+static void area_field(hreq *r, hbuf *b, const char *value)
+{
+    hb_printf(b,
+        "<label for=\"space\">%s</label><input id=\"space\" name=\"space\" required "
+        "maxlength=\"64\" placeholder=\"%s\" value=\"",
+        tr(r, T_AREA), tr(r, T_SPACE_HINT));
+    hb_escs(b, value ? value : "");
+    hb_puts(b, "\">");
+}
+
+static void markdown_field(hreq *r, hbuf *b, const char *id, enum kn_text label, bool required)
+{
+    hb_printf(b,
+        "<label for=\"%s\">%s</label><textarea id=\"%s\" name=\"body\" rows=\"8\" "
+        "maxlength=\"32000\" data-preview=\"%s-preview\"%s></textarea>"
+        "<button type=\"button\" class=\"secondary\" data-preview-for=\"%s\">%s</button>"
+        "<div id=\"%s-preview\" class=\"preview md\" aria-live=\"polite\" hidden></div>",
+        id, tr(r, label), id, id, required ? " required" : "", id, tr(r, T_PREVIEW), id);
+}
+
+static void forum_page(hreq *r)
+{
+    hbuf b = { 0 };
+    page_begin(r, &b, tr(r, T_FORUM));
+    hb_printf(&b, "<h1>%s</h1><p><a class=\"button\" href=\"forum/new\">%s</a></p>", tr(r, T_FORUM),
+        tr(r, T_NEW_THREAD));
+    kn_store_query q = { .index = KN_BY_TIME, .reverse = true };
+    json_t *items = http_list(r, &q, KN_T_THREAD, 100, NULL);
+    hb_puts(&b, "<ul class=\"entries\">");
+    size_t i;
+    json_t *o;
+    json_array_foreach(items, i, o)
+    {
+        entry_line(r, &b, o);
+    }
+    hb_puts(&b, "</ul>");
+    if (!json_array_size(items))
+        hb_printf(&b, "<p>%s</p>", tr(r, T_NO_THREADS));
+    json_decref(items);
+    page_end(r, &b, 200);
+}
+
+static void thread_new_page(hreq *r, const char *error, int status)
+{
+    hbuf b = { 0 };
+    page_begin(r, &b, tr(r, T_NEW_THREAD));
+    hb_printf(&b, "<h1>%s</h1>", tr(r, T_NEW_THREAD));
+    if (error)
+        notice(&b, "error", error);
+    hb_puts(&b, "<form method=\"post\" action=\"forum\" class=\"stack\">");
+    csrf_field(r, &b);
+    area_field(r, &b, http_form_get(&r->query, "space"));
+    hb_printf(&b,
+        "<label for=\"title\">%s</label><input id=\"title\" name=\"title\" required "
+        "maxlength=\"300\">",
+        tr(r, T_TITLE));
+    markdown_field(r, &b, "body", T_TEXT, false);
+    hb_printf(&b,
+        "<label for=\"tags\">%s</label><input id=\"tags\" name=\"tags\" maxlength=\"2000\">"
+        "<button type=\"submit\">%s</button></form>",
+        tr(r, T_TAGS), tr(r, T_PUBLISH));
+    page_end(r, &b, status);
+}
+
+static bool publish_from_form(hreq *r, kn_otype type, const char *space, const uint8_t (*refs)[32],
+    uint32_t nrefs, const char *const *keys, size_t nkeys, char idhex[65], const char **why);
+
+static void thread_create(hreq *r)
+{
+    static const char *const keys[] = { "title", "body", "tags" };
+    char id[65];
+    const char *why;
+    const char *space = http_param(r, "space");
+    if (!publish_from_form(r, KN_T_THREAD, space, NULL, 0, keys, 3, id, &why)) {
+        if (!r->responded)
+            thread_new_page(r, why, 400);
+        return;
+    }
+    char loc[80];
+    snprintf(loc, sizeof loc, "/forum/%s", id);
+    http_redirect(r, loc);
+}
+
+static void retract_form(hreq *r, hbuf *b, json_t *o)
+{
+    if (strcmp(jstr(o, "author"), "") == 0)
+        return;
+    char me[65];
+    kn_hex_encode(me, r->acct.user, 32);
+    if (strcmp(me, jstr(o, "author")) != 0)
+        return;
+    hb_printf(
+        b, "<form method=\"post\" action=\"objects/%s/retract\" class=\"inline\">", jstr(o, "id"));
+    csrf_field(r, b);
+    hb_printf(b, "<button type=\"submit\" class=\"danger\" title=\"%s\">%s</button></form>",
+        tr(r, T_RETRACT_CONFIRM), tr(r, T_RETRACT));
+}
+
+static void thread_page(hreq *r, const char *idhex, const char *error)
+{
+    uint8_t id[32];
+    uint8_t *raw;
+    kn_object t;
+    if (http_load(r, idhex, KN_T_THREAD, id, &raw, &t) < 0)
+        return;
+    json_t *tj = http_object_json(r, &t);
+    free(raw);
+    hbuf b = { 0 };
+    page_begin(r, &b, jbody(tj, "title"));
+    hb_puts(&b, "<article class=\"thread\"><h1>");
+    hb_escs(&b, jbody(tj, "title"));
+    hb_puts(&b, "</h1>");
+    byline(r, &b, tj);
+    markdown(&b, jbody(tj, "body"));
+    retract_form(r, &b, tj);
+    hb_puts(&b, "</article>");
+    kn_store_query q = { .index = KN_BY_REF, .ref = id, .type = KN_T_POST };
+    json_t *posts = http_list(r, &q, KN_T_POST, 1000, NULL);
+    hb_printf(&b, "<section aria-labelledby=\"replies\"><h2 id=\"replies\">%s (%zu)</h2>",
+        tr(r, T_REPLIES), json_array_size(posts));
+    size_t i;
+    json_t *o;
+    json_array_foreach(posts, i, o)
+    {
+        hb_printf(&b, "<article class=\"post\" id=\"p%.16s\">", jstr(o, "id"));
+        byline(r, &b, o);
+        markdown(&b, jbody(o, "body"));
+        retract_form(r, &b, o);
+        hb_puts(&b, "</article>");
+    }
+    if (!json_array_size(posts))
+        hb_printf(&b, "<p>%s</p>", tr(r, T_NO_REPLIES));
+    json_decref(posts);
+    hb_printf(&b, "</section><section aria-labelledby=\"reply\"><h2 id=\"reply\">%s</h2>",
+        tr(r, T_REPLY));
+    if (error)
+        notice(&b, "error", error);
+    hb_printf(&b, "<form method=\"post\" action=\"forum/%s/reply\" class=\"stack\">", idhex);
+    csrf_field(r, &b);
+    markdown_field(r, &b, "reply-body", T_YOUR_REPLY, true);
+    hb_printf(&b, "<button type=\"submit\">%s</button></form></section>", tr(r, T_REPLY));
+    json_decref(tj);
+    page_end(r, &b, error ? 400 : 200);
+}
+
+static void thread_reply(hreq *r, const char *idhex)
+{
+    static const char *const keys[] = { "body" };
+    uint8_t refs[2][32], *raw;
+    kn_object t;
+    if (http_load(r, idhex, KN_T_THREAD, refs[0], &raw, &t) < 0)
+        return;
+    char space[KN_SPACE_MAX + 1], id[65];
+    snprintf(space, sizeof space, "%.*s", (int)t.space_len, t.space);
+    free(raw);
+    memcpy(refs[1], refs[0], 32);
+    const char *why;
+    if (!publish_from_form(r, KN_T_POST, space, (const uint8_t(*)[32])refs, 2, keys, 1, id, &why)) {
+        if (!r->responded)
+            thread_page(r, idhex, why);
+        return;
+    }
+    char loc[120];
+    snprintf(loc, sizeof loc, "/forum/%s#p%.16s", idhex, id);
+    http_redirect(r, loc);
+}
+
+/* ---- links ---- */
+
+static void links_page(hreq *r, const char *error, int status)
+{
+    hbuf b = { 0 };
+    page_begin(r, &b, tr(r, T_LINKS));
+    hb_printf(&b, "<h1>%s</h1>", tr(r, T_LINKS));
+    kn_store_query q = { .index = KN_BY_TIME, .reverse = true };
+    json_t *items = http_list(r, &q, KN_T_LINK, 200, NULL);
+    hb_puts(&b, "<ul class=\"entries\">");
+    size_t i;
+    json_t *o;
+    json_array_foreach(items, i, o)
+    {
+        hb_printf(&b, "<li id=\"l%.16s\"><a href=\"", jstr(o, "id"));
+        hb_escs(&b, jbody(o, "url")); /* the schema allows only http(s) URLs */
+        hb_puts(&b, "\" rel=\"noopener noreferrer\" target=\"_blank\">");
+        hb_escs(&b, jbody(o, "title"));
+        hb_puts(&b, "</a>");
+        if (*jbody(o, "description")) {
+            hb_puts(&b, "<p>");
+            hb_escs(&b, jbody(o, "description"));
+            hb_puts(&b, "</p>");
+        }
+        byline(r, &b, o);
+        retract_form(r, &b, o);
+        hb_puts(&b, "</li>");
+    }
+    hb_puts(&b, "</ul>");
+    if (!json_array_size(items))
+        hb_printf(&b, "<p>%s</p>", tr(r, T_NO_LINKS));
+    json_decref(items);
+    hb_printf(
+        &b, "<section aria-labelledby=\"newlink\"><h2 id=\"newlink\">%s</h2>", tr(r, T_NEW_LINK));
+    if (error)
+        notice(&b, "error", error);
+    hb_puts(&b, "<form method=\"post\" action=\"links\" class=\"stack\">");
+    csrf_field(r, &b);
+    area_field(r, &b, NULL);
+    hb_printf(&b,
+        "<label for=\"title\">%s</label><input id=\"title\" name=\"title\" required "
+        "maxlength=\"300\">"
+        "<label for=\"url\">%s</label><input id=\"url\" name=\"url\" type=\"url\" required "
+        "maxlength=\"2048\">"
+        "<label for=\"description\">%s</label><textarea id=\"description\" name=\"description\" "
+        "rows=\"3\" maxlength=\"4000\"></textarea>"
+        "<label for=\"tags\">%s</label><input id=\"tags\" name=\"tags\" maxlength=\"2000\">"
+        "<button type=\"submit\">%s</button></form></section>",
+        tr(r, T_TITLE), tr(r, T_URL), tr(r, T_DESCRIPTION), tr(r, T_TAGS), tr(r, T_PUBLISH));
+    page_end(r, &b, status);
+}
+
+static void link_create(hreq *r)
+{
+    static const char *const keys[] = { "title", "url", "description", "tags" };
+    char id[65];
+    const char *why;
+    if (!publish_from_form(r, KN_T_LINK, http_param(r, "space"), NULL, 0, keys, 4, id, &why)) {
+        if (!r->responded)
+            links_page(r, why, 400);
+        return;
+    }
+    char loc[80];
+    snprintf(loc, sizeof loc, "/links#l%.16s", id);
+    http_redirect(r, loc);
+}
+
+static void retract_post(hreq *r, const char *idhex)
+{
+    static const char *const keys[] = { "reason" };
+    uint8_t ref[1][32];
+    char id[65];
+    const char *why;
+    if (!http_parse_id(idhex, ref[0]) || !kn_store_has(r->n->dd->store, ref[0])) {
+        http_error(r, 404, "not_found", tr(r, T_NOT_FOUND));
+        return;
+    }
+    if (!publish_from_form(r, KN_T_RETRACT, "", (const uint8_t(*)[32])ref, 1, keys, 1, id, &why)) {
+        if (!r->responded)
+            http_error(r, 400, "refused", why);
+        return;
+    }
+    http_redirect(r, "/");
+}
+
+/* ---- people ---- */
+
+static void people_page(hreq *r)
+{
+    kn_user_entry *v = NULL;
+    size_t n = 0;
+    if (kn_users_list(r->n->dd, true, &v, &n) < 0) {
+        http_error(r, 500, "store", "cannot read the users");
+        return;
+    }
+    const char *q = http_form_get(&r->query, "q");
+    hbuf b = { 0 };
+    page_begin(r, &b, tr(r, T_DIRECTORY));
+    hb_printf(&b,
+        "<h1>%s</h1><form method=\"get\" action=\"people\" class=\"row\" role=\"search\">"
+        "<label for=\"q\">%s</label><input id=\"q\" name=\"q\" maxlength=\"100\" value=\"",
+        tr(r, T_DIRECTORY), tr(r, T_SEARCH_PEOPLE));
+    hb_escs(&b, q ? q : "");
+    hb_printf(&b,
+        "\"><button type=\"submit\">%s</button></form><table><thead><tr><th scope=\"col\">%s</th>"
+        "<th scope=\"col\">%s</th><th scope=\"col\">%s</th><th scope=\"col\">%s</th></tr>"
+        "</thead><tbody>",
+        tr(r, T_FIND), tr(r, T_NAME), tr(r, T_ROLE), tr(r, T_EXPERTISE), tr(r, T_LANGUAGES));
+    for (size_t i = 0; i < n; i++) {
+        if (v[i].r.revoked_at != KN_ROSTER_NEVER)
+            continue;
+        if (q && *q && !strcasestr(v[i].name, q) && !strcasestr(v[i].expertise, q)
+            && !strcasestr(v[i].role, q))
+            continue;
+        char key[65];
+        kn_hex_encode(key, v[i].r.key, 32);
+        hb_printf(&b, "<tr id=\"u%.16s\"><td>", key);
+        hb_escs(&b, v[i].name);
+        hb_puts(&b, "</td><td>");
+        hb_escs(&b, v[i].role);
+        hb_puts(&b, "</td><td>");
+        hb_escs(&b, v[i].expertise);
+        hb_puts(&b, "</td><td>");
+        hb_escs(&b, v[i].lang);
+        hb_puts(&b, "</td></tr>");
+    }
+    hb_puts(&b, "</tbody></table>");
+    free(v);
+    page_end(r, &b, 200);
+}
+
+/* ---- admin ---- */
+
+static void admin_page(hreq *r, const char *invite_code)
+{
+    hbuf b = { 0 };
+    char t1[40];
+    page_begin(r, &b, tr(r, T_ADMIN));
+    hb_printf(&b, "<h1>%s</h1>", tr(r, T_ADMIN));
+    /* peers and their sync state */
+    json_t *peers = http_peers_json(r);
+    hb_printf(&b,
+        "<section aria-labelledby=\"peers\"><h2 id=\"peers\">%s</h2><table><thead><tr>"
+        "<th scope=\"col\">%s</th><th scope=\"col\">%s</th><th scope=\"col\">%s</th>"
+        "<th scope=\"col\">%s</th><th scope=\"col\">%s</th></tr></thead><tbody>",
+        tr(r, T_PEERS), tr(r, T_ADDRESS), tr(r, T_STATE), tr(r, T_OBJECTS_IN), tr(r, T_OBJECTS_OUT),
+        tr(r, T_LAST_SYNC));
+    size_t i;
+    json_t *p;
+    json_array_foreach(peers, i, p)
+    {
+        json_t *s = json_object_get(p, "sync");
+        uint64_t last = (uint64_t)json_integer_value(json_object_get(s, "last_reconciliation"));
+        if (last)
+            http_fmt_time(t1, sizeof t1, last);
+        hb_puts(&b, "<tr><td>");
+        hb_escs(&b, jstr(p, "addr"));
+        hb_printf(&b, " <small>%.12s</small></td><td>", jstr(p, "identity"));
+        hb_escs(&b, jstr(p, "phase"));
+        if (*jstr(p, "last_error")) {
+            hb_puts(&b, " <small>(");
+            hb_escs(&b, jstr(p, "last_error"));
+            hb_puts(&b, ")</small>");
+        }
+        hb_printf(&b, "</td><td>%lld</td><td>%lld</td><td>%s</td></tr>",
+            (long long)json_integer_value(json_object_get(s, "objs_in")),
+            (long long)json_integer_value(json_object_get(s, "objs_out")),
+            last ? t1 : tr(r, T_NEVER));
+    }
+    hb_puts(&b, "</tbody></table></section>");
+    json_decref(peers);
+    /* members */
+    kn_roster_member *m = NULL;
+    size_t nm = 0;
+    if (kn_store_members_list(r->n->dd->store, &m, &nm) == 0) {
+        hb_printf(&b, "<section aria-labelledby=\"members\"><h2 id=\"members\">%s</h2><ul>",
+            tr(r, T_MEMBERS));
+        for (size_t k = 0; k < nm; k++) {
+            if (!kn_roster_is_node(&m[k]))
+                continue;
+            char key[65];
+            kn_hex_encode(key, m[k].key, 32);
+            const char *state = http_member_state(&m[k]);
+            hb_printf(&b, "<li><code>%.16s\xe2\x80\xa6</code> %s</li>", key, state);
+        }
+        hb_puts(&b, "</ul></section>");
+        free(m);
+    }
+    /* invites */
+    hb_printf(
+        &b, "<section aria-labelledby=\"invites\"><h2 id=\"invites\">%s</h2>", tr(r, T_INVITES));
+    if (invite_code) {
+        hb_printf(&b, "<p>%s</p><pre class=\"code\" tabindex=\"0\">", tr(r, T_INVITE_CODE));
+        hb_escs(&b, invite_code);
+        hb_puts(&b, "</pre>");
+    }
+    kn_invite_list il = { 0 };
+    if (kn_invites_load(r->n->dd->store, &il) == 0) {
+        hb_puts(&b, "<ul>");
+        for (size_t k = 0; k < il.n; k++) {
+            const char *st = kn_invite_record_state(&il.v[k], r->now);
+            hb_printf(&b, "<li>#%u ", il.v[k].id);
+            hb_escs(&b, il.v[k].note);
+            hb_printf(&b, " \xe2\x80\x93 %s", st);
+            if (!strcmp(st, "open")) {
+                hb_printf(&b,
+                    " <form method=\"post\" action=\"admin/invites/%u/withdraw\" "
+                    "class=\"inline\">",
+                    il.v[k].id);
+                csrf_field(r, &b);
+                hb_printf(&b, "<button type=\"submit\" class=\"secondary\">%s</button></form>",
+                    tr(r, T_WITHDRAW));
+            }
+            hb_puts(&b, "</li>");
+        }
+        hb_puts(&b, "</ul>");
+        kn_invite_list_free(&il);
+    }
+    hb_puts(&b, "<form method=\"post\" action=\"admin/invites\" class=\"row\">");
+    csrf_field(r, &b);
+    hb_printf(&b,
+        "<label for=\"note\">%s</label><input id=\"note\" name=\"note\" maxlength=\"200\">"
+        "<button type=\"submit\">%s</button></form></section>",
+        tr(r, T_NOTE), tr(r, T_INVITE_CREATE));
+    /* accounts */
+    kn_account *acc = NULL;
+    size_t na = 0;
+    if (kn_accounts_list(r->n->dd->store, &acc, &na) == 0) {
+        hb_printf(&b, "<section aria-labelledby=\"accounts\"><h2 id=\"accounts\">%s</h2><ul>",
+            tr(r, T_ACCOUNTS));
+        for (size_t k = 0; k < na; k++) {
+            hb_puts(&b, "<li>");
+            hb_escs(&b, acc[k].login);
+            hb_printf(&b, " \xe2\x80\x93 %s%s</li>",
+                acc[k].role == KN_ROLE_ADMIN ? tr(r, T_ROLE_ADMIN) : tr(r, T_ROLE_STAFF),
+                acc[k].has_password ? "" : " (activation pending)");
+        }
+        hb_printf(&b, "</ul><p>%s</p></section>", tr(r, T_ACCOUNTS_HINT));
+        free(acc);
+    }
+    page_end(r, &b, 200);
+}
+
+static void admin_invite(hreq *r)
+{
+    char *code = NULL;
+    const char *note = http_param(r, "note");
+    if (http_invite_create(r, note ? note : "", 7ull * 24 * 3600 * 1000, &code) < 0)
+        return;
+    admin_page(r, code);
+    kn_memzero(code, strlen(code));
+    free(code);
+}
+
+static void admin_withdraw(hreq *r, const char *id)
+{
+    char *end;
+    unsigned long v = strtoul(id, &end, 10);
+    if (!*id || *end || v > UINT32_MAX || kn_invites_withdraw(r->n->dd, (uint32_t)v, r->now) < 0) {
+        http_error(r, 404, "not_found", tr(r, T_NOT_FOUND));
+        return;
+    }
+    http_redirect(r, "/admin");
+}
+
+/* ---- publishing from forms ---- */
+
+/*
+ * Builds a JSON body from the form fields keys, and publishes an object of
+ * type through the same code path as the API (http_publish). false with
+ * *why set (a message for the form) or a response already sent.
+ */
+static bool publish_from_form(hreq *r, kn_otype type, const char *space, const uint8_t (*refs)[32],
+    uint32_t nrefs, const char *const *keys, size_t nkeys, char idhex[65], const char **why)
+{
+    kn_mp_out o;
+    uint8_t id[KN_ID];
+    *why = tr(r, T_ERROR);
+    if (nkeys > 8)
+        return false;
+    const char *vals[8];
+    size_t n = 0;
+    const char *sorted[8];
+    for (size_t i = 0; i < nkeys; i++) {
+        const char *v = http_param(r, keys[i]);
+        if (v && *v) {
+            sorted[n] = keys[i];
+            vals[n++] = v;
+        }
+    }
+    bool has_body = false;
+    for (size_t i = 0; i < n; i++)
+        has_body |= !strcmp(sorted[i], "body");
+    if (type == KN_T_THREAD && !has_body && n < 8) { /* a thread's body may be empty */
+        sorted[n] = "body";
+        vals[n++] = "";
+    }
+    /* bytewise key order (insertion sort: at most 8 keys) */
+    for (size_t i = 1; i < n; i++)
+        for (size_t j = i; j > 0 && strcmp(sorted[j - 1], sorted[j]) > 0; j--) {
+            const char *t = sorted[j];
+            sorted[j] = sorted[j - 1];
+            sorted[j - 1] = t;
+            t = vals[j];
+            vals[j] = vals[j - 1];
+            vals[j - 1] = t;
+        }
+    kn_mp_out_init(&o, KN_OBJECT_MAX);
+    kn_mp_write_map(&o, (uint32_t)n);
+    for (size_t i = 0; i < n; i++) {
+        kn_mp_write_cstr(&o, sorted[i]);
+        if (!strcmp(sorted[i], "tags")) {
+            const char *tv[32];
+            size_t tl[32], nt = 0;
+            const char *s = vals[i];
+            while (*s && nt < 32) {
+                while (*s == ' ' || *s == ',')
+                    s++;
+                const char *e = s;
+                while (*e && *e != ',')
+                    e++;
+                const char *t = e;
+                while (t > s && t[-1] == ' ')
+                    t--;
+                if (t > s) {
+                    tv[nt] = s;
+                    tl[nt++] = (size_t)(t - s);
+                }
+                s = e;
+            }
+            kn_mp_write_array(&o, (uint32_t)nt);
+            for (size_t k = 0; k < nt; k++)
+                kn_mp_write_str(&o, tv[k], tl[k]);
+        } else {
+            kn_mp_write_cstr(&o, vals[i]);
+        }
+    }
+    kn_object_draft d = {
+        .type = type, .space = space ? space : "", .nrefs = nrefs, .body = o.buf, .body_len = o.len
+    };
+    for (uint32_t i = 0; i < nrefs; i++)
+        memcpy(d.refs[i], refs[i], 32);
+    bool ok = false;
+    if (kn_mp_out_error(&o) == 0 && (!space || strlen(space) <= KN_SPACE_MAX)) {
+        /* http_publish answers with an error itself; pages want the form back instead. */
+        uint8_t sk[64];
+        uint8_t *raw = NULL;
+        size_t len;
+        if (http_auth_user_secret(r, sk) < 0) {
+            *why = tr(r, T_LOGIN_NOKEY);
+        } else {
+            d.created = r->now;
+            int rc = kn_object_sign(&d, sk, &raw, &len);
+            kn_memzero(sk, sizeof sk);
+            if (rc == 0)
+                rc = kn_store_put(r->n->dd->store, raw, len, r->now, id);
+            if (rc == KN_PUT_STORED)
+                (void)sync_announce(r->n, raw, len, id, r->now);
+            free(raw);
+            if (rc >= 0) {
+                kn_hex_encode(idhex, id, 32);
+                ok = true;
+            } else if (rc == KN_ESCHEMA) {
+                *why = strcmp(r->lang, "en")
+                    ? "Ein Feld fehlt, ist zu lang oder ungültig (z. B. eine Adresse ohne "
+                      "http:// oder https://)."
+                    : "A field is missing, too long or invalid (e.g. an address without http:// "
+                      "or https://).";
+            } else if (rc == KN_EUNAUTH) {
+                *why = tr(r, T_FORBIDDEN);
+            } else {
+                *why = kn_strerror(rc);
+            }
+        }
+    }
+    kn_mp_out_free(&o);
+    return ok;
+}
+
+/* ---- routing ---- */
+
+static bool seg_is(hreq *r, size_t n, const char *s0)
+{
+    return r->nseg == n && (n == 0 || !s0 || strcmp(r->seg[0], s0) == 0);
+}
+
+void http_pages_route(hreq *r, const char *path)
+{
+    (void)path;
+    bool get = http_method_is(r, "GET") || http_method_is(r, "HEAD");
+    bool post = http_method_is(r, "POST");
+    if (seg_is(r, 1, "lang") && get) {
+        lang_switch(r);
+        return;
+    }
+    if (seg_is(r, 1, "login")) {
+        if (post)
+            login_post(r);
+        else if (r->authed)
+            http_redirect(r, "/");
+        else
+            login_page(r, NULL, 200);
+        return;
+    }
+    if (seg_is(r, 1, "activate")) {
+        if (post)
+            activate_post(r);
+        else
+            activate_page(r, http_form_get(&r->query, "t"), NULL, 200);
+        return;
+    }
+    if (!r->authed) {
+        if (!get) {
+            http_error(r, 401, "unauthenticated", tr(r, T_LOGIN));
+            return;
+        }
+        hbuf loc = { 0 };
+        hb_puts(&loc, "/login?next=");
+        hb_urlenc(&loc, r->path);
+        http_redirect(r, loc.oom ? "/login" : loc.p);
+        hb_free(&loc);
+        return;
+    }
+    if (!get) {
+        if (!post) {
+            http_error(r, 405, "method", "method not allowed");
+            return;
+        }
+        if (!http_auth_csrf_ok(r)) {
+            http_error(r, 403, "csrf", tr(r, T_CSRF));
+            return;
+        }
+    }
+    if (seg_is(r, 1, "logout") && post) {
+        http_auth_logout(r);
+        http_redirect(r, "/login");
+    } else if (r->nseg == 0 && get)
+        start_page(r);
+    else if (seg_is(r, 1, "areas") && get)
+        areas_page(r);
+    else if (seg_is(r, 2, "areas") && get)
+        area_page(r, r->seg[1]);
+    else if (seg_is(r, 1, "forum") && get)
+        forum_page(r);
+    else if (seg_is(r, 1, "forum") && post)
+        thread_create(r);
+    else if (seg_is(r, 2, "forum") && get && !strcmp(r->seg[1], "new"))
+        thread_new_page(r, NULL, 200);
+    else if (seg_is(r, 2, "forum") && get)
+        thread_page(r, r->seg[1], NULL);
+    else if (seg_is(r, 3, "forum") && post && !strcmp(r->seg[2], "reply"))
+        thread_reply(r, r->seg[1]);
+    else if (seg_is(r, 1, "links") && get)
+        links_page(r, NULL, 200);
+    else if (seg_is(r, 1, "links") && post)
+        link_create(r);
+    else if (seg_is(r, 3, "objects") && post && !strcmp(r->seg[2], "retract"))
+        retract_post(r, r->seg[1]);
+    else if (seg_is(r, 1, "people") && get)
+        people_page(r);
+    else if (r->nseg >= 1 && !strcmp(r->seg[0], "admin") && r->acct.role != KN_ROLE_ADMIN)
+        http_error(r, 403, "forbidden", tr(r, T_FORBIDDEN));
+    else if (seg_is(r, 1, "admin") && get)
+        admin_page(r, NULL);
+    else if (seg_is(r, 2, "admin") && post && !strcmp(r->seg[1], "invites"))
+        admin_invite(r);
+    else if (seg_is(r, 4, "admin") && post && !strcmp(r->seg[1], "invites")
+        && !strcmp(r->seg[3], "withdraw"))
+        admin_withdraw(r, r->seg[2]);
+    else
+        http_error(r, 404, "not_found", tr(r, T_NOT_FOUND));
+}
