@@ -108,6 +108,8 @@ int cmd_user(kn_cli *cli, int argc, char **argv);
 /* `knoten join` (cmd_join.c): redeem an invite code over the network. */
 int cmd_join(kn_cli *cli, int argc, char **argv);
 int cmd_sync(kn_cli *cli, int argc, char **argv);
+/* `knoten demo` (cmd_demo.c): three councils on 127.0.0.1 with staff and sample content. */
+int cmd_demo(kn_cli *cli, int argc, char **argv);
 /* Web logins (cmd_account.c): `knoten user passwd|logins`, and the login of `user add`. */
 int cmd_user_web(kn_cli *cli, int argc, char **argv);
 int cli_account_create(kn_cli *cli, kn_datadir *dd, const uint8_t user[32], const char *login,

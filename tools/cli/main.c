@@ -57,6 +57,18 @@ const cli_command cli_commands[] = {
         "                        A port in use is logged and the node runs on without\n"
         "  --trusted-proxy IP    the reverse proxy whose X-Forwarded-For/-Proto are\n"
         "                        believed (session cookies get Secure behind https)\n" DATA_HELP },
+    { "demo", cmd_demo, "start three councils on 127.0.0.1 with staff and sample content",
+        "knoten demo [--dir DIR] [--port N] [--web-port N]\n\n"
+        "The fastest way to see replication: starts three councils on this machine\n"
+        "(Stadt Musterstadt founds a network and invites Gemeinde Bergdorf, which invites\n"
+        "Landkreis Talheim), gives each a member of staff with a web login and some sample\n"
+        "content in German, prints the three web addresses and logins, and runs until\n"
+        "Ctrl-C. Open the addresses in three browser tabs and write in one of them.\n\n"
+        "  --dir DIR         where the three nodes keep their data and logs (default: a new\n"
+        "                    /tmp/knoten-demo-XXXXXX)\n"
+        "  --port N          peer ports N, N+1, N+2 (default 9471)\n"
+        "  --web-port N      web ports N, N+1, N+2 (default 8481)\n"
+        "  -h, --help        show this help\n" },
     { "peer", cmd_peer, "add, remove or list the peers this node dials",
         "knoten peer add HOST:PORT [KEY] [--data DIR]\n"
         "       knoten peer rm HOST:PORT [--data DIR]\n"
