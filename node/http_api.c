@@ -15,6 +15,7 @@
 #include "hex.h"
 #include "http_impl.h"
 #include "invites.h"
+#include "markdown.h"
 #include "objjson.h"
 #include "peer_state.h"
 #include "users.h"
@@ -794,6 +795,25 @@ static void api_status(hreq *r)
             "store_bytes", (json_int_t)st.map_used));
 }
 
+/* POST /api/markdown {"text": "..."}: the HTML the pages would show (the preview). */
+static void api_markdown(hreq *r)
+{
+    json_t *j = http_body_json(r);
+    if (!j)
+        return;
+    const char *t = jstr(j, "text");
+    char *html = NULL;
+    int rc = t ? kn_markdown_to_html(t, strlen(t), &html) : KN_EINVAL;
+    json_decref(j);
+    if (rc < 0) {
+        http_error(r, rc == KN_ETOOBIG ? 413 : 400, "bad_text",
+            rc == KN_ETOOBIG ? "the text is too long" : "give {\"text\": \"...\"}");
+        return;
+    }
+    http_json(r, 200, json_pack("{s:s}", "html", html));
+    free(html);
+}
+
 /* ---- routing ---- */
 
 static bool is(hreq *r, size_t n, const char *s0, const char *s1)
@@ -843,6 +863,8 @@ void http_api_route(hreq *r, const char *path)
         api_objects(r, "link");
     else if (is(r, 1, "links", NULL) && post)
         api_create_link(r);
+    else if (is(r, 1, "markdown", NULL) && post)
+        api_markdown(r);
     else if (is(r, 1, "areas", NULL) && get)
         api_areas(r);
     else if (is(r, 1, "users", NULL) && get)

@@ -21,6 +21,7 @@
 #include "http_i18n.h"
 #include "http_impl.h"
 #include "invites.h"
+#include "markdown.h"
 #include "users.h"
 
 static const char *const texts[T_COUNT][2] = {
@@ -140,26 +141,20 @@ static uint64_t jtime(json_t *o)
     return (uint64_t)json_integer_value(json_object_get(o, "created"));
 }
 
-/* Renders Markdown text safely; until the renderer is there, escaped paragraphs. */
+/* Markdown only through the safe renderer (node/markdown.h); if it fails, escaped text. */
 static void markdown(hbuf *b, const char *text)
 {
-    hb_puts(b, "<div class=\"md\"><p>");
-    const char *s = text;
-    while (*s) {
-        const char *e = strchr(s, '\n');
-        size_t len = e ? (size_t)(e - s) : strlen(s);
-        hb_esc(b, s, len);
-        if (!e)
-            break;
-        if (e[1] == '\n') {
-            hb_puts(b, "</p><p>");
-            s = e + 2;
-        } else {
-            hb_puts(b, "<br>");
-            s = e + 1;
-        }
+    char *html = NULL;
+    hb_puts(b, "<div class=\"md\">");
+    if (kn_markdown_to_html(text, strlen(text), &html) == 0) {
+        hb_puts(b, html);
+    } else {
+        hb_puts(b, "<pre>");
+        hb_escs(b, text);
+        hb_puts(b, "</pre>");
     }
-    hb_puts(b, "</p></div>");
+    free(html);
+    hb_puts(b, "</div>");
 }
 
 static void byline(hreq *r, hbuf *b, json_t *o)

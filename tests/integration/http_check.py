@@ -107,6 +107,20 @@ for path in ("/forum", "/forum/" + tid, "/", "/areas/Vergaberecht"):
 st, _, b = req(op, "GET", "/forum/" + tid)
 check("&lt;script&gt;alert(&#39;t&#39;)&lt;/script&gt; Titel" in b.decode(), "escaped title")
 
+# Markdown renders through the safe renderer: emphasis yes, script and javascript: no
+st, _, b = req(op, "GET", "/forum/" + tid)
+page = b.decode()
+check("javascript:" not in page, "javascript: link on the thread page")
+st, _, b = req(op, "POST", "/api/markdown", {"text": "**fett** <script>alert(1)</script> [x](javascript:alert(2))"},
+               {"X-CSRF-Token": csrf})
+html = json.loads(b)["html"]
+check(st == 200 and "<strong>fett</strong>" in html and "<script>" not in html
+      and "javascript:" not in html, "markdown preview: %r" % html)
+st, _, b = req(op, "POST", "/api/threads/%s/posts" % tid, {"body": "Ein **wichtiger** Punkt"},
+               {"X-CSRF-Token": csrf})
+st, _, b = req(op, "GET", "/forum/" + tid)
+check("<strong>wichtiger</strong>" in b.decode(), "markdown rendered in a reply")
+
 # a form post without the token is refused; with it, a thread is created
 st, _, _ = req(op, "POST", "/forum", "space=A&title=Ohne+Token",
                ctype="application/x-www-form-urlencoded")
