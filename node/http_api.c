@@ -274,12 +274,166 @@ static void publish_fields(hreq *r, kn_otype type, const char *space, const uint
     http_json(r, 201, json_pack("{s:s}", "id", hex));
 }
 
+/* ---- objects as JSON text, written directly (listings: no jansson tree per object) ---- */
+
+static void jw_str(hbuf *b, const char *s, size_t n)
+{
+    static const char hex[] = "0123456789abcdef";
+    hb_put(b, "\"", 1);
+    size_t start = 0;
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if (c >= 0x20 && c != '"' && c != '\\' && c != '<' && c != '>' && c != '&')
+            continue;
+        hb_put(b, s + start, i - start);
+        char e[6] = { '\\', 'u', '0', '0', hex[c >> 4], hex[c & 15] };
+        hb_put(b, e, 6); /* also < > &: the text stays inert if a page ever embeds it */
+        start = i + 1;
+    }
+    hb_put(b, s + start, n - start);
+    hb_put(b, "\"", 1);
+}
+
+static void jw_hex(hbuf *b, const uint8_t *p, size_t n)
+{
+    char h[129];
+    hb_put(b, "\"", 1);
+    while (n) {
+        size_t k = n > 64 ? 64 : n;
+        kn_hex_encode(h, p, k);
+        hb_put(b, h, 2 * k);
+        p += k;
+        n -= k;
+    }
+    hb_put(b, "\"", 1);
+}
+
+/* One msgpack value of a (validated) body as JSON; KN_E code on anything unexpected. */
+static int jw_value(hbuf *b, kn_mp_in *in, int depth)
+{
+    if (depth > 16)
+        return KN_EDEPTH;
+    uint32_t n;
+    switch (kn_mp_peek(in)) {
+    case KN_MP_UINT: {
+        uint64_t v;
+        if (kn_mp_read_uint(in, &v) < 0)
+            return KN_ETYPE;
+        hb_printf(b, "%llu", (unsigned long long)v);
+        return 0;
+    }
+    case KN_MP_NINT: {
+        int64_t v;
+        if (kn_mp_read_int(in, &v) < 0)
+            return KN_ETYPE;
+        hb_printf(b, "%lld", (long long)v);
+        return 0;
+    }
+    case KN_MP_BOOL: {
+        bool v;
+        if (kn_mp_read_bool(in, &v) < 0)
+            return KN_ETYPE;
+        hb_puts(b, v ? "true" : "false");
+        return 0;
+    }
+    case KN_MP_NIL:
+        hb_puts(b, "null");
+        return kn_mp_read_nil(in);
+    case KN_MP_STR: {
+        const char *s;
+        if (kn_mp_read_str(in, &s, &n) < 0)
+            return KN_ETYPE;
+        jw_str(b, s, n);
+        return 0;
+    }
+    case KN_MP_BIN: {
+        const uint8_t *p;
+        if (kn_mp_read_bin(in, &p, &n) < 0)
+            return KN_ETYPE;
+        jw_hex(b, p, n);
+        return 0;
+    }
+    case KN_MP_ARRAY:
+        if (kn_mp_read_array(in, &n) < 0)
+            return KN_ETYPE;
+        hb_put(b, "[", 1);
+        for (uint32_t i = 0; i < n; i++) {
+            if (i)
+                hb_put(b, ",", 1);
+            int rc = jw_value(b, in, depth + 1);
+            if (rc < 0)
+                return rc;
+        }
+        hb_put(b, "]", 1);
+        return 0;
+    case KN_MP_MAP:
+        if (kn_mp_read_map(in, &n) < 0)
+            return KN_ETYPE;
+        hb_put(b, "{", 1);
+        for (uint32_t i = 0; i < n; i++) {
+            const char *k;
+            uint32_t kl;
+            if (kn_mp_read_str(in, &k, &kl) < 0)
+                return KN_ETYPE;
+            if (i)
+                hb_put(b, ",", 1);
+            jw_str(b, k, kl);
+            hb_put(b, ":", 1);
+            int rc = jw_value(b, in, depth + 1);
+            if (rc < 0)
+                return rc;
+        }
+        hb_put(b, "}", 1);
+        return 0;
+    default:
+        return KN_ETYPE;
+    }
+}
+
+/* The same members as kn_objjson_new() plus author_name and council. */
+static int jw_object(hreq *r, names *nm, hbuf *b, const kn_object *o)
+{
+    hb_puts(b, "{\"id\":");
+    jw_hex(b, o->id, KN_ID);
+    hb_printf(b, ",\"type\":\"%s\",\"author\":", kn_otype_name(o->type));
+    jw_hex(b, o->author, KN_KEY);
+    hb_printf(b, ",\"created\":%llu,\"space\":", (unsigned long long)o->created);
+    jw_str(b, o->space, o->space_len);
+    hb_puts(b, ",\"refs\":[");
+    for (uint32_t i = 0; i < o->nrefs; i++) {
+        if (i)
+            hb_put(b, ",", 1);
+        jw_hex(b, o->refs[i], KN_ID);
+    }
+    hb_puts(b, "],\"body\":");
+    kn_mp_in in;
+    kn_mp_in_init(&in, o->body, o->body_len);
+    int rc = jw_value(b, &in, 0);
+    if (rc < 0)
+        return rc;
+    names_load(r, nm);
+    const name_entry *e = names_find(nm, o->author), *council = e;
+    if (e && e->is_user) {
+        hb_puts(b, ",\"author_name\":");
+        jw_str(b, e->name, strlen(e->name));
+        council = names_find(nm, e->node);
+    }
+    if (council) {
+        hb_puts(b, ",\"council\":");
+        jw_str(b, council->name, strlen(council->name));
+    }
+    hb_put(b, "}", 1);
+    return 0;
+}
+
 /* ---- listings ---- */
 
 typedef struct lister {
     hreq *r;
     names nm;
-    json_t *arr;
+    json_t *arr; /* jansson mode (pages), or NULL: text mode into out */
+    hbuf *out;
+    size_t count;
     size_t limit, scanned, scan_max;
     kn_otype type;
     const uint8_t *ref;
@@ -296,9 +450,16 @@ static int list_visit(void *ctx, const kn_object *o)
     }
     if (l->type && o->type != l->type)
         return 0;
-    if (json_array_size(l->arr) == l->limit) {
+    if (l->count == l->limit) {
         l->more = true;
         return 1;
+    }
+    l->count++;
+    l->last_created = o->created;
+    if (!l->arr) {
+        if (l->count > 1)
+            hb_put(l->out, ",", 1);
+        return jw_object(l->r, &l->nm, l->out, o);
     }
     json_t *j = kn_objjson_new(o, false);
     if (!j)
@@ -384,18 +545,23 @@ static void api_objects(hreq *r, const char *force_type)
         sq.type = l.type;
     }
     l.limit = limit ? limit : 50;
-    l.arr = json_array();
+    hbuf out = { 0 };
+    l.out = &out;
+    hb_puts(&out, "{\"items\":[");
     int rc = kn_store_each(r->n->dd->store, &sq, list_visit, &l);
     names_free(&l.nm);
-    if (rc < 0) {
-        json_decref(l.arr);
-        http_error(r, 500, "store", kn_strerror(rc));
+    if (rc < 0 || out.oom) {
+        hb_free(&out);
+        http_error(r, 500, "store", rc < 0 ? kn_strerror(rc) : "out of memory");
         return;
     }
-    json_t *res = json_pack("{s:o, s:b}", "items", l.arr, "more", l.more);
+    hb_printf(&out, "],\"more\":%s", l.more ? "true" : "false");
     if (l.more && l.last_created)
-        json_object_set_new(res, "next_before", json_integer((json_int_t)l.last_created));
-    http_json(r, 200, res);
+        hb_printf(&out, ",\"next_before\":%llu", (unsigned long long)l.last_created);
+    hb_puts(&out, "}");
+    http_header(r, "cache-control", "no-store");
+    http_send(r, 200, "application/json; charset=utf-8", out.p, out.len);
+    hb_free(&out);
 }
 
 int http_load(

@@ -1,0 +1,66 @@
+#!/usr/bin/env bash
+# HTTP benchmark (issue 8): wrk against a real node, a listing endpoint
+# (GET /api/objects?limit=20, signed in, over a store of N objects) next to
+# the trivial /healthz of the same h2o server, measured in the same run.
+# Targets: listing >= 0.5 x the trivial rate, listing p99 < 10 ms.
+#
+#   tools/bench/bench_http.sh [BUILD-DIR] [SECONDS] [OBJECTS]
+#
+# wrk (Debian package) runs 2 threads and 16 connections on 127.0.0.1. The
+# machine may be shared: run it more than once and report the spread.
+set -euo pipefail
+BUILD=${1:-build}
+SECS=${2:-10}
+N=${3:-1000}
+KNOTEN=$BUILD/tools/knoten
+command -v wrk >/dev/null || { echo "bench_http: wrk is missing (apt-get install wrk)" >&2; exit 1; }
+W=$(mktemp -d /tmp/knoten-bench-http.XXXXXX)
+PID=
+cleanup() { [ -n "$PID" ] && kill "$PID" 2>/dev/null; wait 2>/dev/null || true; rm -rf "$W"; }
+trap cleanup EXIT
+port() { /usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+HP=$(port)
+"$KNOTEN" init --data "$W/a" --found Bench >/dev/null 2>&1
+echo "bench-passwort" | "$KNOTEN" user add --data "$W/a" --name Bench --role IT --login bench \
+    --password-stdin >/dev/null 2>&1
+echo "bench_http: storing $N threads ..." >&2
+/usr/bin/python3 - "$KNOTEN" "$W/a" "$N" <<'PY'
+import subprocess, sys
+k, d, n = sys.argv[1], sys.argv[2], int(sys.argv[3])
+lines = []
+for i in range(n):
+    subprocess.run([k, "thread", "--data", d, "--space", "Bereich%d" % (i % 10), "--title",
+                    "Frage %d zur Vergabe" % i, "--body", "Text %d " % i * 20],
+                   check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+PY
+"$KNOTEN" run --data "$W/a" --listen "127.0.0.1:$(port)" --http "127.0.0.1:$HP" 2>"$W/a.log" &
+PID=$!
+for _ in $(seq 50); do grep -q "web interface on" "$W/a.log" && break; sleep 0.1; done
+COOKIE=$(/usr/bin/python3 - "$HP" <<'PY'
+import json, sys, urllib.request
+r = urllib.request.Request("http://127.0.0.1:%s/api/login" % sys.argv[1],
+    data=json.dumps({"login": "bench", "password": "bench-passwort"}).encode(),
+    headers={"Content-Type": "application/json"})
+with urllib.request.urlopen(r) as resp:
+    print(resp.headers["set-cookie"].split(";")[0])
+PY
+)
+run() { # run PATH: prints "requests/s p99-ms"
+    wrk -t2 -c16 -d"${SECS}s" --latency -H "Cookie: $COOKIE" "http://127.0.0.1:$HP$1" >"$W/wrk.out"
+    grep -q "Non-2xx" "$W/wrk.out" && { cat "$W/wrk.out" >&2; echo "bench_http: errors" >&2; exit 1; }
+    /usr/bin/python3 - "$W/wrk.out" <<'PY'
+import re, sys
+t = open(sys.argv[1]).read()
+rps = float(re.search(r"Requests/sec:\s+([\d.]+)", t).group(1))
+m = re.search(r"99%\s+([\d.]+)(us|ms|s)\b", t)
+p99 = float(m.group(1)) * {"us": 0.001, "ms": 1, "s": 1000}[m.group(2)]
+print("%.0f %.2f" % (rps, p99))
+PY
+}
+read -r TRIV TRIV99 < <(run /healthz)
+read -r LIST LIST99 < <(run "/api/objects?limit=20")
+RATIO=$(/usr/bin/python3 -c "print('%.2f' % ($LIST / $TRIV))")
+echo "trivial  GET /healthz:                 $TRIV requests/s, p99 $TRIV99 ms"
+echo "listing  GET /api/objects?limit=20:    $LIST requests/s, p99 $LIST99 ms  ($N objects in the store)"
+MET=$(/usr/bin/python3 -c "print('MET' if $LIST >= 0.5 * $TRIV and $LIST99 < 10 else 'NOT MET')")
+echo "listing / trivial = $RATIO (target >= 0.5), listing p99 $LIST99 ms (target < 10 ms): $MET"
