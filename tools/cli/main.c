@@ -211,6 +211,58 @@ const cli_command cli_commands[] = {
         "never fetched again. Retracting a poll or an event removes its votes or\n"
         "RSVPs too. Allowed for the author (--as USER for a user's object) and\n"
         "for the node that certified the author.\n" DATA_HELP },
+    { "poll", cmd_poll, "start a poll; list polls; show the results",
+        "knoten poll --area AREA --question TEXT --option TEXT --option TEXT...\n"
+        "            [--multiple] [--deadline WHEN] [--tz ZONE] [--show-early]\n"
+        "            [--count user|council] [--as USER] [--data DIR]\n"
+        "       knoten poll ls [--area AREA] [--data DIR]\n"
+        "       knoten poll show POLL-ID [--json] [--data DIR]\n\n"
+        "Publishes a poll. Staff vote with `knoten vote`; a later ballot by the same\n"
+        "voter before the deadline replaces the earlier one, ballots after it are\n"
+        "refused. Every node counts the same from the same ballots.\n\n"
+        "  --option TEXT     an answer (2 to 32; numbered from 1 in `poll show`)\n"
+        "  --multiple        voters may choose several options\n"
+        "  --deadline WHEN   \"2026-12-01 18:00\", a date (until its end), or 7d / 36h\n"
+        "                    from now (default 14d)\n"
+        "  --tz ZONE         the zone of --deadline (default Europe/Berlin)\n"
+        "  --show-early      show results before the deadline (default: only after)\n"
+        "  --count user      one vote per member of staff (default)\n"
+        "  --count council   one answer per council: the latest ballot of any of its staff\n"
+        "  --as USER         publish as this member of staff\n"
+        "show  the question, the count per option, and per council how its staff voted\n"
+        "      (or its answer); --json for programs.\n" DATA_HELP },
+    { "vote", cmd_vote, "vote in a poll (as a member of staff)",
+        "knoten vote POLL-ID --choice N [--choice N]... --as USER [--data DIR]\n\n"
+        "Casts USER's ballot: N is the option's number in `knoten poll show`. Voting\n"
+        "again before the deadline replaces the earlier ballot.\n" DATA_HELP },
+    { "event", cmd_event, "announce an event or webinar; list and show events",
+        "knoten event --area AREA --title TEXT --start \"2026-12-03 10:00\" --end \"...\"\n"
+        "             [--tz ZONE] (--link URL | --place TEXT) [--group TEXT] [--lang de]...\n"
+        "             [--contact TEXT] [--capacity N] [--description TEXT] [--as USER]\n"
+        "       knoten event --edit ID [any of the options above]\n"
+        "       knoten event ls [--area AREA] [--all] [--data DIR]\n"
+        "       knoten event show EVENT-ID [--data DIR]\n\n"
+        "Publishes an event. Times are local times in --tz (default Europe/Berlin);\n"
+        "every node shows the same instant in the event's zone.\n\n"
+        "  --link URL        the online meeting (http:// or https://)\n"
+        "  --place TEXT      where it happens (at least one of --link and --place)\n"
+        "  --group TEXT      who it is for, or who organises it\n"
+        "  --lang TAG        a working language; repeat for several\n"
+        "  --contact TEXT    how to register\n"
+        "  --capacity N      number of places\n"
+        "  --edit ID         publish a new version (same author; what is not given is kept)\n"
+        "ls    coming events (--all: past ones too), in start order\n"
+        "show  the event with its RSVPs (each member of staff's latest answer)\n" DATA_HELP },
+    { "rsvp", cmd_rsvp, "answer an event: yes, no or maybe (as a member of staff)",
+        "knoten rsvp EVENT-ID yes|no|maybe --as USER [--data DIR]\n\n"
+        "A later answer by the same user replaces the earlier one.\n" DATA_HELP },
+    { "ics", cmd_ics, "export an event, or an area's calendar, as iCalendar (.ics)",
+        "knoten ics EVENT-ID [-o FILE] [--data DIR]\n"
+        "       knoten ics --area AREA [-o FILE] [--data DIR]\n\n"
+        "Writes an iCalendar file (RFC 5545) that calendar programs import: times in\n"
+        "the event's zone with its VTIMEZONE, the description, place or link, and the\n"
+        "RSVP counts. An edited event keeps its UID, so importing again updates it.\n\n"
+        "  -o, --output FILE write to FILE instead of standard output\n" DATA_HELP },
     { "ls", cmd_ls, "list objects",
         "knoten ls [--area AREA] [--type TYPE] [--author KEY] [--limit N] [--versions]\n"
         "          [--json] [--data DIR]\n\n"
