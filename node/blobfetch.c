@@ -507,7 +507,7 @@ static void flush_inbox(kn_blobfetch *f, uint64_t now)
 {
     if (f->ninbox == 0)
         return;
-    kn_blobfetch_chunk c[64]; /* inbox_max is at most 64 */
+    kn_blobfetch_chunk c[64] = { 0 }; /* inbox_max is at most 64; zeroed for gcc -Wmaybe-uninitialized */
     uint64_t involved = 0; /* blob slots with chunks in this write */
     size_t n = f->ninbox;
     for (size_t i = 0; i < n; i++) {
