@@ -685,9 +685,10 @@ static int cent_cmp(const void *a, const void *b)
  * reference, for one council (only) or all. fill: the limits did not change
  * but the council's usage went down, so only quota refusals that now fit are
  * accepted and nothing accepted changes. Otherwise every entry is decided
- * afresh under l (files stored stay stored, see blobstore.h). Entries found
- * invalid stay so: that does not depend on limits. *accepted counts entries
- * that went from refused to accepted.
+ * afresh under l, except that an accepted blob already stored complete stays
+ * accepted and counts (lowering a limit never deletes, and the usage shows
+ * what is on disk). Entries found invalid stay so: that does not depend on
+ * limits. *accepted counts entries that went from refused to accepted.
  */
 static int reevaluate(kn_store *s, MDB_txn *txn, const uint8_t *only, const kn_blob_limits *l,
     bool fill, size_t *accepted)
@@ -740,7 +741,16 @@ static int reevaluate(kn_store *s, MDB_txn *txn, const uint8_t *only, const kn_b
         for (; j < n && memcmp(e[j].key, council, KN_KEY) == 0; j++) {
             council_rec *r = &e[j].r;
             kn_blob_admission was = r->adm;
-            if (fill ? was == KN_BLOB_REFUSED_QUOTA : was != KN_BLOB_REFUSED_INVALID) {
+            bool keep = false; /* stored: stays accepted and counted whatever the limits */
+            if (!fill && was == KN_BLOB_ACCEPTED) {
+                bool complete, have;
+                if ((rc = complete_in(s, txn, e[j].key + KN_KEY, &complete, &have)) < 0)
+                    goto out;
+                keep = complete;
+            }
+            if (keep) {
+                used += r->size;
+            } else if (fill ? was == KN_BLOB_REFUSED_QUOTA : was != KN_BLOB_REFUSED_INVALID) {
                 if (r->size > l->max_file)
                     r->adm = KN_BLOB_REFUSED_SIZE;
                 else if (l->quota && (r->size > l->quota || used > l->quota - r->size))

@@ -81,7 +81,8 @@ KN_MUST_USE int kn_blob_limits_get(kn_store *s, kn_blob_limits *l);
  * Stores new limits and re-decides every council's files against them, in
  * the order the councils' docs were first stored (created time): files
  * refused before may now be accepted (and become wanted). A file already
- * stored stays stored even if it is now over a limit. KN_EINVAL if max_file
+ * stored complete stays stored and accepted (and counts towards its council's
+ * usage) even if it is now over a limit. KN_EINVAL if max_file
  * is 0 or above KN_BLOB_SIZE_MAX. accepted, if not NULL, receives how many
  * (council, blob) pairs changed from refused to accepted.
  */

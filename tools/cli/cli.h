@@ -114,6 +114,8 @@ int cmd_demo(kn_cli *cli, int argc, char **argv);
 int cmd_user_web(kn_cli *cli, int argc, char **argv);
 int cli_account_create(kn_cli *cli, kn_datadir *dd, const uint8_t user[32], const char *login,
     bool admin, bool password_stdin, bool activation);
+/* Documents with files (cmd_doc.c): publish, ls, get, versions, retract, limits, policy. */
+int cmd_doc(kn_cli *cli, int argc, char **argv);
 
 #endif
 
@@ -124,7 +126,8 @@ int cli_account_create(kn_cli *cli, kn_datadir *dd, const uint8_t user[32], cons
  */
 typedef struct cli_field {
     const char *key;
-    enum { F_STR, F_UINT, F_STRS, F_BIN32, F_BOOL, F_UINTS, F_BIN } kind;
+    /* F_RAW: .bin holds .len bytes of encoded msgpack, written as is. */
+    enum { F_STR, F_UINT, F_STRS, F_BIN32, F_BOOL, F_UINTS, F_BIN, F_RAW } kind;
     const char *s;
     uint64_t u; /* F_UINT, F_BOOL (0 or 1) */
     char **strs;

@@ -26,7 +26,8 @@ int cli_body_encode(cli_field *fields, int n, kn_mp_out *o)
     int m = 0;
     for (int i = 0; i < n && m < 32; i++) {
         if (fields[i].absent || (fields[i].kind == F_STR && !fields[i].s)
-            || (fields[i].kind == F_STRS && !fields[i].nstrs))
+            || (fields[i].kind == F_STRS && !fields[i].nstrs)
+            || (fields[i].kind == F_RAW && !fields[i].bin))
             continue;
         present[m++] = fields[i];
     }
@@ -59,6 +60,9 @@ int cli_body_encode(cli_field *fields, int n, kn_mp_out *o)
             break;
         case F_BIN:
             kn_mp_write_bin(o, present[i].bin, present[i].len);
+            break;
+        case F_RAW:
+            kn_mp_write_raw(o, present[i].bin, present[i].len);
             break;
         }
     }

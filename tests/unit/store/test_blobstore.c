@@ -544,17 +544,24 @@ static void test_limits(void **state)
     assert_int_equal(kn_blob_limits_set(fs.s, &l, NULL), 0);
     assert_int_equal(kn_blob_info_get(fs.s, fbig.id, b.pk, &in), 0);
     assert_int_equal(in.admission, KN_BLOB_REFUSED_QUOTA);
+    assert_false(in.wanted);
     assert_int_equal(kn_blob_info_get(fs.s, f2.id, b.pk, &in), 0);
     assert_int_equal(in.admission, KN_BLOB_ACCEPTED);
-    /* ... but never deletes what is stored. */
+    /* ... but never deletes what is stored: a complete file stays accepted and counted. */
     assert_int_equal(kn_blob_put_manifest(fs.s, f2.id, f2.size, f2.hashes, f2.n), KN_BLOB_STORED);
     put_range(&fs, &f2, 0, f2.n, KN_BLOB_STORED);
-    l = (kn_blob_limits) { 100 << 10, 1 << 20 };
+    l = (kn_blob_limits) { 100 << 10, 100 << 10 };
     assert_int_equal(kn_blob_limits_set(fs.s, &l, NULL), 0);
     assert_int_equal(kn_blob_info_get(fs.s, f2.id, b.pk, &in), 0);
-    assert_int_equal(in.admission, KN_BLOB_REFUSED_SIZE);
+    assert_int_equal(in.admission, KN_BLOB_ACCEPTED);
     assert_true(in.complete);
     assert_file_equal(&fs, &f2);
+    assert_int_equal(kn_blob_usage(fs.s, b.pk, &used), 0);
+    assert_int_equal(used, 600 << 10);
+    /* An accepted file not yet complete is refused under the new limit and no longer wanted. */
+    assert_int_equal(kn_blob_info_get(fs.s, f3.id, c.pk, &in), 0);
+    assert_int_equal(in.admission, KN_BLOB_REFUSED_SIZE);
+    assert_false(in.wanted);
 
     /* A doc that gives a size its blob cannot have is refused as invalid. */
     fx_obj lie;
