@@ -119,7 +119,8 @@ grep -q "is a thread, not a document" <<<"$out" || fail "not a doc message: $out
 mkdir "$work/before" "$work/after"
 mdb_copy -c "$a/store" "$work/before"
 grep -q "$marker" "$work/before/data.mdb" || fail "the marker is not in the store before the retraction"
-"$knoten" doc retract --data "$a" "$v1" --reason "Personenbezogene Daten" >/dev/null 2>"$work/retract.err"
+"$knoten" doc retract --data "$a" "$v1" --this-version-only --reason "Personenbezogene Daten" \
+    >/dev/null 2>"$work/retract.err"
 grep -q "removed from this node's store" "$work/retract.err" || fail "retract message: $(cat "$work/retract.err")"
 mdb_copy -c "$a/store" "$work/after"
 if grep -q "$marker" "$work/after/data.mdb"; then fail "the retracted file's bytes are still in the store"; fi
@@ -130,6 +131,17 @@ grep -q "was retracted" <<<"$out" || fail "retracted get message: $out"
 mkdir "$work/out2"
 "$knoten" doc get --data "$a" "$v2" -o "$work/out2" >/dev/null
 cmp "$work/Antrag.pdf" "$work/out2/Antrag.pdf" || fail "the shared file after the retraction"
+# Without --this-version-only every version goes: a two-version chain, retracted from its first.
+echo "Fassung 1" >"$work/Dienstanweisung.txt"
+w1=$("$knoten" doc publish --data "$a" "$work/Dienstanweisung.txt" --title Dienstanweisung \
+    --kind instruction 2>/dev/null)
+echo "Fassung 2" >"$work/Dienstanweisung.txt"
+w2=$("$knoten" doc publish --data "$a" "$work/Dienstanweisung.txt" --supersedes "$w1" 2>/dev/null)
+[ "$("$knoten" doc ls --data "$a" | wc -l)" = 2 ] || fail "ls with two documents"
+out=$("$knoten" doc retract --data "$a" "$w1" 2>&1 >/dev/null)
+grep -q "retracting all 2 versions" <<<"$out" || fail "retract of a chain: $out"
+out=$("$knoten" doc get --data "$a" "$w2" -o "$work/out" 2>&1) && fail "get of the retracted newer version"
+grep -q "was retracted" <<<"$out" || fail "retracted chain message: $out"
 # The last reference goes: the store holds no chunk any more.
 "$knoten" doc retract --data "$a" "$v2" >/dev/null 2>&1
 chunks=$(mdb_stat -s blob_chunks "$a/store" | awk '/Entries:/ {print $2}')

@@ -249,113 +249,6 @@ static int read_full(int fd, uint8_t *buf, size_t len, size_t *got)
     return 0;
 }
 
-/* ---- the docs in the store, and their version chains ---- */
-
-typedef struct docent {
-    uint8_t id[KN_ID];
-    uint8_t prev[KN_ID];
-    bool has_prev;
-    uint8_t council[KN_KEY];
-    uint64_t created;
-    char area[KN_SPACE_MAX + 1];
-    int prev_i, root; /* indexes into the list; -1: none */
-} docent;
-
-typedef struct doclist {
-    docent *d;
-    size_t n, cap;
-    kn_store *store;
-    int err;
-} doclist;
-
-static int collect_doc(void *ctx, const kn_object *o)
-{
-    doclist *l = ctx;
-    if (o->type != KN_T_DOC)
-        return 0;
-    if (l->n == l->cap) {
-        size_t ncap = l->cap ? l->cap * 2 : 64;
-        docent *nd = realloc(l->d, ncap * sizeof *nd);
-        if (!nd) {
-            l->err = KN_ENOMEM;
-            return 1;
-        }
-        l->d = nd;
-        l->cap = ncap;
-    }
-    docent *e = &l->d[l->n];
-    memset(e, 0, sizeof *e);
-    memcpy(e->id, o->id, KN_ID);
-    e->created = o->created;
-    e->has_prev = o->nrefs > 0;
-    if (e->has_prev)
-        memcpy(e->prev, o->refs[0], KN_ID);
-    memcpy(e->area, o->space, o->space_len);
-    int rc = kn_blob_council_of(l->store, o->author, e->council);
-    if (rc < 0) {
-        l->err = rc;
-        return 1;
-    }
-    l->n++;
-    return 0;
-}
-
-static int docent_cmp(const void *a, const void *b)
-{
-    return memcmp(((const docent *)a)->id, ((const docent *)b)->id, KN_ID);
-}
-
-static int doc_find(const doclist *l, const uint8_t id[KN_ID])
-{
-    docent key;
-    memcpy(key.id, id, KN_ID);
-    const docent *e = bsearch(&key, l->d, l->n, sizeof *l->d, docent_cmp);
-    return e ? (int)(e - l->d) : -1;
-}
-
-/* Reads every doc and links the chains (prev_i, root). */
-static int doclist_load(kn_store *s, doclist *l)
-{
-    memset(l, 0, sizeof *l);
-    l->store = s;
-    kn_store_query q = { .index = KN_BY_TIME };
-    int rc = kn_store_each(s, &q, collect_doc, l);
-    if (rc < 0 || (rc = l->err) < 0)
-        return rc;
-    if (l->n > 1)
-        qsort(l->d, l->n, sizeof *l->d, docent_cmp);
-    for (size_t i = 0; i < l->n; i++) {
-        docent *e = &l->d[i];
-        e->prev_i = e->has_prev ? doc_find(l, e->prev) : -1;
-        if (e->prev_i >= 0 && memcmp(l->d[e->prev_i].council, e->council, KN_KEY) != 0)
-            e->prev_i = -1; /* another council cannot supersede this one's document */
-    }
-    for (size_t i = 0; i < l->n; i++) {
-        int r = (int)i;
-        for (size_t steps = 0; l->d[r].prev_i >= 0 && steps < l->n; steps++)
-            r = l->d[r].prev_i;
-        l->d[i].root = r;
-    }
-    return 0;
-}
-
-/* The newest version of the chain whose root is root, and the chain's length. */
-static int chain_head(const doclist *l, int root, size_t *count)
-{
-    int head = -1;
-    *count = 0;
-    for (size_t i = 0; i < l->n; i++) {
-        if (l->d[i].root != root)
-            continue;
-        (*count)++;
-        if (head < 0 || l->d[i].created > l->d[head].created
-            || (l->d[i].created == l->d[head].created
-                && memcmp(l->d[i].id, l->d[head].id, KN_ID) > 0))
-            head = (int)i;
-    }
-    return head;
-}
-
 /* ---- describing one doc ---- */
 
 typedef struct docview {
@@ -371,6 +264,18 @@ static void docview_free(docview *v)
 {
     free(v->raw);
     v->raw = NULL;
+}
+
+/* Fills v from a decoded doc that the caller keeps alive (v->raw stays NULL). */
+static int docview_from(kn_store *s, const kn_object *o, docview *v)
+{
+    int rc;
+    memset(v, 0, sizeof *v);
+    v->o = *o;
+    if ((rc = kn_doc_files(&v->o, v->f, &v->nf)) < 0
+        || (rc = kn_blob_council_of(s, v->o.author, v->council)) < 0)
+        return rc;
+    return 0;
 }
 
 static int docview_load(kn_cli *cli, kn_store *s, const uint8_t id[KN_ID], docview *v)
@@ -812,7 +717,8 @@ static int doc_publish(kn_cli *cli, int argc, char **argv)
         docview pv;
         if ((code = docview_load(cli, s, d.refs[0], &pv)) != CLI_OK)
             goto out;
-        bool same = memcmp(pv.council, council, KN_KEY) == 0;
+        /* Versions are by one author (store.h, kn_store_versions): the node signs here. */
+        bool same = memcmp(pv.o.author, dd.identity_pk, KN_KEY) == 0;
         if (same) {
             if (!po.title)
                 po.title = owned[0] = prev_str(&pv.o, "title");
@@ -832,8 +738,9 @@ static int doc_publish(kn_cli *cli, int argc, char **argv)
         }
         docview_free(&pv);
         if (!same) {
-            code = cli_fail("%s is another council's document; only its council can publish a "
-                            "new version. Publish your own document instead.",
+            code = cli_fail("%s was published by another author (another council, or a member "
+                            "of staff); only its author can publish a new version of it. "
+                            "Publish a document of your own instead.",
                 po.supersedes);
             goto out;
         }
@@ -945,18 +852,54 @@ static int one_id_open(kn_cli *cli, int argc, char **argv, uint8_t id[KN_ID], kn
 
 /* ---- doc ls / versions ---- */
 
+typedef struct ls_ctx {
+    kn_store *s;
+    bool all;
+    size_t shown;
+    int err;
+} ls_ctx;
+
+/* One document per version chain: its newest version (kn_store_versions), unless --all-versions. */
+static int ls_visit(void *arg, const kn_object *o)
+{
+    ls_ctx *c = arg;
+    kn_versions vs;
+    docview v;
+    if (o->type != KN_T_DOC)
+        return 0;
+    int rc = kn_store_versions(c->s, o->id, &vs);
+    if (rc < 0) {
+        vs.n = 1; /* a chain that cannot be read shows the doc rather than hiding it */
+        memcpy(vs.id[0], o->id, KN_ID);
+    }
+    if (!c->all && memcmp(kn_versions_newest(&vs), o->id, KN_ID) != 0)
+        return 0;
+    if ((rc = docview_from(c->s, o, &v)) < 0) {
+        c->err = rc;
+        return 1;
+    }
+    print_doc_line(c->s, &v, c->all ? 1 : vs.n);
+    c->shown++;
+    return 0;
+}
+
 static int doc_ls(kn_cli *cli, int argc, char **argv)
 {
     static const struct option opts[] = { { "area", required_argument, 0, 'a' },
         { "all-versions", no_argument, 0, 'A' }, CLI_COMMON_LONGOPTS, { 0, 0, 0, 0 } };
-    const char *area = NULL;
-    bool all = false;
+    kn_store_query q = { .index = KN_BY_TIME, .reverse = true };
+    ls_ctx c = { 0 };
     int opt, code = -1;
     while ((opt = cli_getopt(cli, argc, argv, "h", opts, "doc", &code)) >= 0) {
-        if (opt == 'a')
-            area = optarg;
-        else if (opt == 'A')
-            all = true;
+        if (opt == 'a') {
+            if (strlen(optarg) > KN_SPACE_MAX)
+                return cli_usage_error(cli, "area names have at most %d bytes", KN_SPACE_MAX);
+            q = (kn_store_query) {
+                .index = KN_BY_SPACE_TYPE, .space = optarg, .type = KN_T_DOC, .reverse = true
+            };
+        } else if (opt == 'A') {
+            c.all = true;
+        }
     }
     if (opt == CLI_STOP)
         return code;
@@ -965,54 +908,15 @@ static int doc_ls(kn_cli *cli, int argc, char **argv)
     kn_datadir dd;
     if ((code = cli_open(cli, &dd)) != CLI_OK)
         return code;
-    doclist l;
-    int rc = doclist_load(dd.store, &l);
-    if (rc < 0) {
+    c.s = dd.store;
+    int rc = kn_store_each(dd.store, &q, ls_visit, &c);
+    if (rc == 0)
+        rc = c.err;
+    if (rc < 0)
         code = cli_fail("cannot read the documents: %s", kn_strerror(rc));
-        goto out;
-    }
-    /* Newest first: the heads (or all docs) in order of created time. */
-    int *order = malloc((l.n ? l.n : 1) * sizeof *order);
-    size_t *counts = malloc((l.n ? l.n : 1) * sizeof *counts);
-    size_t no = 0;
-    if (!order || !counts) {
-        free(order);
-        free(counts);
-        code = cli_fail("out of memory");
-        goto out;
-    }
-    for (size_t i = 0; i < l.n; i++) {
-        size_t cnt;
-        int head = chain_head(&l, l.d[i].root, &cnt);
-        if (!all && head != (int)i)
-            continue;
-        if (area && strcmp(l.d[i].area, area) != 0)
-            continue;
-        order[no] = (int)i;
-        counts[no++] = cnt;
-    }
-    for (size_t a = 1; a < no; a++) /* insertion sort by created, newest first */
-        for (size_t b = a; b > 0 && l.d[order[b]].created > l.d[order[b - 1]].created; b--) {
-            int t = order[b];
-            order[b] = order[b - 1];
-            order[b - 1] = t;
-            size_t tc = counts[b];
-            counts[b] = counts[b - 1];
-            counts[b - 1] = tc;
-        }
-    for (size_t k = 0; k < no; k++) {
-        docview v;
-        if (docview_load(cli, dd.store, l.d[order[k]].id, &v) != CLI_OK)
-            continue;
-        print_doc_line(dd.store, &v, all ? 1 : counts[k]);
-        docview_free(&v);
-    }
-    if (no == 0)
-        fprintf(stderr, "knoten: no documents%s%s.\n", area ? " in area " : "", area ? area : "");
-    free(order);
-    free(counts);
-out:
-    free(l.d);
+    else if (c.shown == 0)
+        fprintf(stderr, "knoten: no documents%s%s.\n", q.space ? " in area " : "",
+            q.space ? q.space : "");
     kn_datadir_close(&dd);
     return code;
 }
@@ -1028,52 +932,24 @@ static int doc_versions(kn_cli *cli, int argc, char **argv)
     kn_datadir dd;
     if ((code = one_id_open(cli, argc, argv, id, &dd)) != CLI_OK)
         return code;
-    doclist l;
     docview v;
-    int rc = doclist_load(dd.store, &l);
+    kn_versions vs;
+    if ((code = docview_load(cli, dd.store, id, &v)) != CLI_OK) /* says why: retracted, unknown */
+        goto out;
+    docview_free(&v);
+    int rc = kn_store_versions(dd.store, id, &vs);
     if (rc < 0) {
-        code = cli_fail("cannot read the documents: %s", kn_strerror(rc));
+        code = cli_fail("cannot read the versions: %s", kn_strerror(rc));
         goto out;
     }
-    int at = doc_find(&l, id);
-    if (at < 0) {
-        code = docview_load(cli, dd.store, id, &v); /* says why: retracted, unknown, not a doc */
-        if (code == CLI_OK) {
-            docview_free(&v);
-            code = cli_fail("cannot find the document's versions");
-        }
-        goto out;
-    }
-    int root = l.d[at].root;
-    size_t cnt;
-    int head = chain_head(&l, root, &cnt);
-    /* Every version of the chain, newest first; the list is sorted by id, so pick by time. */
-    int *members = malloc(cnt * sizeof *members);
-    if (!members) {
-        code = cli_fail("out of memory");
-        goto out;
-    }
-    size_t m = 0;
-    for (size_t i = 0; i < l.n; i++)
-        if (l.d[i].root == root)
-            members[m++] = (int)i;
-    for (size_t a = 1; a < m; a++)
-        for (size_t b = a; b > 0 && l.d[members[b]].created > l.d[members[b - 1]].created; b--) {
-            int t = members[b];
-            members[b] = members[b - 1];
-            members[b - 1] = t;
-        }
-    for (size_t k = 0; k < m; k++) {
-        if (docview_load(cli, dd.store, l.d[members[k]].id, &v) != CLI_OK)
+    for (size_t k = vs.n; k-- > 0;) { /* newest first */
+        if (docview_load(cli, dd.store, vs.id[k], &v) != CLI_OK)
             continue;
-        printf("%s  ", members[k] == head ? "current" : "earlier");
+        printf("%s  ", k == vs.n - 1 ? "current" : "earlier");
         print_doc_line(dd.store, &v, 1);
         docview_free(&v);
     }
-    free(members);
-    code = CLI_OK;
 out:
-    free(l.d);
     kn_datadir_close(&dd);
     return code;
 }
@@ -1266,51 +1142,74 @@ out:
 
 static int doc_retract(kn_cli *cli, int argc, char **argv)
 {
-    static const struct option opts[]
-        = { { "reason", required_argument, 0, 'r' }, CLI_COMMON_LONGOPTS, { 0, 0, 0, 0 } };
+    static const struct option opts[] = { { "reason", required_argument, 0, 'r' },
+        { "this-version-only", no_argument, 0, 'o' }, CLI_COMMON_LONGOPTS, { 0, 0, 0, 0 } };
     const char *reason = NULL;
+    bool only = false;
     int opt, code = -1;
     while ((opt = cli_getopt(cli, argc, argv, "h", opts, "doc", &code)) >= 0) {
         if (opt == 'r')
             reason = optarg;
+        else if (opt == 'o')
+            only = true;
     }
     if (opt == CLI_STOP)
         return code;
-    kn_object_draft d = { .type = KN_T_RETRACT, .space = "", .nrefs = 1 };
+    uint8_t id[KN_ID];
     kn_datadir dd;
-    if ((code = one_id_open(cli, argc, argv, d.refs[0], &dd)) != CLI_OK)
+    if ((code = one_id_open(cli, argc, argv, id, &dd)) != CLI_OK)
         return code;
     docview v;
-    if ((code = docview_load(cli, dd.store, d.refs[0], &v)) != CLI_OK)
+    kn_versions vs;
+    if ((code = docview_load(cli, dd.store, id, &v)) != CLI_OK)
         goto out;
     uint8_t council[KN_KEY];
-    if (kn_blob_council_of(dd.store, dd.identity_pk, council) < 0
-        || memcmp(council, v.council, KN_KEY) != 0) {
-        docview_free(&v);
+    bool ours = kn_blob_council_of(dd.store, dd.identity_pk, council) == 0
+        && memcmp(council, v.council, KN_KEY) == 0;
+    docview_free(&v);
+    if (!ours) {
         code = cli_fail("this document was published by another council; only that council can "
                         "retract it. Ask them to.");
         goto out;
     }
-    uint32_t nf = v.nf;
-    docview_free(&v);
-    kn_mp_out body;
-    kn_mp_out_init(&body, KN_OBJECT_MAX);
-    cli_field f[] = { { .key = "reason", .kind = F_STR, .s = reason } };
-    if (cli_body_encode(f, 1, &body) < 0) {
-        kn_mp_out_free(&body);
-        code = cli_fail("the reason is too long");
+    int rc = kn_store_versions(dd.store, id, &vs);
+    if (rc < 0) {
+        code = cli_fail("cannot read the versions: %s", kn_strerror(rc));
         goto out;
     }
-    d.body = body.buf;
-    d.body_len = body.len;
-    d.created = kn_env_now(cli->env);
-    code = cli_publish(cli, &dd, &d);
-    kn_mp_out_free(&body);
+    if (only) {
+        vs.n = 1;
+        memcpy(vs.id[0], id, KN_ID);
+    } else if (vs.n > 1) {
+        fprintf(stderr,
+            "knoten: retracting all %zu versions (--this-version-only retracts just "
+            "this one)\n",
+            vs.n);
+    }
+    /* Newest first, so that no listing ever shows an older version as the current one. */
+    for (size_t k = vs.n; k-- > 0 && code == CLI_OK;) {
+        kn_object_draft d = { .type = KN_T_RETRACT, .space = "", .nrefs = 1 };
+        memcpy(d.refs[0], vs.id[k], KN_ID);
+        kn_mp_out body;
+        kn_mp_out_init(&body, KN_OBJECT_MAX);
+        cli_field f[] = { { .key = "reason", .kind = F_STR, .s = reason } };
+        if (cli_body_encode(f, 1, &body) < 0) {
+            kn_mp_out_free(&body);
+            code = cli_fail("the reason is too long");
+            break;
+        }
+        d.body = body.buf;
+        d.body_len = body.len;
+        d.created = kn_env_now(cli->env);
+        code = cli_publish(cli, &dd, &d);
+        kn_mp_out_free(&body);
+    }
     if (code == CLI_OK)
         fprintf(stderr,
-            "knoten: retracted. The document and its %u file%s are removed from this node's "
-            "store, and from every node the retraction reaches.\n",
-            nf, nf == 1 ? "" : "s");
+            "knoten: retracted. The document%s and %s files are removed from this node's store, "
+            "and from every node the retraction reaches; a file another document still uses "
+            "stays.\n",
+            vs.n > 1 ? "'s versions" : "", vs.n > 1 ? "their" : "its");
 out:
     kn_datadir_close(&dd);
     return code;
