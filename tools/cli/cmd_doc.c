@@ -353,16 +353,14 @@ static void print_doc_line(kn_store *s, const docview *v, size_t versions)
             snprintf(state, sizeof state, "%s", st);
         first_bad = first_bad || !ok;
     }
-    if (ready != v->nf && v->nf > 1) {
-        char first[128];
-        snprintf(first, sizeof first, "%s", state);
-        snprintf(state, sizeof state, "%u of %u files complete; %s", ready, v->nf, first);
-    }
+    char part[48] = ""; /* "1 of 2 files complete; " before the first file's state */
+    if (ready != v->nf && v->nf > 1)
+        snprintf(part, sizeof part, "%u of %u files complete; ", ready, v->nf);
     kn_hex_encode(hex, v->o.id, KN_ID);
     cli_format_time(when, sizeof when, v->o.created);
     format_size(size, sizeof size, total);
-    printf("%s  %.10s  %.*s  %.*s  %.*s  [%u file%s, %s, %s", hex, when, (int)v->o.space_len,
-        v->o.space, (int)kl, kind, (int)tl, title, v->nf, v->nf == 1 ? "" : "s", size, state);
+    printf("%s  %.10s  %.*s  %.*s  %.*s  [%u file%s, %s, %s%s", hex, when, (int)v->o.space_len,
+        v->o.space, (int)kl, kind, (int)tl, title, v->nf, v->nf == 1 ? "" : "s", size, part, state);
     if (versions > 1)
         printf(", %zu versions", versions);
     printf("]\n");
