@@ -14,7 +14,7 @@
 
 #include "error.h"
 
-typedef struct kn_text {
+typedef struct kn_text_buf {
     char *s; /* NUL-terminated while err == 0 */
     size_t len, cap;
     size_t limit; /* 0: none */

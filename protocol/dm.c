@@ -126,8 +126,8 @@ int kn_dm_open(const uint8_t *box, size_t box_len, const uint8_t my_sk[static KN
         return KN_EINVAL;
     if (box_len > KN_DM_BOX_MAX)
         return KN_ETOOBIG;
-    /* The smallest plaintext, {body: "x"}, is 7 bytes. */
-    if (box_len < KN_BOX_NONCE + KN_BOX_TAG + 7)
+    /* The smallest plaintext, {body: "x"}, is 8 bytes. */
+    if (box_len < KN_BOX_NONCE + KN_BOX_TAG + 8)
         return KN_ETRUNC;
     len = box_len - KN_BOX_NONCE - KN_BOX_TAG;
     if (!(out = malloc(len)))

@@ -263,6 +263,33 @@ const cli_command cli_commands[] = {
         "the event's zone with its VTIMEZONE, the description, place or link, and the\n"
         "RSVP counts. An edited event keeps its UID, so importing again updates it.\n\n"
         "  -o, --output FILE write to FILE instead of standard output\n" DATA_HELP },
+    { "experts", cmd_experts, "find staff of any council by expertise and language",
+        "knoten experts [--tag TEXT] [--lang TAG] [--json] [--data DIR]\n\n"
+        "Lists the staff of every council from their certificates (`knoten user add\n"
+        "--expertise ... --lang ...`): name, role, council, expertise, languages, key.\n\n"
+        "  --tag TEXT        only those with an expertise tag containing TEXT (case does\n"
+        "                    not matter, umlauts included)\n"
+        "  --lang TAG        only those who speak TAG (e.g. de, en)\n"
+        "  --json            one JSON object per line\n" DATA_HELP },
+    { "msg", cmd_msg, "direct messages between staff, encrypted end to end",
+        "knoten msg send --as USER --to USER [--subject TEXT] [--reply-to ID]\n"
+        "                (TEXT | --body-file FILE) [--data DIR]\n"
+        "       knoten msg ls --as USER [--with USER] [--data DIR]\n"
+        "       knoten msg read ID --as USER [--data DIR]\n\n"
+        "send  encrypts TEXT for the recipient (a name or key from `knoten experts`,\n"
+        "      at any council) and publishes it; every node carries it, only the\n"
+        "      recipient (and the sender) can read it.\n"
+        "ls    USER's conversations, one line per person; --with shows one of them.\n"
+        "read  decrypts and prints one message.\n"
+        "--as USER names whose mailbox: a member of staff whose key this node holds.\n" DATA_HELP },
+    { "feed", cmd_feed, "write an area's Atom feed",
+        "knoten feed AREA [--base-url URL] [--limit N] [-o FILE] [--data DIR]\n\n"
+        "Writes an Atom feed (RFC 4287) of the area's newest threads, replies, links,\n"
+        "events, polls and documents (newest version of each), with the Markdown\n"
+        "rendered safely as HTML. Every node writes the same feed.\n\n"
+        "  --base-url URL    this node's web address, for links to entries\n"
+        "  --limit N         entries at most (default 50, up to 1000)\n"
+        "  -o, --output FILE write to FILE instead of standard output\n" DATA_HELP },
     { "ls", cmd_ls, "list objects",
         "knoten ls [--area AREA] [--type TYPE] [--author KEY] [--limit N] [--versions]\n"
         "          [--json] [--data DIR]\n\n"
