@@ -1681,3 +1681,253 @@ int kn_blob_stats_get(kn_store *s, kn_blob_stats *st)
         return KN_EINVAL;
     return in_read(s, stats_txn, st);
 }
+
+/* ---- consistency check (kn_store_check, check.c) ---- */
+
+typedef struct cref {
+    uint8_t key[COUNCIL_KEY]; /* council, blob */
+} cref;
+
+static int cref_cmp(const void *a, const void *b)
+{
+    return memcmp(a, b, COUNCIL_KEY);
+}
+
+/* Each state: its manifest, and the chunks under it counted, measured and hashed. */
+static int check_states(kn_store *s, MDB_txn *txn, kn_blob_problem_fn problem, void *pctx)
+{
+    MDB_cursor *c = NULL, *ch = NULL;
+    MDB_val k, v;
+    int rc;
+
+    if ((rc = kn_store_mdb_err(mdb_cursor_open(txn, s->db.blob_state, &c))) < 0
+        || (rc = kn_store_mdb_err(mdb_cursor_open(txn, s->db.blob_chunks, &ch))) < 0)
+        goto out;
+    for (rc = mdb_cursor_get(c, &k, &v, MDB_FIRST); rc == 0;
+         rc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
+        uint8_t id[KN_BLOB_ID], start[CHUNK_KEY];
+        state_rec st;
+        MDB_val m, ck, cv, w;
+        uint64_t msize, bytes = 0;
+        const uint8_t *hashes;
+        uint32_t n, count = 0;
+        if (k.mv_size != KN_BLOB_ID || state_get(s, txn, k.mv_data, &st) < 0) {
+            problem(pctx, "a blob_state record is malformed", NULL);
+            continue;
+        }
+        memcpy(id, k.mv_data, KN_BLOB_ID);
+        if (get(txn, s->db.blob_manifest, id, KN_BLOB_ID, &m) < 0
+            || kn_blob_manifest_parse(m.mv_data, m.mv_size, id, &msize, &hashes, &n) < 0
+            || msize != st.size || n != st.nchunks) {
+            problem(pctx, "a blob's manifest is missing or does not match its id and state", id);
+            continue;
+        }
+        memcpy(start, id, KN_BLOB_ID);
+        memset(start + KN_BLOB_ID, 0, 4);
+        ck = (MDB_val) { sizeof start, start };
+        for (int r = mdb_cursor_get(ch, &ck, &cv, MDB_SET_RANGE);
+             r == 0 && prefixed(&ck, id, KN_BLOB_ID); r = mdb_cursor_get(ch, &ck, &cv, MDB_NEXT)) {
+            uint8_t h[KN_BLOB_HASH];
+            uint32_t i = ck.mv_size == CHUNK_KEY
+                ? be32_get((const uint8_t *)ck.mv_data + KN_BLOB_ID)
+                : UINT32_MAX;
+            if (i >= n || cv.mv_size != kn_blob_chunk_len(st.size, i)) {
+                problem(pctx, "a chunk has an impossible index or length", id);
+                continue;
+            }
+            kn_blob_chunk_hash(h, cv.mv_data, cv.mv_size);
+            if (kn_memcmp_ct(h, hashes + (size_t)i * KN_BLOB_HASH, KN_BLOB_HASH) != 0)
+                problem(pctx, "a stored chunk does not match its manifest hash", id);
+            count++;
+            bytes += cv.mv_size;
+        }
+        if (count != st.present || bytes != st.bytes)
+            problem(pctx, "a blob's state does not count its stored chunks", id);
+        if (st.present == st.nchunks && get(txn, s->db.blob_wanted, id, KN_BLOB_ID, &w) == 0)
+            problem(pctx, "a complete blob is on the wanted list", id);
+    }
+    rc = rc == MDB_NOTFOUND ? 0 : kn_store_mdb_err(rc);
+    /* Chunks of a blob without state (a purge that left some behind). */
+    uint8_t last[KN_BLOB_ID];
+    bool have_last = false;
+    for (int r = mdb_cursor_get(ch, &k, &v, MDB_FIRST); rc == 0 && r == 0;
+         r = mdb_cursor_get(ch, &k, &v, MDB_NEXT)) {
+        MDB_val sv;
+        if (k.mv_size != CHUNK_KEY) {
+            problem(pctx, "a blob_chunks key is not 36 bytes", NULL);
+            continue;
+        }
+        if (have_last && memcmp(last, k.mv_data, KN_BLOB_ID) == 0)
+            continue;
+        memcpy(last, k.mv_data, KN_BLOB_ID);
+        have_last = true;
+        if (get(txn, s->db.blob_state, last, KN_BLOB_ID, &sv) < 0)
+            problem(pctx, "chunks are stored for a blob that has no state", last);
+    }
+out:
+    mdb_cursor_close(ch);
+    mdb_cursor_close(c);
+    return rc;
+}
+
+/*
+ * References against the docs that make them, the council records against
+ * the references, the usage against the accepted records, the wanted list
+ * against admission and completeness.
+ */
+static int check_refs(kn_store *s, MDB_txn *txn, kn_blob_problem_fn problem, void *pctx)
+{
+    MDB_cursor *c = NULL;
+    MDB_val k, v;
+    cref *refs = NULL;
+    size_t n = 0, cap = 0;
+    int rc;
+
+    /* Every live doc's files are referenced. */
+    if ((rc = kn_store_mdb_err(mdb_cursor_open(txn, s->db.objects, &c))) < 0)
+        return rc;
+    for (rc = mdb_cursor_get(c, &k, &v, MDB_FIRST); rc == 0;
+         rc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
+        kn_object o;
+        kn_doc_file f[KN_DOC_FILES_MAX];
+        uint32_t nf;
+        if (kn_object_decode(&o, v.mv_data, v.mv_size) < 0 || o.type != KN_T_DOC)
+            continue; /* undecodable objects are check.c's to report */
+        if (kn_doc_files(&o, f, &nf) < 0) {
+            problem(pctx, "a stored doc's files cannot be read", o.id);
+            continue;
+        }
+        for (uint32_t i = 0; i < nf; i++) {
+            uint8_t rk[REF_KEY];
+            MDB_val rv;
+            memcpy(rk, f[i].blob, KN_BLOB_ID);
+            memcpy(rk + KN_BLOB_ID, o.id, KN_ID);
+            if (get(txn, s->db.blob_refs, rk, sizeof rk, &rv) < 0)
+                problem(pctx, "a stored doc's file has no blob reference", o.id);
+        }
+    }
+    mdb_cursor_close(c);
+    c = NULL;
+    if (rc != MDB_NOTFOUND)
+        return kn_store_mdb_err(rc);
+
+    /* Every reference names a live doc that lists the blob; collect (council, blob). */
+    if ((rc = kn_store_mdb_err(mdb_cursor_open(txn, s->db.blob_refs, &c))) < 0)
+        return rc;
+    for (rc = mdb_cursor_get(c, &k, &v, MDB_FIRST); rc == 0;
+         rc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
+        kn_object o;
+        kn_doc_file f[KN_DOC_FILES_MAX];
+        uint32_t nf = 0;
+        bool lists = false;
+        if (k.mv_size != REF_KEY || v.mv_size != REF_REC) {
+            problem(pctx, "a blob_refs record is malformed", NULL);
+            continue;
+        }
+        const uint8_t *blob = k.mv_data, *doc = blob + KN_BLOB_ID;
+        if (kn_store_load(s, txn, s->db.objects, doc, &o) < 0 || o.type != KN_T_DOC
+            || kn_doc_files(&o, f, &nf) < 0) {
+            problem(pctx, "a blob reference names a doc that is not stored", doc);
+            continue;
+        }
+        for (uint32_t i = 0; i < nf && !lists; i++)
+            lists = memcmp(f[i].blob, blob, KN_BLOB_ID) == 0;
+        if (!lists)
+            problem(pctx, "a blob reference names a doc that does not list the blob", doc);
+        if (n == cap) {
+            size_t ncap = cap ? cap * 2 : 256;
+            cref *nr = realloc(refs, ncap * sizeof *nr);
+            if (!nr) {
+                rc = KN_ENOMEM;
+                goto out;
+            }
+            refs = nr;
+            cap = ncap;
+        }
+        memcpy(refs[n].key, v.mv_data, KN_KEY);
+        memcpy(refs[n].key + KN_KEY, blob, KN_BLOB_ID);
+        n++;
+    }
+    mdb_cursor_close(c);
+    c = NULL;
+    if (rc != MDB_NOTFOUND)
+        goto out;
+    if (n > 1)
+        qsort(refs, n, sizeof *refs, cref_cmp);
+
+    /* Council records: one per (council, blob) with the number of references; usage; wanted. */
+    if ((rc = kn_store_mdb_err(mdb_cursor_open(txn, s->db.blob_council, &c))) < 0)
+        goto out;
+    size_t at = 0, records = 0;
+    uint8_t council[KN_KEY];
+    uint64_t used = 0;
+    bool have_council = false;
+    for (rc = mdb_cursor_get(c, &k, &v, MDB_FIRST);; rc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
+        bool end = rc != 0;
+        if (have_council && (end || memcmp(k.mv_data, council, KN_KEY) != 0)) {
+            uint64_t stored;
+            if (usage_get(s, txn, council, &stored) < 0 || stored != used)
+                problem(pctx, "a council's usage is not the sum of its accepted blobs", council);
+            used = 0;
+        }
+        if (end)
+            break;
+        council_rec r;
+        if (k.mv_size != COUNCIL_KEY || council_decode(&v, &r) < 0) {
+            problem(pctx, "a blob_council record is malformed", NULL);
+            continue;
+        }
+        records++;
+        memcpy(council, k.mv_data, KN_KEY);
+        have_council = true;
+        const uint8_t *blob = (const uint8_t *)k.mv_data + KN_KEY;
+        size_t cnt = 0;
+        while (at < n && memcmp(refs[at].key, k.mv_data, COUNCIL_KEY) < 0)
+            at++;
+        while (at + cnt < n && memcmp(refs[at + cnt].key, k.mv_data, COUNCIL_KEY) == 0)
+            cnt++;
+        if (cnt != r.count)
+            problem(pctx, "a council record does not count its references", blob);
+        if (r.adm != KN_BLOB_ACCEPTED)
+            continue;
+        used += r.size;
+        bool complete, have;
+        MDB_val w;
+        if (complete_in(s, txn, blob, &complete, &have) < 0)
+            problem(pctx, "a blob's state is malformed", blob);
+        else if (!complete && get(txn, s->db.blob_wanted, blob, KN_BLOB_ID, &w) < 0)
+            problem(pctx, "an accepted, incomplete blob is not on the wanted list", blob);
+    }
+    mdb_cursor_close(c);
+    c = NULL;
+    if (rc != MDB_NOTFOUND)
+        goto out;
+    /* Distinct (council, blob) pairs among the references = council records. */
+    size_t distinct = 0;
+    for (size_t i = 0; i < n; i++)
+        distinct += i == 0 || memcmp(refs[i].key, refs[i - 1].key, COUNCIL_KEY) != 0;
+    if (distinct != records)
+        problem(pctx, "blob references and council records disagree", NULL);
+    /* Each wanted blob has an accepted reference. */
+    if ((rc = kn_store_mdb_err(mdb_cursor_open(txn, s->db.blob_wanted, &c))) < 0)
+        goto out;
+    for (rc = mdb_cursor_get(c, &k, &v, MDB_FIRST); rc == 0;
+         rc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
+        uint32_t nrefs;
+        bool accepted;
+        if (k.mv_size != KN_BLOB_ID
+            || refs_scan(s, txn, k.mv_data, &nrefs, &accepted, NULL, NULL) < 0 || !accepted)
+            problem(pctx, "a wanted blob has no accepted reference", k.mv_data);
+    }
+    rc = 0;
+out:
+    mdb_cursor_close(c);
+    free(refs);
+    return rc == MDB_NOTFOUND || rc == 0 ? 0 : rc < 0 ? rc : kn_store_mdb_err(rc);
+}
+
+int kn_blob_check(kn_store *s, MDB_txn *txn, kn_blob_problem_fn problem, void *ctx)
+{
+    int rc = check_states(s, txn, problem, ctx);
+    return rc < 0 ? rc : check_refs(s, txn, problem, ctx);
+}

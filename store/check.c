@@ -14,7 +14,10 @@
  *  - the Negentropy tree (negtree.h) counts the by_time items and its
  *    fingerprint over all of them equals the one computed from by_time;
  *  - pending records decode with their id as key, and every pending_by_dep
- *    entry names a pending object.
+ *    entry names a pending object;
+ *  - the blob databases (kn_blob_check in blobstore.c): manifests, chunk
+ *    counts, lengths and hashes, references against the docs, council
+ *    records, usage and the wanted list.
  * Its cost is a full scan: O(objects x index entries per object).
  */
 #include <stdio.h>
@@ -39,6 +42,11 @@ static void problem(checker *c, const char *what, const uint8_t *id)
         else
             snprintf(r->first_problem, sizeof r->first_problem, "%s", what);
     }
+}
+
+static void blob_problem(void *ctx, const char *what, const uint8_t *id)
+{
+    problem(ctx, what, id);
 }
 
 static bool has_key(checker *c, MDB_dbi dbi, const uint8_t *k, size_t kl)
@@ -226,6 +234,8 @@ int kn_store_check(kn_store *s, kn_store_check_report *r)
         && (rc = check_index(&c, IX_AUTHOR, NULL)) == 0
         && (rc = check_index(&c, IX_SPACE, NULL)) == 0 && (rc = check_index(&c, IX_REF, NULL)) == 0)
         rc = check_pending(&c);
+    if (rc == 0)
+        rc = kn_blob_check(s, c.txn, blob_problem, &c);
     mdb_txn_abort(c.txn);
     if (rc == 0 && r->objects != r->by_time)
         problem(&c, "objects and by_time hold different numbers of entries", NULL);

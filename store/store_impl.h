@@ -129,6 +129,14 @@ KN_MUST_USE int kn_roster_rebuild(kn_store *s, MDB_txn *txn);
 KN_MUST_USE int kn_blob_doc_added(kn_store *s, MDB_txn *txn, const kn_object *o);
 KN_MUST_USE int kn_blob_doc_removed(kn_store *s, MDB_txn *txn, const kn_object *o);
 KN_MUST_USE int kn_blob_rebuild(kn_store *s, MDB_txn *txn);
+/*
+ * The blob databases' part of kn_store_check (check.c): every invariant that
+ * blobstore.c keeps (listed at its top), chunk hashes included. Each problem
+ * is reported through problem(ctx, what, id or NULL); the return is 0 or the
+ * code of a read that failed.
+ */
+typedef void (*kn_blob_problem_fn)(void *ctx, const char *what, const uint8_t *id);
+KN_MUST_USE int kn_blob_check(kn_store *s, MDB_txn *txn, kn_blob_problem_fn problem, void *ctx);
 
 /* LMDB return codes mapped onto the one error table (MDB_MAP_FULL -> KN_EMAPFULL). */
 int kn_store_mdb_err(int rc);

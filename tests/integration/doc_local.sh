@@ -48,6 +48,8 @@ assert f["Antrag.pdf"]["size"] == 3158073 and f["Antrag.pdf"]["mime"] == "applic
 assert f["Personalliste.txt"]["mime"] == "text/plain", f
 ' || fail "the doc object"
 
+"$knoten" check --data "$a" >/dev/null || fail "knoten check after publishing"
+
 # get: byte-identical files, no overwriting without --force.
 mkdir "$work/out"
 "$knoten" doc get --data "$a" "$v1" -o "$work/out" >/dev/null
@@ -147,4 +149,5 @@ grep -q "was retracted" <<<"$out" || fail "retracted chain message: $out"
 chunks=$(mdb_stat -s blob_chunks "$a/store" | awk '/Entries:/ {print $2}')
 [ "$chunks" = 0 ] || fail "blob_chunks holds $chunks entries after the last retraction"
 [ "$("$knoten" doc ls --data "$a" 2>/dev/null | wc -l)" = 0 ] || fail "ls after retracting everything"
+"$knoten" check --data "$a" >/dev/null || fail "knoten check after the retractions"
 echo "doc_local: ok"

@@ -166,8 +166,9 @@ const cli_command cli_commands[] = {
         "knoten check [--data DIR]\n\n"
         "Reads the whole store once and checks that every object is in every index,\n"
         "that every index entry names a stored object, that the fingerprint tree used\n"
-        "for synchronisation agrees with the objects, and that pending and retracted\n"
-        "objects are kept apart. Exits 1 and names the first problem if not.\n" DATA_HELP },
+        "for synchronisation agrees with the objects, that pending and retracted\n"
+        "objects are kept apart, and that every stored file chunk matches its hash\n"
+        "and is accounted for. Exits 1 and names the first problem if not.\n" DATA_HELP },
     { "thread", cmd_thread, "start a forum thread, or edit one",
         "knoten thread --area AREA --title TEXT [--body TEXT | --body-file FILE]\n"
         "              [--tag TAG]... [--as USER] [--data DIR]\n"

@@ -93,6 +93,15 @@ static void two_nodes(fx_store *fs, fx_key *a, fx_key *b, fx_obj *net)
     assert_put(fs, &adm, KN_PUT_STORED);
 }
 
+/* kn_store_check finds nothing wrong (the blob invariants included). */
+static void check_ok(fx_store *fs)
+{
+    kn_store_check_report r;
+    int rc = kn_store_check(fs->s, &r);
+    if (rc != 0)
+        fail_msg("kn_store_check: %s: %s", kn_errname(rc), r.first_problem);
+}
+
 /* Puts chunks [from, to) of f, asserting each result. */
 static void put_range(fx_store *fs, const fx_file *f, uint32_t from, uint32_t to, int want)
 {
@@ -196,6 +205,20 @@ static void test_local_publish(void **state)
     assert_int_equal(st.chunks, 13);
     assert_int_equal(st.chunk_bytes, f.size);
     assert_int_equal(st.wanted, 0);
+    check_ok(&fs);
+    /* A chunk changed on disk is found by the check (and by every reader that hashes). */
+    uint8_t key[KN_BLOB_ID + 4] = { 0 };
+    memcpy(key, f.id, KN_BLOB_ID);
+    key[KN_BLOB_ID + 3] = 4;
+    uint8_t *bad = malloc(KN_BLOB_CHUNK);
+    memcpy(bad, f.data + 4 * KN_BLOB_CHUNK, KN_BLOB_CHUNK);
+    bad[100] ^= 1;
+    assert_int_equal(
+        kn_store_debug_put_raw(fs.s, "blob_chunks", key, sizeof key, bad, KN_BLOB_CHUNK), 0);
+    free(bad);
+    kn_store_check_report rep;
+    assert_rc(KN_ECORRUPT, kn_store_check(fs.s, &rep));
+    assert_non_null(strstr(rep.first_problem, "does not match its manifest hash"));
     file_free(&f);
     fx_done(&fs);
 }
@@ -302,6 +325,7 @@ static void test_remote_fetch(void **state)
     assert_file_equal(&fs, &f);
     file_free(&f);
     file_free(&other);
+    check_ok(&fs);
     fx_done(&fs);
 }
 
@@ -418,6 +442,7 @@ static void test_retract_purges(void **state)
     free(chunk);
     file_free(&secret);
     file_free(&shared);
+    check_ok(&fs);
     fx_done(&fs);
 }
 
@@ -445,6 +470,7 @@ static void test_revoke_purges(void **state)
     assert_int_equal(st.chunks, 0);
     assert_int_equal(st.refs, 0);
     file_free(&f);
+    check_ok(&fs);
     fx_done(&fs);
 }
 
@@ -585,6 +611,7 @@ static void test_limits(void **state)
     file_free(&f1);
     file_free(&f2);
     file_free(&f3);
+    check_ok(&fs);
     fx_done(&fs);
 }
 
@@ -629,6 +656,7 @@ static void test_request_and_empty(void **state)
     assert_rc(KN_ENOTFOUND, kn_blob_request(fs.s, empty.id, 1));
     file_free(&f);
     file_free(&empty);
+    check_ok(&fs);
     fx_done(&fs);
 }
 
@@ -666,6 +694,7 @@ static void test_gc(void **state)
     assert_int_equal(st.chunks, 0);
     file_free(&old);
     file_free(&fresh);
+    check_ok(&fs);
     fx_done(&fs);
 }
 
@@ -714,6 +743,7 @@ static void test_migration(void **state)
     assert_int_equal(kn_blob_usage(fs.s, b.pk, &used), 0);
     assert_int_equal(used, 5000);
     file_free(&f);
+    check_ok(&fs);
     fx_done(&fs);
 }
 
