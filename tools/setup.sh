@@ -28,6 +28,8 @@ packages=(
     python3-icalendar python3-feedparser    # independent parsers for the .ics and Atom tests
     libh2o-dev libssl-dev                   # web interface (h2o, libuv flavour; its headers need OpenSSL's)
     nodejs npm chromium wrk                 # browser tests (Playwright drives Debian's chromium), HTTP benchmark
+    systemd man-db                          # systemd-analyze verify/security of the unit, its man page
+    debootstrap dpkg-dev                    # the .deb (cpack, dpkg-shlibdeps) and its clean-root test
 )
 
 install_missing() {

@@ -36,6 +36,7 @@ typedef struct run_flags {
     kn_log_level log_level;
     const char *http; /* --http HOST:PORT or "off" */
     const char *trusted_proxy;
+    bool check; /* --check: print the effective settings and stop */
 } run_flags;
 
 /* Stores what the options and the file changed; CLI_OK or an exit code. */
@@ -61,11 +62,12 @@ static int save_settings(kn_datadir *dd, const kn_announce *announce, bool set_a
 /* -1 to go on, else the exit code (--help printed, or bad usage). */
 static int parse_flags(kn_cli *cli, int argc, char **argv, run_flags *f)
 {
-    static const struct option opts[] = { { "listen", required_argument, 0, 'l' },
-        { "announce", required_argument, 0, 'a' }, { "no-announce", no_argument, 0, 'A' },
-        { "connections", required_argument, 0, 'c' }, { "config", required_argument, 0, 'f' },
-        { "log-level", required_argument, 0, 'v' }, { "http", required_argument, 0, 'H' },
-        { "trusted-proxy", required_argument, 0, 'P' }, CLI_COMMON_LONGOPTS, { 0, 0, 0, 0 } };
+    static const struct option opts[]
+        = { { "listen", required_argument, 0, 'l' }, { "announce", required_argument, 0, 'a' },
+              { "no-announce", no_argument, 0, 'A' }, { "connections", required_argument, 0, 'c' },
+              { "config", required_argument, 0, 'f' }, { "log-level", required_argument, 0, 'v' },
+              { "http", required_argument, 0, 'H' }, { "trusted-proxy", required_argument, 0, 'P' },
+              { "check", no_argument, 0, 'k' }, CLI_COMMON_LONGOPTS, { 0, 0, 0, 0 } };
     int opt, code = -1, rc;
     memset(f, 0, sizeof *f);
     f->connections = -1;
@@ -79,6 +81,8 @@ static int parse_flags(kn_cli *cli, int argc, char **argv, run_flags *f)
             f->trusted_proxy = optarg;
         } else if (opt == 'f') {
             f->config = optarg;
+        } else if (opt == 'k') {
+            f->check = true;
         } else if (opt == 'v') {
             if (kn_log_level_parse(optarg, &f->log_level) < 0)
                 return cli_usage_error(
@@ -187,6 +191,54 @@ static int open_council(kn_cli *cli, const kn_config *cfg, const kn_council_conf
     return CLI_OK;
 }
 
+/* --check: what `knoten run` would use, council by council, without opening anything. */
+static int print_check(const kn_cli *cli, const kn_config *cfg, const run_flags *f)
+{
+    printf("configuration %s: OK\n", f->config ? f->config : "(none: the defaults)");
+    for (size_t i = 0; i < cfg->ncouncils; i++) {
+        const kn_council_config *c = &cfg->councils[i];
+        const char *listen = f->listen ? f->listen : c->listen[0] ? c->listen : "off";
+        if (cfg->multi)
+            printf("[council %s]\n", c->name);
+        else
+            printf("[node]\n");
+        printf("  data         %s\n", cli->data_given || !c->data[0] ? cli->data_dir : c->data);
+        printf("  listen       %s\n", listen);
+        const kn_announce *a = f->set_announce ? &f->announce : &c->announce;
+        if (f->clear_announce)
+            printf("  announce     none (forgotten)\n");
+        else if (!f->set_announce && !c->announce_set)
+            printf("  announce     as stored by the last run\n");
+        for (size_t j = 0; !f->clear_announce && j < a->n; j++)
+            printf("  announce     %s\n", a->addr[j]);
+        long conns = f->connections >= 0 ? f->connections : c->connections;
+        if (conns >= 0)
+            printf("  connections  %ld\n", conns);
+        else
+            printf("  connections  as stored by the last run (8 at first)\n");
+        for (size_t j = 0; j < c->peers.n; j++)
+            printf("  peer         %s%s\n", c->peers.v[j].addr,
+                c->peers.v[j].has_key ? " (key pinned)" : "");
+        printf("  web_path     %s\n", c->web_path);
+    }
+    printf("[log]     level %s, timestamps %s\n",
+        kn_log_level_name(f->set_log_level ? f->log_level : cfg->log_level),
+        cfg->log_timestamps ? "yes" : "no");
+    if (f->http && strcmp(f->http, "off") == 0)
+        printf("[http]    disabled (--http off)\n");
+    else if (f->http)
+        printf("[http]    enabled, %s (--http)\n", f->http);
+    else
+        printf("[http]    %s, %s\n", cfg->http_enabled ? "enabled" : "disabled", cfg->http_listen);
+    printf("[limits]  max_inbound %u, max_handshakes %u, max_pending %llu\n", cfg->max_inbound,
+        cfg->max_handshakes, (unsigned long long)cfg->max_pending);
+    if (cfg->store_max)
+        printf("[quota]   store %.1f MiB\n", (double)cfg->store_max / 1048576.0);
+    else
+        printf("[quota]   store: no limit\n");
+    return CLI_OK;
+}
+
 int cmd_run(kn_cli *cli, int argc, char **argv)
 {
     run_flags f;
@@ -209,6 +261,11 @@ int cmd_run(kn_cli *cli, int argc, char **argv)
             "%s hosts several councils: set listen, data, announce and connections in each "
             "[council NAME] section, not on the command line",
             f.config);
+    }
+    if (f.check) {
+        code = print_check(cli, &cfg, &f);
+        kn_config_free(&cfg);
+        return code;
     }
     council_run *runs = calloc(cfg.ncouncils, sizeof *runs);
     kn_node_spec *specs = calloc(cfg.ncouncils, sizeof *specs);

@@ -34,7 +34,7 @@ const cli_command cli_commands[] = {
     { "run", cmd_run, "run the node (the main job)",
         "knoten run [--config FILE] [--listen HOST:PORT|off] [--announce HOST:PORT]...\n"
         "           [--no-announce] [--connections N] [--log-level LEVEL]\n"
-        "           [--http HOST:PORT|off] [--trusted-proxy IP] [--data DIR]\n\n"
+        "           [--http HOST:PORT|off] [--trusted-proxy IP] [--check] [--data DIR]\n\n"
         "Runs the node in the foreground until SIGINT or SIGTERM. Initialises the\n"
         "data directory first if it is empty. --announce and --connections are\n"
         "remembered for the next start. Logs one line per event to stderr.\n\n"
@@ -56,7 +56,9 @@ const cli_command cli_commands[] = {
         "                        a LAN address behind a reverse proxy; off: not at all).\n"
         "                        A port in use is logged and the node runs on without\n"
         "  --trusted-proxy IP    the reverse proxy whose X-Forwarded-For/-Proto are\n"
-        "                        believed (session cookies get Secure behind https)\n" DATA_HELP },
+        "                        believed (session cookies get Secure behind https)\n"
+        "  --check               check the file and the options, print the settings\n"
+        "                        that would apply, and stop (exit 1 if the file is bad)\n" DATA_HELP },
     { "demo", cmd_demo, "start three councils on 127.0.0.1 with staff and sample content",
         "knoten demo [--dir DIR] [--port N] [--web-port N]\n\n"
         "The fastest way to see replication: starts three councils on this machine\n"
@@ -533,7 +535,7 @@ int main(int argc, char **argv)
         return CLI_OK;
     }
     if (strcmp(argv[1], "--version") == 0 || strcmp(argv[1], "version") == 0) {
-        printf("knoten %s\n", KN_VERSION);
+        printf("knoten %s (store schema %d)\n", KN_VERSION, KN_STORE_SCHEMA_VERSION);
         return CLI_OK;
     }
     const cli_command *c = find_command(argv[1]);
