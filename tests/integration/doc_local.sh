@@ -117,6 +117,20 @@ t=$("$knoten" thread --data "$a" --space X --title T --body B)
 out=$("$knoten" doc get --data "$a" "$t" 2>&1) && fail "get of a thread"
 grep -q "is a thread, not a document" <<<"$out" || fail "not a doc message: $out"
 
+# A member of staff publishes (--as): the node's council pays for it, and only its author
+# may publish a new version; the node that certified her may retract it.
+"$knoten" user add --data "$a" --name "Erika Muster" --role Personalamt >/dev/null 2>&1
+echo "Merkblatt" >"$work/Merkblatt.txt"
+u1=$("$knoten" doc publish --data "$a" "$work/Merkblatt.txt" --title Merkblatt --as "Erika Muster" 2>/dev/null)
+"$knoten" doc limits --data "$a" | grep -q "this council uses 3.1 MiB" || fail "usage with staff doc"
+out=$("$knoten" doc publish --data "$a" "$work/Merkblatt.txt" --supersedes "$u1" 2>&1) \
+    && fail "the node published a new version of a staff document"
+grep -q -- "--as USER" <<<"$out" || fail "supersedes message: $out"
+u2=$("$knoten" doc publish --data "$a" "$work/Merkblatt.txt" --supersedes "$u1" --as "Erika Muster" \
+    --description "Zweite Fassung" 2>/dev/null)
+"$knoten" doc retract --data "$a" "$u2" >/dev/null 2>&1 || fail "the node cannot retract its staff's document"
+[ "$("$knoten" doc ls --data "$a" | wc -l)" = 1 ] || fail "ls after retracting the staff document"
+
 # Retraction: v1's own file goes from the store; the file it shares with v2 stays.
 mkdir "$work/before" "$work/after"
 mdb_copy -c "$a/store" "$work/before"

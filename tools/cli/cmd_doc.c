@@ -561,7 +561,7 @@ static char *prev_str(const kn_object *o, const char *key)
 }
 
 typedef struct pubopts {
-    const char *title, *area, *kind, *description, *lang, *licence, *supersedes;
+    const char *title, *area, *kind, *description, *lang, *licence, *supersedes, *as;
     char *tags[MAX_TAGS];
     int ntags;
     const char *mimes[MAX_FILES];
@@ -578,7 +578,8 @@ static int publish_parse(kn_cli *cli, int argc, char **argv, pubopts *po)
         { "lang", required_argument, 0, 'l' }, { "licence", required_argument, 0, 'L' },
         { "license", required_argument, 0, 'L' }, { "valid-from", required_argument, 0, 'f' },
         { "valid-until", required_argument, 0, 'u' }, { "supersedes", required_argument, 0, 's' },
-        { "mime", required_argument, 0, 'm' }, CLI_COMMON_LONGOPTS, { 0, 0, 0, 0 } };
+        { "mime", required_argument, 0, 'm' }, { "as", required_argument, 0, 'U' },
+        CLI_COMMON_LONGOPTS, { 0, 0, 0, 0 } };
     int opt, code = -1;
     memset(po, 0, sizeof *po);
     while ((opt = cli_getopt(cli, argc, argv, "h", opts, "doc", &code)) >= 0) {
@@ -625,6 +626,9 @@ static int publish_parse(kn_cli *cli, int argc, char **argv, pubopts *po)
         case 's':
             po->supersedes = optarg;
             break;
+        case 'U':
+            po->as = optarg;
+            break;
         case 'm':
             if (po->nmimes == MAX_FILES)
                 return cli_usage_error(cli, "at most %d --mime options", MAX_FILES);
@@ -647,6 +651,7 @@ static int doc_publish(kn_cli *cli, int argc, char **argv)
     char *owned[6] = { 0 };
     int nf = 0, code;
     kn_datadir dd;
+    cli_signer sg = { 0 };
     bool open_dd = false;
 
     if ((code = publish_parse(cli, argc, argv, &po)) != CLI_OK)
@@ -702,9 +707,11 @@ static int doc_publish(kn_cli *cli, int argc, char **argv)
     if ((code = cli_open(cli, &dd)) != CLI_OK)
         return code;
     open_dd = true;
+    if ((code = cli_signer_open(cli, &dd, po.as, &sg)) != CLI_OK)
+        goto out;
     kn_store *s = dd.store;
     uint8_t council[KN_KEY];
-    int rc = kn_blob_council_of(s, dd.identity_pk, council);
+    int rc = kn_blob_council_of(s, sg.pk, council);
     if (rc < 0) {
         code = cli_fail("cannot read the roster: %s", kn_strerror(rc));
         goto out;
@@ -716,7 +723,7 @@ static int doc_publish(kn_cli *cli, int argc, char **argv)
         if ((code = docview_load(cli, s, d.refs[0], &pv)) != CLI_OK)
             goto out;
         /* Versions are by one author (store.h, kn_store_versions): the node signs here. */
-        bool same = memcmp(pv.o.author, dd.identity_pk, KN_KEY) == 0;
+        bool same = memcmp(pv.o.author, sg.pk, KN_KEY) == 0;
         if (same) {
             if (!po.title)
                 po.title = owned[0] = prev_str(&pv.o, "title");
@@ -736,9 +743,9 @@ static int doc_publish(kn_cli *cli, int argc, char **argv)
         }
         docview_free(&pv);
         if (!same) {
-            code = cli_fail("%s was published by another author (another council, or a member "
-                            "of staff); only its author can publish a new version of it. "
-                            "Publish a document of your own instead.",
+            code = cli_fail("%s was published by another author; only its author can publish a new "
+                            "version of it: --as USER for a member of staff of this node, "
+                            "nothing for the node itself.",
                 po.supersedes);
             goto out;
         }
@@ -784,9 +791,8 @@ static int doc_publish(kn_cli *cli, int argc, char **argv)
     }
 
     /* Every chunk is committed; now the doc that references them. */
-    kn_mp_out files, body;
+    kn_mp_out files;
     kn_mp_out_init(&files, KN_OBJECT_MAX);
-    kn_mp_out_init(&body, KN_OBJECT_MAX);
     rc = encode_files(&files, f, nf);
     cli_field fields[12];
     int n = 0;
@@ -801,20 +807,12 @@ static int doc_publish(kn_cli *cli, int argc, char **argv)
         fields[n++] = (cli_field) { .key = "valid_from", .kind = F_UINT, .u = po.valid_from };
     if (po.has_until)
         fields[n++] = (cli_field) { .key = "valid_until", .kind = F_UINT, .u = po.valid_until };
-    if (rc == 0)
-        rc = cli_body_encode(fields, n, &body);
-    if (rc < 0) {
-        code = cli_fail("the document's description is too large (%s); shorten the "
-                        "description or the tags",
+    if (rc < 0)
+        code = cli_fail("the list of files is too large (%s); publish fewer files per document",
             kn_strerror(rc));
-    } else {
-        d.body = body.buf;
-        d.body_len = body.len;
-        d.created = kn_env_now(cli->env);
-        code = cli_publish(cli, &dd, &d);
-    }
+    else
+        code = cli_publish_fields(cli, &dd, &d, fields, n, &sg, false, NULL);
     kn_mp_out_free(&files);
-    kn_mp_out_free(&body);
     if (code == CLI_OK) {
         uint64_t total = 0;
         char sz[32];
@@ -829,6 +827,7 @@ out:
         free(f[i].hashes);
     for (size_t i = 0; i < sizeof owned / sizeof owned[0]; i++)
         free(owned[i]);
+    cli_signer_close(&sg);
     if (open_dd)
         kn_datadir_close(&dd);
     return code;
@@ -1140,9 +1139,10 @@ out:
 
 static int doc_retract(kn_cli *cli, int argc, char **argv)
 {
-    static const struct option opts[] = { { "reason", required_argument, 0, 'r' },
-        { "this-version-only", no_argument, 0, 'o' }, CLI_COMMON_LONGOPTS, { 0, 0, 0, 0 } };
-    const char *reason = NULL;
+    static const struct option opts[]
+        = { { "reason", required_argument, 0, 'r' }, { "this-version-only", no_argument, 0, 'o' },
+              { "as", required_argument, 0, 'U' }, CLI_COMMON_LONGOPTS, { 0, 0, 0, 0 } };
+    const char *reason = NULL, *as = NULL;
     bool only = false;
     int opt, code = -1;
     while ((opt = cli_getopt(cli, argc, argv, "h", opts, "doc", &code)) >= 0) {
@@ -1150,6 +1150,8 @@ static int doc_retract(kn_cli *cli, int argc, char **argv)
             reason = optarg;
         else if (opt == 'o')
             only = true;
+        else if (opt == 'U')
+            as = optarg;
     }
     if (opt == CLI_STOP)
         return code;
@@ -1159,15 +1161,18 @@ static int doc_retract(kn_cli *cli, int argc, char **argv)
         return code;
     docview v;
     kn_versions vs;
-    if ((code = docview_load(cli, dd.store, id, &v)) != CLI_OK)
+    cli_signer sg = { 0 };
+    if ((code = cli_signer_open(cli, &dd, as, &sg)) != CLI_OK
+        || (code = docview_load(cli, dd.store, id, &v)) != CLI_OK)
         goto out;
-    uint8_t council[KN_KEY];
-    bool ours = kn_blob_council_of(dd.store, dd.identity_pk, council) == 0
-        && memcmp(council, v.council, KN_KEY) == 0;
+    /* The store allows the author, or the node that certified the author (store.h). */
+    bool allowed = memcmp(v.o.author, sg.pk, KN_KEY) == 0
+        || (!sg.user && memcmp(v.council, dd.identity_pk, KN_KEY) == 0);
     docview_free(&v);
-    if (!ours) {
-        code = cli_fail("this document was published by another council; only that council can "
-                        "retract it. Ask them to.");
+    if (!allowed) {
+        code = cli_fail("this document was published by %s; only its author or the node that "
+                        "certified the author can retract it.",
+            as ? "someone else" : "another council");
         goto out;
     }
     int rc = kn_store_versions(dd.store, id, &vs);
@@ -1188,19 +1193,8 @@ static int doc_retract(kn_cli *cli, int argc, char **argv)
     for (size_t k = vs.n; k-- > 0 && code == CLI_OK;) {
         kn_object_draft d = { .type = KN_T_RETRACT, .space = "", .nrefs = 1 };
         memcpy(d.refs[0], vs.id[k], KN_ID);
-        kn_mp_out body;
-        kn_mp_out_init(&body, KN_OBJECT_MAX);
         cli_field f[] = { { .key = "reason", .kind = F_STR, .s = reason } };
-        if (cli_body_encode(f, 1, &body) < 0) {
-            kn_mp_out_free(&body);
-            code = cli_fail("the reason is too long");
-            break;
-        }
-        d.body = body.buf;
-        d.body_len = body.len;
-        d.created = kn_env_now(cli->env);
-        code = cli_publish(cli, &dd, &d);
-        kn_mp_out_free(&body);
+        code = cli_publish_fields(cli, &dd, &d, f, 1, &sg, false, NULL);
     }
     if (code == CLI_OK)
         fprintf(stderr,
@@ -1209,6 +1203,7 @@ static int doc_retract(kn_cli *cli, int argc, char **argv)
             "stays.\n",
             vs.n > 1 ? "'s versions" : "", vs.n > 1 ? "their" : "its");
 out:
+    cli_signer_close(&sg);
     kn_datadir_close(&dd);
     return code;
 }
