@@ -72,11 +72,9 @@ static void security_headers(hreq *r)
     http_header(r, "referrer-policy", "same-origin");
 }
 
-void http_send(hreq *r, int status, const char *ctype, const char *body, size_t len)
+/* Status, length, content type and the security headers of a response about to start. */
+static void response_head(hreq *r, int status, const char *ctype, uint64_t len)
 {
-    static h2o_generator_t generator = { NULL, NULL };
-    if (r->responded)
-        return;
     r->responded = true;
     count_status(r->h, status);
     h2o_req_t *req = r->req;
@@ -91,12 +89,27 @@ void http_send(hreq *r, int status, const char *ctype, const char *body, size_t 
     if (ctype)
         http_header(r, "content-type", ctype);
     security_headers(r);
+}
+
+void http_send(hreq *r, int status, const char *ctype, const char *body, size_t len)
+{
+    static h2o_generator_t generator = { NULL, NULL };
+    if (r->responded)
+        return;
+    response_head(r, status, ctype, len);
+    h2o_req_t *req = r->req;
     h2o_iovec_t buf = h2o_strdup(&req->pool, body ? body : "", len);
     h2o_start_response(req, &generator);
     if (http_method_is(r, "HEAD"))
         h2o_send(req, NULL, 0, H2O_SEND_STATE_FINAL);
     else
         h2o_send(req, &buf, 1, H2O_SEND_STATE_FINAL);
+}
+
+void http_start_stream(hreq *r, int status, const char *ctype, uint64_t len, h2o_generator_t *g)
+{
+    response_head(r, status, ctype, len);
+    h2o_start_response(r->req, g);
 }
 
 void http_json(hreq *r, int status, json_t *j)
@@ -314,6 +327,7 @@ static int on_req(h2o_handler_t *self, h2o_req_t *req)
     }
     if (!r->responded)
         http_error(r, 500, "internal", "the request was not answered");
+    http_names_free(r);
     return 0;
 }
 
@@ -453,6 +467,7 @@ void http_start(node_host *host)
         return;
     }
     h->listening = true;
+    http_blob_start(h, &host->loop);
     for (size_t i = 0; i < h->nmounts; i++)
         node_log(h->mounts[i].n, "web interface on http://%s%s/", listen, h->mounts[i].path);
 }
@@ -486,6 +501,7 @@ void http_finish(node_host *host)
     if (!h)
         return;
     http_stop(host);
+    http_blob_finish(h);
     h2o_timeout_run(&host->loop, &h->ctx.http1.req_timeout, UINT64_MAX);
     /* request_shutdown armed HTTP/2's graceful-shutdown timer; we serve no HTTP/2. */
     h2o_timeout_unlink(&h->ctx.http2._graceful_shutdown_timeout);
@@ -513,6 +529,7 @@ void http_free(node_host *host)
         return;
     if (h->ctx_inited)
         h2o_context_dispose(&h->ctx);
+    http_blob_free(h);
     h2o_config_dispose(&h->config);
     free(h->mounts);
     free(h);

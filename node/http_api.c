@@ -123,12 +123,23 @@ static void add_names(hreq *r, names *nm, json_t *j, const uint8_t author[32])
 
 json_t *http_object_json(hreq *r, const kn_object *o)
 {
-    names nm = { 0 };
     json_t *j = kn_objjson_new(o, false);
+    if (!r->names && (r->names = calloc(1, sizeof(names))) == NULL) {
+        json_decref(j);
+        return NULL;
+    }
     if (j)
-        add_names(r, &nm, j, o->author);
-    names_free(&nm);
+        add_names(r, r->names, j, o->author);
     return j;
+}
+
+void http_names_free(hreq *r)
+{
+    if (r->names) {
+        names_free(r->names);
+        free(r->names);
+        r->names = NULL;
+    }
 }
 
 /* ---- helpers ---- */
@@ -153,53 +164,48 @@ static int parse_uint(const char *s, uint64_t max, uint64_t *out)
     return 0;
 }
 
-/* A body field of the canonical map, sorted before encoding. */
-typedef struct bfield {
-    const char *key;
-    enum { BF_STR, BF_UINT, BF_BOOL, BF_STRS, BF_UINTS } kind;
-    const char *s;
-    uint64_t u;
-    bool b;
-    json_t *arr; /* BF_STRS, BF_UINTS: a JSON array (borrowed) */
-} bfield;
-
 static int bf_cmp(const void *a, const void *b)
 {
-    const bfield *x = a, *y = b;
+    const http_field *x = a, *y = b;
     return kn_mp_key_cmp(x->key, (uint32_t)strlen(x->key), y->key, (uint32_t)strlen(y->key));
 }
 
-/* Encodes fields (those with kind BF_STR and s == NULL are left out) as a canonical map. */
-static int body_encode(bfield *f, size_t n, kn_mp_out *o)
+/* Encodes fields (those with kind HF_STR and s == NULL are left out) as a canonical map. */
+static int body_encode(http_field *f, size_t n, kn_mp_out *o)
 {
     size_t m = 0;
     for (size_t i = 0; i < n; i++)
-        if (!(f[i].kind == BF_STR && !f[i].s) && !(f[i].kind >= BF_STRS && !f[i].arr))
+        if (!(f[i].kind == HF_STR && !f[i].s)
+            && !((f[i].kind == HF_STRS || f[i].kind == HF_UINTS) && !f[i].arr)
+            && !(f[i].kind == HF_RAW && !f[i].raw))
             f[m++] = f[i];
     qsort(f, m, sizeof *f, bf_cmp);
     kn_mp_write_map(o, (uint32_t)m);
     for (size_t i = 0; i < m; i++) {
         kn_mp_write_cstr(o, f[i].key);
         switch (f[i].kind) {
-        case BF_STR:
+        case HF_STR:
             kn_mp_write_cstr(o, f[i].s);
             break;
-        case BF_UINT:
+        case HF_UINT:
             kn_mp_write_uint(o, f[i].u);
             break;
-        case BF_BOOL:
+        case HF_BOOL:
             kn_mp_write_bool(o, f[i].b);
             break;
-        case BF_STRS:
-        case BF_UINTS: {
+        case HF_RAW:
+            kn_mp_write_raw(o, f[i].raw, f[i].raw_len);
+            break;
+        case HF_STRS:
+        case HF_UINTS: {
             size_t k;
             json_t *v;
             kn_mp_write_array(o, (uint32_t)json_array_size(f[i].arr));
             json_array_foreach(f[i].arr, k, v)
             {
-                if (f[i].kind == BF_STRS && json_is_string(v))
+                if (f[i].kind == HF_STRS && json_is_string(v))
                     kn_mp_write_str(o, json_string_value(v), json_string_length(v));
-                else if (f[i].kind == BF_UINTS && json_is_integer(v) && json_integer_value(v) >= 0)
+                else if (f[i].kind == HF_UINTS && json_is_integer(v) && json_integer_value(v) >= 0)
                     kn_mp_write_uint(o, (uint64_t)json_integer_value(v));
                 else
                     return KN_ESCHEMA;
@@ -247,9 +253,8 @@ int http_publish(hreq *r, kn_object_draft *d, uint8_t id[KN_ID])
     return 0;
 }
 
-/* Publishes a body built from fields with the given type, space and refs; answers 201 {id}. */
-static void publish_fields(hreq *r, kn_otype type, const char *space, const uint8_t (*refs)[32],
-    uint32_t nrefs, bfield *f, size_t nf)
+int http_publish_fields(hreq *r, kn_otype type, const char *space, const uint8_t (*refs)[32],
+    uint32_t nrefs, http_field *f, size_t nf, uint8_t id[KN_ID])
 {
     kn_mp_out o;
     kn_mp_out_init(&o, KN_OBJECT_MAX);
@@ -257,17 +262,24 @@ static void publish_fields(hreq *r, kn_otype type, const char *space, const uint
     if (rc < 0) {
         kn_mp_out_free(&o);
         http_error(r, 400, "invalid", "a field has the wrong type");
-        return;
+        return rc;
     }
     kn_object_draft d = {
         .type = type, .space = space ? space : "", .nrefs = nrefs, .body = o.buf, .body_len = o.len
     };
     for (uint32_t i = 0; i < nrefs; i++)
         memcpy(d.refs[i], refs[i], 32);
-    uint8_t id[KN_ID];
     rc = http_publish(r, &d, id);
     kn_mp_out_free(&o);
-    if (rc < 0)
+    return rc;
+}
+
+/* Publishes a body built from fields with the given type, space and refs; answers 201 {id}. */
+static void publish_fields(hreq *r, kn_otype type, const char *space, const uint8_t (*refs)[32],
+    uint32_t nrefs, http_field *f, size_t nf)
+{
+    uint8_t id[KN_ID];
+    if (http_publish_fields(r, type, space, refs, nrefs, f, nf, id) < 0)
         return;
     char hex[65];
     kn_hex_encode(hex, id, 32);
@@ -639,7 +651,7 @@ static const char *jstr(json_t *j, const char *k)
 }
 
 /* "a, b,c" or ["a","b"] → a new JSON array of trimmed non-empty strings (NULL if absent). */
-static json_t *tags_of(json_t *j, const char *k)
+json_t *http_tags_of(json_t *j, const char *k)
 {
     json_t *v = json_object_get(j, k);
     if (json_is_array(v))
@@ -673,10 +685,10 @@ static void api_create_thread(hreq *r)
     json_t *j = http_body_json(r);
     if (!j)
         return;
-    json_t *tags = tags_of(j, "tags");
-    bfield f[] = { { "title", BF_STR, jstr(j, "title"), 0, 0, NULL },
-        { "body", BF_STR, jstr(j, "body") ? jstr(j, "body") : "", 0, 0, NULL },
-        { "tags", BF_STRS, NULL, 0, 0, tags } };
+    json_t *tags = http_tags_of(j, "tags");
+    http_field f[] = { { .key = "title", .kind = HF_STR, .s = jstr(j, "title") },
+        { .key = "body", .kind = HF_STR, .s = jstr(j, "body") ? jstr(j, "body") : "" },
+        { .key = "tags", .kind = HF_STRS, .arr = tags } };
     if (!jstr(j, "title") || !jstr(j, "space"))
         http_error(r, 400, "missing", "space and title are required");
     else
@@ -707,7 +719,7 @@ static void api_create_post(hreq *r, const char *thread_hex)
         http_error(r, 400, "bad_parent", "parent is the id of a post (64 hex digits)");
         goto out;
     }
-    bfield f[] = { { "body", BF_STR, jstr(j, "body"), 0, 0, NULL } };
+    http_field f[] = { { .key = "body", .kind = HF_STR, .s = jstr(j, "body") } };
     if (!jstr(j, "body") || !*jstr(j, "body"))
         http_error(r, 400, "missing", "body is required");
     else
@@ -722,12 +734,12 @@ static void api_create_link(hreq *r)
     json_t *j = http_body_json(r);
     if (!j)
         return;
-    json_t *tags = tags_of(j, "tags");
+    json_t *tags = http_tags_of(j, "tags");
     const char *desc = jstr(j, "description");
-    bfield f[] = { { "title", BF_STR, jstr(j, "title"), 0, 0, NULL },
-        { "url", BF_STR, jstr(j, "url"), 0, 0, NULL },
-        { "description", BF_STR, desc && *desc ? desc : NULL, 0, 0, NULL },
-        { "tags", BF_STRS, NULL, 0, 0, tags } };
+    http_field f[] = { { .key = "title", .kind = HF_STR, .s = jstr(j, "title") },
+        { .key = "url", .kind = HF_STR, .s = jstr(j, "url") },
+        { .key = "description", .kind = HF_STR, .s = desc && *desc ? desc : NULL },
+        { .key = "tags", .kind = HF_STRS, .arr = tags } };
     if (!jstr(j, "title") || !jstr(j, "url") || !jstr(j, "space"))
         http_error(r, 400, "missing", "space, title and url are required");
     else
@@ -743,7 +755,8 @@ static void api_retract(hreq *r, const char *idhex)
     if (!j)
         return;
     const char *reason = jstr(j, "reason");
-    bfield f[] = { { "reason", BF_STR, reason && *reason ? reason : NULL, 0, 0, NULL } };
+    http_field f[]
+        = { { .key = "reason", .kind = HF_STR, .s = reason && *reason ? reason : NULL } };
     if (!http_parse_id(idhex, ref[0]))
         http_error(r, 400, "bad_id", "an id is 64 hex digits");
     else if (!kn_store_has(r->n->dd->store, ref[0]))
@@ -1005,6 +1018,8 @@ void http_api_route(hreq *r, const char *path)
         http_error(r, 403, "csrf", "missing or wrong X-CSRF-Token (see GET /api/session)");
         return;
     }
+    if (http_blob_api(r) || http_docs_api(r))
+        return;
     if (is(r, 1, "logout", NULL) && post)
         http_auth_api_logout(r);
     else if (is(r, 1, "session", NULL) && get)

@@ -121,7 +121,51 @@
     X(T_SPACE_HINT, "z. B. Vergaberecht", "e.g. Vergaberecht")                                     \
     X(T_DIRECTORY, "Expertenverzeichnis", "Expert directory")                                      \
     X(T_SEARCH_PEOPLE, "Name, Funktion oder Fachgebiet", "Name, role or expertise")                \
-    X(T_FIND, "Suchen", "Find")
+    X(T_FIND, "Suchen", "Find")                                                                    \
+    X(T_KIND, "Art", "Kind")                                                                       \
+    X(T_ALL, "alle", "all")                                                                        \
+    X(T_KIND_letter, "Schreiben", "Letter")                                                        \
+    X(T_KIND_checklist, "Checkliste", "Checklist")                                                 \
+    X(T_KIND_form, "Formular", "Form")                                                             \
+    X(T_KIND_instruction, "Dienstanweisung", "Instruction")                                        \
+    X(T_KIND_template, "Vorlage", "Template")                                                      \
+    X(T_KIND_other, "Sonstiges", "Other")                                                          \
+    X(T_FILTER, "Filtern", "Filter")                                                               \
+    X(T_DOC_UPLOAD, "Dokument hochladen", "Upload a document")                                     \
+    X(T_NO_DOCS, "Keine Dokumente gefunden.", "No documents found.")                               \
+    X(T_FILES, "Dateien", "Files")                                                                 \
+    X(T_FILES_MORE, "Weitere Dateien", "More files")                                               \
+    X(T_VERSIONS, "Versionen", "Versions")                                                         \
+    X(T_FILE_HERE, "auf diesem Knoten", "on this node")                                            \
+    X(T_FILE_REFUSED, "nicht gespeichert (Grenze dieses Knotens)", "not kept (this node's limit)") \
+    X(T_FILE_FETCHING, "wird geladen: Teile hier", "being fetched: parts here")                    \
+    X(T_DOC_PUBLISHED, "Das Dokument ist veröffentlicht.", "The document is published.")           \
+    X(T_DOC_RETRACTED, "Das Dokument ist zurückgezogen.", "The document is retracted.")            \
+    X(T_OLD_VERSION, "Dies ist eine ältere Version.", "This is an older version.")                 \
+    X(T_NEWEST_VERSION, "Zur neuesten Version", "Go to the newest version")                        \
+    X(T_THIS_VERSION, "diese Version", "this version")                                             \
+    X(T_NEW_VERSION, "Neue Version hochladen", "Upload a new version")                             \
+    X(T_RETRACT_ALL, "Dokument zurückziehen (alle Versionen)",                                     \
+        "Retract the document (all versions)")                                                     \
+    X(T_LANGUAGE, "Sprache", "Language")                                                           \
+    X(T_LICENCE, "Lizenz", "Licence")                                                              \
+    X(T_VALID_FROM, "Gültig ab", "Valid from")                                                     \
+    X(T_VALID_UNTIL, "Gültig bis", "Valid until")                                                  \
+    X(T_TAGS_SHORT, "Schlagwörter", "Tags")                                                        \
+    X(T_SIZE, "Größe", "Size")                                                                     \
+    X(T_TYPE, "Typ", "Type")                                                                       \
+    X(T_DESCRIPTION_MD, "Beschreibung (Markdown)", "Description (Markdown)")                       \
+    X(T_KEEP_FILES, "Dateien der vorigen Version behalten", "Keep files of the previous version")  \
+    X(T_PROGRESS, "Fortschritt", "Progress")                                                       \
+    X(T_NEEDS_SCRIPT,                                                                              \
+        "Zum Hochladen wird JavaScript benötigt (die Datei geht in Teilen an den Knoten). Bitte " \
+        "JavaScript erlauben oder `knoten doc publish` verwenden.",                                \
+        "Uploading needs JavaScript (the file goes to the node in pieces). Allow JavaScript or "   \
+        "use `knoten doc publish`.")                                                               \
+    X(T_UP_SENDING, "Wird hochgeladen", "Uploading")                                               \
+    X(T_UP_STORING, "Wird gespeichert", "Storing")                                                 \
+    X(T_UP_PUBLISHING, "Wird veröffentlicht", "Publishing")                                        \
+    X(T_UP_FAILED, "Hochladen fehlgeschlagen", "Upload failed")
 
 enum kn_text {
 #define KN_TEXT_ENUM(id, de, en) id,

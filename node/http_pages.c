@@ -30,14 +30,19 @@ static const char *const texts[T_COUNT][2] = {
 #undef KN_TEXT_ROW
 };
 
-static const char *tr(const hreq *r, enum kn_text t)
+const char *http_tr(const hreq *r, enum kn_text t)
 {
     return texts[t][strcmp(r->lang, "en") == 0];
 }
 
+static const char *tr(const hreq *r, enum kn_text t)
+{
+    return http_tr(r, t);
+}
+
 /* ---- layout ---- */
 
-static void page_begin(hreq *r, hbuf *b, const char *title)
+void http_page_begin(hreq *r, hbuf *b, const char *title)
 {
     hb_printf(b,
         "<!doctype html>\n<html lang=\"%s\"><head><meta charset=\"utf-8\">"
@@ -61,8 +66,8 @@ static void page_begin(hreq *r, hbuf *b, const char *title)
         static const struct {
             const char *href;
             enum kn_text t;
-        } nav[] = { { "./", T_START }, { "areas", T_AREAS }, { "forum", T_FORUM },
-            { "links", T_LINKS }, { "people", T_DIRECTORY } };
+        } nav[] = { { "./", T_START }, { "areas", T_AREAS }, { "docs", T_DOCS },
+            { "forum", T_FORUM }, { "links", T_LINKS }, { "people", T_DIRECTORY } };
         hb_puts(b, "<ul>");
         for (size_t i = 0; i < sizeof nav / sizeof nav[0]; i++)
             hb_printf(b, "<li><a href=\"%s\">%s</a></li>", nav[i].href, tr(r, nav[i].t));
@@ -85,7 +90,7 @@ static void page_begin(hreq *r, hbuf *b, const char *title)
     hb_puts(b, "</div></nav></header><main id=\"main\" tabindex=\"-1\">");
 }
 
-static void page_end(hreq *r, hbuf *b, int status)
+void http_page_end(hreq *r, hbuf *b, int status)
 {
     hb_puts(b,
         "</main><footer><p>knoten \xc2\xb7 <a href=\"metrics\">metrics</a></p></footer>"
@@ -100,7 +105,7 @@ static void page_end(hreq *r, hbuf *b, int status)
     hb_free(b);
 }
 
-static void csrf_field(hreq *r, hbuf *b)
+void http_csrf_field(hreq *r, hbuf *b)
 {
     hb_printf(b, "<input type=\"hidden\" name=\"csrf\" value=\"%s\">", r->csrf);
 }
@@ -108,14 +113,14 @@ static void csrf_field(hreq *r, hbuf *b)
 void http_pages_error(hreq *r, int status, const char *msg)
 {
     hbuf b = { 0 };
-    page_begin(r, &b, tr(r, T_ERROR));
+    http_page_begin(r, &b, tr(r, T_ERROR));
     hb_printf(&b, "<h1>%s %d</h1><p class=\"error\" role=\"alert\">", tr(r, T_ERROR), status);
     hb_escs(&b, msg);
     hb_printf(&b, "</p><p><a href=\"./\">%s</a></p>", tr(r, T_BACK));
-    page_end(r, &b, status);
+    http_page_end(r, &b, status);
 }
 
-static void notice(hbuf *b, const char *cls, const char *msg)
+void http_notice(hbuf *b, const char *cls, const char *msg)
 {
     hb_printf(b, "<p class=\"%s\" role=\"%s\">", cls, strcmp(cls, "error") ? "status" : "alert");
     hb_escs(b, msg);
@@ -124,13 +129,13 @@ static void notice(hbuf *b, const char *cls, const char *msg)
 
 /* ---- pieces of objects ---- */
 
-static const char *jbody(json_t *o, const char *k)
+const char *http_jbody(json_t *o, const char *k)
 {
     const char *s = json_string_value(json_object_get(json_object_get(o, "body"), k));
     return s ? s : "";
 }
 
-static const char *jstr(json_t *o, const char *k)
+const char *http_jstr(json_t *o, const char *k)
 {
     const char *s = json_string_value(json_object_get(o, k));
     return s ? s : "";
@@ -142,7 +147,7 @@ static uint64_t jtime(json_t *o)
 }
 
 /* Markdown only through the safe renderer (node/markdown.h); if it fails, escaped text. */
-static void markdown(hbuf *b, const char *text)
+void http_markdown(hbuf *b, const char *text)
 {
     char *html = NULL;
     hb_puts(b, "<div class=\"md\">");
@@ -157,27 +162,27 @@ static void markdown(hbuf *b, const char *text)
     hb_puts(b, "</div>");
 }
 
-static void byline(hreq *r, hbuf *b, json_t *o)
+void http_byline(hreq *r, hbuf *b, json_t *o)
 {
     char when[40];
     http_fmt_time(when, sizeof when, jtime(o));
     hb_printf(b, "<p class=\"meta\">%s ", tr(r, T_BY));
-    const char *an = jstr(o, "author_name");
+    const char *an = http_jstr(o, "author_name");
     if (*an)
         hb_escs(b, an);
     else
-        hb_printf(b, "%.12s\xe2\x80\xa6", jstr(o, "author"));
-    if (*jstr(o, "council")) {
+        hb_printf(b, "%.12s\xe2\x80\xa6", http_jstr(o, "author"));
+    if (*http_jstr(o, "council")) {
         hb_puts(b, " (");
-        hb_escs(b, jstr(o, "council"));
+        hb_escs(b, http_jstr(o, "council"));
         hb_puts(b, ")");
     }
     hb_printf(b, ", <time>%s</time>", when);
-    if (*jstr(o, "space")) {
+    if (*http_jstr(o, "space")) {
         hb_printf(b, " \xc2\xb7 %s <a href=\"areas/", tr(r, T_AREA));
-        hb_urlenc(b, jstr(o, "space"));
+        hb_urlenc(b, http_jstr(o, "space"));
         hb_puts(b, "\">");
-        hb_escs(b, jstr(o, "space"));
+        hb_escs(b, http_jstr(o, "space"));
         hb_puts(b, "</a>");
     }
     hb_puts(b, "</p>");
@@ -203,14 +208,20 @@ static enum kn_text type_text(const char *type)
 /* The page an object lives on; false for types without one. */
 static bool object_href(json_t *o, char *out, size_t cap)
 {
-    const char *type = jstr(o, "type");
+    const char *type = http_jstr(o, "type");
     if (!strcmp(type, "thread"))
-        snprintf(out, cap, "forum/%s", jstr(o, "id"));
+        snprintf(out, cap, "forum/%s", http_jstr(o, "id"));
     else if (!strcmp(type, "post")) {
         const char *t = json_string_value(json_array_get(json_object_get(o, "refs"), 0));
-        snprintf(out, cap, "forum/%s#p%.16s", t ? t : "", jstr(o, "id"));
+        snprintf(out, cap, "forum/%s#p%.16s", t ? t : "", http_jstr(o, "id"));
     } else if (!strcmp(type, "link"))
-        snprintf(out, cap, "links#l%.16s", jstr(o, "id"));
+        snprintf(out, cap, "links#l%.16s", http_jstr(o, "id"));
+    else if (!strcmp(type, "doc"))
+        snprintf(out, cap, "docs/%s", http_jstr(o, "id"));
+    else if (!strcmp(type, "poll"))
+        snprintf(out, cap, "polls/%s", http_jstr(o, "id"));
+    else if (!strcmp(type, "event"))
+        snprintf(out, cap, "events/%s", http_jstr(o, "id"));
     else
         return false;
     return true;
@@ -223,13 +234,13 @@ static bool is_content(const char *type)
 }
 
 /* One line of a "what is new" list. */
-static void entry_line(hreq *r, hbuf *b, json_t *o)
+void http_entry_line(hreq *r, hbuf *b, json_t *o)
 {
     char href[200];
-    const char *type = jstr(o, "type");
-    const char *title = jbody(o, "title");
+    const char *type = http_jstr(o, "type");
+    const char *title = http_jbody(o, "title");
     if (!*title)
-        title = jbody(o, "question");
+        title = http_jbody(o, "question");
     hb_printf(b, "<li><span class=\"tag\">%s</span> ", tr(r, type_text(type)));
     bool link = object_href(o, href, sizeof href);
     if (link)
@@ -237,7 +248,7 @@ static void entry_line(hreq *r, hbuf *b, json_t *o)
     if (*title) {
         hb_escs(b, title);
     } else {
-        const char *body = jbody(o, "body");
+        const char *body = http_jbody(o, "body");
         size_t n = strlen(body) > 80 ? 80 : strlen(body);
         while (n > 0 && n < strlen(body) && ((unsigned char)body[n] & 0xc0) == 0x80)
             n--; /* do not cut a UTF-8 sequence */
@@ -247,7 +258,7 @@ static void entry_line(hreq *r, hbuf *b, json_t *o)
     }
     if (link)
         hb_puts(b, "</a>");
-    byline(r, b, o);
+    http_byline(r, b, o);
     hb_puts(b, "</li>");
 }
 
@@ -266,10 +277,10 @@ static void login_page(hreq *r, const char *error, int status)
             r->base, r->https ? "; Secure" : "");
         http_header(r, "set-cookie", cookie);
     }
-    page_begin(r, &b, tr(r, T_LOGIN));
+    http_page_begin(r, &b, tr(r, T_LOGIN));
     hb_printf(&b, "<h1>%s</h1>", tr(r, T_LOGIN));
     if (error)
-        notice(&b, "error", error);
+        http_notice(&b, "error", error);
     const char *next = http_form_get(&r->query, "next");
     hb_printf(&b,
         "<form method=\"post\" action=\"login\" class=\"stack\">"
@@ -286,7 +297,7 @@ static void login_page(hreq *r, const char *error, int status)
         "autocomplete=\"current-password\" required maxlength=\"1024\">"
         "<button type=\"submit\">%s</button></form>",
         tr(r, T_LOGIN_NAME), tr(r, T_PASSWORD), tr(r, T_LOGIN));
-    page_end(r, &b, status);
+    http_page_end(r, &b, status);
 }
 
 static void login_post(hreq *r)
@@ -316,10 +327,10 @@ static void login_post(hreq *r)
 static void activate_page(hreq *r, const char *token, const char *error, int status)
 {
     hbuf b = { 0 };
-    page_begin(r, &b, tr(r, T_ACTIVATE));
+    http_page_begin(r, &b, tr(r, T_ACTIVATE));
     hb_printf(&b, "<h1>%s</h1><p>%s</p>", tr(r, T_ACTIVATE), tr(r, T_ACTIVATE_INTRO));
     if (error)
-        notice(&b, "error", error);
+        http_notice(&b, "error", error);
     hb_puts(&b,
         "<form method=\"post\" action=\"activate\" class=\"stack\">"
         "<input type=\"hidden\" name=\"t\" value=\"");
@@ -333,7 +344,7 @@ static void activate_page(hreq *r, const char *token, const char *error, int sta
         "autocomplete=\"new-password\" required minlength=\"8\" maxlength=\"1024\">"
         "<button type=\"submit\">%s</button></form>",
         tr(r, T_PASSWORD), tr(r, T_PASSWORD2), tr(r, T_ACTIVATE));
-    page_end(r, &b, status);
+    http_page_end(r, &b, status);
 }
 
 static void activate_post(hreq *r)
@@ -379,7 +390,7 @@ static void lang_switch(hreq *r)
 static void start_page(hreq *r)
 {
     hbuf b = { 0 };
-    page_begin(r, &b, tr(r, T_START));
+    http_page_begin(r, &b, tr(r, T_START));
     hb_printf(&b, "<h1>%s, ", tr(r, T_WELCOME));
     hb_escs(&b, r->acct.login);
     hb_puts(&b, "</h1>");
@@ -395,9 +406,9 @@ static void start_page(hreq *r)
     json_t *o;
     json_array_foreach(items, i, o)
     {
-        if (!is_content(jstr(o, "type")) || shown == 50)
+        if (!is_content(http_jstr(o, "type")) || shown == 50)
             continue;
-        entry_line(r, &b, o);
+        http_entry_line(r, &b, o);
         shown++;
     }
     hb_puts(&b, "</ul>");
@@ -405,7 +416,7 @@ static void start_page(hreq *r)
         hb_printf(&b, "<p>%s</p>", tr(r, T_NOTHING_NEW));
     hb_puts(&b, "</section>");
     json_decref(items);
-    page_end(r, &b, 200);
+    http_page_end(r, &b, 200);
 }
 
 static int area_visit(void *ctx, const kn_object *o)
@@ -426,7 +437,7 @@ static void areas_page(hreq *r)
     json_t *counts = json_object();
     kn_store_query q = { .index = KN_BY_TIME, .reverse = true };
     http_ignore(kn_store_each(r->n->dd->store, &q, area_visit, counts));
-    page_begin(r, &b, tr(r, T_AREAS));
+    http_page_begin(r, &b, tr(r, T_AREAS));
     hb_printf(&b, "<h1>%s</h1><ul class=\"areas\">", tr(r, T_AREAS));
     const char *k;
     json_t *v;
@@ -443,7 +454,7 @@ static void areas_page(hreq *r)
     if (!json_object_size(counts))
         hb_printf(&b, "<p>%s</p>", tr(r, T_NO_AREAS));
     json_decref(counts);
-    page_end(r, &b, 200);
+    http_page_end(r, &b, 200);
 }
 
 static void area_page(hreq *r, const char *space)
@@ -453,7 +464,7 @@ static void area_page(hreq *r, const char *space)
         return;
     }
     hbuf b = { 0 };
-    page_begin(r, &b, space);
+    http_page_begin(r, &b, space);
     hb_printf(&b, "<h1>%s: ", tr(r, T_AREA));
     hb_escs(&b, space);
     hb_puts(&b, "</h1>");
@@ -464,20 +475,20 @@ static void area_page(hreq *r, const char *space)
     json_t *o;
     json_array_foreach(items, i, o)
     {
-        if (is_content(jstr(o, "type")))
-            entry_line(r, &b, o);
+        if (is_content(http_jstr(o, "type")))
+            http_entry_line(r, &b, o);
     }
     hb_puts(&b, "</ul>");
     json_decref(items);
     hb_puts(&b, "<p><a class=\"button\" href=\"forum/new?space=");
     hb_urlenc(&b, space);
     hb_printf(&b, "\">%s</a></p>", tr(r, T_NEW_THREAD));
-    page_end(r, &b, 200);
+    http_page_end(r, &b, 200);
 }
 
 /* ---- forum ---- */
 
-static void area_field(hreq *r, hbuf *b, const char *value)
+void http_area_field(hreq *r, hbuf *b, const char *value)
 {
     hb_printf(b,
         "<label for=\"space\">%s</label><input id=\"space\" name=\"space\" required "
@@ -487,7 +498,7 @@ static void area_field(hreq *r, hbuf *b, const char *value)
     hb_puts(b, "\">");
 }
 
-static void markdown_field(hreq *r, hbuf *b, const char *id, enum kn_text label, bool required)
+void http_markdown_field(hreq *r, hbuf *b, const char *id, enum kn_text label, bool required)
 {
     hb_printf(b,
         "<label for=\"%s\">%s</label><textarea id=\"%s\" name=\"body\" rows=\"8\" "
@@ -500,7 +511,7 @@ static void markdown_field(hreq *r, hbuf *b, const char *id, enum kn_text label,
 static void forum_page(hreq *r)
 {
     hbuf b = { 0 };
-    page_begin(r, &b, tr(r, T_FORUM));
+    http_page_begin(r, &b, tr(r, T_FORUM));
     hb_printf(&b, "<h1>%s</h1><p><a class=\"button\" href=\"forum/new\">%s</a></p>", tr(r, T_FORUM),
         tr(r, T_NEW_THREAD));
     kn_store_query q = { .index = KN_BY_TIME, .reverse = true };
@@ -510,35 +521,35 @@ static void forum_page(hreq *r)
     json_t *o;
     json_array_foreach(items, i, o)
     {
-        entry_line(r, &b, o);
+        http_entry_line(r, &b, o);
     }
     hb_puts(&b, "</ul>");
     if (!json_array_size(items))
         hb_printf(&b, "<p>%s</p>", tr(r, T_NO_THREADS));
     json_decref(items);
-    page_end(r, &b, 200);
+    http_page_end(r, &b, 200);
 }
 
 static void thread_new_page(hreq *r, const char *error, int status)
 {
     hbuf b = { 0 };
-    page_begin(r, &b, tr(r, T_NEW_THREAD));
+    http_page_begin(r, &b, tr(r, T_NEW_THREAD));
     hb_printf(&b, "<h1>%s</h1>", tr(r, T_NEW_THREAD));
     if (error)
-        notice(&b, "error", error);
+        http_notice(&b, "error", error);
     hb_puts(&b, "<form method=\"post\" action=\"forum\" class=\"stack\">");
-    csrf_field(r, &b);
-    area_field(r, &b, http_form_get(&r->query, "space"));
+    http_csrf_field(r, &b);
+    http_area_field(r, &b, http_form_get(&r->query, "space"));
     hb_printf(&b,
         "<label for=\"title\">%s</label><input id=\"title\" name=\"title\" required "
         "maxlength=\"300\">",
         tr(r, T_TITLE));
-    markdown_field(r, &b, "body", T_TEXT, false);
+    http_markdown_field(r, &b, "body", T_TEXT, false);
     hb_printf(&b,
         "<label for=\"tags\">%s</label><input id=\"tags\" name=\"tags\" maxlength=\"2000\">"
         "<button type=\"submit\">%s</button></form>",
         tr(r, T_TAGS), tr(r, T_PUBLISH));
-    page_end(r, &b, status);
+    http_page_end(r, &b, status);
 }
 
 static bool publish_from_form(hreq *r, kn_otype type, const char *space, const uint8_t (*refs)[32],
@@ -560,17 +571,17 @@ static void thread_create(hreq *r)
     http_redirect(r, loc);
 }
 
-static void retract_form(hreq *r, hbuf *b, json_t *o)
+void http_retract_form(hreq *r, hbuf *b, json_t *o)
 {
-    if (strcmp(jstr(o, "author"), "") == 0)
+    if (strcmp(http_jstr(o, "author"), "") == 0)
         return;
     char me[65];
     kn_hex_encode(me, r->acct.user, 32);
-    if (strcmp(me, jstr(o, "author")) != 0)
+    if (strcmp(me, http_jstr(o, "author")) != 0)
         return;
-    hb_printf(
-        b, "<form method=\"post\" action=\"objects/%s/retract\" class=\"inline\">", jstr(o, "id"));
-    csrf_field(r, b);
+    hb_printf(b, "<form method=\"post\" action=\"objects/%s/retract\" class=\"inline\">",
+        http_jstr(o, "id"));
+    http_csrf_field(r, b);
     hb_printf(b, "<button type=\"submit\" class=\"danger\" title=\"%s\">%s</button></form>",
         tr(r, T_RETRACT_CONFIRM), tr(r, T_RETRACT));
 }
@@ -585,13 +596,13 @@ static void thread_page(hreq *r, const char *idhex, const char *error)
     json_t *tj = http_object_json(r, &t);
     free(raw);
     hbuf b = { 0 };
-    page_begin(r, &b, jbody(tj, "title"));
+    http_page_begin(r, &b, http_jbody(tj, "title"));
     hb_puts(&b, "<article class=\"thread\"><h1>");
-    hb_escs(&b, jbody(tj, "title"));
+    hb_escs(&b, http_jbody(tj, "title"));
     hb_puts(&b, "</h1>");
-    byline(r, &b, tj);
-    markdown(&b, jbody(tj, "body"));
-    retract_form(r, &b, tj);
+    http_byline(r, &b, tj);
+    http_markdown(&b, http_jbody(tj, "body"));
+    http_retract_form(r, &b, tj);
     hb_puts(&b, "</article>");
     kn_store_query q = { .index = KN_BY_REF, .ref = id, .type = KN_T_POST };
     json_t *posts = http_list(r, &q, KN_T_POST, 1000, NULL);
@@ -601,10 +612,10 @@ static void thread_page(hreq *r, const char *idhex, const char *error)
     json_t *o;
     json_array_foreach(posts, i, o)
     {
-        hb_printf(&b, "<article class=\"post\" id=\"p%.16s\">", jstr(o, "id"));
-        byline(r, &b, o);
-        markdown(&b, jbody(o, "body"));
-        retract_form(r, &b, o);
+        hb_printf(&b, "<article class=\"post\" id=\"p%.16s\">", http_jstr(o, "id"));
+        http_byline(r, &b, o);
+        http_markdown(&b, http_jbody(o, "body"));
+        http_retract_form(r, &b, o);
         hb_puts(&b, "</article>");
     }
     if (!json_array_size(posts))
@@ -613,13 +624,13 @@ static void thread_page(hreq *r, const char *idhex, const char *error)
     hb_printf(&b, "</section><section aria-labelledby=\"reply\"><h2 id=\"reply\">%s</h2>",
         tr(r, T_REPLY));
     if (error)
-        notice(&b, "error", error);
+        http_notice(&b, "error", error);
     hb_printf(&b, "<form method=\"post\" action=\"forum/%s/reply\" class=\"stack\">", idhex);
-    csrf_field(r, &b);
-    markdown_field(r, &b, "reply-body", T_YOUR_REPLY, true);
+    http_csrf_field(r, &b);
+    http_markdown_field(r, &b, "reply-body", T_YOUR_REPLY, true);
     hb_printf(&b, "<button type=\"submit\">%s</button></form></section>", tr(r, T_REPLY));
     json_decref(tj);
-    page_end(r, &b, error ? 400 : 200);
+    http_page_end(r, &b, error ? 400 : 200);
 }
 
 static void thread_reply(hreq *r, const char *idhex)
@@ -649,7 +660,7 @@ static void thread_reply(hreq *r, const char *idhex)
 static void links_page(hreq *r, const char *error, int status)
 {
     hbuf b = { 0 };
-    page_begin(r, &b, tr(r, T_LINKS));
+    http_page_begin(r, &b, tr(r, T_LINKS));
     hb_printf(&b, "<h1>%s</h1>", tr(r, T_LINKS));
     kn_store_query q = { .index = KN_BY_TIME, .reverse = true };
     json_t *items = http_list(r, &q, KN_T_LINK, 200, NULL);
@@ -658,18 +669,18 @@ static void links_page(hreq *r, const char *error, int status)
     json_t *o;
     json_array_foreach(items, i, o)
     {
-        hb_printf(&b, "<li id=\"l%.16s\"><a href=\"", jstr(o, "id"));
-        hb_escs(&b, jbody(o, "url")); /* the schema allows only http(s) URLs */
+        hb_printf(&b, "<li id=\"l%.16s\"><a href=\"", http_jstr(o, "id"));
+        hb_escs(&b, http_jbody(o, "url")); /* the schema allows only http(s) URLs */
         hb_puts(&b, "\" rel=\"noopener noreferrer\" target=\"_blank\">");
-        hb_escs(&b, jbody(o, "title"));
+        hb_escs(&b, http_jbody(o, "title"));
         hb_puts(&b, "</a>");
-        if (*jbody(o, "description")) {
+        if (*http_jbody(o, "description")) {
             hb_puts(&b, "<p>");
-            hb_escs(&b, jbody(o, "description"));
+            hb_escs(&b, http_jbody(o, "description"));
             hb_puts(&b, "</p>");
         }
-        byline(r, &b, o);
-        retract_form(r, &b, o);
+        http_byline(r, &b, o);
+        http_retract_form(r, &b, o);
         hb_puts(&b, "</li>");
     }
     hb_puts(&b, "</ul>");
@@ -679,10 +690,10 @@ static void links_page(hreq *r, const char *error, int status)
     hb_printf(
         &b, "<section aria-labelledby=\"newlink\"><h2 id=\"newlink\">%s</h2>", tr(r, T_NEW_LINK));
     if (error)
-        notice(&b, "error", error);
+        http_notice(&b, "error", error);
     hb_puts(&b, "<form method=\"post\" action=\"links\" class=\"stack\">");
-    csrf_field(r, &b);
-    area_field(r, &b, NULL);
+    http_csrf_field(r, &b);
+    http_area_field(r, &b, NULL);
     hb_printf(&b,
         "<label for=\"title\">%s</label><input id=\"title\" name=\"title\" required "
         "maxlength=\"300\">"
@@ -693,7 +704,7 @@ static void links_page(hreq *r, const char *error, int status)
         "<label for=\"tags\">%s</label><input id=\"tags\" name=\"tags\" maxlength=\"2000\">"
         "<button type=\"submit\">%s</button></form></section>",
         tr(r, T_TITLE), tr(r, T_URL), tr(r, T_DESCRIPTION), tr(r, T_TAGS), tr(r, T_PUBLISH));
-    page_end(r, &b, status);
+    http_page_end(r, &b, status);
 }
 
 static void link_create(hreq *r)
@@ -741,7 +752,7 @@ static void people_page(hreq *r)
     }
     const char *q = http_form_get(&r->query, "q");
     hbuf b = { 0 };
-    page_begin(r, &b, tr(r, T_DIRECTORY));
+    http_page_begin(r, &b, tr(r, T_DIRECTORY));
     hb_printf(&b,
         "<h1>%s</h1><form method=\"get\" action=\"people\" class=\"row\" role=\"search\">"
         "<label for=\"q\">%s</label><input id=\"q\" name=\"q\" maxlength=\"100\" value=\"",
@@ -772,7 +783,7 @@ static void people_page(hreq *r)
     }
     hb_puts(&b, "</tbody></table>");
     free(v);
-    page_end(r, &b, 200);
+    http_page_end(r, &b, 200);
 }
 
 /* ---- admin ---- */
@@ -781,7 +792,7 @@ static void admin_page(hreq *r, const char *invite_code)
 {
     hbuf b = { 0 };
     char t1[40];
-    page_begin(r, &b, tr(r, T_ADMIN));
+    http_page_begin(r, &b, tr(r, T_ADMIN));
     hb_printf(&b, "<h1>%s</h1>", tr(r, T_ADMIN));
     /* peers and their sync state */
     json_t *peers = http_peers_json(r);
@@ -800,12 +811,12 @@ static void admin_page(hreq *r, const char *invite_code)
         if (last)
             http_fmt_time(t1, sizeof t1, last);
         hb_puts(&b, "<tr><td>");
-        hb_escs(&b, jstr(p, "addr"));
-        hb_printf(&b, " <small>%.12s</small></td><td>", jstr(p, "identity"));
-        hb_escs(&b, jstr(p, "phase"));
-        if (*jstr(p, "last_error")) {
+        hb_escs(&b, http_jstr(p, "addr"));
+        hb_printf(&b, " <small>%.12s</small></td><td>", http_jstr(p, "identity"));
+        hb_escs(&b, http_jstr(p, "phase"));
+        if (*http_jstr(p, "last_error")) {
             hb_puts(&b, " <small>(");
-            hb_escs(&b, jstr(p, "last_error"));
+            hb_escs(&b, http_jstr(p, "last_error"));
             hb_puts(&b, ")</small>");
         }
         hb_printf(&b, "</td><td>%lld</td><td>%lld</td><td>%s</td></tr>",
@@ -853,7 +864,7 @@ static void admin_page(hreq *r, const char *invite_code)
                     " <form method=\"post\" action=\"admin/invites/%u/withdraw\" "
                     "class=\"inline\">",
                     il.v[k].id);
-                csrf_field(r, &b);
+                http_csrf_field(r, &b);
                 hb_printf(&b, "<button type=\"submit\" class=\"secondary\">%s</button></form>",
                     tr(r, T_WITHDRAW));
             }
@@ -863,7 +874,7 @@ static void admin_page(hreq *r, const char *invite_code)
         kn_invite_list_free(&il);
     }
     hb_puts(&b, "<form method=\"post\" action=\"admin/invites\" class=\"row\">");
-    csrf_field(r, &b);
+    http_csrf_field(r, &b);
     hb_printf(&b,
         "<label for=\"note\">%s</label><input id=\"note\" name=\"note\" maxlength=\"200\">"
         "<button type=\"submit\">%s</button></form></section>",
@@ -884,7 +895,7 @@ static void admin_page(hreq *r, const char *invite_code)
         hb_printf(&b, "</ul><p>%s</p></section>", tr(r, T_ACCOUNTS_HINT));
         free(acc);
     }
-    page_end(r, &b, 200);
+    http_page_end(r, &b, 200);
 }
 
 static void admin_invite(hreq *r)
@@ -1077,6 +1088,8 @@ void http_pages_route(hreq *r, const char *path)
             return;
         }
     }
+    if (http_docs_pages(r))
+        return;
     if (seg_is(r, 1, "logout") && post) {
         http_auth_logout(r);
         http_redirect(r, "/login");

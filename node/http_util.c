@@ -300,3 +300,19 @@ void http_fmt_time(char *buf, size_t cap, uint64_t ms)
     if (!gmtime_r(&t, &tm) || strftime(buf, cap, "%Y-%m-%d %H:%M UTC", &tm) == 0)
         snprintf(buf, cap, "?");
 }
+
+void http_fmt_size(char *buf, size_t cap, uint64_t n)
+{
+    static const char *const unit[] = { "KiB", "MiB", "GiB", "TiB" };
+    if (n < 1024) {
+        snprintf(buf, cap, "%llu B", (unsigned long long)n);
+        return;
+    }
+    double v = (double)n / 1024;
+    int u = 0;
+    while (v >= 1024 && u < 3) {
+        v /= 1024;
+        u++;
+    }
+    snprintf(buf, cap, "%.1f %s", v, unit[u]);
+}

@@ -1,0 +1,745 @@
+/*
+ * File contents over HTTP: uploads in pieces into the blob store, and
+ * downloads streamed out of it (docs/api.md, "Documents").
+ *
+ * Uploads. h2o 2.2.5 reads a request body whole before the handler runs, so
+ * a file comes in pieces of at most HTTP_UPLOAD_PIECE bytes:
+ *
+ *   POST /api/uploads {name, size, mime}      -> {id}; checked against the
+ *        schema's file name rule and this node's per-file limit and quota
+ *   PUT  /api/uploads/ID?offset=N  (bytes)    -> {received, state}; pieces in
+ *        order (a piece at the wrong offset gets 409 with what was received,
+ *        so a client resumes there)
+ *   GET  /api/uploads/ID                      -> {received, stored, state}
+ *   DELETE /api/uploads/ID
+ *
+ * Each piece is appended to DATA/uploads/ID.part (0600) and fed to the blob
+ * hasher (protocol/blob.h), so nothing holds the file in memory. After the
+ * last piece the manifest is staged in the blob store and the chunks are
+ * copied from the part file into the store by an idle handle,
+ * HTTP_UPLOAD_BATCH chunks (one write transaction) per loop iteration, so a
+ * large file never blocks the loop for long; the state goes "storing" ->
+ * "ready", and the part file is removed. POST /api/docs (http_docs.c) then
+ * takes ready uploads with http_upload_take() and signs the doc. An upload
+ * untouched for HTTP_UPLOAD_IDLE_MS is dropped with its part file (a timer
+ * looks once a minute); a staged blob that no doc references is removed by
+ * kn_blob_gc() after KN_BLOB_STAGE_TTL_MS (the same timer calls it hourly).
+ * Uploads live in memory: a restart drops them and the part files.
+ *
+ * Downloads. GET /api/docs/ID/files/N streams file N of doc ID: the path
+ * names a doc and an index into its signed `files`, never a blob or a file
+ * name, so it cannot reach another doc's contents or anything on disk. The
+ * response goes out chunk by chunk (an h2o generator: the next chunk is read
+ * from the store, into one buffer of KN_BLOB_CHUNK bytes, only when h2o has
+ * written the previous one), with Content-Type from the doc's mime (if it is
+ * a plain type/subtype, else application/octet-stream), nosniff, a sandbox
+ * CSP, and Content-Disposition: attachment with the signed file name (RFC
+ * 6266: an ASCII fallback and filename* in UTF-8). A doc retracted while its
+ * file streams ends the response with an error (the client sees a short
+ * download, never bytes of something else).
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "blobstore.h"
+#include "hex.h"
+#include "http_impl.h"
+
+enum {
+    UP_RECEIVING,
+    UP_STORING,
+    UP_READY,
+    UP_FAILED,
+};
+
+struct http_upload {
+    http_upload *next;
+    node *n;
+    char id[33];
+    char login[KN_LOGIN_MAX + 1];
+    char name[KN_FILE_NAME_MAX + 1];
+    char mime[KN_MIME_MAX + 1];
+    uint64_t size, received, stored;
+    uint64_t touched_ms;
+    int state;
+    char error[200];
+    int fd; /* the part file while receiving and storing; -1 after */
+    char path[KN_PATH_MAX + 64];
+    kn_blob_hasher hasher;
+    uint8_t blob[KN_BLOB_ID];
+    uint8_t *hashes; /* after the last piece: nchunks hashes */
+    uint32_t nchunks, next_chunk;
+};
+
+static const char *state_name(int s)
+{
+    return s == UP_RECEIVING ? "receiving"
+        : s == UP_STORING    ? "storing"
+        : s == UP_READY      ? "ready"
+                             : "failed";
+}
+
+/* ---- names and types ---- */
+
+bool http_file_name_ok(const char *s, size_t len)
+{
+    if (len == 0 || len > KN_FILE_NAME_MAX || !http_utf8_ok(s, len) || (len == 1 && s[0] == '.')
+        || (len == 2 && s[0] == '.' && s[1] == '.'))
+        return false;
+    for (size_t i = 0; i < len; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if (c < 0x20 || c == 0x7f || c == '/' || c == '\\')
+            return false;
+    }
+    return true;
+}
+
+/* RFC 7230 tchar without the few that make no sense in a media type. */
+static bool mime_char(unsigned char c)
+{
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9')
+        || strchr("!#$&^_.+-", c) != NULL;
+}
+
+bool http_mime_ok(const char *s, size_t len)
+{
+    const char *slash = memchr(s, '/', len);
+    if (!slash || slash == s || slash == s + len - 1 || len > KN_MIME_MAX)
+        return false;
+    for (size_t i = 0; i < len; i++)
+        if (s + i != slash && (s[i] == 0 || !mime_char((unsigned char)s[i])))
+            return false;
+    return true;
+}
+
+/*
+ * Content-Disposition for a (schema-valid) file name: attachment; an ASCII
+ * fallback with every byte outside printable ASCII and every quote,
+ * backslash, percent or semicolon as '_'; and filename* with the name
+ * percent-encoded as UTF-8 (RFC 5987 attr-char kept).
+ */
+void http_content_disposition(hbuf *b, const char *name, size_t len)
+{
+    static const char hex[] = "0123456789ABCDEF";
+    hb_puts(b, "attachment; filename=\"");
+    for (size_t i = 0; i < len; i++) {
+        unsigned char c = (unsigned char)name[i];
+        char o = c >= 0x20 && c < 0x7f && !strchr("\"\\%;", c) ? (char)c : '_';
+        hb_put(b, &o, 1);
+    }
+    hb_puts(b, "\"; filename*=UTF-8''");
+    for (size_t i = 0; i < len; i++) {
+        unsigned char c = (unsigned char)name[i];
+        if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9')
+            || strchr("!#$&+-.^_`|~", c)) {
+            hb_put(b, (const char *)&c, 1);
+        } else {
+            char e[3] = { '%', hex[c >> 4], hex[c & 15] };
+            hb_put(b, e, 3);
+        }
+    }
+}
+
+/* ---- the upload list ---- */
+
+static void upload_drop_file(http_upload *u)
+{
+    if (u->fd >= 0) {
+        close(u->fd);
+        u->fd = -1;
+    }
+    if (u->path[0]) {
+        (void)unlink(u->path);
+        u->path[0] = 0;
+    }
+}
+
+static void upload_free(http *h, http_upload *u)
+{
+    for (http_upload **p = &h->uploads; *p; p = &(*p)->next)
+        if (*p == u) {
+            *p = u->next;
+            h->nuploads--;
+            break;
+        }
+    upload_drop_file(u);
+    kn_blob_hasher_free(&u->hasher);
+    free(u->hashes);
+    free(u);
+}
+
+static void upload_fail(http_upload *u, const char *msg)
+{
+    u->state = UP_FAILED;
+    snprintf(u->error, sizeof u->error, "%s", msg);
+    upload_drop_file(u);
+    node_logl(u->n, KN_LOG_WARN, "web upload of \"%s\" failed: %s", u->name, msg);
+}
+
+/* The upload idhex of r's council and login, or NULL. */
+static http_upload *upload_find(hreq *r, const char *idhex)
+{
+    for (http_upload *u = r->h->uploads; u; u = u->next)
+        if (u->n == r->n && strcmp(u->id, idhex) == 0 && strcmp(u->login, r->acct.login) == 0)
+            return u;
+    return NULL;
+}
+
+static void on_store_idle(uv_idle_t *idle);
+
+static void storing_wake(http *h)
+{
+    if (!h->upload_idle_on && h->upload_handles) {
+        uv_idle_start(&h->upload_idle, on_store_idle);
+        h->upload_idle_on = true;
+    }
+}
+
+/*
+ * The last piece is in: the blob id and manifest are known. Checks the
+ * limits again (now with the id: a file this council already shares costs
+ * nothing), stages the manifest and lets the idle handle copy the chunks.
+ */
+static void upload_complete(http *h, http_upload *u, uint64_t now)
+{
+    uint8_t council[KN_KEY];
+    kn_account a;
+    uint64_t usage = 0;
+    kn_blob_limits lim;
+    kn_store *s = u->n->dd->store;
+    if (kn_blob_hasher_final(&u->hasher, u->blob) < 0) {
+        upload_fail(u, "the file could not be hashed");
+        return;
+    }
+    u->nchunks = u->hasher.nchunks;
+    u->hashes = kn_blob_hasher_take(&u->hasher);
+    int rc = kn_account_get(s, u->login, &a);
+    if (rc == 0)
+        rc = kn_blob_council_of(s, a.user, council);
+    if (rc == 0)
+        rc = kn_blob_admit_check(s, council, u->blob, u->size, &usage, &lim);
+    if (rc == KN_ETOOBIG || rc == KN_EQUOTA) {
+        upload_fail(u,
+            rc == KN_ETOOBIG ? "the file is larger than this node's per-file limit"
+                             : "the file would take your council over its storage quota");
+        return;
+    }
+    if (rc == 0)
+        rc = kn_blob_stage_manifest(s, u->blob, u->size, u->hashes, u->nchunks, now);
+    if (rc < 0) {
+        upload_fail(u, kn_strerror(rc));
+        return;
+    }
+    if (kn_blob_is_complete(s, u->blob) == 1) { /* the same contents are here already */
+        u->stored = u->size;
+        u->state = UP_READY;
+        upload_drop_file(u);
+        return;
+    }
+    u->state = UP_STORING;
+    storing_wake(h);
+}
+
+/* One batch of one storing upload per loop iteration. */
+static void on_store_idle(uv_idle_t *idle)
+{
+    http *h = idle->data;
+    http_upload *u = h->uploads;
+    while (u && u->state != UP_STORING)
+        u = u->next;
+    if (!u) {
+        uv_idle_stop(idle);
+        h->upload_idle_on = false;
+        return;
+    }
+    if (!h->upload_buf && !(h->upload_buf = malloc((size_t)HTTP_UPLOAD_BATCH * KN_BLOB_CHUNK))) {
+        upload_fail(u, "out of memory");
+        return;
+    }
+    kn_blob_chunk_in c[HTTP_UPLOAD_BATCH];
+    int res[HTTP_UPLOAD_BATCH];
+    size_t m = 0;
+    for (; m < HTTP_UPLOAD_BATCH && u->next_chunk < u->nchunks; m++, u->next_chunk++) {
+        uint32_t len = kn_blob_chunk_len(u->size, u->next_chunk);
+        uint8_t *p = h->upload_buf + m * KN_BLOB_CHUNK;
+        off_t off = (off_t)u->next_chunk * KN_BLOB_CHUNK;
+        size_t got = 0;
+        while (got < len) {
+            ssize_t rd = pread(u->fd, p + got, len - got, off + (off_t)got);
+            if (rd < 0 && errno == EINTR)
+                continue;
+            if (rd <= 0)
+                break;
+            got += (size_t)rd;
+        }
+        if (got != len) {
+            upload_fail(u, "the staged file could not be read back");
+            return;
+        }
+        c[m] = (kn_blob_chunk_in) { u->blob, u->next_chunk, p, len,
+            u->hashes + (size_t)u->next_chunk * KN_BLOB_HASH };
+    }
+    int rc = kn_blob_put_chunks(u->n->dd->store, c, m, res);
+    for (size_t i = 0; rc == 0 && i < m; i++)
+        if (res[i] < 0)
+            rc = res[i];
+    if (rc < 0) {
+        upload_fail(u,
+            rc == KN_EMAPFULL || rc == KN_ENOSPC
+                ? "the store is full; ask the administrator to free space or raise the limit"
+                : kn_strerror(rc));
+        return;
+    }
+    for (size_t i = 0; i < m; i++)
+        u->stored += c[i].len;
+    u->touched_ms = node_now(u->n);
+    if (u->next_chunk == u->nchunks) {
+        u->state = UP_READY;
+        upload_drop_file(u);
+    }
+}
+
+/* Drops idle uploads; runs kn_blob_gc for every council once an hour. */
+static void on_upload_timer(uv_timer_t *t)
+{
+    http *h = t->data;
+    for (http_upload *u = h->uploads, *next; u; u = next) {
+        next = u->next;
+        uint64_t now = node_now(u->n);
+        if (u->state != UP_STORING && now - u->touched_ms >= HTTP_UPLOAD_IDLE_MS) {
+            node_log(u->n, "web upload of \"%s\" by %s expired unfinished", u->name, u->login);
+            upload_free(h, u);
+        }
+    }
+    if (++h->upload_ticks % 60 == 0)
+        for (size_t i = 0; i < h->nmounts; i++) {
+            size_t purged = 0;
+            node *n = h->mounts[i].n;
+            if (kn_blob_gc(n->dd->store, node_now(n), KN_BLOB_STAGE_TTL_MS, &purged) == 0 && purged)
+                node_log(n, "removed %zu uploaded file%s that no document used", purged,
+                    purged == 1 ? "" : "s");
+        }
+}
+
+/* DATA/uploads, created 0700; leftovers of an earlier run removed. */
+enum { UPLOADS_DIR_MAX = KN_PATH_MAX + 16 };
+
+static void uploads_dir(node *n, char out[UPLOADS_DIR_MAX], bool clean)
+{
+    snprintf(out, UPLOADS_DIR_MAX, "%s/uploads", n->dd->path);
+    if (mkdir(out, 0700) < 0 && errno != EEXIST)
+        return;
+    if (!clean)
+        return;
+    DIR *d = opendir(out);
+    if (!d)
+        return;
+    struct dirent *e;
+    char p[UPLOADS_DIR_MAX + 260];
+    while ((e = readdir(d)) != NULL) {
+        size_t l = strlen(e->d_name);
+        if (l > 5 && strcmp(e->d_name + l - 5, ".part") == 0) {
+            snprintf(p, sizeof p, "%s/%s", out, e->d_name);
+            (void)unlink(p);
+        }
+    }
+    closedir(d);
+}
+
+void http_blob_start(http *h, uv_loop_t *loop)
+{
+    char dir[UPLOADS_DIR_MAX];
+    for (size_t i = 0; i < h->nmounts; i++)
+        uploads_dir(h->mounts[i].n, dir, true);
+    uv_idle_init(loop, &h->upload_idle);
+    h->upload_idle.data = h;
+    uv_timer_init(loop, &h->upload_timer);
+    h->upload_timer.data = h;
+    uv_timer_start(&h->upload_timer, on_upload_timer, 60000, 60000);
+    uv_unref((uv_handle_t *)&h->upload_timer);
+    h->upload_handles = true;
+}
+
+void http_blob_finish(http *h)
+{
+    if (!h->upload_handles)
+        return;
+    h->upload_handles = false;
+    h->upload_idle_on = false;
+    uv_close((uv_handle_t *)&h->upload_idle, NULL);
+    uv_close((uv_handle_t *)&h->upload_timer, NULL);
+}
+
+void http_blob_free(http *h)
+{
+    while (h->uploads)
+        upload_free(h, h->uploads);
+    free(h->upload_buf);
+    h->upload_buf = NULL;
+}
+
+/* ---- the upload API ---- */
+
+static json_t *upload_json(const http_upload *u)
+{
+    json_t *j = json_pack("{s:s, s:s, s:s, s:I, s:I, s:I, s:s, s:i}", "id", u->id, "name", u->name,
+        "mime", u->mime, "size", (json_int_t)u->size, "received", (json_int_t)u->received, "stored",
+        (json_int_t)u->stored, "state", state_name(u->state), "piece_max", HTTP_UPLOAD_PIECE);
+    if (u->state == UP_FAILED)
+        json_object_set_new(j, "message", json_string(u->error));
+    return j;
+}
+
+static void api_upload_start(hreq *r)
+{
+    http *h = r->h;
+    json_t *j = http_body_json(r);
+    if (!j)
+        return;
+    json_t *jn = json_object_get(j, "name"), *jm = json_object_get(j, "mime"),
+           *js = json_object_get(j, "size");
+    const char *name = json_string_value(jn), *mime = json_string_value(jm);
+    size_t per_login = 0;
+    for (http_upload *u = h->uploads; u; u = u->next)
+        per_login += strcmp(u->login, r->acct.login) == 0;
+    kn_blob_limits lim;
+    uint8_t council[KN_KEY];
+    uint64_t usage = 0;
+    http_upload *u = NULL;
+    char msg[240], a[32], b[32];
+    if (!name || !http_file_name_ok(name, json_string_length(jn))
+        || strlen(name) != json_string_length(jn)) {
+        http_error(r, 400, "bad_name",
+            "name is the file name: 1-255 bytes, no control characters, no / or \\");
+        goto out;
+    }
+    if (mime && *mime && !http_mime_ok(mime, json_string_length(jm))) {
+        http_error(r, 400, "bad_mime", "mime is a media type such as application/pdf");
+        goto out;
+    }
+    if (!json_is_integer(js) || json_integer_value(js) < 0
+        || (uint64_t)json_integer_value(js) > KN_BLOB_SIZE_MAX) {
+        http_error(r, 400, "bad_size", "size is the file's length in bytes (at most 16 GiB)");
+        goto out;
+    }
+    uint64_t size = (uint64_t)json_integer_value(js);
+    if (kn_blob_limits_get(r->n->dd->store, &lim) < 0
+        || kn_blob_council_of(r->n->dd->store, r->acct.user, council) < 0
+        || kn_blob_usage(r->n->dd->store, council, &usage) < 0) {
+        http_error(r, 500, "store", "cannot read this node's limits");
+        goto out;
+    }
+    if (size > lim.max_file) {
+        http_fmt_size(a, sizeof a, size);
+        http_fmt_size(b, sizeof b, lim.max_file);
+        snprintf(msg, sizeof msg,
+            "the file (%s) is larger than this node's per-file limit of %s; split it or ask the "
+            "administrator (knoten doc limits --max-file)",
+            a, b);
+        http_error(r, 413, "too_large", msg);
+        goto out;
+    }
+    if (lim.quota && (size > lim.quota || usage > lim.quota - size)) {
+        http_fmt_size(a, sizeof a, usage);
+        http_fmt_size(b, sizeof b, lim.quota);
+        snprintf(msg, sizeof msg,
+            "the file would take your council over its storage quota (%s of %s used); retract "
+            "documents that are no longer needed or ask the administrator",
+            a, b);
+        http_error(r, 507, "quota", msg);
+        goto out;
+    }
+    if (h->nuploads >= HTTP_UPLOADS_MAX || per_login >= HTTP_UPLOADS_PER_LOGIN) {
+        http_error(r, 429, "too_many_uploads",
+            "too many uploads are open; finish or cancel one (DELETE /api/uploads/ID) first");
+        goto out;
+    }
+    if (!(u = calloc(1, sizeof *u))) {
+        http_error(r, 500, "oom", "out of memory");
+        goto out;
+    }
+    u->fd = -1;
+    u->n = r->n;
+    uint8_t rnd[16];
+    kn_env_random(r->n->env, rnd, sizeof rnd);
+    kn_hex_encode(u->id, rnd, sizeof rnd);
+    snprintf(u->login, sizeof u->login, "%s", r->acct.login);
+    snprintf(u->name, sizeof u->name, "%s", name);
+    snprintf(u->mime, sizeof u->mime, "%s", mime && *mime ? mime : "application/octet-stream");
+    u->size = size;
+    u->touched_ms = r->now;
+    kn_blob_hasher_init(&u->hasher);
+    char dir[UPLOADS_DIR_MAX];
+    uploads_dir(r->n, dir, false);
+    if ((size_t)snprintf(u->path, sizeof u->path, "%s/%s.part", dir, u->id) >= sizeof u->path
+        || (u->fd = open(u->path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600)) < 0) {
+        u->path[0] = 0;
+        kn_blob_hasher_free(&u->hasher);
+        free(u);
+        http_error(r, 500, "io", "cannot create the upload's file in the data directory");
+        goto out;
+    }
+    u->next = h->uploads;
+    h->uploads = u;
+    h->nuploads++;
+    if (size == 0)
+        upload_complete(h, u, r->now);
+    http_json(r, 201, upload_json(u));
+out:
+    json_decref(j);
+}
+
+static int write_all(int fd, const char *p, size_t len)
+{
+    while (len) {
+        ssize_t w = write(fd, p, len);
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w < 0)
+            return errno == ENOSPC ? KN_ENOSPC : KN_EIO;
+        p += w;
+        len -= (size_t)w;
+    }
+    return 0;
+}
+
+static void api_upload_piece(hreq *r, http_upload *u)
+{
+    uint64_t offset;
+    const char *os = http_form_get(&r->query, "offset");
+    char *end;
+    h2o_iovec_t e = r->req->entity;
+    size_t len = e.base ? e.len : 0;
+    if (!os || !*os || os[0] == '-' || (offset = strtoull(os, &end, 10), *end)) {
+        http_error(r, 400, "bad_offset", "give ?offset=N, the byte position of this piece");
+        return;
+    }
+    if (u->state != UP_RECEIVING) {
+        http_json(r, 409, upload_json(u));
+        return;
+    }
+    if (offset != u->received) {
+        json_t *j = upload_json(u);
+        json_object_set_new(j, "error", json_string("offset"));
+        json_object_set_new(
+            j, "message", json_string("pieces go in order: continue at the offset `received`"));
+        http_json(r, 409, j);
+        return;
+    }
+    if (len > HTTP_UPLOAD_PIECE) {
+        http_error(r, 413, "piece_too_large", "a piece has at most 1 MiB (1048576 bytes)");
+        return;
+    }
+    if (len == 0 || len > u->size - u->received) {
+        http_error(r, 400, "bad_piece", "the piece is empty or goes past the announced size");
+        return;
+    }
+    int rc = write_all(u->fd, e.base, len);
+    if (rc == 0)
+        rc = kn_blob_hasher_update(&u->hasher, (const uint8_t *)e.base, len);
+    if (rc < 0) {
+        upload_fail(u,
+            rc == KN_ENOSPC ? "the disk of the node is full; ask the administrator"
+                            : "the piece could not be written");
+        http_error(r, rc == KN_ENOSPC ? 507 : 500, "io", u->error);
+        return;
+    }
+    u->received += len;
+    u->touched_ms = r->now;
+    if (u->received == u->size)
+        upload_complete(r->h, u, r->now);
+    http_json(r, 200, upload_json(u));
+}
+
+bool http_blob_api(hreq *r)
+{
+    if (r->nseg < 1 || strcmp(r->seg[0], "uploads") != 0)
+        return false;
+    if (r->nseg == 1) {
+        if (http_method_is(r, "POST"))
+            api_upload_start(r);
+        else
+            http_error(r, 405, "method", "POST /api/uploads starts an upload");
+        return true;
+    }
+    http_upload *u = r->nseg == 2 ? upload_find(r, r->seg[1]) : NULL;
+    if (!u) {
+        http_error(r, 404, "not_found", "no such upload (it may have expired: start again)");
+        return true;
+    }
+    if (http_method_is(r, "PUT")) {
+        api_upload_piece(r, u);
+    } else if (http_method_is(r, "GET") || http_method_is(r, "HEAD")) {
+        http_json(r, 200, upload_json(u));
+    } else if (http_method_is(r, "DELETE")) {
+        upload_free(r->h, u);
+        http_json(r, 200, json_pack("{s:b}", "ok", 1));
+    } else {
+        http_error(r, 405, "method", "GET, PUT or DELETE");
+    }
+    return true;
+}
+
+int http_upload_take(hreq *r, const char *idhex, http_upload_view *v)
+{
+    http_upload *u = idhex ? upload_find(r, idhex) : NULL;
+    if (!u)
+        return KN_ENOTFOUND;
+    if (u->state != UP_READY)
+        return u->state == UP_FAILED ? KN_EIO : KN_EAGAIN;
+    memcpy(v->blob, u->blob, KN_BLOB_ID);
+    v->size = u->size;
+    v->name = u->name;
+    v->mime = u->mime;
+    u->touched_ms = r->now;
+    return 0;
+}
+
+void http_upload_done(hreq *r, const char *idhex)
+{
+    http_upload *u = upload_find(r, idhex);
+    if (u)
+        upload_free(r->h, u);
+}
+
+/* ---- downloads ---- */
+
+typedef struct download {
+    h2o_generator_t super;
+    http *h;
+    node *n;
+    uint8_t blob[KN_BLOB_ID];
+    uint64_t size;
+    uint32_t next, nchunks;
+    uint8_t *buf;
+    bool counted;
+} download;
+
+static void download_end(download *d)
+{
+    if (d->counted) {
+        d->counted = false;
+        d->h->downloads--;
+    }
+}
+
+static void download_send(download *d, h2o_req_t *req)
+{
+    if (d->next >= d->nchunks) {
+        download_end(d);
+        h2o_send(req, NULL, 0, H2O_SEND_STATE_FINAL);
+        return;
+    }
+    uint32_t len = 0;
+    int rc = kn_blob_get_chunk(d->n->dd->store, d->blob, d->next, d->buf, &len);
+    if (rc < 0 || len != kn_blob_chunk_len(d->size, d->next)) {
+        /* retracted (purged) meanwhile, or the store failed: end short, never other bytes */
+        node_logl(d->n, KN_LOG_WARN, "a download stopped at chunk %u: %s", d->next,
+            rc < 0 ? kn_strerror(rc) : "wrong chunk length");
+        download_end(d);
+        h2o_send(req, NULL, 0, H2O_SEND_STATE_ERROR);
+        return;
+    }
+    d->next++;
+    d->h->download_bytes += len;
+    h2o_iovec_t iov = h2o_iovec_init(d->buf, len);
+    bool last = d->next == d->nchunks;
+    if (last)
+        download_end(d);
+    h2o_send(req, &iov, 1, last ? H2O_SEND_STATE_FINAL : H2O_SEND_STATE_IN_PROGRESS);
+}
+
+static void download_proceed(h2o_generator_t *g, h2o_req_t *req)
+{
+    download_send((download *)g, req);
+}
+
+static void download_stop(h2o_generator_t *g, h2o_req_t *req)
+{
+    (void)req;
+    download_end((download *)g);
+}
+
+void http_download(hreq *r, const char *idhex, const char *index)
+{
+    uint8_t id[KN_ID], *raw = NULL;
+    kn_object o;
+    kn_doc_file f[KN_DOC_FILES_MAX];
+    uint32_t nf = 0;
+    char *end;
+    if (http_load(r, idhex, KN_T_DOC, id, &raw, &o) < 0)
+        return;
+    unsigned long i = index && *index && *index != '-' ? strtoul(index, &end, 10) : ULONG_MAX;
+    if (kn_doc_files(&o, f, &nf) < 0 || i == ULONG_MAX || *end || i >= nf) {
+        http_error(r, 404, "not_found", "this document has no file with that number");
+        goto out;
+    }
+    kn_blob_info info;
+    int irc = kn_blob_info_get(r->n->dd->store, f[i].blob, NULL, &info);
+    if (irc < 0 || !info.complete) {
+        char msg[200];
+        if (irc == 0 && info.admission != KN_BLOB_ACCEPTED && info.admission != KN_BLOB_NOREF) {
+            snprintf(msg, sizeof msg, "this node does not keep the file: %s",
+                kn_blob_admission_text(info.admission));
+            http_error(r, 409, "refused", msg);
+            goto out;
+        }
+        http_ignore(kn_blob_request(r->n->dd->store, f[i].blob, r->now));
+        snprintf(msg, sizeof msg,
+            "the file is still being fetched from the other councils (%u of %u parts here); "
+            "try again in a moment",
+            irc == 0 ? info.present : 0, kn_blob_nchunks(f[i].size));
+        http_header(r, "retry-after", "5");
+        http_error(r, 503, "not_here_yet", msg);
+        goto out;
+    }
+    if (r->h->downloads >= HTTP_DOWNLOADS_MAX) {
+        http_header(r, "retry-after", "5");
+        http_error(r, 503, "busy", "too many downloads at once; try again in a moment");
+        goto out;
+    }
+    download *d = h2o_mem_alloc_pool(&r->req->pool, sizeof *d);
+    memset(d, 0, sizeof *d);
+    d->super.proceed = download_proceed;
+    d->super.stop = download_stop;
+    d->h = r->h;
+    d->n = r->n;
+    memcpy(d->blob, f[i].blob, KN_BLOB_ID);
+    d->size = f[i].size;
+    d->nchunks = kn_blob_nchunks(f[i].size);
+    bool head = http_method_is(r, "HEAD");
+    if (d->nchunks && !head)
+        d->buf = h2o_mem_alloc_shared(&r->req->pool, KN_BLOB_CHUNK, NULL);
+    char ctype[KN_MIME_MAX + 1];
+    snprintf(ctype, sizeof ctype, "%.*s", (int)f[i].mime_len, f[i].mime);
+    if (!http_mime_ok(f[i].mime, f[i].mime_len))
+        snprintf(ctype, sizeof ctype, "application/octet-stream");
+    hbuf cd = { 0 };
+    http_content_disposition(&cd, f[i].name, f[i].name_len);
+    if (cd.oom) {
+        hb_free(&cd);
+        http_error(r, 500, "oom", "out of memory");
+        goto out;
+    }
+    hb_put(&cd, "", 1);
+    http_header(r, "content-disposition", cd.p);
+    hb_free(&cd);
+    http_header(r, "content-security-policy", "sandbox");
+    http_header(r, "cache-control", "private, no-store");
+    r->h->downloads++;
+    d->counted = true;
+    http_start_stream(r, 200, ctype, f[i].size, &d->super);
+    if (head) {
+        download_end(d);
+        h2o_send(r->req, NULL, 0, H2O_SEND_STATE_FINAL);
+    } else {
+        download_send(d, r->req);
+    }
+out:
+    free(raw);
+}

@@ -1,0 +1,296 @@
+"""Checks of documents over HTTP against one running node (called by http_docs.sh).
+
+usage: http_docs_check.py BASE-URL IDENTITY-KEY-FILE
+The node has the logins erika and max (password geheim-passwort), both staff.
+Uploads in pieces (order, bounds, CSRF), publishing, listing (newest version
+per chain, filters), the detail with versions, downloads (byte-identical,
+headers, paths that try to leave their blob), retraction.
+"""
+import hashlib
+import http.cookiejar
+import json
+import os
+import sys
+import urllib.error
+import urllib.request
+
+BASE = sys.argv[1]
+
+
+class NoRedirect(urllib.request.HTTPRedirectHandler):
+    def redirect_request(self, *a, **k):
+        return None
+
+
+def check(cond, what):
+    if not cond:
+        sys.exit("FAILED: " + what)
+
+
+def headers_of(msg):
+    """Lower-case names; repeated headers joined with ", "."""
+    h = {}
+    for k, v in msg.items():
+        k = k.lower()
+        h[k] = h[k] + ", " + v if k in h else v
+    return h
+
+
+class Client:
+    def __init__(self, login):
+        self.op = urllib.request.build_opener(
+            urllib.request.HTTPCookieProcessor(http.cookiejar.CookieJar()), NoRedirect)
+        st, _, b = self.req("POST", "/api/login", {"login": login, "password": "geheim-passwort"})
+        check(st == 200, "login %s: %d %s" % (login, st, b))
+        self.csrf = json.loads(b)["csrf"]
+
+    def req(self, method, path, body=None, headers=None, ctype=None, csrf=True):
+        h = dict(headers or {})
+        data = None
+        if isinstance(body, (dict, list)):
+            data = json.dumps(body).encode()
+            h.setdefault("Content-Type", "application/json")
+        elif body is not None:
+            data = body
+            h.setdefault("Content-Type", ctype or "application/octet-stream")
+        if csrf and method not in ("GET", "HEAD") and hasattr(self, "csrf"):
+            h.setdefault("X-CSRF-Token", self.csrf)
+        r = urllib.request.Request(BASE + path, data=data, method=method, headers=h)
+        try:
+            with self.op.open(r, timeout=20) as resp:
+                return resp.status, headers_of(resp.headers), resp.read()
+        except urllib.error.HTTPError as e:
+            return e.code, headers_of(e.headers), e.read()
+
+    def upload(self, name, data, mime="application/pdf", piece=1 << 20):
+        st, _, b = self.req("POST", "/api/uploads", {"name": name, "size": len(data), "mime": mime})
+        check(st == 201, "start upload %r: %d %s" % (name, st, b))
+        u = json.loads(b)
+        off = 0
+        while off < len(data):
+            chunk = data[off:off + piece]
+            st, _, b = self.req("PUT", "/api/uploads/%s?offset=%d" % (u["id"], off), chunk)
+            check(st == 200, "piece at %d: %d %s" % (off, st, b))
+            off += len(chunk)
+        for _ in range(200):
+            st, _, b = self.req("GET", "/api/uploads/" + u["id"])
+            j = json.loads(b)
+            if j["state"] == "ready":
+                break
+            check(j["state"] == "storing", "upload state %s" % j)
+            import time
+            time.sleep(0.05)
+        check(j["state"] == "ready" and j["stored"] == len(data), "upload stored: %s" % j)
+        return u["id"]
+
+
+def pdf(text):
+    """A small valid PDF with one page that shows text."""
+    content = b"BT /F1 24 Tf 72 720 Td (" + text.encode() + b") Tj ET"
+    objs = [b"<< /Type /Catalog /Pages 2 0 R >>",
+            b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
+            b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Contents 4 0 R "
+            b"/Resources << /Font << /F1 5 0 R >> >> >>",
+            b"<< /Length %d >>\nstream\n" % len(content) + content + b"\nendstream",
+            b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>"]
+    out = b"%PDF-1.4\n"
+    offs = []
+    for i, o in enumerate(objs):
+        offs.append(len(out))
+        out += b"%d 0 obj\n" % (i + 1) + o + b"\nendobj\n"
+    x = len(out)
+    out += b"xref\n0 %d\n0000000000 65535 f \n" % (len(objs) + 1)
+    for o in offs:
+        out += b"%010d 00000 n \n" % o
+    out += b"trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (len(objs) + 1, x)
+    return out
+
+
+erika = Client("erika")
+max_ = Client("max")
+
+# --- uploads: CSRF, bounds, order ---
+st, _, b = erika.req("POST", "/api/uploads", {"name": "a.pdf", "size": 10}, csrf=False)
+check(st == 403 and json.loads(b)["error"] == "csrf", "upload start without CSRF: %d" % st)
+for bad in ("", ".", "..", "a/b.pdf", "a\\b", "x\x01y", "a" * 256):
+    st, _, b = erika.req("POST", "/api/uploads", {"name": bad, "size": 10})
+    check(st == 400, "bad name %r: %d" % (bad, st))
+st, _, b = erika.req("POST", "/api/uploads", {"name": "a.pdf", "size": 10, "mime": "text/html\r\nX: y"})
+check(st == 400, "bad mime: %d" % st)
+st, _, b = erika.req("POST", "/api/uploads", {"name": "a.pdf", "size": -1})
+check(st == 400, "negative size: %d" % st)
+st, _, b = erika.req("POST", "/api/uploads", {"name": "a.pdf", "size": 17 << 30})
+check(st == 400, "size over 16 GiB: %d" % st)
+
+big = os.urandom(3 * (1 << 20) + 12345)  # 13 chunks, 4 pieces
+st, _, b = erika.req("POST", "/api/uploads", {"name": "big.bin", "size": len(big), "mime": "application/octet-stream"})
+check(st == 201, "start: %d" % st)
+uid = json.loads(b)["id"]
+st, _, b = erika.req("PUT", "/api/uploads/%s?offset=0" % uid, big[:100], csrf=False)
+check(st == 403, "piece without CSRF: %d" % st)
+st, _, b = erika.req("PUT", "/api/uploads/%s?offset=5" % uid, big[:100])
+check(st == 409 and json.loads(b)["received"] == 0, "piece at the wrong offset: %d %s" % (st, b))
+st, _, b = erika.req("PUT", "/api/uploads/%s?offset=0" % uid, big[:(1 << 20) + 1])
+check(st == 413, "piece over 1 MiB: %d" % st)
+st, _, b = max_.req("PUT", "/api/uploads/%s?offset=0" % uid, big[:100])
+check(st == 404, "another login's upload: %d" % st)
+st, _, b = erika.req("PUT", "/api/uploads/%s" % uid, big[:100])
+check(st == 400, "piece without offset: %d" % st)
+off = 0
+while off < len(big):
+    st, _, b = erika.req("PUT", "/api/uploads/%s?offset=%d" % (uid, off), big[off:off + (1 << 20)])
+    check(st == 200, "piece: %d %s" % (st, b))
+    off += 1 << 20
+st, _, b = erika.req("PUT", "/api/uploads/%s?offset=%d" % (uid, len(big)), b"x")
+check(st == 409, "piece after the end: %d" % st)
+st, _, b = erika.req("DELETE", "/api/uploads/" + uid)
+check(st == 200, "cancel: %d" % st)
+st, _, b = erika.req("GET", "/api/uploads/" + uid)
+check(st == 404, "cancelled upload gone: %d" % st)
+
+# --- publish a doc from two uploads, one with a hostile name ---
+p1 = pdf("Checkliste Vergabe")
+evil = '<img src=x onerror=alert(1)>"; filename=evil.exe; Ärger.pdf'
+u1 = erika.upload("checkliste.pdf", p1)
+u2 = erika.upload(evil, big, "application/octet-stream")
+st, _, b = erika.req("POST", "/api/docs", {"title": "Checkliste", "space": "Vergaberecht",
+                                          "kind": "checklist", "files": [u1, u2]}, csrf=False)
+check(st == 403, "publish without CSRF: %d" % st)
+st, _, b = max_.req("POST", "/api/docs", {"title": "X", "space": "V", "files": [u1]})
+check(st == 404, "publishing another login's upload: %d" % st)
+st, _, b = erika.req("POST", "/api/docs", {"title": "Checkliste", "space": "Vergaberecht",
+                                          "kind": "checklist", "description": "Vor **jeder** Vergabe",
+                                          "tags": "Vergabe, Checkliste", "files": [u1, u2]})
+check(st == 201, "publish: %d %s" % (st, b))
+doc1 = json.loads(b)["id"]
+st, _, b = erika.req("GET", "/api/uploads/" + u1)
+check(st == 404, "an upload is gone once published: %d" % st)
+
+# --- downloads ---
+st, h, b = max_.req("GET", "/api/docs/%s/files/0" % doc1)
+check(st == 200 and b == p1, "download is byte-identical: %d %d bytes" % (st, len(b)))
+check(h.get("content-type") == "application/pdf", "content type: %s" % h.get("content-type"))
+check(h.get("x-content-type-options") == "nosniff", "nosniff on a download")
+check("attachment" in h.get("content-disposition", ""), "attachment")
+check("sandbox" in h.get("content-security-policy", ""), "sandbox CSP on a download")
+st, h, b = max_.req("GET", "/api/docs/%s/files/1" % doc1)
+check(st == 200 and hashlib.sha256(b).digest() == hashlib.sha256(big).digest(), "big download")
+cd = h.get("content-disposition", "")
+check(cd.startswith('attachment; filename="') and "filename*=UTF-8''" in cd, "disposition: " + cd)
+fallback = cd.split('filename="', 1)[1].split('"', 1)[0]
+check('"' not in fallback and "\\" not in fallback and ";" not in fallback and "<" in fallback,
+      "fallback name escaped: " + cd)
+check("%C3%84rger.pdf" in cd and "%3Cimg" in cd and "%22" in cd, "filename* encoded: " + cd)
+check("\r" not in cd and "\n" not in cd, "no line breaks in the header")
+st, h, b = max_.req("HEAD", "/api/docs/%s/files/0" % doc1)
+check(st == 200 and b == b"" and h.get("content-length") == str(len(p1)), "HEAD: %d %s" % (st, h))
+key = open(sys.argv[2], "rb").read() if len(sys.argv) > 2 else b"\0" * 32
+
+
+def no_escape(path, st, h, b):
+    """A path that tries to leave its blob: refused, or (normalised by the
+    server to a page of this site, e.g. "files/.." to the doc) never a file."""
+    check(400 <= st < 500 or (st == 200 and "json" in h.get("content-type", "")
+                               and "content-disposition" not in h),
+          "path %s: %d %s" % (path, st, h.get("content-type")))
+    check(p1[:8] not in b and key not in b and b"PRIVATE" not in b, "no file bytes for %s" % path)
+
+
+for bad in ("2", "-1", "1x", "99999999999999999999", "%2e%2e", "..%2f..%2fidentity.key"):
+    path = "/api/docs/%s/files/%s" % (doc1, bad)
+    st, h, b = max_.req("GET", path)
+    no_escape(path, st, h, b)
+for path in ("/api/docs/%s/files/0/../../../../identity.key" % doc1,
+             "/api/docs/../../identity.key", "/api/docs/%2e%2e/files/0",
+             "/api/docs/" + "0" * 64 + "/files/0", "/api/docs/%s/files/0" % doc1[:-2],
+             "/api/docs/%s/files/0" % u1, "/api/docs/%s/files/0%%00" % doc1,
+             "/api/docs/%s/files/0/x" % doc1):
+    st, h, b = max_.req("GET", path)
+    no_escape(path, st, h, b)
+# a thread's id is not a doc
+st, _, b = erika.req("POST", "/api/threads", {"space": "Vergaberecht", "title": "Frage"})
+tid = json.loads(b)["id"]
+st, _, b = max_.req("GET", "/api/docs/%s/files/0" % tid)
+check(st == 404, "a thread is no doc: %d" % st)
+
+# --- a second doc, and a new version of the first ---
+u3 = max_.upload("formular.pdf", pdf("Formular"))
+st, _, b = max_.req("POST", "/api/docs", {"title": "Formular Gewerbe", "space": "Gewerbe",
+                                         "kind": "form", "files": [u3]})
+check(st == 201, "second doc: %d %s" % (st, b))
+doc2 = json.loads(b)["id"]
+st, _, b = max_.req("GET", "/api/docs/%s/files/1" % doc2)
+check(st == 404, "doc2 has no file 1 (doc1 has): %d" % st)
+st, _, b = max_.req("POST", "/api/docs", {"supersedes": doc1, "files": [], "keep": [0]})
+check(st == 403, "a new version of another's doc: %d" % st)
+p1b = pdf("Checkliste Vergabe, Stand 2")
+u4 = erika.upload("checkliste-2.pdf", p1b)
+st, _, b = erika.req("POST", "/api/docs", {"supersedes": doc1, "files": [u4], "keep": [1]})
+check(st == 201, "new version: %d %s" % (st, b))
+doc1b = json.loads(b)["id"]
+st, _, b = erika.req("GET", "/api/docs/" + doc1b)
+j = json.loads(b)
+check(j["doc"]["body"]["title"] == "Checkliste" and j["doc"]["space"] == "Vergaberecht",
+      "the new version takes over title and area")
+check([f["name"] for f in j["doc"]["files"]] == [evil, "checkliste-2.pdf"], "kept + new files")
+check(len(j["versions"]) == 2 and j["newest"] == doc1b and j["versions"][0]["id"] == doc1,
+      "versions: %s" % j["versions"])
+st, _, b = erika.req("GET", "/api/docs/" + doc1)
+check(json.loads(b)["newest"] == doc1b, "the old version knows the newest")
+
+# --- listing: one entry per chain, filters ---
+st, _, b = max_.req("GET", "/api/docs")
+items = json.loads(b)["items"]
+ids = [i["id"] for i in items]
+check(doc1b in ids and doc1 not in ids and doc2 in ids, "newest per chain: %s" % ids)
+check([i for i in items if i["id"] == doc1b][0]["versions"] == 2, "versions count")
+st, _, b = max_.req("GET", "/api/docs?all_versions=1")
+check(doc1 in [i["id"] for i in json.loads(b)["items"]], "all versions")
+st, _, b = max_.req("GET", "/api/docs?space=Gewerbe")
+check([i["id"] for i in json.loads(b)["items"]] == [doc2], "filter by area")
+st, _, b = max_.req("GET", "/api/docs?kind=checklist")
+check([i["id"] for i in json.loads(b)["items"]] == [doc1b], "filter by kind")
+st, _, b = max_.req("GET", "/api/docs?kind=nonsense")
+check(st == 400, "bad kind: %d" % st)
+st, _, b = max_.req("GET", "/api/docs?limit=1")
+j = json.loads(b)
+check(len(j["items"]) == 1 and j["more"] and "next_before" in j, "paging")
+
+# --- pages escape the file name; the list and detail show the doc ---
+st, _, b = max_.req("GET", "/docs")
+page = b.decode()
+check(st == 200 and "Checkliste" in page and "Formular Gewerbe" in page, "docs page")
+st, _, b = max_.req("GET", "/docs/" + doc1b)
+page = b.decode()
+check(st == 200 and "<img src=x" not in page and "&lt;img src=x onerror=alert(1)&gt;" in page,
+      "file name escaped on the page")
+check("Vor <strong>jeder</strong> Vergabe" in page, "the description (taken over) in Markdown")
+check("Vergabe</span>" in page, "the tags (taken over)")
+st, _, b = max_.req("GET", "/docs/" + doc1)
+check("docs/" + doc1b in b.decode(), "an old version links the newest")
+st, _, b = erika.req("GET", "/docs/new")
+check(st == 200 and 'id="doc-upload"' in b.decode(), "upload form")
+
+# --- retraction ---
+st, _, b = max_.req("POST", "/api/docs/%s/retract" % doc1b, {})
+check(st == 403, "retracting another's doc: %d" % st)
+st, _, b = erika.req("POST", "/api/docs/%s/retract" % doc1b, {}, csrf=False)
+check(st == 403, "retract without CSRF: %d" % st)
+st, _, b = erika.req("POST", "/api/docs/%s/retract" % doc1b, {"reason": "veraltet"})
+check(st == 200 and json.loads(b)["retracted"] == 2, "retract every version: %d %s" % (st, b))
+for d in (doc1, doc1b):
+    st, _, b = max_.req("GET", "/api/docs/%s/files/0" % d)
+    check(st == 410, "download of a retracted doc: %d" % st)
+    check(p1[:8] not in b, "no bytes of a retracted doc")
+st, _, b = max_.req("GET", "/api/docs")
+check(doc1b not in [i["id"] for i in json.loads(b)["items"]], "retracted doc not listed")
+st, _, b = max_.req("GET", "/api/docs/%s/files/0" % doc2)
+check(st == 200 and b.startswith(b"%PDF"), "the other doc is unaffected")
+
+# --- an empty file ---
+u5 = erika.upload("leer.txt", b"", "text/plain")
+st, _, b = erika.req("POST", "/api/docs", {"title": "Leer", "space": "Test", "files": [u5]})
+check(st == 201, "doc with an empty file: %d %s" % (st, b))
+st, _, b = erika.req("GET", "/api/docs/%s/files/0" % json.loads(b)["id"])
+check(st == 200 and b == b"", "empty download: %d" % st)
+print("http_docs_check: ok")
