@@ -920,7 +920,8 @@ static void node_start(node *n)
     reload_peers(n, now);
     addr_reload(n, now);
     write_state(n, true, now);
-    uv_timer_start(&n->tick, on_tick, NODE_TICK_MS, NODE_TICK_MS);
+    /* The first tick at once: a node restarted after a crash dials its peers without delay. */
+    uv_timer_start(&n->tick, on_tick, 0, NODE_TICK_MS);
     char id[65];
     kn_hex_encode(id, n->dd->identity_pk, 32);
     if (n->cfg->listen)

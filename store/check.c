@@ -18,7 +18,9 @@
  *  - the blob databases (kn_blob_check in blobstore.c): manifests, chunk
  *    counts, lengths and hashes, references against the docs, council
  *    records, usage and the wanted list.
- * Its cost is a full scan: O(objects x index entries per object).
+ * Cost: one pass over the objects with a lookup per index entry they need;
+ * an index is scanned in full only when its entry count differs from what
+ * the objects need, to name the entry that is wrong.
  */
 #include <stdio.h>
 #include <string.h>
@@ -30,6 +32,8 @@ typedef struct checker {
     kn_store *s;
     MDB_txn *txn;
     kn_store_check_report *r;
+    uint8_t sum[KN_ID]; /* of the stored ids, for the tree's fingerprint */
+    uint64_t want_refs; /* by_ref entries the objects need (distinct refs each) */
 } checker;
 
 static void problem(checker *c, const char *what, const uint8_t *id)
@@ -90,9 +94,17 @@ static int check_objects(checker *c)
             problem(c, "a stored object is missing from by_author", o.id);
         if (!has_key(c, s->db.by_space_type, key, kn_idx_space_type(key, &o)))
             problem(c, "a stored object is missing from by_space_type", o.id);
-        for (uint32_t i = 0; i < o.nrefs; i++)
+        for (uint32_t i = 0; i < o.nrefs; i++) {
+            bool again = false;
+            for (uint32_t j = 0; j < i && !again; j++)
+                again = memcmp(o.refs[j], o.refs[i], KN_ID) == 0;
+            if (again)
+                continue; /* the same ref twice is one index entry */
+            c->want_refs++;
             if (!has_key(c, s->db.by_ref, key, kn_idx_ref(key, &o, i)))
                 problem(c, "a stored object is missing from by_ref", o.id);
+        }
+        kn_neg_sum_add(c->sum, o.id);
     }
     mdb_cursor_close(cur);
     return rc == MDB_NOTFOUND ? 0 : kn_store_mdb_err(rc);
@@ -102,9 +114,10 @@ enum { IX_TIME, IX_AUTHOR, IX_SPACE, IX_REF };
 
 /*
  * Every entry of one index names a stored object whose fields give exactly
- * that key. For by_time it also sums the ids for the tree check.
+ * that key: the slow scan, run when the index holds more entries than the
+ * objects need, to name the one that is wrong.
  */
-static int check_index(checker *c, int which, uint8_t sum[KN_ID])
+static int check_index(checker *c, int which)
 {
     kn_store *s = c->s;
     MDB_dbi dbi = which == IX_TIME ? s->db.by_time
@@ -123,10 +136,6 @@ static int check_index(checker *c, int which, uint8_t sum[KN_ID])
             continue;
         }
         const uint8_t *id = key + k.mv_size - KN_ID;
-        if (which == IX_TIME) {
-            c->r->by_time++;
-            kn_neg_sum_add(sum, id);
-        }
         kn_object o;
         int lr = kn_store_load(s, c->txn, s->db.objects, id, &o);
         if (lr == KN_ENOTFOUND) {
@@ -154,6 +163,43 @@ static int check_index(checker *c, int which, uint8_t sum[KN_ID])
     }
     mdb_cursor_close(cur);
     return rc == MDB_NOTFOUND ? 0 : kn_store_mdb_err(rc);
+}
+
+/* Each index holds exactly the entries the objects need; else a scan names the wrong one. */
+static int check_counts(checker *c)
+{
+    kn_store *s = c->s;
+    const struct {
+        int which;
+        MDB_dbi dbi;
+        uint64_t want;
+        const char *name;
+    } ix[] = {
+        { IX_TIME, s->db.by_time, c->r->objects, "by_time" },
+        { IX_AUTHOR, s->db.by_author, c->r->objects, "by_author" },
+        { IX_SPACE, s->db.by_space_type, c->r->objects, "by_space_type" },
+        { IX_REF, s->db.by_ref, c->want_refs, "by_ref" },
+    };
+    for (size_t i = 0; i < sizeof ix / sizeof ix[0]; i++) {
+        MDB_stat st;
+        int rc = kn_store_mdb_err(mdb_stat(c->txn, ix[i].dbi, &st));
+        if (rc < 0)
+            return rc;
+        if (ix[i].which == IX_TIME)
+            c->r->by_time = st.ms_entries;
+        if (st.ms_entries == ix[i].want)
+            continue;
+        uint64_t before = c->r->problems;
+        if ((rc = check_index(c, ix[i].which)) < 0)
+            return rc;
+        if (c->r->problems == before) {
+            char what[96];
+            snprintf(what, sizeof what, "%s holds %llu entries, the objects need %llu", ix[i].name,
+                (unsigned long long)st.ms_entries, (unsigned long long)ix[i].want);
+            problem(c, what, NULL);
+        }
+    }
+    return 0;
 }
 
 static int check_pending(checker *c)
@@ -196,8 +242,8 @@ static int check_pending(checker *c)
     return 0;
 }
 
-/* The tree's count and whole-range fingerprint against the ones by_time gives. */
-static int check_tree(checker *c, const uint8_t sum[KN_ID])
+/* The tree's count and whole-range fingerprint against the ones the objects give. */
+static int check_tree(checker *c)
 {
     kn_store_neg *h = NULL;
     int rc = kn_store_neg_open(c->s, &h);
@@ -208,13 +254,13 @@ static int check_tree(checker *c, const uint8_t sum[KN_ID])
     uint8_t got[KN_NEG_FINGERPRINT], want[KN_NEG_FINGERPRINT];
     if ((rc = st.size(st.ctx, &n)) < 0)
         goto out;
-    if (n != c->r->by_time) {
-        problem(c, "the fingerprint tree does not count the by_time items", NULL);
+    if (n != c->r->by_time || n != c->r->objects) {
+        problem(c, "the fingerprint tree does not count the stored objects", NULL);
         goto out;
     }
     if ((rc = st.fingerprint(st.ctx, 0, n, got)) < 0)
         goto out;
-    kn_neg_fingerprint_of_sum(want, sum, n);
+    kn_neg_fingerprint_of_sum(want, c->sum, n);
     if (memcmp(got, want, sizeof got) != 0)
         problem(c, "the fingerprint tree's sum differs from the by_time items", NULL);
 out:
@@ -225,22 +271,17 @@ out:
 int kn_store_check(kn_store *s, kn_store_check_report *r)
 {
     checker c = { .s = s, .r = r };
-    uint8_t sum[KN_ID] = { 0 };
     memset(r, 0, sizeof *r);
     int rc = kn_store_read_begin(s, &c.txn);
     if (rc < 0)
         return rc;
-    if ((rc = check_objects(&c)) == 0 && (rc = check_index(&c, IX_TIME, sum)) == 0
-        && (rc = check_index(&c, IX_AUTHOR, NULL)) == 0
-        && (rc = check_index(&c, IX_SPACE, NULL)) == 0 && (rc = check_index(&c, IX_REF, NULL)) == 0)
+    if ((rc = check_objects(&c)) == 0 && (rc = check_counts(&c)) == 0)
         rc = check_pending(&c);
     if (rc == 0)
         rc = kn_blob_check(s, c.txn, blob_problem, &c);
     mdb_txn_abort(c.txn);
-    if (rc == 0 && r->objects != r->by_time)
-        problem(&c, "objects and by_time hold different numbers of entries", NULL);
     if (rc == 0)
-        rc = check_tree(&c, sum);
+        rc = check_tree(&c);
     if (rc < 0)
         return rc;
     return r->problems ? KN_ECORRUPT : 0;
