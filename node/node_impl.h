@@ -223,6 +223,8 @@ struct node {
     uint64_t local_mark; /* newest `created` among our own objects seen */
     kn_idmap local_recent; /* ids seen with created >= local_mark - lookback; value: created */
     bool local_more; /* the last poll stopped at NODE_LOCAL_BATCH */
+    size_t local_resume_key; /* ... at this key of own_keys() */
+    uint64_t local_resume_ms; /* ... at this `created`: the next poll goes on from there */
 
     /* Federation (node.c, join.c). */
     uint64_t roster_check_ms; /* next re-classification of the live connections */
