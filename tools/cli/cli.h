@@ -194,6 +194,15 @@ void cli_obj_str(const kn_object *o, const char *key, char *buf, size_t cap);
 /* Copies o's area into buf (KN_SPACE_MAX + 1 bytes). */
 void cli_obj_space(const kn_object *o, char *buf);
 
+/* Writes len bytes to path (NULL: standard output), saying what failed. Returns a CLI code. */
+int cli_write_output(const char *path, const char *data, size_t len);
+
+/*
+ * Prints len bytes of UTF-8 and pads with spaces to `width` characters (not
+ * bytes, so that "Weiß" lines up with "Nein"), then one space.
+ */
+void cli_print_col(const char *s, size_t len, int width);
+
 /* The 16-hex-digit prefix of a key or id, as listings show them. */
 void cli_short_hex(char out[17], const uint8_t key[32]);
 

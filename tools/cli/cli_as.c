@@ -3,6 +3,7 @@
  * (--as USER), publishing a body of fields, loading the object an argument
  * names, and finding the version an --edit replaces.
  */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -210,6 +211,28 @@ void cli_obj_space(const kn_object *o, char *buf)
 {
     memcpy(buf, o->space, o->space_len);
     buf[o->space_len] = 0;
+}
+
+int cli_write_output(const char *path, const char *data, size_t len)
+{
+    FILE *f = path ? fopen(path, "wb") : stdout;
+    int code = CLI_OK;
+    if (!f || fwrite(data, 1, len, f) != len || fflush(f) != 0)
+        code = cli_fail("cannot write %s: %s", path ? path : "standard output", strerror(errno));
+    if (f && path && fclose(f) != 0 && code == CLI_OK)
+        code = cli_fail("cannot write %s: %s", path, strerror(errno));
+    return code;
+}
+
+void cli_print_col(const char *s, size_t len, int width)
+{
+    int chars = 0;
+    for (size_t i = 0; i < len; i++)
+        chars += ((unsigned char)s[i] & 0xc0) != 0x80;
+    fwrite(s, 1, len, stdout);
+    for (; chars < width; chars++)
+        putchar(' ');
+    putchar(' ');
 }
 
 void cli_short_hex(char out[17], const uint8_t key[32])

@@ -334,7 +334,10 @@ static int event_ls(kn_cli *cli, int argc, char **argv)
         kn_render_event_when(&o, when, sizeof when);
         cli_obj_str(&o, "title", title, sizeof title);
         cli_obj_space(&o, sp);
-        printf("%-16s  %-50s %-16s %s\n", hex, when, sp, title);
+        printf("%-16s  ", hex);
+        cli_print_col(when, strlen(when), 50);
+        cli_print_col(sp, strlen(sp), 16);
+        printf("%s\n", title);
         free(raw);
     }
 out:
@@ -525,16 +528,8 @@ int cmd_ics(kn_cli *cli, int argc, char **argv)
                                       : "no event");
     else if (rc < 0)
         code = cli_fail("cannot write the calendar: %s", kn_strerror(rc));
-    else {
-        FILE *f = path ? fopen(path, "wb") : stdout;
-        if (!f || fwrite(t.s, 1, t.len, f) != t.len || fflush(f) != 0)
-            code
-                = cli_fail("cannot write %s: %s", path ? path : "standard output", strerror(errno));
-        else
-            code = CLI_OK;
-        if (f && path && fclose(f) != 0 && code == CLI_OK)
-            code = cli_fail("cannot write %s: %s", path, strerror(errno));
-    }
+    else
+        code = cli_write_output(path, t.s, t.len);
     kn_text_free(&t);
     return code;
 }

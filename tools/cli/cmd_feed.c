@@ -61,16 +61,8 @@ int cmd_feed(kn_cli *cli, int argc, char **argv)
         code = cli_fail("this node has no network yet; `knoten status` shows it");
     else if (rc < 0)
         code = cli_fail("cannot write the feed: %s", kn_strerror(rc));
-    else {
-        FILE *f = path ? fopen(path, "wb") : stdout;
-        if (!f || fwrite(t.s, 1, t.len, f) != t.len || fflush(f) != 0)
-            code
-                = cli_fail("cannot write %s: %s", path ? path : "standard output", strerror(errno));
-        else
-            code = CLI_OK;
-        if (f && path && fclose(f) != 0 && code == CLI_OK)
-            code = cli_fail("cannot write %s: %s", path, strerror(errno));
-    }
+    else
+        code = cli_write_output(path, t.s, t.len);
     kn_text_free(&t);
     return code;
 }

@@ -105,8 +105,13 @@ int cmd_experts(kn_cli *cli, int argc, char **argv)
             if (shown == 0)
                 printf("%-16s %-24s %-16s %-24s %-24s %s\n", "KEY", "NAME", "ROLE", "COUNCIL",
                     "EXPERTISE", "LANG");
-            printf("%-16.16s %-24s %-16s %-24s %-24s %s\n", hex, u->name, u->role, council,
-                u->expertise[0] ? u->expertise : "-", u->lang[0] ? u->lang : "-");
+            printf("%-16.16s ", hex);
+            cli_print_col(u->name, strlen(u->name), 24);
+            cli_print_col(u->role, strlen(u->role), 16);
+            cli_print_col(council, strlen(council), 24);
+            cli_print_col(u->expertise[0] ? u->expertise : "-",
+                u->expertise[0] ? strlen(u->expertise) : 1, 24);
+            printf("%s\n", u->lang[0] ? u->lang : "-");
         }
         shown++;
     }
@@ -390,8 +395,9 @@ static int msg_ls(kn_cli *cli, int argc, char **argv)
                 printf("%-40s %-8s %-23s %s\n", "WITH", "MESSAGES", "LATEST (UTC)", "KEY");
             cli_format_time(when, sizeof when, b.m[i].created);
             kn_hex_encode(hex, b.m[i].other, 32);
-            printf("%-40s %3zu (%zu in) %-23s %.16s\n",
-                kn_directory_label(&dir, b.m[i].other, who, sizeof who), count, in, when, hex);
+            kn_directory_label(&dir, b.m[i].other, who, sizeof who);
+            cli_print_col(who, strlen(who), 40);
+            printf("%3zu (%zu in) %-23s %.16s\n", count, in, when, hex);
         }
         free(done);
         if (!shown)

@@ -226,7 +226,9 @@ static void show_councils(const kn_poll_tally *t, const poll_view *p, const kn_d
             char who[300];
             choices_text(p, t->voters[i].choices, answer, sizeof answer);
             kn_directory_label(dir, t->voters[i].user, who, sizeof who);
-            printf("  %-32s %s  (answered by %s)\n", label, answer, who);
+            printf("  ");
+            cli_print_col(label, strlen(label), 32);
+            printf("%s  (answered by %s)\n", answer, who);
         } else {
             size_t pos = 0;
             answer[0] = 0;
@@ -238,7 +240,9 @@ static void show_councils(const kn_poll_tally *t, const poll_view *p, const kn_d
                         break;
                     pos += (size_t)w;
                 }
-            printf("  %-32s %zu voter%s: %s\n", label, j - i, j - i == 1 ? "" : "s", answer);
+            printf("  ");
+            cli_print_col(label, strlen(label), 32);
+            printf("%zu voter%s: %s\n", j - i, j - i == 1 ? "" : "s", answer);
         }
         i = j;
     }
@@ -305,9 +309,11 @@ static int poll_show(kn_cli *cli, int argc, char **argv)
         goto out;
     }
     printf("\nresults:\n");
-    for (uint32_t i = 0; i < p.n; i++)
-        printf("  %2u. %-40.*s %llu\n", i + 1, (int)p.optlen[i], p.opt[i],
-            (unsigned long long)t.counts[i]);
+    for (uint32_t i = 0; i < p.n; i++) {
+        printf("  %2u. ", i + 1);
+        cli_print_col(p.opt[i], p.optlen[i], 40);
+        printf("%llu\n", (unsigned long long)t.counts[i]);
+    }
     if (t.nvoters)
         show_councils(&t, &p, &dir);
 out:

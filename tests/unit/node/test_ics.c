@@ -118,17 +118,6 @@ static void event_obj(fx_obj *o, const fx_key *k, uint64_t created, const uint8_
     fx_sign(o, KN_T_EVENT, k, created, "Digitalisierung", prev, NULL, &b);
 }
 
-static void rsvp_obj(
-    fx_obj *o, const fx_key *k, uint64_t created, const uint8_t ev[KN_ID], const char *status)
-{
-    kn_mp_out b;
-    kn_mp_out_init(&b, 0);
-    kn_mp_write_map(&b, 1);
-    kn_mp_write_cstr(&b, "status");
-    kn_mp_write_cstr(&b, status);
-    fx_sign(o, KN_T_RSVP, k, created, "Digitalisierung", ev, NULL, &b);
-}
-
 static char *export(fx_store *f, const uint8_t id[KN_ID])
 {
     kn_text t;
@@ -165,8 +154,8 @@ static void test_export(void **state)
     event_obj(&e1, &sc.u, 2000, NULL, "Webinar", "Europe/Berlin", start, end);
     event_obj(&e2, &sc.u, 3000, e1.id, "Webinar: E-Akte, Teil 1; neu", "Europe/Berlin", start, end);
     event_obj(&mars, &sc.u, 3500, NULL, "Anderswo", "Mars/Olympus_Mons", start, start + 3600000);
-    rsvp_obj(&r1, &sc.v, 4000, e1.id, "yes");
-    rsvp_obj(&r2, &sc.u, 4100, e2.id, "maybe");
+    fx_rsvp(&r1, &sc.v, 4000, "Digitalisierung", e1.id, "yes");
+    fx_rsvp(&r2, &sc.u, 4100, "Digitalisierung", e2.id, "maybe");
     assert_put(&sc.f, &e1, KN_PUT_STORED);
     assert_put(&sc.f, &e2, KN_PUT_STORED);
     assert_put(&sc.f, &mars, KN_PUT_STORED);

@@ -205,6 +205,17 @@ static inline void fx_retract(
     fx_sign(o, KN_T_RETRACT, k, created, "", target, NULL, &b);
 }
 
+static inline void fx_rsvp(fx_obj *o, const fx_key *k, uint64_t created, const char *space,
+    const uint8_t event[KN_ID], const char *status)
+{
+    kn_mp_out b;
+    kn_mp_out_init(&b, 0);
+    kn_mp_write_map(&b, 1);
+    kn_mp_write_cstr(&b, "status");
+    kn_mp_write_cstr(&b, status);
+    fx_sign(o, KN_T_RSVP, k, created, space, event, NULL, &b);
+}
+
 /* Ingests one object and returns its result (asserting the transaction itself worked). */
 static inline int fx_put(fx_store *f, const fx_obj *o)
 {

@@ -103,17 +103,6 @@ static void event_obj(
     fx_sign(o, KN_T_EVENT, k, created, "Digitalisierung", prev, NULL, &b);
 }
 
-static void rsvp_obj(
-    fx_obj *o, const fx_key *k, uint64_t created, const uint8_t ev[KN_ID], const char *status)
-{
-    kn_mp_out b;
-    kn_mp_out_init(&b, 0);
-    kn_mp_write_map(&b, 1);
-    kn_mp_write_cstr(&b, "status");
-    kn_mp_write_cstr(&b, status);
-    fx_sign(o, KN_T_RSVP, k, created, "Digitalisierung", ev, NULL, &b);
-}
-
 static void thread_edit(
     fx_obj *o, const fx_key *k, uint64_t created, const uint8_t *prev, const char *title)
 {
@@ -425,13 +414,14 @@ static void test_rsvp_tally(void **state)
     event_obj(&ev2, &sc.u4, 2500, ev.id, "Webinar E-Akte (neuer Termin)");
     assert_put(&sc.f, &ev, KN_PUT_STORED);
     assert_put(&sc.f, &ev2, KN_PUT_STORED);
-    rsvp_obj(&r[0], &sc.u1, 3000, ev.id, "yes");
-    rsvp_obj(&r[1], &sc.u1, 4000, ev2.id, "no"); /* to the new version: replaces the yes */
-    rsvp_obj(&r[2], &sc.u2, 3000, ev.id, "maybe");
-    rsvp_obj(&r[3], &sc.u3, 3000, ev2.id, "yes");
+    fx_rsvp(&r[0], &sc.u1, 3000, "Digitalisierung", ev.id, "yes");
+    fx_rsvp(&r[1], &sc.u1, 4000, "Digitalisierung", ev2.id,
+        "no"); /* to the new version: replaces the yes */
+    fx_rsvp(&r[2], &sc.u2, 3000, "Digitalisierung", ev.id, "maybe");
+    fx_rsvp(&r[3], &sc.u3, 3000, "Digitalisierung", ev2.id, "yes");
     for (int i = 0; i < 4; i++)
         assert_put(&sc.f, &r[i], KN_PUT_STORED);
-    rsvp_obj(&by_node, &sc.b, 3000, ev.id, "yes");
+    fx_rsvp(&by_node, &sc.b, 3000, "Digitalisierung", ev.id, "yes");
     assert_put(&sc.f, &by_node, KN_EUNAUTH);
 
     assert_int_equal(kn_store_versions(sc.f.s, ev.id, &v), 0);
