@@ -602,6 +602,97 @@ out:
     return rc;
 }
 
+/* Collected (created, id) pairs, visited in order once the index scan is done. */
+typedef struct hitlist {
+    uint8_t *v;
+    size_t n, cap;
+} hitlist;
+
+static int hit_add(hitlist *h, const kn_store_query *q, const uint8_t *p)
+{
+    uint64_t created = kn_be64_get(p);
+    if (created < q->since_ms || (q->until_ms && created >= q->until_ms))
+        return 0;
+    if (h->n == h->cap) {
+        size_t ncap = h->cap ? h->cap * 2 : 64;
+        uint8_t *nh = realloc(h->v, ncap * (8 + KN_ID));
+        if (!nh)
+            return KN_ENOMEM;
+        h->v = nh;
+        h->cap = ncap;
+    }
+    memcpy(h->v + h->n++ * (8 + KN_ID), p, 8 + KN_ID);
+    return 0;
+}
+
+/*
+ * One type in every area (KN_BY_SPACE_TYPE with space NULL): a skip scan of
+ * by_space_type that seeks to (area, type) in each area, so it costs one
+ * seek per area plus the matches, not a scan of every object. The matches
+ * are sorted into (created, id) order as in scan_any_type.
+ */
+static int scan_type_every_space(
+    kn_store *s, MDB_txn *txn, const kn_store_query *q, kn_store_visit_fn fn, void *ctx)
+{
+    MDB_cursor *c = NULL;
+    hitlist h = { 0 };
+    uint8_t seek[KN_SPACE_MAX + 2];
+    size_t slen = 2;
+    int rc;
+
+    seek[0] = 0; /* the empty area first */
+    seek[1] = (uint8_t)q->type;
+    if ((rc = kn_store_mdb_err(mdb_cursor_open(txn, s->db.by_space_type, &c))) < 0)
+        return rc;
+    for (;;) {
+        MDB_val k = { slen, seek }, v;
+        if ((rc = mdb_cursor_get(c, &k, &v, MDB_SET_RANGE)) != 0)
+            break;
+        const uint8_t *key = k.mv_data;
+        const uint8_t *nul
+            = memchr(key, 0, k.mv_size < KN_SPACE_MAX + 1 ? k.mv_size : KN_SPACE_MAX + 1);
+        if (!nul || k.mv_size != (size_t)(nul - key) + 2 + 8 + KN_ID) {
+            rc = KN_ECORRUPT;
+            goto out;
+        }
+        size_t sl = (size_t)(nul - key);
+        memcpy(seek, key, sl + 1);
+        slen = sl + 2;
+        if (key[sl + 1] < (uint8_t)q->type) {
+            seek[sl + 1] = (uint8_t)q->type; /* this area, the type asked for */
+            continue;
+        }
+        while (rc == 0 && key[sl + 1] == (uint8_t)q->type) {
+            if ((rc = hit_add(&h, q, key + sl + 2)) < 0)
+                goto out;
+            if ((rc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) != 0)
+                break;
+            key = k.mv_data;
+            if (k.mv_size < slen || memcmp(key, seek, sl + 1) != 0)
+                break;
+        }
+        if (rc != 0 && rc != MDB_NOTFOUND)
+            goto out;
+        seek[sl + 1] = 0xff; /* past this area: the next one */
+    }
+    if (rc != MDB_NOTFOUND) {
+        rc = kn_store_mdb_err(rc);
+        goto out;
+    }
+    rc = 0;
+    if (h.n > 1)
+        qsort(h.v, h.n, 8 + KN_ID, cmp40);
+    for (size_t i = 0; i < h.n; i++) {
+        size_t j = q->reverse ? h.n - 1 - i : i;
+        if ((rc = visit_id(s, txn, h.v + j * (8 + KN_ID) + 8, fn, ctx)) != 0)
+            break;
+    }
+out:
+    free(h.v);
+    mdb_cursor_close(c);
+    return rc;
+}
+
 int kn_store_each(kn_store *s, const kn_store_query *q, kn_store_visit_fn fn, void *ctx)
 {
     uint8_t prefix[KN_IDX_KEY_MAX];
@@ -627,8 +718,17 @@ int kn_store_each(kn_store *s, const kn_store_query *q, kn_store_visit_fn fn, vo
         plen = KN_KEY;
         break;
     case KN_BY_SPACE_TYPE: {
-        if (!q->space)
+        if (!q->space && !q->type)
             return KN_EINVAL;
+        if (!q->space) { /* one type in every area */
+            if (q->until_ms && q->until_ms <= q->since_ms)
+                return 0;
+            if ((rc = kn_store_read_begin(s, &txn)) < 0)
+                return rc;
+            rc = scan_type_every_space(s, txn, q, fn, ctx);
+            mdb_txn_abort(txn);
+            return rc < 0 ? rc : 0;
+        }
         size_t sl = strlen(q->space);
         if (sl > KN_SPACE_MAX)
             return KN_EINVAL;

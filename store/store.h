@@ -133,7 +133,8 @@ typedef struct kn_store_query {
     uint64_t since_ms; /* inclusive */
     uint64_t until_ms; /* exclusive; 0: no bound */
     const uint8_t *author; /* KN_BY_AUTHOR */
-    const char *space; /* KN_BY_SPACE_TYPE: NUL-terminated, "" is the empty space */
+    const char *space; /* KN_BY_SPACE_TYPE: NUL-terminated, "" is the empty space; NULL
+                          with a type: that type in every space (one seek per space) */
     kn_otype type; /* KN_BY_SPACE_TYPE, KN_BY_REF (0: any type) */
     const uint8_t *ref; /* KN_BY_REF: objects listing this id in refs */
     bool reverse; /* newest first */

@@ -884,7 +884,8 @@ static int doc_ls(kn_cli *cli, int argc, char **argv)
 {
     static const struct option opts[] = { { "area", required_argument, 0, 'a' },
         { "all-versions", no_argument, 0, 'A' }, CLI_COMMON_LONGOPTS, { 0, 0, 0, 0 } };
-    kn_store_query q = { .index = KN_BY_TIME, .reverse = true };
+    /* Docs in every area: a skip scan of the area/type index, not a scan of every object. */
+    kn_store_query q = { .index = KN_BY_SPACE_TYPE, .type = KN_T_DOC, .reverse = true };
     ls_ctx c = { 0 };
     int opt, code = -1;
     while ((opt = cli_getopt(cli, argc, argv, "h", opts, "doc", &code)) >= 0) {

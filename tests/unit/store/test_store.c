@@ -587,6 +587,68 @@ static void test_corrupt_records(void **state)
     fx_done(&f);
 }
 
+/* One type in every area (space NULL): a skip scan that must equal a filtered time scan. */
+static void test_type_every_space(void **state)
+{
+    (void)state;
+    fx_store f;
+    fx_key a;
+    fx_obj net, o;
+    static const char *const spaces[] = { "Corona", "A", "Corona2", "Z", "Corona" };
+    fx_ids *got = malloc(sizeof *got), *want = malloc(sizeof *want);
+    assert_non_null(got);
+    assert_non_null(want);
+
+    fx_init(&f, 0, 0);
+    fx_keygen(&a, 1);
+    fx_found(&f, &net, &a, 1);
+    for (int i = 0; i < 20; i++) {
+        const char *sp = spaces[i % 5];
+        fx_thread(&o, &a, 2000 + (uint64_t)(i * 7919 % 20) * 10, sp, "T");
+        assert_put(&f, &o, KN_PUT_STORED);
+        if (i % 3 == 0) { /* posts between the threads, in the same areas */
+            fx_obj p;
+            fx_post(&p, &a, 3000 + (uint64_t)i, sp, o.id, o.id);
+            assert_put(&f, &p, KN_PUT_STORED);
+        }
+    }
+    for (int rev = 0; rev < 2; rev++) {
+        kn_store_query all = { .index = KN_BY_TIME, .reverse = rev };
+        fx_ids *every = malloc(sizeof *every);
+        assert_non_null(every);
+        fx_query(&f, &all, every);
+        want->n = 0;
+        for (size_t i = 0; i < every->n; i++) {
+            uint8_t *raw;
+            size_t len;
+            kn_object x;
+            assert_int_equal(kn_store_get(f.s, every->ids[i], &raw, &len), 0);
+            assert_int_equal(kn_object_decode(&x, raw, len), 0);
+            if (x.type == KN_T_THREAD && x.created >= 2050 && x.created < 2150) {
+                memcpy(want->ids[want->n], every->ids[i], KN_ID);
+                want->n++;
+            }
+            free(raw);
+        }
+        free(every);
+        kn_store_query q = { .index = KN_BY_SPACE_TYPE,
+            .type = KN_T_THREAD,
+            .since_ms = 2050,
+            .until_ms = 2150,
+            .reverse = rev };
+        fx_query(&f, &q, got);
+        assert_int_equal(got->n, want->n);
+        assert_true(want->n > 5);
+        for (size_t i = 0; i < got->n; i++)
+            assert_memory_equal(got->ids[i], want->ids[i], KN_ID);
+    }
+    kn_store_query bad = { .index = KN_BY_SPACE_TYPE };
+    assert_int_equal(kn_store_each(f.s, &bad, fx_collect, got), KN_EINVAL);
+    free(got);
+    free(want);
+    fx_done(&f);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -601,6 +663,7 @@ int main(void)
         cmocka_unit_test(test_stats),
         cmocka_unit_test(test_settings),
         cmocka_unit_test(test_corrupt_records),
+        cmocka_unit_test(test_type_every_space),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
