@@ -57,8 +57,7 @@ bool kn_datadir_exists(const char *path)
     return join(p, path, "identity.key") == 0 && stat(p, &st) == 0;
 }
 
-/* mkdir -p with mode 0700 for the last component (parents get 0755). */
-static int make_dirs(const char *path)
+int kn_datadir_mkdir(const char *path)
 {
     char buf[KN_PATH_MAX];
     size_t len = strlen(path);
@@ -153,9 +152,9 @@ int kn_datadir_create(const char *path, const kn_env *env, const uint8_t *networ
     int rc;
     if (kn_datadir_exists(path))
         return KN_EEXIST;
-    if ((rc = make_dirs(path)) < 0)
+    if ((rc = kn_datadir_mkdir(path)) < 0)
         return rc;
-    if ((rc = join(p, path, "store")) < 0 || (rc = make_dirs(p)) < 0)
+    if ((rc = join(p, path, "store")) < 0 || (rc = kn_datadir_mkdir(p)) < 0)
         return rc;
     if (network_key) {
         if ((rc = join(p, path, "network.key")) < 0
@@ -190,7 +189,7 @@ int kn_datadir_open(kn_datadir *dd, const char *path, const kn_store_options *op
         dd->has_network_key = true;
     else if (rc != KN_ENOTFOUND)
         goto out;
-    if ((rc = join(p, path, "store")) < 0 || (rc = make_dirs(p)) < 0)
+    if ((rc = join(p, path, "store")) < 0 || (rc = kn_datadir_mkdir(p)) < 0)
         goto out;
     rc = kn_store_open(&dd->store, p, opt);
 out:

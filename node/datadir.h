@@ -51,6 +51,12 @@ KN_MUST_USE int kn_datadir_create(const char *path, const kn_env *env, const uin
 KN_MUST_USE int kn_datadir_open(kn_datadir *dd, const char *path, const kn_store_options *opt);
 void kn_datadir_close(kn_datadir *dd);
 
+/*
+ * mkdir -p: the last component 0700 (chmod'ed so even an existing one ends up
+ * 0700), parents 0755. For data directories and backups.
+ */
+KN_MUST_USE int kn_datadir_mkdir(const char *path);
+
 /* Writes the network key (0600) into an opened data directory. */
 KN_MUST_USE int kn_datadir_set_network_key(kn_datadir *dd, const uint8_t key[static 32]);
 

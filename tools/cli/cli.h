@@ -87,6 +87,9 @@ extern const cli_command cli_commands[];
 /* Command entry points. */
 int cmd_init(kn_cli *cli, int argc, char **argv);
 int cmd_check(kn_cli *cli, int argc, char **argv);
+/* `knoten backup` and `knoten restore` (cmd_backup.c). */
+int cmd_backup(kn_cli *cli, int argc, char **argv);
+int cmd_restore(kn_cli *cli, int argc, char **argv);
 int cmd_thread(kn_cli *cli, int argc, char **argv);
 int cmd_post(kn_cli *cli, int argc, char **argv);
 int cmd_link(kn_cli *cli, int argc, char **argv);

@@ -15,6 +15,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "blobstore.h"
 #include "cli.h"
 #include "hex.h"
 #include "peer_state.h"
@@ -32,6 +33,7 @@ typedef struct status_info {
     kn_roster_member self;
     size_t members; /* nodes that are members now */
     kn_store_stats st;
+    kn_blob_stats blobs;
     uint64_t file_bytes; /* DATA/store/data.mdb */
     /* DATA/peers.state */
     int state_rc; /* 0, KN_ENOTFOUND (never ran), or an error */
@@ -96,6 +98,8 @@ static int gather(kn_cli *cli, status_info *si)
     kn_hex_encode(si->identity, dd.identity_pk, 32);
     si->has_key = dd.has_network_key;
     int rc = kn_store_stats_get(dd.store, &si->st);
+    if (rc == 0)
+        rc = kn_blob_stats_get(dd.store, &si->blobs);
     if (rc == 0)
         rc = load_network(dd.store, si);
     if (rc == 0)
@@ -174,7 +178,7 @@ static int print_json(kn_cli *cli, const status_info *si, uint64_t now)
                                  : json_null();
     json_t *j = json_pack("{s:s, s:s, s:{s:s?, s:s?, s:b, s:I, s:s, s:I}, "
                           "s:{s:b, s:I, s:I}, s:o, s:I, s:o, "
-                          "s:{s:I, s:I, s:I, s:I, s:I, s:I, s:i}}",
+                          "s:{s:I, s:I, s:I, s:I, s:I, s:I, s:i}, s:{s:I, s:I, s:I, s:I, s:I}}",
         "data", cli->data_dir, "identity", si->identity, "network", "name",
         si->net_found ? si->net_name : NULL, "id", si->net_found ? si->net_id : NULL, "has_key",
         si->has_key, "admit_k", (json_int_t)si->admit_k, "membership", membership(si, now),
@@ -184,7 +188,10 @@ static int print_json(kn_cli *cli, const status_info *si, uint64_t now)
         (json_int_t)si->connected, "last_sync", last, "store", "objects", (json_int_t)st->objects,
         "pending", (json_int_t)st->pending, "tombstones", (json_int_t)st->tombstones, "file_bytes",
         (json_int_t)si->file_bytes, "map_size", (json_int_t)st->map_size, "map_used",
-        (json_int_t)st->map_used, "schema_version", (int)st->schema_version);
+        (json_int_t)st->map_used, "schema_version", (int)st->schema_version, "blobs", "stored",
+        (json_int_t)si->blobs.blobs, "complete", (json_int_t)si->blobs.complete, "chunks",
+        (json_int_t)si->blobs.chunks, "bytes", (json_int_t)si->blobs.chunk_bytes, "wanted",
+        (json_int_t)si->blobs.wanted);
     if (!j)
         return cli_fail("out of memory");
     int rc = json_dumpf(j, stdout, JSON_INDENT(2));
@@ -274,6 +281,10 @@ static void print_text(kn_cli *cli, const status_info *si, uint64_t now)
     printf("objects         %llu stored, %llu pending, %llu retracted\n",
         (unsigned long long)st->objects, (unsigned long long)st->pending,
         (unsigned long long)st->tombstones);
+    cli_format_bytes(disk, sizeof disk, si->blobs.chunk_bytes);
+    printf("files           %llu stored, %llu complete (%s), %llu still to fetch\n",
+        (unsigned long long)si->blobs.blobs, (unsigned long long)si->blobs.complete, disk,
+        (unsigned long long)si->blobs.wanted);
     cli_format_bytes(disk, sizeof disk, si->file_bytes);
     printf("store           schema %u, %s on disk\n", st->schema_version, disk);
     printf("store map       %.1f of %.1f MiB used (grows by itself)\n",

@@ -165,6 +165,24 @@ const cli_command cli_commands[] = {
         "runs, each peer and its state, the last reconciliation, the object counts,\n"
         "and the store's size on disk and map usage. Works while the node runs.\n\n"
         "  --json            one JSON object (fields in docs/operations.md)\n" DATA_HELP },
+    { "backup", cmd_backup, "copy the node (store and keys) while it runs",
+        "knoten backup PATH [--no-keys] [--verify] [--data DIR]\n\n"
+        "Writes a compact, consistent copy of the node into the new or empty directory\n"
+        "PATH (0700): the store, taken as one snapshot even while the node runs, and\n"
+        "the node's secret keys (identity, network, transport, staff users; 0600).\n"
+        "With the keys, the backup is as secret as the node itself: keep it so.\n"
+        "`knoten restore PATH` brings it back.\n\n"
+        "  --no-keys         leave the keys out (keep DATA/*.key safe elsewhere)\n"
+        "  --verify          also verify the copy as `knoten restore` does\n" DATA_HELP },
+    { "restore", cmd_restore, "bring a node back from a backup, verifying everything",
+        "knoten restore PATH [--force] [--data DIR]\n\n"
+        "Restores the backup in PATH into the data directory. First the copy is staged\n"
+        "and verified: every object's signature and id, the store's indexes, and every\n"
+        "file chunk against its hash; an older store is migrated. Only then does it take\n"
+        "the data directory's place. Refuses a directory that holds a node unless\n"
+        "--force, and a directory whose node is running.\n\n"
+        "  --force           replace what the data directory holds; the old contents are\n"
+        "                    kept in DATA/replaced-TIME until you delete them\n" DATA_HELP },
     { "check", cmd_check, "verify that the store is consistent (safe while the node runs)",
         "knoten check [--data DIR]\n\n"
         "Reads the whole store once and checks that every object is in every index,\n"
