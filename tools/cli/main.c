@@ -491,8 +491,10 @@ int cli_open_with(kn_cli *cli, kn_datadir *dd, const kn_store_options *opt)
                         "Fix it with `chmod 600 %s/*.key` as the owner.",
             cli->data_dir, cli->data_dir);
     case KN_ESCHEMAVER:
-        return cli_fail(
-            "the store in %s was written by a newer knoten; install that version.", cli->data_dir);
+        return cli_fail("the store in %s was written by a newer knoten (this knoten %s reads "
+                        "store schema up to %d); install that version or a later one. Nothing "
+                        "was changed.",
+            cli->data_dir, KN_VERSION, KN_STORE_SCHEMA_VERSION);
     case KN_EBUSY:
         return cli_fail("the store in %s is in use by another process.", cli->data_dir);
     default:
