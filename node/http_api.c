@@ -177,7 +177,7 @@ static int body_encode(http_field *f, size_t n, kn_mp_out *o)
     for (size_t i = 0; i < n; i++)
         if (!(f[i].kind == HF_STR && !f[i].s)
             && !((f[i].kind == HF_STRS || f[i].kind == HF_UINTS) && !f[i].arr)
-            && !(f[i].kind == HF_RAW && !f[i].raw))
+            && !((f[i].kind == HF_RAW || f[i].kind == HF_BIN) && !f[i].raw))
             f[m++] = f[i];
     qsort(f, m, sizeof *f, bf_cmp);
     kn_mp_write_map(o, (uint32_t)m);
@@ -195,6 +195,9 @@ static int body_encode(http_field *f, size_t n, kn_mp_out *o)
             break;
         case HF_RAW:
             kn_mp_write_raw(o, f[i].raw, f[i].raw_len);
+            break;
+        case HF_BIN:
+            kn_mp_write_bin(o, f[i].raw, f[i].raw_len);
             break;
         case HF_STRS:
         case HF_UINTS: {
@@ -1018,7 +1021,7 @@ void http_api_route(hreq *r, const char *path)
         http_error(r, 403, "csrf", "missing or wrong X-CSRF-Token (see GET /api/session)");
         return;
     }
-    if (http_blob_api(r) || http_docs_api(r))
+    if (http_blob_api(r) || http_docs_api(r) || http_collab_api(r) || http_msg_api(r))
         return;
     if (is(r, 1, "logout", NULL) && post)
         http_auth_api_logout(r);

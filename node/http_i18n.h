@@ -165,6 +165,102 @@
     X(T_UP_SENDING, "Wird hochgeladen", "Uploading")                                               \
     X(T_UP_STORING, "Wird gespeichert", "Storing")                                                 \
     X(T_UP_PUBLISHING, "Wird veröffentlicht", "Publishing")                                        \
+    X(T_POLL_MISSING, "Bereich und Frage sind nötig.", "An area and a question are required.")     \
+    X(T_POLL_OPTIONS_BAD,                                                                          \
+        "Eine Umfrage hat 2 bis 32 Antworten (eine je Zeile, höchstens 200 Zeichen).",             \
+        "A poll has 2 to 32 options (one per line, at most 200 characters).")                      \
+    X(T_POLL_DEADLINE_BAD, "Der Abstimmungsschluss muss in der Zukunft liegen.",                   \
+        "The deadline must be in the future.")                                                     \
+    X(T_VOTE_BAD_CHOICE, "Diese Antwort gibt es in der Umfrage nicht.",                            \
+        "The poll has no such option.")                                                            \
+    X(T_VOTE_NONE, "Bitte wählen Sie eine Antwort.", "Choose an option.")                          \
+    X(T_VOTE_ONE, "In dieser Umfrage ist nur eine Antwort möglich.",                               \
+        "This poll takes one option only.")                                                        \
+    X(T_VOTE_CLOSED, "Die Umfrage ist geschlossen; Stimmen werden nicht mehr angenommen.",         \
+        "The poll is closed; votes are no longer accepted.")                                       \
+    X(T_EVENT_MISSING, "Bereich und Titel sind nötig.", "An area and a title are required.")       \
+    X(T_EVENT_END_BAD, "Das Ende liegt vor dem Beginn.", "The end is before the start.")           \
+    X(T_EVENT_WHERE, "Bitte einen Ort oder einen Online-Link angeben.",                            \
+        "Give a place or an online link.")                                                         \
+    X(T_RSVP_BAD, "Antwort ist ja, nein oder vielleicht.", "The answer is yes, no or maybe.")      \
+    X(T_POLL_NEW, "Neue Umfrage", "New poll")                                                      \
+    X(T_POLL_OPEN, "offen", "open")                                                                \
+    X(T_POLL_CLOSED, "geschlossen", "closed")                                                      \
+    X(T_UNTIL, "bis", "until")                                                                     \
+    X(T_COUNCILS, "Kommunen", "councils")                                                          \
+    X(T_VOTERS, "Stimmen", "votes")                                                                \
+    X(T_NO_POLLS, "Noch keine Umfragen.", "No polls yet.")                                         \
+    X(T_QUESTION, "Frage", "Question")                                                             \
+    X(T_OPTIONS_LINES, "Antworten (eine je Zeile)", "Options (one per line)")                      \
+    X(T_MULTIPLE, "Mehrere Antworten erlauben", "Allow several options")                           \
+    X(T_COUNTING, "Gezählt wird", "Counting")                                                      \
+    X(T_COUNT_USER, "eine Stimme je Person", "one vote per person")                                \
+    X(T_COUNT_COUNCIL, "eine Antwort je Kommune", "one answer per council")                        \
+    X(T_DEADLINE_DATE, "Abstimmung bis (einschließlich)", "Voting until (inclusive)")              \
+    X(T_SHOW_EARLY, "Zwischenergebnisse zeigen", "Show results before the deadline")               \
+    X(T_VOTED, "Ihre Stimme ist gespeichert.", "Your vote is saved.")                              \
+    X(T_DEADLINE, "Abstimmung bis", "Voting until")                                                \
+    X(T_COUNCIL_VOTE, "Antwort Ihrer Kommune", "Your council's answer")                            \
+    X(T_YOUR_VOTE, "Ihre Stimme", "Your vote")                                                     \
+    X(T_CHOOSE_SEVERAL, "Wählen Sie eine oder mehrere Antworten", "Choose one or more options")    \
+    X(T_CHOOSE_ONE, "Wählen Sie eine Antwort", "Choose one option")                                \
+    X(T_VOTE_CHANGE, "Stimme ändern", "Change my vote")                                            \
+    X(T_VOTE, "Abstimmen", "Vote")                                                                 \
+    X(T_RESULTS, "Ergebnis", "Results")                                                            \
+    X(T_RESULTS_LATER, "Das Ergebnis wird nach dem Abstimmungsschluss gezeigt:",                   \
+        "The results are shown after the deadline:")                                               \
+    X(T_OPTION, "Antwort", "Option")                                                               \
+    X(T_SHARE, "Anteil", "Share")                                                                  \
+    X(T_PER_COUNCIL, "Nach Kommunen", "Per council")                                               \
+    X(T_NO_VOTES, "Noch keine Stimmen.", "No votes yet.")                                          \
+    X(T_ANSWER, "Antwort", "Answer")                                                               \
+    X(T_ANSWERED_BY, "abgegeben von", "given by")                                                  \
+    X(T_EVENT_NEW, "Neuer Termin", "New event")                                                    \
+    X(T_ICS_AREA, "Kalender dieses Bereichs (.ics)", "Calendar of this area (.ics)")               \
+    X(T_MONTH, "Monat", "Month")                                                                   \
+    X(T_UPCOMING, "Nächste Termine", "Upcoming events")                                            \
+    X(T_NO_EVENTS, "Keine anstehenden Termine.", "No upcoming events.")                            \
+    X(T_START_TIME, "Beginn", "Start")                                                             \
+    X(T_END_TIME, "Ende", "End")                                                                   \
+    X(T_TIMEZONE, "Zeitzone", "Time zone")                                                         \
+    X(T_PLACE, "Ort", "Place")                                                                     \
+    X(T_ONLINE_LINK, "Online-Link (https://…)", "Online link (https://…)")                         \
+    X(T_CAPACITY, "Plätze", "Places")                                                              \
+    X(T_CONTACT, "Kontakt", "Contact")                                                             \
+    X(T_RSVP_SAVED, "Ihre Antwort ist gespeichert.", "Your answer is saved.")                      \
+    X(T_WHEN, "Wann", "When")                                                                      \
+    X(T_ICS, "In den Kalender (.ics)", "Add to calendar (.ics)")                                   \
+    X(T_RSVP, "Teilnahme", "Attendance")                                                           \
+    X(T_RSVP_YES, "Ja", "Yes")                                                                     \
+    X(T_RSVP_MAYBE, "Vielleicht", "Maybe")                                                         \
+    X(T_RSVP_NO, "Nein", "No")                                                                     \
+    X(T_RSVP_YOURS, "Nehmen Sie teil?", "Will you attend?")                                        \
+    X(T_RSVP_SEND, "Antwort senden", "Send my answer")                                             \
+    X(T_MSG_TO_BAD, "Diese Person gibt es im Netzwerk nicht (mehr).",                              \
+        "There is no such person in the network (any more).")                                      \
+    X(T_MSG_BODY_BAD, "Eine Nachricht hat 1 bis 32.000 Zeichen, ein Betreff höchstens 200.",       \
+        "A message has 1 to 32,000 characters, a subject at most 200.")                            \
+    X(T_MSG_TO, "An", "To")                                                                        \
+    X(T_MSG_SUBJECT, "Betreff (optional)", "Subject (optional)")                                   \
+    X(T_MSG_BODY, "Nachricht", "Message")                                                          \
+    X(T_MSG_E2E,                                                                                   \
+        "Die Nachricht wird Ende-zu-Ende verschlüsselt: nur Sie und die Empfängerin oder der "   \
+        "Empfänger können sie lesen; andere Knoten leiten sie nur weiter.",                        \
+        "The message is encrypted end to end: only you and the recipient can read it; other "      \
+        "nodes only pass it on.")                                                                  \
+    X(T_MSG_SEND, "Senden", "Send")                                                                \
+    X(T_MSG_NONE, "Noch keine Nachrichten.", "No messages yet.")                                   \
+    X(T_MSG_WITH, "Gespräch mit", "Conversation with")                                             \
+    X(T_MSG_COUNT, "Nachrichten", "Messages")                                                      \
+    X(T_MSG_LAST, "Zuletzt", "Latest")                                                             \
+    X(T_MSG_UNREAD, "neu", "new")                                                                  \
+    X(T_MSG_NEW, "Neue Nachricht", "New message")                                                  \
+    X(T_MSG_SENT, "Die Nachricht ist gesendet.", "The message is sent.")                           \
+    X(T_MSG_FROM_ME, "Von Ihnen", "From you")                                                      \
+    X(T_MSG_FROM_THEM, "An Sie", "To you")                                                         \
+    X(T_MSG_NONE_WITH, "Noch keine Nachrichten in diesem Gespräch.",                               \
+        "No messages in this conversation yet.")                                                   \
+    X(T_MSG_WRITE, "Nachricht schreiben", "Write a message")                                       \
     X(T_UP_FAILED, "Hochladen fehlgeschlagen", "Upload failed")
 
 enum kn_text {

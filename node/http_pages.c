@@ -67,7 +67,8 @@ void http_page_begin(hreq *r, hbuf *b, const char *title)
             const char *href;
             enum kn_text t;
         } nav[] = { { "./", T_START }, { "areas", T_AREAS }, { "docs", T_DOCS },
-            { "forum", T_FORUM }, { "links", T_LINKS }, { "people", T_DIRECTORY } };
+            { "forum", T_FORUM }, { "links", T_LINKS }, { "polls", T_POLLS },
+            { "events", T_EVENTS }, { "messages", T_MESSAGES }, { "people", T_DIRECTORY } };
         hb_puts(b, "<ul>");
         for (size_t i = 0; i < sizeof nav / sizeof nav[0]; i++)
             hb_printf(b, "<li><a href=\"%s\">%s</a></li>", nav[i].href, tr(r, nav[i].t));
@@ -760,9 +761,10 @@ static void people_page(hreq *r)
     hb_escs(&b, q ? q : "");
     hb_printf(&b,
         "\"><button type=\"submit\">%s</button></form><table><thead><tr><th scope=\"col\">%s</th>"
-        "<th scope=\"col\">%s</th><th scope=\"col\">%s</th><th scope=\"col\">%s</th></tr>"
-        "</thead><tbody>",
-        tr(r, T_FIND), tr(r, T_NAME), tr(r, T_ROLE), tr(r, T_EXPERTISE), tr(r, T_LANGUAGES));
+        "<th scope=\"col\">%s</th><th scope=\"col\">%s</th><th scope=\"col\">%s</th>"
+        "<th scope=\"col\">%s</th></tr></thead><tbody>",
+        tr(r, T_FIND), tr(r, T_NAME), tr(r, T_ROLE), tr(r, T_EXPERTISE), tr(r, T_LANGUAGES),
+        tr(r, T_MESSAGES));
     for (size_t i = 0; i < n; i++) {
         if (v[i].r.revoked_at != KN_ROSTER_NEVER)
             continue;
@@ -779,6 +781,9 @@ static void people_page(hreq *r)
         hb_escs(&b, v[i].expertise);
         hb_puts(&b, "</td><td>");
         hb_escs(&b, v[i].lang);
+        hb_puts(&b, "</td><td>");
+        if (memcmp(v[i].r.key, r->acct.user, 32) != 0)
+            hb_printf(&b, "<a href=\"messages/%s#reply\">%s</a>", key, tr(r, T_MSG_WRITE));
         hb_puts(&b, "</td></tr>");
     }
     hb_puts(&b, "</tbody></table>");
@@ -1088,7 +1093,7 @@ void http_pages_route(hreq *r, const char *path)
             return;
         }
     }
-    if (http_docs_pages(r))
+    if (http_docs_pages(r) || http_collab_pages(r) || http_msg_pages(r))
         return;
     if (seg_is(r, 1, "logout") && post) {
         http_auth_logout(r);

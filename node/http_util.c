@@ -109,6 +109,18 @@ const char *http_form_get(const http_form *f, const char *key)
     return NULL;
 }
 
+size_t http_form_all(const http_form *f, const char *key, const char **out, size_t max)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < f->n; i++)
+        if (strcmp(f->v[i].key, key) == 0) {
+            if (n < max)
+                out[n] = f->v[i].val;
+            n++;
+        }
+    return n;
+}
+
 static bool content_type_is(hreq *r, const char *t)
 {
     size_t len;

@@ -515,3 +515,45 @@ size_t kn_tz_transitions(
     }
     return n;
 }
+
+int kn_tz_parse_local(const char *s, const char *tzname, uint64_t *ms, bool *exists)
+{
+    int y, mo, d, h = 0, mi = 0, sec = 0, n = 0;
+    kn_tz *z = NULL;
+    *exists = true;
+    if (!s || sscanf(s, "%4d-%2d-%2d%n", &y, &mo, &d, &n) != 3 || n != 10)
+        return KN_EINVAL;
+    if (s[n]) {
+        int m = 0;
+        if ((s[n] != ' ' && s[n] != 'T') || sscanf(s + n + 1, "%2d:%2d%n", &h, &mi, &m) != 2
+            || m != 5)
+            return KN_EINVAL;
+        n += 1 + m;
+        if (s[n] == ':') {
+            if (sscanf(s + n + 1, "%2d%n", &sec, &m) != 1 || m != 2)
+                return KN_EINVAL;
+            n += 3;
+        }
+        if (s[n])
+            return KN_EINVAL;
+    }
+    if (y < 1970 || y > 9999 || mo < 1 || mo > 12 || d < 1 || d > 31 || h < 0 || h > 23 || mi < 0
+        || mi > 59 || sec < 0 || sec > 59)
+        return KN_EINVAL;
+    int64_t days = kn_days_from_civil(y, (unsigned)mo, (unsigned)d), ny;
+    unsigned nm, nd;
+    kn_civil_from_days(days, &ny, &nm, &nd);
+    if (nm != (unsigned)mo || nd != (unsigned)d)
+        return KN_EINVAL; /* 2026-02-30 */
+    if (!kn_tz_name_valid(tzname))
+        return KN_ECONFIG;
+    int rc = kn_tz_load(tzname, &z);
+    if (rc < 0)
+        return rc == KN_EINVAL ? KN_ECONFIG : rc;
+    int64_t utc = kn_tz_local_to_utc(z, days * 86400 + h * 3600 + mi * 60 + sec, exists);
+    kn_tz_free(z);
+    if (utc < 0)
+        return KN_EINVAL;
+    *ms = (uint64_t)utc * 1000;
+    return 0;
+}

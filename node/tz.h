@@ -79,6 +79,17 @@ int64_t kn_tz_local_to_utc(const kn_tz *z, int64_t local, bool *exists);
 size_t kn_tz_transitions(
     const kn_tz *z, int64_t from, int64_t to, kn_tz_transition *out, size_t max);
 
+/*
+ * "2026-12-03 10:00", "2026-12-03T10:00", with optional ":SS", or a date
+ * alone (the start of that day), as a wall-clock time in zone tzname, to
+ * UTC milliseconds. KN_EINVAL if the text is no such time (or no real date,
+ * or before 1970), KN_ECONFIG if tzname is not a valid zone name,
+ * KN_ENOTFOUND if there is no such zone here. *exists is false for a time
+ * in the gap when the clocks go forward (taken with the offset before it).
+ * Callers: `knoten event|poll` and the web forms.
+ */
+KN_MUST_USE int kn_tz_parse_local(const char *text, const char *tzname, uint64_t *ms, bool *exists);
+
 /* Days since 1970-01-01 of a civil date, and back (proleptic Gregorian). */
 int64_t kn_days_from_civil(int64_t y, unsigned m, unsigned d);
 void kn_civil_from_days(int64_t days, int64_t *y, unsigned *m, unsigned *d);

@@ -7,81 +7,13 @@ per chain, filters), the detail with versions, downloads (byte-identical,
 headers, paths that try to leave their blob), retraction.
 """
 import hashlib
-import http.cookiejar
 import json
 import os
 import sys
-import urllib.error
-import urllib.request
+
+from http_lib import Client, check
 
 BASE = sys.argv[1]
-
-
-class NoRedirect(urllib.request.HTTPRedirectHandler):
-    def redirect_request(self, *a, **k):
-        return None
-
-
-def check(cond, what):
-    if not cond:
-        sys.exit("FAILED: " + what)
-
-
-def headers_of(msg):
-    """Lower-case names; repeated headers joined with ", "."""
-    h = {}
-    for k, v in msg.items():
-        k = k.lower()
-        h[k] = h[k] + ", " + v if k in h else v
-    return h
-
-
-class Client:
-    def __init__(self, login):
-        self.op = urllib.request.build_opener(
-            urllib.request.HTTPCookieProcessor(http.cookiejar.CookieJar()), NoRedirect)
-        st, _, b = self.req("POST", "/api/login", {"login": login, "password": "geheim-passwort"})
-        check(st == 200, "login %s: %d %s" % (login, st, b))
-        self.csrf = json.loads(b)["csrf"]
-
-    def req(self, method, path, body=None, headers=None, ctype=None, csrf=True):
-        h = dict(headers or {})
-        data = None
-        if isinstance(body, (dict, list)):
-            data = json.dumps(body).encode()
-            h.setdefault("Content-Type", "application/json")
-        elif body is not None:
-            data = body
-            h.setdefault("Content-Type", ctype or "application/octet-stream")
-        if csrf and method not in ("GET", "HEAD") and hasattr(self, "csrf"):
-            h.setdefault("X-CSRF-Token", self.csrf)
-        r = urllib.request.Request(BASE + path, data=data, method=method, headers=h)
-        try:
-            with self.op.open(r, timeout=20) as resp:
-                return resp.status, headers_of(resp.headers), resp.read()
-        except urllib.error.HTTPError as e:
-            return e.code, headers_of(e.headers), e.read()
-
-    def upload(self, name, data, mime="application/pdf", piece=1 << 20):
-        st, _, b = self.req("POST", "/api/uploads", {"name": name, "size": len(data), "mime": mime})
-        check(st == 201, "start upload %r: %d %s" % (name, st, b))
-        u = json.loads(b)
-        off = 0
-        while off < len(data):
-            chunk = data[off:off + piece]
-            st, _, b = self.req("PUT", "/api/uploads/%s?offset=%d" % (u["id"], off), chunk)
-            check(st == 200, "piece at %d: %d %s" % (off, st, b))
-            off += len(chunk)
-        for _ in range(200):
-            st, _, b = self.req("GET", "/api/uploads/" + u["id"])
-            j = json.loads(b)
-            if j["state"] == "ready":
-                break
-            check(j["state"] == "storing", "upload state %s" % j)
-            import time
-            time.sleep(0.05)
-        check(j["state"] == "ready" and j["stored"] == len(data), "upload stored: %s" % j)
-        return u["id"]
 
 
 def pdf(text):
@@ -106,8 +38,8 @@ def pdf(text):
     return out
 
 
-erika = Client("erika")
-max_ = Client("max")
+erika = Client(BASE, "erika")
+max_ = Client(BASE, "max")
 
 # --- uploads: CSRF, bounds, order ---
 st, _, b = erika.req("POST", "/api/uploads", {"name": "a.pdf", "size": 10}, csrf=False)

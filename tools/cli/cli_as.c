@@ -249,52 +249,21 @@ void cli_short_hex(char out[17], const uint8_t key[32])
  */
 int cli_parse_local_time(kn_cli *cli, const char *opt, const char *s, const char *tz, uint64_t *ms)
 {
-    int y, mo, d, h = 0, mi = 0, sec = 0, n = 0;
-    kn_tz *z = NULL;
-    bool exists;
-    if (sscanf(s, "%4d-%2d-%2d%n", &y, &mo, &d, &n) != 3 || n != 10)
-        goto bad;
-    if (s[n]) {
-        int m = 0;
-        if ((s[n] != ' ' && s[n] != 'T') || sscanf(s + n + 1, "%2d:%2d%n", &h, &mi, &m) != 2
-            || m != 5)
-            goto bad;
-        n += 1 + m;
-        if (s[n] == ':') {
-            if (sscanf(s + n + 1, "%2d%n", &sec, &m) != 1 || m != 2)
-                goto bad;
-            n += 3;
-        }
-        if (s[n])
-            goto bad;
-    }
-    if (y < 1970 || y > 9999 || mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59
-        || sec > 59)
-        goto bad;
-    int64_t days = kn_days_from_civil(y, (unsigned)mo, (unsigned)d), ny;
-    unsigned nm, nd;
-    kn_civil_from_days(days, &ny, &nm, &nd);
-    if (nm != (unsigned)mo || nd != (unsigned)d)
-        return cli_usage_error(cli, "%s: %s is not a date", opt, s);
-    int rc = kn_tz_load(tz, &z);
-    if (rc == KN_EINVAL || rc == KN_ENOTFOUND)
+    bool exists = true;
+    int rc = kn_tz_parse_local(s, tz, ms, &exists);
+    if (rc == KN_ENOTFOUND || rc == KN_ECONFIG)
         return cli_usage_error(cli,
             "unknown time zone \"%s\"; give an IANA name such as Europe/Berlin (see "
             "/usr/share/zoneinfo)",
             tz);
+    if (rc == KN_EINVAL)
+        return cli_usage_error(cli, "%s: \"%s\" is not a time like \"2026-12-03 10:00\"", opt, s);
     if (rc < 0)
         return cli_fail("cannot read the time zone %s: %s", tz, kn_strerror(rc));
-    int64_t utc = kn_tz_local_to_utc(z, days * 86400 + h * 3600 + mi * 60 + sec, &exists);
-    kn_tz_free(z);
     if (!exists)
         fprintf(stderr,
             "knoten: %s %s does not exist in %s (the clocks go forward then); "
             "taken as one hour later.\n",
             opt, s, tz);
-    if (utc < 0)
-        goto bad;
-    *ms = (uint64_t)utc * 1000;
     return CLI_OK;
-bad:
-    return cli_usage_error(cli, "%s: \"%s\" is not a time like \"2026-12-03 10:00\"", opt, s);
 }

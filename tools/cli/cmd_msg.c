@@ -16,6 +16,7 @@
 #include "directory.h"
 #include "dm.h"
 #include "hex.h"
+#include "mailbox.h"
 
 /* ---- experts ---- */
 
@@ -125,94 +126,6 @@ int cmd_experts(kn_cli *cli, int argc, char **argv)
 }
 
 /* ---- messages ---- */
-
-enum { MSG_LIST_MAX = 100000 };
-
-/* One dm object of the mailbox, decrypted on demand. */
-typedef struct mail {
-    uint8_t id[KN_ID];
-    uint8_t other[32]; /* the other party */
-    bool sent; /* by me */
-    uint64_t created;
-} mail;
-
-typedef struct mailbox {
-    const uint8_t *me;
-    mail *m;
-    size_t n, cap;
-    int err;
-} mailbox;
-
-static int mailbox_visit(void *arg, const kn_object *o)
-{
-    mailbox *b = arg;
-    const uint8_t *to;
-    uint32_t len;
-    if (o->type != KN_T_DM || kn_object_bin(o, "to", &to, &len) < 0 || len != 32)
-        return 0;
-    bool sent = memcmp(o->author, b->me, 32) == 0, received = memcmp(to, b->me, 32) == 0;
-    if (!sent && !received)
-        return 0;
-    if (b->n == MSG_LIST_MAX) {
-        b->err = KN_ELIMIT;
-        return 1;
-    }
-    if (b->n == b->cap) {
-        size_t ncap = b->cap ? b->cap * 2 : 64;
-        mail *nm = realloc(b->m, ncap * sizeof *nm);
-        if (!nm) {
-            b->err = KN_ENOMEM;
-            return 1;
-        }
-        b->m = nm;
-        b->cap = ncap;
-    }
-    mail *m = &b->m[b->n++];
-    memcpy(m->id, o->id, KN_ID);
-    memcpy(m->other, sent ? to : o->author, 32);
-    m->sent = sent;
-    m->created = o->created;
-    return 0;
-}
-
-/* Every message to or from me, oldest first (dms live in the area "", by time). */
-static int mailbox_load(kn_store *s, const uint8_t me[32], mailbox *b)
-{
-    memset(b, 0, sizeof *b);
-    b->me = me;
-    kn_store_query q = { .index = KN_BY_SPACE_TYPE, .space = "", .type = KN_T_DM };
-    int rc = kn_store_each(s, &q, mailbox_visit, b);
-    return rc < 0 ? rc : b->err;
-}
-
-/*
- * Decrypts message id for sg; *plain must be freed with kn_dm_plain_free.
- * The other party's key opens it: the author's if I received it, the
- * recipient's if I sent it.
- */
-static int open_mail(kn_store *s, const cli_signer *sg, const uint8_t id[KN_ID], kn_object *o,
-    uint8_t **raw, uint8_t **plain, size_t *plen, kn_dm_message *m)
-{
-    size_t len;
-    const uint8_t *to, *box;
-    uint32_t tl, bl;
-    int rc = kn_store_get(s, id, raw, &len);
-    if (rc < 0)
-        return rc;
-    if ((rc = kn_object_decode(o, *raw, len)) < 0)
-        return rc;
-    if (o->type != KN_T_DM || kn_object_bin(o, "to", &to, &tl) < 0 || tl != 32
-        || kn_object_bin(o, "box", &box, &bl) < 0)
-        return KN_EINVAL;
-    const uint8_t *other;
-    if (memcmp(to, sg->pk, 32) == 0)
-        other = o->author;
-    else if (memcmp(o->author, sg->pk, 32) == 0)
-        other = to;
-    else
-        return KN_EPERM;
-    return kn_dm_open(box, bl, sg->sk, other, plain, plen, m);
-}
 
 static int msg_send(kn_cli *cli, int argc, char **argv)
 {
@@ -355,7 +268,7 @@ static int msg_ls(kn_cli *cli, int argc, char **argv)
     kn_datadir dd;
     kn_directory dir = { 0 };
     cli_signer sg = { 0 };
-    mailbox b = { 0 };
+    kn_mailbox b = { 0 };
     const kn_user_entry *peer = NULL;
     if ((code = cli_open(cli, &dd)) != CLI_OK)
         return code;
@@ -363,7 +276,7 @@ static int msg_ls(kn_cli *cli, int argc, char **argv)
         goto out;
     int rc = kn_directory_load(&dd, &dir);
     if (rc == 0)
-        rc = mailbox_load(dd.store, sg.pk, &b);
+        rc = kn_mailbox_load(dd.store, sg.pk, &b);
     if (rc < 0) {
         code = cli_fail("cannot read the messages: %s", kn_strerror(rc));
         goto out;
@@ -416,7 +329,7 @@ static int msg_ls(kn_cli *cli, int argc, char **argv)
         kn_dm_message m;
         cli_format_time(when, sizeof when, b.m[i].created);
         kn_hex_encode(hex, b.m[i].id, KN_ID);
-        rc = open_mail(dd.store, &sg, b.m[i].id, &o, &raw, &plain, &plen, &m);
+        rc = kn_mailbox_open(dd.store, sg.pk, sg.sk, b.m[i].id, &o, &raw, &plain, &plen, &m);
         if (rc < 0)
             snprintf(line, sizeof line, "(cannot be read: %s)", kn_strerror(rc));
         else if (m.subject)
@@ -428,7 +341,7 @@ static int msg_ls(kn_cli *cli, int argc, char **argv)
         free(raw);
     }
 out:
-    free(b.m);
+    kn_mailbox_free(&b);
     cli_signer_close(&sg);
     kn_directory_free(&dir);
     kn_datadir_close(&dd);
@@ -463,7 +376,7 @@ static int msg_read(kn_cli *cli, int argc, char **argv)
         return code;
     if ((code = cli_signer_open(cli, &dd, as, &sg)) != CLI_OK)
         goto out;
-    int rc = open_mail(dd.store, &sg, id, &o, &raw, &plain, &plen, &m);
+    int rc = kn_mailbox_open(dd.store, sg.pk, sg.sk, id, &o, &raw, &plain, &plen, &m);
     if (rc == KN_ENOTFOUND || rc == KN_ERETRACTED) {
         code = cli_fail("no message %s on this node%s", argv[optind],
             rc == KN_ERETRACTED ? " (it was retracted)" : "; `knoten msg ls` lists them");

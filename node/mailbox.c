@@ -1,0 +1,92 @@
+/*
+ * Direct messages of one member of staff (mailbox.h).
+ */
+#include "mailbox.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+typedef struct load_ctx {
+    const uint8_t *me;
+    kn_mailbox *b;
+    int err;
+} load_ctx;
+
+static int visit(void *arg, const kn_object *o)
+{
+    load_ctx *c = arg;
+    kn_mailbox *b = c->b;
+    const uint8_t *to;
+    uint32_t len;
+    if (o->type != KN_T_DM || kn_object_bin(o, "to", &to, &len) < 0 || len != 32)
+        return 0;
+    bool sent = memcmp(o->author, c->me, 32) == 0, received = memcmp(to, c->me, 32) == 0;
+    if (!sent && !received)
+        return 0;
+    if (b->n == KN_MAILBOX_MAX) {
+        c->err = KN_ELIMIT;
+        return 1;
+    }
+    if (b->n == b->cap) {
+        size_t ncap = b->cap ? b->cap * 2 : 64;
+        kn_mail *nm = realloc(b->m, ncap * sizeof *nm);
+        if (!nm) {
+            c->err = KN_ENOMEM;
+            return 1;
+        }
+        b->m = nm;
+        b->cap = ncap;
+    }
+    kn_mail *m = &b->m[b->n++];
+    memcpy(m->id, o->id, KN_ID);
+    memcpy(m->other, sent ? to : o->author, 32);
+    m->sent = sent;
+    m->created = o->created;
+    return 0;
+}
+
+/* dms live in the area "", so the (space, type) index lists them by time. */
+int kn_mailbox_load(kn_store *s, const uint8_t me[32], kn_mailbox *b)
+{
+    memset(b, 0, sizeof *b);
+    load_ctx c = { me, b, 0 };
+    kn_store_query q = { .index = KN_BY_SPACE_TYPE, .space = "", .type = KN_T_DM };
+    int rc = kn_store_each(s, &q, visit, &c);
+    return rc < 0 ? rc : c.err;
+}
+
+void kn_mailbox_free(kn_mailbox *b)
+{
+    if (!b)
+        return;
+    free(b->m);
+    memset(b, 0, sizeof *b);
+}
+
+int kn_mailbox_open(kn_store *s, const uint8_t me_pk[32], const uint8_t me_sk[64],
+    const uint8_t id[KN_ID], kn_object *o, uint8_t **raw, uint8_t **plain, size_t *plen,
+    kn_dm_message *m)
+{
+    size_t len;
+    const uint8_t *to, *box;
+    uint32_t tl, bl;
+    *raw = NULL;
+    *plain = NULL;
+    *plen = 0;
+    int rc = kn_store_get(s, id, raw, &len);
+    if (rc < 0)
+        return rc;
+    if ((rc = kn_object_decode(o, *raw, len)) < 0)
+        return rc;
+    if (o->type != KN_T_DM || kn_object_bin(o, "to", &to, &tl) < 0 || tl != 32
+        || kn_object_bin(o, "box", &box, &bl) < 0)
+        return KN_EINVAL;
+    const uint8_t *other;
+    if (memcmp(to, me_pk, 32) == 0)
+        other = o->author;
+    else if (memcmp(o->author, me_pk, 32) == 0)
+        other = to;
+    else
+        return KN_EPERM;
+    return kn_dm_open(box, bl, me_sk, other, plain, plen, m);
+}

@@ -1,0 +1,196 @@
+"""Checks of polls, events and messages over HTTP against one running node
+(called by http_collab.sh).
+
+usage: http_collab_check.py BASE-URL
+The node has the logins erika and max (password geheim-passwort), both staff
+of the same council.
+"""
+import datetime
+import json
+import sys
+import time
+import urllib.parse
+
+from icalendar import Calendar
+
+from http_lib import Client, check
+
+BASE = sys.argv[1]
+erika = Client(BASE, "erika")
+max_ = Client(BASE, "max")
+
+
+def form(c, path, fields, csrf=True):
+    f = list(fields) + ([("csrf", c.csrf)] if csrf else [])
+    return c.req("POST", path, urllib.parse.urlencode(f).encode(), csrf=False,
+                 ctype="application/x-www-form-urlencoded")
+
+
+# ---- polls ----
+in2d = int(time.time() * 1000) + 2 * 86400 * 1000
+P = {"space": "Umfragen", "question": "Wie führen Sie die E-Akte ein? <b>x</b>",
+     "options": ["Schon eingeführt", "Im Projekt", "Noch nicht"], "count": "user",
+     "multiple": False, "show_early": True, "deadline": in2d}
+st, _, b = erika.req("POST", "/api/polls", P, csrf=False)
+check(st == 403, "poll without CSRF: %d" % st)
+st, _, b = erika.req("POST", "/api/polls", dict(P, options=["nur eine"]))
+check(st == 400, "poll with one option: %d" % st)
+st, _, b = erika.req("POST", "/api/polls", dict(P, deadline=1000))
+check(st == 400, "poll with a past deadline: %d" % st)
+st, _, b = erika.req("POST", "/api/polls", P)
+check(st == 201, "poll: %d %s" % (st, b))
+pu = json.loads(b)["id"]
+st, _, b = erika.req("POST", "/api/polls", dict(P, question="Je Kommune?", count="council",
+                                                 multiple=True, deadline="2099-12-31T18:00"))
+check(st == 201, "council poll: %d %s" % (st, b))
+pc = json.loads(b)["id"]
+
+st, _, b = erika.req("POST", "/api/polls/%s/vote" % pu, {"choices": [1]}, csrf=False)
+check(st == 403, "vote without CSRF: %d" % st)
+st, _, b = erika.req("POST", "/api/polls/%s/vote" % pu, {"choices": [0, 1]})
+check(st == 400, "two choices in a single-choice poll: %d" % st)
+st, _, b = erika.req("POST", "/api/polls/%s/vote" % pu, {"choices": [3]})
+check(st == 400, "choice out of range: %d" % st)
+st, _, b = erika.req("POST", "/api/polls/%s/vote" % pu, {"choices": [1]})
+check(st == 201, "vote: %d %s" % (st, b))
+# max votes through the page form, then changes his mind
+st, h, _ = form(max_, "/polls/%s/vote" % pu, [("choice", "2")], csrf=False)
+check(st == 403, "form vote without CSRF: %d" % st)
+st, h, _ = form(max_, "/polls/%s/vote" % pu, [("choice", "2")])
+check(st == 303 and "/polls/%s" % pu in h.get("location", ""), "form vote: %d %s" % (st, h))
+time.sleep(0.01)
+st, h, _ = form(max_, "/polls/%s/vote" % pu, [("choice", "1")])
+check(st == 303, "changed vote: %d" % st)
+st, _, b = max_.req("GET", "/api/polls/" + pu)
+j = json.loads(b)
+check([o["count"] for o in j["options"]] == [0, 2, 0], "counts after a changed vote: %s" % j["options"])
+check(j["mine"]["choices"] == [1] and j["open"] and j["results_visible"], "mine/open: %s" % j)
+check(len(j["councils"]) == 1 and j["councils"][0]["voters"] == 2
+      and j["councils"][0]["counts"] == [0, 2, 0], "per council: %s" % j["councils"])
+# per council: the latest ballot of any of its staff counts
+st, _, b = erika.req("POST", "/api/polls/%s/vote" % pc, {"choices": [0, 2]})
+check(st == 201, "council vote: %d" % st)
+time.sleep(0.01)
+st, h, _ = form(max_, "/polls/%s/vote" % pc, [("choice", "1"), ("choice", "2")])
+check(st == 303, "council vote by form: %d" % st)
+st, _, b = erika.req("GET", "/api/polls/" + pc)
+j = json.loads(b)
+check([o["count"] for o in j["options"]] == [0, 1, 1], "council counts: %s" % j["options"])
+check(j["councils"][0]["answer"] == [1, 2] and "Max" in j["councils"][0]["answered_by"],
+      "the council's answer is max's: %s" % j["councils"])
+st, _, b = erika.req("GET", "/polls/" + pu)
+page = b.decode()
+check(st == 200 and "<b>x</b>" not in page and "&lt;b&gt;x&lt;/b&gt;" in page, "poll page escapes")
+check('type="radio"' in page and "Nach Kommunen" in page, "poll page: vote form and per council")
+st, _, b = erika.req("GET", "/polls")
+check(st == 200 and "E-Akte" in b.decode(), "polls page")
+st, _, b = erika.req("GET", "/api/polls?space=Umfragen")
+check({i["id"] for i in json.loads(b)["items"]} == {pu, pc}, "poll list")
+
+# ---- events ----
+E = {"space": "Termine", "title": "Webinar E-Akte <script>alert(1)</script>",
+     "start": "2030-03-05T10:00", "end": "2030-03-05T12:00", "tz": "Europe/Berlin",
+     "link": "https://example.org/webinar", "description": "Mit **Übungen**", "capacity": 30}
+st, _, b = erika.req("POST", "/api/events", dict(E, link=None))
+check(st == 400, "event without place or link: %d" % st)
+st, _, b = erika.req("POST", "/api/events", dict(E, end="2030-03-05T09:00"))
+check(st == 400, "end before start: %d" % st)
+st, _, b = erika.req("POST", "/api/events", dict(E, tz="Mars/Olympus"))
+check(st == 400, "unknown zone: %d" % st)
+st, _, b = erika.req("POST", "/api/events", dict(E, link="javascript:alert(1)"))
+check(st == 400, "javascript: link: %d" % st)
+st, _, b = erika.req("POST", "/api/events", E)
+check(st == 201, "event: %d %s" % (st, b))
+ev = json.loads(b)["id"]
+st, h, _ = form(max_, "/events", [("space", "Termine"), ("title", "Treffen Kämmerei"),
+                                  ("start", "2030-03-20T14:00"), ("end", "2030-03-20T16:30"),
+                                  ("tz", "Europe/Berlin"), ("place", "Rathaus, Saal 2")])
+check(st == 303 and "/events/" in h.get("location", ""), "event by form: %d" % st)
+ev2 = h["location"].rsplit("/", 1)[1]
+st, _, b = erika.req("GET", "/api/events/" + ev)
+j = json.loads(b)
+utc9 = int(datetime.datetime(2030, 3, 5, 9, 0, tzinfo=datetime.timezone.utc).timestamp() * 1000)
+check(j["body"]["start"] == utc9, "10:00 Berlin in March is 09:00 UTC: %s" % j["body"]["start"])
+check("2030-03-05 10:00 - 12:00 Europe/Berlin" in j["when"], "when: " + j["when"])
+# RSVPs: API and form, a changed answer counts once
+st, _, b = erika.req("POST", "/api/events/%s/rsvp" % ev, {"status": "perhaps"})
+check(st == 400, "bad rsvp: %d" % st)
+st, _, b = erika.req("POST", "/api/events/%s/rsvp" % ev, {"status": "yes"}, csrf=False)
+check(st == 403, "rsvp without CSRF: %d" % st)
+st, _, b = erika.req("POST", "/api/events/%s/rsvp" % ev, {"status": "maybe"})
+check(st == 201, "rsvp: %d" % st)
+time.sleep(0.01)
+st, _, b = erika.req("POST", "/api/events/%s/rsvp" % ev, {"status": "yes"})
+st, h, _ = form(max_, "/events/%s/rsvp" % ev, [("status", "no")])
+check(st == 303, "rsvp by form: %d" % st)
+st, _, b = max_.req("GET", "/api/events/" + ev)
+j = json.loads(b)
+check(j["rsvp"] == {"yes": 1, "no": 1, "maybe": 0} and j["mine"] == "no", "rsvp counts: %s" % j)
+st, _, b = erika.req("GET", "/events/" + ev)
+page = b.decode()
+check("<script>alert" not in page and "<strong>Übungen</strong>" in page, "event page")
+check('id="rsvp-yes"' in page and "checked" in page, "rsvp form with my answer")
+# list, calendar, iCalendar
+st, _, b = erika.req("GET", "/api/events?space=Termine")
+check([i["id"] for i in json.loads(b)["items"]] == [ev, ev2], "events by start: %s" % b[:200])
+st, _, b = erika.req("GET", "/events?month=2030-03")
+page = b.decode()
+check(st == 200 and page.count('class="ev"') == 2 and "Treffen K\u00e4mmerei" in page,
+      "calendar of March 2030")
+st, _, b = erika.req("GET", "/events?month=2030-13")
+check(st == 400, "bad month: %d" % st)
+st, h, b = erika.req("GET", "/api/events/%s/ics" % ev)
+check(st == 200 and h["content-type"].startswith("text/calendar"), "ics: %d" % st)
+cal = Calendar.from_ical(b)
+vev = [c for c in cal.walk() if c.name == "VEVENT"]
+check(len(vev) == 1 and "Webinar E-Akte" in str(vev[0]["SUMMARY"]), "ics summary")
+check(str(vev[0]["DTSTART"].dt.tzinfo) in ("Europe/Berlin", "CET") or vev[0]["DTSTART"].params.get("TZID") == "Europe/Berlin",
+      "ics keeps the zone")
+st, h, b = erika.req("GET", "/api/events/ics?space=Termine")
+check(st == 200 and len([c for c in Calendar.from_ical(b).walk() if c.name == "VEVENT"]) == 2,
+      "area calendar")
+st, _, b = erika.req("GET", "/events/%s/ics" % ev)
+check(st == 200 and b.startswith(b"BEGIN:VCALENDAR"), "ics from the page")
+
+# ---- direct messages ----
+jana = Client(BASE, "jana")
+st, _, b = erika.req("GET", "/api/users")
+keys = {u["name"]: u["key"] for u in json.loads(b)["users"]}
+kmax, kerika = keys["Max Mustermann"], keys["Erika Muster"]
+secret = "Vertraulich: Stellenplan 2027 <script>alert(1)</script>"
+st, _, b = erika.req("POST", "/api/messages", {"to": kmax, "subject": "Stellenplan", "body": secret},
+                     csrf=False)
+check(st == 403, "message without CSRF: %d" % st)
+st, _, b = erika.req("POST", "/api/messages", {"to": "0" * 64, "body": "x"})
+check(st == 404, "message to nobody: %d" % st)
+st, _, b = erika.req("POST", "/api/messages", {"to": kmax, "body": ""})
+check(st == 400, "empty message: %d" % st)
+st, _, b = erika.req("POST", "/api/messages", {"to": kmax, "subject": "Stellenplan", "body": secret})
+check(st == 201, "message: %d %s" % (st, b))
+mid = json.loads(b)["id"]
+st, _, b = erika.req("GET", "/api/objects/" + mid)
+check(secret.encode() not in b and b"Stellenplan" not in b, "the stored dm is ciphertext")
+st, _, b = max_.req("GET", "/api/messages")
+c = json.loads(b)["conversations"]
+check(len(c) == 1 and c[0]["with"] == kerika and c[0]["unread"] == 1, "max's conversations: %s" % c)
+st, _, b = max_.req("GET", "/api/messages/" + kerika)
+m = json.loads(b)["messages"]
+check(len(m) == 1 and m[0]["body"] == secret and m[0]["subject"] == "Stellenplan" and not m[0]["sent"],
+      "max reads it: %s" % m)
+st, _, b = max_.req("GET", "/api/messages")
+check(json.loads(b)["conversations"][0]["unread"] == 0, "read once opened")
+st, h, _ = form(max_, "/messages", [("to", kerika), ("body", "Danke, **erhalten**.")], csrf=False)
+check(st == 403, "form message without CSRF: %d" % st)
+st, h, _ = form(max_, "/messages", [("to", kerika), ("body", "Danke, **erhalten**.")])
+check(st == 303 and kerika in h.get("location", ""), "reply by form: %d" % st)
+st, _, b = erika.req("GET", "/messages/" + kmax)
+page = b.decode()
+check(st == 200 and "<strong>erhalten</strong>" in page and "&lt;script&gt;" in page
+      and "<script>alert" not in page, "erika's conversation page")
+st, _, b = jana.req("GET", "/api/messages")
+check(json.loads(b)["conversations"] == [], "jana has no messages")
+st, _, b = jana.req("GET", "/api/messages/" + kerika)
+check(json.loads(b)["messages"] == [], "jana cannot read erika's conversation with max")
+st, _, b = erika.req("GET", "/people")
+check("messages/%s" % kmax in b.decode(), "the directory links to a conversation")
+print("http_collab_check: polls, events and messages ok")

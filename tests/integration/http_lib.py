@@ -1,0 +1,75 @@
+"""Shared pieces of the HTTP checks (http_docs_check.py, http_collab_check.py):
+a client with a session and its CSRF token, and check()."""
+import http.cookiejar
+import json
+import sys
+import time
+import urllib.error
+import urllib.request
+
+
+class NoRedirect(urllib.request.HTTPRedirectHandler):
+    def redirect_request(self, *a, **k):
+        return None
+
+
+def check(cond, what):
+    if not cond:
+        sys.exit("FAILED: " + what)
+
+
+def headers_of(msg):
+    """Lower-case names; repeated headers joined with ", "."""
+    h = {}
+    for k, v in msg.items():
+        k = k.lower()
+        h[k] = h[k] + ", " + v if k in h else v
+    return h
+
+
+class Client:
+    def __init__(self, base, login, password="geheim-passwort"):
+        self.base = base
+        self.op = urllib.request.build_opener(
+            urllib.request.HTTPCookieProcessor(http.cookiejar.CookieJar()), NoRedirect)
+        st, _, b = self.req("POST", "/api/login", {"login": login, "password": password})
+        check(st == 200, "login %s: %d %s" % (login, st, b))
+        self.csrf = json.loads(b)["csrf"]
+
+    def req(self, method, path, body=None, headers=None, ctype=None, csrf=True):
+        h = dict(headers or {})
+        data = None
+        if isinstance(body, (dict, list)):
+            data = json.dumps(body).encode()
+            h.setdefault("Content-Type", "application/json")
+        elif body is not None:
+            data = body
+            h.setdefault("Content-Type", ctype or "application/octet-stream")
+        if csrf and method not in ("GET", "HEAD") and hasattr(self, "csrf"):
+            h.setdefault("X-CSRF-Token", self.csrf)
+        r = urllib.request.Request(self.base + path, data=data, method=method, headers=h)
+        try:
+            with self.op.open(r, timeout=20) as resp:
+                return resp.status, headers_of(resp.headers), resp.read()
+        except urllib.error.HTTPError as e:
+            return e.code, headers_of(e.headers), e.read()
+
+    def upload(self, name, data, mime="application/pdf", piece=1 << 20):
+        st, _, b = self.req("POST", "/api/uploads", {"name": name, "size": len(data), "mime": mime})
+        check(st == 201, "start upload %r: %d %s" % (name, st, b))
+        u = json.loads(b)
+        off = 0
+        while off < len(data):
+            chunk = data[off:off + piece]
+            st, _, b = self.req("PUT", "/api/uploads/%s?offset=%d" % (u["id"], off), chunk)
+            check(st == 200, "piece at %d: %d %s" % (off, st, b))
+            off += len(chunk)
+        for _ in range(200):
+            st, _, b = self.req("GET", "/api/uploads/" + u["id"])
+            j = json.loads(b)
+            if j["state"] == "ready":
+                break
+            check(j["state"] == "storing", "upload state %s" % j)
+            time.sleep(0.05)
+        check(j["state"] == "ready" and j["stored"] == len(data), "upload stored: %s" % j)
+        return u["id"]
