@@ -24,6 +24,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "blob.h"
 #include "hex.h"
 
 typedef enum section {
@@ -77,6 +78,8 @@ static const key_def keys[] = {
     { SEC_LIMITS, "max_handshakes", V_UINT, 1, 4096 },
     { SEC_LIMITS, "max_pending", V_UINT, 1000, 100000000 },
     { SEC_QUOTA, "store", V_SIZE, 16ull << 20, 1ull << 50 },
+    { SEC_QUOTA, "max_file", V_SIZE, 1ull << 20, KN_BLOB_SIZE_MAX },
+    { SEC_QUOTA, "files_per_council", V_SIZE, 1ull << 20, 1ull << 50 },
 };
 enum { NKEYS = sizeof keys / sizeof keys[0] };
 
@@ -574,16 +577,27 @@ static void set_global_value(parse_state *ps, const key_def *k, const char *v)
         else
             cfg->max_pending = u;
         return;
-    case V_SIZE:
-        if (parse_size(v, &u) < 0 || (u != 0 && (u < k->min || u > k->max))) {
+    case V_SIZE: {
+        bool zero_ok = strcmp(k->name, "max_file") != 0; /* 0: no limit */
+        if (parse_size(v, &u) < 0 || (u == 0 && !zero_ok)
+            || (u != 0 && (u < k->min || u > k->max))) {
             fail(ps, ps->line,
-                "%s = \"%s\": give a size such as 512MiB, 20GiB or 1TiB (at least %llu MiB), "
-                "or 0 for no limit",
-                k->name, v, (unsigned long long)(k->min >> 20));
+                "%s = \"%s\": give a size such as 512MiB, 2GiB or 20GiB, from %llu MiB to "
+                "%llu GiB%s",
+                k->name, v, (unsigned long long)(k->min >> 20), (unsigned long long)(k->max >> 30),
+                zero_ok ? ", or 0 for no limit" : "");
             return;
         }
-        cfg->store_max = u;
+        if (strcmp(k->name, "store") == 0) {
+            cfg->store_max = u;
+        } else if (zero_ok) {
+            cfg->files_quota_set = true;
+            cfg->files_quota = u;
+        } else {
+            cfg->max_file = u;
+        }
         return;
+    }
     default:
         fail(ps, ps->line, "internal error: key %s has no parser", k->name);
     }

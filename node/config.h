@@ -77,6 +77,9 @@ typedef struct kn_config {
     uint64_t max_pending; /* objects waiting for their dependencies, per council */
     /* [quota] */
     uint64_t store_max; /* bytes the store may grow to; 0: no limit */
+    uint64_t max_file; /* largest document file stored (blobstore limit); 0: not set */
+    bool files_quota_set; /* files_per_council appeared (0 in it means no limit) */
+    uint64_t files_quota; /* bytes of files kept per council whose documents we hold */
     /* [node], or one entry per [council NAME] */
     kn_council_config *councils; /* owned */
     size_t ncouncils; /* >= 1 after a successful parse */

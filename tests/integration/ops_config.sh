@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # `knoten run --config FILE` (docs/config.md): a node started from a file
 # dials the peers listed there, command-line options override the file, the
-# log level filters lines, and a bad file is refused with its line number
-# before anything starts.
+# log level filters lines, [quota]'s file limits reach the store, and a bad
+# file is refused with its line number before anything starts.
 set -euo pipefail
 source "$(dirname "$0")/peers_lib.bash"
 
@@ -55,7 +55,8 @@ wait_for 10 "b lists a as connected" b_lists_a
 stop_node a
 
 # ---- the log level filters: at warn, no info lines ----
-printf '[node]\ndata = %s\nlisten = 127.0.0.1:%s\n[log]\nlevel = warn\n' "$WORK/a" "$PA" >"$WORK/quiet.conf"
+printf '[node]\ndata = %s\nlisten = 127.0.0.1:%s\n[log]\nlevel = warn\n[quota]\nmax_file = 3MiB\nfiles_per_council = 10GiB\n' \
+    "$WORK/a" "$PA" >"$WORK/quiet.conf"
 : >"$WORK/quiet.log"
 "$KNOTEN" run --config "$WORK/quiet.conf" >>"$WORK/quiet.log" 2>&1 &
 PIDS+=($!)
@@ -64,6 +65,10 @@ wait_for 10 "the quiet node writes its state" test -s "$WORK/a/peers.state"
 sleep 1
 stop_node quiet
 ! grep -q "info:" "$WORK/quiet.log" || fail "info lines at level warn: $(cat "$WORK/quiet.log")"
+# [quota]'s file limits are the store settings `knoten doc limits` shows.
+"$KNOTEN" doc limits --data "$WORK/a" >"$WORK/limits.out" || fail "doc limits"
+grep -q "^max-file  3.0 MiB" "$WORK/limits.out" && grep -q "^quota     10.0 GiB per council" "$WORK/limits.out" ||
+    fail "[quota] max_file/files_per_council not applied: $(cat "$WORK/limits.out")"
 # --log-level overrides the file.
 : >"$WORK/loud.log"
 "$KNOTEN" run --config "$WORK/quiet.conf" --log-level info >>"$WORK/loud.log" 2>&1 &

@@ -20,6 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "blobstore.h"
 #include "cli.h"
 #include "config.h"
 #include "node.h"
@@ -162,6 +163,19 @@ static int open_council(kn_cli *cli, const kn_config *cfg, const kn_council_conf
     if ((code = save_settings(&r->dd, announce, set_announce, f->clear_announce, connections))
         != CLI_OK)
         return code;
+    if (cfg->max_file || cfg->files_quota_set) { /* [quota]: the document file limits */
+        kn_blob_limits l;
+        size_t accepted = 0;
+        int rc = kn_blob_limits_get(r->dd.store, &l);
+        if (cfg->max_file)
+            l.max_file = cfg->max_file;
+        if (cfg->files_quota_set)
+            l.quota = cfg->files_quota;
+        if (rc == 0)
+            rc = kn_blob_limits_set(r->dd.store, &l, &accepted);
+        if (rc < 0)
+            return cli_fail("cannot set the file limits of [quota]: %s", kn_strerror(rc));
+    }
     kn_node_config *n = &r->ncfg;
     kn_node_config_defaults(n);
     const char *listen = f->listen ? f->listen : cc->listen;
@@ -236,6 +250,14 @@ static int print_check(const kn_cli *cli, const kn_config *cfg, const run_flags 
         printf("[quota]   store %.1f MiB\n", (double)cfg->store_max / 1048576.0);
     else
         printf("[quota]   store: no limit\n");
+    if (cfg->max_file)
+        printf("[quota]   max_file %.1f MiB\n", (double)cfg->max_file / 1048576.0);
+    if (cfg->files_quota_set && cfg->files_quota)
+        printf("[quota]   files_per_council %.1f MiB\n", (double)cfg->files_quota / 1048576.0);
+    else if (cfg->files_quota_set)
+        printf("[quota]   files_per_council: no limit\n");
+    if (!cfg->max_file || !cfg->files_quota_set)
+        printf("[quota]   other file limits as stored (`knoten doc limits`)\n");
     return CLI_OK;
 }
 

@@ -62,6 +62,8 @@ static void test_defaults_without_a_file(void **state)
     assert_int_equal(cfg.max_handshakes, 64);
     assert_int_equal(cfg.max_pending, 100000);
     assert_int_equal(cfg.store_max, 0);
+    assert_int_equal(cfg.max_file, 0);
+    assert_false(cfg.files_quota_set);
     kn_config_free(&cfg);
 
     /* kn_config_defaults gives the same. */
@@ -97,7 +99,9 @@ static const char full[] = "\xEF\xBB\xBF; the whole file, every key\r\n"
                            "max_handshakes = 8\n"
                            "max_pending = 5000\n"
                            "[quota]\n"
-                           "store = 20 GiB\n";
+                           "store = 20 GiB\n"
+                           "max_file = 4GiB\n"
+                           "files_per_council = 0\n";
 
 static void test_every_key(void **state)
 {
@@ -134,6 +138,9 @@ static void test_every_key(void **state)
     assert_int_equal(cfg.max_handshakes, 8);
     assert_int_equal(cfg.max_pending, 5000);
     assert_int_equal(cfg.store_max, 20ull << 30);
+    assert_int_equal(cfg.max_file, 4ull << 30);
+    assert_true(cfg.files_quota_set);
+    assert_int_equal(cfg.files_quota, 0);
     kn_config_free(&cfg);
 }
 
@@ -322,7 +329,8 @@ static void test_structure_errors(void **state)
     expect_error("[http]\nport = 1\n", "t.conf:2: ", "allowed: enabled, listen");
     expect_error("[limits]\ninbound = 1\n",
         "t.conf:2: ", "allowed: max_inbound, max_handshakes, max_pending");
-    expect_error("[quota]\ndocs = 1\n", "t.conf:2: ", "allowed: store");
+    expect_error(
+        "[quota]\ndocs = 1\n", "t.conf:2: ", "allowed: store, max_file, files_per_council");
     expect_error("[node]\nLISTEN = 1.2.3.4:1\n", "t.conf:2: ", "unknown key \"LISTEN\"");
     expect_error("[node]\ndata =\n", "t.conf:2: ", "data needs a value");
     expect_error("[node]\n= /x\n", "t.conf:2: ", "unknown key \"\"");
@@ -389,7 +397,15 @@ static void test_value_errors(void **state)
     expect_error("[limits]\nmax_handshakes = 5000\n", "t.conf:2: ", "from 1 to 4096");
     expect_error("[limits]\nmax_pending = 999\n", "t.conf:2: ", "from 1000 to 100000000");
     expect_error("[quota]\nstore = 1MiB\n", "t.conf:2: ",
-        "store = \"1MiB\": give a size such as 512MiB, 20GiB or 1TiB (at least 16 MiB), or 0");
+        "store = \"1MiB\": give a size such as 512MiB, 2GiB or 20GiB, from 16 MiB to 1048576 GiB, "
+        "or 0 for no limit");
+    expect_error("[quota]\nmax_file = 0\n", "t.conf:2: ",
+        "max_file = \"0\": give a size such as 512MiB, 2GiB or 20GiB, from 1 MiB to 16 GiB");
+    expect_error("[quota]\nmax_file = 17GiB\n", "t.conf:2: ", "from 1 MiB to 16 GiB");
+    expect_error("[quota]\nmax_file = 100k\n", "t.conf:2: ", "from 1 MiB to 16 GiB");
+    expect_error("[quota]\nfiles_per_council = 512k\n", "t.conf:2: ",
+        "files_per_council = \"512k\": give a size such as 512MiB, 2GiB or 20GiB, from 1 MiB to "
+        "1048576 GiB, or 0 for no limit");
     expect_error("[quota]\nstore = 10 GB\n", "t.conf:2: ", "give a size");
     expect_error("[quota]\nstore = lots\n", "t.conf:2: ", "give a size");
     expect_error("[quota]\nstore = 99999999999TiB\n", "t.conf:2: ", "give a size");
