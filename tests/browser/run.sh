@@ -2,7 +2,8 @@
 # Browser tests of the web interface (issue 8): `knoten demo` starts three
 # councils on 127.0.0.1, then web.mjs drives Debian's chromium (headless,
 # through playwright-core from the npm registry, pinned in package-lock.json)
-# against two of them. Called by ctest as: bash run.sh PATH-TO-KNOTEN
+# against two of them: forum, documents (upload with progress, download),
+# polls, events with RSVP, direct messages, and the security checks. Called by ctest as: bash run.sh PATH-TO-KNOTEN
 set -euo pipefail
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 KNOTEN=${1:?usage: run.sh PATH-TO-KNOTEN}

@@ -1,8 +1,9 @@
 // Browser tests of the knoten web interface against two real councils of
 // `knoten demo` (A: erika, B: jonas). usage: node web.mjs URL-A URL-B SCRATCH
 import { chromium } from 'playwright-core';
+import { readFileSync, writeFileSync } from 'node:fs';
 
-const [A, B] = process.argv.slice(2);
+const [A, B, SCRATCH] = process.argv.slice(2);
 const PASSWORD = 'knoten-demo';
 const TIMEOUT = 20000;
 let failures = 0, passed = 0;
@@ -29,6 +30,27 @@ async function session(base, login) {
   await page.getByRole('button', { name: 'Anmelden' }).click();
   await page.waitForURL(base);
   return { ctx, page };
+}
+// A small valid PDF with one page showing text.
+function pdf(text) {
+  const content = `BT /F1 24 Tf 72 720 Td (${text}) Tj ET`;
+  const objs = ['<< /Type /Catalog /Pages 2 0 R >>', '<< /Type /Pages /Kids [3 0 R] /Count 1 >>',
+    '<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Contents 4 0 R ' +
+      '/Resources << /Font << /F1 5 0 R >> >> >>',
+    `<< /Length ${content.length} >>\nstream\n${content}\nendstream`,
+    '<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>'];
+  let out = '%PDF-1.4\n';
+  const offs = [];
+  objs.forEach((o, i) => { offs.push(out.length); out += `${i + 1} 0 obj\n${o}\nendobj\n`; });
+  const x = out.length;
+  out += `xref\n0 ${objs.length + 1}\n0000000000 65535 f \n`;
+  offs.forEach((o) => { out += String(o).padStart(10, '0') + ' 00000 n \n'; });
+  out += `trailer\n<< /Size ${objs.length + 1} /Root 1 0 R >>\nstartxref\n${x}\n%%EOF\n`;
+  return Buffer.from(out, 'latin1');
+}
+// Status of a fetch from the page (same origin, with the session cookie).
+async function fetchStatus(page, url, init) {
+  return page.evaluate(async ([u, i]) => (await fetch(u, i)).status, [url, init || {}]);
 }
 // Reloads url until text is on the page (replication takes a moment).
 async function waitForText(page, url, text, secs = 20) {
@@ -93,6 +115,127 @@ try {
     return r.status;
   });
   check(status === 403, 'POST without CSRF token: ' + status);
+
+  // ---- documents: upload a PDF on A with progress, see it on B, download ----
+  const pdfBytes = pdf('Checkliste Vergabe ' + Date.now());
+  const evilName = 'Checkliste "<img src=x onerror=alert(\'datei\')>".pdf';
+  writeFileSync(SCRATCH + '/upload.pdf', pdfBytes);
+  await a.page.goto(A + 'docs/new');
+  const unlabelledDoc = await a.page.$$eval('input:not([type=hidden]), textarea, select',
+    (els) => els.filter((e) => !e.labels || e.labels.length === 0).map((e) => e.name));
+  check(unlabelledDoc.length === 0, 'unlabelled controls on docs/new: ' + unlabelledDoc);
+  await a.page.getByLabel('Dateien').setInputFiles({ name: evilName, mimeType: 'application/pdf',
+    buffer: pdfBytes });
+  const docTitle = 'Checkliste Vergabe <script>alert("doc")</script> ' + Date.now();
+  await a.page.getByLabel('Titel').fill(docTitle);
+  await a.page.getByLabel('Bereich').fill('Vergaberecht');
+  await a.page.getByLabel('Art').selectOption('checklist');
+  await a.page.getByRole('button', { name: 'Veröffentlichen' }).click();
+  await a.page.waitForURL(/\/docs\/[0-9a-f]{64}\?published=1/);
+  const docUrl = a.page.url().replace(/\?.*$/, '');
+  const docPath = docUrl.slice(A.length);
+  check((await a.page.textContent('h1')) === docTitle, 'doc title shown as text on A');
+  check((await a.page.content()).includes('&lt;img src=x onerror=alert'), 'file name escaped on A');
+  check(await a.page.$('main img') === null, 'no <img> from the file name on A');
+  const dlA = a.page.waitForEvent('download');
+  await a.page.getByRole('link', { name: evilName }).click();
+  const fileA = readFileSync(await (await dlA).path());
+  check(Buffer.compare(fileA, pdfBytes) === 0, 'download on A is byte-identical');
+  check((await dlA).suggestedFilename().endsWith('.pdf'), 'download keeps the .pdf name');
+  const docId = docPath.split('/')[1];
+  check(await fetchStatus(a.page, 'api/docs/' + docId + '/files/1') === 404, 'file index out of range');
+  for (const bad of ['..%2f..%2fidentity.key', '%2e%2e/%2e%2e/identity.key', '0/../../../../identity.key']) {
+    const st = await fetchStatus(a.page, 'api/docs/' + docId + '/files/' + bad);
+    check(st === 400 || st === 404, 'download path cannot leave its blob: ' + bad + ' ' + st);
+  }
+  check(await fetchStatus(a.page, 'api/docs/' + '0'.repeat(64) + '/files/0') === 404, 'unknown doc');
+  check(await fetchStatus(a.page, 'api/uploads', { method: 'POST',
+    headers: { 'Content-Type': 'application/json' },
+    body: JSON.stringify({ name: 'x.pdf', size: 1 }) }) === 403, 'upload without CSRF token refused');
+  check(await waitForText(b.page, B + 'docs', 'Checkliste Vergabe &lt;script&gt;'), 'doc listed on B');
+  await b.page.goto(B + docPath);
+  check((await b.page.textContent('h1')) === docTitle, 'doc page on B');
+
+  // ---- polls: vote on A and on B, both show the same results ----
+  await a.page.goto(A + 'polls/new');
+  const question = 'Wann führen Sie die E-Akte ein? ' + Date.now();
+  await a.page.getByLabel('Bereich').fill('Umfragen');
+  await a.page.getByLabel('Frage').fill(question);
+  await a.page.getByLabel('Antworten (eine je Zeile)').fill('2025\n2026\nSpäter');
+  await a.page.getByLabel('Abstimmung bis (einschließlich)').fill('2099-12-31');
+  await a.page.getByRole('button', { name: 'Veröffentlichen' }).click();
+  await a.page.waitForURL(/\/polls\/[0-9a-f]{64}/);
+  const pollPath = a.page.url().slice(A.length);
+  await a.page.getByLabel('2026').check();
+  await a.page.getByRole('button', { name: 'Abstimmen' }).click();
+  await a.page.waitForURL(/voted=1/);
+  check(await waitForText(b.page, B + pollPath, question), 'poll replicated to B');
+  await b.page.getByLabel('Später').check();
+  check(await fetchStatus(b.page, 'api/' + pollPath + '/vote', { method: 'POST',
+    headers: { 'Content-Type': 'application/json' }, body: '{"choices":[0]}' }) === 403,
+    'vote without CSRF token refused');
+  await b.page.getByRole('button', { name: 'Abstimmen' }).click();
+  await b.page.waitForURL(/voted=1/);
+  const results = async (page, base) => {
+    await page.goto(base + pollPath);
+    return page.$$eval('table.results td.num', (tds) => tds.map((t) => t.textContent).join(','));
+  };
+  let same = false;
+  for (let i = 0; i < 40 && !same; i++) {
+    const ra = await results(a.page, A), rb = await results(b.page, B);
+    same = ra === '0,1,1' && rb === ra;
+    if (!same) await a.page.waitForTimeout(500);
+  }
+  check(same, 'A and B show the same poll results (0,1,1)');
+
+  // ---- events: created on A, RSVP on B, seen on A ----
+  await a.page.goto(A + 'events/new');
+  const evTitle = 'Arbeitstreffen Vergabe ' + Date.now();
+  await a.page.getByLabel('Bereich').fill('Termine');
+  await a.page.getByLabel('Titel').fill(evTitle);
+  await a.page.getByLabel('Beginn').fill('2030-03-05T10:00');
+  await a.page.getByLabel('Ende').fill('2030-03-05T12:00');
+  await a.page.getByLabel('Ort').fill('Rathaus Musterstadt');
+  await a.page.getByRole('button', { name: 'Veröffentlichen' }).click();
+  await a.page.waitForURL(/\/events\/[0-9a-f]{64}$/);
+  const evPath = a.page.url().slice(A.length);
+  check((await a.page.content()).includes('2030-03-05 10:00 - 12:00 Europe/Berlin'), 'event time');
+  check(await waitForText(b.page, B + evPath, evTitle), 'event replicated to B');
+  check(await fetchStatus(b.page, 'api/' + evPath + '/rsvp', { method: 'POST',
+    headers: { 'Content-Type': 'application/json' }, body: '{"status":"yes"}' }) === 403,
+    'RSVP without CSRF token refused');
+  await b.page.getByLabel('Ja').check();
+  await b.page.getByRole('button', { name: 'Antwort senden' }).click();
+  await b.page.waitForURL(/answered=1/);
+  check(await waitForText(a.page, A + evPath, 'Ja: 1'), 'the RSVP from B reaches A');
+  await a.page.goto(A + 'events?month=2030-03');
+  check((await a.page.content()).includes(evTitle), 'event in the calendar of March 2030');
+  const ics = await a.page.evaluate(async (p) => (await fetch('api/' + p + '/ics')).text(), evPath);
+  check(ics.startsWith('BEGIN:VCALENDAR') && ics.includes('Arbeitstreffen Vergabe'), 'ics download');
+
+  // ---- a direct message from A (erika) to B (jonas), read on B ----
+  await a.page.goto(A + 'people');
+  const secret = 'Vertraulich ' + Date.now() + ' <img src=x onerror=alert("dm")>';
+  const row = a.page.locator('tr', { hasText: 'Jonas Beispiel' });
+  await row.getByRole('link', { name: 'Nachricht schreiben' }).click();
+  await a.page.getByLabel('Nachricht', { exact: true }).fill(secret);
+  await a.page.getByRole('button', { name: 'Senden' }).click();
+  await a.page.waitForURL(/sent=1/);
+  check(await fetchStatus(a.page, 'api/messages', { method: 'POST',
+    headers: { 'Content-Type': 'application/json' }, body: '{"to":"' + '0'.repeat(64) + '","body":"x"}' })
+    === 403, 'message without CSRF token refused');
+  let read = false;
+  for (let i = 0; i < 40 && !read; i++) {
+    await b.page.goto(B + 'messages');
+    const link = b.page.getByRole('link', { name: /Erika Muster/ });
+    if (await link.count()) {
+      await link.first().click();
+      read = (await b.page.textContent('main')).includes(secret);
+    }
+    if (!read) await b.page.waitForTimeout(500);
+  }
+  check(read, 'jonas reads the message on B');
+  check(await b.page.$('main img') === null, 'no <img> from the message on B');
 
   // English is one click away.
   await a.page.goto(A);
