@@ -2,9 +2,11 @@
 # Documents on one node (issue 6): `knoten doc publish` of a multi-chunk file,
 # ls, get -o DIR byte-identical, a new version with --supersedes (one line in
 # ls, both in versions), the per-file and quota refusals with their messages,
-# the fetch policy, and retraction: the retracted document's file is gone from
-# the store (a compacted copy made with mdb_copy -c no longer contains it) while
-# a file the newer version shares stays.
+# the fetch policy, documents by staff (--as), and retraction: the retracted
+# document's file is gone from the store (a compacted copy made with mdb_copy -c
+# no longer contains it) while a file the newer version shares stays. Then progress
+# lines for a large file, and another council's document that arrives without its
+# file (export/import, no network): what ls and get say, and the per-file limit.
 set -euo pipefail
 knoten=$1
 work=$(mktemp -d /tmp/knoten-doc-XXXXXX)
@@ -164,4 +166,37 @@ chunks=$(mdb_stat -s blob_chunks "$a/store" | awk '/Entries:/ {print $2}')
 [ "$chunks" = 0 ] || fail "blob_chunks holds $chunks entries after the last retraction"
 [ "$("$knoten" doc ls --data "$a" 2>/dev/null | wc -l)" = 0 ] || fail "ls after retracting everything"
 "$knoten" check --data "$a" >/dev/null || fail "knoten check after the retractions"
+# Progress on stderr for a large file (8 MiB and more).
+head -c $((9 * 1024 * 1024)) /dev/zero >"$work/gross.bin"
+"$knoten" doc publish --data "$a" "$work/gross.bin" --title Gross >/dev/null 2>"$work/big.err"
+grep -q "^hashing gross.bin: 9.0 MiB of 9.0 MiB (100%)" "$work/big.err" || fail "hash progress: $(cat "$work/big.err")"
+grep -q "^storing gross.bin: 9.0 MiB of 9.0 MiB (100%)" "$work/big.err" || fail "store progress: $(cat "$work/big.err")"
+
+# Another council's document arrives without its file (here by export and import, as a peer
+# would send the signed object): ls and get say how far it is, and the limits refuse it.
+b="$work/b"
+bkey=$("$knoten" init --data "$b" --network-key-file "$a/network.key" | grep -o '[0-9a-f]\{64\}' | head -1)
+"$knoten" admit --data "$a" "$bkey" --name "Gemeinde B" >/dev/null
+"$knoten" export --data "$a" -o "$work/a.jsonl" 2>/dev/null
+"$knoten" import --data "$b" "$work/a.jsonl" 2>/dev/null
+fb=$("$knoten" doc publish --data "$b" "$work/Antrag.pdf" --title "Fremdes Formular" 2>/dev/null)
+"$knoten" export --data "$b" -o "$work/b.jsonl" 2>/dev/null
+"$knoten" import --data "$a" "$work/b.jsonl" 2>/dev/null
+"$knoten" doc ls --data "$a" | grep -q "^$fb .*Fremdes Formular  \[1 file, 3.0 MiB, 0 of 13 chunks here\]" \
+    || fail "ls of a remote doc: $("$knoten" doc ls --data "$a")"
+out=$("$knoten" doc get --data "$a" "$fb" -o "$work/out2" 2>&1) && fail "get of a file that is not here"
+grep -q "0 of 13 chunks are present" <<<"$out" || fail "get of a remote doc: $out"
+grep -q "The node is not running" <<<"$out" || fail "get does not say the node is not running: $out"
+"$knoten" doc limits --data "$a" --max-file 1M >/dev/null
+"$knoten" doc ls --data "$a" | grep -q "^$fb .*refused: larger than this node's per-file limit" \
+    || fail "ls of a refused remote doc: $("$knoten" doc ls --data "$a")"
+out=$("$knoten" doc get --data "$a" "$fb" -o "$work/out2" 2>&1) && fail "get of a refused file"
+grep -q "is not stored on this node: larger than this node's per-file limit" <<<"$out" \
+    || fail "get of a refused file: $out"
+out=$("$knoten" doc limits --data "$a" --max-file 2G 2>&1)
+grep -q "1 file refused before is accepted now" <<<"$out" || fail "raising the limit: $out"
+"$knoten" doc ls --data "$a" | grep -q "^$fb .*0 of 13 chunks here" || fail "accepted again"
+out=$("$knoten" doc retract --data "$a" "$fb" 2>&1) && fail "retracted another council's document"
+grep -q "only its author or the node that certified the author" <<<"$out" || fail "foreign retract: $out"
+"$knoten" check --data "$a" >/dev/null || fail "knoten check with a remote doc"
 echo "doc_local: ok"

@@ -30,6 +30,7 @@
 #include "cli.h"
 #include "codec.h"
 #include "hex.h"
+#include "peer_state.h"
 
 enum {
     PUT_BATCH = 16, /* chunks per write transaction when publishing: 4 MiB */
@@ -1081,6 +1082,9 @@ static int doc_get(kn_cli *cli, int argc, char **argv)
     docview v;
     if ((code = docview_load(cli, dd.store, id, &v)) != CLI_OK)
         goto out;
+    kn_peer_state ps;
+    bool alive = kn_peer_state_read(cli->data_dir, &ps) == 0 && cli_node_alive(&ps);
+    kn_peer_state_free(&ps); /* read zeroes it first, so this is safe on every path */
     kn_blob_policy policy = KN_BLOB_EAGER;
     if (kn_blob_policy_get(dd.store, &policy) < 0)
         policy = KN_BLOB_EAGER;
@@ -1114,15 +1118,22 @@ static int doc_get(kn_cli *cli, int argc, char **argv)
         }
         uint32_t present = rc == 0 ? in.present : 0;
         uint32_t total = rc == 0 ? in.nchunks : kn_blob_nchunks(df->size);
+        const char *who;
         if (policy == KN_BLOB_ON_DEMAND && rc == 0 && in.wanted && !in.requested_ms
             && kn_blob_request(dd.store, df->blob, kn_env_now(cli->env)) < 0)
-            fprintf(stderr, "knoten: cannot ask the node to fetch %s.\n", name);
+            who = "This node fetches files on demand, but the request could not be stored.";
+        else if (!alive)
+            who = "The node is not running: start it (`knoten run`) and it fetches them from its "
+                  "peers.";
+        else if (policy == KN_BLOB_ON_DEMAND)
+            who = "This node fetches files on demand; it is asked to fetch this one now.";
+        else
+            who = "The running node is fetching them from its peers.";
         fprintf(stderr,
             "knoten: %s is not complete here yet: %u of %u chunks are present%s.\n"
-            "        The running node is fetching them from its peers; run this command "
-            "again later (`knoten doc ls` shows the progress).\n",
+            "        %s Run this command again later (`knoten doc ls` shows the progress).\n",
             name, present, total,
-            rc == 0 && in.have_manifest ? "" : " (the file list is on its way)");
+            rc == 0 && in.have_manifest ? "" : " (its list of chunks has not arrived yet)", who);
     }
     if (written != v.nf) {
         code = cli_fail("%u of %u files written to %s.", written, v.nf, dir);
