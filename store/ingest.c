@@ -619,9 +619,10 @@ static int store_object(kn_store *s, MDB_txn *txn, ingest_state *is, const kn_ob
         if ((rc = cursor_put(is->by_ref, key, kl, "", 0)) < 0)
             return rc;
     }
-    if (o->type == KN_T_DOC) /* references to its files' blobs, admission, the wanted list */
-        return kn_blob_doc_added(s, txn, o);
-    return 0;
+    if (o->type == KN_T_DOC /* references to its files' blobs, admission, the wanted list */
+        && (rc = kn_blob_doc_added(s, txn, o)) < 0)
+        return rc;
+    return kn_search_add(s, txn, o);
 }
 
 /*
@@ -634,7 +635,7 @@ static int remove_object(kn_store *s, MDB_txn *txn, const uint8_t id[KN_ID])
     uint8_t kt[KN_IDX_KEY_MAX], ka[KN_IDX_KEY_MAX], ks[KN_IDX_KEY_MAX];
     uint8_t kr[KN_MAX_REFS][KN_IDX_KEY_MAX];
     size_t lt, la, ls, lr = KN_ID + 1 + 8 + KN_ID;
-    uint8_t oid[KN_ID];
+    uint8_t oid[KN_ID], *copy = NULL;
     uint32_t nrefs;
     kn_object o;
     int rc;
@@ -648,17 +649,32 @@ static int remove_object(kn_store *s, MDB_txn *txn, const uint8_t id[KN_ID])
     nrefs = o.nrefs;
     for (uint32_t i = 0; i < nrefs; i++)
         kn_idx_ref(kr[i], &o, i);
+    /* The blob and search hooks read o and write: each gets a view of a copy, not of a page. */
+    if (!(copy = malloc(o.raw_len))) {
+        rc = KN_ENOMEM;
+        goto out;
+    }
+    memcpy(copy, o.raw, o.raw_len);
+    if (kn_object_decode(&o, copy, o.raw_len) < 0) {
+        rc = KN_ECORRUPT;
+        goto out;
+    }
     /* A doc takes its blobs with it unless another live doc references them (blobstore.c). */
     if (o.type == KN_T_DOC && (rc = kn_blob_doc_removed(s, txn, &o)) < 0)
-        return rc;
+        goto out;
+    if ((rc = kn_search_remove(s, txn, &o)) < 0)
+        goto out;
     if ((rc = del_raw(txn, s->db.by_time, kt, lt)) < 0 || (rc = kn_negtree_del(s, txn, kt)) < 0
         || (rc = del_raw(txn, s->db.by_author, ka, la)) < 0
         || (rc = del_raw(txn, s->db.by_space_type, ks, ls)) < 0)
-        return rc;
+        goto out;
     for (uint32_t i = 0; i < nrefs; i++)
         if ((rc = del_raw(txn, s->db.by_ref, kr[i], lr)) < 0)
-            return rc;
-    return del_raw(txn, s->db.objects, oid, KN_ID);
+            goto out;
+    rc = del_raw(txn, s->db.objects, oid, KN_ID);
+out:
+    free(copy);
+    return rc;
 }
 
 /* Deletes every stored object of type `type` that lists target among its refs (by_ref). */

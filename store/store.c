@@ -102,9 +102,12 @@ int kn_store_write(kn_store *s, kn_store_txn_fn fn, void *ctx)
         if (rc)
             return kn_store_mdb_err(rc);
         kn_negtree_cache_reset(s);
+        kn_search_txn_reset(s);
         rc = fn(s, txn, ctx);
         if (rc >= 0) {
-            int frc = kn_negtree_flush(s, txn); /* the tree nodes fn changed */
+            int frc = kn_search_flush(s, txn); /* the postings fn queued */
+            if (frc >= 0)
+                frc = kn_negtree_flush(s, txn); /* the tree nodes fn changed */
             if (frc < 0)
                 rc = frc;
         }
@@ -255,6 +258,11 @@ static const struct {
     { "blob_council", offsetof(kn_store_dbs, blob_council) },
     { "blob_usage", offsetof(kn_store_dbs, blob_usage) },
     { "blob_wanted", offsetof(kn_store_dbs, blob_wanted) },
+    { "search_terms", offsetof(kn_store_dbs, search_terms) }, /* see db_flags */
+    { "search_parts", offsetof(kn_store_dbs, search_parts) },
+    { "search_docs", offsetof(kn_store_dbs, search_docs) },
+    { "search_fwd", offsetof(kn_store_dbs, search_fwd) },
+    { "search_ids", offsetof(kn_store_dbs, search_ids) },
 };
 
 static MDB_dbi *db_by_name(kn_store *s, const char *name)
@@ -263,6 +271,12 @@ static MDB_dbi *db_by_name(kn_store *s, const char *name)
         if (strcmp(db_names[i].name, name) == 0)
             return (MDB_dbi *)((char *)&s->db + db_names[i].off);
     return NULL;
+}
+
+/* The postings of a term are sorted duplicates of one fixed size (search.c). */
+static unsigned db_flags(const char *name)
+{
+    return strcmp(name, "search_terms") == 0 ? MDB_DUPSORT | MDB_DUPFIXED : 0;
 }
 
 static int read_schema_version(kn_store *s, MDB_txn *txn, uint32_t *ver)
@@ -296,33 +310,46 @@ static int write_schema_version(kn_store *s, MDB_txn *txn)
  *           objects (admission rule min(k, M), ingest.c).
  *   3 -> 4  adds the blob databases (blobstore.c) and records the references of
  *           every stored doc object to its files' blobs.
+ *   4 -> 5  adds the search index ("search_*", search.c). kn_search_open marks
+ *           it to be built because the store has no text fingerprint yet; the
+ *           build itself runs after this transaction, in steps, so that a
+ *           large store does not need one huge transaction (kn_search_build).
+ *           The same happens whenever the fingerprint changes (a knoten or
+ *           libstemmer that stems differently).
  */
 static int open_txn(kn_store *s, MDB_txn *txn, void *ctx)
 {
     (void)ctx;
     for (size_t i = 0; i < sizeof db_names / sizeof db_names[0]; i++) {
-        int rc = mdb_dbi_open(txn, db_names[i].name, MDB_CREATE, db_by_name(s, db_names[i].name));
+        int rc = mdb_dbi_open(txn, db_names[i].name, MDB_CREATE | db_flags(db_names[i].name),
+            db_by_name(s, db_names[i].name));
         if (rc)
             return kn_store_mdb_err(rc);
     }
     uint32_t ver = 0;
     int rc = read_schema_version(s, txn, &ver);
-    if (rc == KN_ENOTFOUND)
-        return write_schema_version(s, txn); /* a new store: every database is empty */
+    if (rc == KN_ENOTFOUND) { /* a new store: every database is empty */
+        if ((rc = kn_search_open(s, txn)) < 0)
+            return rc;
+        return write_schema_version(s, txn);
+    }
     if (rc < 0)
         return rc;
     if (ver > KN_STORE_SCHEMA_VERSION)
         return KN_ESCHEMAVER;
     if (ver < 1)
         return KN_ECORRUPT;
-    if (ver == KN_STORE_SCHEMA_VERSION)
-        return 0;
     if (ver < 2 && (rc = kn_negtree_build(s, txn)) < 0)
         return rc;
     if (ver < 3 && (rc = kn_roster_rebuild(s, txn)) < 0) /* after the tree: it may move objects */
         return rc;
     if (ver < 4 && (rc = kn_blob_rebuild(s, txn)) < 0) /* after the roster: councils of docs */
         return rc;
+    /* Every open: a store from before 5 or with another text fingerprint is marked for a build. */
+    if ((rc = kn_search_open(s, txn)) < 0)
+        return rc;
+    if (ver == KN_STORE_SCHEMA_VERSION)
+        return 0;
     return write_schema_version(s, txn);
 }
 
@@ -375,7 +402,7 @@ int kn_store_open(kn_store **out, const char *dir, const kn_store_options *opt)
         rc = mrc == ENOENT ? KN_ENOTFOUND : kn_store_mdb_err(mrc);
         goto out;
     }
-    if ((rc = kn_store_write(s, open_txn, NULL)) < 0)
+    if ((rc = kn_store_write(s, open_txn, NULL)) < 0 || (rc = kn_search_build(s, opt)) < 0)
         goto out;
     *out = s;
     s = NULL;
@@ -397,6 +424,7 @@ void kn_store_close(kn_store *s)
     if (s->env)
         mdb_env_close(s->env);
     kn_negtree_cache_free(s->tree_cache);
+    kn_search_state_free(s->search);
     free(s);
 }
 

@@ -51,9 +51,9 @@
 /*
  * 2: adds the Negentropy tree (negtree.h). 3: adds the roster log and stores
  * member-since (admission rule min(k, M)). 4: adds blob storage (blobstore.h).
- * Older stores are migrated on open.
+ * 5: adds the search index (search.h). Older stores are migrated on open.
  */
-enum { KN_STORE_SCHEMA_VERSION = 4 };
+enum { KN_STORE_SCHEMA_VERSION = 5 };
 
 typedef struct kn_store kn_store;
 
@@ -66,12 +66,20 @@ typedef struct kn_store_options {
      * more fails with KN_EMAPFULL and changes nothing (test_store_faults).
      */
     size_t max_map_size;
+    /*
+     * Called during long work in kn_store_open (building the search index of
+     * an older store): done of total objects, after each step. May be NULL.
+     */
+    void (*progress)(void *ctx, uint64_t done, uint64_t total);
+    void *progress_ctx;
 } kn_store_options;
 
 /*
  * Opens (creating if needed) the store in directory dir, which must exist.
  * Checks the stored schema version: KN_ESCHEMAVER if it is newer than ours.
- * opt may be NULL for defaults.
+ * Migrates an older store; building its search index may take a while
+ * (opt->progress reports it, and an interrupted build resumes on the next
+ * open). opt may be NULL for defaults.
  */
 KN_MUST_USE int kn_store_open(kn_store **out, const char *dir, const kn_store_options *opt);
 void kn_store_close(kn_store *s);

@@ -26,6 +26,8 @@
  *                   (schema 3) every network, admit, revoke and user object that is
  *                   stored or pending only because its author is not a member at its
  *                   created time: the input of the roster pass (ingest.c)
+ *   search_terms, search_parts, search_docs, search_fwd, search_ids
+ *                   (schema 5) the search index; layouts in search.c
  *
  * Blobs (schema 4; blobstore.c, docs/blobs.md):
  *
@@ -66,9 +68,11 @@ typedef struct kn_store_dbs {
     MDB_dbi objects, by_time, by_author, by_space_type, by_ref, tombstones, pending, pending_by_dep,
         membership, users, meta, settings, negtree, roster, blob_manifest, blob_chunks, blob_state,
         blob_refs, blob_council, blob_usage, blob_wanted;
+    MDB_dbi search_terms, search_parts, search_docs, search_fwd, search_ids;
 } kn_store_dbs;
 
 typedef struct kn_negtree_cache kn_negtree_cache;
+typedef struct kn_search_state kn_search_state;
 
 struct kn_store {
     MDB_env *env;
@@ -79,6 +83,7 @@ struct kn_store {
     int fail_code; /* kn_store_debug_fail_writes: the KN_E code the next commits fail with */
     unsigned fail_count;
     kn_negtree_cache *tree_cache; /* negtree.c: tree nodes of the open write txn; owned */
+    kn_search_state *search; /* search.c: text analysis and the open write txn's postings; owned */
 };
 
 /* ---- bytes ---- */
@@ -195,5 +200,29 @@ KN_MUST_USE int kn_negtree_flush(kn_store *s, MDB_txn *txn);
 /* Forgets the cached nodes (transaction start, abort, or a tree being replaced). */
 void kn_negtree_cache_reset(kn_store *s);
 void kn_negtree_cache_free(kn_negtree_cache *c);
+
+/*
+ * The search index (search.c), kept in step with the objects database
+ * inside the caller's write transaction: kn_search_add when an object is
+ * stored (store_object), kn_search_remove before it is deleted
+ * (remove_object); both ignore types that are not indexed. Both copy what
+ * they need from o before their first write, so o may point into a page.
+ * Postings are buffered per transaction: kn_store_write() calls
+ * kn_search_txn_reset() when a transaction begins and kn_search_flush()
+ * before the commit.
+ */
+KN_MUST_USE int kn_search_add(kn_store *s, MDB_txn *txn, const kn_object *o);
+KN_MUST_USE int kn_search_remove(kn_store *s, MDB_txn *txn, const kn_object *o);
+KN_MUST_USE int kn_search_flush(kn_store *s, MDB_txn *txn);
+void kn_search_txn_reset(kn_store *s);
+void kn_search_state_free(kn_search_state *st);
+/*
+ * In open's transaction: compares the stored text fingerprint with this
+ * build's and, if they differ (also for a store from before schema 4),
+ * empties the index and marks it to be built.
+ */
+KN_MUST_USE int kn_search_open(kn_store *s, MDB_txn *txn);
+/* After open: builds a marked index in transactions of 1,000 objects, reporting progress. */
+KN_MUST_USE int kn_search_build(kn_store *s, const kn_store_options *opt);
 
 #endif

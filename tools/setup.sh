@@ -22,6 +22,7 @@ packages=(
     libcmocka-dev
     clang libclang-rt-14-dev clang-format   # libFuzzer targets, sanitizers, formatting
     python3 python3-dissononce python3-cryptography  # independent Noise peer and signer for tests
+    libstemmer-dev                            # Snowball stemmers for the search index
     lmdb-utils iproute2 procps
     libinih-dev                             # the configuration file (node/config.c)
     libcmark-dev                            # Markdown, rendered safely (forums, feeds)

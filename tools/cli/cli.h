@@ -119,6 +119,8 @@ int cli_account_create(kn_cli *cli, kn_datadir *dd, const uint8_t user[32], cons
     bool admin, bool password_stdin, bool activation);
 /* Documents with files (cmd_doc.c): publish, ls, get, versions, retract, limits, policy. */
 int cmd_doc(kn_cli *cli, int argc, char **argv);
+/* `knoten search` (cmd_search.c): full-text search with filters. */
+int cmd_search(kn_cli *cli, int argc, char **argv);
 
 #endif
 

@@ -323,6 +323,26 @@ const cli_command cli_commands[] = {
         "  --author KEY      only objects by this key (64 hex digits)\n"
         "  --limit N         at most N objects (default 100, 0 for all)\n"
         "  --json            one JSON object per line\n" DATA_HELP },
+    { "search", cmd_search, "search titles, texts, tags and file names",
+        "knoten search WORDS... [--area AREA] [--type TYPE] [--council KEY|NAME]\n"
+        "              [--since DATE] [--until DATE] [--limit N] [--json] [--data DIR]\n\n"
+        "Finds threads, posts, links, documents, polls, events and users (by name, role\n"
+        "and expertise) that contain every word, best first: a word in the title counts\n"
+        "more than in the tags, and more than in the text. German and English words are\n"
+        "found in their other forms (Gewerbesteuern finds Gewerbesteuer, Bescheide finds\n"
+        "Bescheid), umlauts match ae, oe, ue and the sharp s matches ss, and a word also\n"
+        "finds the compounds it is part of (Steuer finds Gewerbesteuer, after the exact\n"
+        "matches).\n"
+        "Only the newest version of an edited object is shown. If nothing contains every\n"
+        "word, the results with the most of them are shown, and the command says so.\n\n"
+        "  --area AREA       only this area (also --space)\n"
+        "  --type TYPE       doc, thread, post, link, poll, event or user\n"
+        "  --council C       only what this council or its staff published: its key\n"
+        "                    (64 hex digits) or its name as in `knoten members`\n"
+        "  --since DATE      created on or after DATE: 2026-11-01 or 2026-11-01T08:00 (UTC)\n"
+        "  --until DATE      created before the end of DATE (or before DATE THH:MM)\n"
+        "  --limit N         at most N results (default 20, at most 1000)\n"
+        "  --json            one JSON object per result and line\n" DATA_HELP },
     { "show", cmd_show, "show one object",
         "knoten show ID [--json | --html] [--data DIR]\n\n"
         "Shows an object with its fields, which version it is, and what points to it\n"
