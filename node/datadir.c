@@ -170,8 +170,28 @@ out:
     return rc;
 }
 
+/*
+ * Progress of long work when the store opens (building the search index of
+ * a store from an older knoten), for the administrator waiting on `knoten`:
+ * a line every 10 percent, for stores large enough to take a while.
+ */
+static void open_progress(void *ctx, uint64_t done, uint64_t total)
+{
+    unsigned *next = ctx; /* the next percentage worth a line */
+    if (total < KN_DATADIR_PROGRESS_MIN)
+        return;
+    unsigned pct = (unsigned)(done * 100 / total);
+    if (pct < *next && done < total)
+        return;
+    fprintf(stderr, "knoten: building the search index: %llu of %llu objects (%u%%)\n",
+        (unsigned long long)done, (unsigned long long)total, pct);
+    *next = pct / 10 * 10 + 10;
+}
+
 int kn_datadir_open(kn_datadir *dd, const char *path, const kn_store_options *opt)
 {
+    kn_store_options with_progress = { 0 };
+    unsigned next_pct = 0;
     char p[KN_PATH_MAX];
     uint8_t seed[32];
     int rc;
@@ -191,7 +211,13 @@ int kn_datadir_open(kn_datadir *dd, const char *path, const kn_store_options *op
         goto out;
     if ((rc = join(p, path, "store")) < 0 || (rc = kn_datadir_mkdir(p)) < 0)
         goto out;
-    rc = kn_store_open(&dd->store, p, opt);
+    if (opt)
+        with_progress = *opt;
+    if (!with_progress.progress) {
+        with_progress.progress = open_progress;
+        with_progress.progress_ctx = &next_pct;
+    }
+    rc = kn_store_open(&dd->store, p, &with_progress);
 out:
     kn_memzero(seed, sizeof seed);
     if (rc < 0)

@@ -47,7 +47,13 @@ bool kn_datadir_exists(const char *path);
  */
 KN_MUST_USE int kn_datadir_create(const char *path, const kn_env *env, const uint8_t *network_key);
 
-/* Loads the keys and opens the store. dd is the caller's; close with kn_datadir_close. */
+/*
+ * Loads the keys and opens the store. dd is the caller's; close with
+ * kn_datadir_close. Unless opt sets a progress callback, a store that needs
+ * long work on open (building its search index) reports it on stderr once
+ * it holds KN_DATADIR_PROGRESS_MIN objects or more.
+ */
+enum { KN_DATADIR_PROGRESS_MIN = 10000 };
 KN_MUST_USE int kn_datadir_open(kn_datadir *dd, const char *path, const kn_store_options *opt);
 void kn_datadir_close(kn_datadir *dd);
 
