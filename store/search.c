@@ -435,25 +435,6 @@ static const type_fields *fields_of(kn_otype t)
     return NULL;
 }
 
-/*
- * The ref naming the previous version for the types that have versions:
- * doc, thread, link and event with one ref, post with three (docs/objects.md).
- */
-static const uint8_t *prev_ref(const kn_object *o)
-{
-    switch (o->type) {
-    case KN_T_DOC:
-    case KN_T_THREAD:
-    case KN_T_LINK:
-    case KN_T_EVENT:
-        return o->nrefs == 1 ? o->refs[0] : NULL;
-    case KN_T_POST:
-        return o->nrefs == 3 ? o->refs[2] : NULL;
-    default:
-        return NULL;
-    }
-}
-
 static bool has_versions(kn_otype t)
 {
     return t == KN_T_DOC || t == KN_T_THREAD || t == KN_T_LINK || t == KN_T_EVENT || t == KN_T_POST;
@@ -655,7 +636,7 @@ static int supersedes(kn_store *s, MDB_txn *txn, const uint8_t later[KN_ID],
         return 0;
     if (rc < 0)
         return rc;
-    const uint8_t *p = prev_ref(&o);
+    const uint8_t *p = kn_object_previous(&o);
     return p && o.type == type && memcmp(p, earlier, KN_ID) == 0
         && memcmp(o.author, author, KN_KEY) == 0;
 }
@@ -807,7 +788,7 @@ int kn_search_add(kn_store *s, MDB_txn *txn, const kn_object *o)
     memcpy(pseudo + 2, council, KN_KEY);
     if ((rc = doc_term(st, (const char *)pseudo, 2 + KN_KEY, 0)) < 0)
         return rc;
-    if ((rc = prev_docno(s, txn, prev_ref(o), type, author, &prev)) < 0)
+    if ((rc = prev_docno(s, txn, kn_object_previous(o), type, author, &prev)) < 0)
         return rc;
     if (has_versions(type) && (rc = count_newer(s, txn, id, type, author, &newer)) < 0)
         return rc;
@@ -943,7 +924,7 @@ int kn_search_remove(kn_store *s, MDB_txn *txn, const kn_object *o)
 {
     kn_search_state *st;
     uint8_t id[KN_ID], author[KN_KEY], prev_id[KN_ID], key[DOCNO_LEN], *fwd = NULL;
-    const uint8_t *pr = prev_ref(o);
+    const uint8_t *pr = kn_object_previous(o);
     kn_otype type = o->type;
     uint64_t docno, prev = 0;
     uint32_t dl = 0;
