@@ -253,7 +253,8 @@ static int decide(kn_store *s, MDB_txn *txn, const uint8_t c[KN_KEY], const uint
     uint64_t used;
     int rc;
 
-    if (size > KN_BLOB_SIZE_MAX || (size == 0 && memcmp(b, KN_BLOB_EMPTY_ID, KN_BLOB_ID) != 0)) {
+    /* Only the empty file has 0 chunks, and its id is only that of 0 chunks. */
+    if (size > KN_BLOB_SIZE_MAX || (size == 0) != (memcmp(b, KN_BLOB_EMPTY_ID, KN_BLOB_ID) == 0)) {
         *adm = KN_BLOB_REFUSED_INVALID;
         return 0;
     }
@@ -1049,6 +1050,70 @@ out:
     return rc;
 }
 
+/*
+ * A manifest that matches the blob id proves how many chunks the blob has
+ * (nobody can find another hash list with the same id), though not the exact
+ * size within the last chunk. A council's accepted reference whose size
+ * calls for another number of chunks can therefore never complete: it is
+ * marked invalid, its bytes leave the council's usage, and the blob leaves
+ * the wanted list unless another reference still fits. This keeps a doc
+ * with a wrong size from being fetched from peer after peer forever.
+ */
+static int invalidate_sizes(kn_store *s, MDB_txn *txn, const uint8_t id[KN_BLOB_ID], uint32_t n)
+{
+    MDB_cursor *c = NULL;
+    uint8_t start[REF_KEY], (*councils)[KN_KEY] = NULL;
+    size_t nc = 0, cap = 0;
+    int rc;
+
+    if ((rc = kn_store_mdb_err(mdb_cursor_open(txn, s->db.blob_refs, &c))) < 0)
+        return rc;
+    memcpy(start, id, KN_BLOB_ID);
+    memset(start + KN_BLOB_ID, 0, KN_ID);
+    MDB_val k = { sizeof start, start }, v;
+    for (rc = mdb_cursor_get(c, &k, &v, MDB_SET_RANGE); rc == 0 && prefixed(&k, id, KN_BLOB_ID);
+         rc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
+        if (v.mv_size != REF_REC) {
+            rc = KN_ECORRUPT;
+            goto out;
+        }
+        if (nc == cap) {
+            size_t ncap = cap ? cap * 2 : 8;
+            void *nn = realloc(councils, ncap * KN_KEY);
+            if (!nn) {
+                rc = KN_ENOMEM;
+                goto out;
+            }
+            councils = nn;
+            cap = ncap;
+        }
+        memcpy(councils[nc++], v.mv_data, KN_KEY); /* copied: the writes below move pages */
+    }
+    if (rc != 0 && rc != MDB_NOTFOUND) {
+        rc = kn_store_mdb_err(rc);
+        goto out;
+    }
+    mdb_cursor_close(c);
+    c = NULL;
+    rc = 0;
+    for (size_t i = 0; i < nc; i++) {
+        council_rec cr;
+        if ((rc = council_get(s, txn, councils[i], id, &cr)) < 0)
+            goto out;
+        if (cr.adm != KN_BLOB_ACCEPTED || kn_blob_nchunks(cr.size) == n)
+            continue;
+        cr.adm = KN_BLOB_REFUSED_INVALID;
+        if ((rc = council_put(s, txn, councils[i], id, &cr)) < 0
+            || (rc = usage_add(s, txn, councils[i], cr.size, true)) < 0)
+            goto out;
+    }
+    rc = settle(s, txn, id);
+out:
+    mdb_cursor_close(c);
+    free(councils);
+    return rc;
+}
+
 static int manifest_txn(kn_store *s, MDB_txn *txn, void *ctx)
 {
     struct manifest_ctx *a = ctx;
@@ -1067,8 +1132,15 @@ static int manifest_txn(kn_store *s, MDB_txn *txn, void *ctx)
     }
     if (rc != KN_ENOTFOUND)
         return rc;
-    if (!a->staged_ms && (rc = accepted_with_size(s, txn, a->id, a->size)) < 0)
-        return rc;
+    if (!a->staged_ms && (rc = accepted_with_size(s, txn, a->id, a->size)) < 0) {
+        if (rc != KN_EINVAL)
+            return rc;
+        /* Commit what the hash-checked chunk count proves about the docs' sizes. */
+        if ((rc = invalidate_sizes(s, txn, a->id, a->n)) < 0)
+            return rc;
+        a->result = KN_EINVAL;
+        return 0;
+    }
     size_t len = kn_blob_manifest_len(a->size);
     v.mv_size = len;
     if ((rc = kn_store_mdb_err(mdb_put(txn, s->db.blob_manifest, &k, &v, MDB_RESERVE))) < 0)

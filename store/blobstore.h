@@ -108,7 +108,8 @@ typedef enum kn_blob_admission {
     KN_BLOB_REFUSED_SIZE = 2, /* larger than the per-file maximum */
     KN_BLOB_REFUSED_QUOTA = 3, /* would take the council over its quota */
     KN_BLOB_REFUSED_INVALID = 4, /* the doc's size cannot be right (above KN_BLOB_SIZE_MAX,
-                                    0 with a non-empty id, or not the manifest's size) */
+                                    0 with a non-empty id or the reverse, not the manifest's
+                                    size, or another number of chunks than the blob has) */
 } kn_blob_admission;
 
 /* A sentence for a refusal, e.g. "larger than this node's per-file limit". */
@@ -164,7 +165,11 @@ KN_MUST_USE int kn_blob_admit_check(kn_store *s, const uint8_t council[KN_KEY],
  * against id (KN_EHASH) and the size a referencing doc gives (KN_EINVAL if no
  * reference has this size); KN_ENOTFOUND if no live doc references id,
  * KN_EQUOTA if every reference was refused. KN_BLOB_STORED or
- * KN_BLOB_DUPLICATE.
+ * KN_BLOB_DUPLICATE. On KN_EINVAL the hash-checked chunk count still counts:
+ * references whose size needs another number of chunks are marked
+ * KN_BLOB_REFUSED_INVALID (that doc is wrong, not the peer), so the blob
+ * is not wanted for them any more; a size that differs only within the last
+ * chunk cannot be judged here and changes nothing.
  */
 KN_MUST_USE int kn_blob_put_manifest(
     kn_store *s, const uint8_t id[KN_BLOB_ID], uint64_t size, const uint8_t *hashes, uint32_t n);

@@ -747,6 +747,54 @@ static void test_migration(void **state)
     fx_done(&fs);
 }
 
+/* A doc whose size does not fit its blob: proven wrong by a hash-checked manifest, not fetched. */
+static void test_wrong_sizes(void **state)
+{
+    (void)state;
+    fx_store fs;
+    fx_key a, b;
+    fx_obj net, d1, d2, d3;
+    fx_file f, empty;
+    kn_blob_info in;
+    uint64_t used;
+
+    two_nodes(&fs, &a, &b, &net);
+    file_make(&f, 3 * KN_BLOB_CHUNK + 10, 4, false);
+    file_make(&empty, 0, 0, false);
+    /* Three more chunks than the blob has: the peer's (true) manifest proves the doc wrong. */
+    uint64_t more = f.size + 3 * KN_BLOB_CHUNK;
+    fx_doc(&d1, &b, 2000, &f, 1, &more, NULL);
+    assert_put(&fs, &d1, KN_PUT_STORED);
+    assert_int_equal(kn_blob_info_get(fs.s, f.id, b.pk, &in), 0);
+    assert_true(in.wanted);
+    assert_rc(KN_EINVAL, kn_blob_put_manifest(fs.s, f.id, f.size, f.hashes, f.n));
+    assert_int_equal(kn_blob_info_get(fs.s, f.id, b.pk, &in), 0);
+    assert_int_equal(in.admission, KN_BLOB_REFUSED_INVALID);
+    assert_false(in.wanted);
+    assert_false(in.have_manifest);
+    assert_int_equal(kn_blob_usage(fs.s, b.pk, &used), 0);
+    assert_int_equal(used, 0);
+    /* One byte less: the same number of chunks, so nothing can be judged; still wanted. */
+    uint64_t less = f.size - 1;
+    fx_doc(&d2, &a, 2100, &f, 1, &less, NULL);
+    assert_put(&fs, &d2, KN_PUT_STORED);
+    assert_rc(KN_EINVAL, kn_blob_put_manifest(fs.s, f.id, f.size, f.hashes, f.n));
+    assert_int_equal(kn_blob_info_get(fs.s, f.id, a.pk, &in), 0);
+    assert_int_equal(in.admission, KN_BLOB_ACCEPTED);
+    assert_true(in.wanted);
+    /* The empty file's id with a size: refused at once. */
+    uint64_t five = 5;
+    fx_doc(&d3, &b, 2200, &empty, 1, &five, NULL);
+    assert_put(&fs, &d3, KN_PUT_STORED);
+    assert_int_equal(kn_blob_info_get(fs.s, empty.id, b.pk, &in), 0);
+    assert_int_equal(in.admission, KN_BLOB_REFUSED_INVALID);
+    assert_false(in.wanted);
+    check_ok(&fs);
+    file_free(&f);
+    file_free(&empty);
+    fx_done(&fs);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -758,6 +806,7 @@ int main(void)
         cmocka_unit_test(test_request_and_empty),
         cmocka_unit_test(test_gc),
         cmocka_unit_test(test_migration),
+        cmocka_unit_test(test_wrong_sizes),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
