@@ -1,6 +1,6 @@
 """Checks of documents over HTTP against one running node (called by http_docs.sh).
 
-usage: http_docs_check.py BASE-URL IDENTITY-KEY-FILE
+usage: http_docs_check.py BASE-URL IDENTITY-KEY-FILE OUT-FILE
 The node has the logins erika and max (password geheim-passwort), both staff.
 Uploads in pieces (order, bounds, CSRF), publishing, listing (newest version
 per chain, filters), the detail with versions, downloads (byte-identical,
@@ -225,4 +225,15 @@ st, _, b = erika.req("POST", "/api/docs", {"title": "Leer", "space": "Test", "fi
 check(st == 201, "doc with an empty file: %d %s" % (st, b))
 st, _, b = erika.req("GET", "/api/docs/%s/files/0" % json.loads(b)["id"])
 check(st == 200 and b == b"", "empty download: %d" % st)
+
+# Left for the shell script: an unfinished upload (its part file must go at
+# shutdown) and a published doc with a big file to download slowly.
+u6 = erika.req("POST", "/api/uploads", {"name": "halb.bin", "size": 3 << 20})
+check(u6[0] == 201, "unfinished upload")
+st, _, _ = erika.req("PUT", "/api/uploads/%s?offset=0" % json.loads(u6[2])["id"], big[:1 << 20])
+check(st == 200, "first piece of the unfinished upload")
+u7 = erika.upload("gross.bin", big, "application/octet-stream")
+st, _, b = erika.req("POST", "/api/docs", {"title": "Groß", "space": "Test", "files": [u7]})
+check(st == 201, "doc with a big file: %d" % st)
+open(sys.argv[3], "w").write("/api/docs/%s/files/0\n%s\n" % (json.loads(b)["id"], erika.cookie_header()))
 print("http_docs_check: ok")

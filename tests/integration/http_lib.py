@@ -30,11 +30,16 @@ def headers_of(msg):
 class Client:
     def __init__(self, base, login, password="geheim-passwort"):
         self.base = base
+        self.jar = http.cookiejar.CookieJar()
         self.op = urllib.request.build_opener(
-            urllib.request.HTTPCookieProcessor(http.cookiejar.CookieJar()), NoRedirect)
+            urllib.request.HTTPCookieProcessor(self.jar), NoRedirect)
         st, _, b = self.req("POST", "/api/login", {"login": login, "password": password})
         check(st == 200, "login %s: %d %s" % (login, st, b))
         self.csrf = json.loads(b)["csrf"]
+
+    def cookie_header(self):
+        """The session as a Cookie header value, for clients outside this one."""
+        return "; ".join("%s=%s" % (c.name, c.value) for c in self.jar)
 
     def req(self, method, path, body=None, headers=None, ctype=None, csrf=True):
         h = dict(headers or {})
