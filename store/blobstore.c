@@ -1302,6 +1302,66 @@ int kn_blob_put_chunks(kn_store *s, const kn_blob_chunk_in *c, size_t n, int *re
     return rc;
 }
 
+struct batch_ctx {
+    const kn_blob_manifest_in *m;
+    size_t nm;
+    const int *checked; /* kn_blob_manifest_check of each, done before the transaction */
+    int *mresults;
+    struct chunks_ctx chunks;
+};
+
+static int batch_txn(kn_store *s, MDB_txn *txn, void *ctx)
+{
+    struct batch_ctx *a = ctx;
+    for (size_t i = 0; i < a->nm; i++) {
+        if (a->checked[i] < 0) {
+            a->mresults[i] = a->checked[i];
+            continue;
+        }
+        struct manifest_ctx mc = { a->m[i].blob, a->m[i].size, a->m[i].hashes, a->m[i].n, 0, 0 };
+        int rc = manifest_txn(s, txn, &mc);
+        if (rc < 0 && rc != KN_ENOTFOUND && rc != KN_EQUOTA && rc != KN_EINVAL)
+            return rc;
+        a->mresults[i] = rc < 0 ? rc : mc.result;
+    }
+    return chunks_txn(s, txn, &a->chunks);
+}
+
+int kn_blob_put_batch(kn_store *s, const kn_blob_manifest_in *m, size_t nm, int *mresults,
+    const kn_blob_chunk_in *c, size_t nc, int *cresults)
+{
+    if (!s || (nm && (!m || !mresults)) || (nc && (!c || !cresults)) || nm > KN_BLOB_BATCH_MAX
+        || nc > KN_BLOB_BATCH_MAX)
+        return KN_EINVAL;
+    for (size_t i = 0; i < nc; i++)
+        if (!c[i].blob || (c[i].len && !c[i].data) || c[i].len > KN_BLOB_CHUNK)
+            return KN_EINVAL;
+    for (size_t i = 0; i < nm; i++)
+        if (!m[i].blob || (m[i].n && !m[i].hashes))
+            return KN_EINVAL;
+    if (nm == 0 && nc == 0)
+        return 0;
+    /* Check and hash before the transaction: kn_store_write may run it twice (map growth). */
+    int *checked = malloc(nm * sizeof *checked + 1);
+    uint8_t(*hash)[KN_BLOB_HASH] = malloc(nc * KN_BLOB_HASH + 1);
+    int rc = checked && hash ? 0 : KN_ENOMEM;
+    for (size_t i = 0; rc == 0 && i < nm; i++)
+        checked[i] = kn_blob_manifest_check(m[i].size, m[i].hashes, m[i].n, m[i].blob);
+    for (size_t i = 0; rc == 0 && i < nc; i++) {
+        if (c[i].hash)
+            memcpy(hash[i], c[i].hash, KN_BLOB_HASH);
+        else
+            kn_blob_chunk_hash(hash[i], c[i].data, c[i].len);
+    }
+    struct batch_ctx a
+        = { m, nm, checked, mresults, { c, nc, (const uint8_t(*)[KN_BLOB_HASH])hash, cresults } };
+    if (rc == 0)
+        rc = kn_store_write(s, batch_txn, &a);
+    free(checked);
+    free(hash);
+    return rc;
+}
+
 int kn_blob_put_chunk(
     kn_store *s, const uint8_t id[KN_BLOB_ID], uint32_t index, const uint8_t *data, uint32_t len)
 {

@@ -213,6 +213,27 @@ typedef struct kn_blob_chunk_in {
 enum { KN_BLOB_BATCH_MAX = 256 };
 KN_MUST_USE int kn_blob_put_chunks(kn_store *s, const kn_blob_chunk_in *c, size_t n, int *results);
 
+/* A manifest from a peer, for kn_blob_put_batch (pointers borrowed for the call). */
+typedef struct kn_blob_manifest_in {
+    const uint8_t *blob; /* KN_BLOB_ID bytes */
+    uint64_t size;
+    const uint8_t *hashes; /* n * KN_BLOB_HASH bytes */
+    uint32_t n;
+} kn_blob_manifest_in;
+
+/*
+ * kn_blob_put_manifest for nm manifests, then kn_blob_put_chunks for nc
+ * chunks (which may belong to those blobs), all in one write transaction:
+ * the network side stores many small files with one commit instead of two
+ * each. mresults[i] and cresults[i] receive what the single calls would
+ * return for that item (a refused manifest does not stop the others; its
+ * chunks then get KN_ENOTFOUND). Returns 0, or a negative code if the
+ * transaction failed (then nothing is stored). nm and nc at most
+ * KN_BLOB_BATCH_MAX each. Callers: node/blobfetch_lmdb.c.
+ */
+KN_MUST_USE int kn_blob_put_batch(kn_store *s, const kn_blob_manifest_in *m, size_t nm,
+    int *mresults, const kn_blob_chunk_in *c, size_t nc, int *cresults);
+
 /* One chunk (its own transaction); returns its result as above. */
 KN_MUST_USE int kn_blob_put_chunk(
     kn_store *s, const uint8_t id[KN_BLOB_ID], uint32_t index, const uint8_t *data, uint32_t len);

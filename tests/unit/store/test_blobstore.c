@@ -329,6 +329,68 @@ static void test_remote_fetch(void **state)
     fx_done(&fs);
 }
 
+/*
+ * kn_blob_put_batch: manifests and chunks of several remote files in one
+ * transaction, each refused or stored as the single calls would do it.
+ */
+static void test_put_batch(void **state)
+{
+    (void)state;
+    fx_store fs;
+    fx_key a, b;
+    fx_obj net, d1, d2;
+    fx_file f1, f2, other;
+    two_nodes(&fs, &a, &b, &net);
+    file_make(&f1, 1000, 1, false);
+    file_make(&f2, 2 * KN_BLOB_CHUNK + 7, 2, false);
+    file_make(&other, 500, 3, false); /* no doc references it */
+    fx_doc(&d1, &b, 2000, &f1, 1, NULL, NULL);
+    fx_doc(&d2, &b, 2001, &f2, 1, NULL, NULL);
+    assert_put(&fs, &d1, KN_PUT_STORED);
+    assert_put(&fs, &d2, KN_PUT_STORED);
+
+    kn_blob_manifest_in m[3] = { { f1.id, f1.size, f1.hashes, f1.n },
+        { f2.id, f2.size, f2.hashes, f2.n }, { other.id, other.size, other.hashes, other.n } };
+    kn_blob_chunk_in c[4]
+        = { { f1.id, 0, f1.data, 1000, NULL }, { f2.id, 0, f2.data, KN_BLOB_CHUNK, NULL },
+              { f2.id, 2, f2.data + 2 * KN_BLOB_CHUNK, 7, NULL },
+              { other.id, 0, other.data, 500, NULL } };
+    int mres[3], cres[4];
+    assert_int_equal(kn_blob_put_batch(fs.s, m, 3, mres, c, 4, cres), 0);
+    assert_int_equal(mres[0], KN_BLOB_STORED);
+    assert_int_equal(mres[1], KN_BLOB_STORED);
+    assert_rc(KN_ENOTFOUND, mres[2]); /* nobody asked for it */
+    assert_int_equal(cres[0], KN_BLOB_STORED);
+    assert_int_equal(cres[1], KN_BLOB_STORED);
+    assert_int_equal(cres[2], KN_BLOB_STORED);
+    assert_rc(KN_ENOTFOUND, cres[3]);
+    assert_int_equal(kn_blob_is_complete(fs.s, f1.id), 1);
+    assert_int_equal(kn_blob_is_complete(fs.s, f2.id), 0);
+
+    /* A manifest that fails its checks, and a duplicate; the last chunk completes f2. */
+    uint8_t *bad = malloc((size_t)f2.n * KN_BLOB_HASH);
+    memcpy(bad, f2.hashes, (size_t)f2.n * KN_BLOB_HASH);
+    bad[0] ^= 1;
+    kn_blob_manifest_in m2[2]
+        = { { f2.id, f2.size, bad, f2.n }, { f1.id, f1.size, f1.hashes, f1.n } };
+    kn_blob_chunk_in c2[1]
+        = { { f2.id, 1, f2.data + KN_BLOB_CHUNK, KN_BLOB_CHUNK, f2.hashes + KN_BLOB_HASH } };
+    assert_int_equal(kn_blob_put_batch(fs.s, m2, 2, mres, c2, 1, cres), 0);
+    assert_rc(KN_EHASH, mres[0]);
+    assert_int_equal(mres[1], KN_BLOB_DUPLICATE);
+    assert_int_equal(cres[0], KN_BLOB_STORED);
+    assert_int_equal(kn_blob_is_complete(fs.s, f2.id), 1);
+    assert_file_equal(&fs, &f1);
+    assert_file_equal(&fs, &f2);
+    assert_rc(KN_EINVAL, kn_blob_put_batch(fs.s, m2, KN_BLOB_BATCH_MAX + 1, mres, c2, 1, cres));
+    assert_int_equal(kn_blob_put_batch(fs.s, NULL, 0, NULL, NULL, 0, NULL), 0);
+    free(bad);
+    file_free(&f1);
+    file_free(&f2);
+    file_free(&other);
+    fx_done(&fs);
+}
+
 /* Does the file data.mdb in dir contain the marker? */
 static bool file_has_marker(const char *dir)
 {
@@ -800,6 +862,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_local_publish),
         cmocka_unit_test(test_remote_fetch),
+        cmocka_unit_test(test_put_batch),
         cmocka_unit_test(test_retract_purges),
         cmocka_unit_test(test_revoke_purges),
         cmocka_unit_test(test_limits),
