@@ -32,6 +32,7 @@
 
 enum {
     EVENTS_MAX = 256,
+    MAN_PEER_MAX = 64, /* manifest pages asked of one peer at once */
     LACK_SHIFT_MAX = 5, /* the blob-none backoff grows to lack_ms * 32 */
     INBOX_WAIT_MS = 50, /* a held chunk waits at most this long for a larger store write */
     RETRY_NOBODY_MS = 5000, /* a blob nobody could give is not started again before */
@@ -51,10 +52,12 @@ typedef struct sreq {
 
 typedef struct bpeer {
     bool live;
+    unsigned man_out; /* manifest pages asked of it */
     bool faulted; /* reported by take_fault */
     bool fault_due;
     uint64_t id;
     unsigned inflight; /* chunks asked of it */
+    uint64_t inflight_bytes; /* ... and their bytes */
     uint64_t wait_since; /* its last answer, or our first request while nothing was out */
     unsigned late_allow; /* answers it may still send to requests we gave up on */
     sreq *sq; /* KN_BLOBFETCH_SERVE_QUEUE entries once it asked for something */
@@ -88,6 +91,8 @@ typedef struct fblob {
     uint64_t gave_mask;
     uint64_t started_ms, idle_since;
     uint32_t had, fetched;
+    uint32_t inbox_n; /* its chunks in the inbox */
+    bool man_unsaved; /* its manifest waits in the inbox too (put_batch) */
 } fblob;
 
 typedef struct wanted_rec {
@@ -113,9 +118,11 @@ struct kn_blobfetch {
     uint64_t next_rescan;
     bool dirty; /* something changed that may let requests go out */
     held *inbox; /* cfg.inbox_max */
-    size_t ninbox;
-    uint64_t inbox_since;
+    size_t ninbox, inbox_len; /* chunks held, their bytes */
+    unsigned nmbox; /* blobs whose manifest waits to be stored with the chunks */
+    uint64_t inbox_since; /* when the oldest of them came */
     unsigned inflight;
+    uint64_t inflight_bytes;
     unsigned rotate;
     kn_mp_out out;
     /* serving: "blob-none" answers gathered for one blob */
@@ -251,10 +258,13 @@ static void chunk_set(fblob *b, uint32_t i, uint8_t st)
 static void unask(kn_blobfetch *f, fblob *b, uint32_t i, bool late_ok)
 {
     bpeer *p = &f->peers[b->cpeer[i]];
+    uint64_t len = chunk_len(b, i);
     if (p->inflight)
         p->inflight--;
     if (f->inflight)
         f->inflight--;
+    p->inflight_bytes -= p->inflight_bytes < len ? p->inflight_bytes : len;
+    f->inflight_bytes -= f->inflight_bytes < len ? f->inflight_bytes : len;
     if (late_ok)
         p->late_allow++;
     b->cpeer[i] = PEER_NONE;
@@ -269,6 +279,8 @@ static void unask_all(kn_blobfetch *f, fblob *b, int slot, bool late_ok)
         && (slot == PEER_NONE || b->man_peer == slot)) {
         if (late_ok)
             f->peers[b->man_peer].late_allow++;
+        if (f->peers[b->man_peer].man_out)
+            f->peers[b->man_peer].man_out--;
         b->man_peer = PEER_NONE;
         f->dirty = true;
     }
@@ -285,12 +297,15 @@ static void inbox_drop_blob(kn_blobfetch *f, int bslot)
 {
     size_t k = 0;
     for (size_t i = 0; i < f->ninbox; i++) {
-        if (f->inbox[i].blob == bslot)
+        if (f->inbox[i].blob == bslot) {
+            f->inbox_len -= f->inbox[i].len;
             free(f->inbox[i].data);
-        else
+        } else {
             f->inbox[k++] = f->inbox[i];
+        }
     }
     f->ninbox = k;
+    f->blobs[bslot].inbox_n = 0;
 }
 
 /* Stops fetching b (what is stored stays); it may start again at retry_at. */
@@ -298,6 +313,8 @@ static void deactivate(kn_blobfetch *f, fblob *b, uint64_t retry_at)
 {
     unask_all(f, b, PEER_NONE, true);
     inbox_drop_blob(f, (int)(b - f->blobs));
+    if (b->man_unsaved)
+        f->nmbox--;
     wanted_rec *w = kn_idmap_get(&f->wanted, b->id);
     if (w) {
         w->active = 0;
@@ -341,8 +358,11 @@ static void complete(kn_blobfetch *f, fblob *b, uint64_t now)
     kn_idmap_del(&f->wanted, id);
 }
 
-/* b has its manifest (hashes, n, size): from now on chunks; the store says which it holds. */
-static int to_chunks(kn_blobfetch *f, fblob *b, uint64_t now)
+/*
+ * b has its manifest (hashes, n, size): from now on chunks; the store says
+ * which it holds, unless the manifest is fresh (then it holds none).
+ */
+static int to_chunks(kn_blobfetch *f, fblob *b, bool fresh, uint64_t now)
 {
     uint8_t *bits = calloc((size_t)b->n / 8 + 1, 1);
     b->cst = calloc((size_t)b->n + 1, 1);
@@ -351,7 +371,7 @@ static int to_chunks(kn_blobfetch *f, fblob *b, uint64_t now)
         free(bits);
         return KN_ENOMEM;
     }
-    int rc = f->cfg.store.present(f->cfg.store.ctx, b->id, bits, b->n);
+    int rc = fresh ? 0 : f->cfg.store.present(f->cfg.store.ctx, b->id, bits, b->n);
     if (rc < 0) {
         free(bits);
         return rc;
@@ -412,7 +432,7 @@ static void activate(
             rc = 0;
     }
     if (rc == 0)
-        rc = to_chunks(f, b, now);
+        rc = to_chunks(f, b, false, now);
     if (rc < 0) {
         event_blob(f, KN_BLOBFETCH_STORE_FAILED, b, PEER_NONE, 0, rc);
         deactivate(f, b, now + RETRY_STORE_MS);
@@ -475,41 +495,66 @@ static void rescan(kn_blobfetch *f, uint64_t now)
     f->dirty = true;
 }
 
-/* Fills free blob slots from the wanted list. */
+/*
+ * Fills free blob slots from the wanted list, as long as the active blobs'
+ * chunks stay within active_chunks (one blob may always be active, however
+ * large: its state is a few bytes per chunk).
+ */
 static void fill_active(kn_blobfetch *f, uint64_t now)
 {
-    for (unsigned i = 0; i < f->cfg.active_max; i++) {
-        if (f->blobs[i].state != B_FREE)
-            continue;
-        bool found = false;
-        for (size_t k = 0; k < f->wanted.cap && !found; k++) {
-            const uint8_t *id;
-            wanted_rec *w = kn_idmap_slot(&f->wanted, k, &id);
-            if (!w || w->active || w->retry_at > now)
-                continue;
-            if (w->size > KN_BLOBFETCH_SIZE_MAX) {
-                w->retry_at = UINT64_MAX; /* never: far beyond any file we would hold */
-                continue;
-            }
-            uint8_t bid[KN_ID];
-            memcpy(bid, id, KN_ID);
-            activate(f, &f->blobs[i], bid, w, now);
-            found = true;
+    uint64_t chunks = 0;
+    unsigned active = 0, slot = 0;
+    for (unsigned i = 0; i < f->cfg.active_max; i++)
+        if (f->blobs[i].state != B_FREE) {
+            chunks += f->blobs[i].n;
+            active++;
         }
-        if (!found)
-            break;
+    if (active == f->cfg.active_max || f->wanted.count <= active)
+        return;
+    for (size_t k = 0; k < f->wanted.cap; k++) {
+        const uint8_t *id;
+        wanted_rec *w = kn_idmap_slot(&f->wanted, k, &id);
+        if (!w || w->active || w->retry_at > now)
+            continue;
+        if (w->size > KN_BLOBFETCH_SIZE_MAX) {
+            w->retry_at = UINT64_MAX; /* never: far beyond any file we would hold */
+            continue;
+        }
+        if (active && chunks + kn_blobfetch_chunks(w->size) > f->cfg.active_chunks)
+            continue;
+        while (slot < f->cfg.active_max && f->blobs[slot].state != B_FREE)
+            slot++;
+        if (slot == f->cfg.active_max)
+            return;
+        uint8_t bid[KN_ID];
+        memcpy(bid, id, KN_ID);
+        chunks += kn_blobfetch_chunks(w->size);
+        active++;
+        /* activate() may complete the blob at once, which deletes from the map: stop then. */
+        size_t count = f->wanted.count;
+        activate(f, &f->blobs[slot], bid, w, now);
+        if (f->wanted.count != count)
+            return;
     }
 }
 
 /* ---- writing what came ---- */
 
+/*
+ * Writes what waits: the manifests fetched since the last write (with
+ * put_batch) and the verified chunks, in one store call, then completes the
+ * blobs that are whole. A refusal stops every blob involved for a while; the
+ * store says what it holds when they start again.
+ */
 static void flush_inbox(kn_blobfetch *f, uint64_t now)
 {
-    if (f->ninbox == 0)
+    if (f->ninbox == 0 && f->nmbox == 0)
         return;
-    kn_blobfetch_chunk c[64] = { 0 }; /* inbox_max is at most 64; zeroed for gcc -Wmaybe-uninitialized */
-    uint64_t involved = 0; /* blob slots with chunks in this write */
-    size_t n = f->ninbox;
+    kn_blobfetch_chunk c[64]
+        = { 0 }; /* inbox_max is at most 64; zeroed for gcc -Wmaybe-uninitialized */
+    kn_blobfetch_manifest *m = NULL;
+    size_t n = f->ninbox, nm = 0;
+    int rc = 0;
     for (size_t i = 0; i < n; i++) {
         fblob *b = &f->blobs[f->inbox[i].blob];
         c[i] = (kn_blobfetch_chunk) { .blob = b->id,
@@ -517,19 +562,34 @@ static void flush_inbox(kn_blobfetch *f, uint64_t now)
             .hash = b->hashes[f->inbox[i].index],
             .data = f->inbox[i].data,
             .len = f->inbox[i].len };
-        involved |= 1ull << f->inbox[i].blob;
     }
-    int rc = f->cfg.store.put_chunks(f->cfg.store.ctx, c, n);
+    if (f->nmbox && !(m = malloc(f->nmbox * sizeof *m)))
+        rc = KN_ENOMEM;
+    for (unsigned i = 0; m && i < f->cfg.active_max; i++) {
+        fblob *b = &f->blobs[i];
+        if (b->state != B_FREE && b->man_unsaved)
+            m[nm++] = (kn_blobfetch_manifest) { b->id, b->size, (const uint8_t(*)[KN_ID])b->hashes,
+                b->n };
+    }
+    if (rc == 0)
+        rc = f->cfg.store.put_batch ? f->cfg.store.put_batch(f->cfg.store.ctx, m, nm, c, n)
+                                    : f->cfg.store.put_chunks(f->cfg.store.ctx, c, n);
+    free(m);
     for (size_t i = 0; i < n; i++) {
-        chunk_set(&f->blobs[f->inbox[i].blob], f->inbox[i].index, rc == 0 ? C_PRESENT : C_MISSING);
+        fblob *b = &f->blobs[f->inbox[i].blob];
+        chunk_set(b, f->inbox[i].index, rc == 0 ? C_PRESENT : C_MISSING);
         free(f->inbox[i].data);
     }
     f->ninbox = 0;
+    f->inbox_len = 0;
+    f->nmbox = 0;
     f->dirty = true;
-    /* Blobs that are complete now, or that the store refused. */
     for (unsigned i = 0; i < f->cfg.active_max; i++) {
         fblob *b = &f->blobs[i];
-        if (!(involved >> i & 1))
+        bool involved = b->inbox_n || b->man_unsaved;
+        b->inbox_n = 0;
+        b->man_unsaved = false;
+        if (!involved || b->state != B_CHUNKS)
             continue;
         if (rc < 0) {
             event_blob(f, KN_BLOBFETCH_STORE_FAILED, b, PEER_NONE, 0, rc);
@@ -538,6 +598,12 @@ static void flush_inbox(kn_blobfetch *f, uint64_t now)
             complete(f, b, now);
         }
     }
+}
+
+/* Something waits to be written: the time of the oldest, for the deadline. */
+static bool inbox_waiting(const kn_blobfetch *f)
+{
+    return f->ninbox || f->nmbox;
 }
 
 /* ---- asking ---- */
@@ -553,6 +619,7 @@ static void ask_manifest(kn_blobfetch *f, fblob *b, int slot, uint64_t now)
 {
     b->man_peer = slot;
     b->man_deadline = now + f->cfg.stall_ms;
+    f->peers[slot].man_out++;
     if (kn_wire_write_manifest_want(&f->out, b->id, b->man_have) == 0)
         send_msg(f, slot);
     kn_mp_out_reset(&f->out);
@@ -599,12 +666,16 @@ static unsigned ask_chunks(kn_blobfetch *f, int slot, unsigned quota, uint64_t n
             lack(f, b, slot, now); /* it lacks every missing chunk: try it again later */
             continue;
         }
-        for (; i < b->n && asked < quota; i = next_for(b, slot, i + 1)) {
+        for (; i < b->n && asked < quota && p->inflight_bytes < f->cfg.peer_bytes
+             && f->inflight_bytes < f->cfg.total_bytes;
+             i = next_for(b, slot, i + 1)) {
             chunk_set(b, i, C_ASKED);
             b->cpeer[i] = (int8_t)slot;
             if (p->inflight++ == 0)
                 p->wait_since = now;
             f->inflight++;
+            p->inflight_bytes += chunk_len(b, i);
+            f->inflight_bytes += chunk_len(b, i);
             asked++;
             idx[n++] = i;
             if (n == KN_WIRE_CHUNK_IDX_MAX) {
@@ -640,17 +711,19 @@ static void schedule(kn_blobfetch *f, uint64_t now)
         fblob *b = &f->blobs[i];
         if (b->state == B_MANIFEST && b->man_peer == PEER_NONE) {
             int s = pick_peer(f, b, now);
-            if (s != PEER_NONE)
+            if (s != PEER_NONE && f->peers[s].man_out < MAN_PEER_MAX)
                 ask_manifest(f, b, s, now);
         }
     }
-    for (int pass = 0; pass < 4 && f->inflight < f->cfg.total_inflight; pass++) {
+    for (int pass = 0;
+         pass < 4 && f->inflight < f->cfg.total_inflight && f->inflight_bytes < f->cfg.total_bytes;
+         pass++) {
         unsigned quota[KN_BLOBFETCH_PEERS_MAX] = { 0 };
         unsigned free_total = f->cfg.total_inflight - f->inflight;
         bool any = false;
         for (int s = 0; s < KN_BLOBFETCH_PEERS_MAX; s++)
             if (f->peers[s].live && f->peers[s].inflight < f->cfg.peer_inflight
-                && wants_from(f, s, now)) {
+                && f->peers[s].inflight_bytes < f->cfg.peer_bytes && wants_from(f, s, now)) {
                 quota[s] = f->cfg.peer_inflight - f->peers[s].inflight;
                 any = true;
             }
@@ -699,6 +772,7 @@ static void check_timeouts(kn_blobfetch *f, uint64_t now)
             }
         }
         p->inflight = 0;
+        p->inflight_bytes = 0;
     }
     for (unsigned i = 0; i < f->cfg.active_max; i++) {
         fblob *b = &f->blobs[i];
@@ -744,7 +818,7 @@ static uint64_t next_deadline(const kn_blobfetch *f, uint64_t now)
     uint64_t next = f->next_rescan;
     if (f->dirty)
         return now;
-    if (f->ninbox && f->inbox_since + INBOX_WAIT_MS < next)
+    if (inbox_waiting(f) && f->inbox_since + INBOX_WAIT_MS < next)
         next = f->inbox_since + INBOX_WAIT_MS;
     for (int s = 0; s < KN_BLOBFETCH_PEERS_MAX; s++) {
         const bpeer *p = &f->peers[s];
@@ -913,10 +987,7 @@ static int on_chunk(kn_blobfetch *f, int slot, const kn_wire_msg *m, uint64_t no
         return unsolicited(p);
     uint32_t i = m->index;
     if (b->cst[i] == C_ASKED && b->cpeer[i] == slot) {
-        p->inflight--;
-        f->inflight--;
-        b->cpeer[i] = PEER_NONE;
-        chunk_set(b, i, C_MISSING);
+        unask(f, b, i, false);
     } else {
         int rc = unsolicited(p);
         if (rc < 0)
@@ -940,9 +1011,11 @@ static int on_chunk(kn_blobfetch *f, int slot, const kn_wire_msg *m, uint64_t no
     if (!copy)
         return 0; /* stays missing: asked again */
     memcpy(copy, m->data, m->data_len);
-    if (f->ninbox == 0)
+    if (!inbox_waiting(f))
         f->inbox_since = now;
     f->inbox[f->ninbox++] = (held) { (int)(b - f->blobs), i, copy, m->data_len };
+    f->inbox_len += m->data_len;
+    b->inbox_n++;
     chunk_set(b, i, C_HELD);
     b->fetched++;
     b->lack_n[slot] = 0;
@@ -951,8 +1024,8 @@ static int on_chunk(kn_blobfetch *f, int slot, const kn_wire_msg *m, uint64_t no
     p->st.bytes_in += m->data_len;
     f->prog.fetched_chunks++;
     f->prog.fetched_bytes += m->data_len;
-    /* Written at once when the inbox is full or the blob is whole, else within INBOX_WAIT_MS. */
-    if (f->ninbox >= f->cfg.inbox_max || (b->missing == 0 && b->asked == 0))
+    /* Written at once when the inbox is full, else within INBOX_WAIT_MS (tick). */
+    if (f->ninbox >= f->cfg.inbox_max || f->inbox_len >= f->cfg.inbox_bytes)
         flush_inbox(f, now);
     return 0;
 }
@@ -967,6 +1040,8 @@ static void on_manifest(kn_blobfetch *f, int slot, const kn_wire_msg *m, uint64_
     }
     p->wait_since = now;
     b->man_peer = PEER_NONE;
+    if (p->man_out)
+        p->man_out--;
     f->dirty = true;
     uint32_t expect
         = b->n - b->man_have < KN_WIRE_MANIFEST_PAGE ? b->n - b->man_have : KN_WIRE_MANIFEST_PAGE;
@@ -989,10 +1064,19 @@ static void on_manifest(kn_blobfetch *f, int slot, const kn_wire_msg *m, uint64_
         corrupt(f, b, slot, UINT32_MAX);
         return;
     }
-    int src = f->cfg.store.manifest_put(
-        f->cfg.store.ctx, b->id, b->size, (const uint8_t(*)[KN_ID])b->hashes, b->n);
+    int src = 0;
+    if (f->cfg.store.put_batch) {
+        /* Stored with the first chunks, in one transaction. */
+        if (!inbox_waiting(f))
+            f->inbox_since = now;
+        b->man_unsaved = true;
+        f->nmbox++;
+    } else {
+        src = f->cfg.store.manifest_put(
+            f->cfg.store.ctx, b->id, b->size, (const uint8_t(*)[KN_ID])b->hashes, b->n);
+    }
     if (src == 0)
-        src = to_chunks(f, b, now);
+        src = to_chunks(f, b, f->cfg.store.put_batch != NULL, now);
     if (src < 0) {
         event_blob(f, KN_BLOBFETCH_STORE_FAILED, b, PEER_NONE, 0, src);
         deactivate(f, b, now + RETRY_STORE_MS);
@@ -1009,9 +1093,11 @@ static void on_none(kn_blobfetch *f, int slot, const kn_wire_msg *m, uint64_t no
         return;
     }
     if (m->nidx == 0) {
-        if (b->state == B_MANIFEST && b->man_peer == slot)
+        if (b->state == B_MANIFEST && b->man_peer == slot) {
             b->man_peer = PEER_NONE;
-        else
+            if (p->man_out)
+                p->man_out--;
+        } else
             *rc = unsolicited(p);
         lack(f, b, slot, now);
         f->dirty = true;
@@ -1109,18 +1195,24 @@ int kn_blobfetch_new(kn_blobfetch **out, const kn_blobfetch_config *cfg)
         return KN_ENOMEM;
     f->cfg = *cfg;
     kn_blobfetch_config *c = &f->cfg;
-    if (!c->peer_inflight)
-        c->peer_inflight = 16;
+    if (!c->peer_inflight || c->peer_inflight > KN_BLOBFETCH_SERVE_QUEUE / 4)
+        c->peer_inflight = KN_BLOBFETCH_SERVE_QUEUE / 4; /* well within what a server queues */
     if (!c->total_inflight)
-        c->total_inflight = 64;
+        c->total_inflight = 256;
+    if (!c->peer_bytes)
+        c->peer_bytes = 4u << 20;
+    if (!c->total_bytes)
+        c->total_bytes = 16u << 20;
     if (!c->active_max)
-        c->active_max = 4;
-    if (c->active_max > 64)
-        c->active_max = 64; /* flush_inbox keeps a 64-bit mask of blob slots */
-    if (!c->inbox_max)
-        c->inbox_max = 16;
-    if (c->inbox_max > 64)
+        c->active_max = 128;
+    if (c->active_max > 1024)
+        c->active_max = 1024;
+    if (!c->active_chunks)
+        c->active_chunks = 16384;
+    if (!c->inbox_max || c->inbox_max > 64)
         c->inbox_max = 64;
+    if (!c->inbox_bytes)
+        c->inbox_bytes = 8u << 20;
     if (!c->stall_ms)
         c->stall_ms = 15000;
     if (!c->lack_ms)
@@ -1207,6 +1299,7 @@ void kn_blobfetch_peer_down(kn_blobfetch *f, uint64_t peer, uint64_t now)
     p->live = false;
     p->sq_n = p->sq_head = 0;
     p->inflight = 0;
+    p->inflight_bytes = 0;
     f->dirty = true;
 }
 
@@ -1218,7 +1311,7 @@ void kn_blobfetch_rescan(kn_blobfetch *f)
 
 uint64_t kn_blobfetch_tick(kn_blobfetch *f, uint64_t now)
 {
-    if (f->ninbox && (now >= f->inbox_since + INBOX_WAIT_MS || f->rescan_now))
+    if (inbox_waiting(f) && (now >= f->inbox_since + INBOX_WAIT_MS || f->rescan_now))
         flush_inbox(f, now);
     if (f->rescan_now || now >= f->next_rescan)
         rescan(f, now);

@@ -4,15 +4,18 @@
  *
  * Fetching. The store says which blobs this node wants and lacks (every blob
  * a live doc lists under the eager policy; only those asked for under the
- * on-demand one). The engine works on a few of them at a time: it loads the
+ * on-demand one). The engine works on many of them at a time (up to
+ * `active_max` blobs with `active_chunks` chunks between them): it loads the
  * blob's manifest from the store, or fetches it from a peer in pages
  * ("blob-manifest-want") and checks it against the blob id before storing
  * it; then it asks peers for the chunks the store lacks ("blob-want", up to
  * KN_WIRE_CHUNK_IDX_MAX indexes a message), spreading the requests over every
  * peer that has not said it lacks them, with a bound per peer and in total,
  * so memory stays bounded however large the file. Every chunk is checked
- * against its hash in the manifest; a good one waits in a small inbox and is
- * written with the others of the same tick in one store transaction. A chunk
+ * against its hash in the manifest; a good one waits in a bounded inbox and
+ * is written with the others (and the manifests fetched meanwhile, with
+ * put_batch) in one store transaction, when the inbox is full or 50 ms
+ * after the oldest came; a blob is complete once that write is. A chunk
  * that fails its hash (or has the wrong length) is dropped, its sender is
  * not asked for that blob again, and the chunk goes to another peer; after
  * `bad_max` corrupt chunks the sender is reported as a fault
@@ -33,7 +36,7 @@
  * Like the replication engine (repl.h) it is sans-I/O, deterministic and
  * free of globals: the caller feeds it decoded blob messages, peers coming
  * and going, and `now`; it answers through the send() callback and returns
- * its next deadline from kn_blobfetch_tick(). The libuv shell (node/sync.c)
+ * its next deadline from kn_blobfetch_tick(). The libuv shell (node/blobsync.c)
  * and the unit tests drive the same code. It owns its peer table, the state
  * of the blobs it fetches and the chunks waiting to be stored.
  */
@@ -66,6 +69,14 @@ static inline uint64_t kn_blobfetch_chunks(uint64_t size)
 
 /* The blob id of a manifest: BLAKE2b-256 over the n chunk hashes, concatenated. */
 void kn_blobfetch_blob_id(const uint8_t (*hashes)[KN_ID], uint32_t n, uint8_t out[KN_ID]);
+
+/* One checked manifest to store (every pointer borrowed for the call). */
+typedef struct kn_blobfetch_manifest {
+    const uint8_t *blob; /* KN_ID bytes */
+    uint64_t size;
+    const uint8_t (*hashes)[KN_ID];
+    uint32_t n;
+} kn_blobfetch_manifest;
 
 /* One verified chunk to store (every pointer borrowed for the call). */
 typedef struct kn_blobfetch_chunk {
@@ -103,6 +114,14 @@ typedef struct kn_blobfetch_store {
     /* Stores n verified chunks, all or none (one transaction). */
     int (*put_chunks)(void *ctx, const kn_blobfetch_chunk *c, size_t n);
     /*
+     * Optional: stores nm checked manifests, then nc verified chunks (of those
+     * blobs or of blobs whose manifest is stored), all in one transaction, so
+     * that many small files cost one commit, not two each. NULL: every
+     * manifest is stored at once with manifest_put, chunks with put_chunks.
+     */
+    int (*put_batch)(void *ctx, const kn_blobfetch_manifest *m, size_t nm,
+        const kn_blobfetch_chunk *c, size_t nc);
+    /*
      * Serving: calls fn(fctx, data, len) with chunk `index` of blob, the bytes
      * valid only during the call, and returns what fn returns; KN_ENOTFOUND
      * if the store does not hold that chunk.
@@ -123,10 +142,14 @@ typedef struct kn_blobfetch_config {
     size_t (*queued)(void *ctx, uint64_t peer);
 
     /* Zero picks the default given in brackets. */
-    unsigned peer_inflight; /* chunks asked of one peer at once [16: 4 MiB] */
-    unsigned total_inflight; /* chunks asked of all peers at once [64] */
-    unsigned active_max; /* blobs fetched at once [4] */
-    unsigned inbox_max; /* verified chunks held before a store write is forced [16] */
+    unsigned peer_inflight; /* chunks asked of one peer at once [64, at most] ... */
+    size_t peer_bytes; /* ... or bytes of them [4 MiB] */
+    unsigned total_inflight; /* chunks asked of all peers at once [256] ... */
+    size_t total_bytes; /* ... or bytes of them [16 MiB] */
+    unsigned active_max; /* blobs fetched at once [128] ... */
+    unsigned active_chunks; /* ... with this many chunks between them, or one blob [16384] */
+    unsigned inbox_max; /* verified chunks held before a store write is forced [64, at most] */
+    size_t inbox_bytes; /* ... or bytes of them [8 MiB] */
     uint64_t
         stall_ms; /* a peer with requests out that answers nothing this long loses them [15000] */
     uint64_t lack_ms; /* after a blob-none, that peer is not asked for that blob for [1000] */
@@ -241,6 +264,14 @@ typedef struct kn_blobfetch_progress {
 } kn_blobfetch_progress;
 
 void kn_blobfetch_get_progress(const kn_blobfetch *f, kn_blobfetch_progress *p);
+
+/*
+ * The LMDB blob store behind the engine (store/blobstore.h); s is borrowed and
+ * outlives the engine. Under the on-demand policy only requested blobs are
+ * wanted.
+ */
+struct kn_store;
+kn_blobfetch_store kn_blobfetch_store_lmdb(struct kn_store *s);
 
 /* ---- an in-memory blob store, for the unit tests and the simulator ---- */
 

@@ -286,6 +286,24 @@ static int mem_put_chunks(void *ctx, const kn_blobfetch_chunk *c, size_t n)
     return 0;
 }
 
+static int mem_put_batch(
+    void *ctx, const kn_blobfetch_manifest *m, size_t nm, const kn_blobfetch_chunk *c, size_t nc)
+{
+    kn_blobfetch_memstore *ms = ctx;
+    if (ms->fail_puts)
+        return ms->fail_puts;
+    for (size_t i = 0; i < nm; i++) {
+        int rc = mem_manifest_put(ctx, m[i].blob, m[i].size, m[i].hashes, m[i].n);
+        if (rc < 0)
+            return rc;
+    }
+    if (nc == 0) {
+        ms->put_calls++;
+        return 0;
+    }
+    return mem_put_chunks(ctx, c, nc);
+}
+
 static int mem_read_chunk(void *ctx, const uint8_t blob[KN_ID], uint32_t index,
     int (*fn)(void *fctx, const uint8_t *data, size_t len), void *fctx)
 {
@@ -304,6 +322,7 @@ kn_blobfetch_store kn_blobfetch_memstore_iface(kn_blobfetch_memstore *m)
         .manifest_put = mem_manifest_put,
         .present = mem_present,
         .put_chunks = mem_put_chunks,
+        .put_batch = mem_put_batch,
         .read_chunk = mem_read_chunk,
     };
     return s;

@@ -171,6 +171,16 @@ int conn_queue(conn *c, const uint8_t *msg, size_t len)
     return 0;
 }
 
+size_t conn_queued(const conn *c)
+{
+    if (!c->s)
+        return 0;
+    const uint8_t *buf;
+    size_t len = 0;
+    kn_session_pending_output(c->s, &buf, &len);
+    return len + uv_stream_get_write_queue_size((const uv_stream_t *)&c->tcp);
+}
+
 void conn_send(conn *c, kn_mp_out *msg, uint64_t now)
 {
     if (c->closing || !c->established)

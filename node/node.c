@@ -531,12 +531,16 @@ void node_on_closed(node *n, conn *c, int err, const char *why, uint64_t now)
     sync_peer_down(n, c, now);
     if (c->established) {
         /* The slots that reach this identity keep the connection's figures. */
-        if (c->slot)
+        if (c->slot) {
             c->slot->sync = c->sync;
+            c->slot->blobs = c->blobs;
+        }
         for (slot *o = n->slots; o; o = o->next)
             if (o != c->slot && !o->conn && node_slot_identity(o)
-                && memcmp(node_slot_identity(o), c->identity, 32) == 0)
+                && memcmp(node_slot_identity(o), c->identity, 32) == 0) {
                 o->sync = c->sync;
+                o->blobs = c->blobs;
+            }
     }
     slot *s = c->slot;
     c->slot = NULL;
@@ -604,10 +608,12 @@ int node_peer_state(node *n, bool running, uint64_t now, kn_peer_state *stp)
             p->bytes_in = via->bytes_in;
             p->bytes_out = via->bytes_out;
             p->sync = via->sync;
+            p->blobs = via->blobs;
         } else {
             p->bytes_in = s->bytes_in;
             p->bytes_out = s->bytes_out;
             p->sync = s->sync;
+            p->blobs = s->blobs;
         }
         p->handshake_ms = s->handshake_ms;
         p->retry_ms = s->retry_ms;
@@ -633,6 +639,7 @@ int node_peer_state(node *n, bool running, uint64_t now, kn_peer_state *stp)
         p->bytes_in = c->bytes_in;
         p->bytes_out = c->bytes_out;
         p->sync = c->sync;
+        p->blobs = c->blobs;
     }
     *stp = st;
     return 0;
@@ -734,6 +741,7 @@ static void node_signal(node *n, int signum)
     }
     if (signum == SIGUSR1) {
         localpub_poll(n, now); /* a local writer says it stored something */
+        blobsync_rescan(n); /* ... or asked for a file (`knoten doc get` on demand) */
         return;
     }
     if (n->stopping) {

@@ -143,6 +143,7 @@ struct slot {
     uint64_t handshake_ms, error_ms;
     uint64_t bytes_in, bytes_out; /* of the current or last connection */
     kn_peer_sync sync; /* of the last connection, once it ended */
+    kn_peer_blobs blobs; /* ... and the file chunks it moved */
     char last_error[KN_PEER_ERROR_MAX + 1];
 };
 
@@ -176,6 +177,7 @@ struct conn {
     uint64_t guest_until_ms; /* a guest is sent away at this time */
     uint64_t retry_floor_ms; /* refused (revoked, not a member): the slot waits this long */
     kn_peer_sync sync;
+    kn_peer_blobs blobs; /* file chunks moved (blobsync.c) */
     sync_round round;
     uint8_t rbuf[NODE_READ_BUF];
 };
@@ -218,6 +220,16 @@ struct node {
     bool out_dirty; /* some connection has output pending */
     bool announcing; /* kn_repl_publish of an object another process stored */
     uint8_t announce_id[KN_ID];
+
+    /* File contents (blobsync.c). */
+    struct kn_blobfetch *blobs;
+    void *blobs_shim; /* the replication store's shim (blobsync_wrap_store) */
+    bool blobs_dirty; /* the blob engine was fed: tick it before the loop sleeps */
+    bool blobs_rescan_due; /* objects were stored: the wanted list may have changed */
+    uint64_t blobs_rescan_ms; /* when that last made the engine read it */
+    uint64_t blobs_next; /* its next deadline */
+    uint64_t blobs_progress_ms; /* the last progress line */
+    uint64_t blobs_logged_bytes; /* fetched bytes at that line */
 
     /* Local objects written by other processes (localpub.c). */
     uint64_t local_mark; /* newest `created` among our own objects seen */
@@ -325,6 +337,8 @@ void conn_send(conn *c, kn_mp_out *msg, uint64_t now);
 void conn_flush(conn *c, uint64_t now);
 /* Queues one encoded message on the session without writing (see sync.c); 0 or KN_E code. */
 KN_MUST_USE int conn_queue(conn *c, const uint8_t *msg, size_t len);
+/* Bytes not yet on the wire: the session's pending output and libuv's write queue. */
+size_t conn_queued(const conn *c);
 
 /* ---- sync.c ---- */
 KN_MUST_USE int sync_start(node *n);
@@ -343,6 +357,21 @@ int sync_announce(node *n, const uint8_t *raw, size_t len, const uint8_t id[KN_I
 void sync_run(node *n, uint64_t now);
 /* Per-connection bookkeeping from the node tick: ends quiet rounds, logs catch-up progress. */
 void sync_conn_tick(conn *c, uint64_t now);
+
+/* ---- blobsync.c ---- */
+/* The blob fetch engine over the node's store (after sync_start, which wraps the store). */
+KN_MUST_USE int blobsync_start(node *n);
+void blobsync_stop(node *n);
+void blobsync_peer_up(node *n, conn *c, uint64_t now);
+void blobsync_peer_down(node *n, conn *c, uint64_t now);
+/* One decoded blob message (kn_blobfetch_handles(kind)) from c; negative: disconnect. */
+KN_MUST_USE int blobsync_receive(conn *c, const kn_wire_msg *m, uint64_t now, const char **why);
+/* The wanted list may have changed: read it again at the next run. */
+void blobsync_rescan(node *n);
+/* Ticks the blob engine when due, disconnects faulty peers, logs, books per-peer figures. */
+void blobsync_run(node *n, uint64_t now);
+/* The replication engine's store with a shim that calls blobsync_rescan on new docs. */
+kn_repl_store blobsync_wrap_store(node *n, kn_repl_store inner);
 
 /* ---- localpub.c ---- */
 KN_MUST_USE int localpub_start(node *n, uint64_t now);

@@ -85,6 +85,11 @@ int kn_peer_state_write(const char *datadir, const kn_peer_state *st)
             (unsigned long long)y->recon_ms, (unsigned long long)y->recon_duration_ms,
             (unsigned long long)y->recon_in, (unsigned long long)y->recon_out,
             (unsigned long long)y->recon_found, (unsigned long long)y->recon_bytes_in);
+        const kn_peer_blobs *b = &p->blobs;
+        if (b->chunks_in || b->chunks_out || b->corrupt)
+            fprintf(f, "blobs\t%llu\t%llu\t%llu\t%llu\t%llu\n", (unsigned long long)b->chunks_in,
+                (unsigned long long)b->chunks_out, (unsigned long long)b->bytes_in,
+                (unsigned long long)b->bytes_out, (unsigned long long)b->corrupt);
     }
     int bad = ferror(f);
     if (fclose(f) != 0 || bad || rename(tmp, path) < 0) {
@@ -162,6 +167,22 @@ static int parse_sync(kn_peer_sync *y, char *line)
     return 0;
 }
 
+static int parse_blobs(kn_peer_blobs *b, char *line)
+{
+    char *f[7];
+    int n = 0;
+    char *s = line;
+    while (n < 7 && s)
+        f[n++] = strsep(&s, "\t");
+    if (n != 6 || s)
+        return KN_ECORRUPT;
+    uint64_t *nums[] = { &b->chunks_in, &b->chunks_out, &b->bytes_in, &b->bytes_out, &b->corrupt };
+    for (int i = 0; i < 5; i++)
+        if (parse_u64(f[1 + i], nums[i]) < 0)
+            return KN_ECORRUPT;
+    return 0;
+}
+
 int kn_peer_state_read(const char *datadir, kn_peer_state *st)
 {
     char path[4096], line[STATE_LINE_MAX];
@@ -196,6 +217,13 @@ int kn_peer_state_read(const char *datadir, kn_peer_state *st)
         }
         if (strncmp(line, "sync\t", 5) == 0) {
             if (st->n == 0 || (rc = parse_sync(&st->v[st->n - 1].sync, line)) < 0) {
+                rc = KN_ECORRUPT;
+                goto out;
+            }
+            continue;
+        }
+        if (strncmp(line, "blobs\t", 6) == 0) {
+            if (st->n == 0 || parse_blobs(&st->v[st->n - 1].blobs, line) < 0) {
                 rc = KN_ECORRUPT;
                 goto out;
             }

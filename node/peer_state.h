@@ -14,12 +14,15 @@
  *         RETRY_MS  BYTES_IN  BYTES_OUT  ERROR_MS  ERROR-TEXT|-
  *   sync  OBJS_IN  OBJS_OUT  RECON_MS  RECON_DURATION_MS  RECON_IN  RECON_OUT
  *         RECON_FOUND  RECON_BYTES_IN
+ *   blobs CHUNKS_IN  CHUNKS_OUT  BYTES_IN  BYTES_OUT  CORRUPT
  *
  * A `sync` record belongs to the `peer` record just before it (replication
  * counters of the current or last connection, and its last reconciliation;
- * see kn_peer_sync). Readers skip record kinds they do not know, so the
- * `sync` records were added without changing the version; the last two
- * fields of `sync` came later and may be missing (read as 0).
+ * see kn_peer_sync), and so does a `blobs` record (file chunks moved over
+ * that connection, kn_peer_blobs). Readers skip record kinds they do not
+ * know, so the `sync` and `blobs` records were added without changing the
+ * version; the last two fields of `sync` came later and may be missing (read
+ * as 0), and a missing `blobs` record reads as zeros.
  *
  * DIR is "out" for a configured peer (`knoten peer add`), "in" for a peer
  * that dialled us and no configured or announced address accounts for, and
@@ -72,6 +75,18 @@ typedef struct kn_peer_sync {
     uint64_t recon_bytes_in; /* encoded size of the objects it brought */
 } kn_peer_sync;
 
+/*
+ * File contents (blob chunks, node/blobfetch.h) moved over the current (or
+ * the last) connection. `corrupt` counts chunks the peer sent that failed
+ * their hash: a peer with corrupt chunks is not asked for that file again,
+ * and after three it is disconnected.
+ */
+typedef struct kn_peer_blobs {
+    uint64_t chunks_in, chunks_out;
+    uint64_t bytes_in, bytes_out;
+    uint64_t corrupt;
+} kn_peer_blobs;
+
 typedef struct kn_peer_status {
     char addr[KN_PEER_ADDR_MAX + 1];
     bool inbound;
@@ -86,6 +101,7 @@ typedef struct kn_peer_status {
     uint64_t error_ms; /* when last_error happened, 0 if never */
     char last_error[KN_PEER_ERROR_MAX + 1];
     kn_peer_sync sync;
+    kn_peer_blobs blobs;
 } kn_peer_status;
 
 typedef struct kn_peer_state {

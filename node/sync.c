@@ -41,6 +41,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "blobfetch.h"
 #include "node_impl.h"
 #include "verify_pool.h"
 
@@ -109,12 +110,7 @@ static int engine_send(void *ctx, uint64_t peer, const uint8_t *msg, size_t len)
 static size_t engine_queued(void *ctx, uint64_t peer)
 {
     conn *c = conn_of_peer(ctx, peer);
-    if (!c || !c->s)
-        return 0;
-    const uint8_t *buf;
-    size_t len = 0;
-    kn_session_pending_output(c->s, &buf, &len);
-    return len + uv_stream_get_write_queue_size((const uv_stream_t *)&c->tcp);
+    return c ? conn_queued(c) : 0;
 }
 
 /* ---- validation on other threads ---- */
@@ -151,7 +147,7 @@ int sync_start(node *n)
     if ((rc = verify_pool_new(&sh->pool, n->loop, cores, verified, n)) < 0)
         return rc;
     kn_repl_config cfg = {
-        .store = kn_repl_store_lmdb(n->dd->store),
+        .store = blobsync_wrap_store(n, kn_repl_store_lmdb(n->dd->store)),
         .send = engine_send,
         .send_ctx = n,
         .queued = engine_queued,
@@ -162,7 +158,9 @@ int sync_start(node *n)
         .validate_max_out = 4 * (cores < 1 ? 1 : cores),
     };
     memcpy(cfg.node_key, n->dd->identity_pk, KN_KEY);
-    return kn_repl_new(&n->repl, &cfg);
+    if ((rc = kn_repl_new(&n->repl, &cfg)) < 0)
+        return rc;
+    return blobsync_start(n);
 }
 
 void sync_stop(node *n)
@@ -175,6 +173,7 @@ void sync_stop(node *n)
     }
     kn_repl_free(n->repl);
     n->repl = NULL;
+    blobsync_stop(n);
 }
 
 /* ---- peers ---- */
@@ -184,6 +183,8 @@ void sync_peer_up(node *n, conn *c, uint64_t now)
     c->repl_up = true;
     int rc = kn_repl_peer_up(n->repl, c->seq, !c->inbound, now);
     n->repl_dirty = true;
+    if (rc == 0)
+        blobsync_peer_up(n, c, now);
     if (rc < 0) {
         c->repl_up = false;
         conn_close(c, rc,
@@ -261,6 +262,7 @@ void sync_peer_down(node *n, conn *c, uint64_t now)
     if (!c->inbound && kn_repl_peer_recon(n->repl, c->seq, &rc) == 0)
         recon_book(c, &rc, now);
     kn_repl_peer_down(n->repl, c->seq, now);
+    blobsync_peer_down(n, c, now);
     n->repl_dirty = true;
 }
 
@@ -292,6 +294,8 @@ int sync_receive(
         *why = "replication message before the session was set up";
         return KN_EPROTO;
     }
+    if (kn_blobfetch_handles(m->kind))
+        return blobsync_receive(c, m, now, why);
     account_in(c, m, now);
     int rc = kn_repl_receive(n->repl, c->seq, msg, len, now);
     n->repl_dirty = true;
@@ -362,6 +366,7 @@ void sync_run(node *n, uint64_t now)
         uint64_t next = kn_repl_tick(n->repl, now);
         uv_timer_start(&n->repl_timer, on_repl_timer, next > now ? next - now : 0, 0);
     }
+    blobsync_run(n, now);
     /* Closing a connection tells the engine, which may queue for others: a few passes. */
     for (int pass = 0; pass < 4 && n->out_dirty; pass++) {
         n->out_dirty = false;

@@ -2,7 +2,8 @@
  * `knoten sync status`: how replication with each peer is going, as the
  * running node last wrote it to DATA/peers.state (peer_state.h): the last
  * reconciliation (when, how long, objects each way), and the objects and
- * bytes of the current (or last) connection. Reads the state file only, so
+ * bytes of the current (or last) connection, and the file chunks it moved
+ * (with those that failed their hash). Reads the state file only, so
  * it works while the node runs and never disturbs it; the store is opened
  * just for its object counts.
  */
@@ -61,6 +62,16 @@ static int print_json(const kn_peer_status *p, bool alive)
         (json_int_t)y->recon_found, "last_reconciliation_bytes_in", (json_int_t)y->recon_bytes_in);
     if (!j)
         return KN_ENOMEM;
+    const kn_peer_blobs *b = &p->blobs;
+    json_t *f = json_pack("{s:I, s:I, s:I, s:I, s:I}", "file_chunks_in", (json_int_t)b->chunks_in,
+        "file_chunks_out", (json_int_t)b->chunks_out, "file_bytes_in", (json_int_t)b->bytes_in,
+        "file_bytes_out", (json_int_t)b->bytes_out, "file_chunks_corrupt", (json_int_t)b->corrupt);
+    if (!f || json_object_update(j, f) < 0) {
+        json_decref(f);
+        json_decref(j);
+        return KN_ENOMEM;
+    }
+    json_decref(f);
     int rc = json_dumpf(j, stdout, JSON_COMPACT) == 0 ? 0 : KN_EIO;
     putchar('\n');
     json_decref(j);
@@ -96,6 +107,17 @@ static void print_text(const kn_peer_status *p, bool alive, uint64_t now)
     printf("  %-20s %llu objects in, %llu out; %s in, %s out\n",
         alive && p->phase == KN_PHASE_CONNECTED ? "this connection" : "last connection",
         (unsigned long long)y->objs_in, (unsigned long long)y->objs_out, bin, bout);
+    const kn_peer_blobs *b = &p->blobs;
+    if (b->chunks_in || b->chunks_out || b->corrupt) {
+        cli_format_bytes(bin, sizeof bin, b->bytes_in);
+        cli_format_bytes(bout, sizeof bout, b->bytes_out);
+        printf("  %-20s %llu chunks in (%s), %llu out (%s)%s", "files",
+            (unsigned long long)b->chunks_in, bin, (unsigned long long)b->chunks_out, bout,
+            b->corrupt ? "" : "\n");
+        if (b->corrupt)
+            printf("; %llu corrupt: it is not asked for those files again\n",
+                (unsigned long long)b->corrupt);
+    }
 }
 
 static int sync_status(kn_cli *cli, int argc, char **argv)

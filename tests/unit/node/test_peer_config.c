@@ -155,6 +155,7 @@ static void test_state_file_round_trip(void **state)
     st.v[1].since_ms = st.v[1].handshake_ms = 1795000000500ull;
     st.v[1].bytes_in = 12345;
     st.v[1].bytes_out = UINT64_MAX;
+    st.v[1].blobs = (kn_peer_blobs) { 120, 3, 120ull << 18, 3ull << 18, 2 };
     assert_int_equal(kn_peer_state_write(dir, &st), 0);
 
     kn_peer_state r;
@@ -173,6 +174,10 @@ static void test_state_file_round_trip(void **state)
     assert_memory_equal(r.v[1].identity, st.v[1].identity, 32);
     assert_int_equal(r.v[1].bytes_out, UINT64_MAX);
     assert_string_equal(r.v[1].last_error, "");
+    /* File chunks: a `blobs` record only where something moved; none reads as zeros. */
+    assert_memory_equal(&r.v[1].blobs, &st.v[1].blobs, sizeof st.v[1].blobs);
+    assert_int_equal(r.v[0].blobs.chunks_in, 0);
+    assert_int_equal(r.v[0].blobs.corrupt, 0);
     kn_peer_state_free(&r);
     kn_peer_state_free(&st);
 
@@ -186,6 +191,19 @@ static void test_state_file_round_trip(void **state)
     f = fopen(path, "w");
     assert_non_null(f);
     fputs("knoten-peers-state\t1\t1\t1\t1\npeer\tx\tout\tbogus\t-\t0\t0\t0\t0\t0\t0\t-\n", f);
+    fclose(f);
+    assert_int_equal(kn_peer_state_read(dir, &r), KN_ECORRUPT);
+    /* A blobs record with a field missing, or before any peer. */
+    f = fopen(path, "w");
+    assert_non_null(f);
+    fputs("knoten-peers-state\t1\t1\t1\t1\nblobs\t1\t2\t3\t4\t5\n", f);
+    fclose(f);
+    assert_int_equal(kn_peer_state_read(dir, &r), KN_ECORRUPT);
+    f = fopen(path, "w");
+    assert_non_null(f);
+    fputs("knoten-peers-state\t1\t1\t1\t1\npeer\tx:1\tout\tidle\t-\t0\t0\t0\t0\t0\t0\t-\n"
+          "blobs\t1\t2\t3\t4\n",
+        f);
     fclose(f);
     assert_int_equal(kn_peer_state_read(dir, &r), KN_ECORRUPT);
     unlink(path);

@@ -1,0 +1,345 @@
+/*
+ * The blob fetch engine (blobfetch.h) inside the libuv shell: file contents
+ * move between nodes next to replication, over the same connections.
+ *
+ * One kn_blobfetch per council, over the council's store
+ * (kn_blobfetch_store_lmdb). Every connection that replicates (a member's)
+ * is one engine peer, under the same id as in the replication engine (the
+ * connection's `seq`); its messages are encrypted into the connection's
+ * session and leave at the next flush, as replication's do (conn_queue).
+ * The engine's back-pressure on serving reads conn_queued(): a peer that
+ * reads slowly gets the next chunk only when less than 2 MiB wait for it.
+ *
+ * When to look at the wanted list again: when the replication engine has
+ * stored objects (a shim around its store's ingest notices them; a doc or a
+ * retract changes the list, and so may any object that releases a pending
+ * doc), at most every 200 ms; on
+ * SIGUSR1 (`knoten doc get` under the on-demand policy asks for a file and
+ * signals the node), and every 10 s in any case (objects released from
+ * pending, a policy changed by the command line).
+ *
+ * Ticks: blobsync_run() is called from sync_run(), so once per loop
+ * iteration in the check phase and from the node's 250 ms tick; the engine
+ * is ticked when it was fed, when it has requests of peers to serve (their
+ * write queues drain between iterations), or when its deadline has come.
+ *
+ * Log lines: a finished file, with how much of it was already here (so a
+ * resumed transfer shows what it saved); a corrupt chunk and who sent it; a
+ * peer that stalled; a store that refused; and, while files are coming, a
+ * progress line at most once a second with the rate and the time left.
+ *
+ * KNOTEN_TEST_CORRUPT_CHUNKS=1 in the environment makes this node flip one
+ * byte of every chunk it serves. It exists only so that tests can play a
+ * faulty peer; the node says so loudly at start.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "blobfetch.h"
+#include "hex.h"
+#include "node_impl.h"
+
+enum {
+    BLOBS_PROGRESS_MS = 1000, /* a progress line at most this often */
+    BLOBS_PROGRESS_MIN = 4 << 20, /* ... while at least this much is still to come */
+    BLOBS_RESCAN_MS = 200, /* objects stored make the wanted list be read at most this often */
+};
+
+static conn *conn_of(node *n, uint64_t peer)
+{
+    for (conn *c = n->conns; c; c = c->next)
+        if (c->repl_up && c->seq == peer)
+            return c;
+    return NULL;
+}
+
+static int bf_send(void *ctx, uint64_t peer, const uint8_t *msg, size_t len)
+{
+    conn *c = conn_of(ctx, peer);
+    return c ? conn_queue(c, msg, len) : KN_ECLOSED;
+}
+
+static size_t bf_queued(void *ctx, uint64_t peer)
+{
+    conn *c = conn_of(ctx, peer);
+    return c ? conn_queued(c) : 0;
+}
+
+/* ---- the store shim: new docs and retractions change what is wanted ---- */
+
+/*
+ * The replication engine's store, seen through a shim. The engine calls
+ * ingest from the loop thread, so the shim may poke the blob engine.
+ */
+typedef struct store_shim {
+    node *n;
+    kn_repl_store inner;
+} store_shim;
+
+static int shim_has(void *ctx, const uint8_t id[KN_ID])
+{
+    store_shim *sh = ctx;
+    return sh->inner.has(sh->inner.ctx, id);
+}
+
+static int shim_get(void *ctx, const uint8_t id[KN_ID], uint8_t **buf, size_t *len)
+{
+    store_shim *sh = ctx;
+    return sh->inner.get(sh->inner.ctx, id, buf, len);
+}
+
+static int shim_ingest(void *ctx, const kn_object *objs, size_t n, int *results)
+{
+    store_shim *sh = ctx;
+    int rc = sh->inner.ingest(sh->inner.ctx, objs, n, results);
+    /*
+     * A doc or a retract stored, or any object stored at all (it may have
+     * released a pending doc, whose result reads "pending"): the wanted list
+     * may have changed. Looked at within BLOBS_RESCAN_MS, not once per batch.
+     */
+    (void)objs;
+    for (size_t i = 0; rc == 0 && i < n; i++)
+        if (results[i] == KN_PUT_STORED) {
+            sh->n->blobs_rescan_due = true;
+            break;
+        }
+    return rc;
+}
+
+static int shim_each_item(
+    void *ctx, int (*fn)(void *fctx, uint64_t created, const uint8_t id[KN_ID]), void *fctx)
+{
+    store_shim *sh = ctx;
+    return sh->inner.each_item(sh->inner.ctx, fn, fctx);
+}
+
+static int shim_neg_open(void *ctx, void **snap, kn_neg_storage *st)
+{
+    store_shim *sh = ctx;
+    return sh->inner.neg_open(sh->inner.ctx, snap, st);
+}
+
+static void shim_neg_close(void *ctx, void *snap)
+{
+    store_shim *sh = ctx;
+    sh->inner.neg_close(sh->inner.ctx, snap);
+}
+
+/*
+ * The shim is allocated here and freed by blobsync_stop(); without memory the
+ * engine gets the store itself, and new docs are found by the periodic rescan.
+ */
+kn_repl_store blobsync_wrap_store(node *n, kn_repl_store inner)
+{
+    store_shim *sh = calloc(1, sizeof *sh);
+    if (!sh)
+        return inner;
+    sh->n = n;
+    sh->inner = inner;
+    n->blobs_shim = sh;
+    kn_repl_store s = {
+        .ctx = sh,
+        .has = shim_has,
+        .get = shim_get,
+        .ingest = shim_ingest,
+        .each_item = inner.each_item ? shim_each_item : NULL,
+        .neg_open = inner.neg_open ? shim_neg_open : NULL,
+        .neg_close = inner.neg_close ? shim_neg_close : NULL,
+    };
+    return s;
+}
+
+/* ---- the engine ---- */
+
+int blobsync_start(node *n)
+{
+    kn_blobfetch_config cfg = {
+        .store = kn_blobfetch_store_lmdb(n->dd->store),
+        .send = bf_send,
+        .send_ctx = n,
+        .queued = bf_queued,
+        /*
+         * Well below NODE_WRITE_QUEUE_MAX, at which conn.c drops a peer that
+         * does not read: serving stops at this, replication adds at most its
+         * own backlog bound, and one chunk more may be in the session.
+         */
+        .serve_bytes = NODE_WRITE_QUEUE_MAX / 4,
+    };
+    const char *corrupt = getenv("KNOTEN_TEST_CORRUPT_CHUNKS");
+    if (corrupt && *corrupt && strcmp(corrupt, "0") != 0) {
+        cfg.test_corrupt_served = true;
+        node_logl(n, KN_LOG_WARN,
+            "KNOTEN_TEST_CORRUPT_CHUNKS is set: this node corrupts every file chunk it serves "
+            "(for tests only; unset it)");
+    }
+    int rc = kn_blobfetch_new(&n->blobs, &cfg);
+    n->blobs_dirty = true;
+    return rc;
+}
+
+void blobsync_stop(node *n)
+{
+    kn_blobfetch_free(n->blobs);
+    n->blobs = NULL;
+    free(n->blobs_shim);
+    n->blobs_shim = NULL;
+}
+
+void blobsync_peer_up(node *n, conn *c, uint64_t now)
+{
+    memset(&c->blobs, 0, sizeof c->blobs);
+    if (kn_blobfetch_peer_up(n->blobs, c->seq, now) < 0)
+        return; /* beyond the engine's peers: replication goes on, files come from others */
+    n->blobs_dirty = true;
+}
+
+static void book_peer(node *n, conn *c)
+{
+    kn_blobfetch_peer_stats st;
+    if (!n->blobs || kn_blobfetch_peer_get_stats(n->blobs, c->seq, &st) < 0)
+        return;
+    kn_peer_blobs b = { st.chunks_in, st.chunks_out, st.bytes_in, st.bytes_out, st.corrupt };
+    if (memcmp(&b, &c->blobs, sizeof b) != 0) {
+        c->blobs = b;
+        n->state_dirty = true;
+    }
+}
+
+void blobsync_peer_down(node *n, conn *c, uint64_t now)
+{
+    book_peer(n, c);
+    kn_blobfetch_peer_down(n->blobs, c->seq, now);
+    n->blobs_dirty = true;
+}
+
+int blobsync_receive(conn *c, const kn_wire_msg *m, uint64_t now, const char **why)
+{
+    node *n = c->n;
+    int rc = kn_blobfetch_receive(n->blobs, c->seq, m, now);
+    n->blobs_dirty = true;
+    if (rc == KN_ENOTFOUND)
+        return 0; /* not an engine peer (the engine was full): ignore */
+    if (rc == KN_ELIMIT)
+        *why = "too many file chunk requests at once";
+    else if (rc < 0)
+        *why = "a file chunk or manifest nobody asked for";
+    return rc;
+}
+
+void blobsync_rescan(node *n)
+{
+    if (!n->blobs)
+        return;
+    kn_blobfetch_rescan(n->blobs);
+    n->blobs_dirty = true;
+}
+
+/* ---- log lines ---- */
+
+static void mib(char *buf, size_t cap, uint64_t bytes)
+{
+    if (bytes >= 10ull << 20)
+        snprintf(buf, cap, "%.1f MiB", (double)bytes / (1 << 20));
+    else
+        snprintf(buf, cap, "%llu KiB", (unsigned long long)((bytes + 1023) / 1024));
+}
+
+static void log_event(node *n, const kn_blobfetch_event *ev, uint64_t now)
+{
+    char blob[65], label[320] = "a peer", size[32];
+    kn_hex_encode(blob, ev->blob, KN_ID);
+    conn *c = ev->kind == KN_BLOBFETCH_CORRUPT || ev->kind == KN_BLOBFETCH_STALLED
+        ? conn_of(n, ev->peer)
+        : NULL;
+    if (c)
+        node_peer_label(c, label, sizeof label);
+    switch (ev->kind) {
+    case KN_BLOBFETCH_DONE: {
+        double s = (double)(now - ev->started_ms) / 1000.0;
+        mib(size, sizeof size, ev->size);
+        node_log(n,
+            "file %.16s\u2026 complete: %s, %u chunks (%u fetched now, %u were here already) in "
+            "%.1f s",
+            blob, size, ev->chunks, ev->fetched, ev->had, s);
+        break;
+    }
+    case KN_BLOBFETCH_CORRUPT:
+        if (ev->index == UINT32_MAX)
+            node_logl(n, KN_LOG_WARN,
+                "%s sent a manifest of file %.16s\u2026 that does not match it: dropped, asking "
+                "another peer",
+                label, blob);
+        else
+            node_logl(n, KN_LOG_WARN,
+                "%s sent chunk %u of file %.16s\u2026 corrupt (it fails its hash): dropped, "
+                "asking another peer",
+                label, ev->index, blob);
+        break;
+    case KN_BLOBFETCH_STALLED:
+        node_logl(n, KN_LOG_WARN, "%s did not answer for file %.16s\u2026: asking other peers",
+            label, blob);
+        break;
+    case KN_BLOBFETCH_STORE_FAILED:
+        node_logl(n, KN_LOG_ERROR,
+            "cannot store file %.16s\u2026: %s; trying again in 30 s (see `knoten status` for "
+            "the store's size and limits)",
+            blob, kn_strerror(ev->code));
+        break;
+    }
+}
+
+/* At most once a second while files come: how far, how fast, how long still. */
+static void log_progress(node *n, uint64_t now)
+{
+    kn_blobfetch_progress p;
+    kn_blobfetch_get_progress(n->blobs, &p);
+    if (p.active == 0 || p.active_missing_bytes < BLOBS_PROGRESS_MIN) {
+        n->blobs_progress_ms = now;
+        n->blobs_logged_bytes = p.fetched_bytes;
+        return;
+    }
+    if (now - n->blobs_progress_ms < BLOBS_PROGRESS_MS)
+        return;
+    double secs = (double)(now - n->blobs_progress_ms) / 1000.0;
+    double rate = secs > 0 ? (double)(p.fetched_bytes - n->blobs_logged_bytes) / secs : 0;
+    char have[32], total[32], left[48] = "";
+    mib(have, sizeof have, p.active_bytes - p.active_missing_bytes);
+    mib(total, sizeof total, p.active_bytes);
+    if (rate > 0)
+        snprintf(left, sizeof left, ", ~%.0f s left", (double)p.active_missing_bytes / rate + 0.5);
+    node_log(n, "fetching files: %zu of %zu wanted under way, %s of %s, %.1f MiB/s%s", p.active,
+        p.wanted, have, total, rate / (1 << 20), left);
+    n->blobs_progress_ms = now;
+    n->blobs_logged_bytes = p.fetched_bytes;
+}
+
+void blobsync_run(node *n, uint64_t now)
+{
+    if (!n->blobs)
+        return;
+    if (n->blobs_rescan_due && now >= n->blobs_rescan_ms + BLOBS_RESCAN_MS) {
+        n->blobs_rescan_due = false;
+        n->blobs_rescan_ms = now;
+        blobsync_rescan(n);
+    }
+    if (n->blobs_dirty || now >= n->blobs_next || kn_blobfetch_busy(n->blobs)) {
+        n->blobs_dirty = false;
+        n->blobs_next = kn_blobfetch_tick(n->blobs, now);
+    }
+    uint64_t peer;
+    while (kn_blobfetch_take_fault(n->blobs, &peer)) {
+        conn *c = conn_of(n, peer);
+        if (c && !c->closing) {
+            book_peer(n, c);
+            conn_close(c, KN_EPROTO, "sent corrupt file chunks", true, now);
+        }
+    }
+    kn_blobfetch_event ev;
+    while (kn_blobfetch_take_event(n->blobs, &ev))
+        log_event(n, &ev, now);
+    for (conn *c = n->conns; c; c = c->next)
+        if (c->repl_up)
+            book_peer(n, c);
+    log_progress(n, now);
+}
