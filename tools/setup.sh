@@ -31,6 +31,7 @@ packages=(
     nodejs npm chromium wrk                 # browser tests (Playwright drives Debian's chromium), HTTP benchmark
     systemd man-db                          # systemd-analyze verify/security of the unit, its man page
     debootstrap dpkg-dev                    # the .deb (cpack, dpkg-shlibdeps) and its clean-root test
+    syncthing                               # tools/bench/syncthing_compare.sh (the file transfer baseline)
 )
 
 install_missing() {

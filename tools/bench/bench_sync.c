@@ -62,6 +62,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "bench_proc.h"
 #include "codec.h"
 #include "crypto.h"
 #include "datadir.h"
@@ -70,90 +71,7 @@
 #include "object.h"
 #include "store.h"
 
-extern char **environ;
-
 enum { BATCH = 1024 };
-
-static double mono_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
-}
-
-static void sleep_ms(unsigned ms)
-{
-    struct timespec ts = { ms / 1000, (long)(ms % 1000) * 1000000L };
-    nanosleep(&ts, NULL);
-}
-
-/* Runs argv to completion, stdout to out (or /dev/null); returns the exit status. */
-static int run(char *const argv[], const char *out)
-{
-    posix_spawn_file_actions_t fa;
-    posix_spawn_file_actions_init(&fa);
-    posix_spawn_file_actions_addopen(
-        &fa, 1, out ? out : "/dev/null", O_WRONLY | O_CREAT | O_TRUNC, 0600);
-    posix_spawn_file_actions_addopen(&fa, 2, "/dev/null", O_WRONLY, 0);
-    pid_t pid;
-    int rc = posix_spawn(&pid, argv[0], &fa, NULL, argv, environ);
-    posix_spawn_file_actions_destroy(&fa);
-    if (rc != 0)
-        return -1;
-    int st;
-    if (waitpid(pid, &st, 0) < 0)
-        return -1;
-    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-}
-
-static pid_t start_node(const char *knoten, const char *dir, int port)
-{
-    char listen[64], log[600];
-    snprintf(listen, sizeof listen, "127.0.0.1:%d", port);
-    snprintf(log, sizeof log, "%.500s.log", dir);
-    char *argv[] = { (char *)knoten, "run", "--data", (char *)dir, "--listen", listen, NULL };
-    posix_spawn_file_actions_t fa;
-    posix_spawn_file_actions_init(&fa);
-    posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0);
-    posix_spawn_file_actions_addopen(&fa, 2, log, O_WRONLY | O_CREAT | O_APPEND, 0600);
-    pid_t pid;
-    int rc = posix_spawn(&pid, knoten, &fa, NULL, argv, environ);
-    posix_spawn_file_actions_destroy(&fa);
-    return rc == 0 ? pid : -1;
-}
-
-static void stop_node(pid_t pid)
-{
-    if (pid <= 0)
-        return;
-    kill(pid, SIGTERM);
-    for (int i = 0; i < 100; i++) {
-        if (waitpid(pid, NULL, WNOHANG) == pid)
-            return;
-        sleep_ms(100);
-    }
-    kill(pid, SIGKILL);
-    waitpid(pid, NULL, 0);
-}
-
-/* A port free now, below Linux's ephemeral range (as tests/integration/peers_lib.bash). */
-static int free_port(void)
-{
-    for (int tries = 0; tries < 1000; tries++) {
-        int port = 20000 + rand() % 12000;
-        int fd = socket(AF_INET, SOCK_STREAM, 0);
-        struct sockaddr_in a = { .sin_family = AF_INET,
-            .sin_port = htons((uint16_t)port),
-            .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
-        if (fd < 0)
-            return -1;
-        int ok = bind(fd, (struct sockaddr *)&a, sizeof a) == 0;
-        close(fd);
-        if (ok)
-            return port;
-    }
-    return -1;
-}
 
 typedef struct mem {
     long hwm, anon; /* KiB */
@@ -173,14 +91,6 @@ static int read_mem(pid_t pid, mem *m)
     }
     fclose(f);
     return 0;
-}
-
-static int rm_one(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-    (void)st;
-    (void)flag;
-    (void)ftw;
-    return remove(path);
 }
 
 /* ---- the 2-core verify rate ---- */
@@ -238,29 +148,6 @@ static double verify_rate_2core(double *cpu_us)
     return (double)(v[0].n + v[1].n) * 1000.0 / (mono_ms() - t0);
 }
 
-/* CPU seconds (user + system) of a process, or of one of its threads if tid > 0. */
-static double proc_cpu_s(pid_t pid, pid_t tid)
-{
-    char path[96], buf[1024];
-    if (tid > 0)
-        snprintf(path, sizeof path, "/proc/%d/task/%d/stat", (int)pid, (int)tid);
-    else
-        snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
-    FILE *f = fopen(path, "r");
-    if (!f)
-        return -1;
-    size_t len = fread(buf, 1, sizeof buf - 1, f);
-    fclose(f);
-    buf[len] = 0;
-    const char *p = strrchr(buf, ')'); /* the command name may hold spaces */
-    unsigned long long utime = 0, stime = 0;
-    if (!p
-        || sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu", &utime, &stime)
-            != 2)
-        return -1;
-    return (double)(utime + stime) / (double)sysconf(_SC_CLK_TCK);
-}
-
 /* ---- setting up the two nodes ---- */
 
 typedef struct pair {
@@ -272,38 +159,7 @@ typedef struct pair {
 /* a founds, c takes its network key, a admits c, c is told to dial a. */
 static int make_pair(pair *p, const char *name)
 {
-    char out[400], line[256], id[80] = "", addr[64];
-    snprintf(p->a, sizeof p->a, "%s/%s-a", p->root, name);
-    snprintf(p->c, sizeof p->c, "%s/%s-c", p->root, name);
-    char nk[340];
-    snprintf(nk, sizeof nk, "%s/network.key", p->a);
-    snprintf(out, sizeof out, "%s/%s-init-c.out", p->root, name);
-    char *ia[] = { p->knoten, "init", "--data", p->a, NULL };
-    char *ic[] = { p->knoten, "init", "--data", p->c, "--network-key-file", nk, NULL };
-    if (run(ia, NULL) != 0 || run(ic, out) != 0) {
-        fprintf(stderr, "bench_sync: knoten init failed in %s\n", p->root);
-        return -1;
-    }
-    FILE *f = fopen(out, "r");
-    while (f && fgets(line, sizeof line, f))
-        if (sscanf(line, "node identity: %64s", id) == 1)
-            break;
-    if (f)
-        fclose(f);
-    if (strlen(id) != 64) {
-        fprintf(stderr, "bench_sync: no identity in %s\n", out);
-        return -1;
-    }
-    char *ad[] = { p->knoten, "admit", id, "--name", "Gemeinde c", "--data", p->a, NULL };
-    if (run(ad, NULL) != 0) {
-        fprintf(stderr, "bench_sync: knoten admit failed\n");
-        return -1;
-    }
-    if ((p->pa = free_port()) < 0)
-        return -1;
-    snprintf(addr, sizeof addr, "127.0.0.1:%d", p->pa);
-    char *pc[] = { p->knoten, "peer", "add", addr, "--data", p->c, NULL };
-    return run(pc, NULL) == 0 ? 0 : -1;
+    return bench_pair(p->knoten, p->root, name, "c", p->a, p->c, &p->pa, "bench_sync");
 }
 
 /*
