@@ -1021,7 +1021,8 @@ void http_api_route(hreq *r, const char *path)
         http_error(r, 403, "csrf", "missing or wrong X-CSRF-Token (see GET /api/session)");
         return;
     }
-    if (http_blob_api(r) || http_docs_api(r) || http_collab_api(r) || http_msg_api(r))
+    if (http_blob_api(r) || http_docs_api(r) || http_collab_api(r) || http_msg_api(r)
+        || http_search_api(r))
         return;
     if (is(r, 1, "logout", NULL) && post)
         http_auth_api_logout(r);

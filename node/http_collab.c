@@ -223,17 +223,16 @@ static int poll_visit(void *ctx, const kn_object *o)
 static json_t *poll_list(hreq *r, const kn_directory *dir, const char *space, bool *more)
 {
     obj_lister l = { .r = r, .dir = dir, .type = KN_T_POLL, .arr = json_array(), .limit = 100 };
-    kn_store_query q = { .index = KN_BY_TIME, .reverse = true };
-    if (space && *space) {
-        if (strlen(space) > KN_SPACE_MAX) {
-            json_decref(l.arr);
-            http_error(r, 400, "bad_space", "an area name is at most 64 bytes");
-            return NULL;
-        }
-        q = (kn_store_query) {
-            .index = KN_BY_SPACE_TYPE, .space = space, .type = KN_T_POLL, .reverse = true
-        };
+    if (space && strlen(space) > KN_SPACE_MAX) {
+        json_decref(l.arr);
+        http_error(r, 400, "bad_space", "an area name is at most 64 bytes");
+        return NULL;
     }
+    /* space NULL: polls of every area, one seek per area (store.h) */
+    kn_store_query q = { .index = KN_BY_SPACE_TYPE,
+        .space = space && *space ? space : NULL,
+        .type = KN_T_POLL,
+        .reverse = true };
     int rc = kn_store_each(r->n->dd->store, &q, poll_visit, &l);
     if (rc < 0 || l.err < 0) {
         json_decref(l.arr);
@@ -460,9 +459,9 @@ static int ev_cmp(const void *a, const void *b)
 static int ev_list(hreq *r, const char *space, uint64_t from, uint64_t until, ev_row **v, size_t *n)
 {
     ev_lister l = { .r = r, .from = from, .until = until };
-    kn_store_query q = { .index = KN_BY_TIME, .reverse = true };
-    if (space && *space)
-        q = (kn_store_query) { .index = KN_BY_SPACE_TYPE, .space = space, .type = KN_T_EVENT };
+    kn_store_query q = {
+        .index = KN_BY_SPACE_TYPE, .space = space && *space ? space : NULL, .type = KN_T_EVENT
+    };
     int rc = kn_store_each(r->n->dd->store, &q, ev_visit, &l);
     if (rc < 0 || l.err < 0) {
         free(l.v);
@@ -823,8 +822,8 @@ static void polls_page(hreq *r)
 static void form_page_begin(hreq *r, hbuf *b, enum kn_text title, const char *action)
 {
     http_page_begin(r, b, tr(r, title));
-    hb_printf(b, "<h1>%s</h1><form method=\"post\" action=\"%s\" class=\"stack\">",
-        tr(r, title), action);
+    hb_printf(
+        b, "<h1>%s</h1><form method=\"post\" action=\"%s\" class=\"stack\">", tr(r, title), action);
     http_csrf_field(r, b);
     http_area_field(r, b, http_form_get(&r->query, "space"));
 }

@@ -163,12 +163,12 @@ static json_t *doc_list(hreq *r, const char *space, const char *kind, uint64_t b
     doc_lister l = {
         .r = r, .kind = kind && *kind ? kind : NULL, .all_versions = all_versions, .limit = limit
     };
-    kn_store_query q = { .index = KN_BY_TIME, .reverse = true, .until_ms = before };
-    if (space && *space) {
-        q.index = KN_BY_SPACE_TYPE;
-        q.space = space;
-        q.type = KN_T_DOC;
-    }
+    /* space NULL: docs of every area, one seek per area (store.h) */
+    kn_store_query q = { .index = KN_BY_SPACE_TYPE,
+        .space = space && *space ? space : NULL,
+        .type = KN_T_DOC,
+        .reverse = true,
+        .until_ms = before };
     l.arr = json_array();
     int rc = kn_store_each(r->n->dd->store, &q, doc_visit, &l);
     if (rc < 0 || l.err < 0 || !l.arr) {

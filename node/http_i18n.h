@@ -261,6 +261,12 @@
     X(T_MSG_NONE_WITH, "Noch keine Nachrichten in diesem Gespräch.",                               \
         "No messages in this conversation yet.")                                                   \
     X(T_MSG_WRITE, "Nachricht schreiben", "Write a message")                                       \
+    X(T_SEARCH_WORDS, "Suchbegriffe", "Search words")                                              \
+    X(T_SEARCH_FOUND, "Treffer.", "results.")                                                      \
+    X(T_SEARCH_FALLBACK, "Kein Eintrag enthält alle Wörter; gezeigt werden die mit den meisten.",  \
+        "No entry has every word; these have the most.")                                           \
+    X(T_SEARCH_TRUNCATED, "Die Suche wurde begrenzt; genauere Wörter finden mehr.",                \
+        "The search was bounded; more precise words find more.")                                   \
     X(T_UP_FAILED, "Hochladen fehlgeschlagen", "Upload failed")
 
 enum kn_text {

@@ -74,7 +74,12 @@ void http_page_begin(hreq *r, hbuf *b, const char *title)
             hb_printf(b, "<li><a href=\"%s\">%s</a></li>", nav[i].href, tr(r, nav[i].t));
         if (r->acct.role == KN_ROLE_ADMIN)
             hb_printf(b, "<li><a href=\"admin\">%s</a></li>", tr(r, T_ADMIN));
-        hb_puts(b, "</ul>");
+        hb_printf(b,
+            "</ul><form method=\"get\" action=\"search\" role=\"search\" class=\"navsearch\">"
+            "<label for=\"nav-q\" class=\"visually-hidden\">%s</label><input id=\"nav-q\" "
+            "name=\"q\" type=\"search\" maxlength=\"1000\" placeholder=\"%s\">"
+            "<button type=\"submit\">%s</button></form>",
+            tr(r, T_SEARCH), tr(r, T_SEARCH), tr(r, T_FIND));
     }
     hb_puts(b, "<div class=\"tools\">");
     hb_printf(b, "<a href=\"lang?to=%s\" lang=\"%s\">%s</a>", strcmp(r->lang, "en") ? "en" : "de",
@@ -1093,7 +1098,7 @@ void http_pages_route(hreq *r, const char *path)
             return;
         }
     }
-    if (http_docs_pages(r) || http_collab_pages(r) || http_msg_pages(r))
+    if (http_docs_pages(r) || http_collab_pages(r) || http_msg_pages(r) || http_search_pages(r))
         return;
     if (seg_is(r, 1, "logout") && post) {
         http_auth_logout(r);

@@ -155,6 +155,11 @@ try {
   check(await waitForText(b.page, B + 'docs', 'Checkliste Vergabe &lt;script&gt;'), 'doc listed on B');
   await b.page.goto(B + docPath);
   check((await b.page.textContent('h1')) === docTitle, 'doc page on B');
+  // The search box in the header finds it on B.
+  await b.page.getByRole('searchbox', { name: 'Suche' }).first().fill('Checkliste Vergabe');
+  await b.page.keyboard.press('Enter');
+  await b.page.waitForURL(/\/search\?q=/);
+  check(await b.page.locator('a[href="' + docPath + '"]').count() === 1, 'search on B finds the doc');
 
   // ---- polls: vote on A and on B, both show the same results ----
   await a.page.goto(A + 'polls/new');
