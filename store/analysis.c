@@ -458,6 +458,42 @@ bool kn_analysis_utf8_valid(const char *s, size_t len)
     return true;
 }
 
+/* Windows-1252 0x80..0x9F; 0 where the code page has no character (read as a space). */
+static const uint16_t cp1252_high[32] = { 0x20ac, 0, 0x201a, 0x0192, 0x201e, 0x2026, 0x2020, 0x2021,
+    0x02c6, 0x2030, 0x0160, 0x2039, 0x0152, 0, 0x017d, 0, 0, 0x2018, 0x2019, 0x201c, 0x201d, 0x2022,
+    0x2013, 0x2014, 0x02dc, 0x2122, 0x0161, 0x203a, 0x0153, 0, 0x017e, 0x0178 };
+
+int kn_analysis_file_text(const uint8_t *in, size_t len, char **out, size_t *outlen)
+{
+    char *o;
+    size_t n = 0;
+
+    *out = NULL;
+    *outlen = 0;
+    /* UTF-8, perhaps with the last character cut off by the caller's bound. */
+    for (size_t cut = 0; cut < 4 && cut <= len; cut++) {
+        if (!kn_analysis_utf8_valid((const char *)in, len - cut))
+            continue;
+        if (!(o = malloc(len - cut + 1)))
+            return KN_ENOMEM;
+        memcpy(o, in, len - cut);
+        *out = o;
+        *outlen = len - cut;
+        return 0;
+    }
+    if (len > (SIZE_MAX - 1) / 3 || !(o = malloc(3 * len + 1)))
+        return KN_ENOMEM;
+    for (size_t i = 0; i < len; i++) {
+        int32_t c = in[i];
+        if (c >= 0x80 && c < 0xa0)
+            c = cp1252_high[c - 0x80] ? cp1252_high[c - 0x80] : ' ';
+        n += utf8_encode(c, o + n);
+    }
+    *out = o;
+    *outlen = n;
+    return 0;
+}
+
 /* ---- classes and folding ---- */
 
 enum cls { SEP, WORD, IGNORE };

@@ -121,4 +121,13 @@ KN_MUST_USE int kn_analyzer_fingerprint(kn_analyzer *t, uint64_t *out);
 /* True if s[0..len) is valid UTF-8 (no overlongs, surrogates or code points above U+10FFFF). */
 bool kn_analysis_utf8_valid(const char *s, size_t len);
 
+/*
+ * The text of a file for indexing: UTF-8 as it is (a sequence cut off at the
+ * end is dropped), anything else read as Windows-1252, which is what older
+ * Windows programs write (ISO 8859-1 plus € „ “ – ... in 0x80-0x9F), and
+ * converted to UTF-8. *out is malloc'd (the caller frees it), *outlen its
+ * length. KN_ENOMEM.
+ */
+KN_MUST_USE int kn_analysis_file_text(const uint8_t *in, size_t len, char **out, size_t *outlen);
+
 #endif

@@ -1260,7 +1260,9 @@ static int chunk_one(kn_store *s, MDB_txn *txn, const kn_blob_chunk_in *c, const
     st.bytes += c->len;
     if ((rc = state_put(s, txn, c->blob, &st)) < 0)
         return rc;
-    if (st.present == st.nchunks && (rc = del(txn, s->db.blob_wanted, c->blob, KN_BLOB_ID)) < 0)
+    if (st.present == st.nchunks
+        && ((rc = del(txn, s->db.blob_wanted, c->blob, KN_BLOB_ID)) < 0
+            || (rc = kn_search_blob_complete(s, txn, c->blob)) < 0)) /* the text of text files */
         return rc;
     return KN_BLOB_STORED;
 }

@@ -650,15 +650,8 @@ static int remove_object(kn_store *s, MDB_txn *txn, const uint8_t id[KN_ID])
     for (uint32_t i = 0; i < nrefs; i++)
         kn_idx_ref(kr[i], &o, i);
     /* The blob and search hooks read o and write: each gets a view of a copy, not of a page. */
-    if (!(copy = malloc(o.raw_len))) {
-        rc = KN_ENOMEM;
+    if ((rc = kn_store_detach(&o, &copy)) < 0)
         goto out;
-    }
-    memcpy(copy, o.raw, o.raw_len);
-    if (kn_object_decode(&o, copy, o.raw_len) < 0) {
-        rc = KN_ECORRUPT;
-        goto out;
-    }
     /* A doc takes its blobs with it unless another live doc references them (blobstore.c). */
     if (o.type == KN_T_DOC && (rc = kn_blob_doc_removed(s, txn, &o)) < 0)
         goto out;

@@ -37,8 +37,10 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "analysis.h"
+#include "blob.h"
 #include "search.h"
 #include "store_impl.h"
 
@@ -47,6 +49,7 @@ enum {
     POST_LEN = DOCNO_LEN + 2,
     DOC_REC = KN_ID + 8 + 1 + 2 + 4,
     STATS_REC = 24,
+    BLOB_STATE_REC = 4 + 4 + 8 + 8 + 8, /* blob_state, store_impl.h */
     FILL_KEY = 8 + KN_ID,
     PSEUDO = 0x01, /* first byte of a filter pseudo-term */
     PSEUDO_MAX = 2 + KN_SPACE_MAX, /* 0x01 'a' area; 0x01 'c' key is shorter */
@@ -542,7 +545,8 @@ static int doc_field(
  * The indexed fields of o into st->doc, in one pass over the body map (the
  * schema was checked on the way in; what does not fit is skipped).
  */
-static int doc_fields(kn_search_state *st, const kn_object *o, const type_fields *tf, uint64_t *dl)
+static int doc_fields(kn_search_state *st, const kn_object *o, const type_fields *tf,
+    unsigned *langs_out, uint64_t *dl)
 {
     const char *s;
     uint32_t n, nk;
@@ -552,6 +556,7 @@ static int doc_fields(kn_search_state *st, const kn_object *o, const type_fields
 
     if (o->type == KN_T_DOC && kn_object_str(o, "lang", &s, &n) == 0)
         langs = kn_analysis_langs(s, n);
+    *langs_out = langs;
     kn_mp_in_init(&in, o->body, o->body_len);
     if (kn_mp_read_map(&in, &nk) < 0)
         return 0;
@@ -568,6 +573,110 @@ static int doc_fields(kn_search_state *st, const kn_object *o, const type_fields
         if (kn_mp_skip(&in, KN_BODY_DEPTH, false) < 0)
             return 0;
         if (f && (rc = doc_field(st, f, &val, langs, dl)) < 0)
+            return rc;
+    }
+    return 0;
+}
+
+/* ---- the text of attached files ---- */
+
+/* text/plain and text/markdown (or text/x-markdown), in any case, parameters ignored. */
+static bool text_mime(const char *m, size_t n)
+{
+    static const char *const ok[] = { "text/plain", "text/markdown", "text/x-markdown" };
+    size_t l = 0;
+    while (l < n && m[l] != ';' && m[l] != ' ')
+        l++;
+    for (size_t i = 0; i < sizeof ok / sizeof ok[0]; i++)
+        if (strlen(ok[i]) == l && strncasecmp(m, ok[i], l) == 0)
+            return true;
+    return false;
+}
+
+/*
+ * The first max bytes of a blob, if it is complete on this node: read from
+ * blob_state and blob_chunks (layouts in store_impl.h) into a malloc'd
+ * buffer. *buf stays NULL for a blob that is absent or still being fetched.
+ */
+static int blob_head(
+    kn_store *s, MDB_txn *txn, const uint8_t id[KN_BLOB_ID], size_t max, uint8_t **buf, size_t *len)
+{
+    uint8_t key[KN_BLOB_ID + 4];
+    MDB_val v;
+    int rc;
+
+    *buf = NULL;
+    *len = 0;
+    if ((rc = mget(txn, s->db.blob_state, id, KN_BLOB_ID, &v)) == KN_ENOTFOUND)
+        return 0;
+    if (rc < 0)
+        return rc;
+    if (v.mv_size != BLOB_STATE_REC)
+        return KN_ECORRUPT;
+    const uint8_t *p = v.mv_data; /* nchunks(4) present(4) size(8) ... */
+    uint32_t nchunks = (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
+    uint32_t present = (uint32_t)p[4] << 24 | (uint32_t)p[5] << 16 | (uint32_t)p[6] << 8 | p[7];
+    uint64_t size = kn_be64_get(p + 8);
+    if (present != nchunks || size == 0)
+        return 0;
+    size_t want = size < max ? (size_t)size : max;
+    if (!(*buf = malloc(want)))
+        return KN_ENOMEM;
+    memcpy(key, id, KN_BLOB_ID);
+    for (uint32_t i = 0; *len < want && i < nchunks; i++) {
+        key[KN_BLOB_ID] = (uint8_t)(i >> 24);
+        key[KN_BLOB_ID + 1] = (uint8_t)(i >> 16);
+        key[KN_BLOB_ID + 2] = (uint8_t)(i >> 8);
+        key[KN_BLOB_ID + 3] = (uint8_t)i;
+        if ((rc = mget(txn, s->db.blob_chunks, key, sizeof key, &v)) < 0) {
+            free(*buf);
+            *buf = NULL;
+            return rc == KN_ENOTFOUND ? KN_ECORRUPT : rc;
+        }
+        size_t n = v.mv_size < want - *len ? v.mv_size : want - *len;
+        memcpy(*buf + *len, v.mv_data, n);
+        *len += n;
+    }
+    return 0;
+}
+
+/*
+ * The words of the doc's plain-text and Markdown files that are complete on
+ * this node: the first KN_SEARCH_FILE_TEXT_MAX bytes of each, at most
+ * KN_SEARCH_DOC_TEXT_MAX in all, at the file weight. A file that is still
+ * being fetched is indexed when its last chunk arrives (kn_search_blob_complete).
+ */
+static int doc_files_text(kn_store *s, MDB_txn *txn, kn_search_state *st, const kn_object *o,
+    unsigned langs, uint64_t *dl)
+{
+    kn_doc_file f[KN_DOC_FILES_MAX];
+    uint32_t n;
+    size_t budget = KN_SEARCH_DOC_TEXT_MAX;
+    int rc = 0;
+
+    if (o->type != KN_T_DOC || kn_doc_files(o, f, &n) < 0)
+        return 0;
+    for (uint32_t i = 0; i < n && budget > 0; i++) {
+        uint8_t *raw = NULL;
+        char *text = NULL;
+        size_t rlen, tlen;
+        bool seen = false;
+        for (uint32_t j = 0; j < i && !seen; j++)
+            seen = memcmp(f[j].blob, f[i].blob, KN_BLOB_ID) == 0
+                && text_mime(f[j].mime, f[j].mime_len);
+        if (seen || !text_mime(f[i].mime, f[i].mime_len))
+            continue;
+        size_t max = budget < KN_SEARCH_FILE_TEXT_MAX ? budget : KN_SEARCH_FILE_TEXT_MAX;
+        if ((rc = blob_head(s, txn, f[i].blob, max, &raw, &rlen)) < 0 || !raw)
+            goto next;
+        budget -= rlen;
+        if ((rc = kn_analysis_file_text(raw, rlen, &text, &tlen)) < 0)
+            goto next;
+        rc = doc_text(st, text, tlen, W_FILE, langs, false, dl);
+    next:
+        free(raw);
+        free(text);
+        if (rc < 0)
             return rc;
     }
     return 0;
@@ -773,7 +882,9 @@ int kn_search_add(kn_store *s, MDB_txn *txn, const kn_object *o)
     memcpy(id, o->id, KN_ID);
     memcpy(author, o->author, KN_KEY);
     tm_clear(&st->doc);
-    if ((rc = doc_fields(st, o, tf, &dl)) < 0)
+    unsigned langs;
+    if ((rc = doc_fields(st, o, tf, &langs, &dl)) < 0
+        || (rc = doc_files_text(s, txn, st, o, langs, &dl)) < 0)
         return rc;
     if ((rc = council_cached(s, txn, st, author, type, council)) < 0)
         return rc;
@@ -1005,6 +1116,67 @@ out:
     mdb_cursor_close(pc);
     free(fwd);
     return rc;
+}
+
+/*
+ * A blob became complete (its last chunk was stored, blobstore.c): the live
+ * docs that list it as a plain-text or Markdown file are indexed again, now
+ * with the file's text. Runs in the transaction that stored the chunk.
+ */
+int kn_search_blob_complete(kn_store *s, MDB_txn *txn, const uint8_t blob[KN_BLOB_ID])
+{
+    MDB_cursor *c = NULL;
+    uint8_t(*docs)[KN_ID] = NULL, *copy = NULL;
+    size_t n = 0, cap = 0;
+    MDB_val k = { KN_BLOB_ID, (void *)blob }, v;
+    int rc, mrc;
+
+    if ((rc = kn_store_mdb_err(mdb_cursor_open(txn, s->db.blob_refs, &c))) < 0)
+        return rc;
+    for (mrc = mdb_cursor_get(c, &k, &v, MDB_SET_RANGE); mrc == 0;
+         mrc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) { /* blob_refs: blob(32) doc(32) */
+        if (k.mv_size != KN_BLOB_ID + KN_ID || memcmp(k.mv_data, blob, KN_BLOB_ID) != 0)
+            break;
+        if ((rc = reserve((void **)&docs, &cap, n + 1, KN_ID, 8)) < 0)
+            goto out;
+        memcpy(docs[n++], (const uint8_t *)k.mv_data + KN_BLOB_ID, KN_ID);
+    }
+    mdb_cursor_close(c);
+    c = NULL;
+    if (mrc != 0 && mrc != MDB_NOTFOUND) {
+        rc = kn_store_mdb_err(mrc);
+        goto out;
+    }
+    rc = 0;
+    for (size_t i = 0; i < n; i++) {
+        kn_doc_file f[KN_DOC_FILES_MAX];
+        uint32_t nf;
+        uint64_t d;
+        kn_object o;
+        bool text = false;
+        if ((rc = docno_of(s, txn, docs[i], &d)) == KN_ENOTFOUND)
+            continue; /* not indexed (yet): the build will read the file */
+        if (rc < 0 || (rc = kn_store_load(s, txn, s->db.objects, docs[i], &o)) < 0)
+            goto out;
+        if (kn_doc_files(&o, f, &nf) < 0)
+            continue;
+        for (uint32_t j = 0; j < nf && !text; j++)
+            text = memcmp(f[j].blob, blob, KN_BLOB_ID) == 0 && text_mime(f[j].mime, f[j].mime_len);
+        if (!text)
+            continue;
+        /* remove and add both write: they work on a copy, not on the page */
+        free(copy);
+        copy = NULL;
+        if ((rc = kn_store_detach(&o, &copy)) < 0 || (rc = kn_search_remove(s, txn, &o)) < 0
+            || (rc = kn_search_add(s, txn, &o)) < 0)
+            goto out;
+    }
+out:
+    mdb_cursor_close(c);
+    free(docs);
+    free(copy);
+    /* The caller takes these for its own per-chunk results: anything failing here is fatal. */
+    return rc == KN_ENOTFOUND || rc == KN_EINVAL ? KN_ECORRUPT : rc;
 }
 
 /* ---- building the index for a store that lacks it ---- */

@@ -7,7 +7,9 @@
  * tags of threads, posts, links and documents, the file names of documents,
  * questions and options of polls, titles, descriptions, places and groups of
  * events, and the names, roles and expertise of users (the expert
- * directory). Never direct messages (ciphertext), nor the roster objects
+ * directory); and the text of a document's plain-text and Markdown files
+ * (the first KN_SEARCH_FILE_TEXT_MAX bytes of each) once they are complete
+ * on this node. Never direct messages (ciphertext), nor the roster objects
  * network, admit and revoke, nor addresses, votes, RSVPs and retractions.
  * An object is indexed when it is stored and taken out when it leaves the
  * store for any reason (retraction, a revocation purge, a move back to
@@ -51,6 +53,7 @@ enum {
     KN_SEARCH_TITLE_MAX = 320, /* bytes of a hit's title */
     KN_SEARCH_SNIPPET_MAX = 240, /* bytes of a hit's snippet */
     KN_SEARCH_FILE_TEXT_MAX = 1024 * 1024, /* bytes of one attached file's text indexed */
+    KN_SEARCH_DOC_TEXT_MAX = 8 * 1024 * 1024, /* bytes of file text indexed per doc */
 };
 
 typedef struct kn_search_query {

@@ -46,6 +46,8 @@
 
 #include <lmdb.h>
 #include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
 
 #include "store.h"
 
@@ -174,6 +176,19 @@ KN_MUST_USE int kn_store_load(
 KN_MUST_USE int kn_store_ref_ids(kn_store *s, MDB_txn *txn, const uint8_t target[KN_ID],
     kn_otype type, size_t max, uint8_t (**ids)[KN_ID], size_t *n);
 
+/*
+ * Points o at a malloc'd copy of its bytes (*copy, which the caller frees),
+ * for code that reads o after writes that may move the page it was loaded
+ * from. KN_ENOMEM, or KN_ECORRUPT if the bytes do not decode.
+ */
+static inline int kn_store_detach(kn_object *o, uint8_t **copy)
+{
+    if (!(*copy = malloc(o->raw_len)))
+        return KN_ENOMEM;
+    memcpy(*copy, o->raw, o->raw_len);
+    return kn_object_decode(o, *copy, o->raw_len) < 0 ? KN_ECORRUPT : 0;
+}
+
 /* Index keys of o; each returns the key length. */
 size_t kn_idx_time(uint8_t *k, const kn_object *o);
 size_t kn_idx_author(uint8_t *k, const kn_object *o);
@@ -214,6 +229,8 @@ void kn_negtree_cache_free(kn_negtree_cache *c);
 KN_MUST_USE int kn_search_add(kn_store *s, MDB_txn *txn, const kn_object *o);
 KN_MUST_USE int kn_search_remove(kn_store *s, MDB_txn *txn, const kn_object *o);
 KN_MUST_USE int kn_search_flush(kn_store *s, MDB_txn *txn);
+/* blobstore.c, when a blob's last chunk is stored: re-indexes the docs with it as a text file. */
+KN_MUST_USE int kn_search_blob_complete(kn_store *s, MDB_txn *txn, const uint8_t blob[32]);
 void kn_search_txn_reset(kn_store *s);
 void kn_search_state_free(kn_search_state *st);
 /*

@@ -11,6 +11,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <cmocka.h>
@@ -269,6 +270,37 @@ static void test_utf8_valid(void **state)
     assert_false(kn_analysis_utf8_valid("\xe2\x82", 2)); /* truncated */
 }
 
+static void test_file_text(void **state)
+{
+    (void)state;
+    char *out = NULL;
+    size_t n = 0;
+    /* UTF-8 stays as it is; a character cut off at the end is dropped. */
+    static const uint8_t utf8[] = "Stra\xc3\x9f"
+                                  "e \xe2\x82\xac";
+    assert_int_equal(kn_analysis_file_text(utf8, sizeof utf8 - 1, &out, &n), 0);
+    assert_int_equal(n, sizeof utf8 - 1);
+    assert_memory_equal(out, utf8, n);
+    free(out);
+    assert_int_equal(kn_analysis_file_text(utf8, sizeof utf8 - 2, &out, &n), 0);
+    assert_int_equal(n, sizeof utf8 - 4); /* "Straße " without the cut euro sign */
+    free(out);
+    /* Anything else is Windows-1252: ß, €, „ “, and 0x81 (unassigned) as a space. */
+    static const uint8_t cp[] = "Stra\xdf"
+                                "e \x80 \x84z\x93 a\x81"
+                                "b";
+    assert_int_equal(kn_analysis_file_text(cp, sizeof cp - 1, &out, &n), 0);
+    static const char want[] = "Stra\xc3\x9f"
+                               "e \xe2\x82\xac \xe2\x80\x9ez\xe2\x80\x9c a b";
+    assert_int_equal(n, sizeof want - 1);
+    assert_memory_equal(out, want, n);
+    assert_true(kn_analysis_utf8_valid(out, n));
+    free(out);
+    assert_int_equal(kn_analysis_file_text((const uint8_t *)"", 0, &out, &n), 0);
+    assert_int_equal(n, 0);
+    free(out);
+}
+
 static void test_fingerprint(void **state)
 {
     kn_analyzer *t = *state, *t2 = NULL;
@@ -317,6 +349,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_german_inflections, setup, teardown),
         cmocka_unit_test_setup_teardown(test_query_variants, setup, teardown),
         cmocka_unit_test(test_utf8_valid),
+        cmocka_unit_test(test_file_text),
         cmocka_unit_test_setup_teardown(test_fingerprint, setup, teardown),
         cmocka_unit_test_setup_teardown(test_cache_consistency, setup, teardown),
     };

@@ -9,6 +9,8 @@
  */
 #include "store_fixture.h"
 
+#include "blob.h"
+#include "blobstore.h"
 #include "search.h"
 
 /* A signed object with a body of string fields (and optional string arrays). */
@@ -630,6 +632,161 @@ static void test_bad_queries(void **state)
     fx_done(&e.f);
 }
 
+/* ---- attached files ---- */
+
+typedef struct tfile {
+    const uint8_t *data;
+    size_t size;
+    uint8_t id[KN_BLOB_ID];
+    uint8_t *hashes;
+    uint32_t n;
+    const char *mime, *name;
+} tfile;
+
+static void tfile_make(tfile *f, const void *data, size_t size, const char *mime, const char *name)
+{
+    kn_blob_hasher h;
+    f->data = data;
+    f->size = size;
+    f->mime = mime;
+    f->name = name;
+    kn_blob_hasher_init(&h);
+    assert_int_equal(kn_blob_hasher_update(&h, f->data, size), 0);
+    assert_int_equal(kn_blob_hasher_final(&h, f->id), 0);
+    f->n = h.nchunks;
+    f->hashes = kn_blob_hasher_take(&h);
+    kn_blob_hasher_free(&h);
+}
+
+/* Stores every chunk of f (its manifest must be there). */
+static void tfile_chunks(env *e, const tfile *f)
+{
+    for (uint32_t i = 0; i < f->n; i++) {
+        int rc = kn_blob_put_chunk(
+            e->f.s, f->id, i, f->data + (size_t)i * KN_BLOB_CHUNK, kn_blob_chunk_len(f->size, i));
+        if (rc != KN_BLOB_STORED)
+            fail_msg("chunk %u: %s", i, kn_errname(rc));
+    }
+}
+
+/* A doc titled title with the files f[0..n). */
+static void doc_with(
+    fx_obj *o, const fx_key *k, uint64_t created, const char *title, const tfile *f, int n)
+{
+    kn_mp_out b;
+    kn_mp_out_init(&b, 0);
+    kn_mp_write_map(&b, 3);
+    kn_mp_write_cstr(&b, "files");
+    kn_mp_write_array(&b, (uint32_t)n);
+    for (int i = 0; i < n; i++) {
+        kn_mp_write_map(&b, 4);
+        kn_mp_write_cstr(&b, "blob");
+        kn_mp_write_bin(&b, f[i].id, KN_BLOB_ID);
+        kn_mp_write_cstr(&b, "mime");
+        kn_mp_write_cstr(&b, f[i].mime);
+        kn_mp_write_cstr(&b, "name");
+        kn_mp_write_cstr(&b, f[i].name);
+        kn_mp_write_cstr(&b, "size");
+        kn_mp_write_uint(&b, f[i].size);
+    }
+    kn_mp_write_cstr(&b, "kind");
+    kn_mp_write_cstr(&b, "instruction");
+    kn_mp_write_cstr(&b, "title");
+    kn_mp_write_cstr(&b, title);
+    fx_sign(o, KN_T_DOC, k, created, "Ordnung", NULL, NULL, &b);
+}
+
+/*
+ * The text of plain-text and Markdown files: indexed when the doc is stored
+ * with its file complete (a local publish), or when the last chunk of a file
+ * arrives after the doc (from a peer); UTF-8 or Windows-1252; the first
+ * KN_SEARCH_FILE_TEXT_MAX bytes only; never other types; gone on retraction.
+ */
+static void test_file_text(void **state)
+{
+    (void)state;
+    env e;
+    fx_obj local, remote, rt;
+    tfile lf[2], rf;
+    env_init(&e);
+
+    /* Local: the file is complete before the doc is stored. */
+    static const char md[] = "# Winterdienst\n\nDie **Räumpflicht** gilt ab 7 Uhr.\n";
+    static const char pdf[] = "%PDF-1.4 Streusalzlager Geheimwort";
+    tfile_make(&lf[0], md, sizeof md - 1, "text/markdown; charset=utf-8", "winter.md");
+    tfile_make(&lf[1], pdf, sizeof pdf - 1, "application/pdf", "winter.pdf");
+    for (int i = 0; i < 2; i++) {
+        assert_int_equal(
+            kn_blob_stage_manifest(e.f.s, lf[i].id, lf[i].size, lf[i].hashes, lf[i].n, FX_NOW),
+            KN_BLOB_STORED);
+        tfile_chunks(&e, &lf[i]);
+    }
+    doc_with(&local, &e.a, 2000, "Merkblatt", lf, 2);
+    assert_put(&e.f, &local, KN_PUT_STORED);
+    const fx_obj *wl[] = { &local };
+    assert_finds(&e, "Räumpflichten", wl, 1);
+    assert_finds(&e, "Geheimwort", wl, 0); /* a PDF's bytes are not text */
+    assert_finds(&e, "winter", wl, 1); /* the file names */
+
+    /* From a peer: the doc first, the file later; Windows-1252 text over two chunks. */
+    size_t big = KN_BLOB_CHUNK + 5000;
+    char *text = malloc(KN_SEARCH_FILE_TEXT_MAX + 100000);
+    assert_non_null(text);
+    for (size_t i = 0; i < big; i++)
+        text[i] = "lorem ipsum dolor "[i % 18];
+    static const char w1[] = " Stra\xdf"
+                             "enreinigung "; /* ß in Windows-1252 */
+    static const char w2[] = " Laubbl\xe4ser "; /* ä, in the second chunk */
+    memcpy(text + 10, w1, sizeof w1 - 1);
+    memcpy(text + big - 30, w2, sizeof w2 - 1);
+    tfile_make(&rf, text, big, "text/plain", "satzung.txt");
+    doc_with(&remote, &e.b, 3000, "Satzung", &rf, 1);
+    assert_put(&e.f, &remote, KN_PUT_STORED);
+    const fx_obj *wr[] = { &remote };
+    assert_finds(&e, "Strassenreinigung", wr, 0);
+    assert_int_equal(kn_blob_put_manifest(e.f.s, rf.id, rf.size, rf.hashes, rf.n), KN_BLOB_STORED);
+    assert_int_equal(kn_blob_put_chunk(e.f.s, rf.id, 0, rf.data, KN_BLOB_CHUNK), KN_BLOB_STORED);
+    assert_finds(&e, "Strassenreinigung", wr, 0); /* not complete yet */
+    assert_int_equal(
+        kn_blob_put_chunk(e.f.s, rf.id, 1, rf.data + KN_BLOB_CHUNK, kn_blob_chunk_len(rf.size, 1)),
+        KN_BLOB_STORED);
+    assert_finds(&e, "Straßenreinigung", wr, 1);
+    assert_finds(&e, "Laubbläser", wr, 1);
+    kn_search_result r = search(&e, "Strassenreinigung");
+    assert_string_equal(r.hits[0].title, "Satzung");
+    kn_search_result_free(&r);
+
+    /* Only the first KN_SEARCH_FILE_TEXT_MAX bytes of a file count. */
+    tfile cut;
+    size_t huge = KN_SEARCH_FILE_TEXT_MAX + 100000;
+    for (size_t i = 0; i < huge; i++)
+        text[i] = "lorem ipsum dolor "[i % 18];
+    memcpy(text + 100, " Anfangswort ", 13);
+    memcpy(text + KN_SEARCH_FILE_TEXT_MAX + 50000, " Schlusswort ", 13);
+    tfile_make(&cut, text, huge, "text/plain", "lang.txt");
+    assert_int_equal(
+        kn_blob_stage_manifest(e.f.s, cut.id, cut.size, cut.hashes, cut.n, FX_NOW), KN_BLOB_STORED);
+    tfile_chunks(&e, &cut);
+    fx_obj longdoc;
+    doc_with(&longdoc, &e.a, 4000, "Lang", &cut, 1);
+    assert_put(&e.f, &longdoc, KN_PUT_STORED);
+    const fx_obj *wc[] = { &longdoc };
+    assert_finds(&e, "Anfangswort", wc, 1);
+    assert_finds(&e, "Schlusswort", wc, 0);
+
+    /* Retraction takes the file text out with the doc. */
+    fx_retract(&rt, &e.b, 5000, remote.id);
+    assert_put(&e.f, &rt, KN_PUT_STORED);
+    assert_finds(&e, "Strassenreinigung", wr, 0);
+
+    free(text);
+    free(lf[0].hashes);
+    free(lf[1].hashes);
+    free(rf.hashes);
+    free(cut.hashes);
+    fx_done(&e.f);
+}
+
 typedef struct progress {
     uint64_t calls, last_done, total;
     bool monotonic;
@@ -735,6 +892,7 @@ int main(void)
         cmocka_unit_test(test_snippet),
         cmocka_unit_test(test_bad_queries),
         cmocka_unit_test(test_build_for_older_store),
+        cmocka_unit_test(test_file_text),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
