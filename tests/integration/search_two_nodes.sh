@@ -3,7 +3,7 @@
 # Bescheiden, Hauptstrasse for Hauptstraße), with the area and council
 # filters, and as a compound part (Steuer); a thread b publishes itself is told
 # apart by --council "Gemeinde b"; a Markdown document published at a is found
-# by the words of its file. When a retracts its thread, b's search stops
+# on both nodes by the words of its file. When a retracts its thread, b's search stops
 # finding it, while b's own thread is still found.
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/repl_lib.bash"
@@ -67,8 +67,8 @@ grep -qx "$T" "$WORK/steuer.ids" && grep -qx "$U" "$WORK/steuer.ids" ||
     fail "\"Steuer\" does not find both compounds at b: $(cat "$WORK/steuer.ids")"
 [ "$(search_ids b Steuer --council "Gemeinde b")" = "$U" ] || fail "--council \"Gemeinde b\""
 
-# A Markdown file published at a: a finds the doc by the words in the file, b (which
-# fetches files only once the blob exchange is there) by its title and file name.
+# A Markdown file published at a: a finds the doc by the words in the file at once,
+# b by its title and file name, and by the words in the file once it has fetched it.
 printf '# Winterdienst\n\nDie Räumpflicht beginnt um 7 Uhr; Streusalz liegt im Bauhof.\n' \
     >"$WORK/winterdienst.md"
 D=$("$KNOTEN" doc publish "$WORK/winterdienst.md" --data "$WORK/a" --title "Merkblatt Glätte" \
@@ -76,6 +76,8 @@ D=$("$KNOTEN" doc publish "$WORK/winterdienst.md" --data "$WORK/a" --title "Merk
 finds a "$D" Räumpflichten Bauhof || fail "a does not find its doc by the words of its file"
 wait_for 10 "the doc reaches b" has_object b "$D"
 finds b "$D" Glätte winterdienst --type doc || fail "b does not find the doc by title and file name"
+file_text_at_b() { finds b "$D" Räumpflichten Bauhof; }
+wait_for 20 "b finds the doc by the words of its file, once fetched" file_text_at_b
 
 # Retraction at a takes the thread out of b's results; b's own thread stays.
 "$KNOTEN" retract "$T" --data "$WORK/a" --reason "Entwurf" >/dev/null || fail "knoten retract on a"
