@@ -215,16 +215,18 @@ static int load_noise_key(node *n)
     if (rc == KN_ENOTFOUND) {
         kn_env_random(n->env, n->noise_priv, sizeof n->noise_priv);
         if ((rc = kn_secret_file_write(path, n->noise_priv, sizeof n->noise_priv)) < 0) {
-            node_log(n, "cannot write %s: %s", path, kn_strerror(rc));
+            node_logl(n, KN_LOG_ERROR, "cannot write %s: %s", path, kn_strerror(rc));
             return rc;
         }
         node_log(n, "created the transport key %s", path);
     } else if (rc == KN_EPERM) {
-        node_log(n, "%s is readable by other users or cannot be read; fix it with `chmod 600 %s`",
-            path, path);
+        node_logl(n, KN_LOG_ERROR,
+            "%s is readable by other users or cannot be read; fix it with `chmod 600 %s`", path,
+            path);
         return rc;
     } else if (rc < 0) {
-        node_log(n, "cannot read %s: %s; move it away to make a new one", path, kn_strerror(rc));
+        node_logl(n, KN_LOG_ERROR, "cannot read %s: %s; move it away to make a new one", path,
+            kn_strerror(rc));
         return rc;
     }
     kn_x25519_base(n->noise_pub, n->noise_priv);
@@ -405,7 +407,7 @@ static void apply_peer_list(node *n, const kn_peer_list *l, uint64_t now)
             continue;
         }
         if (!(s = calloc(1, sizeof *s))) {
-            node_log(n, "out of memory adding a peer");
+            node_logl(n, KN_LOG_ERROR, "out of memory adding a peer");
             return;
         }
         s->n = n;
@@ -430,7 +432,7 @@ static void reload_peers(node *n, uint64_t now)
     if (rc == KN_ENOTFOUND)
         rc = 0;
     if (rc < 0) {
-        node_log(n, "cannot read the configured peers: %s", kn_strerror(rc));
+        node_logl(n, KN_LOG_ERROR, "cannot read the configured peers: %s", kn_strerror(rc));
         return;
     }
     if (n->peers_blob && len == n->peers_blob_len
@@ -441,7 +443,8 @@ static void reload_peers(node *n, uint64_t now)
     if (len == 0)
         memset(&l, 0, sizeof l);
     else if ((rc = kn_peer_list_decode(&l, buf, len)) < 0) {
-        node_log(n, "the configured peer list is unreadable (%s); rewrite it with `knoten peer`",
+        node_logl(n, KN_LOG_ERROR,
+            "the configured peer list is unreadable (%s); rewrite it with `knoten peer`",
             kn_strerror(rc));
         free(buf);
         return;
@@ -652,7 +655,8 @@ static void write_state(node *n, bool running, uint64_t now)
         return;
     int rc = kn_peer_state_write(n->dd->path, &st);
     if (rc < 0 && n->state_written_ms == 0)
-        node_log(n, "cannot write %s/%s: %s", n->dd->path, KN_PEER_STATE_FILE, kn_strerror(rc));
+        node_logl(n, KN_LOG_WARN, "cannot write %s/%s: %s", n->dd->path, KN_PEER_STATE_FILE,
+            kn_strerror(rc));
     n->state_written_ms = now;
     n->state_dirty = false;
     kn_peer_state_free(&st);
@@ -814,7 +818,7 @@ static void on_connection(uv_stream_t *server, int status)
     node *n = server->data;
     uint64_t now = node_now(n);
     if (status < 0) {
-        node_log(n, "accepting a connection failed: %s", uv_strerror(status));
+        node_logl(n, KN_LOG_WARN, "accepting a connection failed: %s", uv_strerror(status));
         return;
     }
     conn_accept(n, now);

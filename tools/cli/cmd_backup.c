@@ -32,6 +32,8 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -468,6 +470,51 @@ static void identity_of(const char *dir, char hex[65])
 
 /* ---- knoten backup ---- */
 
+/*
+ * The copy runs on a thread of its own while this one reports how far it
+ * got (the size of the file being written), every PROGRESS_MS: a large
+ * store takes minutes, and kn_store_copy_compact has no progress callback.
+ * The store is touched by the copying thread only until it is joined.
+ */
+typedef struct copy_job {
+    kn_store *s;
+    const char *dir;
+    int rc; /* read after the join */
+    atomic_bool done;
+} copy_job;
+
+static void *copy_thread(void *arg)
+{
+    copy_job *j = arg;
+    j->rc = kn_store_copy_compact(j->s, j->dir);
+    atomic_store(&j->done, true);
+    return NULL;
+}
+
+static int copy_with_progress(kn_store *s, const char *dir, const kn_env *env, uint64_t used)
+{
+    copy_job j = { .s = s, .dir = dir };
+    atomic_init(&j.done, false);
+    pthread_t t;
+    char file[KN_PATH_MAX + 16];
+    snprintf(file, sizeof file, "%s/data.mdb", dir);
+    if (pthread_create(&t, NULL, copy_thread, &j) != 0)
+        return kn_store_copy_compact(s, dir); /* no thread: copy without progress */
+    uint64_t next = kn_env_now(env) + PROGRESS_MS;
+    struct stat st;
+    while (!atomic_load(&j.done)) {
+        struct timespec ts = { 0, 50 * 1000 * 1000 };
+        nanosleep(&ts, NULL);
+        if (kn_env_now(env) >= next && stat(file, &st) == 0) {
+            fprintf(stderr, "knoten: copied %.1f of at most %.1f MiB\n",
+                (double)st.st_size / 1048576.0, (double)used / 1048576.0);
+            next = kn_env_now(env) + PROGRESS_MS;
+        }
+    }
+    pthread_join(t, NULL);
+    return j.rc;
+}
+
 int cmd_backup(kn_cli *cli, int argc, char **argv)
 {
     static const struct option opts[] = { { "no-keys", no_argument, 0, 'n' },
@@ -516,7 +563,7 @@ int cmd_backup(kn_cli *cli, int argc, char **argv)
         fprintf(stderr, "knoten: copying the store of %s (%.1f MiB used) to %s\n", cli->data_dir,
             (double)st.map_used / 1048576.0, store_dir);
     uint64_t t0 = kn_env_now(cli->env);
-    if (rc < 0 || (rc = kn_store_copy_compact(dd.store, store_dir)) < 0) {
+    if (rc < 0 || (rc = copy_with_progress(dd.store, store_dir, cli->env, st.map_used)) < 0) {
         code = cli_fail("cannot copy the store: %s", kn_strerror(rc));
         goto out;
     }
