@@ -135,7 +135,7 @@ mode() { in_root stat -c '%a %U %G' "$1"; } # names as the root knows them
     fail "/etc/knoten/knoten.conf is $(mode /etc/knoten/knoten.conf)"
 cmp -s "$ROOT/usr/lib/systemd/system/knoten.service" "$(dirname "$0")/../../packaging/knoten.service" ||
     fail "the installed unit differs from packaging/knoten.service"
-zcat "$ROOT/usr/share/man/man1/knoten.1.gz" | grep -q '^\.TH KNOTEN 1' || fail "no manual page"
+zcat "$ROOT/usr/share/man/man1/knoten.1.gz" | grep >/dev/null '^\.TH KNOTEN 1' || fail "no manual page"
 in_root knoten run --config /etc/knoten/knoten.conf --check >"$WORK/check.out" 2>&1 ||
     fail "the default configuration does not pass --check: $(cat "$WORK/check.out")"
 grep -q "data         /var/lib/knoten" "$WORK/check.out" || fail "--check: $(cat "$WORK/check.out")"
