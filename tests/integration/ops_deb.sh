@@ -30,7 +30,8 @@ fail() {
     echo "FAIL: $*" >&2
     exit 1
 }
-in_root() { chroot "$ROOT" /usr/bin/env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin \
+# Every command in the root is bounded (a hung apt-get or dpkg must not stall the suite).
+in_root() { timeout 300 chroot "$ROOT" /usr/bin/env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin \
     ASAN_OPTIONS=detect_leaks=0 LANG=C.UTF-8 "$@"; }
 
 [ "$(id -u)" = 0 ] || fail "needs root (debootstrap, chroot)"
