@@ -2,8 +2,8 @@
 # Backup while the node runs, and restore.
 #
 # b runs and receives a's objects while a publishes a thread every few
-# milliseconds; b holds a document with a 700 KiB file (3 chunks).
-# `knoten backup` copies b meanwhile. The copy is restored into a
+# milliseconds; b holds a document with a 700 KiB file (3 chunks) it fetched
+# from a and one with a file of its own. `knoten backup` copies b meanwhile. The copy is restored into a
 # fresh directory: `knoten restore` verifies every signature, id and chunk,
 # and this test checks again, independently: every exported object's
 # BLAKE2b id and Ed25519 signature (Python hashlib and cryptography), the
@@ -24,11 +24,16 @@ start_node a "$PA"
 start_node b "$PB"
 wait_for 20 "b connects to a" peer_connected b "127.0.0.1:$PA"
 
+# A file b fetches from a over the network, and one b publishes itself.
 head -c 716800 /dev/urandom >"$WORK/Haushaltsplan.pdf"
-# b's own document: its file is in b's store (files from peers come with blob fetching).
-DOC=$("$KNOTEN" doc publish "$WORK/Haushaltsplan.pdf" --title "Haushaltsplan 2027" --data "$WORK/b" 2>/dev/null |
+head -c 300000 /dev/urandom >"$WORK/Satzung.pdf"
+DOC=$("$KNOTEN" doc publish "$WORK/Haushaltsplan.pdf" --title "Haushaltsplan 2027" --data "$WORK/a" 2>/dev/null |
+    tail -1) || fail "doc publish on a"
+OWN=$("$KNOTEN" doc publish "$WORK/Satzung.pdf" --title "Satzung" --data "$WORK/b" 2>/dev/null |
     tail -1) || fail "doc publish on b"
-"$KNOTEN" doc ls --data "$WORK/b" | grep -q "^$DOC .*complete" || fail "b does not hold its file"
+blob_complete() { "$KNOTEN" doc ls --data "$WORK/$1" | grep "^$2 .*complete" >/dev/null; }
+wait_for 20 "b fetches a's file" blob_complete b "$DOC"
+blob_complete b "$OWN" || fail "b does not hold its own file"
 
 # Objects keep arriving at b while it is backed up.
 (
@@ -96,10 +101,12 @@ assert want <= ids, f"{len(want - ids)} stored ids not exported"
 print(f"independently verified {len(ids)} objects")
 PYEOF
 mkdir "$WORK/out"
-"$KNOTEN" doc get "$DOC" -o "$WORK/out" --data "$WORK/r" >/dev/null 2>&1 || fail "doc get from the restored node"
-cmp -s "$WORK/Haushaltsplan.pdf" "$WORK/out/Haushaltsplan.pdf" || fail "the restored file differs"
-[ "$("$KNOTEN" status --json --data "$WORK/r" | "$PY" -c 'import json,sys; b=json.load(sys.stdin)["blobs"]; print(b["complete"], b["wanted"])')" = "1 0" ] ||
-    fail "the restored node does not count its complete file"
+"$KNOTEN" doc get "$DOC" -o "$WORK/out" --data "$WORK/r" >/dev/null 2>&1 || fail "doc get $DOC from the restored node"
+"$KNOTEN" doc get "$OWN" -o "$WORK/out" --data "$WORK/r" >/dev/null 2>&1 || fail "doc get $OWN from the restored node"
+cmp -s "$WORK/Haushaltsplan.pdf" "$WORK/out/Haushaltsplan.pdf" || fail "the fetched file differs after the restore"
+cmp -s "$WORK/Satzung.pdf" "$WORK/out/Satzung.pdf" || fail "b's own file differs after the restore"
+[ "$("$KNOTEN" status --json --data "$WORK/r" | "$PY" -c 'import json,sys; b=json.load(sys.stdin)["blobs"]; print(b["complete"], b["wanted"])')" = "2 0" ] ||
+    fail "the restored node does not count its two complete files"
 
 # ---- the restored node runs in b's place and syncs ----
 stop_node b
