@@ -52,6 +52,7 @@ typedef struct sreq {
 
 typedef struct bpeer {
     bool live;
+    bool suspect; /* sent corrupt chunks on an earlier connection: asked only if nobody else can */
     unsigned man_out; /* manifest pages asked of it */
     bool faulted; /* reported by take_fault */
     bool fault_due;
@@ -125,10 +126,14 @@ struct kn_blobfetch {
     uint64_t inflight_bytes;
     unsigned rotate;
     kn_mp_out out;
-    /* serving: "blob-none" answers gathered for one blob */
+    /* serving: "blob-none" answers gathered for one blob, encoded apart from `out` */
+    kn_mp_out nout;
     uint8_t none_blob[KN_ID];
     uint32_t none_idx[KN_WIRE_CHUNK_IDX_MAX];
     size_t nnone;
+    int64_t serve_tokens; /* bytes that may be served now (serve_rate) */
+    unsigned serve_next; /* the slot served first at the next tick: round-robin */
+    uint64_t serve_refill_ms;
     kn_blobfetch_event events[EVENTS_MAX];
     size_t ev_head, ev_n;
     kn_blobfetch_progress prog;
@@ -224,9 +229,22 @@ static void lack(kn_blobfetch *f, fblob *b, int slot, uint64_t now)
         b->lack_n[slot]++;
 }
 
-static bool askable(const kn_blobfetch *f, const fblob *b, int slot, uint64_t now)
+static bool askable_any(const kn_blobfetch *f, const fblob *b, int slot, uint64_t now)
 {
     return f->peers[slot].live && b->lack_until[slot] <= now && !(b->bad_mask >> slot & 1);
+}
+
+/* Whether slot may be asked for b now: a suspect peer only if no trusted one may. */
+static bool askable(const kn_blobfetch *f, const fblob *b, int slot, uint64_t now)
+{
+    if (!askable_any(f, b, slot, now))
+        return false;
+    if (!f->peers[slot].suspect)
+        return true;
+    for (int s = 0; s < KN_BLOBFETCH_PEERS_MAX; s++)
+        if (!f->peers[s].suspect && askable_any(f, b, s, now))
+            return false;
+    return true;
 }
 
 /* ---- chunk states ---- */
@@ -849,14 +867,19 @@ static uint64_t next_deadline(const kn_blobfetch *f, uint64_t now)
 
 /* ---- serving ---- */
 
+/*
+ * Sends the gathered blob-none. It has its own buffer: serve() calls it with
+ * a chunk message already built in `out`, which must leave after it.
+ */
 static void flush_none(kn_blobfetch *f, int slot)
 {
     if (!f->nnone)
         return;
-    if (kn_wire_write_blob_idx(&f->out, KN_WIRE_BLOB_NONE, f->none_blob, f->none_idx, f->nnone)
-        == 0)
-        send_msg(f, slot);
-    kn_mp_out_reset(&f->out);
+    if (kn_wire_write_blob_idx(&f->nout, KN_WIRE_BLOB_NONE, f->none_blob, f->none_idx, f->nnone)
+            == 0
+        && f->peers[slot].live)
+        (void)f->cfg.send(f->cfg.send_ctx, f->peers[slot].id, f->nout.buf, f->nout.len);
+    kn_mp_out_reset(&f->nout);
     f->nnone = 0;
 }
 
@@ -908,11 +931,38 @@ static void serve_manifest(kn_blobfetch *f, int slot, const sreq *r)
     free(h);
 }
 
-/* Answers slot's requests in order while its transport holds less than serve_bytes. */
-static void serve(kn_blobfetch *f, int slot)
+/* The serve_rate bucket: true if a chunk may be served now. */
+static bool serve_allowed(kn_blobfetch *f, uint64_t now)
+{
+    if (!f->cfg.serve_rate)
+        return true;
+    if (now > f->serve_refill_ms) {
+        int64_t burst = (int64_t)(f->cfg.serve_rate / 4 > KN_BLOBFETCH_CHUNK ? f->cfg.serve_rate / 4
+                                                                             : KN_BLOBFETCH_CHUNK);
+        uint64_t add = f->cfg.serve_rate * (now - f->serve_refill_ms) / 1000;
+        f->serve_tokens
+            = f->serve_tokens + (int64_t)add > burst ? burst : f->serve_tokens + (int64_t)add;
+        f->serve_refill_ms = now;
+    }
+    return f->serve_tokens > 0;
+}
+
+/* When the serve_rate bucket allows the next chunk (now if it does or there is no limit). */
+static uint64_t serve_due(const kn_blobfetch *f, uint64_t now)
+{
+    if (!f->cfg.serve_rate || f->serve_tokens > 0)
+        return now;
+    return now + (uint64_t)(1 - f->serve_tokens) * 1000 / f->cfg.serve_rate + 1;
+}
+
+/*
+ * Answers slot's requests in order while its transport holds less than
+ * serve_bytes and the serve_rate bucket allows.
+ */
+static void serve(kn_blobfetch *f, int slot, uint64_t now)
 {
     bpeer *p = &f->peers[slot];
-    while (p->live && p->sq_n && queued(f, slot) < f->cfg.serve_bytes) {
+    while (p->live && p->sq_n && queued(f, slot) < f->cfg.serve_bytes && serve_allowed(f, now)) {
         sreq r = p->sq[p->sq_head];
         p->sq_head = (p->sq_head + 1) % KN_BLOBFETCH_SERVE_QUEUE;
         p->sq_n--;
@@ -930,6 +980,7 @@ static void serve(kn_blobfetch *f, int slot)
             send_msg(f, slot);
             p->st.chunks_out++;
             p->st.bytes_out += len;
+            f->serve_tokens -= (int64_t)len;
         } else {
             kn_mp_out_reset(&f->out);
             add_none(f, slot, r.blob, r.index);
@@ -1157,7 +1208,7 @@ int kn_blobfetch_receive(kn_blobfetch *f, uint64_t peer, const kn_wire_msg *m, u
         break;
     case KN_WIRE_MANIFEST_WANT:
         if ((rc = enqueue(f, slot, m->blob, m->first, true)) == 0)
-            serve(f, slot);
+            serve(f, slot, now);
         break;
     case KN_WIRE_BLOB_WANT:
         if (f->peers[slot].sq_n + m->nidx > KN_BLOBFETCH_SERVE_QUEUE)
@@ -1165,7 +1216,7 @@ int kn_blobfetch_receive(kn_blobfetch *f, uint64_t peer, const kn_wire_msg *m, u
         for (uint32_t k = 0; k < m->nidx && rc == 0; k++)
             rc = enqueue(f, slot, m->blob, m->idx[k], false);
         if (rc == 0)
-            serve(f, slot);
+            serve(f, slot, now);
         break;
     case KN_WIRE_MANIFEST:
         on_manifest(f, slot, m, now, &rc);
@@ -1233,6 +1284,7 @@ int kn_blobfetch_new(kn_blobfetch **out, const kn_blobfetch_config *cfg)
     }
     kn_idmap_init(&f->wanted, sizeof(wanted_rec));
     kn_mp_out_init(&f->out, KN_WIRE_MSG_MAX);
+    kn_mp_out_init(&f->nout, KN_WIRE_MSG_MAX);
     f->rescan_now = true;
     f->dirty = true;
     *out = f;
@@ -1257,6 +1309,7 @@ void kn_blobfetch_free(kn_blobfetch *f)
     free(f->inbox);
     kn_idmap_free(&f->wanted);
     kn_mp_out_free(&f->out);
+    kn_mp_out_free(&f->nout);
     free(f);
 }
 
@@ -1284,6 +1337,16 @@ int kn_blobfetch_peer_up(kn_blobfetch *f, uint64_t peer, uint64_t now)
         return 0;
     }
     return KN_ELIMIT;
+}
+
+int kn_blobfetch_peer_distrust(kn_blobfetch *f, uint64_t peer)
+{
+    int s = slot_of(f, peer);
+    if (s == PEER_NONE)
+        return KN_ENOTFOUND;
+    f->peers[s].suspect = true;
+    f->dirty = true;
+    return 0;
 }
 
 void kn_blobfetch_peer_down(kn_blobfetch *f, uint64_t peer, uint64_t now)
@@ -1323,10 +1386,23 @@ uint64_t kn_blobfetch_tick(kn_blobfetch *f, uint64_t now)
     check_idle(f, now);
     fill_active(f, now);
     schedule(f, now);
-    for (int s = 0; s < KN_BLOBFETCH_PEERS_MAX; s++)
-        if (f->peers[s].live && f->peers[s].sq_n)
-            serve(f, s);
-    return next_deadline(f, now);
+    /*
+     * Round-robin: the peer after the last one served comes first, so that
+     * under serve_rate every peer waiting gets its turn.
+     */
+    for (unsigned k = 0, start = f->serve_next; k < KN_BLOBFETCH_PEERS_MAX; k++) {
+        int s = (int)((start + k) % KN_BLOBFETCH_PEERS_MAX);
+        if (!f->peers[s].live || !f->peers[s].sq_n)
+            continue;
+        uint64_t before = f->peers[s].st.chunks_out;
+        serve(f, s, now);
+        if (f->peers[s].st.chunks_out != before)
+            f->serve_next = (unsigned)s + 1;
+    }
+    uint64_t next = next_deadline(f, now);
+    if (kn_blobfetch_busy(f) && serve_due(f, now) < next)
+        next = serve_due(f, now);
+    return next;
 }
 
 bool kn_blobfetch_busy(const kn_blobfetch *f)

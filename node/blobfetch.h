@@ -155,6 +155,11 @@ typedef struct kn_blobfetch_config {
     uint64_t lack_ms; /* after a blob-none, that peer is not asked for that blob for [1000] */
     uint64_t rescan_ms; /* the store's wanted list is read at least this often [10000] */
     size_t serve_bytes; /* serve a peer while its transport holds less than this [2 MiB] */
+    /*
+     * Bytes of chunks served per second to all peers together, with bursts
+     * of a quarter second's worth (at least one chunk); 0: no limit [0].
+     */
+    uint64_t serve_rate;
     unsigned bad_max; /* corrupt chunks from one peer before it is a fault [3] */
     /*
      * TESTS ONLY (the shell sets it from KNOTEN_TEST_CORRUPT_CHUNKS): flips one
@@ -171,6 +176,12 @@ void kn_blobfetch_free(kn_blobfetch *f);
 
 /* A session with peer is up (any id unique among live peers). KN_EEXIST, KN_ELIMIT. */
 KN_MUST_USE int kn_blobfetch_peer_up(kn_blobfetch *f, uint64_t peer, uint64_t now);
+/*
+ * The peer sent corrupt chunks before (on an earlier connection, as the
+ * caller remembers): it is asked for a blob only while no other connected
+ * peer may be. KN_ENOTFOUND for an unknown peer.
+ */
+KN_MUST_USE int kn_blobfetch_peer_distrust(kn_blobfetch *f, uint64_t peer);
 /* The session ended: what was asked of it is asked of others. Unknown peers are ignored. */
 void kn_blobfetch_peer_down(kn_blobfetch *f, uint64_t peer, uint64_t now);
 

@@ -42,8 +42,10 @@
 
 enum {
     BLOBS_PROGRESS_MS = 1000, /* a progress line at most this often */
+    BLOBS_STUCK_MS = 60000, /* ... and while nothing comes, one this often */
     BLOBS_PROGRESS_MIN = 4 << 20, /* ... while at least this much is still to come */
     BLOBS_RESCAN_MS = 200, /* objects stored make the wanted list be read at most this often */
+    BLOBS_DISTRUST = 3, /* corrupt chunks on earlier connections that make a peer a last resort */
 };
 
 static conn *conn_of(node *n, uint64_t peer)
@@ -165,6 +167,7 @@ int blobsync_start(node *n)
          * own backlog bound, and one chunk more may be in the session.
          */
         .serve_bytes = NODE_WRITE_QUEUE_MAX / 4,
+        .serve_rate = n->cfg ? n->cfg->file_upload_rate : 0, /* [limits] file_upload_rate */
     };
     const char *corrupt = getenv("KNOTEN_TEST_CORRUPT_CHUNKS");
     if (corrupt && *corrupt && strcmp(corrupt, "0") != 0) {
@@ -186,12 +189,31 @@ void blobsync_stop(node *n)
     n->blobs_shim = NULL;
 }
 
+/* Corrupt chunks this identity sent on earlier connections (kept by the slots that reach it). */
+static uint64_t corrupt_before(node *n, const conn *c)
+{
+    uint64_t most = c->slot ? c->slot->blobs_corrupt_before : 0;
+    for (slot *s = n->slots; s; s = s->next)
+        if (node_slot_identity(s) && memcmp(node_slot_identity(s), c->identity, 32) == 0
+            && s->blobs_corrupt_before > most)
+            most = s->blobs_corrupt_before;
+    return most;
+}
+
 void blobsync_peer_up(node *n, conn *c, uint64_t now)
 {
     memset(&c->blobs, 0, sizeof c->blobs);
     if (kn_blobfetch_peer_up(n->blobs, c->seq, now) < 0)
         return; /* beyond the engine's peers: replication goes on, files come from others */
     n->blobs_dirty = true;
+    uint64_t bad = corrupt_before(n, c);
+    if (bad >= BLOBS_DISTRUST && kn_blobfetch_peer_distrust(n->blobs, c->seq) == 0) {
+        char label[320];
+        node_logl(n, KN_LOG_WARN,
+            "%s sent %llu corrupt file chunks before: it is asked for files only when no other "
+            "peer has them",
+            node_peer_label(c, label, sizeof label), (unsigned long long)bad);
+    }
 }
 
 static void book_peer(node *n, conn *c)
@@ -301,6 +323,17 @@ static void log_progress(node *n, uint64_t now)
     }
     if (now - n->blobs_progress_ms < BLOBS_PROGRESS_MS)
         return;
+    if (p.fetched_bytes == n->blobs_logged_bytes) {
+        /* Nothing came: say so now and then, not every second. */
+        if (now - n->blobs_progress_ms >= BLOBS_STUCK_MS) {
+            node_log(n,
+                "fetching files: %zu wanted, nothing came for %llu s: no connected peer has "
+                "them yet",
+                p.wanted, (unsigned long long)((now - n->blobs_progress_ms) / 1000));
+            n->blobs_progress_ms = now;
+        }
+        return;
+    }
     double secs = (double)(now - n->blobs_progress_ms) / 1000.0;
     double rate = secs > 0 ? (double)(p.fetched_bytes - n->blobs_logged_bytes) / secs : 0;
     char have[32], total[32], left[48] = "";
@@ -327,6 +360,10 @@ void blobsync_run(node *n, uint64_t now)
         n->blobs_dirty = false;
         n->blobs_next = kn_blobfetch_tick(n->blobs, now);
     }
+    /* Events first: they name the peers that a fault may disconnect below. */
+    kn_blobfetch_event ev;
+    while (kn_blobfetch_take_event(n->blobs, &ev))
+        log_event(n, &ev, now);
     uint64_t peer;
     while (kn_blobfetch_take_fault(n->blobs, &peer)) {
         conn *c = conn_of(n, peer);
@@ -335,9 +372,6 @@ void blobsync_run(node *n, uint64_t now)
             conn_close(c, KN_EPROTO, "sent corrupt file chunks", true, now);
         }
     }
-    kn_blobfetch_event ev;
-    while (kn_blobfetch_take_event(n->blobs, &ev))
-        log_event(n, &ev, now);
     for (conn *c = n->conns; c; c = c->next)
         if (c->repl_up)
             book_peer(n, c);

@@ -77,6 +77,7 @@ static const key_def keys[] = {
     { SEC_LIMITS, "max_inbound", V_UINT, 1, 65536 },
     { SEC_LIMITS, "max_handshakes", V_UINT, 1, 4096 },
     { SEC_LIMITS, "max_pending", V_UINT, 1000, 100000000 },
+    { SEC_LIMITS, "file_upload_rate", V_SIZE, 1ull << 20, 1ull << 40 },
     { SEC_QUOTA, "store", V_SIZE, 16ull << 20, 1ull << 50 },
     { SEC_QUOTA, "max_file", V_SIZE, 1ull << 20, KN_BLOB_SIZE_MAX },
     { SEC_QUOTA, "files_per_council", V_SIZE, 1ull << 20, 1ull << 50 },
@@ -590,6 +591,8 @@ static void set_global_value(parse_state *ps, const key_def *k, const char *v)
         }
         if (strcmp(k->name, "store") == 0) {
             cfg->store_max = u;
+        } else if (strcmp(k->name, "file_upload_rate") == 0) {
+            cfg->file_upload_rate = u;
         } else if (zero_ok) {
             cfg->files_quota_set = true;
             cfg->files_quota = u;

@@ -75,6 +75,7 @@ typedef struct kn_config {
     unsigned max_inbound; /* inbound connections at once, per council */
     unsigned max_handshakes; /* connections not yet established, per council */
     uint64_t max_pending; /* objects waiting for their dependencies, per council */
+    uint64_t file_upload_rate; /* bytes/s of file chunks served, per council; 0: no limit */
     /* [quota] */
     uint64_t store_max; /* bytes the store may grow to; 0: no limit */
     uint64_t max_file; /* largest document file stored (blobstore limit); 0: not set */

@@ -537,12 +537,14 @@ void node_on_closed(node *n, conn *c, int err, const char *why, uint64_t now)
         if (c->slot) {
             c->slot->sync = c->sync;
             c->slot->blobs = c->blobs;
+            c->slot->blobs_corrupt_before += c->blobs.corrupt;
         }
         for (slot *o = n->slots; o; o = o->next)
             if (o != c->slot && !o->conn && node_slot_identity(o)
                 && memcmp(node_slot_identity(o), c->identity, 32) == 0) {
                 o->sync = c->sync;
                 o->blobs = c->blobs;
+                o->blobs_corrupt_before += c->blobs.corrupt;
             }
     }
     slot *s = c->slot;
@@ -612,11 +614,13 @@ int node_peer_state(node *n, bool running, uint64_t now, kn_peer_state *stp)
             p->bytes_out = via->bytes_out;
             p->sync = via->sync;
             p->blobs = via->blobs;
+            p->blobs.corrupt += s->blobs_corrupt_before; /* the score stays with the address */
         } else {
             p->bytes_in = s->bytes_in;
             p->bytes_out = s->bytes_out;
             p->sync = s->sync;
             p->blobs = s->blobs;
+            p->blobs.corrupt = s->blobs_corrupt_before;
         }
         p->handshake_ms = s->handshake_ms;
         p->retry_ms = s->retry_ms;

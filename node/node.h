@@ -29,6 +29,7 @@ typedef struct kn_node_config {
     kn_log_level log_level;
     bool log_timestamps;
     unsigned max_inbound; /* inbound connections at once; 0: NODE_MAX_INBOUND */
+    uint64_t file_upload_rate; /* bytes/s of file contents served to all peers; 0: no limit */
     unsigned max_handshakes; /* connections not yet established; 0: NODE_MAX_HALFOPEN */
     const kn_peer_list
         *peers; /* dialled besides the stored ones (`knoten peer add`); may be NULL */

@@ -144,6 +144,7 @@ struct slot {
     uint64_t bytes_in, bytes_out; /* of the current or last connection */
     kn_peer_sync sync; /* of the last connection, once it ended */
     kn_peer_blobs blobs; /* ... and the file chunks it moved */
+    uint64_t blobs_corrupt_before; /* corrupt chunks over every closed connection (blobsync.c) */
     char last_error[KN_PEER_ERROR_MAX + 1];
 };
 

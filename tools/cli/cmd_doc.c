@@ -17,6 +17,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -1119,8 +1120,9 @@ static int doc_get(kn_cli *cli, int argc, char **argv)
         uint32_t present = rc == 0 ? in.present : 0;
         uint32_t total = rc == 0 ? in.nchunks : kn_blob_nchunks(df->size);
         const char *who;
+        bool asked = false;
         if (policy == KN_BLOB_ON_DEMAND && rc == 0 && in.wanted && !in.requested_ms
-            && kn_blob_request(dd.store, df->blob, kn_env_now(cli->env)) < 0)
+            && !(asked = kn_blob_request(dd.store, df->blob, kn_env_now(cli->env)) == 0))
             who = "This node fetches files on demand, but the request could not be stored.";
         else if (!alive)
             who = "The node is not running: start it (`knoten run`) and it fetches them from its "
@@ -1134,6 +1136,9 @@ static int doc_get(kn_cli *cli, int argc, char **argv)
             "        %s Run this command again later (`knoten doc ls` shows the progress).\n",
             name, present, total,
             rc == 0 && in.have_manifest ? "" : " (its list of chunks has not arrived yet)", who);
+        /* The running node reads its wanted list at once on SIGUSR1 (node/blobsync.c). */
+        if (asked && alive && ps.pid > 0)
+            kill((pid_t)ps.pid, SIGUSR1);
     }
     if (written != v.nf) {
         code = cli_fail("%u of %u files written to %s.", written, v.nf, dir);

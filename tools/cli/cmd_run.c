@@ -185,6 +185,7 @@ static int open_council(kn_cli *cli, const kn_config *cfg, const kn_council_conf
     n->log_timestamps = cfg->log_timestamps;
     n->max_inbound = cfg->max_inbound;
     n->max_handshakes = cfg->max_handshakes;
+    n->file_upload_rate = cfg->file_upload_rate;
     n->peers = &cc->peers;
     n->http_enabled = cfg->http_enabled;
     n->http_listen = cfg->http_listen;
@@ -246,6 +247,9 @@ static int print_check(const kn_cli *cli, const kn_config *cfg, const run_flags 
         printf("[http]    %s, %s\n", cfg->http_enabled ? "enabled" : "disabled", cfg->http_listen);
     printf("[limits]  max_inbound %u, max_handshakes %u, max_pending %llu\n", cfg->max_inbound,
         cfg->max_handshakes, (unsigned long long)cfg->max_pending);
+    if (cfg->file_upload_rate)
+        printf(
+            "[limits]  file_upload_rate %.1f MiB/s\n", (double)cfg->file_upload_rate / 1048576.0);
     if (cfg->store_max)
         printf("[quota]   store %.1f MiB\n", (double)cfg->store_max / 1048576.0);
     else

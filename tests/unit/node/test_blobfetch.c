@@ -320,6 +320,43 @@ static void test_manifest_pages(void **state)
     net_done(&nt, 2);
 }
 
+/*
+ * A holder with holes (every other chunk, as a peer that fetched out of order
+ * may have): its answers interleave chunks and blob-none, each a message of
+ * its own (t_send decodes every message), and another holder fills the holes.
+ */
+static void test_holes(void **state)
+{
+    (void)state;
+    net nt;
+    net_init(&nt, 3);
+    size_t len = 20 * CH;
+    uint8_t blob[KN_ID];
+    uint8_t *data = share(&nt, len, 13, 1u << 2, 1u << 1, blob);
+    kn_blobfetch_store s0 = kn_blobfetch_memstore_iface(nt.nodes[0].mem);
+    kn_blobfetch_store s2 = kn_blobfetch_memstore_iface(nt.nodes[2].mem);
+    uint64_t size;
+    uint32_t n;
+    uint8_t(*h)[KN_ID] = NULL;
+    assert_int_equal(s2.manifest_get(s2.ctx, blob, &size, &h, &n), 0);
+    assert_int_equal(s0.manifest_put(s0.ctx, blob, size, (const uint8_t(*)[KN_ID])h, n), 0);
+    for (uint32_t i = 0; i < n; i += 2) {
+        kn_blobfetch_chunk c = { blob, i, h[i], data + (size_t)i * CH, CH };
+        assert_int_equal(s0.put_chunks(s0.ctx, &c, 1), 0);
+    }
+    net_start(&nt, 3);
+    link_up(&nt, 1, 0); /* only the holder with holes at first */
+    run(&nt, 3, 500);
+    assert_int_equal(kn_blobfetch_memstore_chunks(nt.nodes[1].mem, blob), 10);
+    assert_true(nt.nodes[0].sent[KN_WIRE_BLOB_NONE] >= 1);
+    link_up(&nt, 1, 2);
+    run(&nt, 3, 2000);
+    assert_holds(&nt, 1, blob, data, len);
+    free(h);
+    free(data);
+    net_done(&nt, 3);
+}
+
 /* a - b - c: c gets a's file through b, which fetches it too; both serve what they hold. */
 static void test_chain_and_spread(void **state)
 {
@@ -384,6 +421,39 @@ static void test_corrupt_peer(void **state)
     }
     assert_false(kn_blobfetch_take_fault(nt.nodes[1].f, &peer));
     free(data);
+    net_done(&nt, 3);
+}
+
+/* A distrusted peer (corrupt before) is asked only when no other peer can give the file. */
+static void test_distrust(void **state)
+{
+    (void)state;
+    net nt;
+    net_init(&nt, 3);
+    size_t len = 12 * CH;
+    uint8_t blob[KN_ID];
+    uint8_t *data = share(&nt, len, 14, 1u << 0 | 1u << 2, 1u << 1, blob);
+    net_start(&nt, 3);
+    link_up(&nt, 1, 0);
+    link_up(&nt, 1, 2);
+    assert_int_equal(kn_blobfetch_peer_distrust(nt.nodes[1].f, 0), 0);
+    assert_int_equal(kn_blobfetch_peer_distrust(nt.nodes[1].f, 7), KN_ENOTFOUND);
+    run(&nt, 3, 100);
+    assert_holds(&nt, 1, blob, data, len);
+    kn_blobfetch_peer_stats s0, s2;
+    assert_int_equal(kn_blobfetch_peer_get_stats(nt.nodes[1].f, 0, &s0), 0);
+    assert_int_equal(kn_blobfetch_peer_get_stats(nt.nodes[1].f, 2, &s2), 0);
+    assert_int_equal(s0.chunks_in, 0);
+    assert_int_equal(s2.chunks_in, 12);
+    /* Alone, it is asked after all. */
+    uint8_t blob2[KN_ID];
+    uint8_t *data2 = share(&nt, 3 * CH, 15, 1u << 0, 1u << 1, blob2);
+    kn_blobfetch_rescan(nt.nodes[1].f);
+    link_down(&nt, 1, 2);
+    run(&nt, 3, 100);
+    assert_holds(&nt, 1, blob2, data2, 3 * CH);
+    free(data);
+    free(data2);
     net_done(&nt, 3);
 }
 
@@ -519,6 +589,33 @@ static void test_backpressure(void **state)
     assert_false(kn_blobfetch_busy(nt.nodes[0].f));
     free(data);
     net_done(&nt, 2);
+}
+
+/* serve_rate bounds what a node serves per second, to all peers together. */
+static void test_serve_rate(void **state)
+{
+    (void)state;
+    net nt;
+    net_init(&nt, 3);
+    size_t len = 16 * CH; /* 4 MiB */
+    uint8_t blob[KN_ID];
+    uint8_t *data = share(&nt, len, 12, 1u << 0, 1u << 1 | 1u << 2, blob);
+    nt.nodes[0].cfg.serve_rate = 1u << 20; /* 1 MiB/s: four chunks a second */
+    net_start(&nt, 3);
+    link_up(&nt, 0, 1);
+    link_up(&nt, 0, 2);
+    run(&nt, 3, 1000);
+    /* A burst of a quarter second (one chunk) and a second's worth, over both peers. */
+    size_t served = nt.nodes[0].sent[KN_WIRE_BLOB_CHUNK];
+    assert_true(served >= 4 && served <= 6);
+    assert_true(kn_blobfetch_memstore_chunks(nt.nodes[1].mem, blob) >= 1);
+    assert_true(kn_blobfetch_memstore_chunks(nt.nodes[2].mem, blob) >= 1);
+    run(&nt, 3, 8000); /* 2 x 16 chunks at 4 a second, less what was served */
+    assert_holds(&nt, 1, blob, data, len);
+    assert_holds(&nt, 2, blob, data, len);
+    assert_true(nt.nodes[0].sent[KN_WIRE_BLOB_CHUNK] >= 32);
+    free(data);
+    net_done(&nt, 3);
 }
 
 static int receive_raw(kn_blobfetch *f, uint64_t peer, kn_mp_out *o, uint64_t now)
@@ -681,12 +778,15 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_one_file),
         cmocka_unit_test(test_manifest_pages),
+        cmocka_unit_test(test_holes),
         cmocka_unit_test(test_chain_and_spread),
         cmocka_unit_test(test_corrupt_peer),
         cmocka_unit_test(test_corrupt_only),
+        cmocka_unit_test(test_distrust),
         cmocka_unit_test(test_resume),
         cmocka_unit_test(test_stall),
         cmocka_unit_test(test_backpressure),
+        cmocka_unit_test(test_serve_rate),
         cmocka_unit_test(test_bounds),
         cmocka_unit_test(test_unwanted_midway),
         cmocka_unit_test(test_store_failure),

@@ -98,6 +98,7 @@ static const char full[] = "\xEF\xBB\xBF; the whole file, every key\r\n"
                            "max_inbound = 32\n"
                            "max_handshakes = 8\n"
                            "max_pending = 5000\n"
+                           "file_upload_rate = 2MiB\n"
                            "[quota]\n"
                            "store = 20 GiB\n"
                            "max_file = 4GiB\n"
@@ -137,6 +138,7 @@ static void test_every_key(void **state)
     assert_int_equal(cfg.max_inbound, 32);
     assert_int_equal(cfg.max_handshakes, 8);
     assert_int_equal(cfg.max_pending, 5000);
+    assert_int_equal(cfg.file_upload_rate, 2ull << 20);
     assert_int_equal(cfg.store_max, 20ull << 30);
     assert_int_equal(cfg.max_file, 4ull << 30);
     assert_true(cfg.files_quota_set);
@@ -328,7 +330,7 @@ static void test_structure_errors(void **state)
         "t.conf:2: ", "unknown key \"levl\" in [log]; allowed: level, timestamps");
     expect_error("[http]\nport = 1\n", "t.conf:2: ", "allowed: enabled, listen");
     expect_error("[limits]\ninbound = 1\n",
-        "t.conf:2: ", "allowed: max_inbound, max_handshakes, max_pending");
+        "t.conf:2: ", "allowed: max_inbound, max_handshakes, max_pending, file_upload_rate");
     expect_error(
         "[quota]\ndocs = 1\n", "t.conf:2: ", "allowed: store, max_file, files_per_council");
     expect_error("[node]\nLISTEN = 1.2.3.4:1\n", "t.conf:2: ", "unknown key \"LISTEN\"");
