@@ -283,6 +283,7 @@ static int on_req(h2o_handler_t *self, h2o_req_t *req)
     }
     r->n = m->n;
     r->base = m->path;
+    r->mount = (http_mount *)m;
     r->now = node_now(r->n);
     size_t pl = strlen(m->path);
     if (np.len == pl) { /* "/musterstadt": its pages are below "/musterstadt/" */
@@ -530,6 +531,8 @@ void http_free(node_host *host)
     if (h->ctx_inited)
         h2o_context_dispose(&h->ctx);
     http_blob_free(h);
+    for (size_t i = 0; i < h->nmounts; i++)
+        http_names_cache_free(h->mounts[i].names);
     h2o_config_dispose(&h->config);
     free(h->mounts);
     free(h);

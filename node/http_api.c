@@ -29,15 +29,23 @@ typedef struct name_entry {
     bool is_user;
 } name_entry;
 
-typedef struct names {
+/* Names as collected from the store: the mount's cache holds one (http_mount.names). */
+struct http_names_cache {
     name_entry *v;
+    size_t n;
+    uint64_t at; /* when it was read (the request's clock) */
+};
+
+/* A request's view of its council's names: valid until the request ends. */
+typedef struct names {
+    const name_entry *v;
     size_t n;
     bool loaded;
 } names;
 
 static int collect_admit(void *ctx, const kn_object *o)
 {
-    names *nm = ctx;
+    struct http_names_cache *nm = ctx;
     const uint8_t *nk;
     uint32_t nl, sl;
     const char *s;
@@ -60,7 +68,7 @@ static int collect_admit(void *ctx, const kn_object *o)
 
 static int collect_user(void *ctx, const kn_object *o)
 {
-    names *nm = ctx;
+    struct http_names_cache *nm = ctx;
     const uint8_t *key;
     uint32_t kl, sl;
     const char *s;
@@ -80,15 +88,51 @@ static int collect_user(void *ctx, const kn_object *o)
     return 0;
 }
 
+void http_names_cache_free(struct http_names_cache *c)
+{
+    if (c) {
+        free(c->v);
+        free(c);
+    }
+}
+
+/*
+ * The names of the council's authors and councils (admit and user objects).
+ * Every request of a listing needs them, and they change seldom, so the
+ * mount keeps them for HTTP_NAMES_TTL_MS: a new user's name shows up that
+ * much later at most. A request reads its view once (r->now is fixed for
+ * the request, so the cache is not replaced under a view it handed out).
+ */
 static void names_load(hreq *r, names *nm)
 {
     if (nm->loaded)
         return;
     nm->loaded = true;
-    kn_store_query q = { .index = KN_BY_SPACE_TYPE, .space = "", .type = KN_T_ADMIT };
-    http_ignore(kn_store_each(r->n->dd->store, &q, collect_admit, nm));
-    q.type = KN_T_USER;
-    http_ignore(kn_store_each(r->n->dd->store, &q, collect_user, nm));
+    http_mount *m = r->mount;
+    struct http_names_cache *c = m ? m->names : NULL;
+    if (!c || r->now < c->at || r->now - c->at >= HTTP_NAMES_TTL_MS) {
+        struct http_names_cache *fresh = calloc(1, sizeof *fresh);
+        if (fresh) {
+            kn_store_query q = { .index = KN_BY_SPACE_TYPE, .space = "", .type = KN_T_ADMIT };
+            int rc = kn_store_each(r->n->dd->store, &q, collect_admit, fresh);
+            q.type = KN_T_USER;
+            if (rc >= 0)
+                rc = kn_store_each(r->n->dd->store, &q, collect_user, fresh);
+            fresh->at = r->now;
+            if (rc < 0 || !m) {
+                http_names_cache_free(fresh);
+                fresh = NULL;
+            }
+        }
+        if (fresh) {
+            http_names_cache_free(m->names);
+            c = m->names = fresh;
+        }
+    }
+    if (c) {
+        nm->v = c->v;
+        nm->n = c->n;
+    }
 }
 
 static const name_entry *names_find(const names *nm, const uint8_t key[32])
@@ -99,9 +143,9 @@ static const name_entry *names_find(const names *nm, const uint8_t key[32])
     return NULL;
 }
 
+/* Views own nothing; this only forgets the view. */
 static void names_free(names *nm)
 {
-    free(nm->v);
     memset(nm, 0, sizeof *nm);
 }
 
@@ -334,7 +378,7 @@ static int jw_value(hbuf *b, kn_mp_in *in, int depth)
         uint64_t v;
         if (kn_mp_read_uint(in, &v) < 0)
             return KN_ETYPE;
-        hb_printf(b, "%llu", (unsigned long long)v);
+        hb_u64(b, v);
         return 0;
     }
     case KN_MP_NINT: {
@@ -410,9 +454,13 @@ static int jw_object(hreq *r, names *nm, hbuf *b, const kn_object *o)
 {
     hb_puts(b, "{\"id\":");
     jw_hex(b, o->id, KN_ID);
-    hb_printf(b, ",\"type\":\"%s\",\"author\":", kn_otype_name(o->type));
+    hb_puts(b, ",\"type\":\"");
+    hb_puts(b, kn_otype_name(o->type));
+    hb_puts(b, "\",\"author\":");
     jw_hex(b, o->author, KN_KEY);
-    hb_printf(b, ",\"created\":%llu,\"space\":", (unsigned long long)o->created);
+    hb_puts(b, ",\"created\":");
+    hb_u64(b, o->created);
+    hb_puts(b, ",\"space\":");
     jw_str(b, o->space, o->space_len);
     hb_puts(b, ",\"refs\":[");
     for (uint32_t i = 0; i < o->nrefs; i++) {

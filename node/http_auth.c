@@ -53,8 +53,9 @@ void http_auth_load(hreq *r)
         return;
     kn_blake2b(r->session_key, 32, token, 32);
     kn_session_rec s;
-    if (kn_session_get(r->n->dd->store, r->session_key, &s) < 0 || s.expires_ms <= r->now
-        || kn_account_get(r->n->dd->store, s.login, &r->acct) < 0) {
+    if (kn_session_account_get(r->n->dd->store, r->session_key, &s, &r->acct) < 0
+        || s.expires_ms <= r->now) {
+        memset(&r->acct, 0, sizeof r->acct);
         kn_memzero(token, sizeof token);
         return;
     }

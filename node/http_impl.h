@@ -58,6 +58,7 @@ enum {
     HTTP_RL_MAX_ADDR = 20, /* failed logins per address and window */
     HTTP_LIST_MAX = 200, /* objects in one listing */
     HTTP_STOP_POLL_MS = 20,
+    HTTP_NAMES_TTL_MS = 2000, /* the names of authors and councils are re-read this often */
     HTTP_UPLOADS_MAX = 32, /* uploads open at once, all logins */
     HTTP_UPLOADS_PER_LOGIN = 8,
     HTTP_UPLOAD_IDLE_MS = 30 * 60 * 1000, /* an untouched upload is dropped after this */
@@ -83,6 +84,7 @@ typedef struct http_upload http_upload;
 typedef struct http_mount {
     node *n;
     char path[80]; /* "" for "/", else "/NAME" (no trailing slash) */
+    struct http_names_cache *names; /* authors' and councils' names (http_api.c), or NULL */
 } http_mount;
 
 typedef struct http {
@@ -139,6 +141,7 @@ typedef struct hreq {
     bool https; /* behind TLS (X-Forwarded-Proto from the trusted proxy) */
     bool api; /* /api/...: errors as JSON */
     const char *base; /* the council's web_path without trailing slash ("" for "/") */
+    http_mount *mount; /* the council's mount */
     char path[1024]; /* normalised path without query, below base */
     const char *seg[8]; /* path segments (in segbuf), after the route's prefix */
     size_t nseg;
@@ -214,6 +217,8 @@ void hb_free(hbuf *b);
 void hb_put(hbuf *b, const char *s, size_t len);
 void hb_puts(hbuf *b, const char *s);
 void hb_printf(hbuf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Appends v in decimal (no printf: listings write many numbers). */
+void hb_u64(hbuf *b, uint64_t v);
 /* Appends s[0..len) escaped for HTML text and attribute values (& < > " '). */
 void hb_esc(hbuf *b, const char *s, size_t len);
 void hb_escs(hbuf *b, const char *s);
@@ -286,8 +291,10 @@ KN_MUST_USE int http_publish(hreq *r, kn_object_draft *d, uint8_t id[KN_ID]);
 json_t *http_object_json(hreq *r, const kn_object *o);
 /* "a, b,c" or ["a","b"] in j[k] as a new JSON array of trimmed tags; NULL if absent. */
 json_t *http_tags_of(json_t *j, const char *k);
-/* Frees the request's name cache (at the end of every request). */
+/* Frees the request's view of the names (at the end of every request). */
 void http_names_free(hreq *r);
+/* Frees a mount's cache of names (at http_free). */
+void http_names_cache_free(struct http_names_cache *c);
 
 /* ---- http_pages.c ---- */
 void http_pages_route(hreq *r, const char *path);

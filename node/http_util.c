@@ -254,6 +254,17 @@ void hb_printf(hbuf *b, const char *fmt, ...)
     b->len += (size_t)n;
 }
 
+void hb_u64(hbuf *b, uint64_t v)
+{
+    char d[20];
+    size_t n = 0;
+    do {
+        d[sizeof d - ++n] = (char)('0' + v % 10);
+        v /= 10;
+    } while (v);
+    hb_put(b, d + sizeof d - n, n);
+}
+
 void hb_esc(hbuf *b, const char *s, size_t len)
 {
     size_t start = 0;

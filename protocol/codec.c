@@ -513,6 +513,15 @@ bool kn_utf8_valid(const char *str, size_t len)
     const uint8_t *s = (const uint8_t *)str;
     size_t i = 0;
     while (i < len) {
+        /* Eight ASCII bytes at a time: most text here is mostly ASCII. */
+        if (len - i >= 8) {
+            uint64_t w;
+            memcpy(&w, s + i, 8);
+            if (!(w & 0x8080808080808080ull)) {
+                i += 8;
+                continue;
+            }
+        }
         uint8_t c = s[i];
         if (c < 0x80) {
             i++;

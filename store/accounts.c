@@ -145,15 +145,13 @@ static int kv_txn(kn_store *s, MDB_txn *txn, void *ctx)
     return kn_store_mdb_err(mdb_put(txn, s->db.settings, &k, &v, 0));
 }
 
-/* Reads key into buf (at most RECORD_MAX bytes). */
-static int kv_get(kn_store *s, const char *key, size_t klen, uint8_t *buf, size_t *len)
+/* Reads key into buf (at most RECORD_MAX bytes) inside txn. */
+static int kv_get_in(
+    kn_store *s, MDB_txn *txn, const char *key, size_t klen, uint8_t *buf, size_t *len)
 {
-    MDB_txn *txn;
-    int rc = kn_store_read_begin(s, &txn);
-    if (rc < 0)
-        return rc;
     MDB_val k = { klen, (void *)key }, v;
-    if ((rc = kn_store_mdb_err(mdb_get(txn, s->db.settings, &k, &v))) == 0) {
+    int rc = kn_store_mdb_err(mdb_get(txn, s->db.settings, &k, &v));
+    if (rc == 0) {
         if (v.mv_size > RECORD_MAX) {
             rc = KN_ECORRUPT;
         } else {
@@ -161,6 +159,17 @@ static int kv_get(kn_store *s, const char *key, size_t klen, uint8_t *buf, size_
             *len = v.mv_size;
         }
     }
+    return rc;
+}
+
+/* Reads key into buf (at most RECORD_MAX bytes). */
+static int kv_get(kn_store *s, const char *key, size_t klen, uint8_t *buf, size_t *len)
+{
+    MDB_txn *txn;
+    int rc = kn_store_read_begin(s, &txn);
+    if (rc < 0)
+        return rc;
+    rc = kv_get_in(s, txn, key, klen, buf, len);
     mdb_txn_abort(txn);
     return rc;
 }
@@ -339,6 +348,28 @@ int kn_session_get(kn_store *s, const uint8_t key[32], kn_session_rec *r)
     if (rc < 0)
         return rc;
     return session_decode(buf, len, r);
+}
+
+int kn_session_account_get(kn_store *s, const uint8_t key[32], kn_session_rec *r, kn_account *a)
+{
+    if (!s || !key || !r || !a)
+        return KN_EINVAL;
+    char k[KEY_MAX];
+    uint8_t buf[RECORD_MAX];
+    size_t len = 0;
+    MDB_txn *txn;
+    int rc = kn_store_read_begin(s, &txn);
+    if (rc < 0)
+        return rc;
+    if ((rc = kv_get_in(s, txn, k, session_key(k, key), buf, &len)) == 0
+        && (rc = session_decode(buf, len, r)) == 0) {
+        if (!kn_login_valid(r->login))
+            rc = KN_ECORRUPT;
+        else if ((rc = kv_get_in(s, txn, k, account_key(k, r->login), buf, &len)) == 0)
+            rc = account_decode(r->login, buf, len, a);
+    }
+    mdb_txn_abort(txn);
+    return rc;
 }
 
 int kn_session_del(kn_store *s, const uint8_t key[32])

@@ -71,6 +71,12 @@ typedef struct kn_session_rec {
 KN_MUST_USE int kn_session_put(kn_store *s, const uint8_t key[32], const kn_session_rec *r);
 /* KN_ENOTFOUND if absent (expiry is the caller's check). */
 KN_MUST_USE int kn_session_get(kn_store *s, const uint8_t key[32], kn_session_rec *r);
+/*
+ * The session and its account in one read transaction (every request of a
+ * signed-in person asks for both). KN_ENOTFOUND if either is absent.
+ */
+KN_MUST_USE int kn_session_account_get(
+    kn_store *s, const uint8_t key[32], kn_session_rec *r, kn_account *a);
 /* Removes one session; absent is not an error. */
 KN_MUST_USE int kn_session_del(kn_store *s, const uint8_t key[32]);
 /* Removes the sessions that expired before now, or all of login's (login != NULL). */

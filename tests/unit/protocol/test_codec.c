@@ -438,6 +438,30 @@ static const utf8_case utf8_cases[] = {
     U8("ascii in a continuation slot", "\xe2\x28\xa1", false),
 };
 
+/*
+ * kn_utf8_valid checks eight ASCII bytes at a time: every case again behind
+ * 0..16 bytes of ASCII and before 0..9 more, so each sequence falls at every
+ * position of a word and across word boundaries; padding with ASCII changes
+ * no verdict.
+ */
+static void test_utf8_alignment(void **state)
+{
+    (void)state;
+    char buf[64];
+    for (size_t i = 0; i < sizeof utf8_cases / sizeof utf8_cases[0]; i++) {
+        const utf8_case *c = &utf8_cases[i];
+        for (size_t pre = 0; pre <= 16; pre++)
+            for (size_t post = 0; post <= 9; post++) {
+                memset(buf, 'x', sizeof buf);
+                memcpy(buf + pre, c->s, c->len);
+                bool got = kn_utf8_valid(buf, pre + c->len + post);
+                if (got != c->ok)
+                    fail_msg("%s after %zu and before %zu ASCII bytes: expected %s", c->what, pre,
+                        post, c->ok ? "valid" : "invalid");
+            }
+    }
+}
+
 static void test_utf8(void **state)
 {
     (void)state;
@@ -606,6 +630,7 @@ int main(void)
         cmocka_unit_test(test_other_types),
         cmocka_unit_test(test_bin_exact),
         cmocka_unit_test(test_utf8),
+        cmocka_unit_test(test_utf8_alignment),
         cmocka_unit_test(test_skip_and_keys),
         cmocka_unit_test(test_deep_nesting),
         cmocka_unit_test(test_writer),

@@ -145,9 +145,34 @@ static void test_sessions(void **state)
     fx_done(&f);
 }
 
+/* The session and its account in one read: both, or KN_ENOTFOUND if either is missing. */
+static void test_session_account(void **state)
+{
+    (void)state;
+    fx_store f;
+    fx_init(&f, 0, 0);
+    uint8_t k[32], other[32];
+    memset(k, 7, 32);
+    memset(other, 8, 32);
+    kn_session_rec r = { "erika", 100, 900 }, g;
+    kn_account a = account("erika", KN_ROLE_ADMIN), b;
+    assert_int_equal(kn_session_put(f.s, k, &r), 0);
+    assert_int_equal(kn_session_account_get(f.s, k, &g, &b), KN_ENOTFOUND); /* no account yet */
+    assert_int_equal(kn_account_put(f.s, &a), 0);
+    assert_int_equal(kn_session_account_get(f.s, k, &g, &b), 0);
+    assert_string_equal(g.login, "erika");
+    assert_int_equal(g.expires_ms, 900);
+    assert_string_equal(b.login, "erika");
+    assert_int_equal(b.role, KN_ROLE_ADMIN);
+    assert_memory_equal(b.user, a.user, 32);
+    assert_int_equal(kn_session_account_get(f.s, other, &g, &b), KN_ENOTFOUND);
+    fx_done(&f);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_session_account),
         cmocka_unit_test(test_login_names),
         cmocka_unit_test(test_account_round_trip),
         cmocka_unit_test(test_sessions),
