@@ -155,6 +155,20 @@ try {
   check(await waitForText(b.page, B + 'docs', 'Checkliste Vergabe &lt;script&gt;'), 'doc listed on B');
   await b.page.goto(B + docPath);
   check((await b.page.textContent('h1')) === docTitle, 'doc page on B');
+  // B fetches the file from A; once it is there the page links it, and it downloads byte-identical.
+  let fetched = false;
+  for (let i = 0; i < 60 && !fetched; i++) {
+    await b.page.goto(B + docPath);
+    fetched = await b.page.getByRole('link', { name: evilName }).count() === 1;
+    if (!fetched) await b.page.waitForTimeout(500);
+  }
+  check(fetched, 'B fetched the file from A');
+  if (fetched) {
+    const dlB = b.page.waitForEvent('download');
+    await b.page.getByRole('link', { name: evilName }).click();
+    const fileB = readFileSync(await (await dlB).path());
+    check(Buffer.compare(fileB, pdfBytes) === 0, 'download on B is byte-identical');
+  }
   // The search box in the header finds it on B.
   await b.page.getByRole('searchbox', { name: 'Suche' }).first().fill('Checkliste Vergabe');
   await b.page.keyboard.press('Enter');
