@@ -4,6 +4,7 @@
  * syncs, both measured on real `knoten run` processes over TCP on 127.0.0.1.
  *
  *   bench_sync [--objects N] [--runs R] [--big M] [--big-new K] [--knoten PATH] [--keep]
+ *              [--perf-c CMD] [--perf-a CMD]
  *
  * Why real processes rather than engines in one process: the figures the
  * issue asks for are the node's (Noise, the libuv loop, LMDB commits, the
@@ -41,6 +42,13 @@
  *    /proc/PID/status, every 20 ms) is sampled from its start until it is
  *    done; the peak is printed against the 64 MiB target, with a's (the
  *    answering side) and c's VmHWM for reference.
+ *
+ * --perf-c CMD (--perf-a CMD) profiles c (a) during the catch-up of part 1:
+ * `CMD -p PID` is run through /bin/sh when c's first new object is stored
+ * and gets SIGINT when its last is, e.g.
+ *   --perf-c 'perf stat -e task-clock --per-thread -o /tmp/c.stat'
+ *   --perf-c 'perf record -g -o /tmp/c.data'
+ * (with --runs R each run overwrites the file).
  *
  * Everything lives in a fresh directory under /tmp, removed at the end
  * unless --keep.
@@ -154,6 +162,7 @@ typedef struct pair {
     char root[256], a[300], c[300];
     int pa;
     char *knoten;
+    const char *perf_c, *perf_a; /* --perf-c, --perf-a: commands, or NULL */
 } pair;
 
 /* a founds, c takes its network key, a admits c, c is told to dial a. */
@@ -251,6 +260,26 @@ static int add_items(const char *dir, size_t m, uint64_t before)
     return rc;
 }
 
+/* Starts `cmd -p pid` through /bin/sh (cmd NULL: nothing, returns -1). */
+static pid_t start_perf(const char *cmd, pid_t pid)
+{
+    if (!cmd)
+        return -1;
+    char line[1200];
+    snprintf(line, sizeof line, "exec %.1100s -p %d", cmd, (int)pid);
+    char *argv[] = { "/bin/sh", "-c", line, NULL };
+    pid_t p;
+    return posix_spawn(&p, argv[0], NULL, NULL, argv, environ) == 0 ? p : -1;
+}
+
+static void stop_perf(pid_t p)
+{
+    if (p > 0) {
+        kill(p, SIGINT);
+        waitpid(p, NULL, 0);
+    }
+}
+
 static uint64_t count_of(kn_store *s)
 {
     kn_store_stats st;
@@ -265,9 +294,13 @@ typedef struct result {
     int ok;
 } result;
 
-/* Runs a and c until c holds want objects; samples both processes' memory meanwhile. */
-static void sync_pair(pair *p, uint64_t want, result *res)
+/*
+ * Runs a and c until c holds want objects; samples both processes' memory
+ * meanwhile. With perf, p's perf commands run from c's first new object to its last.
+ */
+static void sync_pair(pair *p, uint64_t want, bool perf, result *res)
 {
+    pid_t perf_c = -1, perf_a = -1;
     memset(res, 0, sizeof *res);
     char sdir[340], listen_log[340];
     snprintf(sdir, sizeof sdir, "%s/store", p->c);
@@ -302,8 +335,15 @@ static void sync_pair(pair *p, uint64_t want, result *res)
             c0 = proc_cpu_s(pc, 0);
             l0 = proc_cpu_s(pc, pc);
             a0 = proc_cpu_s(pa, 0);
+            if (perf) {
+                perf_c = start_perf(p->perf_c, pc);
+                perf_a = start_perf(p->perf_a, pa);
+            }
         }
         if (n >= want) {
+            stop_perf(perf_c);
+            stop_perf(perf_a);
+            perf_c = perf_a = -1;
             res->done_ms = t;
             res->cpu_c = proc_cpu_s(pc, 0) - c0;
             res->cpu_c_loop = proc_cpu_s(pc, pc) - l0;
@@ -316,6 +356,8 @@ static void sync_pair(pair *p, uint64_t want, result *res)
         sleep_ms(20);
     }
 out:
+    stop_perf(perf_c);
+    stop_perf(perf_a);
     kn_store_close(cs);
     stop_node(pc);
     stop_node(pa);
@@ -366,7 +408,7 @@ static int ingest_runs(pair *p, long n, int runs, bool *keep)
                "verify %.1f us CPU\n",
             vr[run], vcpu[run]);
         result r;
-        sync_pair(p, want, &r);
+        sync_pair(p, want, true, &r);
         if (!r.ok) {
             fprintf(stderr, "bench_sync: c did not catch up (see %s)\n", p->root);
             *keep = true;
@@ -406,7 +448,7 @@ static int usage(void)
 {
     fprintf(stderr,
         "usage: bench_sync [--objects N] [--runs R] [--big M] [--big-new K] [--knoten PATH] "
-        "[--keep]\n");
+        "[--keep] [--perf-c CMD] [--perf-a CMD]\n");
     return 2;
 }
 
@@ -415,7 +457,8 @@ int main(int argc, char **argv)
     static const struct option opts[] = { { "objects", required_argument, 0, 'n' },
         { "big", required_argument, 0, 'b' }, { "big-new", required_argument, 0, 'k' },
         { "knoten", required_argument, 0, 'x' }, { "keep", no_argument, 0, 'K' },
-        { "runs", required_argument, 0, 'r' }, { 0, 0, 0, 0 } };
+        { "runs", required_argument, 0, 'r' }, { "perf-c", required_argument, 0, 'P' },
+        { "perf-a", required_argument, 0, 'A' }, { 0, 0, 0, 0 } };
     long n = 100000, big = 1000000, big_new = 5000, runs = 3;
     bool keep = false;
     pair p = { 0 };
@@ -441,6 +484,10 @@ int main(int argc, char **argv)
             keep = true;
         else if (opt == 'r')
             runs = strtol(optarg, NULL, 10);
+        else if (opt == 'P')
+            p.perf_c = optarg;
+        else if (opt == 'A')
+            p.perf_a = optarg;
         else
             return usage();
     }
@@ -474,7 +521,7 @@ int main(int argc, char **argv)
         uint64_t want = count_of(as);
         kn_store_close(as);
         result r;
-        sync_pair(&p, want, &r);
+        sync_pair(&p, want, false, &r);
         if (!r.ok) {
             fprintf(stderr, "bench_sync: c did not catch up (see %s)\n", p.root);
             keep = true;
