@@ -6,7 +6,8 @@
  * Choice: the node polls its own store, every NODE_LOCAL_POLL_MS (250 ms)
  * and at once on SIGUSR1, for objects signed with this node's identity key
  * or the key of one of the staff users it certified (`--as USER`; one
- * by-author range read per key) that are newer than the newest it has seen, and
+ * by-author range read per key, index entries only: no object is read or
+ * decoded) that are newer than the newest it has seen, and
  * announces each to the engine (sync_announce). Polling needs nothing
  * from the writer, survives a writer that crashes half-way, and costs one
  * short LMDB range read per poll; each is handed to the engine by id
@@ -49,15 +50,17 @@ typedef struct scan {
     uint64_t last; /* `created` of the last object visited */
 } scan;
 
-static int visit(void *ctx, const kn_object *o)
+/* Index entries only (kn_store_each_id): the window is re-read at every poll, so nothing is
+ * decoded. */
+static int visit(void *ctx, uint64_t created, const uint8_t id[KN_ID])
 {
     scan *s = ctx;
-    if (kn_idmap_get(&s->n->local_recent, o->id))
+    if (kn_idmap_get(&s->n->local_recent, id))
         return 0;
     if (s->all) {
-        uint64_t *created = kn_idmap_put(&s->n->local_recent, o->id, NULL);
-        if (created)
-            *created = o->created;
+        uint64_t *seen = kn_idmap_put(&s->n->local_recent, id, NULL);
+        if (seen)
+            *seen = created;
         return 0;
     }
     if (s->count == NODE_LOCAL_BATCH) {
@@ -66,10 +69,10 @@ static int visit(void *ctx, const kn_object *o)
     }
     item *it = &s->v[s->count];
     /* The visitor may not write the store: note the id now, announce after the read. */
-    it->created = o->created;
-    memcpy(it->id, o->id, KN_ID);
+    it->created = created;
+    memcpy(it->id, id, KN_ID);
     s->count++;
-    s->last = o->created;
+    s->last = created;
     return 0;
 }
 
@@ -162,7 +165,7 @@ static int poll_once(node *n, bool all, uint64_t now)
         q.since_ms = n->local_more && k == n->local_resume_key && n->local_resume_ms > floor
             ? n->local_resume_ms
             : floor;
-        rc = kn_store_each(n->dd->store, &q, visit, s);
+        rc = kn_store_each_id(n->dd->store, &q, visit, s);
         if (s->more) {
             n->local_resume_key = k;
             n->local_resume_ms = s->last;

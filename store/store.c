@@ -483,17 +483,28 @@ int kn_store_is_tombstoned(kn_store *s, const uint8_t id[KN_ID])
 
 /* ---- iteration ---- */
 
-/* Loads the object an index entry names and hands it to the visitor. */
-static int visit_id(
-    kn_store *s, MDB_txn *txn, const uint8_t id[KN_ID], kn_store_visit_fn fn, void *ctx)
+/* What an iteration calls: with the object loaded (fn), or with the index entry only (id_fn). */
+typedef struct visitor {
+    kn_store_visit_fn fn;
+    kn_store_visit_id_fn id_fn;
+    void *ctx;
+} visitor;
+
+/*
+ * Hands the visitor what an index entry created(8) || id(32) names: the
+ * (created, id) as they are, or the object loaded from objects.
+ */
+static int visit_id(kn_store *s, MDB_txn *txn, const uint8_t *entry, const visitor *v)
 {
+    if (v->id_fn)
+        return v->id_fn(v->ctx, kn_be64_get(entry), entry + 8);
     kn_object o;
-    int rc = kn_store_load(s, txn, s->db.objects, id, &o);
+    int rc = kn_store_load(s, txn, s->db.objects, entry + 8, &o);
     if (rc == KN_ENOTFOUND)
         return KN_ECORRUPT; /* an index entry without its object */
     if (rc < 0)
         return rc;
-    return fn(ctx, &o);
+    return v->fn(v->ctx, &o);
 }
 
 static bool has_prefix(const MDB_val *k, const uint8_t *prefix, size_t plen)
@@ -507,7 +518,7 @@ static bool has_prefix(const MDB_val *k, const uint8_t *prefix, size_t plen)
  * have exactly that length: anything else was not written by us.
  */
 static int scan_range(kn_store *s, MDB_txn *txn, MDB_dbi dbi, const uint8_t *prefix, size_t plen,
-    const kn_store_query *q, kn_store_visit_fn fn, void *ctx)
+    const kn_store_query *q, const visitor *vis)
 {
     MDB_cursor *c = NULL;
     uint8_t start[KN_IDX_KEY_MAX];
@@ -551,7 +562,7 @@ static int scan_range(kn_store *s, MDB_txn *txn, MDB_dbi dbi, const uint8_t *pre
             break;
         if (q->reverse && created < q->since_ms)
             break;
-        if ((rc = visit_id(s, txn, p + 8, fn, ctx)) != 0)
+        if ((rc = visit_id(s, txn, p, vis)) != 0)
             goto out;
         rc = mdb_cursor_get(c, &k, &v, q->reverse ? MDB_PREV : MDB_NEXT);
     }
@@ -573,7 +584,7 @@ static int cmp40(const void *a, const void *b)
  * is what the caller asked to see anyway, so its size is the caller's bound.
  */
 static int scan_any_type(kn_store *s, MDB_txn *txn, MDB_dbi dbi, const uint8_t *prefix, size_t plen,
-    const kn_store_query *q, kn_store_visit_fn fn, void *ctx)
+    const kn_store_query *q, const visitor *vis)
 {
     MDB_cursor *c = NULL;
     uint8_t *hits = NULL;
@@ -621,7 +632,7 @@ static int scan_any_type(kn_store *s, MDB_txn *txn, MDB_dbi dbi, const uint8_t *
         qsort(hits, n, 8 + KN_ID, cmp40);
     for (size_t i = 0; i < n; i++) {
         size_t j = q->reverse ? n - 1 - i : i;
-        if ((rc = visit_id(s, txn, hits + j * (8 + KN_ID) + 8, fn, ctx)) != 0)
+        if ((rc = visit_id(s, txn, hits + j * (8 + KN_ID), vis)) != 0)
             break;
     }
 out:
@@ -660,7 +671,7 @@ static int hit_add(hitlist *h, const kn_store_query *q, const uint8_t *p)
  * are sorted into (created, id) order as in scan_any_type.
  */
 static int scan_type_every_space(
-    kn_store *s, MDB_txn *txn, const kn_store_query *q, kn_store_visit_fn fn, void *ctx)
+    kn_store *s, MDB_txn *txn, const kn_store_query *q, const visitor *vis)
 {
     MDB_cursor *c = NULL;
     hitlist h = { 0 };
@@ -712,7 +723,7 @@ static int scan_type_every_space(
         qsort(h.v, h.n, 8 + KN_ID, cmp40);
     for (size_t i = 0; i < h.n; i++) {
         size_t j = q->reverse ? h.n - 1 - i : i;
-        if ((rc = visit_id(s, txn, h.v + j * (8 + KN_ID) + 8, fn, ctx)) != 0)
+        if ((rc = visit_id(s, txn, h.v + j * (8 + KN_ID), vis)) != 0)
             break;
     }
 out:
@@ -721,7 +732,7 @@ out:
     return rc;
 }
 
-int kn_store_each(kn_store *s, const kn_store_query *q, kn_store_visit_fn fn, void *ctx)
+static int each(kn_store *s, const kn_store_query *q, const visitor *vis)
 {
     uint8_t prefix[KN_IDX_KEY_MAX];
     size_t plen = 0;
@@ -730,7 +741,7 @@ int kn_store_each(kn_store *s, const kn_store_query *q, kn_store_visit_fn fn, vo
     MDB_txn *txn = NULL;
     int rc;
 
-    if (!s || !q || !fn)
+    if (!s || !q)
         return KN_EINVAL;
     if ((unsigned)q->type >= KN_T_MAX)
         return KN_EINVAL;
@@ -753,7 +764,7 @@ int kn_store_each(kn_store *s, const kn_store_query *q, kn_store_visit_fn fn, vo
                 return 0;
             if ((rc = kn_store_read_begin(s, &txn)) < 0)
                 return rc;
-            rc = scan_type_every_space(s, txn, q, fn, ctx);
+            rc = scan_type_every_space(s, txn, q, vis);
             mdb_txn_abort(txn);
             return rc < 0 ? rc : 0;
         }
@@ -784,14 +795,26 @@ int kn_store_each(kn_store *s, const kn_store_query *q, kn_store_visit_fn fn, vo
         return rc;
     if (typed && q->type) {
         prefix[plen++] = (uint8_t)q->type;
-        rc = scan_range(s, txn, dbi, prefix, plen, q, fn, ctx);
+        rc = scan_range(s, txn, dbi, prefix, plen, q, vis);
     } else if (typed) {
-        rc = scan_any_type(s, txn, dbi, prefix, plen, q, fn, ctx);
+        rc = scan_any_type(s, txn, dbi, prefix, plen, q, vis);
     } else {
-        rc = scan_range(s, txn, dbi, prefix, plen, q, fn, ctx);
+        rc = scan_range(s, txn, dbi, prefix, plen, q, vis);
     }
     mdb_txn_abort(txn);
     return rc < 0 ? rc : 0;
+}
+
+int kn_store_each(kn_store *s, const kn_store_query *q, kn_store_visit_fn fn, void *ctx)
+{
+    visitor v = { .fn = fn, .ctx = ctx };
+    return fn ? each(s, q, &v) : KN_EINVAL;
+}
+
+int kn_store_each_id(kn_store *s, const kn_store_query *q, kn_store_visit_id_fn fn, void *ctx)
+{
+    visitor v = { .id_fn = fn, .ctx = ctx };
+    return fn ? each(s, q, &v) : KN_EINVAL;
 }
 
 int kn_store_each_pending(kn_store *s, kn_store_visit_fn fn, void *ctx)

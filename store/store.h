@@ -151,6 +151,16 @@ typedef struct kn_store_query {
 KN_MUST_USE int kn_store_each(
     kn_store *s, const kn_store_query *q, kn_store_visit_fn fn, void *ctx);
 
+/*
+ * The same iteration, but the visitor gets only each match's created and id
+ * (from the index entry; id valid during the call) and no object is read or
+ * decoded: for callers that need to know which objects exist, not what they
+ * say (the running node's look for objects its own tools stored).
+ */
+typedef int (*kn_store_visit_id_fn)(void *ctx, uint64_t created, const uint8_t id[KN_ID]);
+KN_MUST_USE int kn_store_each_id(
+    kn_store *s, const kn_store_query *q, kn_store_visit_id_fn fn, void *ctx);
+
 /* Pending objects, for the command line and tests. */
 KN_MUST_USE int kn_store_each_pending(kn_store *s, kn_store_visit_fn fn, void *ctx);
 

@@ -262,12 +262,35 @@ static inline int fx_collect(void *ctx, const kn_object *o)
     return 0;
 }
 
+static inline int fx_collect_id(void *ctx, uint64_t created, const uint8_t id[KN_ID])
+{
+    fx_ids *c = ctx;
+    if (c->n >= 4096)
+        return 1;
+    memcpy(c->ids[c->n], id, KN_ID);
+    c->created[c->n] = created;
+    c->n++;
+    return 0;
+}
+
+/* Runs q with kn_store_each, and checks that kn_store_each_id names the same objects in order. */
 static inline size_t fx_query(fx_store *f, const kn_store_query *q, fx_ids *out)
 {
     out->n = 0;
     int rc = kn_store_each(f->s, q, fx_collect, out);
     if (rc != 0)
         fail_msg("kn_store_each: %s", kn_errname(rc));
+    fx_ids *ids = malloc(sizeof *ids);
+    assert_non_null(ids);
+    ids->n = 0;
+    if ((rc = kn_store_each_id(f->s, q, fx_collect_id, ids)) != 0)
+        fail_msg("kn_store_each_id: %s", kn_errname(rc));
+    assert_int_equal(ids->n, out->n);
+    for (size_t i = 0; i < out->n; i++) {
+        assert_int_equal(ids->created[i], out->created[i]);
+        assert_memory_equal(ids->ids[i], out->ids[i], KN_ID);
+    }
+    free(ids);
     return out->n;
 }
 

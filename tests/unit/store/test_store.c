@@ -342,6 +342,9 @@ static void test_query_indexes(void **state)
     assert_int_equal(kn_store_each(f.s, &q, fx_collect, c), KN_EINVAL);
     q = (kn_store_query) { .index = KN_BY_TIME, .type = KN_T_MAX };
     assert_int_equal(kn_store_each(f.s, &q, fx_collect, c), KN_EINVAL);
+    assert_int_equal(kn_store_each_id(f.s, &q, fx_collect_id, c), KN_EINVAL);
+    q = (kn_store_query) { .index = KN_BY_TIME };
+    assert_int_equal(kn_store_each_id(f.s, &q, NULL, c), KN_EINVAL);
     free(w);
     free(c);
     fx_done(&f);
