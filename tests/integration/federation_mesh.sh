@@ -66,8 +66,8 @@ addr_by() {
 init_founder a
 PA=$(free_port)
 run_node a "$PA" --announce "127.0.0.1:$PA"
-wait_for 10 "a listens" log_has a "listening on 127.0.0.1:$PA"
-wait_for 10 "a publishes its address" log_has a "published this node's addresses \(127\.0\.0\.1:$PA\)"
+wait_for 30 "a listens" log_has a "listening on 127.0.0.1:$PA"
+wait_for 30 "a publishes its address" log_has a "published this node's addresses \(127\.0\.0\.1:$PA\)"
 
 for n in "${MESH[@]}" f; do
     invite_join "$n"
@@ -83,7 +83,7 @@ run_node f "$PF" # behind a firewall: announces nothing
 for n in "${MESH[@]}"; do
     wait_for 15 "$n publishes its address" log_has "$n" "published this node's addresses"
 done
-wait_for 10 "f says it announces nothing" log_has f "announcing no address"
+wait_for 30 "f says it announces nothing" log_has f "announcing no address"
 log_has f "published this node's addresses" && fail "f announced an address"
 
 # Every member's address reaches every other member (through a, at first).

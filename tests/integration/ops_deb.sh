@@ -19,7 +19,9 @@ BUILD=$(realpath "${2:?usage: bash ops_deb.sh PATH-TO-KNOTEN BUILD-DIR}")
 PY=/usr/bin/python3
 WORK=$(mktemp -d /tmp/knoten-deb.XXXXXX)
 ROOT=$WORK/root
-CACHE=$BUILD/deb-root-cache
+# Shared by the release and the sanitizer build of one checkout (.cache/ is git-ignored),
+# so `tools/setup.sh test` makes the clean root once.
+CACHE=$(realpath "$(dirname "$0")/../..")/.cache/deb-root-cache
 
 cleanup() {
     if mountpoint -q "$ROOT/proc" 2>/dev/null; then umount -l "$ROOT/proc" || true; fi
