@@ -289,6 +289,41 @@ int cmd_demo(kn_cli *cli, int argc, char **argv)
             fprintf(stderr, "knoten demo: note: the sample reply could not be created\n");
     }
 
+    /* A document, a poll and an event, so every page has something to show. */
+    char sample[KN_PATH_MAX + 64], start[32], end[32];
+    snprintf(sample, sizeof sample, "%s/Checkliste-Vergabe.md", dir);
+    FILE *sf = fopen(sample, "w");
+    if (sf) {
+        fputs("# Checkliste: Vergabe unter 10.000 Euro\n\n"
+              "1. Bedarf und Schätzwert dokumentieren\n"
+              "2. Drei Angebote einholen (Eigenerklärung zur Eignung genügt)\n"
+              "3. Wirtschaftlichstes Angebot auswählen, Vergabevermerk schreiben\n"
+              "4. Nachweise nur beim Bestbietenden anfordern\n",
+            sf);
+        fclose(sf);
+    }
+    time_t when = time(NULL) + 14 * 86400;
+    struct tm tm;
+    gmtime_r(&when, &tm);
+    strftime(start, sizeof start, "%Y-%m-%d 10:00", &tm);
+    strftime(end, sizeof end, "%Y-%m-%d 12:00", &tm);
+    char *doc[] = { "knoten", "doc", "publish", sample, "--data", data[0], "--as",
+        (char *)councils[0].person, "--title", "Checkliste Vergabe unter 10.000 Euro", "--area",
+        "Vergaberecht", "--kind", "checklist", "--description",
+        "Unsere Checkliste für kleine Vergaben; gern übernehmen und anpassen.", "--tag", "vergabe",
+        NULL };
+    char *poll[] = { "knoten", "poll", "--data", data[2], "--area", "Umfragen", "--question",
+        "Wann führen Sie die E-Akte ein?", "--option", "Schon eingeführt", "--option", "2026",
+        "--option", "Später", "--count", "council", "--show-early", "--as",
+        (char *)councils[2].person, NULL };
+    char *event[] = { "knoten", "event", "--data", data[1], "--area", "Termine", "--title",
+        "Arbeitstreffen Ordnungsrecht", "--start", start, "--end", end, "--tz", "Europe/Berlin",
+        "--place", "Rathaus Bergdorf, Sitzungssaal", "--as", (char *)councils[1].person, NULL };
+    if (!sf || run_self(doc, NULL, NULL, 0, logs[0]) != 0
+        || run_self(poll, NULL, NULL, 0, logs[2]) != 0
+        || run_self(event, NULL, NULL, 0, logs[1]) != 0)
+        fprintf(stderr, "knoten demo: note: some sample content could not be created\n");
+
     printf("\nknoten demo: three councils are running and replicating.\n\n");
     for (int i = 0; i < DEMO_NODES; i++)
         printf("  %-20s http://127.0.0.1:%ld/   login %-6s password %s\n", councils[i].name,
