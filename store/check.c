@@ -17,7 +17,9 @@
  *    entry names a pending object;
  *  - the blob databases (kn_blob_check in blobstore.c): manifests, chunk
  *    counts, lengths and hashes, references against the docs, council
- *    records, usage and the wanted list.
+ *    records, usage and the wanted list;
+ *  - the search index (kn_search_check in search.c): its records against
+ *    the objects, postings, statistics and counts of newer versions.
  * Cost: one pass over the objects with a lookup per index entry they need;
  * an index is scanned in full only when its entry count differs from what
  * the objects need, to name the entry that is wrong.
@@ -279,6 +281,8 @@ int kn_store_check(kn_store *s, kn_store_check_report *r)
         rc = check_pending(&c);
     if (rc == 0)
         rc = kn_blob_check(s, c.txn, blob_problem, &c);
+    if (rc == 0)
+        rc = kn_search_check(s, c.txn, blob_problem, &c);
     mdb_txn_abort(c.txn);
     if (rc == 0)
         rc = check_tree(&c);

@@ -1181,7 +1181,7 @@ out:
 
 /* ---- building the index for a store that lacks it ---- */
 
-int kn_search_open(kn_store *s, MDB_txn *txn)
+int kn_search_open(kn_store *s, MDB_txn *txn, bool rebuild)
 {
     kn_search_state *st;
     uint64_t fp, stored;
@@ -1194,7 +1194,7 @@ int kn_search_open(kn_store *s, MDB_txn *txn)
     rc = meta_get_u64(txn, s, "search_fp", &stored);
     if (rc < 0 && rc != KN_ENOTFOUND)
         return rc;
-    if (rc == 0 && stored == fp)
+    if (rc == 0 && stored == fp && !rebuild)
         return 0;
     /* A new store, one from before the index, or one indexed by other text rules: rebuild. */
     MDB_dbi dbs[] = { s->db.search_terms, s->db.search_parts, s->db.search_docs, s->db.search_fwd,
@@ -1264,10 +1264,12 @@ static int fill_txn(kn_store *s, MDB_txn *txn, void *arg)
     c = NULL;
     for (size_t i = 0; i < n; i++) {
         kn_object o;
-        if ((rc = kn_store_load(s, txn, s->db.objects, keys[i] + 8, &o)) < 0) {
-            rc = rc == KN_ENOTFOUND ? KN_ECORRUPT : rc;
+        /* A by_time entry without its object is kn_store_check's to report, not open's. */
+        if ((rc = kn_store_load(s, txn, s->db.objects, keys[i] + 8, &o)) == KN_ENOTFOUND
+            || rc == KN_ECORRUPT)
+            continue;
+        if (rc < 0)
             goto out;
-        }
         uint64_t d;
         if ((rc = docno_of(s, txn, o.id, &d)) == 0)
             continue; /* indexed already: stored while the build was under way */
@@ -1316,6 +1318,187 @@ int kn_search_build(kn_store *s, const kn_store_options *opt)
             opt->progress(opt->progress_ctx, done > total ? total : done, total);
     }
     return 0;
+}
+
+/* ---- consistency (kn_store_check) ---- */
+
+static int term_df(MDB_cursor *c, const char *t, size_t len, uint64_t *df);
+
+/*
+ * The search databases' part of kn_store_check: every index record names a
+ * stored object of an indexed type with the same created time and type, and
+ * back through search_ids; its term list is there; every stored object of an
+ * indexed type is indexed (unless a build is under way); the statistics
+ * match the records; each posting names an indexed object and there are as
+ * many postings as term lists hold terms; each object's count of newer
+ * versions is what its edits give; every compound-part entry names a term.
+ * One pass over each database, with a bitmap of docnos for the postings.
+ */
+int kn_search_check(kn_store *s, MDB_txn *txn, kn_blob_problem_fn problem, void *ctx)
+{
+    MDB_cursor *c = NULL, *tc = NULL;
+    MDB_val k, v;
+    uint64_t ndocs = 0, total = 0, terms = 0, maxdoc = 0, next = 1;
+    uint8_t *bits = NULL;
+    bool building;
+    int rc, mrc;
+
+    rc = mget(txn, s->db.meta, "search_fill", 11, &v);
+    if (rc < 0 && rc != KN_ENOTFOUND)
+        return rc;
+    building = rc == 0;
+    if ((rc = mget(txn, s->db.meta, "search_stats", 12, &v)) == 0 && v.mv_size == STATS_REC)
+        next = kn_be64_get((const uint8_t *)v.mv_data + 16);
+    else if (rc == 0)
+        problem(ctx, "search: the statistics record has the wrong size", NULL);
+    else if (rc != KN_ENOTFOUND)
+        return rc;
+    bool with_bits = next < ((uint64_t)1 << 32);
+    if (with_bits && !(bits = calloc((size_t)(next / 8 + 1), 1)))
+        return KN_ENOMEM;
+
+    /* search_docs against search_ids, search_fwd and objects */
+    if ((rc = kn_store_mdb_err(mdb_cursor_open(txn, s->db.search_docs, &c))) < 0)
+        goto out;
+    for (mrc = mdb_cursor_get(c, &k, &v, MDB_FIRST); mrc == 0;
+         mrc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
+        MDB_val iv, fv;
+        kn_object o;
+        if (k.mv_size != DOCNO_LEN || v.mv_size != DOC_REC) {
+            problem(ctx, "search: a record of search_docs has the wrong size", NULL);
+            continue;
+        }
+        uint64_t d = docno_get(k.mv_data);
+        const uint8_t *p = v.mv_data, *dl = p + KN_ID + 11;
+        ndocs++;
+        total += (uint32_t)dl[0] << 24 | (uint32_t)dl[1] << 16 | (uint32_t)dl[2] << 8 | dl[3];
+        if (d > maxdoc)
+            maxdoc = d;
+        if (with_bits && d < next)
+            bits[d / 8] |= (uint8_t)(1u << (d % 8));
+        if (mget(txn, s->db.search_ids, p, KN_ID, &iv) != 0 || iv.mv_size != DOCNO_LEN
+            || docno_get(iv.mv_data) != d)
+            problem(ctx, "search: an indexed object is not in search_ids under its number", p);
+        if (mget(txn, s->db.search_fwd, k.mv_data, DOCNO_LEN, &fv) != 0) {
+            problem(ctx, "search: an indexed object has no term list", p);
+        } else {
+            const uint8_t *f = fv.mv_data;
+            for (size_t i = 0; i < fv.mv_size; i += 1 + f[i], terms++)
+                if (f[i] == 0 || f[i] > fv.mv_size - i - 1) {
+                    problem(ctx, "search: a term list is malformed", p);
+                    break;
+                }
+        }
+        rc = kn_store_load(s, txn, s->db.objects, p, &o);
+        if (rc == KN_ENOTFOUND) {
+            problem(ctx, "search: the index lists an object that is not stored", p);
+            continue;
+        }
+        if (rc < 0)
+            goto out;
+        if (o.created != kn_be64_get(p + KN_ID) || (int)o.type != p[KN_ID + 8]
+            || !fields_of(o.type)) {
+            problem(ctx, "search: an index record does not match its object", p);
+            continue;
+        }
+        uint16_t newer;
+        uint8_t id[KN_ID], author[KN_KEY];
+        unsigned have = (unsigned)p[KN_ID + 9] << 8 | p[KN_ID + 10];
+        memcpy(id, o.id, KN_ID);
+        memcpy(author, o.author, KN_KEY);
+        if (has_versions(o.type) && (rc = count_newer(s, txn, id, o.type, author, &newer)) < 0)
+            goto out;
+        if (has_versions(o.type) && newer != have)
+            problem(ctx, "search: the count of newer versions is wrong", id);
+    }
+    if (mrc != MDB_NOTFOUND) {
+        rc = kn_store_mdb_err(mrc);
+        goto out;
+    }
+    mdb_cursor_close(c);
+    c = NULL;
+    {
+        MDB_stat ms;
+        if ((rc = kn_store_mdb_err(mdb_stat(txn, s->db.search_ids, &ms))) < 0)
+            goto out;
+        if (ms.ms_entries != ndocs)
+            problem(ctx, "search: search_ids and search_docs differ in size", NULL);
+        if ((rc = kn_store_mdb_err(mdb_stat(txn, s->db.search_fwd, &ms))) < 0)
+            goto out;
+        if (ms.ms_entries != ndocs)
+            problem(ctx, "search: search_fwd and search_docs differ in size", NULL);
+    }
+    if ((rc = mget(txn, s->db.meta, "search_stats", 12, &v)) == 0 && v.mv_size == STATS_REC) {
+        if (kn_be64_get(v.mv_data) != ndocs || kn_be64_get((const uint8_t *)v.mv_data + 8) != total
+            || maxdoc >= next)
+            problem(ctx, "search: the statistics do not match the index", NULL);
+    } else if (ndocs) {
+        problem(ctx, "search: objects are indexed but there are no statistics", NULL);
+    }
+
+    /* every stored object of an indexed type is indexed, unless a build is under way */
+    if (!building) {
+        if ((rc = kn_store_mdb_err(mdb_cursor_open(txn, s->db.objects, &c))) < 0)
+            goto out;
+        for (mrc = mdb_cursor_get(c, &k, &v, MDB_FIRST); mrc == 0;
+             mrc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
+            kn_object o;
+            MDB_val iv;
+            if (kn_object_decode(&o, v.mv_data, v.mv_size) < 0 || !fields_of(o.type))
+                continue; /* check.c reports objects that do not decode */
+            if (mget(txn, s->db.search_ids, o.id, KN_ID, &iv) != 0)
+                problem(ctx, "search: a stored object is not indexed", o.id);
+        }
+        if (mrc != MDB_NOTFOUND) {
+            rc = kn_store_mdb_err(mrc);
+            goto out;
+        }
+        mdb_cursor_close(c);
+        c = NULL;
+    }
+
+    /* postings: each names an indexed object; as many as the term lists hold */
+    uint64_t postings = 0;
+    if ((rc = kn_store_mdb_err(mdb_cursor_open(txn, s->db.search_terms, &tc))) < 0)
+        goto out;
+    for (mrc = mdb_cursor_get(tc, &k, &v, MDB_FIRST); mrc == 0;
+         mrc = mdb_cursor_get(tc, &k, &v, MDB_NEXT)) {
+        postings++;
+        if (v.mv_size != POST_LEN) {
+            problem(ctx, "search: a posting has the wrong size", NULL);
+            continue;
+        }
+        uint64_t d = docno_get(v.mv_data);
+        if (with_bits && (d >= next || !(bits[d / 8] & (1u << (d % 8)))))
+            problem(ctx, "search: a posting names an object that is not indexed", NULL);
+    }
+    if (mrc != MDB_NOTFOUND) {
+        rc = kn_store_mdb_err(mrc);
+        goto out;
+    }
+    if (postings != terms)
+        problem(ctx, "search: the postings and the term lists differ in number", NULL);
+
+    /* compound parts: the term after the 0x00 exists */
+    if ((rc = kn_store_mdb_err(mdb_cursor_open(txn, s->db.search_parts, &c))) < 0)
+        goto out;
+    for (mrc = mdb_cursor_get(c, &k, &v, MDB_FIRST); mrc == 0;
+         mrc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
+        const uint8_t *z = memchr(k.mv_data, 0, k.mv_size);
+        uint64_t df = 0;
+        size_t tl = z ? k.mv_size - (size_t)(z - (const uint8_t *)k.mv_data) - 1 : 0;
+        if (!z || tl == 0 || (rc = term_df(tc, (const char *)z + 1, tl, &df)) < 0 || df == 0) {
+            if (rc < 0)
+                goto out;
+            problem(ctx, "search: a compound-part entry names no term", NULL);
+        }
+    }
+    rc = mrc == MDB_NOTFOUND ? 0 : kn_store_mdb_err(mrc);
+out:
+    mdb_cursor_close(c);
+    mdb_cursor_close(tc);
+    free(bits);
+    return rc;
 }
 
 /* ---- queries ---- */

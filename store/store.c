@@ -329,7 +329,7 @@ static int open_txn(kn_store *s, MDB_txn *txn, void *ctx)
     uint32_t ver = 0;
     int rc = read_schema_version(s, txn, &ver);
     if (rc == KN_ENOTFOUND) { /* a new store: every database is empty */
-        if ((rc = kn_search_open(s, txn)) < 0)
+        if ((rc = kn_search_open(s, txn, false)) < 0)
             return rc;
         return write_schema_version(s, txn);
     }
@@ -346,7 +346,7 @@ static int open_txn(kn_store *s, MDB_txn *txn, void *ctx)
     if (ver < 4 && (rc = kn_blob_rebuild(s, txn)) < 0) /* after the roster: councils of docs */
         return rc;
     /* Every open: a store from before 5 or with another text fingerprint is marked for a build. */
-    if ((rc = kn_search_open(s, txn)) < 0)
+    if ((rc = kn_search_open(s, txn, ver < 5)) < 0)
         return rc;
     if (ver == KN_STORE_SCHEMA_VERSION)
         return 0;

@@ -144,6 +144,8 @@ KN_MUST_USE int kn_blob_rebuild(kn_store *s, MDB_txn *txn);
  */
 typedef void (*kn_blob_problem_fn)(void *ctx, const char *what, const uint8_t *id);
 KN_MUST_USE int kn_blob_check(kn_store *s, MDB_txn *txn, kn_blob_problem_fn problem, void *ctx);
+/* The same for the search index (search.c): records, postings, statistics, versions. */
+KN_MUST_USE int kn_search_check(kn_store *s, MDB_txn *txn, kn_blob_problem_fn problem, void *ctx);
 
 /* LMDB return codes mapped onto the one error table (MDB_MAP_FULL -> KN_EMAPFULL). */
 int kn_store_mdb_err(int rc);
@@ -235,10 +237,10 @@ void kn_search_txn_reset(kn_store *s);
 void kn_search_state_free(kn_search_state *st);
 /*
  * In open's transaction: compares the stored text fingerprint with this
- * build's and, if they differ (also for a store from before schema 4),
- * empties the index and marks it to be built.
+ * build's and, if they differ or rebuild is set (a store from before schema
+ * 5), empties the index and marks it to be built.
  */
-KN_MUST_USE int kn_search_open(kn_store *s, MDB_txn *txn);
+KN_MUST_USE int kn_search_open(kn_store *s, MDB_txn *txn, bool rebuild);
 /* After open: builds a marked index in transactions of 1,000 objects, reporting progress. */
 KN_MUST_USE int kn_search_build(kn_store *s, const kn_store_options *opt);
 

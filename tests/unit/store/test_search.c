@@ -125,6 +125,15 @@ static void env_init(env *e)
     assert_put(&e->f, &e->adm, KN_PUT_STORED);
 }
 
+/* kn_store_check, which covers the search index, finds nothing wrong. */
+static void check_ok(env *e)
+{
+    kn_store_check_report r;
+    int rc = kn_store_check(e->f.s, &r);
+    if (rc != 0)
+        fail_msg("kn_store_check: %s: %s", kn_errname(rc), r.first_problem);
+}
+
 static kn_search_result search_q(env *e, const kn_search_query *q)
 {
     kn_search_result r;
@@ -206,6 +215,7 @@ static void test_inflections_and_spellings(void **state)
     kn_search_result_free(&r);
     /* Stop words alone do not make a query; with a real word they are ignored. */
     assert_finds(&e, "die Gewerbesteuer", w1, 1);
+    check_ok(&e);
     fx_done(&e.f);
 }
 
@@ -246,6 +256,7 @@ static void test_compound_parts(void **state)
     fx_retract(&rt, &e.a, 3000, infix.id);
     assert_put(&e.f, &rt, KN_PUT_STORED);
     assert_finds(&e, "Bescheid", wi, 0);
+    check_ok(&e);
     fx_done(&e.f);
 }
 
@@ -298,6 +309,7 @@ static void test_ranking(void **state)
     assert_int_equal(r.n, 2);
     assert_int_equal(r.total, 5);
     kn_search_result_free(&r);
+    check_ok(&e);
     fx_done(&e.f);
 }
 
@@ -337,6 +349,7 @@ static void test_and_and_fallback(void **state)
     assert_int_equal(r.n, 0);
     assert_false(r.fallback);
     kn_search_result_free(&r);
+    check_ok(&e);
     fx_done(&e.f);
 }
 
@@ -406,6 +419,7 @@ static void test_filters(void **state)
     r = search_q(&e, &q);
     assert_int_equal(r.n, 0);
     kn_search_result_free(&r);
+    check_ok(&e);
     fx_done(&e.f);
 }
 
@@ -447,6 +461,7 @@ static void test_retract_and_revoke_remove_postings(void **state)
     assert_finds(&e, "Datenschutz", w, 1);
     assert_int_equal(kn_store_search_stats(e.f.s, &st), 0);
     assert_int_equal(st.postings, st1.postings);
+    check_ok(&e);
     fx_done(&e.f);
 }
 
@@ -472,6 +487,7 @@ static void test_one_batch(void **state)
     assert_finds(&e, "Streupflicht", w, 0);
     assert_int_equal(kn_store_search_stats(e.f.s, &after), 0);
     assert_int_equal(after.docs, before.docs + 1);
+    check_ok(&e);
     fx_done(&e.f);
 }
 
@@ -513,6 +529,7 @@ static void test_versions(void **state)
     assert_int_equal(r.n, 2);
     assert_true(has_hit(&r, &v2) && has_hit(&r, &other));
     kn_search_result_free(&r);
+    check_ok(&e);
     fx_done(&e.f);
 }
 
@@ -537,6 +554,7 @@ static void test_users_and_unindexed_types(void **state)
     fx_revoke(&rv, &e.a, 5000, e.net.id, u.pk);
     assert_put(&e.f, &rv, KN_PUT_STORED);
     assert_finds(&e, "Mustermann", w, 0);
+    check_ok(&e);
     fx_done(&e.f);
 }
 
@@ -562,6 +580,7 @@ static void test_doc_language(void **state)
     assert_true(has_hit(&r, &any));
     assert_false(has_hit(&r, &en));
     kn_search_result_free(&r);
+    check_ok(&e);
     fx_done(&e.f);
 }
 
@@ -593,6 +612,7 @@ static void test_snippet(void **state)
     assert_string_equal(r.hits[0].title, "Re: Frage zur Beschaffung");
     assert_string_equal(r.hits[0].snippet, "So machen wir es.");
     kn_search_result_free(&r);
+    check_ok(&e);
     fx_done(&e.f);
 }
 
@@ -629,6 +649,7 @@ static void test_bad_queries(void **state)
     q = (kn_search_query) { .text = "Vergabe", .space = "" };
     assert_int_equal(kn_store_search(e.f.s, &q, &r), KN_EINVAL);
     assert_int_equal(kn_store_search(NULL, &q, &r), KN_EINVAL);
+    check_ok(&e);
     fx_done(&e.f);
 }
 
@@ -784,6 +805,7 @@ static void test_file_text(void **state)
     free(lf[1].hashes);
     free(rf.hashes);
     free(cut.hashes);
+    check_ok(&e);
     fx_done(&e.f);
 }
 
@@ -873,7 +895,47 @@ static void test_build_for_older_store(void **state)
     r2 = search_q(&e, &q);
     assert_int_equal(r2.n, N / 10 - 1);
     kn_search_result_free(&r2);
+    check_ok(&e);
     fx_done(&e.f);
+}
+
+/* kn_store_check notices a posting, an id entry or a part that the index should not have. */
+static void test_check_finds_damage(void **state)
+{
+    (void)state;
+    kn_store_check_report r;
+    const uint8_t posting[7] = { 0, 0, 0, 0x7f, 0xff, 0, 2 };
+    const uint8_t docno[5] = { 0, 0, 0, 0, 9 };
+    uint8_t fake_id[KN_ID];
+    static const char *const damage[] = { "posting", "id", "part" };
+    for (size_t i = 0; i < 3; i++) {
+        env e;
+        fx_obj t;
+        env_init(&e);
+        thread(&t, &e.a, 2000, "A", "Kanalsanierung", "Bauabschnitte.");
+        assert_put(&e.f, &t, KN_PUT_STORED);
+        check_ok(&e);
+        if (i == 0)
+            assert_int_equal(kn_store_debug_put_raw(e.f.s, "search_terms", (const uint8_t *)"kanal",
+                                 5, posting, sizeof posting),
+                0);
+        if (i == 1) {
+            memset(fake_id, 0x33, sizeof fake_id);
+            assert_int_equal(
+                kn_store_debug_put_raw(e.f.s, "search_ids", fake_id, KN_ID, docno, sizeof docno),
+                0);
+        }
+        if (i == 2)
+            assert_int_equal(
+                kn_store_debug_put_raw(e.f.s, "search_parts",
+                    (const uint8_t *)"ierung\0zebrasanierung", 21, (const uint8_t *)"", 0),
+                0);
+        if (kn_store_check(e.f.s, &r) != KN_ECORRUPT)
+            fail_msg("a bad %s went unnoticed", damage[i]);
+        if (!strstr(r.first_problem, "search"))
+            fail_msg("a bad %s: \"%s\"", damage[i], r.first_problem);
+        fx_done(&e.f);
+    }
 }
 
 int main(void)
@@ -893,6 +955,7 @@ int main(void)
         cmocka_unit_test(test_bad_queries),
         cmocka_unit_test(test_build_for_older_store),
         cmocka_unit_test(test_file_text),
+        cmocka_unit_test(test_check_finds_damage),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
