@@ -60,7 +60,7 @@ enum {
     SNAPSHOT_MIN_AGE_MS = 1000, /* an in-memory server snapshot is rebuilt at most this often */
     RECON_WANTS_MAX = 4096, /* wants a reconciliation keeps open at a time, per peer */
     RECON_PUSH_MAX = 1024, /* ids a reconciliation keeps queued for push, per peer */
-    INBOX_WAIT_MS = 20, /* validated objects wait at most this long for a larger ingest */
+    INBOX_WAIT_MS = 50, /* validated objects wait at most this long for a larger ingest */
 };
 
 typedef struct idq {
@@ -1869,11 +1869,11 @@ uint64_t kn_repl_tick(kn_repl *r, uint64_t now)
         batches_submit(r, now, true);
     /*
      * With a validate hook, while more validated objects are on their way the
-     * inbox waits to fill (half of it) for up to INBOX_WAIT_MS: fewer, larger
-     * transactions. Inline, every tick stores what came.
+     * inbox waits to fill for up to INBOX_WAIT_MS: fewer, larger transactions
+     * (batches_apply stores a full one at once). Inline, every tick stores
+     * what came.
      */
-    if (!r->cfg.validate || !r->nvalidating || r->ninbox >= r->inbox_cap / 2
-        || now >= r->inbox_at + INBOX_WAIT_MS)
+    if (!r->cfg.validate || !r->nvalidating || now >= r->inbox_at + INBOX_WAIT_MS)
         ingest_inbox(r, now);
     for (int s = 0; s < KN_REPL_PEERS_MAX; s++)
         if (r->peers[s].live)
