@@ -67,7 +67,7 @@ try {
   check((await a.page.textContent('h1')).includes('Willkommen'), 'start page after login on A');
 
   // Every visible form control has a label (new thread form, links form).
-  for (const path of ['forum/new', 'links']) {
+  for (const path of ['forum/new', 'links', 'polls/new', 'events/new', 'messages', 'search?q=x']) {
     await a.page.goto(A + path);
     const unlabelled = await a.page.$$eval('input:not([type=hidden]), textarea, select',
       (els) => els.filter((e) => !e.labels || e.labels.length === 0).map((e) => e.name));
