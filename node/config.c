@@ -78,6 +78,9 @@ static const key_def keys[] = {
     { SEC_LIMITS, "max_handshakes", V_UINT, 1, 4096 },
     { SEC_LIMITS, "max_pending", V_UINT, 1000, 100000000 },
     { SEC_LIMITS, "file_upload_rate", V_SIZE, 1ull << 20, 1ull << 40 },
+    { SEC_LIMITS, "handshake_timeout", V_UINT, 1, 10 },
+    { SEC_LIMITS, "idle_timeout", V_UINT, 3, 3600 },
+    { SEC_LIMITS, "ban", V_UINT, 1, 86400 },
     { SEC_QUOTA, "store", V_SIZE, 16ull << 20, 1ull << 50 },
     { SEC_QUOTA, "max_file", V_SIZE, 1ull << 20, KN_BLOB_SIZE_MAX },
     { SEC_QUOTA, "files_per_council", V_SIZE, 1ull << 20, 1ull << 50 },
@@ -575,6 +578,12 @@ static void set_global_value(parse_state *ps, const key_def *k, const char *v)
             cfg->max_inbound = (unsigned)u;
         else if (strcmp(k->name, "max_handshakes") == 0)
             cfg->max_handshakes = (unsigned)u;
+        else if (strcmp(k->name, "handshake_timeout") == 0)
+            cfg->handshake_timeout = (unsigned)u;
+        else if (strcmp(k->name, "idle_timeout") == 0)
+            cfg->idle_timeout = (unsigned)u;
+        else if (strcmp(k->name, "ban") == 0)
+            cfg->ban = (unsigned)u;
         else
             cfg->max_pending = u;
         return;
@@ -710,6 +719,9 @@ int kn_config_defaults(kn_config *cfg)
     cfg->max_inbound = 256;
     cfg->max_handshakes = 64;
     cfg->max_pending = 100000;
+    cfg->handshake_timeout = 10;
+    cfg->idle_timeout = 45;
+    cfg->ban = 60;
     if (!(cfg->councils = calloc(1, sizeof *cfg->councils)))
         return KN_ENOMEM;
     council_defaults(&cfg->councils[0]);

@@ -76,6 +76,9 @@ typedef struct kn_config {
     unsigned max_handshakes; /* connections not yet established, per council */
     uint64_t max_pending; /* objects waiting for their dependencies, per council */
     uint64_t file_upload_rate; /* bytes/s of file chunks served, per council; 0: no limit */
+    unsigned handshake_timeout; /* seconds a connection has to finish its handshake */
+    unsigned idle_timeout; /* seconds without a complete message before a peer is dropped */
+    unsigned ban; /* seconds of a misbehaving peer's first ban (doubling, at most 60x) */
     /* [quota] */
     uint64_t store_max; /* bytes the store may grow to; 0: no limit */
     uint64_t max_file; /* largest document file stored (blobstore limit); 0: not set */

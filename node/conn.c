@@ -195,23 +195,26 @@ void conn_send(conn *c, kn_mp_out *msg, uint64_t now)
     flush(c, now);
 }
 
-static void format_addr(const struct sockaddr_storage *ss, char *out, size_t cap)
+/* "IP:PORT" ("[IP]:PORT" for IPv6) into out, and the IP alone into ip. */
+static void format_addr(
+    const struct sockaddr_storage *ss, char *out, size_t cap, char *ip, size_t ipcap)
 {
-    char ip[64] = "?";
+    char host[64] = "?";
     int port = 0;
     if (ss->ss_family == AF_INET) {
         const struct sockaddr_in *a = (const struct sockaddr_in *)ss;
-        uv_ip4_name(a, ip, sizeof ip);
+        uv_ip4_name(a, host, sizeof host);
         port = ntohs(a->sin_port);
-        snprintf(out, cap, "%s:%d", ip, port);
+        snprintf(out, cap, "%s:%d", host, port);
     } else if (ss->ss_family == AF_INET6) {
         const struct sockaddr_in6 *a = (const struct sockaddr_in6 *)ss;
-        uv_ip6_name(a, ip, sizeof ip);
+        uv_ip6_name(a, host, sizeof host);
         port = ntohs(a->sin6_port);
-        snprintf(out, cap, "[%s]:%d", ip, port);
+        snprintf(out, cap, "[%s]:%d", host, port);
     } else {
         snprintf(out, cap, "unknown");
     }
+    snprintf(ip, ipcap, "%s", host);
 }
 
 static int start_session(conn *c, enum kn_noise_role role, uint64_t now)
@@ -255,8 +258,13 @@ static void after_feed(conn *c, uint64_t now)
     if (!c->established && kn_session_state(c->s) == KN_SESSION_ESTABLISHED) {
         c->established = true;
         c->since_ms = now;
+        c->last_msg_ms = now;
         c->halfopen = false;
         n->halfopen--;
+        if (c->halfopen_in) {
+            c->halfopen_in = false;
+            n->halfopen_in--;
+        }
         flush(c, now); /* message 3, if we are the initiator */
         node_on_established(n, c, now);
         if (c->closing)
@@ -266,10 +274,12 @@ static void after_feed(conn *c, uint64_t now)
     size_t len;
     while (!c->closing && kn_session_next_message(c->s, &msg, &len) == 1) {
         const char *why = "invalid message";
+        c->last_msg_ms = now;
         int rc = msg_dispatch(c, msg, len, now, &why);
         if (rc < 0) {
             char text[160];
             snprintf(text, sizeof text, "protocol violation: %s", why);
+            abuse_offend(n, c, abuse_for_code(rc), now);
             conn_close(c, rc, text, true, now);
             return;
         }
@@ -304,11 +314,26 @@ static void on_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf)
         c->slot->bytes_in = c->bytes_in;
     c->n->state_dirty = true;
     int rc = kn_session_feed(c->s, c->rbuf, (size_t)nread, now);
+    if (rc < 0 && !c->identity_checked && kn_session_remote_identity(c->s)) {
+        /*
+         * The handshake completed inside this feed and the bytes after it
+         * failed: the peer proved its identity, so the offense is its own.
+         */
+        c->identity_checked = true;
+        memcpy(c->identity, kn_session_remote_identity(c->s)->identity, 32);
+        c->member = node_classify(c->n, c->identity, now) == NODE_PEER_MEMBER;
+    }
     if (rc < 0) {
-        const char *why = rc == KN_ECRYPTO && !c->established
+        const char *why = rc == KN_ECRYPTO && !c->identity_checked
             ? "handshake failed: the peer does not have our network key"
             : rc == KN_EIDENTITY || rc == KN_EEXPIRED ? "bad identity statement"
                                                       : "session failed";
+        /* After the handshake a session fails only on bytes no correct peer sends. */
+        abuse_offend(c->n, c,
+            !c->identity_checked   ? KN_OFFENSE_HANDSHAKE
+                : rc == KN_ECRYPTO ? KN_OFFENSE_GARBAGE
+                                   : KN_OFFENSE_PROTOCOL, /* a frame or message out of bounds */
+            now);
         conn_close(c, rc, why, false, now);
         return;
     }
@@ -371,18 +396,42 @@ void conn_accept(node *n, uint64_t now)
         conn_close(c, KN_ENET, "accept failed", false, now);
         return;
     }
+    c->halfopen_in = true;
+    n->halfopen_in++;
     struct sockaddr_storage ss;
     int sl = sizeof ss;
     if (uv_tcp_getpeername(&c->tcp, (struct sockaddr *)&ss, &sl) == 0)
-        format_addr(&ss, c->addr, sizeof c->addr);
+        format_addr(&ss, c->addr, sizeof c->addr, c->ip, sizeof c->ip);
     else
         snprintf(c->addr, sizeof c->addr, "unknown");
-    /* Over a limit, the connection is accepted only to be closed, so the backlog drains. */
-    if (n->inbound > n->max_inbound || n->halfopen > n->max_halfopen || n->stopping) {
+    /*
+     * A banned address is refused before any cryptography, and without a log
+     * line each time (abuse.c). Over a limit, the connection is accepted only
+     * to be closed, so the backlog drains; one address may hold only a few of
+     * the handshake slots, so that one scanner cannot take them all.
+     */
+    if (abuse_addr_banned(n, c->ip, now)) {
+        c->quiet = true; /* abuse.c logs refusals, at most one line per NODE_REFUSED_LOG_MS */
+        conn_close(c, KN_EUNAUTH, "banned", false, now);
+        return;
+    }
+    unsigned same = 0;
+    for (conn *o = n->conns; o; o = o->next)
+        same += o != c && o->halfopen_in && !o->closing && strcmp(o->ip, c->ip) == 0;
+    if (n->inbound > n->max_inbound || n->halfopen_in > n->max_halfopen
+        || same >= NODE_HALFOPEN_PER_ADDR || n->stopping) {
+        if (same >= NODE_HALFOPEN_PER_ADDR)
+            abuse_offend(n, c, KN_OFFENSE_CROWD, now);
+        if (now < n->limit_log_ms + NODE_REFUSED_LOG_MS)
+            c->quiet = true; /* a flood of connections: one line per NODE_REFUSED_LOG_MS */
+        else
+            n->limit_log_ms = now;
         conn_close(c, KN_ELIMIT,
-            n->stopping                         ? "shutting down"
+            n->stopping                       ? "shutting down"
                 : n->inbound > n->max_inbound ? "too many inbound connections"
-                                                : "too many handshakes in progress",
+                : same >= NODE_HALFOPEN_PER_ADDR
+                ? "too many handshakes in progress from this address"
+                : "too many handshakes in progress",
             false, now);
         return;
     }
@@ -403,6 +452,10 @@ void conn_close(conn *c, int err, const char *why, bool say_bye, uint64_t now)
     if (c->halfopen) {
         c->halfopen = false;
         n->halfopen--;
+    }
+    if (c->halfopen_in) {
+        c->halfopen_in = false;
+        n->halfopen_in--;
     }
     if (c->inbound)
         n->inbound--;
@@ -439,12 +492,26 @@ void conn_tick(conn *c, uint64_t now)
         return;
     }
     if (!c->established) {
-        if (now - c->started_ms >= NODE_HANDSHAKE_MS || (c->s && kn_session_tick(c->s, now) < 0))
+        if (now - c->started_ms >= c->n->handshake_ms || (c->s && kn_session_tick(c->s, now) < 0)) {
+            abuse_offend(c->n, c, KN_OFFENSE_SLOW, now);
             conn_close(c, KN_ETIMEOUT, "handshake timed out", false, now);
+        }
         return;
     }
-    if (now - c->last_rx_ms >= NODE_SILENCE_MS) {
-        conn_close(c, KN_ETIMEOUT, "silent for 45 s", true, now);
+    /*
+     * Honest peers answer our pings (every idle/3), so a connection without a
+     * complete message for the idle timeout is gone; if bytes kept coming
+     * without completing one, the peer is holding a message open on purpose
+     * (slowloris) and is scored for it.
+     */
+    if (now - c->last_msg_ms >= c->n->idle_ms) {
+        char why[96];
+        bool trickle = c->last_rx_ms > c->last_msg_ms;
+        snprintf(why, sizeof why, "%s for %llu s", trickle ? "no complete message" : "silent",
+            (unsigned long long)(c->n->idle_ms / 1000));
+        if (trickle)
+            abuse_offend(c->n, c, KN_OFFENSE_STALL, now);
+        conn_close(c, KN_ETIMEOUT, why, true, now);
         return;
     }
     if (!c->member && c->guest_until_ms && now >= c->guest_until_ms) {
@@ -453,7 +520,7 @@ void conn_tick(conn *c, uint64_t now)
         return;
     }
     if (now >= c->next_ping_ms && !c->ping_outstanding) {
-        c->next_ping_ms = now + NODE_PING_MS;
+        c->next_ping_ms = now + c->n->ping_ms;
         msg_send_ping(c, now);
     }
     if (!c->closing)

@@ -158,6 +158,13 @@ int node_authorize(node *n, conn *c, uint64_t now, const char **why)
         c->retry_floor_ms = NODE_REVOKED_RETRY_MS;
         return KN_EUNAUTH;
     }
+    uint64_t until = abuse_id_banned(n, c->identity, now, c->refusal, sizeof c->refusal);
+    if (until) {
+        *why = c->refusal;
+        c->retry_floor_ms = until - now;
+        abuse_banned_retry(n, c, now);
+        return KN_EUNAUTH;
+    }
     c->member = cls == NODE_PEER_MEMBER;
     return 0;
 }
@@ -511,7 +518,7 @@ void node_on_established(node *n, conn *c, uint64_t now)
         joining         ? ", joining"
             : c->member ? ""
                         : ", a guest: it holds the network key but is not a member");
-    c->next_ping_ms = now + NODE_PING_MS;
+    c->next_ping_ms = now + n->ping_ms;
     msg_send_ping(c, now);
     if (c->closing)
         return;
@@ -530,6 +537,8 @@ void node_on_closed(node *n, conn *c, int err, const char *why, uint64_t now)
 {
     char label[320];
     uint64_t delay = 0;
+    if (c->quiet)
+        return; /* refused before it was anyone (conn_accept): logged there, in bulk */
     n->state_dirty = true;
     sync_peer_down(n, c, now);
     if (c->established) {
@@ -648,6 +657,25 @@ int node_peer_state(node *n, bool running, uint64_t now, kn_peer_state *stp)
         p->sync = c->sync;
         p->blobs = c->blobs;
     }
+    /* Misbehaving peers (abuse.c): banned ones first. */
+    kn_guard_entry *ge = n->guard ? calloc(KN_PEER_BANS_MAX, sizeof *ge) : NULL;
+    size_t ng = ge ? kn_guard_list(n->guard, now, ge, KN_PEER_BANS_MAX) : 0;
+    if (ng > KN_PEER_BANS_MAX)
+        ng = KN_PEER_BANS_MAX;
+    if (ng && (st.bans = calloc(ng, sizeof *st.bans))) {
+        for (size_t i = 0; i < ng; i++) {
+            kn_peer_ban *b = &st.bans[i];
+            snprintf(b->key, sizeof b->key, "%s", ge[i].label);
+            b->is_id = ge[i].is_id;
+            b->score = ge[i].score;
+            b->bans = ge[i].bans;
+            b->until_ms = ge[i].banned_until;
+            b->last_ms = ge[i].last_ms;
+            snprintf(b->reason, sizeof b->reason, "%s", kn_offense_text(ge[i].last));
+        }
+        st.nbans = ng;
+    }
+    free(ge);
     *stp = st;
     return 0;
 }
@@ -799,10 +827,17 @@ static void on_tick(uv_timer_t *t)
     localpub_poll(n, now); /* NODE_LOCAL_POLL_MS is this tick's period */
     for (slot *s = n->slots; s; s = s->next) {
         if (s->announced || s->conn || s->resolving || now < s->retry_ms
-            || n->halfopen >= n->max_halfopen)
+            || node_halfopen_out(n) >= n->max_halfopen)
             continue;
         if (node_established_with(n, node_slot_identity(s)))
             continue; /* reached already, over a connection the peer dialled */
+        uint64_t until = node_slot_identity(s)
+            ? abuse_id_banned(n, node_slot_identity(s), now, NULL, 0)
+            : 0;
+        if (until) {
+            s->retry_ms = until; /* banned: not dialled before the ban ends */
+            continue;
+        }
         node_slot_dial(n, s, now);
     }
     addr_tick(n, now);
@@ -903,6 +938,9 @@ static int node_open(node_host *h, const kn_node_spec *spec, kn_node_join *join)
         snprintf(n->log.name, sizeof n->log.name, "%s", cfg->name);
     n->max_inbound = cfg->max_inbound ? cfg->max_inbound : NODE_MAX_INBOUND;
     n->max_halfopen = cfg->max_handshakes ? cfg->max_handshakes : NODE_MAX_HALFOPEN;
+    n->handshake_ms = cfg->handshake_ms ? cfg->handshake_ms : NODE_HANDSHAKE_MS;
+    n->idle_ms = cfg->idle_ms ? cfg->idle_ms : NODE_SILENCE_MS;
+    n->ping_ms = n->idle_ms / 3;
     if (!dd->has_network_key) {
         node_logl(n, KN_LOG_ERROR,
             "this node has no network key (%s/network.key); create the node "
@@ -912,7 +950,7 @@ static int node_open(node_host *h, const kn_node_spec *spec, kn_node_join *join)
         return KN_ECONFIG;
     }
     int rc = load_noise_key(n);
-    if (rc < 0)
+    if (rc < 0 || (rc = abuse_start(n)) < 0)
         return rc;
     uint64_t now = node_now(n);
     sign_statement(n, now);
@@ -951,6 +989,7 @@ static void node_start(node *n)
 /* After the loop has closed every handle. */
 static void node_free(node *n)
 {
+    abuse_stop(n);
     sync_stop(n);
     localpub_stop(n);
     while (n->slots) {

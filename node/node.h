@@ -31,6 +31,9 @@ typedef struct kn_node_config {
     unsigned max_inbound; /* inbound connections at once; 0: NODE_MAX_INBOUND */
     uint64_t file_upload_rate; /* bytes/s of file contents served to all peers; 0: no limit */
     unsigned max_handshakes; /* connections not yet established; 0: NODE_MAX_HALFOPEN */
+    uint64_t handshake_ms; /* a connection must be established within; 0: 10 s */
+    uint64_t idle_ms; /* a connection without a complete message this long ends; 0: 45 s */
+    uint64_t ban_ms; /* the first ban of a misbehaving peer (guard.h); 0: 60 s */
     const kn_peer_list
         *peers; /* dialled besides the stored ones (`knoten peer add`); may be NULL */
     /* The web UI and JSON API ([http] in the configuration file). */

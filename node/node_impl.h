@@ -28,6 +28,7 @@
 #include "datadir.h"
 #include "env.h"
 #include "frame.h"
+#include "guard.h"
 #include "identity.h"
 #include "join.h"
 #include "log.h"
@@ -50,7 +51,9 @@ enum {
     NODE_BACKOFF_MAX_MS = 60000,
     NODE_STABLE_MS = 60000, /* a connection that lived this long resets the backoff */
     NODE_MAX_INBOUND = 256,
-    NODE_MAX_HALFOPEN = 64, /* connections not yet established, both directions */
+    NODE_MAX_HALFOPEN = 64, /* connections not yet established, inbound (and outbound) */
+    NODE_HALFOPEN_PER_ADDR = 8, /* inbound handshakes at once from one IP address */
+    NODE_REFUSED_LOG_MS = 10000, /* refusals of banned addresses: one log line this often */
     NODE_MAX_MESSAGE = 1 << 20, /* reassembled application message bound (> KN_WIRE_MSG_MAX) */
     NODE_WRITE_QUEUE_MAX = 8 << 20, /* a peer that does not read this much is dropped */
     NODE_CLOSE_GRACE_MS = 2000, /* time a `bye` gets to leave before the socket is cut */
@@ -162,10 +165,16 @@ struct conn {
     bool identity_checked;
     bool closing;
     bool benign_close; /* closed as a duplicate or by the peer's polite bye */
+    bool offended; /* an offense was booked for it (abuse.c): one per connection */
+    bool quiet; /* refused in a flood (banned, over a limit): node_on_closed logs nothing */
+    bool halfopen_in; /* counted in node.halfopen_in too */
     char addr[KN_PEER_ADDR_MAX + 1];
+    char ip[KN_PEER_ADDR_MAX + 1]; /* the remote IP without the port, for the guard */
+    char refusal[160]; /* why node_authorize refused it, when the text is made up */
     uint8_t identity[32];
     uint64_t seq; /* creation order, to tell the newer of two connections */
     uint64_t started_ms, since_ms, last_rx_ms, close_deadline_ms;
+    uint64_t last_msg_ms; /* the last complete message (the idle timeout counts from it) */
     uint64_t next_ping_ms, ping_sent_ms, ping_nonce;
     bool ping_outstanding, pong_seen;
     uint64_t bytes_in, bytes_out;
@@ -196,13 +205,19 @@ struct node {
     const kn_node_config *cfg;
     kn_log log; /* this council's log lines (level, name) */
     unsigned max_inbound, max_halfopen; /* from cfg, defaults NODE_MAX_INBOUND / _HALFOPEN */
+    uint64_t handshake_ms; /* from cfg, default NODE_HANDSHAKE_MS */
+    uint64_t idle_ms, ping_ms; /* from cfg, default NODE_SILENCE_MS; pings at a third of it */
+    kn_guard *guard; /* scores and bans of misbehaving peers (abuse.c) */
+    uint64_t refused_log_ms; /* abuse.c: when banned addresses' refusals were last logged */
+    unsigned refused_quiet; /* ... and how many were not logged since */
+    uint64_t limit_log_ms; /* conn.c: when a refusal over a limit was last logged */
     uint8_t noise_priv[32]; /* secret: wiped at exit */
     uint8_t noise_pub[32];
     kn_identity_statement self;
     uint64_t now_ms, now_stamp;
     slot *slots;
     conn *conns;
-    unsigned inbound, halfopen;
+    unsigned inbound, halfopen, halfopen_in; /* halfopen_in: the inbound part of halfopen */
     uint8_t *peers_blob; /* the last peer list read from the store, to notice changes */
     size_t peers_blob_len;
     uint64_t reload_ms;
@@ -316,6 +331,31 @@ void http_stop(node_host *h);
 void http_finish(node_host *h);
 /* After the loop ended, before its handles are walked: dispose of h2o. */
 void http_free(node_host *h);
+
+/* Handshakes we dialled that are in progress: new dials wait while max_halfopen are. */
+static inline unsigned node_halfopen_out(const node *n)
+{
+    return n->halfopen - n->halfopen_in;
+}
+
+/* ---- abuse.c ---- */
+/*
+ * Books offense o against c's peer (guard.h): by identity once the handshake
+ * proved it, by address before (and for a guest, by both). Once per
+ * connection; logs the score or the ban. Outbound connections are booked
+ * only after the handshake: before it the address is our own configuration.
+ */
+void abuse_offend(node *n, conn *c, kn_offense o, uint64_t now);
+/* The offense for a protocol violation with code rc (a bad object, or any other). */
+kn_offense abuse_for_code(int rc);
+/* True (and logged, at most once per NODE_REFUSED_LOG_MS) if ip is banned: refuse it. */
+bool abuse_addr_banned(node *n, const char *ip, uint64_t now);
+/* An inbound peer came back with a banned identity: its address is booked (KN_OFFENSE_RETRY). */
+void abuse_banned_retry(node *n, conn *c, uint64_t now);
+/* The end of the ban of identity, or 0; why receives a bye text (>= 160 bytes). */
+uint64_t abuse_id_banned(node *n, const uint8_t identity[32], uint64_t now, char *why, size_t cap);
+KN_MUST_USE int abuse_start(node *n);
+void abuse_stop(node *n);
 
 /* ---- conn.c ---- */
 /* Starts an outbound connection to addr for slot s. */

@@ -39,6 +39,9 @@ void kn_peer_state_free(kn_peer_state *st)
     free(st->v);
     st->v = NULL;
     st->n = 0;
+    free(st->bans);
+    st->bans = NULL;
+    st->nbans = 0;
 }
 
 /* Error texts are ours, but may quote a peer's bye reason: keep them on one field. */
@@ -90,6 +93,15 @@ int kn_peer_state_write(const char *datadir, const kn_peer_state *st)
             fprintf(f, "blobs\t%llu\t%llu\t%llu\t%llu\t%llu\n", (unsigned long long)b->chunks_in,
                 (unsigned long long)b->chunks_out, (unsigned long long)b->bytes_in,
                 (unsigned long long)b->bytes_out, (unsigned long long)b->corrupt);
+    }
+    for (size_t i = 0; i < st->nbans && i < KN_PEER_BANS_MAX; i++) {
+        const kn_peer_ban *b = &st->bans[i];
+        fprintf(f, "ban\t");
+        put_text(f, b->key);
+        fprintf(f, "\t%s\t%u\t%u\t%llu\t%llu\t", b->is_id ? "id" : "addr", b->score, b->bans,
+            (unsigned long long)b->until_ms, (unsigned long long)b->last_ms);
+        put_text(f, b->reason);
+        fputc('\n', f);
     }
     int bad = ferror(f);
     if (fclose(f) != 0 || bad || rename(tmp, path) < 0) {
@@ -146,6 +158,32 @@ static int parse_peer(kn_peer_status *p, char *line)
             return KN_ECORRUPT;
     if (strcmp(f[11], "-") != 0)
         snprintf(p->last_error, sizeof p->last_error, "%s", f[11]);
+    return 0;
+}
+
+static int parse_ban(kn_peer_ban *b, char *line)
+{
+    char *f[9];
+    int n = 0;
+    char *s = line;
+    uint64_t v[4];
+    while (n < 9 && s)
+        f[n++] = strsep(&s, "\t");
+    if (n != 8 || s || strlen(f[1]) > KN_PEER_BAN_KEY_MAX
+        || (strcmp(f[2], "id") != 0 && strcmp(f[2], "addr") != 0))
+        return KN_ECORRUPT;
+    for (int i = 0; i < 4; i++)
+        if (parse_u64(f[3 + i], &v[i]) < 0)
+            return KN_ECORRUPT;
+    memset(b, 0, sizeof *b);
+    strcpy(b->key, f[1]);
+    b->is_id = strcmp(f[2], "id") == 0;
+    b->score = v[0] > UINT32_MAX ? UINT32_MAX : (unsigned)v[0];
+    b->bans = v[1] > UINT32_MAX ? UINT32_MAX : (unsigned)v[1];
+    b->until_ms = v[2];
+    b->last_ms = v[3];
+    if (strcmp(f[7], "-") != 0)
+        snprintf(b->reason, sizeof b->reason, "%s", f[7]);
     return 0;
 }
 
@@ -227,6 +265,22 @@ int kn_peer_state_read(const char *datadir, kn_peer_state *st)
                 rc = KN_ECORRUPT;
                 goto out;
             }
+            continue;
+        }
+        if (strncmp(line, "ban\t", 4) == 0) {
+            if (st->nbans == KN_PEER_BANS_MAX) {
+                rc = KN_ECORRUPT;
+                goto out;
+            }
+            kn_peer_ban *b = realloc(st->bans, (st->nbans + 1) * sizeof *b);
+            if (!b) {
+                rc = KN_ENOMEM;
+                goto out;
+            }
+            st->bans = b;
+            if ((rc = parse_ban(&b[st->nbans], line)) < 0)
+                goto out;
+            st->nbans++;
             continue;
         }
         if (strncmp(line, "peer\t", 5) != 0)

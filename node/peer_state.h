@@ -16,6 +16,13 @@
  *         RECON_FOUND  RECON_BYTES_IN
  *   blobs CHUNKS_IN  CHUNKS_OUT  BYTES_IN  BYTES_OUT  CORRUPT
  *
+ *   ban   KEY  KIND(addr|id)  SCORE  BANS  UNTIL_MS  LAST_MS  REASON
+ *
+ * A `ban` record is a peer that misbehaved (node/guard.h): an address (before
+ * the handshake) or an identity (hex), its score, how often it was banned,
+ * the end of its current ban (0: not banned now), its last offense and what
+ * it was. Banned ones come first; at most KN_PEER_BANS_MAX are written.
+ *
  * A `sync` record belongs to the `peer` record just before it (replication
  * counters of the current or last connection, and its last reconciliation;
  * see kn_peer_sync), and so does a `blobs` record (file chunks moved over
@@ -104,12 +111,26 @@ typedef struct kn_peer_status {
     kn_peer_blobs blobs;
 } kn_peer_status;
 
+enum { KN_PEER_BANS_MAX = 256, KN_PEER_BAN_KEY_MAX = 64 };
+
+/* A misbehaving peer, as the node's abuse guard sees it (`ban` records). */
+typedef struct kn_peer_ban {
+    char key[KN_PEER_BAN_KEY_MAX + 1]; /* IP address, or identity in hex */
+    bool is_id;
+    unsigned score, bans;
+    uint64_t until_ms; /* end of the current ban; 0: not banned */
+    uint64_t last_ms; /* the last offense */
+    char reason[KN_PEER_ERROR_MAX + 1]; /* what the last offense was */
+} kn_peer_ban;
+
 typedef struct kn_peer_state {
     long pid;
     bool running;
     uint64_t updated_ms;
     kn_peer_status *v; /* owned; kn_peer_state_free */
     size_t n;
+    kn_peer_ban *bans; /* owned; kn_peer_state_free */
+    size_t nbans;
 } kn_peer_state;
 
 void kn_peer_state_free(kn_peer_state *st);

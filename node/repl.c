@@ -38,12 +38,25 @@
  *    bucket refills.
  *  - `lag8`/`lagvar4`: how late the tree's copy comes after a lazy "have",
  *    which sets the graft wait.
+ *
+ * Abuse: what a peer sends unasked passes per-peer token buckets
+ * (bucket.h): objects that answer none of our wants (objs_in_per_sec) and
+ * want ids (wants_in_per_sec); what is over is dropped unread. A peer is at
+ * fault (kn_repl_take_fault; the shell disconnects and bans it) when in one
+ * ABUSE_WINDOW_MS it had more dropped than its bucket holds (it keeps
+ * sending at twice its rate or more), sent REPEATS_MAX objects again that
+ * it had already sent or announced on this connection (gossip never sends a
+ * peer the same id twice, so that is replay), or asked for UNKNOWN_WANTS_MAX
+ * ids this node never had (we never announced them). Objects from a peer
+ * that are new but merely old (a peer forwarding what it just caught up) are
+ * not replay.
  */
 #include "repl.h"
 
 #include <stdlib.h>
 #include <string.h>
 
+#include "bucket.h"
 #include "codec.h"
 #include "negentropy.h"
 #include "repl_idmap.h"
@@ -61,6 +74,10 @@ enum {
     RECON_WANTS_MAX = 4096, /* wants a reconciliation keeps open at a time, per peer */
     RECON_PUSH_MAX = 1024, /* ids a reconciliation keeps queued for push, per peer */
     INBOX_WAIT_MS = 50, /* validated objects wait at most this long for a larger ingest */
+    ABUSE_WINDOW_MS = 10000, /* the window the abuse counters below are kept over */
+    REPEATS_MAX = 256, /* objects a peer sends again unasked per window before it is a fault */
+    UNKNOWN_WANTS_MAX = 1024, /* wants for ids we never had, per window */
+    UNSOLICITED_BACKLOG = 256, /* a peer's unasked objects waiting for validation at most */
 };
 
 typedef struct idq {
@@ -181,8 +198,16 @@ typedef struct peer {
     idq ready; /* ids of W_QUEUED wants it announced (lazy: see want_rec.inq) */
     size_t nready; /* wants with this slot in inq */
     tq asked_q; /* (timeout, id) of the wants sent to it, oldest first */
-    uint64_t out_win, in_win; /* start of the current one-second window */
-    unsigned out_count, in_count;
+    uint64_t out_win; /* start of the current one-second window of pushes */
+    unsigned out_count;
+    /*
+     * What it sends us unasked (see "Abuse" above kn_repl_receive): objects
+     * and want ids through token buckets, and per ABUSE_WINDOW_MS what was
+     * dropped over them, objects it sent again, and wants for unknown ids.
+     */
+    kn_bucket in_objs, in_wants;
+    uint64_t abuse_win;
+    unsigned dropped, repeats, unknown_wants;
     /* negentropy client (we initiate) */
     kn_neg *nc;
     neg_view ncv;
@@ -196,6 +221,7 @@ typedef struct peer {
     neg_view nsv;
     uint64_t ns_session, ns_built;
     unsigned unverified; /* its objects staged or out at the validate hook */
+    unsigned unverified_push; /* ... of them, those it sent unasked */
     int fault; /* an object it sent failed validation late: refuse it with this code */
 } peer;
 
@@ -211,6 +237,7 @@ typedef struct vent {
     size_t len;
     uint64_t peer_id; /* who sent it (looked up again: it may be gone by then) */
     uint8_t id[KN_ID];
+    bool push; /* it came unasked (counted in the peer's unverified_push too) */
 } vent;
 
 enum { B_STAGED, B_OUT, B_DONE };
@@ -1065,11 +1092,61 @@ static kn_repl_batch *batch_staging(kn_repl *r)
     return b;
 }
 
+/*
+ * Forgets a peer's objects that wait in staged batches (not yet at the
+ * validate hook), so that a peer at fault or gone does not keep others'
+ * objects waiting behind its own; batches emptied are unlinked. Objects out
+ * at the hook come back and are dropped in batches_apply.
+ */
+static void purge_staged(kn_repl *r, peer *p)
+{
+    kn_repl_batch *prev = NULL;
+    for (kn_repl_batch *b = r->bhead; b;) {
+        kn_repl_batch *next = b->next;
+        if (b->state == B_STAGED) {
+            size_t k = 0;
+            for (size_t i = 0; i < b->n; i++) {
+                if (b->e[i].peer_id != p->id) {
+                    b->e[k] = b->e[i];
+                    b->objs[k] = b->objs[i];
+                    k++;
+                    continue;
+                }
+                known_rec *kr = kn_idmap_get(&r->known, b->e[i].id);
+                if (kr)
+                    kr->inbox = 0; /* not held: another copy may come */
+                free(b->e[i].buf);
+                r->nvalidating--;
+                if (p->unverified)
+                    p->unverified--;
+                if (b->e[i].push && p->unverified_push)
+                    p->unverified_push--;
+            }
+            b->n = k;
+            if (!k) {
+                if (prev)
+                    prev->next = next;
+                else
+                    r->bhead = next;
+                if (r->btail == b)
+                    r->btail = prev;
+                b->next = r->bfree;
+                r->bfree = b;
+                b = next;
+                continue;
+            }
+        }
+        prev = b;
+        b = next;
+    }
+}
+
 static void fault(kn_repl *r, peer *p, int code)
 {
     if (p->fault)
         return;
     p->fault = code;
+    purge_staged(r, p);
     if (r->nfaults == KN_REPL_PEERS_MAX) {
         memmove(
             r->faults, r->faults + r->fault_head, (r->nfaults - r->fault_head) * sizeof *r->faults);
@@ -1097,14 +1174,17 @@ static void batches_apply(kn_repl *r, uint64_t now)
             peer *p = find_peer(r, e->peer_id);
             if (p && p->unverified)
                 p->unverified--;
+            if (p && e->push && p->unverified_push)
+                p->unverified_push--;
             r->nvalidating--;
-            if (b->res[i] < 0) {
+            if (b->res[i] < 0 || (p && p->fault)) {
+                /* Invalid, or from a peer at fault: what it sent is not taken. */
                 known_rec *k = kn_idmap_get(&r->known, e->id);
                 if (k)
                     k->inbox = 0; /* not held: another copy may come */
                 free(e->buf);
                 r->st.objs_refused++;
-                if (p && b->res[i] != KN_EFUTURE)
+                if (p && b->res[i] < 0 && b->res[i] != KN_EFUTURE)
                     fault(r, p, b->res[i]);
                 continue;
             }
@@ -1445,6 +1525,8 @@ int kn_repl_new(kn_repl **out, const kn_repl_config *cfg)
     DEFAULT(validate_batch, 64);
     DEFAULT(validate_max_out, 2);
     DEFAULT(verify_backlog_max, 1024);
+    DEFAULT(objs_in_per_sec, 4 * r->cfg.objs_per_sec);
+    DEFAULT(wants_in_per_sec, 32768);
 #undef DEFAULT
     if (r->cfg.validate_batch > 4096)
         r->cfg.validate_batch = 4096;
@@ -1533,6 +1615,9 @@ int kn_repl_peer_up(kn_repl *r, uint64_t peer_id, bool initiator, uint64_t now)
     p->live = true;
     p->id = peer_id;
     p->initiator = initiator;
+    kn_bucket_init(&p->in_objs, r->cfg.objs_in_per_sec, r->cfg.objs_in_per_sec, now);
+    kn_bucket_init(&p->in_wants, r->cfg.wants_in_per_sec, r->cfg.wants_in_per_sec, now);
+    p->abuse_win = now;
     p->eager = eager < r->cfg.fanout;
     r->npeers++;
     int slot = slot_of(r, p);
@@ -1602,6 +1687,24 @@ void kn_repl_peer_down(kn_repl *r, uint64_t peer_id, uint64_t now)
  * own object). If we had asked for the first copy, the tree is broken or slow
  * right here, and pruning the link that is now delivering would cut it more.
  */
+/*
+ * One more of something a peer may do only so often (dropped over its rate,
+ * repeated objects, wants for unknown ids) in the current ABUSE_WINDOW_MS;
+ * past max in one window it is a fault (kn_repl_take_fault), which the shell
+ * turns into a disconnect and a ban.
+ */
+static void abuse_add(
+    kn_repl *r, peer *p, uint64_t now, unsigned *counter, unsigned n, unsigned max, int code)
+{
+    if (now >= p->abuse_win + ABUSE_WINDOW_MS) {
+        p->abuse_win = now;
+        p->dropped = p->repeats = p->unknown_wants = 0;
+    }
+    *counter = *counter + n > max ? max + 1 : *counter + n;
+    if (*counter > max)
+        fault(r, p, code);
+}
+
 static bool should_prune(const kn_repl *r, const known_rec *k, int slot)
 {
     if (r->cfg.no_prune || !k)
@@ -1622,24 +1725,40 @@ static int on_obj(kn_repl *r, peer *p, const kn_wire_msg *m, uint64_t now)
     /* An answer to our want in flight: bounded by our own window, and known to be missing. */
     const want_rec *w = kn_idmap_get(&r->wants, o.id);
     bool answer = w && w->state == W_INFLIGHT && w->asked == slot;
-    if (!answer) {
-        if (now >= p->in_win + 1000) {
-            p->in_win = now;
-            p->in_count = 0;
-        }
-        if (++p->in_count > 4 * r->cfg.objs_per_sec) {
-            /* Over the bound: not stored, not marked; a want or anti-entropy brings it again. */
-            r->st.objs_refused++;
-            return 0;
-        }
+    if (!answer && !kn_bucket_take(&p->in_objs, now, 1)) {
+        /* Over the bound: not stored, not marked; a want or anti-entropy brings it again. */
+        r->st.objs_refused++;
+        r->st.objs_over_rate++;
+        abuse_add(r, p, now, &p->dropped, 1, p->in_objs.burst, KN_ELIMIT);
+        return 0;
     }
-    if (r->cfg.validate && p->unverified >= 4 * r->cfg.verify_backlog_max) {
-        /* Its validation backlog is full: dropped as over the rate (a want stays in flight). */
+    if (r->cfg.validate
+        && (p->unverified >= 4 * r->cfg.verify_backlog_max
+            || (!answer && p->unverified_push >= UNSOLICITED_BACKLOG))) {
+        /*
+         * Its validation backlog is full: dropped (a want stays in flight).
+         * Objects it pushes unasked may fill only part of it, so that a
+         * flooding peer cannot make the others' objects wait behind
+         * thousands of its own; such a push is taken as an announcement
+         * instead, and asked for once its backlog has drained (wants wait
+         * while it is full), so an honest burst is not lost.
+         */
         r->st.objs_backlogged++;
+        if (!answer && holds(r, kn_idmap_get(&r->known, o.id), o.id) == 0) {
+            known_rec *k = known_put(r, o.id);
+            if (k)
+                k->has |= 1ull << slot;
+            (void)want_add(r, o.id, slot, now, false, false, now);
+        }
         return 0;
     }
     known_rec *k = known_put(r, o.id);
     bool asked = answer || (k && (k->asked >> slot & 1));
+    if (k && !asked && (k->has >> slot & 1) && holds(r, k, o.id)) {
+        /* It sent this already (or said it has it): gossip does not send a peer an id twice. */
+        r->st.objs_repeated++;
+        abuse_add(r, p, now, &p->repeats, 1, REPEATS_MAX, KN_EEXIST);
+    }
     if (k) {
         k->has |= 1ull << slot;
         if (!asked && k->have_at && now >= k->have_at)
@@ -1680,7 +1799,9 @@ static int on_obj(kn_repl *r, peer *p, const kn_wire_msg *m, uint64_t now)
         e->len = m->data_len;
         e->peer_id = p->id;
         memcpy(e->id, o.id, KN_ID);
+        e->push = !answer;
         p->unverified++;
+        p->unverified_push += !answer;
         r->nvalidating++;
     } else {
         if ((rc = validate_decoded(&o, now)) < 0) {
@@ -1749,8 +1870,16 @@ int kn_repl_receive(kn_repl *r, uint64_t peer_id, const uint8_t *msg, size_t len
     case KN_WIRE_WANT:
         for (uint32_t i = 0; i < m.nids; i++) {
             const uint8_t *id = kn_wire_id(&m, i);
-            if (r->cfg.store.has(r->cfg.store.ctx, id) != 1)
+            if (!kn_bucket_take(&p->in_wants, now, 1)) {
+                /* Over the bound: the rest of this message is not even looked up. */
+                r->st.wants_over_rate += m.nids - i;
+                abuse_add(r, p, now, &p->dropped, m.nids - i, p->in_wants.burst, KN_ELIMIT);
+                break;
+            }
+            if (r->cfg.store.has(r->cfg.store.ctx, id) != 1) {
+                abuse_add(r, p, now, &p->unknown_wants, 1, UNKNOWN_WANTS_MAX, KN_ENOTFOUND);
                 continue;
+            }
             known_rec *k = known_put(r, id);
             if (k) {
                 /* Asking for what we announced lazily is the peer's graft. */

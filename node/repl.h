@@ -142,7 +142,18 @@ typedef struct kn_repl_config {
     uint64_t announce_delay_ms; /* batching window of "have" [50] */
     uint64_t neg_interval_ms; /* anti-entropy period per peer [60000] */
     uint64_t neg_timeout_ms; /* a session with no answer for this long is dropped [20000] */
-    unsigned objs_per_sec; /* objects sent to one peer per second [2000]; received: 4x */
+    unsigned objs_per_sec; /* objects pushed to one peer per second [2000] */
+    /*
+     * Per peer, token buckets on what it sends unasked: objects (answers to
+     * our wants are not counted) [4 x objs_per_sec] and want ids [32768],
+     * per second, with a burst of one second's worth. What is over is
+     * dropped; a peer that keeps sending more than twice its rate for a
+     * window (10 s) is a fault (KN_ELIMIT), and so is one that sends the
+     * same objects again (KN_EEXIST) or asks for many ids we never had
+     * (KN_ENOTFOUND): see kn_repl_take_fault.
+     */
+    unsigned objs_in_per_sec;
+    unsigned wants_in_per_sec;
     size_t queue_bytes_max; /* transport backlog above which pushes wait [1 MiB] */
     size_t queue_ids_max; /* ids queued per peer for push or announce [16384] */
     uint64_t graft_delay_ms; /* a "have" waits at least this long for the eager copy [200] */
@@ -246,10 +257,13 @@ uint64_t kn_repl_tick(kn_repl *r, uint64_t now);
 void kn_repl_validated(kn_repl *r, kn_repl_batch *b, uint64_t now);
 
 /*
- * A peer that sent an invalid object found by asynchronous validation: its
- * id and the error (the peer's fault, as a negative kn_repl_receive return
- * is). The caller disconnects it. False when there is none; each peer is
- * reported once, and its later messages are refused with the same code.
+ * A peer at fault: it sent an invalid object found by asynchronous
+ * validation (the object's error code), kept sending more than twice its
+ * rate of objects or want ids (KN_ELIMIT), sent objects again that it had
+ * sent before (KN_EEXIST), or asked for many ids we never had
+ * (KN_ENOTFOUND). The caller disconnects it (and may ban it). False when
+ * there is none; each peer is reported once, and its later messages are
+ * refused with the same code.
  */
 bool kn_repl_take_fault(kn_repl *r, uint64_t *peer, int *code);
 
@@ -264,6 +278,9 @@ typedef struct kn_repl_stats {
     uint64_t objs_dup; /* ... that we had already */
     uint64_t objs_pending; /* ... held as pending */
     uint64_t objs_refused; /* ... invalid, unauthorised or over the rate */
+    uint64_t objs_over_rate; /* ... dropped over the sender's rate (in objs_refused too) */
+    uint64_t objs_repeated; /* ... that the sender had sent (or announced) before */
+    uint64_t wants_over_rate; /* want ids dropped over the sender's rate */
     uint64_t objs_backlogged; /* ... dropped: the sender's validation backlog was full */
     uint64_t validate_batches; /* batches handed to the validate hook */
     uint64_t objs_out; /* obj messages sent */

@@ -270,6 +270,13 @@ void sync_peer_down(node *n, conn *c, uint64_t now)
 
 static const char *violation(kn_wire_kind kind, int rc)
 {
+    /* The engine's faults for what a peer does too often (repl.h, kn_repl_take_fault). */
+    if (rc == KN_ELIMIT)
+        return "sent objects or wants faster than allowed";
+    if (rc == KN_EEXIST && kind != KN_WIRE_HELLO)
+        return "sent objects again that it had sent before (replay)";
+    if (rc == KN_ENOTFOUND)
+        return "asked for many ids this node never had";
     switch (kind) {
     case KN_WIRE_HELLO:
         return rc == KN_EVERSION ? "unsupported protocol version in hello" : "unexpected hello";
@@ -336,8 +343,7 @@ int sync_handles_init(node *n)
     if (!sh)
         return KN_ENOMEM;
     sh->n = n;
-    if (uv_timer_init(n->loop, &n->repl_timer) < 0
-        || uv_check_init(n->loop, &n->repl_check) < 0) {
+    if (uv_timer_init(n->loop, &n->repl_timer) < 0 || uv_check_init(n->loop, &n->repl_check) < 0) {
         free(sh);
         return KN_ENOMEM;
     }
@@ -358,8 +364,10 @@ void sync_run(node *n, uint64_t now)
     int code;
     while (kn_repl_take_fault(n->repl, &peer, &code)) {
         conn *c = conn_of_peer(n, peer);
-        if (c && !c->closing)
+        if (c && !c->closing) {
+            abuse_offend(n, c, abuse_for_code(code), now);
             conn_close(c, code, violation(KN_WIRE_OBJ, code), true, now);
+        }
     }
     if (n->repl_dirty) {
         n->repl_dirty = false;

@@ -10,12 +10,27 @@
  *                                 (SMALL's ids come from its fingerprint tree,
  *                                 without decoding an object; BIG is asked per id)
  *   kn_probe ids DIR              every stored id, hex, one a line, in (created, id) order
+ *   kn_probe latency FROM PID TO MS
+ *                                 stores a new thread signed by node FROM's
+ *                                 identity in FROM's store (as `knoten thread`
+ *                                 does), signals the running node PID (SIGUSR1:
+ *                                 "look for new local objects now"), and polls
+ *                                 TO's store every half millisecond until it
+ *                                 holds the thread; prints the milliseconds
+ *                                 from the commit at FROM, or exits 1 after MS.
  *
  * DIR is a node's data directory (its store/ below). Exit 1 on any error.
  */
+#include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <time.h>
+#include <unistd.h>
 
+#include "codec.h"
+#include "datadir.h"
+#include "env_system.h"
 #include "hex.h"
 #include "negtree.h"
 #include "store.h"
@@ -81,6 +96,72 @@ static int in_big(void *ctx, const uint8_t id[KN_ID])
     return 0;
 }
 
+static long elapsed_ms(const struct timespec *t0)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (t.tv_sec - t0->tv_sec) * 1000 + (t.tv_nsec - t0->tv_nsec) / 1000000;
+}
+
+static int latency(const char *from, pid_t pid, const char *to, long limit)
+{
+    kn_datadir dd;
+    kn_store *dst = NULL;
+    kn_object_draft d;
+    kn_mp_out b;
+    uint8_t *obj = NULL, id[KN_ID];
+    size_t len = 0;
+    char title[64];
+    const kn_env *env = kn_env_system();
+    if (kn_datadir_open(&dd, from, NULL) < 0) {
+        fprintf(stderr, "kn_probe: cannot open %s\n", from);
+        return 1;
+    }
+    if (open_store(to, &dst) < 0) {
+        kn_datadir_close(&dd);
+        return 1;
+    }
+    memset(&d, 0, sizeof d);
+    snprintf(title, sizeof title, "Latenz %llu", (unsigned long long)kn_env_now(env));
+    kn_mp_out_init(&b, 0);
+    kn_mp_write_map(&b, 2);
+    kn_mp_write_cstr(&b, "body");
+    kn_mp_write_cstr(&b, "Wie lange braucht das?");
+    kn_mp_write_cstr(&b, "title");
+    kn_mp_write_cstr(&b, title);
+    d.type = KN_T_THREAD;
+    d.created = kn_env_now(env);
+    d.space = "Test";
+    d.body = b.buf;
+    d.body_len = b.len;
+    int rc = kn_mp_out_error(&b);
+    if (rc == 0)
+        rc = kn_object_sign(&d, dd.identity_sk, &obj, &len);
+    kn_mp_out_free(&b);
+    struct timespec t0;
+    if (rc == 0)
+        rc = kn_store_put(dd.store, obj, len, d.created, id);
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    free(obj);
+    kn_datadir_close(&dd);
+    if (rc != KN_PUT_STORED) {
+        fprintf(stderr, "kn_probe: cannot store the thread in %s: %s\n", from, kn_strerror(rc));
+        kn_store_close(dst);
+        return 1;
+    }
+    kill(pid, SIGUSR1);
+    long ms = 0;
+    while (kn_store_has(dst, id) != 1 && (ms = elapsed_ms(&t0)) <= limit)
+        usleep(500);
+    kn_store_close(dst);
+    if (ms > limit) {
+        fprintf(stderr, "kn_probe: the thread did not reach %s within %ld ms\n", to, limit);
+        return 1;
+    }
+    printf("%ld\n", elapsed_ms(&t0));
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     if (argc == 3 && strcmp(argv[1], "count") == 0) {
@@ -92,6 +173,8 @@ int main(int argc, char **argv)
         printf("%llu\n", (unsigned long long)st.objects);
         return 0;
     }
+    if (argc == 6 && strcmp(argv[1], "latency") == 0)
+        return latency(argv[2], (pid_t)atol(argv[3]), argv[4], atol(argv[5]));
     if (argc == 3 && strcmp(argv[1], "ids") == 0)
         return each_id(argv[2], print_id, NULL) < 0 ? 1 : 0;
     if (argc == 4 && strcmp(argv[1], "subset") == 0) {

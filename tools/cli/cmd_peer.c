@@ -173,6 +173,31 @@ static void format_state(
         snprintf(state, cap, "connecting%s", mark);
 }
 
+/*
+ * Peers the node scored down for misbehaving (node/guard.h), banned ones
+ * first: the address (before a handshake) or identity, until when it is
+ * refused, its score and what it did last.
+ */
+static void print_misbehaving(const kn_peer_state *st, bool alive, uint64_t now)
+{
+    if (!alive || st->nbans == 0)
+        return;
+    printf("\nMisbehaving peers (refused while banned; scores fade in 10 minutes):\n");
+    printf("%-24s %-30s %5s %4s  %s\n", "ADDRESS OR IDENTITY", "STATE", "SCORE", "BANS",
+        "LAST OFFENSE");
+    for (size_t i = 0; i < st->nbans; i++) {
+        const kn_peer_ban *b = &st->bans[i];
+        char state[48], key[KN_PEER_BAN_KEY_MAX + 8];
+        if (b->until_ms > now)
+            snprintf(state, sizeof state, "banned (%llu s left)",
+                (unsigned long long)((b->until_ms - now + 999) / 1000));
+        else
+            snprintf(state, sizeof state, "scored down");
+        snprintf(key, sizeof key, b->is_id ? "id %.16s" : "%s", b->key);
+        printf("%-24s %-30s %5u %4u  %s\n", key, state, b->score, b->bans, b->reason);
+    }
+}
+
 static int peer_ls(kn_cli *cli, int argc, char **argv, const char *help)
 {
     int code = peer_options(cli, argc, argv, help);
@@ -235,6 +260,7 @@ static int peer_ls(kn_cli *cli, int argc, char **argv, const char *help)
         print_row(p->addr, "connected (inbound)", p->has_identity ? p->identity : NULL, hs,
             p->bytes_in, p->bytes_out, NULL);
     }
+    print_misbehaving(&st, alive, now);
     if (src == KN_ECORRUPT)
         fprintf(stderr, "knoten: %s/%s is unreadable; it is rewritten by the running node\n",
             cli->data_dir, KN_PEER_STATE_FILE);
