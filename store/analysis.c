@@ -11,7 +11,7 @@
 enum {
     /* Stems of recent tokens, direct-mapped: words repeat (Zipf), and a stem costs ~0.2-0.4 us. */
     STEM_CACHE = 4096,
-    STEM_CACHE_WORD = 30, /* longer tokens are stemmed every time */
+    STEM_CACHE_WORD = KN_TOKEN_MAX + 1, /* every token (a cut one too) can be cached */
 };
 
 typedef struct stem_slot {

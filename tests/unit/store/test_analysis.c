@@ -313,14 +313,21 @@ static void test_fingerprint(void **state)
     kn_analyzer_free(t2);
 }
 
-/* The stem cache must give the same answers as stemming afresh, also after collisions. */
+/*
+ * The stem cache must give the same answers as stemming afresh, also after
+ * collisions, and for long tokens (up to KN_TOKEN_MAX, and cut ones) too.
+ */
 static void test_cache_consistency(void **state)
 {
     kn_analyzer *t = *state, *fresh = NULL;
-    char word[32];
+    char word[128];
     for (int round = 0; round < 2; round++) {
         for (int i = 0; i < 6000; i++) {
-            snprintf(word, sizeof word, "verordnungen%d%s", i, i % 3 ? "x" : "en");
+            if (i % 4 == 3) /* 40 to 90 bytes: some are cut at KN_TOKEN_MAX */
+                snprintf(word, sizeof word, "%.*sverordnungen%d", 28 + i % 50,
+                    "grundstuecksverkehrsgenehmigungszustaendigkeitsuebertragungs", i);
+            else
+                snprintf(word, sizeof word, "verordnungen%d%s", i, i % 3 ? "x" : "en");
             kn_tokenizer tk;
             kn_token tok;
             kn_term a[2], b[2];
