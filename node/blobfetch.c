@@ -1263,7 +1263,7 @@ int kn_blobfetch_new(kn_blobfetch **out, const kn_blobfetch_config *cfg)
     if (!c->inbox_max || c->inbox_max > 64)
         c->inbox_max = 64;
     if (!c->inbox_bytes)
-        c->inbox_bytes = 8u << 20;
+        c->inbox_bytes = 2u << 20;
     if (!c->stall_ms)
         c->stall_ms = 15000;
     if (!c->lack_ms)

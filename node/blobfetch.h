@@ -149,7 +149,7 @@ typedef struct kn_blobfetch_config {
     unsigned active_max; /* blobs fetched at once [128] ... */
     unsigned active_chunks; /* ... with this many chunks between them, or one blob [16384] */
     unsigned inbox_max; /* verified chunks held before a store write is forced [64, at most] */
-    size_t inbox_bytes; /* ... or bytes of them [8 MiB] */
+    size_t inbox_bytes; /* ... or bytes of them [2 MiB] */
     uint64_t
         stall_ms; /* a peer with requests out that answers nothing this long loses them [15000] */
     uint64_t lack_ms; /* after a blob-none, that peer is not asked for that blob for [1000] */

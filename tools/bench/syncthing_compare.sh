@@ -2,7 +2,7 @@
 # syncthing_compare.sh (issue 6 item 6): the same two workloads as bench_docs,
 # moved once by knoten and once by Syncthing, side by side on this machine.
 #
-#   tools/bench/syncthing_compare.sh [BUILD_DIR] [small|big|both]
+#   tools/bench/syncthing_compare.sh [BUILD_DIR] [small|big|both] [RUNS]
 #
 # BUILD_DIR defaults to build/ (it must hold tools/knoten and
 # tools/bench_docs). Workloads: "small", 1,000 files of 50 KiB; "big", 20
@@ -25,20 +25,26 @@
 # knoten. CPU = user + system seconds of both processes over that span.
 # Afterwards b's files are compared with the originals byte for byte.
 #
-# Prints both wall times, both CPU figures and the ratio knoten / Syncthing
-# per workload, against the target: knoten at most half of Syncthing's wall
-# time (ratio <= 0.5). The machine may be shared: wall times are noisy; run
-# it a few times. Everything lives under /tmp/knoten-stcmp.*, removed at the end.
+# Each workload is run RUNS times (default 3), knoten and Syncthing taking
+# turns so that both see the same changes in the machine's load; the medians
+# are compared. Prints both median wall times, the CPU figures of the median
+# runs and the ratio knoten / Syncthing per workload, against the target:
+# knoten at most half of Syncthing's wall time (ratio <= 0.5), and every
+# single run's figures before. The machine may be shared: wall times are
+# noisy, CPU seconds less so. Everything lives under /tmp/knoten-stcmp.*,
+# removed at the end.
 set -euo pipefail
 
 top=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 BUILD=${1:-$top/build}
 WHICH=${2:-both}
+RUNS=${3:-3}
 BENCH=$BUILD/tools/bench_docs
 PY=/usr/bin/python3
 [ -x "$BENCH" ] || { echo "syncthing_compare: $BENCH not found; build first (cmake --build build)" >&2; exit 1; }
 command -v syncthing >/dev/null || { echo "syncthing_compare: syncthing is not installed (apt-get install syncthing)" >&2; exit 1; }
-case "$WHICH" in small | big | both) ;; *) echo "usage: $0 [BUILD_DIR] [small|big|both]" >&2; exit 2 ;; esac
+case "$WHICH" in small | big | both) ;; *) echo "usage: $0 [BUILD_DIR] [small|big|both] [RUNS]" >&2; exit 2 ;; esac
+[[ $RUNS =~ ^[1-9][0-9]?$ ]] || { echo "syncthing_compare: RUNS must be 1 to 99" >&2; exit 2; }
 
 WORK=$(mktemp -d /tmp/knoten-stcmp.XXXXXX)
 cleanup() {
@@ -50,15 +56,15 @@ trap cleanup EXIT
 
 "$BENCH" --export "$WORK/files"
 
-# run_syncthing WORKLOAD: prints "wall_s cpu_a_s cpu_b_s" for Syncthing moving WORK/files/WORKLOAD.
+# run_syncthing WORKLOAD RUN: prints "wall_s cpu_a_s cpu_b_s" for Syncthing moving WORK/files/WORKLOAD.
 run_syncthing() {
-    "$PY" - "$WORK" "$1" <<'PYEOF'
-import json, os, socket, subprocess, sys, time, urllib.request
+    "$PY" - "$WORK" "$1" "$2" <<'PYEOF'
+import json, os, shutil, socket, subprocess, sys, time, urllib.request
 import xml.etree.ElementTree as ET
 
-work, wl = sys.argv[1], sys.argv[2]
+work, wl, run = sys.argv[1], sys.argv[2], sys.argv[3]
 src = os.path.join(work, "files", wl)
-nfiles = len(os.listdir(src))
+nfiles = len([f for f in os.listdir(src) if not f.startswith(".")])  # not Syncthing's .stfolder
 env = dict(os.environ, STNOUPGRADE="1", STNODEFAULTFOLDER="1", STNORESTART="1")
 
 def free_port():
@@ -123,8 +129,8 @@ def cpu(pid):
         pass
     return total
 
-homes = [os.path.join(work, "st-%s-%s" % (wl, n)) for n in "ab"]
-dst = os.path.join(work, "recv-" + wl)
+homes = [os.path.join(work, "st-%s-%s-%s" % (wl, run, n)) for n in "ab"]
+dst = os.path.join(work, "recv-%s-%s" % (wl, run))
 os.makedirs(dst)
 for h in homes:
     subprocess.check_call(["syncthing", "generate", "--home", h, "--no-default-folder",
@@ -171,25 +177,41 @@ for p in (pa, pb):
     p.wait(timeout=30)
 if subprocess.call(["diff", "-rq", src, dst], stdout=subprocess.DEVNULL) != 0:
     sys.exit("syncthing b's files differ from the originals")
+for d in homes + [dst]:
+    shutil.rmtree(d, ignore_errors=True)
 print("%.3f %.3f %.3f" % (wall, ca, cb))
 PYEOF
 }
 
-printf '%-6s %10s %14s %10s %14s %8s  %s\n' workload "knoten s" "knoten CPU a/b" "Syncthing s" "Syncthing CPU" ratio "target <= 0.50"
+# median FILE: the line of FILE ("wall cpu_a cpu_b" per line) with the median wall time.
+median() {
+    sort -n "$1" | sed -n "$(((RUNS + 1) / 2))p"
+}
+
 fail=0
 for wl in small big; do
     [ "$WHICH" = both ] || [ "$WHICH" = "$wl" ] || continue
-    kline=$("$BENCH" --workload "$wl" | tee "$WORK/knoten-$wl.out" | sed -n "s/^RESULT $wl //p")
-    [ -n "$kline" ] || { cat "$WORK/knoten-$wl.out" >&2; echo "syncthing_compare: bench_docs failed" >&2; exit 1; }
-    kwall=$(sed -n 's/.*wall_s=\([0-9.]*\).*/\1/p' <<<"$kline")
-    kca=$(sed -n 's/.*cpu_a_s=\([0-9.]*\).*/\1/p' <<<"$kline")
-    kcb=$(sed -n 's/.*cpu_b_s=\([0-9.]*\).*/\1/p' <<<"$kline")
-    read -r swall sca scb < <(run_syncthing "$wl")
+    : >"$WORK/k-$wl" >"$WORK/s-$wl"
+    for run in $(seq "$RUNS"); do
+        kline=$("$BENCH" --workload "$wl" | tee "$WORK/knoten-$wl.out" | sed -n "s/^RESULT $wl //p")
+        [ -n "$kline" ] || { cat "$WORK/knoten-$wl.out" >&2; echo "syncthing_compare: bench_docs failed" >&2; exit 1; }
+        sed -n 's/.*wall_s=\([0-9.]*\) cpu_a_s=\([0-9.]*\) cpu_b_s=\([0-9.]*\).*/\1 \2 \3/p' <<<"$kline" >>"$WORK/k-$wl"
+        run_syncthing "$wl" "$run" >>"$WORK/s-$wl"
+        echo "run $run, $wl: knoten $(tail -1 "$WORK/k-$wl"), Syncthing $(tail -1 "$WORK/s-$wl") (wall s, CPU a s, CPU b s)"
+    done
+done
+echo
+printf '%-6s %10s %14s %11s %14s %8s  %s\n' workload "knoten s" "knoten CPU a/b" "Syncthing s" "Syncthing CPU" ratio "target <= 0.50"
+for wl in small big; do
+    [ -s "$WORK/k-$wl" ] || continue
+    read -r kwall kca kcb < <(median "$WORK/k-$wl")
+    read -r swall sca scb < <(median "$WORK/s-$wl")
     ratio=$("$PY" -c "print('%.2f' % ($kwall / $swall))")
     ok=$("$PY" -c "print('met' if $kwall <= 0.5 * $swall else 'NOT met')")
     [ "$ok" = met ] || fail=1
-    printf '%-6s %10s %14s %10s %14s %8s  %s\n' "$wl" "$kwall" "$kca/$kcb" "$swall" "$sca/$scb" "$ratio" "$ok"
+    printf '%-6s %10s %14s %11s %14s %8s  %s\n' "$wl" "$kwall" "$kca/$kcb" "$swall" "$sca/$scb" "$ratio" "$ok"
 done
+echo "(medians of $RUNS runs each)"
 grep -h "^raw rates" "$WORK"/knoten-*.out | head -1
 echo "(wall times on a shared machine are noisy; CPU seconds less so)"
 exit $fail
