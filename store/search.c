@@ -15,14 +15,19 @@
  *                 for every word term of >= 6 bytes, each of its suffixes that
  *                 starts at byte 2 or later (on a character boundary) and has
  *                 >= 4 bytes: a prefix scan for "steu" finds "gewerbesteu".
- *   search_docs   docno(5) -> id(32) created(8) type(1) newer(2) dl(4)
- *                 newer: indexed later versions of this object (edits by the
- *                 same author of the same type naming it as previous); dl: the
- *                 object's weighted length.
- *   search_fwd    docno(5) -> n x (len(1) term): the object's terms, so that
- *                 its postings are removed exactly even if stemming changed.
+ *   search_docs   docno(5) -> id(32) created(8) type(1) newer(2) dl(4) council(32)
+ *                 flags(1). newer: indexed later versions of this object (edits
+ *                 by the same author of the same type naming it as previous);
+ *                 dl: the object's weighted length; council: its filter term;
+ *                 flags: 1 if search_fwd holds the terms of its files' text.
+ *   search_fwd    docno(5) -> n x (len(1) term): the terms of a doc's file text,
+ *                 which may be gone when the doc is removed. The terms of the
+ *                 object's own fields are computed again from the object when
+ *                 it is removed; the fingerprint below guarantees the same
+ *                 analysis as when it was indexed.
  *   search_ids    id(32) -> docno(5)
- *   meta          "search_fp" -> u64, the text analysis fingerprint (analysis.h);
+ *   meta          "search_fp" -> u64, the text analysis fingerprint (analysis.h)
+ *                 mixed with SEARCH_LAYOUT;
  *                 "search_stats" -> objects(8) total dl(8) next docno(8);
  *                 "search_fill" -> a by_time key created(8) id(32), present
  *                 while the index is being built: everything up to it is in.
@@ -47,10 +52,20 @@
 enum {
     DOCNO_LEN = 5,
     POST_LEN = DOCNO_LEN + 2,
-    DOC_REC = KN_ID + 8 + 1 + 2 + 4,
+    /* search_docs: id(32) created(8) type(1) newer(2) dl(4) council(32) flags(1) */
+    DOC_CREATED = KN_ID,
+    DOC_TYPE = DOC_CREATED + 8,
+    DOC_NEWER = DOC_TYPE + 1,
+    DOC_DL = DOC_NEWER + 2,
+    DOC_COUNCIL = DOC_DL + 4,
+    DOC_FLAGS = DOC_COUNCIL + KN_KEY,
+    DOC_REC = DOC_FLAGS + 1,
+    DOC_FILE_TERMS = 1, /* flags: search_fwd holds the terms of its files' text */
     STATS_REC = 24,
     BLOB_STATE_REC = 4 + 4 + 8 + 8 + 8, /* blob_state, store_impl.h */
     FILL_KEY = 8 + KN_ID,
+    /* The layout above; part of the stored fingerprint, so a change rebuilds the index. */
+    SEARCH_LAYOUT = 2,
     PSEUDO = 0x01, /* first byte of a filter pseudo-term */
     PSEUDO_MAX = 2 + KN_SPACE_MAX, /* 0x01 'a' area; 0x01 'c' key is shorter */
     QTERM_MAX = PSEUDO_MAX > KN_TERM_MAX ? PSEUDO_MAX : KN_TERM_MAX,
@@ -212,6 +227,7 @@ typedef struct posting {
 struct kn_search_state {
     kn_analyzer *an;
     termmap doc; /* the object being indexed: term -> a = weighted count */
+    termmap ftext; /* the terms of its files' text (a subset of doc), for search_fwd */
     termmap buf; /* this transaction's postings by term: a, b = head, tail (index + 1) */
     posting *post;
     size_t npost, cappost;
@@ -248,6 +264,7 @@ void kn_search_state_free(kn_search_state *st)
         return;
     kn_analyzer_free(st->an);
     tm_free(&st->doc);
+    tm_free(&st->ftext);
     tm_free(&st->buf);
     free(st->post);
     free(st->vals);
@@ -466,7 +483,7 @@ static int doc_term(kn_search_state *st, const char *t, size_t n, unsigned weigh
 
 /* Adds the words of text[0..len) to st->doc; *dl grows by weight per word. */
 static int doc_text(kn_search_state *st, const char *text, size_t len, unsigned weight,
-    unsigned langs, bool url, uint64_t *dl)
+    unsigned langs, bool url, termmap *also, uint64_t *dl)
 {
     kn_tokenizer tk;
     kn_token tok;
@@ -482,7 +499,10 @@ static int doc_text(kn_search_state *st, const char *text, size_t len, unsigned 
             continue;
         *dl += weight;
         for (int i = 0; i < n; i++) {
+            tm_entry *e;
             int rc = doc_term(st, terms[i].s, terms[i].len, weight);
+            if (rc == 0 && also)
+                rc = tm_get(also, terms[i].s, terms[i].len, also->n < DOC_TERMS_MAX, &e);
             if (rc < 0)
                 return rc;
         }
@@ -503,14 +523,14 @@ static int doc_field(
     case F_URL:
         if (kn_mp_read_str(in, &s, &n) < 0)
             return 0;
-        return doc_text(st, s, n, f->weight, langs, f->kind == F_URL, dl);
+        return doc_text(st, s, n, f->weight, langs, f->kind == F_URL, NULL, dl);
     case F_STRS:
         if (kn_mp_read_array(in, &cnt) < 0)
             return 0;
         for (uint32_t j = 0; j < cnt; j++) {
             if (kn_mp_read_str(in, &s, &n) < 0)
                 return 0;
-            if ((rc = doc_text(st, s, n, f->weight, langs, false, dl)) < 0)
+            if ((rc = doc_text(st, s, n, f->weight, langs, false, NULL, dl)) < 0)
                 return rc;
         }
         return 0;
@@ -529,7 +549,7 @@ static int doc_field(
                 if (kl == 4 && memcmp(key, "name", 4) == 0) {
                     if (kn_mp_read_str(in, &s, &n) < 0)
                         return 0;
-                    if ((rc = doc_text(st, s, n, f->weight, langs, false, dl)) < 0)
+                    if ((rc = doc_text(st, s, n, f->weight, langs, false, NULL, dl)) < 0)
                         return rc;
                 } else if (kn_mp_skip(in, 1, false) < 0) {
                     return 0;
@@ -672,7 +692,7 @@ static int doc_files_text(kn_store *s, MDB_txn *txn, kn_search_state *st, const 
         budget -= rlen;
         if ((rc = kn_analysis_file_text(raw, rlen, &text, &tlen)) < 0)
             goto next;
-        rc = doc_text(st, text, tlen, W_FILE, langs, false, dl);
+        rc = doc_text(st, text, tlen, W_FILE, langs, false, &st->ftext, dl);
     next:
         free(raw);
         free(text);
@@ -829,7 +849,7 @@ static int bump_newer(kn_store *s, MDB_txn *txn, uint64_t docno, int delta)
     if (v.mv_size != DOC_REC)
         return KN_ECORRUPT;
     memcpy(rec, v.mv_data, DOC_REC);
-    uint8_t *p = rec + KN_ID + 8 + 1;
+    uint8_t *p = rec + DOC_NEWER;
     int newer = (p[0] << 8 | p[1]) + delta;
     if (newer < 0)
         newer = 0;
@@ -862,31 +882,25 @@ static int buffer_posting(
     return 0;
 }
 
-int kn_search_add(kn_store *s, MDB_txn *txn, const kn_object *o)
+/*
+ * The terms of o into st->doc (term -> weighted count) and its length into
+ * *dl: its indexed fields, the filter pseudo-terms of its area and council,
+ * and, if files, the text of its complete plain-text and Markdown files,
+ * whose terms also go into st->ftext. A pure function of o, the council and
+ * the files, so that a removal can compute the same terms again.
+ */
+static int doc_terms(kn_store *s, MDB_txn *txn, kn_search_state *st, const kn_object *o,
+    const uint8_t council[KN_KEY], bool files, uint64_t *dl)
 {
-    const type_fields *tf = fields_of(o->type);
-    kn_search_state *st;
-    uint8_t id[KN_ID], author[KN_KEY], council[KN_KEY], key[DOCNO_LEN], rec[DOC_REC];
-    uint8_t pseudo[PSEUDO_MAX], *fwd = NULL;
-    uint64_t dl = 0, docno, prev = 0, created = o->created;
-    uint16_t newer = 0;
-    kn_otype type = o->type;
+    uint8_t pseudo[PSEUDO_MAX];
+    unsigned langs;
     int rc;
 
-    if (!tf)
-        return 0;
-    if ((rc = state_get(s, &st)) < 0 || (rc = stats_load(s, txn, st)) < 0)
-        return rc;
-
-    /* Everything is read from o before the first write: o may point into a page a write moves. */
-    memcpy(id, o->id, KN_ID);
-    memcpy(author, o->author, KN_KEY);
     tm_clear(&st->doc);
-    unsigned langs;
-    if ((rc = doc_fields(st, o, tf, &langs, &dl)) < 0
-        || (rc = doc_files_text(s, txn, st, o, langs, &dl)) < 0)
-        return rc;
-    if ((rc = council_cached(s, txn, st, author, type, council)) < 0)
+    tm_clear(&st->ftext);
+    *dl = 0;
+    if ((rc = doc_fields(st, o, fields_of(o->type), &langs, dl)) < 0
+        || (files && (rc = doc_files_text(s, txn, st, o, langs, dl)) < 0))
         return rc;
     pseudo[0] = PSEUDO;
     if (o->space_len > 0) {
@@ -897,7 +911,29 @@ int kn_search_add(kn_store *s, MDB_txn *txn, const kn_object *o)
     }
     pseudo[1] = 'c';
     memcpy(pseudo + 2, council, KN_KEY);
-    if ((rc = doc_term(st, (const char *)pseudo, 2 + KN_KEY, 0)) < 0)
+    return doc_term(st, (const char *)pseudo, 2 + KN_KEY, 0);
+}
+
+int kn_search_add(kn_store *s, MDB_txn *txn, const kn_object *o)
+{
+    kn_search_state *st;
+    uint8_t id[KN_ID], author[KN_KEY], council[KN_KEY], key[DOCNO_LEN], rec[DOC_REC];
+    uint8_t *fwd = NULL;
+    uint64_t dl, docno, prev = 0, created = o->created;
+    uint16_t newer = 0;
+    kn_otype type = o->type;
+    int rc;
+
+    if (!fields_of(type))
+        return 0;
+    if ((rc = state_get(s, &st)) < 0 || (rc = stats_load(s, txn, st)) < 0)
+        return rc;
+
+    /* Everything is read from o before the first write: o may point into a page a write moves. */
+    memcpy(id, o->id, KN_ID);
+    memcpy(author, o->author, KN_KEY);
+    if ((rc = council_cached(s, txn, st, author, type, council)) < 0
+        || (rc = doc_terms(s, txn, st, o, council, true, &dl)) < 0)
         return rc;
     if ((rc = prev_docno(s, txn, kn_object_previous(o), type, author, &prev)) < 0)
         return rc;
@@ -908,43 +944,51 @@ int kn_search_add(kn_store *s, MDB_txn *txn, const kn_object *o)
     docno = st->next;
     if (docno >= DOCNO_LIMIT)
         return KN_ELIMIT;
-    size_t flen = 0;
-    for (size_t i = 0; i < st->doc.n; i++)
-        flen += 1 + st->doc.e[i].len;
-    if (!(fwd = malloc(flen ? flen : 1)))
-        return KN_ENOMEM;
-    flen = 0;
     for (size_t i = 0; i < st->doc.n; i++) {
         const tm_entry *e = &st->doc.e[i];
-        fwd[flen++] = e->len;
-        memcpy(fwd + flen, tm_term(&st->doc, e), e->len);
-        flen += e->len;
         if ((rc = buffer_posting(st, tm_term(&st->doc, e), e->len, docno, (uint16_t)e->a)) < 0)
-            goto out;
+            return rc;
     }
     docno_put(key, docno);
     memcpy(rec, id, KN_ID);
-    kn_be64_put(rec + KN_ID, created);
-    rec[KN_ID + 8] = (uint8_t)type;
-    rec[KN_ID + 9] = (uint8_t)(newer >> 8);
-    rec[KN_ID + 10] = (uint8_t)newer;
+    kn_be64_put(rec + DOC_CREATED, created);
+    rec[DOC_TYPE] = (uint8_t)type;
+    rec[DOC_NEWER] = (uint8_t)(newer >> 8);
+    rec[DOC_NEWER + 1] = (uint8_t)newer;
     uint32_t dl32 = dl > UINT32_MAX ? UINT32_MAX : (uint32_t)dl;
     for (int i = 0; i < 4; i++)
-        rec[KN_ID + 11 + i] = (uint8_t)(dl32 >> (24 - 8 * i));
-    if ((rc = mput(txn, s->db.search_fwd, key, DOCNO_LEN, fwd, flen, MDB_APPEND)) < 0
-        || (rc = mput(txn, s->db.search_docs, key, DOCNO_LEN, rec, DOC_REC, MDB_APPEND)) < 0
+        rec[DOC_DL + i] = (uint8_t)(dl32 >> (24 - 8 * i));
+    memcpy(rec + DOC_COUNCIL, council, KN_KEY);
+    rec[DOC_FLAGS] = st->ftext.n ? DOC_FILE_TERMS : 0;
+    if (st->ftext.n) {
+        /* File text may be gone when the doc is removed: its terms are kept. */
+        size_t flen = 0;
+        for (size_t i = 0; i < st->ftext.n; i++)
+            flen += 1 + st->ftext.e[i].len;
+        if (!(fwd = malloc(flen)))
+            return KN_ENOMEM;
+        flen = 0;
+        for (size_t i = 0; i < st->ftext.n; i++) {
+            fwd[flen++] = st->ftext.e[i].len;
+            memcpy(fwd + flen, tm_term(&st->ftext, &st->ftext.e[i]), st->ftext.e[i].len);
+            flen += st->ftext.e[i].len;
+        }
+        rc = mput(txn, s->db.search_fwd, key, DOCNO_LEN, fwd, flen, MDB_APPEND);
+        free(fwd);
+        if (rc < 0)
+            return rc;
+    }
+    if ((rc = mput(txn, s->db.search_docs, key, DOCNO_LEN, rec, DOC_REC, MDB_APPEND)) < 0
         || (rc = mput(txn, s->db.search_ids, id, KN_ID, key, DOCNO_LEN, 0)) < 0)
-        goto out;
+        return rc;
     if (prev && (rc = bump_newer(s, txn, prev, 1)) < 0)
-        goto out;
+        return rc;
     st->next = docno + 1;
     st->ndocs++;
     st->total_dl += dl32;
     st->dirty = true;
     if (st->npost >= FLUSH_POSTINGS)
         rc = kn_search_flush(s, txn);
-out:
-    free(fwd);
     return rc;
 }
 
@@ -1031,17 +1075,37 @@ out:
     return rc;
 }
 
+/* Adds the file-text terms kept in search_fwd for docno (flag DOC_FILE_TERMS) to st->doc. */
+static int doc_file_terms(
+    kn_store *s, MDB_txn *txn, kn_search_state *st, const uint8_t key[DOCNO_LEN])
+{
+    MDB_val v;
+    int rc = mget(txn, s->db.search_fwd, key, DOCNO_LEN, &v);
+    if (rc < 0)
+        return rc == KN_ENOTFOUND ? KN_ECORRUPT : rc;
+    const uint8_t *f = v.mv_data;
+    for (size_t i = 0; i < v.mv_size;) {
+        size_t tl = f[i++];
+        if (tl == 0 || tl > v.mv_size - i)
+            return KN_ECORRUPT;
+        if ((rc = doc_term(st, (const char *)f + i, tl, 0)) < 0)
+            return rc;
+        i += tl;
+    }
+    return 0;
+}
+
 int kn_search_remove(kn_store *s, MDB_txn *txn, const kn_object *o)
 {
     kn_search_state *st;
-    uint8_t id[KN_ID], author[KN_KEY], prev_id[KN_ID], key[DOCNO_LEN], *fwd = NULL;
+    uint8_t id[KN_ID], author[KN_KEY], prev_id[KN_ID], council[KN_KEY], key[DOCNO_LEN];
     const uint8_t *pr = kn_object_previous(o);
     kn_otype type = o->type;
-    uint64_t docno, prev = 0;
+    uint64_t docno, prev = 0, dl_now;
     uint32_t dl = 0;
+    bool file_terms;
     MDB_cursor *c = NULL, *pc = NULL;
     MDB_val v;
-    size_t flen;
     int rc;
 
     if (!fields_of(type))
@@ -1057,39 +1121,40 @@ int kn_search_remove(kn_store *s, MDB_txn *txn, const kn_object *o)
         return rc == KN_ENOTFOUND ? 0 : rc;
     if ((rc = prev_docno(s, txn, pr ? prev_id : NULL, type, author, &prev)) < 0)
         return rc;
-    /* Its postings may still be in the buffer (stored and retracted in one batch). */
-    if ((rc = kn_search_flush(s, txn)) < 0 || (rc = stats_load(s, txn, st)) < 0)
-        return rc;
     docno_put(key, docno);
     if ((rc = mget(txn, s->db.search_docs, key, DOCNO_LEN, &v)) < 0)
         return rc == KN_ENOTFOUND ? KN_ECORRUPT : rc;
     if (v.mv_size != DOC_REC)
         return KN_ECORRUPT;
-    const uint8_t *d = (const uint8_t *)v.mv_data + KN_ID + 11;
-    dl = (uint32_t)d[0] << 24 | (uint32_t)d[1] << 16 | (uint32_t)d[2] << 8 | d[3];
-    if ((rc = mget(txn, s->db.search_fwd, key, DOCNO_LEN, &v)) < 0)
-        return rc == KN_ENOTFOUND ? KN_ECORRUPT : rc;
-    flen = v.mv_size;
-    if (!(fwd = malloc(flen ? flen : 1)))
-        return KN_ENOMEM;
-    memcpy(fwd, v.mv_data, flen);
+    const uint8_t *d = v.mv_data;
+    dl = (uint32_t)d[DOC_DL] << 24 | (uint32_t)d[DOC_DL + 1] << 16 | (uint32_t)d[DOC_DL + 2] << 8
+        | d[DOC_DL + 3];
+    memcpy(council, d + DOC_COUNCIL, KN_KEY);
+    file_terms = d[DOC_FLAGS] & DOC_FILE_TERMS;
+    /*
+     * The terms the object was indexed under: its fields again (the analysis
+     * fingerprint guarantees the same terms), its files' text from search_fwd.
+     */
+    if ((rc = doc_terms(s, txn, st, o, council, false, &dl_now)) < 0
+        || (file_terms && (rc = doc_file_terms(s, txn, st, key)) < 0))
+        return rc;
+    /* Its postings may still be in the buffer (stored and retracted in one batch). */
+    if ((rc = kn_search_flush(s, txn)) < 0 || (rc = stats_load(s, txn, st)) < 0)
+        return rc;
     if ((rc = kn_store_mdb_err(mdb_cursor_open(txn, s->db.search_terms, &c))) < 0
         || (rc = kn_store_mdb_err(mdb_cursor_open(txn, s->db.search_parts, &pc))) < 0)
         goto out;
-    for (size_t i = 0; i < flen;) {
-        size_t tl = fwd[i++];
-        if (tl == 0 || tl > flen - i) {
-            rc = KN_ECORRUPT;
-            goto out;
-        }
+    for (size_t i = 0; i < st->doc.n; i++) {
+        const char *t = tm_term(&st->doc, &st->doc.e[i]);
+        size_t tl = st->doc.e[i].len;
         uint8_t val[POST_LEN] = { 0 };
         docno_put(val, docno);
-        MDB_val k = { tl, fwd + i }, dv = { POST_LEN, val };
+        MDB_val k = { tl, (void *)t }, dv = { POST_LEN, val };
         int mrc = mdb_cursor_get(c, &k, &dv, MDB_GET_BOTH_RANGE);
         if (mrc == 0 && dv.mv_size == POST_LEN && docno_get(dv.mv_data) == docno) {
             size_t cnt = 0;
-            if ((mrc = mdb_cursor_count(c, &cnt)) == 0 && cnt == 1 && has_parts((char *)fwd + i, tl)
-                && (rc = parts_update(pc, (char *)fwd + i, tl, true)) < 0)
+            if ((mrc = mdb_cursor_count(c, &cnt)) == 0 && cnt == 1 && has_parts(t, tl)
+                && (rc = parts_update(pc, t, tl, true)) < 0)
                 goto out;
             if (mrc == 0)
                 mrc = mdb_cursor_del(c, 0);
@@ -1100,9 +1165,8 @@ int kn_search_remove(kn_store *s, MDB_txn *txn, const kn_object *o)
             rc = kn_store_mdb_err(mrc);
             goto out;
         }
-        i += tl;
     }
-    if ((rc = mdel(txn, s->db.search_fwd, key, DOCNO_LEN)) < 0
+    if ((file_terms && (rc = mdel(txn, s->db.search_fwd, key, DOCNO_LEN)) < 0)
         || (rc = mdel(txn, s->db.search_docs, key, DOCNO_LEN)) < 0
         || (rc = mdel(txn, s->db.search_ids, id, KN_ID)) < 0)
         goto out;
@@ -1114,7 +1178,6 @@ int kn_search_remove(kn_store *s, MDB_txn *txn, const kn_object *o)
 out:
     mdb_cursor_close(c);
     mdb_cursor_close(pc);
-    free(fwd);
     return rc;
 }
 
@@ -1191,6 +1254,7 @@ int kn_search_open(kn_store *s, MDB_txn *txn, bool rebuild)
 
     if ((rc = state_get(s, &st)) < 0 || (rc = kn_analyzer_fingerprint(st->an, &fp)) < 0)
         return rc;
+    fp = (fp ^ SEARCH_LAYOUT) * 0x100000001b3ull;
     rc = meta_get_u64(txn, s, "search_fp", &stored);
     if (rc < 0 && rc != KN_ENOTFOUND)
         return rc;
@@ -1327,22 +1391,23 @@ static int term_df(MDB_cursor *c, const char *t, size_t len, uint64_t *df);
 /*
  * The search databases' part of kn_store_check: every index record names a
  * stored object of an indexed type with the same created time and type, and
- * back through search_ids; its term list is there; every stored object of an
- * indexed type is indexed (unless a build is under way); the statistics
- * match the records; each posting names an indexed object and there are as
- * many postings as term lists hold terms; each object's count of newer
- * versions is what its edits give; every compound-part entry names a term.
- * One pass over each database, with a bitmap of docnos for the postings.
+ * back through search_ids; each object has a posting for every term it gives
+ * (fields again, files' text from search_fwd) and there are no others; every
+ * stored object of an indexed type is indexed (unless a build is under way);
+ * the statistics match; each count of newer versions is what the edits give;
+ * every compound-part entry names a term.
  */
 int kn_search_check(kn_store *s, MDB_txn *txn, kn_blob_problem_fn problem, void *ctx)
 {
+    kn_search_state *st;
     MDB_cursor *c = NULL, *tc = NULL;
     MDB_val k, v;
-    uint64_t ndocs = 0, total = 0, terms = 0, maxdoc = 0, next = 1;
-    uint8_t *bits = NULL;
+    uint64_t ndocs = 0, total = 0, expected = 0, maxdoc = 0, next = 1, nfwd = 0;
     bool building;
     int rc, mrc;
 
+    if ((rc = state_get(s, &st)) < 0)
+        return rc;
     rc = mget(txn, s->db.meta, "search_fill", 11, &v);
     if (rc < 0 && rc != KN_ENOTFOUND)
         return rc;
@@ -1353,42 +1418,33 @@ int kn_search_check(kn_store *s, MDB_txn *txn, kn_blob_problem_fn problem, void 
         problem(ctx, "search: the statistics record has the wrong size", NULL);
     else if (rc != KN_ENOTFOUND)
         return rc;
-    bool with_bits = next < ((uint64_t)1 << 32);
-    if (with_bits && !(bits = calloc((size_t)(next / 8 + 1), 1)))
-        return KN_ENOMEM;
 
-    /* search_docs against search_ids, search_fwd and objects */
-    if ((rc = kn_store_mdb_err(mdb_cursor_open(txn, s->db.search_docs, &c))) < 0)
+    if ((rc = kn_store_mdb_err(mdb_cursor_open(txn, s->db.search_terms, &tc))) < 0
+        || (rc = kn_store_mdb_err(mdb_cursor_open(txn, s->db.search_docs, &c))) < 0)
         goto out;
     for (mrc = mdb_cursor_get(c, &k, &v, MDB_FIRST); mrc == 0;
          mrc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
-        MDB_val iv, fv;
+        MDB_val iv;
         kn_object o;
+        uint8_t rec[DOC_REC], key[DOCNO_LEN];
+        uint64_t dl_now;
         if (k.mv_size != DOCNO_LEN || v.mv_size != DOC_REC) {
             problem(ctx, "search: a record of search_docs has the wrong size", NULL);
             continue;
         }
-        uint64_t d = docno_get(k.mv_data);
-        const uint8_t *p = v.mv_data, *dl = p + KN_ID + 11;
+        memcpy(key, k.mv_data, DOCNO_LEN);
+        memcpy(rec, v.mv_data, DOC_REC);
+        uint64_t d = docno_get(key);
+        const uint8_t *p = rec, *dl = p + DOC_DL;
+        uint32_t dl32
+            = (uint32_t)dl[0] << 24 | (uint32_t)dl[1] << 16 | (uint32_t)dl[2] << 8 | dl[3];
         ndocs++;
-        total += (uint32_t)dl[0] << 24 | (uint32_t)dl[1] << 16 | (uint32_t)dl[2] << 8 | dl[3];
+        total += dl32;
         if (d > maxdoc)
             maxdoc = d;
-        if (with_bits && d < next)
-            bits[d / 8] |= (uint8_t)(1u << (d % 8));
         if (mget(txn, s->db.search_ids, p, KN_ID, &iv) != 0 || iv.mv_size != DOCNO_LEN
             || docno_get(iv.mv_data) != d)
             problem(ctx, "search: an indexed object is not in search_ids under its number", p);
-        if (mget(txn, s->db.search_fwd, k.mv_data, DOCNO_LEN, &fv) != 0) {
-            problem(ctx, "search: an indexed object has no term list", p);
-        } else {
-            const uint8_t *f = fv.mv_data;
-            for (size_t i = 0; i < fv.mv_size; i += 1 + f[i], terms++)
-                if (f[i] == 0 || f[i] > fv.mv_size - i - 1) {
-                    problem(ctx, "search: a term list is malformed", p);
-                    break;
-                }
-        }
         rc = kn_store_load(s, txn, s->db.objects, p, &o);
         if (rc == KN_ENOTFOUND) {
             problem(ctx, "search: the index lists an object that is not stored", p);
@@ -1396,20 +1452,45 @@ int kn_search_check(kn_store *s, MDB_txn *txn, kn_blob_problem_fn problem, void 
         }
         if (rc < 0)
             goto out;
-        if (o.created != kn_be64_get(p + KN_ID) || (int)o.type != p[KN_ID + 8]
+        if (o.created != kn_be64_get(p + DOC_CREATED) || (int)o.type != p[DOC_TYPE]
             || !fields_of(o.type)) {
             problem(ctx, "search: an index record does not match its object", p);
             continue;
         }
         uint16_t newer;
-        uint8_t id[KN_ID], author[KN_KEY];
-        unsigned have = (unsigned)p[KN_ID + 9] << 8 | p[KN_ID + 10];
-        memcpy(id, o.id, KN_ID);
-        memcpy(author, o.author, KN_KEY);
-        if (has_versions(o.type) && (rc = count_newer(s, txn, id, o.type, author, &newer)) < 0)
+        unsigned have = (unsigned)p[DOC_NEWER] << 8 | p[DOC_NEWER + 1];
+        if (has_versions(o.type) && (rc = count_newer(s, txn, o.id, o.type, o.author, &newer)) < 0)
             goto out;
         if (has_versions(o.type) && newer != have)
-            problem(ctx, "search: the count of newer versions is wrong", id);
+            problem(ctx, "search: the count of newer versions is wrong", p);
+        /* The postings the object must have. */
+        if ((rc = doc_terms(s, txn, st, &o, p + DOC_COUNCIL, false, &dl_now)) < 0)
+            goto out;
+        if (p[DOC_FLAGS] & DOC_FILE_TERMS) {
+            nfwd++;
+            if ((rc = doc_file_terms(s, txn, st, key)) == KN_ECORRUPT) {
+                problem(ctx, "search: the file terms of an object are missing or malformed", p);
+                continue;
+            }
+            if (rc < 0)
+                goto out;
+        }
+        for (size_t i = 0; i < st->doc.n; i++) {
+            uint8_t val[POST_LEN] = { 0 };
+            docno_put(val, d);
+            MDB_val tk = { st->doc.e[i].len, (void *)tm_term(&st->doc, &st->doc.e[i]) },
+                    tv = { POST_LEN, val };
+            mrc = mdb_cursor_get(tc, &tk, &tv, MDB_GET_BOTH_RANGE);
+            if (mrc == 0 && tv.mv_size == POST_LEN && docno_get(tv.mv_data) == d)
+                continue;
+            if (mrc != 0 && mrc != MDB_NOTFOUND) {
+                rc = kn_store_mdb_err(mrc);
+                goto out;
+            }
+            problem(ctx, "search: an indexed object lacks the posting of one of its terms", p);
+            break;
+        }
+        expected += st->doc.n;
     }
     if (mrc != MDB_NOTFOUND) {
         rc = kn_store_mdb_err(mrc);
@@ -1425,8 +1506,13 @@ int kn_search_check(kn_store *s, MDB_txn *txn, kn_blob_problem_fn problem, void 
             problem(ctx, "search: search_ids and search_docs differ in size", NULL);
         if ((rc = kn_store_mdb_err(mdb_stat(txn, s->db.search_fwd, &ms))) < 0)
             goto out;
-        if (ms.ms_entries != ndocs)
-            problem(ctx, "search: search_fwd and search_docs differ in size", NULL);
+        if (ms.ms_entries != nfwd)
+            problem(ctx, "search: search_fwd holds term lists of objects not indexed", NULL);
+        /* Every required posting is there; as many as that means there are no others. */
+        if ((rc = kn_store_mdb_err(mdb_stat(txn, s->db.search_terms, &ms))) < 0)
+            goto out;
+        if (ms.ms_entries != expected)
+            problem(ctx, "search: there are postings for objects or terms not indexed", NULL);
     }
     if ((rc = mget(txn, s->db.meta, "search_stats", 12, &v)) == 0 && v.mv_size == STATS_REC) {
         if (kn_be64_get(v.mv_data) != ndocs || kn_be64_get((const uint8_t *)v.mv_data + 8) != total
@@ -1457,28 +1543,6 @@ int kn_search_check(kn_store *s, MDB_txn *txn, kn_blob_problem_fn problem, void 
         c = NULL;
     }
 
-    /* postings: each names an indexed object; as many as the term lists hold */
-    uint64_t postings = 0;
-    if ((rc = kn_store_mdb_err(mdb_cursor_open(txn, s->db.search_terms, &tc))) < 0)
-        goto out;
-    for (mrc = mdb_cursor_get(tc, &k, &v, MDB_FIRST); mrc == 0;
-         mrc = mdb_cursor_get(tc, &k, &v, MDB_NEXT)) {
-        postings++;
-        if (v.mv_size != POST_LEN) {
-            problem(ctx, "search: a posting has the wrong size", NULL);
-            continue;
-        }
-        uint64_t d = docno_get(v.mv_data);
-        if (with_bits && (d >= next || !(bits[d / 8] & (1u << (d % 8)))))
-            problem(ctx, "search: a posting names an object that is not indexed", NULL);
-    }
-    if (mrc != MDB_NOTFOUND) {
-        rc = kn_store_mdb_err(mrc);
-        goto out;
-    }
-    if (postings != terms)
-        problem(ctx, "search: the postings and the term lists differ in number", NULL);
-
     /* compound parts: the term after the 0x00 exists */
     if ((rc = kn_store_mdb_err(mdb_cursor_open(txn, s->db.search_parts, &c))) < 0)
         goto out;
@@ -1497,7 +1561,6 @@ int kn_search_check(kn_store *s, MDB_txn *txn, kn_blob_problem_fn problem, void 
 out:
     mdb_cursor_close(c);
     mdb_cursor_close(tc);
-    free(bits);
     return rc;
 }
 
@@ -1871,33 +1934,69 @@ static void posting_parse(const MDB_val *v, uint64_t *docno, uint16_t *wtf)
  * and KN_SEARCH_WORK_MAX in all, marking the candidates they name (adding
  * new ones if add).
  */
+/* One posting of word wi's term ti; false once a bound is reached. */
+static bool scan_one(
+    qctx *q, int wi, int ti, bool add, const uint8_t *p, uint64_t *read, uint64_t max)
+{
+    if (*read >= max || q->work >= KN_SEARCH_WORK_MAX) {
+        q->truncated = true;
+        return false;
+    }
+    (*read)++;
+    q->work++;
+    MDB_val one = { POST_LEN, (void *)p };
+    uint64_t d;
+    uint16_t wtf;
+    posting_parse(&one, &d, &wtf);
+    long i = cands_find(&q->c, d, add);
+    if (i >= 0)
+        cand_mark(q, i, wi, ti, wtf);
+    return true;
+}
+
 static int scan_word(qctx *q, int wi, bool add, uint64_t max)
 {
     qword *w = &q->w[wi];
     for (int ti = 0; ti < w->n; ti++) {
         qterm *t = &w->t[ti];
         MDB_val k = { t->len, t->s }, v;
+        uint8_t last[POST_LEN];
         uint64_t read = 0;
+        bool go = true;
         if (t->df == 0)
             continue;
+        /*
+         * Newest first, a page of postings at a time (DUPFIXED). LMDB returns
+         * a whole page for MDB_GET_MULTIPLE only once the cursor has stepped
+         * back from the last posting, so that one is taken on its own unless
+         * the page holds it.
+         */
         int rc = mdb_cursor_get(q->terms, &k, &v, MDB_SET);
         if (rc == 0)
             rc = mdb_cursor_get(q->terms, &k, &v, MDB_LAST_DUP);
-        for (; rc == 0; rc = mdb_cursor_get(q->terms, &k, &v, MDB_PREV_DUP)) {
-            uint64_t d;
-            uint16_t wtf;
+        if (rc == 0) {
             if (v.mv_size != POST_LEN)
                 return KN_ECORRUPT;
-            if (read >= max || q->work >= KN_SEARCH_WORK_MAX) {
-                q->truncated = true;
-                break;
+            memcpy(last, v.mv_data, POST_LEN);
+            rc = mdb_cursor_get(q->terms, &k, &v, MDB_PREV_DUP);
+            if (rc == MDB_NOTFOUND) { /* a single posting */
+                scan_one(q, wi, ti, add, last, &read, max);
+                continue;
             }
-            read++;
-            q->work++;
-            posting_parse(&v, &d, &wtf);
-            long i = cands_find(&q->c, d, add);
-            if (i >= 0)
-                cand_mark(q, i, wi, ti, wtf);
+            if (rc == 0)
+                rc = mdb_cursor_get(q->terms, &k, &v, MDB_GET_MULTIPLE);
+            if (rc == 0 && (v.mv_size < POST_LEN || v.mv_size % POST_LEN))
+                return KN_ECORRUPT;
+            if (rc == 0
+                && memcmp((const uint8_t *)v.mv_data + v.mv_size - POST_LEN, last, POST_LEN) != 0)
+                go = scan_one(q, wi, ti, add, last, &read, max); /* it is on the next page */
+        }
+        for (; rc == 0 && go; rc = mdb_cursor_get(q->terms, &k, &v, MDB_PREV_MULTIPLE)) {
+            if (v.mv_size % POST_LEN)
+                return KN_ECORRUPT;
+            for (size_t j = v.mv_size / POST_LEN; j-- > 0 && go;)
+                go = scan_one(
+                    q, wi, ti, add, (const uint8_t *)v.mv_data + j * POST_LEN, &read, max);
         }
         if (rc != 0 && rc != MDB_NOTFOUND)
             return kn_store_mdb_err(rc);
@@ -2036,6 +2135,7 @@ static int user_revoked(qctx *q, const uint8_t id[KN_ID], bool *revoked)
 /* Scores the candidates that pass the filters and the version rule into *out. */
 static int rank(qctx *q, const kn_search_query *sq, uint32_t need, hit_rank **out, size_t *nout)
 {
+    MDB_cursor *dc = NULL;
     hit_rank *h = NULL;
     size_t n = 0;
     int rc = 0;
@@ -2046,13 +2146,20 @@ static int rank(qctx *q, const kn_search_query *sq, uint32_t need, hit_rank **ou
         return 0;
     if (!(h = malloc(q->c.n * sizeof *h)))
         return KN_ENOMEM;
-    for (size_t i = 0; i < q->c.n; i++) {
+    if ((rc = kn_store_mdb_err(mdb_cursor_open(q->txn, q->s->db.search_docs, &dc))) < 0)
+        goto out;
+    /*
+     * Backwards: candidates were found newest first, so this visits docnos in
+     * rising order, and the cursor finds most of them on the page it is on.
+     */
+    for (size_t ii = q->c.n; ii-- > 0;) {
+        size_t i = ii;
         uint8_t key[DOCNO_LEN];
-        MDB_val v;
         if ((q->c.mask[i] & need) != need)
             continue;
         docno_put(key, q->c.docno[i]);
-        if ((rc = mget(q->txn, q->s->db.search_docs, key, DOCNO_LEN, &v)) < 0) {
+        MDB_val k = { DOCNO_LEN, key }, v;
+        if ((rc = kn_store_mdb_err(mdb_cursor_get(dc, &k, &v, MDB_SET_KEY))) < 0) {
             rc = rc == KN_ENOTFOUND ? KN_ECORRUPT : rc;
             goto out;
         }
@@ -2061,10 +2168,10 @@ static int rank(qctx *q, const kn_search_query *sq, uint32_t need, hit_rank **ou
             goto out;
         }
         const uint8_t *p = v.mv_data;
-        uint64_t created = kn_be64_get(p + KN_ID);
-        kn_otype type = (kn_otype)p[KN_ID + 8];
-        unsigned newer = (unsigned)p[KN_ID + 9] << 8 | p[KN_ID + 10];
-        const uint8_t *d = p + KN_ID + 11;
+        uint64_t created = kn_be64_get(p + DOC_CREATED);
+        kn_otype type = (kn_otype)p[DOC_TYPE];
+        unsigned newer = (unsigned)p[DOC_NEWER] << 8 | p[DOC_NEWER + 1];
+        const uint8_t *d = p + DOC_DL;
         double dl
             = (double)((uint32_t)d[0] << 24 | (uint32_t)d[1] << 16 | (uint32_t)d[2] << 8 | d[3]);
         if (newer > 0 || (sq->type && type != sq->type) || created < sq->since_ms
@@ -2102,6 +2209,7 @@ static int rank(qctx *q, const kn_search_query *sq, uint32_t need, hit_rank **ou
     *nout = n;
     h = NULL;
 out:
+    mdb_cursor_close(dc);
     free(h);
     return rc;
 }
@@ -2116,6 +2224,50 @@ static int cmp_hits(const void *a, const void *b)
     if (x->created != y->created)
         return x->created > y->created ? -1 : 1;
     return memcmp(x->id, y->id, KN_ID);
+}
+
+static void hit_swap(hit_rank *a, hit_rank *b)
+{
+    hit_rank t = *a;
+    *a = *b;
+    *b = t;
+}
+
+/* Restores the heap below i: every parent ranks after (is worse than) its children. */
+static void heap_down(hit_rank *h, size_t n, size_t i)
+{
+    for (;;) {
+        size_t l = 2 * i + 1, r = l + 1, w = i;
+        if (l < n && cmp_hits(&h[l], &h[w]) > 0)
+            w = l;
+        if (r < n && cmp_hits(&h[r], &h[w]) > 0)
+            w = r;
+        if (w == i)
+            return;
+        hit_swap(&h[i], &h[w]);
+        i = w;
+    }
+}
+
+/*
+ * Moves the k best of h[0..n) to the front, best first, in O(n log k): only
+ * the page of hits shown needs an order, and a common word has tens of
+ * thousands. Returns how many there are (min(n, k)).
+ */
+static size_t top_hits(hit_rank *h, size_t n, size_t k)
+{
+    if (k > n)
+        k = n;
+    for (size_t i = k / 2; i-- > 0;) /* a heap of the first k, worst at the root */
+        heap_down(h, k, i);
+    for (size_t i = k; i < n; i++)
+        if (k && cmp_hits(&h[i], &h[0]) < 0) {
+            hit_swap(&h[i], &h[0]);
+            heap_down(h, k, 0);
+        }
+    if (k > 1)
+        qsort(h, k, sizeof *h, cmp_hits);
+    return k;
 }
 
 /* Copies text into out (cap bytes with the NUL), control characters as spaces, cut whole. */
@@ -2332,11 +2484,9 @@ int kn_store_search(kn_store *s, const kn_search_query *sq, kn_search_result *r)
             goto out;
         r->fallback = nhits > 0;
     }
-    if (nhits > 1)
-        qsort(hits, nhits, sizeof *hits, cmp_hits);
+    size_t n = top_hits(hits, nhits, limit);
     r->total = nhits;
     r->truncated = q.truncated;
-    size_t n = nhits < limit ? nhits : limit;
     if (n > 0) {
         if (!(r->hits = calloc(n, sizeof *r->hits))) {
             rc = KN_ENOMEM;

@@ -884,6 +884,19 @@ static void test_build_for_older_store(void **state)
     kn_search_result_free(&r1);
     kn_search_result_free(&r2);
 
+    /* A word in every title: its postings span several LMDB pages, all read, newest first. */
+    q = (kn_search_query) { .text = "Gewerbesteuer", .limit = 1000 };
+    r2 = search_q(&e, &q);
+    assert_int_equal(r2.total, N);
+    assert_int_equal(r2.n, 1000);
+    assert_false(r2.truncated);
+    kn_search_result_free(&r2);
+    q = (kn_search_query) { .text = "Gewerbesteuer", .space = "Steuern", .limit = 1000 };
+    r2 = search_q(&e, &q);
+    assert_int_equal(r2.total, N / 2);
+    kn_search_result_free(&r2);
+    q = (kn_search_query) { .text = "Gewerbesteuern Bescheid", .limit = 1000 };
+
     /* A second open builds nothing. */
     p = (progress) { 0, 0, 0, true };
     fx_reopen(&e.f);
