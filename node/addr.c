@@ -374,7 +374,8 @@ static void fill(node *n, uint64_t now)
             unsigned idx = i++;
             if ((pass == 0 && idx < start) || (pass == 1 && idx >= start))
                 continue;
-            if (s->conn || s->resolving || now < s->retry_ms || node_halfopen_out(n) >= n->max_halfopen)
+            if (s->conn || s->resolving || now < s->retry_ms
+                || node_halfopen_out(n) >= n->max_halfopen)
                 continue;
             if (node_established_with(n, s->cfg.key) || dialling(n, s->cfg.key))
                 continue;

@@ -831,9 +831,8 @@ static void on_tick(uv_timer_t *t)
             continue;
         if (node_established_with(n, node_slot_identity(s)))
             continue; /* reached already, over a connection the peer dialled */
-        uint64_t until = node_slot_identity(s)
-            ? abuse_id_banned(n, node_slot_identity(s), now, NULL, 0)
-            : 0;
+        uint64_t until
+            = node_slot_identity(s) ? abuse_id_banned(n, node_slot_identity(s), now, NULL, 0) : 0;
         if (until) {
             s->retry_ms = until; /* banned: not dialled before the ban ends */
             continue;
