@@ -153,12 +153,8 @@ static void test_pending_dependency(void **state)
     assert_int_equal(kn_repl_peer_up(net.nodes[1].repl, 0, false, net.now), 0);
     while (rf_step(&net, false))
         ;
-    kn_mp_out o;
-    kn_mp_out_init(&o, 0);
-    assert_int_equal(kn_wire_write_obj(&o, p.buf, p.len), 0);
-    assert_int_equal(kn_repl_receive(net.nodes[1].repl, 0, o.buf, o.len, net.now), 0);
+    assert_int_equal(rf_receive_obj(&net, 1, 0, p.buf, p.len), 0);
     (void)kn_repl_tick(net.nodes[1].repl, net.now);
-    kn_mp_out_free(&o);
     assert_false(kn_repl_memstore_has(net.nodes[1].mem, p.id));
     assert_int_equal(rf_stats(&net, 1).objs_pending, 1);
     assert_int_equal(net.sent[1][KN_WIRE_WANT], 1);
@@ -333,12 +329,8 @@ static void test_pending_want_does_not_graft(void **state)
     assert_int_equal(kn_repl_peer_up(net.nodes[1].repl, 0, false, net.now), 0);
     while (rf_step(&net, false))
         ;
-    kn_mp_out o;
-    kn_mp_out_init(&o, 0);
-    assert_int_equal(kn_wire_write_obj(&o, p.buf, p.len), 0);
-    assert_int_equal(kn_repl_receive(net.nodes[1].repl, 0, o.buf, o.len, net.now), 0);
+    assert_int_equal(rf_receive_obj(&net, 1, 0, p.buf, p.len), 0);
     (void)kn_repl_tick(net.nodes[1].repl, net.now);
-    kn_mp_out_free(&o);
     rf_run(&net, 2, 100);
     assert_true(kn_repl_memstore_has(net.nodes[1].mem, p.id));
     assert_int_equal(rf_stats(&net, 0).grafts + rf_stats(&net, 1).grafts, 0);

@@ -240,4 +240,15 @@ static inline kn_repl_stats rf_stats(rf_net *net, int i)
     return st;
 }
 
+/* Node `to` receives one `obj` message carrying buf from peer `from`; kn_repl_receive's result. */
+static inline int rf_receive_obj(rf_net *net, int to, uint64_t from, const uint8_t *buf, size_t len)
+{
+    kn_mp_out o;
+    kn_mp_out_init(&o, 0);
+    assert_int_equal(kn_wire_write_obj(&o, buf, len), 0);
+    int rc = kn_repl_receive(net->nodes[to].repl, from, o.buf, o.len, net->now);
+    kn_mp_out_free(&o);
+    return rc;
+}
+
 #endif

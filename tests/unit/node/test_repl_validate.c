@@ -133,18 +133,12 @@ static void test_pending_across_batches(void **state)
     rf_thread(&t, sk_a, RF_NOW, 7);
     rf_post(&p, sk_a, RF_NOW + 1, t.id);
     assert_int_equal(kn_repl_peer_up(net.nodes[1].repl, 0, false, net.now), 0);
-    kn_mp_out o;
-    kn_mp_out_init(&o, 0);
     /* The reply first, in its own batch (given to the hook at the tick) ... */
-    assert_int_equal(kn_wire_write_obj(&o, p.buf, p.len), 0);
-    assert_int_equal(kn_repl_receive(net.nodes[1].repl, 0, o.buf, o.len, net.now), 0);
-    kn_mp_out_reset(&o);
+    assert_int_equal(rf_receive_obj(&net, 1, 0, p.buf, p.len), 0);
     (void)kn_repl_tick(net.nodes[1].repl, net.now);
     assert_int_equal(q.n, 1);
     /* ... then the thread in a second one. */
-    assert_int_equal(kn_wire_write_obj(&o, t.buf, t.len), 0);
-    assert_int_equal(kn_repl_receive(net.nodes[1].repl, 0, o.buf, o.len, net.now), 0);
-    kn_mp_out_free(&o);
+    assert_int_equal(rf_receive_obj(&net, 1, 0, t.buf, t.len), 0);
     (void)kn_repl_tick(net.nodes[1].repl, net.now);
     assert_int_equal(q.n, 2);
     assert_int_equal(kn_repl_validating(net.nodes[1].repl), 2);
@@ -203,10 +197,7 @@ static void test_bad_signature_is_a_fault(void **state)
     assert_int_equal(kn_repl_memstore_count(net.nodes[1].mem), 0);
     assert_int_equal(rf_stats(&net, 1).objs_refused, 1);
     /* The genuine object from an honest peer is still taken. */
-    kn_mp_out_init(&o, 0);
-    assert_int_equal(kn_wire_write_obj(&o, t.buf, t.len), 0);
-    assert_int_equal(kn_repl_receive(net.nodes[1].repl, 2, o.buf, o.len, net.now), 0);
-    kn_mp_out_free(&o);
+    assert_int_equal(rf_receive_obj(&net, 1, 2, t.buf, t.len), 0);
     (void)kn_repl_tick(net.nodes[1].repl, net.now);
     vq_complete(&q, net.now, false);
     (void)kn_repl_tick(net.nodes[1].repl, net.now);
