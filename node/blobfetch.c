@@ -26,8 +26,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "blob.h"
 #include "codec.h"
-#include "crypto.h"
 #include "repl_idmap.h"
 
 enum {
@@ -139,13 +139,11 @@ struct kn_blobfetch {
     kn_blobfetch_progress prog;
 };
 
+_Static_assert(KN_BLOBFETCH_SIZE_MAX == KN_BLOB_SIZE_MAX, "the format's largest file");
+
 void kn_blobfetch_blob_id(const uint8_t (*hashes)[KN_ID], uint32_t n, uint8_t out[KN_ID])
 {
-    kn_blake2b_state st;
-    kn_blake2b_init(&st, KN_ID);
-    if (n)
-        kn_blake2b_update(&st, (const uint8_t *)hashes, (size_t)n * KN_ID);
-    kn_blake2b_final(&st, out, KN_ID);
+    kn_blob_id_of(out, (const uint8_t *)hashes, n);
 }
 
 bool kn_blobfetch_handles(kn_wire_kind kind)
@@ -1053,7 +1051,7 @@ static int on_chunk(kn_blobfetch *f, int slot, const kn_wire_msg *m, uint64_t no
         corrupt(f, b, slot, i);
         return 0;
     }
-    kn_blake2b(h, KN_ID, m->data, m->data_len);
+    kn_blob_chunk_hash(h, m->data, m->data_len);
     if (memcmp(h, b->hashes[i], KN_ID) != 0) {
         corrupt(f, b, slot, i);
         return 0;

@@ -7,8 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "blob.h"
 #include "blobfetch.h"
-#include "crypto.h"
 #include "repl_idmap.h"
 
 typedef struct mem_blob {
@@ -122,7 +122,7 @@ int kn_blobfetch_memstore_add(
     for (uint64_t i = 0; i < n; i++) {
         size_t off = (size_t)i * KN_BLOBFETCH_CHUNK;
         size_t cl = len - off < KN_BLOBFETCH_CHUNK ? len - off : KN_BLOBFETCH_CHUNK;
-        kn_blake2b(h[i], KN_ID, data + off, cl);
+        kn_blob_chunk_hash(h[i], data + off, cl);
     }
     kn_blobfetch_blob_id((const uint8_t(*)[KN_ID])h, (uint32_t)n, blob_out);
     mem_blob *b = put_blob(m, blob_out);
@@ -265,7 +265,7 @@ static int mem_put_chunks(void *ctx, const kn_blobfetch_chunk *c, size_t n)
     for (size_t i = 0; i < n; i++) {
         const mem_blob *b = get_blob(m, c[i].blob);
         uint8_t h[KN_ID];
-        kn_blake2b(h, KN_ID, c[i].data, c[i].len);
+        kn_blob_chunk_hash(h, c[i].data, c[i].len);
         if (!b || !b->has_manifest || c[i].index >= b->n)
             return KN_ENOTFOUND;
         if (memcmp(h, b->hashes[c[i].index], KN_ID) != 0 || memcmp(h, c[i].hash, KN_ID) != 0)

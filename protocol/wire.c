@@ -11,6 +11,11 @@
 #include <stdbool.h>
 #include <string.h>
 
+#include "blob.h"
+
+_Static_assert((long)KN_WIRE_CHUNK_MAX == (long)KN_BLOB_CHUNK, "a blob-chunk carries one chunk");
+_Static_assert((long)KN_WIRE_ID_ENCODED == 2 + (long)KN_BLOB_HASH, "manifest hashes are ids");
+
 static const struct {
     const char *name;
     uint32_t nargs; /* fields after the kind */
