@@ -91,19 +91,30 @@ static void response_head(hreq *r, int status, const char *ctype, uint64_t len)
     security_headers(r);
 }
 
-void http_send(hreq *r, int status, const char *ctype, const char *body, size_t len)
+/* A complete response whose body buf lives at least as long as the request. */
+static void send_whole(hreq *r, int status, const char *ctype, h2o_iovec_t buf)
 {
     static h2o_generator_t generator = { NULL, NULL };
+    response_head(r, status, ctype, buf.len);
+    h2o_start_response(r->req, &generator);
+    if (http_method_is(r, "HEAD"))
+        h2o_send(r->req, NULL, 0, H2O_SEND_STATE_FINAL);
+    else
+        h2o_send(r->req, &buf, 1, H2O_SEND_STATE_FINAL);
+}
+
+void http_send(hreq *r, int status, const char *ctype, const char *body, size_t len)
+{
+    if (!r->responded)
+        send_whole(r, status, ctype, h2o_strdup(&r->req->pool, body ? body : "", len));
+}
+
+void http_send_shared(hreq *r, int status, const char *ctype, char *body, size_t len)
+{
     if (r->responded)
         return;
-    response_head(r, status, ctype, len);
-    h2o_req_t *req = r->req;
-    h2o_iovec_t buf = h2o_strdup(&req->pool, body ? body : "", len);
-    h2o_start_response(req, &generator);
-    if (http_method_is(r, "HEAD"))
-        h2o_send(req, NULL, 0, H2O_SEND_STATE_FINAL);
-    else
-        h2o_send(req, &buf, 1, H2O_SEND_STATE_FINAL);
+    h2o_mem_link_shared(&r->req->pool, body); /* released when the request's pool is */
+    send_whole(r, status, ctype, h2o_iovec_init(body, len));
 }
 
 void http_start_stream(hreq *r, int status, const char *ctype, uint64_t len, h2o_generator_t *g)
@@ -531,8 +542,10 @@ void http_free(node_host *host)
     if (h->ctx_inited)
         h2o_context_dispose(&h->ctx);
     http_blob_free(h);
-    for (size_t i = 0; i < h->nmounts; i++)
+    for (size_t i = 0; i < h->nmounts; i++) {
         http_names_cache_free(h->mounts[i].names);
+        http_list_cache_free(h->mounts[i].lists);
+    }
     h2o_config_dispose(&h->config);
     free(h->mounts);
     free(h);

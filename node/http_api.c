@@ -34,12 +34,14 @@ struct http_names_cache {
     name_entry *v;
     size_t n;
     uint64_t at; /* when it was read (the request's clock) */
+    uint64_t gen; /* kn_store_generation() before it was read */
 };
 
 /* A request's view of its council's names: valid until the request ends. */
 typedef struct names {
     const name_entry *v;
     size_t n;
+    uint64_t gen; /* the cache's */
     bool loaded;
 } names;
 
@@ -113,6 +115,7 @@ static void names_load(hreq *r, names *nm)
     if (!c || r->now < c->at || r->now - c->at >= HTTP_NAMES_TTL_MS) {
         struct http_names_cache *fresh = calloc(1, sizeof *fresh);
         if (fresh) {
+            fresh->gen = kn_store_generation(r->n->dd->store);
             kn_store_query q = { .index = KN_BY_SPACE_TYPE, .space = "", .type = KN_T_ADMIT };
             int rc = kn_store_each(r->n->dd->store, &q, collect_admit, fresh);
             q.type = KN_T_USER;
@@ -132,6 +135,7 @@ static void names_load(hreq *r, names *nm)
     if (c) {
         nm->v = c->v;
         nm->n = c->n;
+        nm->gen = c->gen;
     }
 }
 
@@ -549,6 +553,116 @@ json_t *http_list(hreq *r, const kn_store_query *sq, kn_otype type, size_t limit
 }
 
 /*
+ * Rendered listings of a council, kept while the store is unchanged.
+ *
+ * A listing's answer depends only on its query, the route (threads, links:
+ * a forced type) and the store: not on who asks (every signed-in person
+ * sees the same objects), nor on the clock. So the answer is kept under
+ * (route, query string) with kn_store_generation() read before it was
+ * rendered; any committed write, by the node or by the CLI on the same data
+ * directory, changes the generation and the next request renders afresh.
+ * The authors' names come from the names cache (2 s): an answer is kept only
+ * when those names were read at the same generation, else a new user's name
+ * could be missing from it for as long as nothing else is written.
+ *
+ * A hit costs the session check and one send from shared memory that the
+ * response references (h2o_mem_link_shared), so replacing an entry never
+ * frees bytes still being sent. Bounded: HTTP_LIST_CACHE_SLOTS answers of at
+ * most HTTP_LIST_CACHE_BODY bytes per council, least recently used replaced.
+ */
+typedef struct list_cached {
+    char key[HTTP_LIST_CACHE_KEY + 16]; /* route type, '?', query; "" unused */
+    uint64_t gen;
+    uint64_t used; /* the cache's clock at the last hit */
+    char *body; /* h2o shared memory; the cache holds one reference */
+    size_t len;
+} list_cached;
+
+struct http_list_cache {
+    list_cached slot[HTTP_LIST_CACHE_SLOTS];
+    uint64_t clock;
+};
+
+static void list_slot_clear(list_cached *e)
+{
+    if (e->body)
+        h2o_mem_release_shared(e->body);
+    memset(e, 0, sizeof *e);
+}
+
+void http_list_cache_free(struct http_list_cache *c)
+{
+    if (!c)
+        return;
+    for (size_t i = 0; i < HTTP_LIST_CACHE_SLOTS; i++)
+        list_slot_clear(&c->slot[i]);
+    free(c);
+}
+
+/* The cache key of a listing request into key (cap bytes); false if it is not to be kept. */
+static bool list_key(hreq *r, const char *force_type, char *key, size_t cap)
+{
+    const h2o_req_t *req = r->req;
+    size_t ql = req->query_at == SIZE_MAX ? 0 : req->path.len - req->query_at - 1;
+    if (ql > HTTP_LIST_CACHE_KEY)
+        return false;
+    const char *q = ql ? req->path.base + req->query_at + 1 : "";
+    int n = snprintf(key, cap, "%s?%.*s", force_type ? force_type : "", (int)ql, q);
+    return n > 0 && (size_t)n < cap;
+}
+
+/* Answers from the cache if it holds key at gen. */
+static bool list_cache_send(hreq *r, const char *key, uint64_t gen)
+{
+    struct http_list_cache *c = r->mount ? r->mount->lists : NULL;
+    for (size_t i = 0; c && gen && i < HTTP_LIST_CACHE_SLOTS; i++) {
+        list_cached *e = &c->slot[i];
+        if (e->body && e->gen == gen && strcmp(e->key, key) == 0) {
+            e->used = ++c->clock;
+            r->h->list_hits++;
+            http_header(r, "cache-control", "no-store");
+            http_send_shared(r, 200, "application/json; charset=utf-8", e->body, e->len);
+            return true;
+        }
+    }
+    r->h->list_misses++;
+    return false;
+}
+
+/*
+ * Keeps body as the answer to key at gen, in a copy in shared memory, and
+ * returns that copy (the cache's reference), or NULL if it is not kept.
+ */
+static char *list_cache_put(hreq *r, const char *key, uint64_t gen, const char *body, size_t len)
+{
+    http_mount *m = r->mount;
+    if (!m || !gen || len > HTTP_LIST_CACHE_BODY)
+        return NULL;
+    if (!m->lists && !(m->lists = calloc(1, sizeof *m->lists)))
+        return NULL;
+    struct http_list_cache *c = m->lists;
+    list_cached *victim = &c->slot[0];
+    for (size_t i = 0; i < HTTP_LIST_CACHE_SLOTS; i++) {
+        list_cached *e = &c->slot[i];
+        if (!e->body || strcmp(e->key, key) == 0 || e->gen != gen) {
+            victim = e; /* free, the same query, or stale: no reason to keep it */
+            break;
+        }
+        if (e->used < victim->used)
+            victim = e;
+    }
+    list_slot_clear(victim);
+    char *p = h2o_mem_alloc_shared(NULL, len, NULL);
+    memcpy(p, body, len);
+    snprintf(victim->key, sizeof victim->key, "%s", key);
+    victim->gen = gen;
+    victim->used = ++c->clock;
+    victim->body = p;
+    victim->len = len;
+    return p;
+}
+
+/*
  * GET /api/objects?type=&space=&author=&ref=&limit=&before=
  * Newest first; `before` (ms, exclusive) pages backwards: pass the last
  * item's created. Without space, the time index is scanned and at most
@@ -564,6 +678,12 @@ static void api_objects(hreq *r, const char *force_type)
     uint64_t limit = 50, before = 0;
     uint8_t akey[32], rkey[32];
     lister l = { .r = r, .scan_max = 20000 };
+    /* Read before anything is rendered: an answer is never older than its generation. */
+    uint64_t gen = kn_store_generation(r->n->dd->store);
+    char key[HTTP_LIST_CACHE_KEY + 16];
+    bool keep = list_key(r, force_type, key, sizeof key);
+    if (keep && list_cache_send(r, key, gen))
+        return;
     if (http_form_get(q, "limit")
         && parse_uint(http_form_get(q, "limit"), HTTP_LIST_MAX, &limit) < 0) {
         http_error(r, 400, "bad_limit", "limit is a number from 1 to 200");
@@ -612,6 +732,8 @@ static void api_objects(hreq *r, const char *force_type)
     l.out = &out;
     hb_puts(&out, "{\"items\":[");
     int rc = kn_store_each(r->n->dd->store, &sq, list_visit, &l);
+    /* Names read at another generation may lack a name this one has: not kept. */
+    keep = keep && (!l.nm.loaded || l.nm.gen == gen);
     names_free(&l.nm);
     if (rc < 0 || out.oom) {
         hb_free(&out);
@@ -622,8 +744,12 @@ static void api_objects(hreq *r, const char *force_type)
     if (l.more && l.last_created)
         hb_printf(&out, ",\"next_before\":%llu", (unsigned long long)l.last_created);
     hb_puts(&out, "}");
+    char *kept = keep && !out.oom ? list_cache_put(r, key, gen, out.p, out.len) : NULL;
     http_header(r, "cache-control", "no-store");
-    http_send(r, 200, "application/json; charset=utf-8", out.p, out.len);
+    if (kept)
+        http_send_shared(r, 200, "application/json; charset=utf-8", kept, out.len);
+    else
+        http_send(r, 200, "application/json; charset=utf-8", out.p, out.len);
     hb_free(&out);
 }
 
@@ -1197,9 +1323,14 @@ void http_api_metrics(hreq *r)
         "knoten_http_logins_total{outcome=\"rate_limited\"} %llu\n"
         "# HELP knoten_http_csrf_refused_total State changes refused for a missing or wrong CSRF "
         "token.\n# TYPE knoten_http_csrf_refused_total counter\nknoten_http_csrf_refused_total "
-        "%llu\n",
+        "%llu\n"
+        "# HELP knoten_http_listing_cache_total Listings answered from the cache of rendered "
+        "listings (hit) or rendered (miss).\n# TYPE knoten_http_listing_cache_total counter\n"
+        "knoten_http_listing_cache_total{result=\"hit\"} %llu\n"
+        "knoten_http_listing_cache_total{result=\"miss\"} %llu\n",
         h->nconns, (unsigned long long)h->logins_ok, (unsigned long long)h->logins_failed,
-        (unsigned long long)h->logins_limited, (unsigned long long)h->csrf_refused);
+        (unsigned long long)h->logins_limited, (unsigned long long)h->csrf_refused,
+        (unsigned long long)h->list_hits, (unsigned long long)h->list_misses);
     if (b.oom) {
         hb_free(&b);
         http_error(r, 500, "oom", "out of memory");

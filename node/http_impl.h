@@ -59,6 +59,9 @@ enum {
     HTTP_LIST_MAX = 200, /* objects in one listing */
     HTTP_STOP_POLL_MS = 20,
     HTTP_NAMES_TTL_MS = 2000, /* the names of authors and councils are re-read this often */
+    HTTP_LIST_CACHE_SLOTS = 8, /* rendered listings kept per council (GET /api/objects) */
+    HTTP_LIST_CACHE_KEY = 256, /* ... only for query strings up to this long */
+    HTTP_LIST_CACHE_BODY = 128 << 10, /* ... and answers up to this long */
     HTTP_UPLOADS_MAX = 32, /* uploads open at once, all logins */
     HTTP_UPLOADS_PER_LOGIN = 8,
     HTTP_UPLOAD_IDLE_MS = 30 * 60 * 1000, /* an untouched upload is dropped after this */
@@ -85,6 +88,7 @@ typedef struct http_mount {
     node *n;
     char path[80]; /* "" for "/", else "/NAME" (no trailing slash) */
     struct http_names_cache *names; /* authors' and councils' names (http_api.c), or NULL */
+    struct http_list_cache *lists; /* rendered listings (http_api.c), or NULL */
 } http_mount;
 
 typedef struct http {
@@ -106,6 +110,7 @@ typedef struct http {
     uint64_t requests[HTTP_STATUS_CLASSES]; /* 1xx..5xx by first digit; [0] other */
     uint64_t status_counts[600]; /* by exact status */
     uint64_t logins_ok, logins_failed, logins_limited, csrf_refused;
+    uint64_t list_hits, list_misses; /* listings from the cache of rendered ones (http_api.c) */
     http_rl_slot rl[HTTP_RL_SLOTS];
     /* uploads and downloads (http_blob.c) */
     http_upload *uploads;
@@ -168,6 +173,11 @@ static inline void http_ignore(int rc)
 /* ---- http.c ---- */
 /* Sends a complete response; body is copied. Adds the security headers. */
 void http_send(hreq *r, int status, const char *ctype, const char *body, size_t len);
+/*
+ * http_send without the copy: body is h2o shared memory (h2o_mem_alloc_shared),
+ * which the response holds a reference to until it has been sent.
+ */
+void http_send_shared(hreq *r, int status, const char *ctype, char *body, size_t len);
 /* Sends j (reference stolen) as JSON. */
 void http_json(hreq *r, int status, json_t *j);
 /* An error: JSON {"error": code, "message": msg} under /api/, else an HTML page. */
@@ -295,6 +305,8 @@ json_t *http_tags_of(json_t *j, const char *k);
 void http_names_free(hreq *r);
 /* Frees a mount's cache of names (at http_free). */
 void http_names_cache_free(struct http_names_cache *c);
+/* Frees a mount's cache of rendered listings (at http_free). */
+void http_list_cache_free(struct http_list_cache *c);
 
 /* ---- http_pages.c ---- */
 void http_pages_route(hreq *r, const char *path);

@@ -67,7 +67,8 @@ static int check_space(const char *s, uint32_t len)
     return 0;
 }
 
-int kn_object_decode(kn_object *o, const uint8_t *buf, size_t len)
+/* Everything kn_object_decode checks, except the id: that is the callers' part. */
+static int decode_fields(kn_object *o, const uint8_t *buf, size_t len)
 {
     kn_mp_in in;
     uint32_t n;
@@ -135,7 +136,26 @@ int kn_object_decode(kn_object *o, const uint8_t *buf, size_t len)
 
     o->raw = buf;
     o->raw_len = len;
+    return 0;
+}
+
+int kn_object_decode(kn_object *o, const uint8_t *buf, size_t len)
+{
+    int rc = decode_fields(o, buf, len);
+    if (rc < 0)
+        return rc;
     kn_blake2b(o->id, KN_ID, buf, len);
+    return 0;
+}
+
+int kn_object_decode_known(kn_object *o, const uint8_t *buf, size_t len, const uint8_t id[KN_ID])
+{
+    if (!id)
+        return KN_EINVAL;
+    int rc = decode_fields(o, buf, len);
+    if (rc < 0)
+        return rc;
+    memcpy(o->id, id, KN_ID);
     return 0;
 }
 

@@ -93,6 +93,16 @@ typedef struct kn_object {
  */
 KN_MUST_USE int kn_object_decode(kn_object *o, const uint8_t *buf, size_t len);
 
+/*
+ * kn_object_decode for bytes whose id is already known to be id: the same
+ * strict checks, but id is copied instead of computed (BLAKE2b over the whole
+ * encoding). Only for bytes this node hashed itself before it kept them
+ * under that id (the store's own records); anything from outside is decoded
+ * with kn_object_decode.
+ */
+KN_MUST_USE int kn_object_decode_known(
+    kn_object *o, const uint8_t *buf, size_t len, const uint8_t id[KN_ID]);
+
 /* The body schema of o's type (docs/objects.md): KN_ESCHEMA if it does not fit. */
 KN_MUST_USE int kn_object_check_schema(const kn_object *o);
 

@@ -120,6 +120,14 @@ KN_MUST_USE int kn_store_put(
 
 /* A malloc'd copy of the object's bytes (caller frees); KN_ENOTFOUND, KN_ERETRACTED. */
 KN_MUST_USE int kn_store_get(kn_store *s, const uint8_t id[KN_ID], uint8_t **buf, size_t *len);
+/*
+ * A number that changes whenever a write transaction commits to the store,
+ * by this process or another one on the same data directory (the CLI):
+ * LMDB's last committed transaction id. Something computed from the store
+ * and tagged with the generation read before computing it is still current
+ * while the generation is unchanged (the HTTP listing cache). 0 on error.
+ */
+uint64_t kn_store_generation(kn_store *s);
 /* 1 if stored, 0 if not; tombstoned and pending ids count as not stored. */
 int kn_store_has(kn_store *s, const uint8_t id[KN_ID]);
 /* 1 if the id is tombstoned. */

@@ -163,9 +163,17 @@ KN_MUST_USE int kn_store_write(kn_store *s, kn_store_txn_fn fn, void *ctx);
 KN_MUST_USE int kn_store_read_begin(kn_store *s, MDB_txn **txn);
 
 /*
- * Looks up id in `objects` and decodes it into o; o points into the
- * transaction's pages (valid until the next write in txn or its end). A stored
- * record that does not decode or whose id differs from its key is KN_ECORRUPT.
+ * Looks up id in `objects` (or `pending`) and decodes it into o; o points
+ * into the transaction's pages (valid until the next write in txn or its
+ * end). A stored record that does not decode is KN_ECORRUPT.
+ *
+ * The key is taken as the id without hashing the record again
+ * (kn_object_decode_known): every record was decoded, hashed and validated
+ * before it was written under its id, and the file is the node's own, so
+ * re-hashing on every read (a listing reads dozens of objects per request)
+ * would only guard against a damaged or edited data.mdb. That is what
+ * `knoten check` (store/check.c) is for: it re-hashes every record. Bytes
+ * handed out whole (kn_store_get: to peers, to the API) are re-hashed too.
  */
 KN_MUST_USE int kn_store_load(
     kn_store *s, MDB_txn *txn, MDB_dbi dbi, const uint8_t id[KN_ID], kn_object *o);

@@ -277,6 +277,21 @@ static void test_valid_examples(void **state)
         assert_memory_equal(o.id, id, KN_ID);
         assert_rc(0, kn_object_decode(&o2, buf, len));
         assert_memory_equal(o2.id, o.id, KN_ID);
+        /* With the id known, the same view; the id is the one given, not recomputed. */
+        kn_object o3;
+        uint8_t other[KN_ID] = { 7 };
+        assert_rc(0, kn_object_decode_known(&o3, buf, len, id));
+        assert_memory_equal(&o3, &o2, sizeof o3);
+        assert_rc(0, kn_object_decode_known(&o3, buf, len, other));
+        assert_memory_equal(o3.id, other, KN_ID);
+        /* ... and just as strict about the bytes. */
+        uint8_t *longer = malloc(len + 1);
+        assert_non_null(longer);
+        memcpy(longer, buf, len);
+        longer[len] = 0xc0;
+        assert_rc(KN_ETRAILING, kn_object_decode_known(&o3, longer, len + 1, id));
+        free(longer);
+        assert_rc(KN_EINVAL, kn_object_decode_known(&o3, buf, len, NULL));
         /* An independent encoder produces the very same bytes (Ed25519 is deterministic). */
         raw = raw_object(kn_otype_name((int)e->type), sk, NOW, e->space, e->nrefs, e->body, &rlen);
         assert_int_equal(rlen, len);
