@@ -1457,7 +1457,7 @@ int kn_search_check(kn_store *s, MDB_txn *txn, kn_blob_problem_fn problem, void 
             problem(ctx, "search: an index record does not match its object", p);
             continue;
         }
-        uint16_t newer;
+        uint16_t newer = 0;
         unsigned have = (unsigned)p[DOC_NEWER] << 8 | p[DOC_NEWER + 1];
         if (has_versions(o.type) && (rc = count_newer(s, txn, o.id, o.type, o.author, &newer)) < 0)
             goto out;
