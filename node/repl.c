@@ -74,6 +74,7 @@ enum {
     RECON_WANTS_MAX = 4096, /* wants a reconciliation keeps open at a time, per peer */
     RECON_PUSH_MAX = 1024, /* ids a reconciliation keeps queued for push, per peer */
     INBOX_WAIT_MS = 50, /* validated objects wait at most this long for a larger ingest */
+    HAS_CHUNK = 256, /* ids looked up in the store at once (store_has_many) */
     ABUSE_WINDOW_MS = 10000, /* the window the abuse counters below are kept over */
     REPEATS_MAX = 256, /* objects a peer sends again unasked per window before it is a fault */
     UNKNOWN_WANTS_MAX = 1024, /* wants for ids we never had, per window */
@@ -361,6 +362,20 @@ static void queue_id(kn_repl *r, idq *q, const uint8_t id[KN_ID])
 static bool holds(kn_repl *r, const known_rec *k, const uint8_t id[KN_ID])
 {
     return (k && k->inbox) || r->cfg.store.has(r->cfg.store.ctx, id) == 1;
+}
+
+/*
+ * stored[i] = the store's has() of ids[i], for n <= HAS_CHUNK ids, in one
+ * has_many() call where the store offers it (one LMDB read transaction
+ * instead of one per id). The engine writes nothing to the store while it
+ * uses the answers, so they stay true.
+ */
+static void store_has_many(kn_repl *r, const uint8_t *const *ids, size_t n, uint8_t *stored)
+{
+    if (r->cfg.store.has_many && r->cfg.store.has_many(r->cfg.store.ctx, ids, n, stored) == 0)
+        return;
+    for (size_t i = 0; i < n; i++)
+        stored[i] = r->cfg.store.has(r->cfg.store.ctx, ids[i]) == 1;
 }
 
 static void set_eager(kn_repl *r, peer *p, bool eager)
@@ -1385,14 +1400,28 @@ static void recon_feed(kn_repl *r, peer *p, uint64_t now)
     int slot = slot_of(r, p);
     while (p->nc_need_done < p->nc_need.count && p->recon_open < RECON_WANTS_MAX
         && r->wants.count < WANTS_MAX) {
-        const uint8_t *id = p->nc_need.ids[p->nc_need_done++];
-        known_rec *k = known_put(r, id);
-        if (k)
-            k->has |= 1ull << slot; /* the peer has it */
-        if (holds(r, k, id))
-            p->rc.had++;
-        else if (!want_add(r, id, slot, 0, false, true, now))
-            p->rc.had++; /* already wanted for this peer's last round, or no room */
+        /* The next ids that can become wants, looked up in the store together. */
+        const uint8_t *ids[HAS_CHUNK];
+        uint8_t stored[HAS_CHUNK];
+        size_t n = p->nc_need.count - p->nc_need_done;
+        if (n > RECON_WANTS_MAX - p->recon_open)
+            n = RECON_WANTS_MAX - p->recon_open; /* each want takes one of them at most */
+        if (n > HAS_CHUNK)
+            n = HAS_CHUNK;
+        for (size_t i = 0; i < n; i++)
+            ids[i] = p->nc_need.ids[p->nc_need_done + i];
+        store_has_many(r, ids, n, stored);
+        for (size_t i = 0; i < n && p->recon_open < RECON_WANTS_MAX && r->wants.count < WANTS_MAX;
+             i++) {
+            p->nc_need_done++;
+            known_rec *k = known_put(r, ids[i]);
+            if (k)
+                k->has |= 1ull << slot; /* the peer has it */
+            if ((k && k->inbox) || stored[i]) /* holds() */
+                p->rc.had++;
+            else if (!want_add(r, ids[i], slot, 0, false, true, now))
+                p->rc.had++; /* already wanted for this peer's last round, or no room */
+        }
     }
     while (p->nc_have_done < p->nc_have.count && idq_len(&p->push) < RECON_PUSH_MAX) {
         const uint8_t *id = p->nc_have.ids[p->nc_have_done++];
@@ -1853,44 +1882,61 @@ int kn_repl_receive(kn_repl *r, uint64_t peer_id, const uint8_t *msg, size_t len
         p->hello_seen = true;
         break;
     case KN_WIRE_HAVE:
-        for (uint32_t i = 0; i < m.nids; i++) {
-            const uint8_t *id = kn_wire_id(&m, i);
-            known_rec *k = known_put(r, id);
-            if (k)
-                k->has |= bit;
-            if (!holds(r, k, id)) {
-                if (k && !k->have_at)
-                    k->have_at = now;
-                (void)want_add(r, id, slot, now + graft_wait(r) + jitter(r, graft_wait(r) / 2),
-                    true, false, now);
-            } else if (k && (k->pushed & bit) && !r->cfg.no_prune)
-                set_eager(r, p, false); /* a "have" of what we pushed to it: it pruned */
+        for (uint32_t i0 = 0; i0 < m.nids; i0 += HAS_CHUNK) {
+            const uint8_t *ids[HAS_CHUNK];
+            uint8_t stored[HAS_CHUNK];
+            size_t n = m.nids - i0 < HAS_CHUNK ? m.nids - i0 : HAS_CHUNK;
+            for (size_t i = 0; i < n; i++)
+                ids[i] = kn_wire_id(&m, (uint32_t)(i0 + i));
+            store_has_many(r, ids, n, stored);
+            for (size_t i = 0; i < n; i++) {
+                known_rec *k = known_put(r, ids[i]);
+                if (k)
+                    k->has |= bit;
+                if (!((k && k->inbox) || stored[i])) { /* !holds() */
+                    if (k && !k->have_at)
+                        k->have_at = now;
+                    (void)want_add(r, ids[i], slot,
+                        now + graft_wait(r) + jitter(r, graft_wait(r) / 2), true, false, now);
+                } else if (k && (k->pushed & bit) && !r->cfg.no_prune)
+                    set_eager(r, p, false); /* a "have" of what we pushed to it: it pruned */
+            }
         }
         break;
-    case KN_WIRE_WANT:
-        for (uint32_t i = 0; i < m.nids; i++) {
-            const uint8_t *id = kn_wire_id(&m, i);
-            if (!kn_bucket_take(&p->in_wants, now, 1)) {
-                /* Over the bound: the rest of this message is not even looked up. */
-                r->st.wants_over_rate += m.nids - i;
-                abuse_add(r, p, now, &p->dropped, m.nids - i, p->in_wants.burst, KN_ELIMIT);
-                break;
+    case KN_WIRE_WANT: {
+        /* Over the bound: the rest of this message is not even looked up. */
+        uint32_t taken = 0;
+        while (taken < m.nids && kn_bucket_take(&p->in_wants, now, 1))
+            taken++;
+        for (uint32_t i0 = 0; i0 < taken; i0 += HAS_CHUNK) {
+            const uint8_t *ids[HAS_CHUNK];
+            uint8_t stored[HAS_CHUNK];
+            size_t n = taken - i0 < HAS_CHUNK ? taken - i0 : HAS_CHUNK;
+            for (size_t i = 0; i < n; i++)
+                ids[i] = kn_wire_id(&m, (uint32_t)(i0 + i));
+            store_has_many(r, ids, n, stored);
+            for (size_t i = 0; i < n; i++) {
+                if (!stored[i]) {
+                    abuse_add(r, p, now, &p->unknown_wants, 1, UNKNOWN_WANTS_MAX, KN_ENOTFOUND);
+                    continue;
+                }
+                known_rec *k = known_put(r, ids[i]);
+                if (k) {
+                    /* Asking for what we announced lazily is the peer's graft. */
+                    if ((k->sent & bit) && !(k->pushed & bit) && !r->cfg.no_prune)
+                        set_eager(r, p, true);
+                    k->has &= ~bit; /* it asked, so it does not have it */
+                    k->sent |= bit;
+                }
+                queue_id(r, &p->answer, ids[i]);
             }
-            if (r->cfg.store.has(r->cfg.store.ctx, id) != 1) {
-                abuse_add(r, p, now, &p->unknown_wants, 1, UNKNOWN_WANTS_MAX, KN_ENOTFOUND);
-                continue;
-            }
-            known_rec *k = known_put(r, id);
-            if (k) {
-                /* Asking for what we announced lazily is the peer's graft. */
-                if ((k->sent & bit) && !(k->pushed & bit) && !r->cfg.no_prune)
-                    set_eager(r, p, true);
-                k->has &= ~bit; /* it asked, so it does not have it */
-                k->sent |= bit;
-            }
-            queue_id(r, &p->answer, id);
+        }
+        if (taken < m.nids) {
+            r->st.wants_over_rate += m.nids - taken;
+            abuse_add(r, p, now, &p->dropped, m.nids - taken, p->in_wants.burst, KN_ELIMIT);
         }
         break;
+    }
     case KN_WIRE_OBJ:
         if ((rc = on_obj(r, p, &m, now)) < 0)
             return rc;

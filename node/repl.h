@@ -77,6 +77,13 @@ typedef struct kn_repl_store {
     void *ctx;
     /* 1 if the id is stored or must never be fetched again (tombstoned), 0 if not. */
     int (*has)(void *ctx, const uint8_t id[KN_ID]);
+    /*
+     * Optional: has() for ids[0..n) at once (out[i] = 1 or 0), for stores
+     * where one lookup of many costs less than many of one (LMDB: one read
+     * transaction). 0, or negative: the engine asks has() one id at a time.
+     * NULL: has() is always used.
+     */
+    int (*has_many)(void *ctx, const uint8_t *const *ids, size_t n, uint8_t *out);
     /* A malloc'd copy of a stored object's bytes (the caller frees); KN_ENOTFOUND. */
     int (*get)(void *ctx, const uint8_t id[KN_ID], uint8_t **buf, size_t *len);
     /*

@@ -2,12 +2,13 @@
  * The replication engine's view of the LMDB store (see repl.h).
  *
  * has() counts tombstoned ids as present so that a retracted object is never
- * fetched again. Anti-entropy reads the store's fingerprint tree
- * (store/negtree.h): neg_open() opens one read snapshot, the engine answers
- * one negentropy message from it and neg_close() ends it, so no snapshot is
- * held across an ingest (which may need to grow the map) and each costs
- * O(log n) per range instead of a scan of the store. each_item() is kept for
- * tools that want the full list; the engine does not call it here.
+ * fetched again; has_many() answers many ids in one read transaction.
+ * Anti-entropy reads the store's fingerprint tree (store/negtree.h):
+ * neg_open() opens one read snapshot, the engine answers one negentropy
+ * message from it and neg_close() ends it, so no snapshot is held across an
+ * ingest (which may need to grow the map) and each costs O(log n) per range
+ * instead of a scan of the store. each_item() is kept for tools that want
+ * the full list; the engine does not call it here.
  */
 #include "negtree.h"
 #include "repl.h"
@@ -15,8 +16,14 @@
 
 static int lmdb_has(void *ctx, const uint8_t id[KN_ID])
 {
-    kn_store *s = ctx;
-    return kn_store_has(s, id) == 1 || kn_store_is_tombstoned(s, id) == 1;
+    uint8_t known = 0;
+    const uint8_t *ids[1] = { id };
+    return kn_store_known(ctx, ids, 1, &known) == 0 && known;
+}
+
+static int lmdb_has_many(void *ctx, const uint8_t *const *ids, size_t n, uint8_t *out)
+{
+    return kn_store_known(ctx, ids, n, out);
 }
 
 static int lmdb_get(void *ctx, const uint8_t id[KN_ID], uint8_t **buf, size_t *len)
@@ -70,6 +77,7 @@ kn_repl_store kn_repl_store_lmdb(struct kn_store *s)
     kn_repl_store r = {
         .ctx = s,
         .has = lmdb_has,
+        .has_many = lmdb_has_many,
         .get = lmdb_get,
         .ingest = lmdb_ingest,
         .each_item = lmdb_each,

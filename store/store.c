@@ -494,6 +494,26 @@ int kn_store_is_tombstoned(kn_store *s, const uint8_t id[KN_ID])
     return s ? has_in(s, s->db.tombstones, id) : 0;
 }
 
+int kn_store_known(kn_store *s, const uint8_t *const *ids, size_t n, uint8_t *known)
+{
+    MDB_txn *txn;
+    int rc;
+
+    if (!s || (n && (!ids || !known)))
+        return KN_EINVAL;
+    if (!n)
+        return 0;
+    if ((rc = kn_store_read_begin(s, &txn)) < 0)
+        return rc;
+    for (size_t i = 0; i < n; i++) {
+        MDB_val k = { KN_ID, (void *)ids[i] }, v;
+        known[i] = mdb_get(txn, s->db.objects, &k, &v) == 0
+            || mdb_get(txn, s->db.tombstones, &k, &v) == 0;
+    }
+    mdb_txn_abort(txn);
+    return 0;
+}
+
 /* ---- iteration ---- */
 
 /* What an iteration calls: with the object loaded (fn), or with the index entry only (id_fn). */

@@ -132,6 +132,15 @@ uint64_t kn_store_generation(kn_store *s);
 int kn_store_has(kn_store *s, const uint8_t id[KN_ID]);
 /* 1 if the id is tombstoned. */
 int kn_store_is_tombstoned(kn_store *s, const uint8_t id[KN_ID]);
+/*
+ * For each of ids[0..n): known[i] = 1 if it is stored or tombstoned (an id
+ * the node must never fetch again), else 0 (pending counts as not stored).
+ * One read transaction for all of them, where kn_store_has and
+ * kn_store_is_tombstoned take one each: replication asks this for every
+ * id a reconciliation found or a peer wants. 0, or a negative code (then
+ * known is unspecified).
+ */
+KN_MUST_USE int kn_store_known(kn_store *s, const uint8_t *const *ids, size_t n, uint8_t *known);
 
 /*
  * Visitor for iteration. o and its bytes are valid only during the call

@@ -343,6 +343,7 @@ static void test_pending_want_does_not_graft(void **state)
 typedef struct counting {
     kn_repl_store inner;
     size_t has_calls;
+    size_t many_calls, many_ids; /* has_many(): calls, ids asked */
 } counting;
 
 static int counting_has(void *ctx, const uint8_t id[KN_ID])
@@ -350,6 +351,17 @@ static int counting_has(void *ctx, const uint8_t id[KN_ID])
     counting *c = ctx;
     c->has_calls++;
     return c->inner.has(c->inner.ctx, id);
+}
+
+/* The memstore has no has_many: answer from its has(), as a store with a batched lookup would. */
+static int counting_has_many(void *ctx, const uint8_t *const *ids, size_t n, uint8_t *out)
+{
+    counting *c = ctx;
+    c->many_calls++;
+    c->many_ids += n;
+    for (size_t i = 0; i < n; i++)
+        out[i] = c->inner.has(c->inner.ctx, ids[i]) == 1;
+    return 0;
 }
 
 static int counting_get(void *ctx, const uint8_t id[KN_ID], uint8_t **buf, size_t *len)
@@ -378,9 +390,8 @@ static int counting_each(
  * reconciliation's figures: N found missing, N fetched with their bytes,
  * finished. Before the fix: ~N^2/128 store lookups and one want per message.
  */
-static void test_catch_up_cost_and_figures(void **state)
+static void catch_up_cost_and_figures(bool many)
 {
-    (void)state;
     enum { N = 3000, WINDOW = 64 };
     rf_net net;
     static rf_obj objs[N];
@@ -399,6 +410,7 @@ static void test_catch_up_cost_and_figures(void **state)
     kn_repl_free(net.nodes[1].repl);
     cfg.store = (kn_repl_store) { .ctx = &cs,
         .has = counting_has,
+        .has_many = many ? counting_has_many : NULL,
         .get = counting_get,
         .ingest = counting_ingest,
         .each_item = counting_each };
@@ -412,10 +424,14 @@ static void test_catch_up_cost_and_figures(void **state)
     rf_run(&net, 2, 2000);
     assert_int_equal(kn_repl_memstore_count(net.nodes[1].mem), N);
     kn_repl_stats st = rf_stats(&net, 1);
-    printf("catch-up of %d objects: %zu store lookups, %zu want messages for %llu ids\n", N,
-        cs.has_calls, net.sent[1][KN_WIRE_WANT], (unsigned long long)st.wants_out);
+    printf("catch-up of %d objects: %zu store lookups, %zu batched (%zu ids), %zu want messages "
+           "for %llu ids\n",
+        N, cs.has_calls, cs.many_calls, cs.many_ids, net.sent[1][KN_WIRE_WANT],
+        (unsigned long long)st.wants_out);
     assert_int_equal(st.wants_out, N);
-    assert_true(cs.has_calls <= 2 * N);
+    assert_true(cs.has_calls + cs.many_ids <= 2 * N);
+    if (many) /* the ids a reconciliation found are looked up HAS_CHUNK (256) at a time */
+        assert_true(cs.has_calls + cs.many_calls <= N / 64);
     /* The ids freed by one tick's answers go in one message, not one each. */
     assert_true(net.sent[1][KN_WIRE_WANT] <= N / 8);
     kn_repl_recon rc;
@@ -431,6 +447,19 @@ static void test_catch_up_cost_and_figures(void **state)
     for (unsigned i = 0; i < N; i++)
         rf_obj_free(&objs[i]);
     rf_done(&net, 2);
+}
+
+static void test_catch_up_cost_and_figures(void **state)
+{
+    (void)state;
+    catch_up_cost_and_figures(false);
+}
+
+/* The same with a store that answers many ids in one call (has_many, as LMDB's does). */
+static void test_catch_up_batched_lookups(void **state)
+{
+    (void)state;
+    catch_up_cost_and_figures(true);
 }
 
 /* Wants to a peer that goes away are asked of another announcer; the window holds meanwhile. */
@@ -525,6 +554,7 @@ int main(void)
         cmocka_unit_test(test_ingest_batched_per_tick),
         cmocka_unit_test(test_pending_want_does_not_graft),
         cmocka_unit_test(test_catch_up_cost_and_figures),
+        cmocka_unit_test(test_catch_up_batched_lookups),
         cmocka_unit_test(test_wants_move_when_peer_leaves),
         cmocka_unit_test(test_announce_stored),
     };

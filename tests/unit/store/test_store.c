@@ -83,6 +83,21 @@ static void test_dedupe(void **state)
     assert_int_equal(kn_store_stats_get(f.s, &st), 0);
     assert_int_equal(st.objects, 3);
     assert_int_equal(st.pending, 1);
+
+    /* kn_store_known: stored or tombstoned is known; pending and absent are not. */
+    fx_obj r;
+    fx_retract(&r, &a, 4000, t2.id);
+    assert_put(&f, &r, KN_PUT_STORED);
+    assert_int_equal(kn_store_has(f.s, t2.id), 0);
+    const uint8_t *ids[] = { net.id, t.id, p.id, missing, t2.id, r.id };
+    const uint8_t want[] = { 1, 1, 0, 0, 1, 1 };
+    uint8_t known[6];
+    memset(known, 7, sizeof known);
+    assert_int_equal(kn_store_known(f.s, ids, 6, known), 0);
+    assert_memory_equal(known, want, 6);
+    assert_int_equal(kn_store_known(f.s, ids, 0, NULL), 0);
+    assert_int_equal(kn_store_known(f.s, NULL, 1, known), KN_EINVAL);
+    assert_int_equal(kn_store_known(NULL, ids, 1, known), KN_EINVAL);
     fx_done(&f);
 }
 
