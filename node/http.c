@@ -221,19 +221,8 @@ static void client_address(hreq *r)
     size_t len;
     const char *v = http_req_header(r, "x-forwarded-proto", &len);
     r->https = v && len == 5 && strncasecmp(v, "https", 5) == 0;
-    if ((v = http_req_header(r, "x-forwarded-for", &len)) != NULL) {
-        const char *last = v;
-        for (size_t i = 0; i < len; i++)
-            if (v[i] == ',')
-                last = v + i + 1;
-        while (last < v + len && *last == ' ')
-            last++;
-        size_t l = (size_t)(v + len - last);
-        if (l > 0 && l < sizeof r->ip) {
-            memcpy(r->ip, last, l);
-            r->ip[l] = 0;
-        }
-    }
+    if ((v = http_req_header(r, "x-forwarded-for", &len)) != NULL)
+        http_ignore(http_forwarded_last(v, len, r->ip, sizeof r->ip)); /* else the proxy's */
 }
 
 /* Splits r->path after prefix into segments (at most 8, each non-empty). */

@@ -874,6 +874,19 @@ static void api_create_thread(hreq *r)
     json_decref(j);
 }
 
+/* True if post is a stored post whose thread is thread. */
+static bool parent_in_thread(hreq *r, const uint8_t thread[32], const uint8_t post[32])
+{
+    uint8_t *raw = NULL;
+    size_t len;
+    kn_object o;
+    bool ok = kn_store_get(r->n->dd->store, post, &raw, &len) == 0
+        && kn_object_decode(&o, raw, len) == 0 && o.type == KN_T_POST && o.nrefs >= 1
+        && memcmp(o.refs[0], thread, 32) == 0;
+    free(raw);
+    return ok;
+}
+
 static void api_create_post(hreq *r, const char *thread_hex)
 {
     uint8_t refs[2][32], *raw = NULL;
@@ -894,6 +907,11 @@ static void api_create_post(hreq *r, const char *thread_hex)
     memcpy(refs[1], refs[0], 32);
     if (parent && *parent && !http_parse_id(parent, refs[1])) {
         http_error(r, 400, "bad_parent", "parent is the id of a post (64 hex digits)");
+        goto out;
+    }
+    /* A parent this node does not hold would leave the reply pending, unseen (fuzz_http_api). */
+    if (memcmp(refs[1], refs[0], 32) != 0 && !parent_in_thread(r, refs[0], refs[1])) {
+        http_error(r, 400, "bad_parent", "parent is not a post of this thread here");
         goto out;
     }
     http_field f[] = { { .key = "body", .kind = HF_STR, .s = jstr(j, "body") } };

@@ -136,7 +136,7 @@ void http_content_disposition(hbuf *b, const char *name, size_t len)
     for (size_t i = 0; i < len; i++) {
         unsigned char c = (unsigned char)name[i];
         if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9')
-            || strchr("!#$&+-.^_`|~", c)) {
+            || (c && strchr("!#$&+-.^_`|~", c))) {
             hb_put(b, (const char *)&c, 1);
         } else {
             char e[3] = { '%', hex[c >> 4], hex[c & 15] };

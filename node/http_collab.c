@@ -467,7 +467,8 @@ static int ev_list(hreq *r, const char *space, uint64_t from, uint64_t until, ev
         free(l.v);
         return rc < 0 ? rc : l.err;
     }
-    qsort(l.v, l.n, sizeof *l.v, ev_cmp);
+    if (l.n) /* with no events l.v is NULL, which qsort must not get */
+        qsort(l.v, l.n, sizeof *l.v, ev_cmp);
     *v = l.v;
     *n = l.n;
     return 0;
@@ -1074,11 +1075,11 @@ static const char *const weekdays[2][7] = {
 /* The local date (days since 1970) of ms in the event's zone (UTC if unknown). */
 static int64_t local_day(const kn_object *o, uint64_t ms)
 {
-    char tzname[KN_TZ_NAME_MAX + 1];
+    char zone[KN_TZ_NAME_MAX + 1];
     kn_tz *z = NULL;
     kn_tz_info in = { 0, false, "" };
-    obj_str(o, "tz", tzname, sizeof tzname);
-    if (kn_tz_load(tzname, &z) == 0)
+    obj_str(o, "tz", zone, sizeof zone);
+    if (kn_tz_load(zone, &z) == 0)
         kn_tz_at(z, (int64_t)(ms / 1000), &in);
     kn_tz_free(z);
     int64_t s = (int64_t)(ms / 1000) + in.utoff;

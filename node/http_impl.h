@@ -212,6 +212,15 @@ const char *http_param(hreq *r, const char *key);
 json_t *http_body_json(hreq *r);
 /* A cookie's value copied into out (cap bytes); false if absent or too long. */
 bool http_cookie(hreq *r, const char *name, char *out, size_t cap);
+/* The same in one Cookie header's value v[0..len) ("a=1; b=2"); a value with NUL is refused. */
+bool http_cookie_find(const char *v, size_t len, const char *name, char *out, size_t cap);
+/*
+ * The last entry of an X-Forwarded-For value v[0..len) (the address the
+ * trusted proxy saw), without surrounding spaces, into ip (cap bytes); false
+ * if it is empty, does not fit, or holds anything but the hex digits, dots
+ * and colons of an IPv4 or IPv6 address.
+ */
+bool http_forwarded_last(const char *v, size_t len, char *ip, size_t cap);
 /* True if s[0..len) is valid UTF-8 without NUL. */
 bool http_utf8_ok(const char *s, size_t len);
 /* True if s is 64 hex digits; then decodes into out. */

@@ -168,30 +168,57 @@ json_t *http_body_json(hreq *r)
     return j;
 }
 
-bool http_cookie(hreq *r, const char *name, char *out, size_t cap)
+bool http_cookie_find(const char *v, size_t len, const char *name, char *out, size_t cap)
 {
-    size_t nl = strlen(name);
-    for (ssize_t i = -1; (i = h2o_find_header(&r->req->headers, H2O_TOKEN_COOKIE, i)) != -1;) {
-        h2o_iovec_t v = r->req->headers.entries[i].value;
-        size_t p = 0;
-        while (p < v.len) {
-            while (p < v.len && (v.base[p] == ' ' || v.base[p] == ';'))
-                p++;
-            size_t end = p;
-            while (end < v.len && v.base[end] != ';')
-                end++;
-            if (end - p > nl && memcmp(v.base + p, name, nl) == 0 && v.base[p + nl] == '=') {
-                size_t vl = end - p - nl - 1;
-                if (vl >= cap)
-                    return false;
-                memcpy(out, v.base + p + nl + 1, vl);
-                out[vl] = 0;
-                return true;
-            }
-            p = end;
+    size_t nl = strlen(name), p = 0;
+    while (p < len) {
+        while (p < len && (v[p] == ' ' || v[p] == ';'))
+            p++;
+        size_t end = p;
+        while (end < len && v[end] != ';')
+            end++;
+        if (end - p > nl && memcmp(v + p, name, nl) == 0 && v[p + nl] == '=') {
+            size_t vl = end - p - nl - 1;
+            if (vl >= cap || memchr(v + p + nl + 1, 0, vl))
+                return false;
+            memcpy(out, v + p + nl + 1, vl);
+            out[vl] = 0;
+            return true;
         }
+        p = end;
     }
     return false;
+}
+
+bool http_cookie(hreq *r, const char *name, char *out, size_t cap)
+{
+    for (ssize_t i = -1; (i = h2o_find_header(&r->req->headers, H2O_TOKEN_COOKIE, i)) != -1;) {
+        h2o_iovec_t v = r->req->headers.entries[i].value;
+        if (http_cookie_find(v.base, v.len, name, out, cap))
+            return true;
+    }
+    return false;
+}
+
+bool http_forwarded_last(const char *v, size_t len, char *ip, size_t cap)
+{
+    const char *last = v;
+    for (size_t i = 0; i < len; i++)
+        if (v[i] == ',')
+            last = v + i + 1;
+    while (last < v + len && *last == ' ')
+        last++;
+    size_t l = (size_t)(v + len - last);
+    while (l > 0 && last[l - 1] == ' ')
+        l--;
+    if (l == 0 || l >= cap)
+        return false;
+    for (size_t i = 0; i < l; i++)
+        if (!strchr("0123456789abcdefABCDEF.:", last[i]) || !last[i])
+            return false;
+    memcpy(ip, last, l);
+    ip[l] = 0;
+    return true;
 }
 
 bool http_parse_id(const char *s, uint8_t out[32])

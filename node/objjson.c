@@ -1,5 +1,6 @@
 #include "objjson.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -189,4 +190,29 @@ int kn_base64_decode(uint8_t *out, size_t cap, const char *in, size_t len)
             out[o++] = (uint8_t)v;
     }
     return (int)o;
+}
+
+int kn_objjson_import_line(
+    const char *line, size_t len, uint8_t *out, size_t cap, char *why, size_t whycap)
+{
+    json_error_t jerr;
+    json_t *j = json_loadb(line, len, JSON_REJECT_DUPLICATES, &jerr);
+    json_t *raw = j ? json_object_get(j, "raw") : NULL;
+    int n;
+    if (!j) {
+        snprintf(why, whycap, "not JSON (%s)", jerr.text);
+        return KN_EINVAL;
+    }
+    if (!json_is_string(raw)) {
+        snprintf(why, whycap, "no \"raw\" member with the object's bytes");
+        n = KN_EINVAL;
+    } else {
+        n = kn_base64_decode(out, cap, json_string_value(raw), json_string_length(raw));
+        if (n == KN_ETOOBIG)
+            snprintf(why, whycap, "object larger than %zu KiB", cap / 1024);
+        else if (n < 0)
+            snprintf(why, whycap, "\"raw\" is not base64");
+    }
+    json_decref(j);
+    return n;
 }

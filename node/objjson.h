@@ -23,4 +23,14 @@ void kn_base64_encode(char *out, const uint8_t *in, size_t len);
 /* Decodes into out (capacity cap); returns the length or KN_EINVAL / KN_ETOOBIG. */
 KN_MUST_USE int kn_base64_decode(uint8_t *out, size_t cap, const char *in, size_t len);
 
+/*
+ * One line of `knoten export` (a JSON object whose "raw" member is the
+ * object's bytes in base64), as `knoten import` reads it: decodes "raw" into
+ * out (cap bytes) and returns its length, or KN_EINVAL (not JSON, no "raw",
+ * not base64) / KN_ETOOBIG (more than cap bytes) / KN_ENOMEM with the reason
+ * for the person importing in why. The object itself is not checked.
+ */
+KN_MUST_USE int kn_objjson_import_line(
+    const char *line, size_t len, uint8_t *out, size_t cap, char *why, size_t whycap);
+
 #endif

@@ -84,6 +84,13 @@ void kn_text_printf(kn_text *t, const char *fmt, ...)
     t->len += (size_t)n;
 }
 
+/* U+FFFE or U+FFFF (EF BF BE, EF BF BF) at s[0..n): not characters, in XML or anywhere. */
+static bool noncharacter(const char *s, size_t n)
+{
+    return n >= 3 && (unsigned char)s[0] == 0xef && (unsigned char)s[1] == 0xbf
+        && ((unsigned char)s[2] == 0xbe || (unsigned char)s[2] == 0xbf);
+}
+
 void kn_text_escape(kn_text *t, const char *s, size_t n)
 {
     size_t run = 0;
@@ -106,11 +113,17 @@ void kn_text_escape(kn_text *t, const char *s, size_t n)
             e = "&#39;";
             break;
         default:
+            if (((unsigned char)s[i] < 0x20 && s[i] != '\t' && s[i] != '\n' && s[i] != '\r')
+                || noncharacter(s + i, n - i)) {
+                e = ""; /* XML 1.0 forbids these even as references */
+                break;
+            }
             continue;
         }
         kn_text_put(t, s + run, i - run);
         kn_text_puts(t, e);
-        run = i + 1;
+        run = i + (noncharacter(s + i, n - i) ? 3 : 1);
+        i = run - 1;
     }
     kn_text_put(t, s + run, n - run);
 }

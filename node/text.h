@@ -26,7 +26,12 @@ void kn_text_free(kn_text *t);
 void kn_text_put(kn_text *t, const char *s, size_t n);
 void kn_text_puts(kn_text *t, const char *s);
 void kn_text_printf(kn_text *t, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-/* Appends s escaped for XML/HTML text and attribute values (& < > " '). */
+/*
+ * Appends s escaped for XML/HTML text and attribute values (& < > " '),
+ * without the characters XML 1.0 forbids even as references (C0 controls but
+ * tab, LF and CR; U+FFFE, U+FFFF), so that one person's text cannot make a
+ * whole Atom feed unreadable.
+ */
 void kn_text_escape(kn_text *t, const char *s, size_t n);
 
 #endif

@@ -499,27 +499,13 @@ static int flush_batch(kn_store *s, import_batch *b, import_totals *t)
 static void import_line(const char *line, size_t len, unsigned long lineno, uint64_t now,
     import_batch *b, import_totals *t)
 {
-    json_error_t jerr;
-    json_t *j = json_loadb(line, len, JSON_REJECT_DUPLICATES, &jerr);
-    const char *raw64 = j ? json_string_value(json_object_get(j, "raw")) : NULL;
-    if (!j) {
-        char why[256];
-        snprintf(why, sizeof why, "not JSON (%s)", jerr.text);
-        refuse(lineno, why, t);
-        return;
-    }
-    if (!raw64) {
-        refuse(lineno, "no \"raw\" member with the object's bytes", t);
-        json_decref(j);
-        return;
-    }
-    size_t rlen = strlen(raw64);
+    char why[256];
     uint8_t *raw = malloc(KN_OBJECT_MAX);
-    int n = raw ? kn_base64_decode(raw, KN_OBJECT_MAX, raw64, rlen) : KN_ENOMEM;
-    json_decref(j);
+    int n
+        = raw ? kn_objjson_import_line(line, len, raw, KN_OBJECT_MAX, why, sizeof why) : KN_ENOMEM;
     if (n < 0) {
         free(raw);
-        refuse(lineno, n == KN_ETOOBIG ? "object larger than 64 KiB" : "\"raw\" is not base64", t);
+        refuse(lineno, n == KN_ENOMEM ? "out of memory" : why, t);
         return;
     }
     int rc = kn_object_validate(&b->obj[b->n], raw, (size_t)n, now);

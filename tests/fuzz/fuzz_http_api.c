@@ -1,0 +1,406 @@
+/*
+ * Fuzz target for the JSON API's request bodies (docs/api.md): every POST
+ * endpoint that turns a JSON body into a signed object (thread, post, link,
+ * retract, poll, vote, event, RSVP, document, message), the Markdown
+ * preview, invites and login, and the GET endpoints whose query strings are
+ * parsed by handlers (search, events, objects, polls). The real handlers
+ * run against a real node data directory with a signed-in admin; only the
+ * HTTP server around them is replaced.
+ *
+ * How: the target is linked with --wrap for http_send, http_json,
+ * http_error, http_redirect, http_header, http_start_stream (http.c talks
+ * to h2o) and sync_announce (sync.c talks to peers), so a handler's answer
+ * lands in the functions below instead of on a socket. A request is built
+ * in a zeroed h2o_req_t: method, headers, entity, pool.
+ *
+ * Input: byte 0 picks the endpoint ('a' the first of `endpoints`); for those with an
+ * id in the path, byte 1 '\n' takes a fixture's id (a thread, poll, event
+ * made at start-up), anything else the bytes up to the next '\n'; the rest
+ * is the body (for GET endpoints: the query string).
+ *
+ * KN_FUZZ_VERBOSE=1 prints each request's method, path and status.
+ *
+ * The oracle, beyond "no crash, no leak":
+ *   - every request is answered exactly once, with a status from 200 to 499
+ *     (the data directory is healthy, so a 500 is a bug);
+ *   - a JSON answer is never NULL (a json_pack that failed, e.g. on a string
+ *     that is not UTF-8, would otherwise become a 500 "oom");
+ *   - every error has a code and a message;
+ *   - a 201 with an id names an object that is now in the store.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <sodium.h>
+
+#include "accounts.h"
+#include "codec.h"
+#include "env.h"
+#include "hex.h"
+#include "http_impl.h"
+#include "users.h"
+
+/* ---- the answer, caught ---- */
+
+static struct {
+    int responses;
+    int status;
+    char id[65]; /* a 201's "id", if any */
+} ans;
+
+static void answered(int status)
+{
+    ans.responses++;
+    ans.status = status;
+    if (ans.responses > 1 || status < 200 || status >= 500) {
+        fprintf(stderr, "fuzz_http_api: answer #%d with status %d\n", ans.responses, status);
+        abort();
+    }
+}
+
+void __wrap_http_send(hreq *r, int status, const char *ctype, const char *body, size_t len);
+void __wrap_http_send(hreq *r, int status, const char *ctype, const char *body, size_t len)
+{
+    (void)ctype;
+    (void)body;
+    (void)len;
+    r->responded = true;
+    answered(status);
+}
+
+void __wrap_http_json(hreq *r, int status, json_t *j);
+void __wrap_http_json(hreq *r, int status, json_t *j)
+{
+    if (!j) {
+        fprintf(stderr, "fuzz_http_api: NULL JSON for status %d\n", status);
+        abort();
+    }
+    char *s = json_dumps(j, JSON_COMPACT | JSON_ENSURE_ASCII);
+    if (!s)
+        abort();
+    const char *id = json_string_value(json_object_get(j, "id"));
+    if (status == 201 && id && strlen(id) == 64)
+        memcpy(ans.id, id, 65);
+    free(s);
+    json_decref(j);
+    r->responded = true;
+    answered(status);
+}
+
+void __wrap_http_error(hreq *r, int status, const char *code, const char *msg);
+void __wrap_http_error(hreq *r, int status, const char *code, const char *msg)
+{
+    if (!code || !*code || !msg || !*msg || !kn_utf8_valid(msg, strlen(msg))) {
+        fprintf(stderr, "fuzz_http_api: error %d without code or message\n", status);
+        abort();
+    }
+    r->responded = true;
+    answered(status);
+}
+
+void __wrap_http_redirect(hreq *r, const char *location);
+void __wrap_http_redirect(hreq *r, const char *location)
+{
+    if (!location || location[0] != '/')
+        abort();
+    r->responded = true;
+    answered(303);
+}
+
+void __wrap_http_header(hreq *r, const char *name, const char *value);
+void __wrap_http_header(hreq *r, const char *name, const char *value)
+{
+    (void)r;
+    for (const char *p = value; *p; p++)
+        if ((unsigned char)*p < 0x20 || *p == 0x7f)
+            abort(); /* a header value must never carry CR, LF or other controls */
+    (void)name;
+}
+
+void __wrap_http_start_stream(
+    hreq *r, int status, const char *ctype, uint64_t len, h2o_generator_t *g);
+void __wrap_http_start_stream(
+    hreq *r, int status, const char *ctype, uint64_t len, h2o_generator_t *g)
+{
+    (void)ctype;
+    (void)len;
+    (void)g;
+    r->responded = true;
+    answered(status);
+}
+
+int __wrap_sync_announce(
+    node *n, const uint8_t *raw, size_t len, const uint8_t id[KN_ID], uint64_t now);
+int __wrap_sync_announce(
+    node *n, const uint8_t *raw, size_t len, const uint8_t id[KN_ID], uint64_t now)
+{
+    (void)n;
+    (void)raw;
+    (void)len;
+    (void)id;
+    (void)now;
+    return 0;
+}
+
+/* ---- the node ---- */
+
+static kn_datadir dd;
+static node nd;
+static http srv;
+static http_mount mount;
+static kn_account admin;
+static char fixture[3][65]; /* a thread, a poll, an event */
+static const uint64_t NOW = UINT64_C(1795000000000); /* 2026-11-18 */
+static const char CSRF[] = "c0ffee00c0ffee00c0ffee00c0ffee00c0ffee00c0ffee00c0ffee00c0ffee00";
+
+enum { E_GET = 1, E_ID = 2, E_FIXTURE_MASK = 0x30 };
+#define FIX(i) ((i) << 4)
+
+static const struct endpoint {
+    const char *path; /* "%s" where the id goes */
+    unsigned flags; /* E_GET, E_ID, FIX(n): the fixture n-1 for '\n' */
+} endpoints[] = {
+    { "threads", 0 },
+    { "threads/%s/posts", E_ID | FIX(1) },
+    { "links", 0 },
+    { "objects/%s/retract", E_ID },
+    { "polls", 0 },
+    { "polls/%s/vote", E_ID | FIX(2) },
+    { "events", 0 },
+    { "events/%s/rsvp", E_ID | FIX(3) },
+    { "docs", 0 },
+    { "docs/%s/retract", E_ID },
+    { "messages", 0 },
+    { "markdown", 0 },
+    { "invites", 0 },
+    { "login", 0 },
+    { "search", E_GET },
+    { "events", E_GET },
+    { "objects", E_GET },
+    { "polls", E_GET },
+    { "threads/%s", E_GET | E_ID | FIX(1) },
+    { "events/%s", E_GET | E_ID | FIX(3) },
+};
+enum { NENDPOINTS = sizeof endpoints / sizeof endpoints[0] };
+
+/* Runs one request; the answer is in ans. */
+static void request(const char *method, const char *path, const char *body, size_t len)
+{
+    h2o_req_t req;
+    hreq r;
+    memset(&req, 0, sizeof req);
+    memset(&r, 0, sizeof r);
+    memset(&ans, 0, sizeof ans);
+    h2o_mem_init_pool(&req.pool);
+    req.method = h2o_iovec_init(method, strlen(method));
+    req.entity = h2o_iovec_init(body, len);
+    h2o_add_header_by_str(&req.pool, &req.headers, H2O_STRLIT("content-type"), 1, NULL,
+        H2O_STRLIT("application/json"));
+    h2o_add_header_by_str(
+        &req.pool, &req.headers, H2O_STRLIT("x-csrf-token"), 0, NULL, CSRF, sizeof CSRF - 1);
+    r.h = &srv;
+    r.n = &nd;
+    r.req = &req;
+    r.now = NOW;
+    r.api = true;
+    r.base = "";
+    r.mount = &mount;
+    snprintf(r.ip, sizeof r.ip, "127.0.0.1");
+    snprintf(r.lang, sizeof r.lang, "en");
+    r.authed = true;
+    r.acct = admin;
+    memcpy(r.csrf, CSRF, sizeof CSRF);
+    bool ok = true;
+    if (strcmp(method, "GET") == 0)
+        ok = http_form_parse(&req.pool, body, len, &r.query) == 0;
+    snprintf(r.path, sizeof r.path, "/api/%s", path);
+    memcpy(r.segbuf, path, strlen(path) + 1);
+    char *save = NULL;
+    for (char *t = strtok_r(r.segbuf, "/", &save); t && ok; t = strtok_r(NULL, "/", &save)) {
+        if (r.nseg == 8)
+            ok = false;
+        else
+            r.seg[r.nseg++] = t;
+    }
+    if (ok) {
+        http_api_route(&r, r.path + 5);
+        if (ans.responses != 1) {
+            fprintf(stderr, "fuzz_http_api: %s /api/%s answered %d times\n", method, path,
+                ans.responses);
+            abort();
+        }
+        if (getenv("KN_FUZZ_VERBOSE"))
+            fprintf(stderr, "%s /api/%s -> %d\n", method, path, ans.status);
+        uint8_t id[KN_ID];
+        if (ans.status == 201 && ans.id[0]
+            && (kn_hex_decode(id, KN_ID, ans.id, 64) < 0 || !kn_store_has(dd.store, id)))
+            abort();
+    }
+    http_names_free(&r);
+    h2o_mem_clear_pool(&req.pool);
+}
+
+static void die(const char *what, int rc)
+{
+    fprintf(stderr, "fuzz_http_api: %s: %s\n", what, kn_strerror(rc));
+    exit(1);
+}
+
+/* Makes a fixture object through the API itself; its id into out. */
+static void make(const char *path, const char *body, char out[65])
+{
+    request("POST", path, body, strlen(body));
+    if (ans.status != 201 || !ans.id[0]) {
+        fprintf(stderr, "fuzz_http_api: fixture %s: status %d\n", path, ans.status);
+        exit(1);
+    }
+    memcpy(out, ans.id, 65);
+}
+
+static char tmpdir[64];
+
+/*
+ * Removes the directories of earlier runs that died (a crash found skips
+ * atexit): /dev/shm/kn-fuzz-api-PID whose process is gone.
+ */
+static void remove_stale(void)
+{
+    DIR *d = opendir("/dev/shm");
+    struct dirent *e;
+    while (d && (e = readdir(d))) {
+        long pid;
+        char cmd[300];
+        if (sscanf(e->d_name, "kn-fuzz-api-%ld", &pid) != 1 || pid <= 0 || kill((pid_t)pid, 0) == 0
+            || errno != ESRCH)
+            continue; /* not ours, or its process still runs */
+        snprintf(cmd, sizeof cmd, "rm -rf '/dev/shm/%s'", e->d_name);
+        if (system(cmd) != 0)
+            fprintf(stderr, "fuzz_http_api: could not remove /dev/shm/%s\n", e->d_name);
+    }
+    if (d)
+        closedir(d);
+}
+
+static void cleanup(void)
+{
+    char cmd[128];
+    http_names_cache_free(mount.names);
+    kn_datadir_close(&dd);
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmpdir);
+    if (system(cmd) != 0)
+        fprintf(stderr, "fuzz_http_api: could not remove %s\n", tmpdir);
+}
+
+static void setup(void)
+{
+    /* Seeded: the same keys, objects and ids in every run, so findings replay. */
+    static kn_env_seeded seeded;
+    kn_env_seeded_init(&seeded, 1, NOW - 60000);
+    const kn_env *env = &seeded.env;
+    char path[KN_PATH_MAX];
+    uint8_t key[32];
+    int rc;
+    remove_stale();
+    snprintf(tmpdir, sizeof tmpdir, "/dev/shm/kn-fuzz-api-%ld", (long)getpid());
+    if (mkdir(tmpdir, 0700) < 0) {
+        perror(tmpdir);
+        exit(1);
+    }
+    atexit(cleanup);
+    snprintf(path, sizeof path, "%s/node", tmpdir);
+    kn_env_random(env, key, sizeof key);
+    if ((rc = kn_datadir_create(path, env, key)) < 0)
+        die("datadir", rc);
+    kn_store_options so = { .no_sync = true };
+    if ((rc = kn_datadir_open(&dd, path, &so)) < 0)
+        die("open", rc);
+    /* The network, founded by this node, and an admin whose user key it holds. */
+    kn_mp_out b;
+    kn_mp_out_init(&b, 0);
+    kn_mp_write_map(&b, 2);
+    kn_mp_write_cstr(&b, "admit");
+    kn_mp_write_uint(&b, 1);
+    kn_mp_write_cstr(&b, "name");
+    kn_mp_write_cstr(&b, "fuzz");
+    kn_object_draft d
+        = { .type = KN_T_NETWORK, .space = "", .body = b.buf, .body_len = b.len, .created = 1000 };
+    uint8_t *raw = NULL, id[KN_ID];
+    size_t len;
+    if ((rc = kn_object_sign(&d, dd.identity_sk, &raw, &len)) < 0
+        || (rc = kn_store_put(dd.store, raw, len, NOW, id)) < 0)
+        die("network", rc);
+    free(raw);
+    kn_mp_out_free(&b);
+    const char *langs[] = { "de" };
+    kn_user_info ui = { .name = "Anna Fuzz", .role = "Vergabe", .lang = langs, .nlang = 1 };
+    if ((rc = kn_users_create(&dd, env, &ui, admin.user, NULL)) < 0)
+        die("user", rc);
+    snprintf(admin.login, sizeof admin.login, "anna");
+    admin.role = KN_ROLE_ADMIN;
+    admin.has_password = true;
+    if (crypto_pwhash_str(admin.pwhash, "correct horse", 13, crypto_pwhash_OPSLIMIT_MIN,
+            crypto_pwhash_MEMLIMIT_MIN)
+        != 0)
+        die("pwhash", KN_ENOMEM);
+    if ((rc = kn_account_put(dd.store, &admin)) < 0)
+        die("account", rc);
+    nd.dd = &dd;
+    nd.env = env;
+    srv.n = &nd;
+    srv.mounts = &mount;
+    srv.nmounts = 1;
+    mount.n = &nd;
+    make("threads", "{\"space\":\"rat\",\"title\":\"Sitzung\",\"body\":\"Tagesordnung\"}",
+        fixture[0]);
+    make("polls",
+        "{\"space\":\"rat\",\"question\":\"Wann?\",\"options\":[\"Mo\",\"Di\",\"Mi\"],"
+        "\"multiple\":true,\"deadline\":1900000000000}",
+        fixture[1]);
+    make("events",
+        "{\"space\":\"rat\",\"title\":\"Rat\",\"tz\":\"Europe/Berlin\",\"start\":"
+        "\"2026-12-03T10:00\",\"end\":\"2026-12-03T12:00\",\"place\":\"Rathaus\"}",
+        fixture[2]);
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    static bool ready;
+    if (!ready) {
+        setup();
+        ready = true;
+    }
+    if (size < 1 || size > 1 << 16)
+        return 0;
+    const struct endpoint *e = &endpoints[(uint8_t)(data[0] - 'a') % NENDPOINTS];
+    const char *rest = (const char *)data + 1;
+    size_t n = size - 1;
+    char id[101] = "", path[200];
+    if (e->flags & E_ID) {
+        const char *nl = memchr(rest, '\n', n);
+        size_t il = nl ? (size_t)(nl - rest) : n;
+        if (il == 0 && (e->flags & E_FIXTURE_MASK))
+            memcpy(id, fixture[((e->flags & E_FIXTURE_MASK) >> 4) - 1], 65);
+        else if (il < sizeof id)
+            memcpy(id, rest, il), id[il] = 0;
+        else
+            return 0;
+        if (strchr(id, '/') || memchr(rest, 0, il))
+            return 0; /* h2o hands over paths normalised and without NUL */
+        rest += il + (nl != NULL);
+        n -= il + (nl != NULL);
+    }
+    snprintf(path, sizeof path, e->path, id);
+    char *body = malloc(n ? n : 1); /* exact size: ASan sees reads past the end */
+    if (!body)
+        return 0;
+    memcpy(body, rest, n);
+    request(e->flags & E_GET ? "GET" : "POST", path, body, n);
+    free(body);
+    return 0;
+}
