@@ -294,6 +294,15 @@ int http_publish(hreq *r, kn_object_draft *d, uint8_t id[KN_ID])
         /* Objects signed here must not be published again by localpub's poll. */
     }
     free(raw);
+    if (rc == KN_PUT_DUPLICATE && !kn_store_has(r->n->dd->store, id))
+        rc = KN_PUT_PENDING; /* the same object is pending already */
+    if (rc == KN_PUT_PENDING || rc == KN_PUT_TOMBSTONED) {
+        /* Stored where nobody sees it: say so rather than 201 (found by fuzz_http_api). */
+        http_error(r, 409, rc == KN_PUT_PENDING ? "missing_ref" : "retracted",
+            rc == KN_PUT_PENDING ? "it refers to an object this node does not have"
+                                 : "the same object was published and retracted before");
+        return KN_ESTATE;
+    }
     if (rc < 0) {
         http_error(r, rc == KN_EUNAUTH ? 403 : 400, rc == KN_EUNAUTH ? "not_allowed" : "refused",
             rc == KN_EUNAUTH ? "your user certificate does not allow this (revoked, or the node "

@@ -11,12 +11,16 @@
  * http_error, http_redirect, http_header, http_start_stream (http.c talks
  * to h2o) and sync_announce (sync.c talks to peers), so a handler's answer
  * lands in the functions below instead of on a socket. A request is built
- * in a zeroed h2o_req_t: method, headers, entity, pool.
+ * in a zeroed h2o_req_t: method, headers, entity, pool. Uploads that are
+ * being stored run on a real libuv loop (http_blob.c's idle handle).
  *
- * Input: byte 0 picks the endpoint ('a' the first of `endpoints`); for those with an
- * id in the path, byte 1 '\n' takes a fixture's id (a thread, poll, event
- * made at start-up), anything else the bytes up to the next '\n'; the rest
- * is the body (for GET endpoints: the query string).
+ * Input: up to 8 requests, separated by a line "--". A request is: one
+ * byte picking the endpoint ('a' the first of `endpoints`), a line with the
+ * id for the path and, after '?', the query string (an empty id takes a
+ * fixture's id: a thread, poll, event made at start-up; "@" the id of the
+ * previous answer, e.g. an upload's), then the body, in which "@ID@" also
+ * becomes the previous answer's id. So an input can start an upload, send
+ * its pieces (PUT ?offset=N) and make a document of it.
  *
  * KN_FUZZ_VERBOSE=1 prints each request's method, path and status.
  *
@@ -85,8 +89,8 @@ void __wrap_http_json(hreq *r, int status, json_t *j)
     if (!s)
         abort();
     const char *id = json_string_value(json_object_get(j, "id"));
-    if (status == 201 && id && strlen(id) == 64)
-        memcpy(ans.id, id, 65);
+    if ((status == 200 || status == 201) && id && strlen(id) <= 64)
+        memcpy(ans.id, id, strlen(id) + 1);
     free(s);
     json_decref(j);
     r->responded = true;
@@ -151,6 +155,7 @@ int __wrap_sync_announce(
 /* ---- the node ---- */
 
 static kn_datadir dd;
+static uv_loop_t loop;
 static node nd;
 static http srv;
 static http_mount mount;
@@ -159,12 +164,12 @@ static char fixture[3][65]; /* a thread, a poll, an event */
 static const uint64_t NOW = UINT64_C(1795000000000); /* 2026-11-18 */
 static const char CSRF[] = "c0ffee00c0ffee00c0ffee00c0ffee00c0ffee00c0ffee00c0ffee00c0ffee00";
 
-enum { E_GET = 1, E_ID = 2, E_FIXTURE_MASK = 0x30 };
+enum { E_GET = 1, E_ID = 2, E_PUT = 4, E_DELETE = 8, E_FIXTURE_MASK = 0x30 };
 #define FIX(i) ((i) << 4)
 
 static const struct endpoint {
     const char *path; /* "%s" where the id goes */
-    unsigned flags; /* E_GET, E_ID, FIX(n): the fixture n-1 for '\n' */
+    unsigned flags; /* method (POST if none), E_ID, FIX(n): the fixture n-1 for an empty id */
 } endpoints[] = {
     { "threads", 0 },
     { "threads/%s/posts", E_ID | FIX(1) },
@@ -186,11 +191,19 @@ static const struct endpoint {
     { "polls", E_GET },
     { "threads/%s", E_GET | E_ID | FIX(1) },
     { "events/%s", E_GET | E_ID | FIX(3) },
+    { "uploads", 0 },
+    { "uploads/%s", E_PUT | E_ID },
+    { "uploads/%s", E_GET | E_ID },
+    { "uploads/%s", E_DELETE | E_ID },
+    { "docs/%s", E_GET | E_ID },
+    { "docs", E_GET },
+    { "messages", E_GET },
 };
 enum { NENDPOINTS = sizeof endpoints / sizeof endpoints[0] };
 
 /* Runs one request; the answer is in ans. */
-static void request(const char *method, const char *path, const char *body, size_t len)
+static void request(
+    const char *method, const char *path, const char *query, const char *body, size_t len)
 {
     h2o_req_t req;
     hreq r;
@@ -216,9 +229,7 @@ static void request(const char *method, const char *path, const char *body, size
     r.authed = true;
     r.acct = admin;
     memcpy(r.csrf, CSRF, sizeof CSRF);
-    bool ok = true;
-    if (strcmp(method, "GET") == 0)
-        ok = http_form_parse(&req.pool, body, len, &r.query) == 0;
+    bool ok = http_form_parse(&req.pool, query, strlen(query), &r.query) == 0;
     snprintf(r.path, sizeof r.path, "/api/%s", path);
     memcpy(r.segbuf, path, strlen(path) + 1);
     char *save = NULL;
@@ -238,12 +249,15 @@ static void request(const char *method, const char *path, const char *body, size
         if (getenv("KN_FUZZ_VERBOSE"))
             fprintf(stderr, "%s /api/%s -> %d\n", method, path, ans.status);
         uint8_t id[KN_ID];
-        if (ans.status == 201 && ans.id[0]
+        if (ans.status == 201 && strlen(ans.id) == 64
             && (kn_hex_decode(id, KN_ID, ans.id, 64) < 0 || !kn_store_has(dd.store, id)))
             abort();
     }
     http_names_free(&r);
     h2o_mem_clear_pool(&req.pool);
+    /* Let uploads that are storing copy their chunks into the store (http_blob.c). */
+    for (int i = 0; i < 64 && srv.upload_idle_on; i++)
+        uv_run(&loop, UV_RUN_NOWAIT);
 }
 
 static void die(const char *what, int rc)
@@ -255,7 +269,7 @@ static void die(const char *what, int rc)
 /* Makes a fixture object through the API itself; its id into out. */
 static void make(const char *path, const char *body, char out[65])
 {
-    request("POST", path, body, strlen(body));
+    request("POST", path, "", body, strlen(body));
     if (ans.status != 201 || !ans.id[0]) {
         fprintf(stderr, "fuzz_http_api: fixture %s: status %d\n", path, ans.status);
         exit(1);
@@ -290,6 +304,10 @@ static void remove_stale(void)
 static void cleanup(void)
 {
     char cmd[128];
+    http_blob_free(&srv);
+    http_blob_finish(&srv);
+    uv_run(&loop, UV_RUN_NOWAIT);
+    http_ignore(uv_loop_close(&loop));
     http_names_cache_free(mount.names);
     kn_datadir_close(&dd);
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmpdir);
@@ -350,12 +368,19 @@ static void setup(void)
         die("pwhash", KN_ENOMEM);
     if ((rc = kn_account_put(dd.store, &admin)) < 0)
         die("account", rc);
+    seeded.now_ms = NOW;
+    if (uv_loop_init(&loop) != 0)
+        die("uv_loop_init", KN_ENOMEM);
+    nd.loop = &loop;
     nd.dd = &dd;
     nd.env = env;
+    kn_log_init(&nd.log, env);
+    nd.log.level = KN_LOG_ERROR;
     srv.n = &nd;
     srv.mounts = &mount;
     srv.nmounts = 1;
     mount.n = &nd;
+    http_blob_start(&srv, &loop);
     make("threads", "{\"space\":\"rat\",\"title\":\"Sitzung\",\"body\":\"Tagesordnung\"}",
         fixture[0]);
     make("polls",
@@ -368,6 +393,71 @@ static void setup(void)
         fixture[2]);
 }
 
+/* Copies body[0..len) with every "@ID@" replaced by last (NUL-terminated, malloc'd). */
+static char *substitute(const char *body, size_t len, const char *last, size_t *outlen)
+{
+    size_t ll = strlen(last), n = 0;
+    char *out = malloc(len * (ll > 4 ? ll / 4 + 1 : 1) + 1);
+    if (!out)
+        return NULL;
+    for (size_t i = 0; i < len;) {
+        if (len - i >= 4 && memcmp(body + i, "@ID@", 4) == 0) {
+            memcpy(out + n, last, ll);
+            n += ll;
+            i += 4;
+        } else {
+            out[n++] = body[i++];
+        }
+    }
+    *outlen = n;
+    return out;
+}
+
+/* One request of the input (see the top of the file); last: the id of the previous answer. */
+static void one(const char *s, size_t n, char last[65])
+{
+    if (n < 1)
+        return;
+    const struct endpoint *e = &endpoints[(uint8_t)(s[0] - 'a') % NENDPOINTS];
+    const char *rest = s + 1;
+    n--;
+    char id[101] = "", query[201] = "", path[200];
+    const char *nl = memchr(rest, '\n', n);
+    size_t il = nl ? (size_t)(nl - rest) : n;
+    if (il >= sizeof id || memchr(rest, 0, il))
+        return; /* h2o hands over paths without NUL */
+    memcpy(id, rest, il);
+    id[il] = 0;
+    rest += il + (nl != NULL);
+    n -= il + (nl != NULL);
+    char *q = strchr(id, '?');
+    if (q) {
+        snprintf(query, sizeof query, "%s", q + 1);
+        *q = 0;
+    }
+    if (e->flags & E_ID) {
+        if (!id[0] && (e->flags & E_FIXTURE_MASK))
+            memcpy(id, fixture[((e->flags & E_FIXTURE_MASK) >> 4) - 1], 65);
+        else if (strcmp(id, "@") == 0)
+            memcpy(id, last, strlen(last) + 1);
+        if (!id[0] || strchr(id, '/'))
+            return; /* h2o hands over paths normalised */
+    }
+    snprintf(path, sizeof path, e->path, id);
+    size_t blen;
+    char *body = substitute(rest, n, last, &blen); /* exact size: ASan sees reads past the end */
+    if (!body)
+        return;
+    const char *method = e->flags & E_GET ? "GET"
+        : e->flags & E_PUT                ? "PUT"
+        : e->flags & E_DELETE             ? "DELETE"
+                                          : "POST";
+    request(method, path, query, body, blen);
+    free(body);
+    if (ans.id[0])
+        memcpy(last, ans.id, strlen(ans.id) + 1);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     static bool ready;
@@ -375,32 +465,21 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         setup();
         ready = true;
     }
-    if (size < 1 || size > 1 << 16)
+    if (size > 1 << 16)
         return 0;
-    const struct endpoint *e = &endpoints[(uint8_t)(data[0] - 'a') % NENDPOINTS];
-    const char *rest = (const char *)data + 1;
-    size_t n = size - 1;
-    char id[101] = "", path[200];
-    if (e->flags & E_ID) {
-        const char *nl = memchr(rest, '\n', n);
-        size_t il = nl ? (size_t)(nl - rest) : n;
-        if (il == 0 && (e->flags & E_FIXTURE_MASK))
-            memcpy(id, fixture[((e->flags & E_FIXTURE_MASK) >> 4) - 1], 65);
-        else if (il < sizeof id)
-            memcpy(id, rest, il), id[il] = 0;
-        else
-            return 0;
-        if (strchr(id, '/') || memchr(rest, 0, il))
-            return 0; /* h2o hands over paths normalised and without NUL */
-        rest += il + (nl != NULL);
-        n -= il + (nl != NULL);
+    /* Requests are separated by a line "--" (at most 8 of them). */
+    const char *s = (const char *)data, *end = s + size;
+    char last[65] = "";
+    for (int k = 0; k < 8 && s < end; k++) {
+        const char *sep = NULL;
+        for (const char *p = s; p + 4 <= end && !sep; p++)
+            if (memcmp(p, "\n--\n", 4) == 0)
+                sep = p;
+        one(s, (size_t)((sep ? sep : end) - s), last);
+        s = sep ? sep + 4 : end;
     }
-    snprintf(path, sizeof path, e->path, id);
-    char *body = malloc(n ? n : 1); /* exact size: ASan sees reads past the end */
-    if (!body)
-        return 0;
-    memcpy(body, rest, n);
-    request(e->flags & E_GET ? "GET" : "POST", path, body, n);
-    free(body);
+    /* Nothing outlives the input: open uploads are dropped. */
+    http_blob_free(&srv);
+    uv_run(&loop, UV_RUN_NOWAIT);
     return 0;
 }
