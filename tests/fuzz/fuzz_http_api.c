@@ -30,7 +30,12 @@
  *   - a JSON answer is never NULL (a json_pack that failed, e.g. on a string
  *     that is not UTF-8, would otherwise become a 500 "oom");
  *   - every error has a code and a message;
- *   - a 201 with an id names an object that is now in the store.
+ *   - a 201 with an id names an object that is now in the store;
+ *   - iCalendar answers (GET /api/events/ID/ics, /api/events/ics?space=)
+ *     are CRLF lines of at most 75 octets, each valid UTF-8 without
+ *     controls, BEGIN/END balanced;
+ *   - after every object created, the Atom feed of its area (node/atom.c,
+ *     as `knoten feed` writes it) is well-formed XML.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -44,11 +49,131 @@
 #include <sodium.h>
 
 #include "accounts.h"
+#include "atom.h"
 #include "codec.h"
 #include "env.h"
 #include "hex.h"
 #include "http_impl.h"
 #include "users.h"
+
+/* ---- well-formed output ---- */
+
+/* An iCalendar body: CRLF lines of at most 75 octets, each valid UTF-8 without controls. */
+static void check_ics(const char *s, size_t len)
+{
+    size_t start = 0;
+    int depth = 0;
+    while (start < len) {
+        size_t e = start;
+        while (e + 1 < len && !(s[e] == '\r' && s[e + 1] == '\n'))
+            e++;
+        if (e + 1 >= len || e - start > 75 || !kn_utf8_valid(s + start, e - start))
+            abort();
+        for (size_t i = start; i < e; i++)
+            if (((unsigned char)s[i] < 0x20 && s[i] != '\t') || s[i] == 0x7f)
+                abort();
+        if (e - start >= 6 && memcmp(s + start, "BEGIN:", 6) == 0)
+            depth++;
+        if (e - start >= 4 && memcmp(s + start, "END:", 4) == 0 && --depth < 0)
+            abort();
+        start = e + 2;
+    }
+    if (depth != 0)
+        abort();
+}
+
+/*
+ * A small XML well-formedness check for the Atom feed: valid UTF-8 of XML
+ * 1.0 characters, tags nested properly, attribute values quoted, '&' only
+ * in the five predefined entities or a numeric reference, no '<' in text.
+ */
+static void check_xml(const char *s, size_t len)
+{
+    char stack[32][32];
+    int depth = 0;
+    if (!kn_utf8_valid(s, len))
+        abort();
+    for (size_t i = 0; i < len; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if ((c < 0x20 && c != '\t' && c != '\n' && c != '\r')
+            || (c == 0xef && i + 2 < len && (unsigned char)s[i + 1] == 0xbf
+                && (unsigned char)s[i + 2] >= 0xbe))
+            abort();
+        if (c == '&') {
+            static const char *const ents[] = { "&amp;", "&lt;", "&gt;", "&quot;", "&apos;" };
+            bool ok = i + 2 < len && s[i + 1] == '#';
+            for (size_t k = 0; k < 5 && !ok; k++)
+                ok = len - i >= strlen(ents[k]) && memcmp(s + i, ents[k], strlen(ents[k])) == 0;
+            if (!ok)
+                abort();
+            continue;
+        }
+        if (c == '>')
+            abort(); /* cmark and kn_text_escape write it as &gt; in text */
+        if (c != '<')
+            continue;
+        const char *e = memchr(s + i, '>', len - i);
+        if (!e)
+            abort();
+        const char *t = s + i + 1;
+        size_t tl = (size_t)(e - t);
+        if (tl && t[0] == '?') {
+            i = (size_t)(e - s);
+            continue; /* the declaration */
+        }
+        bool closing = tl && t[0] == '/', empty = tl && t[tl - 1] == '/';
+        const char *name = t + closing;
+        size_t nl = strcspn(name, " />");
+        if (nl == 0 || nl >= sizeof stack[0])
+            abort();
+        /* Attributes: name="value" with no '<', '>' or '"' inside. */
+        for (const char *q = name + nl; q < e - empty;) {
+            if (*q == ' ') {
+                q++;
+                continue;
+            }
+            const char *eq = memchr(q, '=', (size_t)(e - q));
+            if (closing || !eq || eq[1] != '"')
+                abort();
+            const char *v = eq + 2, *vend = memchr(v, '"', (size_t)(e - v));
+            if (!vend)
+                abort();
+            q = vend + 1;
+        }
+        if (closing) {
+            if (depth == 0 || strlen(stack[depth - 1]) != nl
+                || memcmp(stack[depth - 1], name, nl) != 0)
+                abort();
+            depth--;
+        } else if (!empty) {
+            if (depth == 32)
+                abort();
+            memcpy(stack[depth], name, nl);
+            stack[depth++][nl] = 0;
+        }
+        i = (size_t)(e - s);
+    }
+    if (depth != 0)
+        abort();
+}
+
+/* The Atom feed of an area, written and checked (a fuzzed object of it is among the entries). */
+static void check_feed(kn_datadir *d, const char *area)
+{
+    kn_directory dir;
+    kn_text t;
+    if (kn_directory_load(d, &dir) < 0)
+        abort();
+    kn_text_init(&t, 16 << 20);
+    kn_atom_options o = { .area = area, .base_url = "https://knoten.example", .max_entries = 5 };
+    int rc = kn_atom_area(d->store, &dir, &o, &t);
+    if (rc == 0 && !t.err)
+        check_xml(t.s, t.len);
+    else if (rc != KN_EINVAL)
+        abort(); /* KN_EINVAL: not an area name the feed takes */
+    kn_text_free(&t);
+    kn_directory_free(&dir);
+}
 
 /* ---- the answer, caught ---- */
 
@@ -71,9 +196,8 @@ static void answered(int status)
 void __wrap_http_send(hreq *r, int status, const char *ctype, const char *body, size_t len);
 void __wrap_http_send(hreq *r, int status, const char *ctype, const char *body, size_t len)
 {
-    (void)ctype;
-    (void)body;
-    (void)len;
+    if (status == 200 && ctype && strncmp(ctype, "text/calendar", 13) == 0)
+        check_ics(body, len);
     r->responded = true;
     answered(status);
 }
@@ -198,6 +322,8 @@ static const struct endpoint {
     { "docs/%s", E_GET | E_ID },
     { "docs", E_GET },
     { "messages", E_GET },
+    { "events/%s/ics", E_GET | E_ID | FIX(3) },
+    { "events/ics", E_GET },
 };
 enum { NENDPOINTS = sizeof endpoints / sizeof endpoints[0] };
 
@@ -248,10 +374,19 @@ static void request(
         }
         if (getenv("KN_FUZZ_VERBOSE"))
             fprintf(stderr, "%s /api/%s -> %d\n", method, path, ans.status);
-        uint8_t id[KN_ID];
+        uint8_t id[KN_ID], *raw = NULL;
+        size_t rl;
+        kn_object o;
         if (ans.status == 201 && strlen(ans.id) == 64
             && (kn_hex_decode(id, KN_ID, ans.id, 64) < 0 || !kn_store_has(dd.store, id)))
             abort();
+        if (ans.status == 201 && strlen(ans.id) == 64 && kn_store_get(dd.store, id, &raw, &rl) == 0
+            && kn_object_decode(&o, raw, rl) == 0 && o.space_len) {
+            char area[KN_SPACE_MAX + 1];
+            snprintf(area, sizeof area, "%.*s", (int)o.space_len, o.space);
+            check_feed(&dd, area);
+        }
+        free(raw);
     }
     http_names_free(&r);
     h2o_mem_clear_pool(&req.pool);
