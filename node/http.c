@@ -147,7 +147,7 @@ void http_error(hreq *r, int status, const char *code, const char *msg)
 
 void http_redirect(hreq *r, const char *location)
 {
-    if (!location || location[0] != '/' || location[1] == '/' || location[1] == '\\')
+    if (!http_local_path_ok(location))
         location = "/"; /* never redirect off this site */
     size_t bl = r->base ? strlen(r->base) : 0, ll = strlen(location);
     char *full = h2o_mem_alloc_pool(&r->req->pool, bl + ll + 1);

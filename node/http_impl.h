@@ -223,6 +223,13 @@ bool http_cookie_find(const char *v, size_t len, const char *name, char *out, si
 bool http_forwarded_last(const char *v, size_t len, char *ip, size_t cap);
 /* True if s[0..len) is valid UTF-8 without NUL. */
 bool http_utf8_ok(const char *s, size_t len);
+/*
+ * True if loc is a path on this site that is safe as a redirect target: it
+ * starts with one '/', and has no control character or backslash anywhere
+ * (browsers drop tabs and newlines from URLs, so "/<TAB>/evil.example"
+ * would leave the site, and CR LF would end the Location header).
+ */
+bool http_local_path_ok(const char *loc);
 /* True if s is 64 hex digits; then decodes into out. */
 bool http_parse_id(const char *s, uint8_t out[32]);
 

@@ -293,7 +293,7 @@ static void login_page(hreq *r, const char *error, int status)
         "<input type=\"hidden\" name=\"pre\" value=\"%s\">"
         "<input type=\"hidden\" name=\"next\" value=\"",
         pre);
-    hb_escs(&b, next && next[0] == '/' ? next : "/");
+    hb_escs(&b, http_local_path_ok(next) ? next : "/");
     hb_printf(&b,
         "\"><label for=\"login\">%s</label>"
         "<input id=\"login\" name=\"login\" autocomplete=\"username\" required autofocus "

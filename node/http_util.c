@@ -221,6 +221,16 @@ bool http_forwarded_last(const char *v, size_t len, char *ip, size_t cap)
     return true;
 }
 
+bool http_local_path_ok(const char *loc)
+{
+    if (!loc || loc[0] != '/' || loc[1] == '/' || loc[1] == '\\')
+        return false;
+    for (const unsigned char *p = (const unsigned char *)loc; *p; p++)
+        if (*p < 0x20 || *p == 0x7f || *p == '\\')
+            return false; /* a browser drops tab and newlines: "/\t/x" would be "//x" */
+    return true;
+}
+
 bool http_parse_id(const char *s, uint8_t out[32])
 {
     return s && strlen(s) == 64 && kn_hex_decode(out, 32, s, 64) == 0;

@@ -175,6 +175,114 @@ static void check_feed(kn_datadir *d, const char *area)
     kn_directory_free(&dir);
 }
 
+/*
+ * An HTML page: every tag is one the pages write (a string of a person's
+ * that escaped its escaping would show up as another tag or attribute),
+ * no event-handler or style attribute, every script is the page's own
+ * static/app.js, and every href, src or action stays on http(s), mailto
+ * or this site. KN_FUZZ_TAGS=1 prints the tags and attributes seen.
+ */
+static bool html_url_ok(const char *v, size_t n)
+{
+    char scheme[16];
+    size_t k = 0, i = 0;
+    while (i < n && (unsigned char)v[i] <= ' ')
+        i++;
+    for (; i < n && v[i] != ':'; i++) {
+        char c = v[i];
+        if (c == '\t' || c == '\n' || c == '\r')
+            continue;
+        bool alpha = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
+        if (!alpha && !(k && ((c >= '0' && c <= '9') || c == '+' || c == '-' || c == '.')))
+            return true; /* no scheme: relative */
+        if (k < sizeof scheme)
+            scheme[k] = (char)(c | 0x20);
+        k++;
+    }
+    if (i == n || k == 0)
+        return true;
+    return (k == 4 && !memcmp(scheme, "http", 4)) || (k == 5 && !memcmp(scheme, "https", 5))
+        || (k == 6 && !memcmp(scheme, "mailto", 6));
+}
+
+static void check_html(const char *s, size_t len)
+{
+    static const char *const tags
+        = " html head meta title base link script body header nav ul li a "
+          "form input button span main h1 h2 h3 h4 p label textarea "
+          "select option div ol table thead tbody tr th td strong em "
+          "code pre blockquote hr br small time section article footer "
+          "details summary fieldset legend dl dt dd img svg path abbr "
+          "mark caption output progress meter del ins sup sub ";
+    static const char app_js[] = "<script src=\"static/app.js\" defer></script>";
+    bool dump = getenv("KN_FUZZ_TAGS") != NULL;
+    if (!kn_utf8_valid(s, len))
+        abort();
+    for (size_t i = 0; i < len; i++) {
+        if (s[i] != '<')
+            continue;
+        const char *t = s + i + 1, *end = s + len;
+        if (t < end && *t == '!') { /* <!DOCTYPE html> */
+            i += strcspn(t, ">");
+            continue;
+        }
+        bool closing = t < end && *t == '/';
+        t += closing;
+        size_t nl = 0;
+        while (t + nl < end && ((t[nl] >= 'a' && t[nl] <= 'z') || (t[nl] >= '0' && t[nl] <= '9')))
+            nl++;
+        if (nl == 0)
+            abort(); /* a bare '<' in text: unescaped */
+        char name[34] = " ";
+        if (nl > 30)
+            abort();
+        memcpy(name + 1, t, nl);
+        name[nl + 1] = ' ';
+        name[nl + 2] = 0;
+        if (dump)
+            fprintf(stderr, "tag%s\n", name);
+        if (!strstr(tags, name) && !dump)
+            abort();
+        if (!closing && nl == 6 && !memcmp(t, "script", 6)
+            && ((size_t)(end - (s + i)) < sizeof app_js - 1
+                || memcmp(s + i, app_js, sizeof app_js - 1) != 0))
+            abort();
+        const char *q = t + nl;
+        while (q < end && *q != '>') {
+            if (*q == ' ' || *q == '/' || *q == '\n') {
+                q++;
+                continue;
+            }
+            size_t al = 0;
+            while (q + al < end && ((q[al] >= 'a' && q[al] <= 'z') || q[al] == '-'))
+                al++;
+            if (al == 0)
+                abort(); /* not an attribute name: a quote or '<' leaked */
+            if (dump)
+                fprintf(stderr, "attr %.*s\n", (int)al, q);
+            if ((al > 2 && q[0] == 'o' && q[1] == 'n') || (al == 5 && !memcmp(q, "style", 5)))
+                abort();
+            bool url = (al == 4 && !memcmp(q, "href", 4)) || (al == 3 && !memcmp(q, "src", 3))
+                || (al == 6 && !memcmp(q, "action", 6));
+            const char *a = q;
+            q += al;
+            if (q < end && *q == '=') {
+                if (q + 1 >= end || q[1] != '"')
+                    abort(); /* the pages always double-quote */
+                const char *v = q + 2, *ve = memchr(v, '"', (size_t)(end - v));
+                if (!ve || memchr(v, '<', (size_t)(ve - v)) || memchr(v, '>', (size_t)(ve - v)))
+                    abort();
+                if (url && !html_url_ok(v, (size_t)(ve - v))) {
+                    fprintf(stderr, "fuzz_http_api: %.*s=\"%.*s\"\n", (int)al, a, (int)(ve - v), v);
+                    abort();
+                }
+                q = ve + 1;
+            }
+        }
+        i = (size_t)(q - s);
+    }
+}
+
 /* ---- the answer, caught ---- */
 
 static struct {
@@ -198,6 +306,8 @@ void __wrap_http_send(hreq *r, int status, const char *ctype, const char *body, 
 {
     if (status == 200 && ctype && strncmp(ctype, "text/calendar", 13) == 0)
         check_ics(body, len);
+    if (ctype && strncmp(ctype, "text/html", 9) == 0)
+        check_html(body, len);
     r->responded = true;
     answered(status);
 }
@@ -235,8 +345,24 @@ void __wrap_http_error(hreq *r, int status, const char *code, const char *msg)
 void __wrap_http_redirect(hreq *r, const char *location);
 void __wrap_http_redirect(hreq *r, const char *location)
 {
-    if (!location || location[0] != '/')
+    if (!http_local_path_ok(location))
+        location = "/"; /* what http_redirect does */
+    /* As a browser reads it: tabs and newlines dropped, then it must stay on this site. */
+    char seen[1024];
+    size_t n = 0;
+    for (const char *p = location; *p && n + 1 < sizeof seen; p++)
+        if (*p != '\t' && *p != '\n' && *p != '\r')
+            seen[n++] = *p;
+    seen[n] = 0;
+    if (seen[0] != '/' || seen[1] == '/' || seen[1] == '\\')
         abort();
+    /* The id in "/forum/ID#..." is the next "@". */
+    for (const char *p = location; *p; p++)
+        if (strspn(p, "0123456789abcdef") == 64) {
+            memcpy(ans.id, p, 64);
+            ans.id[64] = 0;
+            break;
+        }
     r->responded = true;
     answered(303);
 }
@@ -287,8 +413,11 @@ static kn_account admin;
 static char fixture[3][65]; /* a thread, a poll, an event */
 static const uint64_t NOW = UINT64_C(1795000000000); /* 2026-11-18 */
 static const char CSRF[] = "c0ffee00c0ffee00c0ffee00c0ffee00c0ffee00c0ffee00c0ffee00c0ffee00";
+/* The login form's pre-session token is this cookie; a form must send it as field "pre". */
+static const char COOKIE[]
+    = "lang=en; knoten_pre=5eed5eed5eed5eed5eed5eed5eed5eed5eed5eed5eed5eed5eed5eed5eed5eed";
 
-enum { E_GET = 1, E_ID = 2, E_PUT = 4, E_DELETE = 8, E_FIXTURE_MASK = 0x30 };
+enum { E_GET = 1, E_ID = 2, E_PUT = 4, E_DELETE = 8, E_FIXTURE_MASK = 0x30, E_PAGE = 0x40 };
 #define FIX(i) ((i) << 4)
 
 static const struct endpoint {
@@ -324,12 +453,36 @@ static const struct endpoint {
     { "messages", E_GET },
     { "events/%s/ics", E_GET | E_ID | FIX(3) },
     { "events/ics", E_GET },
+    /* The HTML pages: form bodies, pages showing what the forms made. */
+    { "forum", E_PAGE },
+    { "forum/%s/reply", E_PAGE | E_ID | FIX(1) },
+    { "links", E_PAGE },
+    { "polls", E_PAGE },
+    { "polls/%s/vote", E_PAGE | E_ID | FIX(2) },
+    { "events", E_PAGE },
+    { "events/%s/rsvp", E_PAGE | E_ID | FIX(3) },
+    { "messages", E_PAGE },
+    { "objects/%s/retract", E_PAGE | E_ID },
+    { "admin/invites", E_PAGE },
+    { "login", E_PAGE },
+    { "forum/%s", E_PAGE | E_GET | E_ID | FIX(1) },
+    { "polls/%s", E_PAGE | E_GET | E_ID | FIX(2) },
+    { "events/%s", E_PAGE | E_GET | E_ID | FIX(3) },
+    { "search", E_PAGE | E_GET },
+    { "events", E_PAGE | E_GET },
+    { "areas/%s", E_PAGE | E_GET | E_ID },
+    { "people", E_PAGE | E_GET },
+    { "docs", E_PAGE | E_GET },
+    { "login", E_PAGE | E_GET },
+    { "", E_PAGE | E_GET },
+    { "links", E_PAGE | E_GET },
+    { "forum", E_PAGE | E_GET },
 };
 enum { NENDPOINTS = sizeof endpoints / sizeof endpoints[0] };
 
 /* Runs one request; the answer is in ans. */
-static void request(
-    const char *method, const char *path, const char *query, const char *body, size_t len)
+static void request(const char *method, const char *path, const char *query, const char *body,
+    size_t len, bool page)
 {
     h2o_req_t req;
     hreq r;
@@ -339,15 +492,21 @@ static void request(
     h2o_mem_init_pool(&req.pool);
     req.method = h2o_iovec_init(method, strlen(method));
     req.entity = h2o_iovec_init(body, len);
-    h2o_add_header_by_str(&req.pool, &req.headers, H2O_STRLIT("content-type"), 1, NULL,
-        H2O_STRLIT("application/json"));
+    if (page)
+        h2o_add_header_by_str(&req.pool, &req.headers, H2O_STRLIT("content-type"), 1, NULL,
+            H2O_STRLIT("application/x-www-form-urlencoded"));
+    else
+        h2o_add_header_by_str(&req.pool, &req.headers, H2O_STRLIT("content-type"), 1, NULL,
+            H2O_STRLIT("application/json"));
+    h2o_add_header_by_str(
+        &req.pool, &req.headers, H2O_STRLIT("cookie"), 1, NULL, COOKIE, sizeof COOKIE - 1);
     h2o_add_header_by_str(
         &req.pool, &req.headers, H2O_STRLIT("x-csrf-token"), 0, NULL, CSRF, sizeof CSRF - 1);
     r.h = &srv;
     r.n = &nd;
     r.req = &req;
     r.now = NOW;
-    r.api = true;
+    r.api = !page;
     r.base = "";
     r.mount = &mount;
     snprintf(r.ip, sizeof r.ip, "127.0.0.1");
@@ -356,7 +515,7 @@ static void request(
     r.acct = admin;
     memcpy(r.csrf, CSRF, sizeof CSRF);
     bool ok = http_form_parse(&req.pool, query, strlen(query), &r.query) == 0;
-    snprintf(r.path, sizeof r.path, "/api/%s", path);
+    snprintf(r.path, sizeof r.path, page ? "/%s" : "/api/%s", path);
     memcpy(r.segbuf, path, strlen(path) + 1);
     char *save = NULL;
     for (char *t = strtok_r(r.segbuf, "/", &save); t && ok; t = strtok_r(NULL, "/", &save)) {
@@ -366,14 +525,17 @@ static void request(
             r.seg[r.nseg++] = t;
     }
     if (ok) {
-        http_api_route(&r, r.path + 5);
+        if (page)
+            http_pages_route(&r, r.path);
+        else
+            http_api_route(&r, r.path + 5);
         if (ans.responses != 1) {
-            fprintf(stderr, "fuzz_http_api: %s /api/%s answered %d times\n", method, path,
-                ans.responses);
+            fprintf(
+                stderr, "fuzz_http_api: %s %s answered %d times\n", method, path, ans.responses);
             abort();
         }
         if (getenv("KN_FUZZ_VERBOSE"))
-            fprintf(stderr, "%s /api/%s -> %d\n", method, path, ans.status);
+            fprintf(stderr, "%s %s/%s -> %d\n", method, page ? "" : "/api", path, ans.status);
         uint8_t id[KN_ID], *raw = NULL;
         size_t rl;
         kn_object o;
@@ -404,7 +566,7 @@ static void die(const char *what, int rc)
 /* Makes a fixture object through the API itself; its id into out. */
 static void make(const char *path, const char *body, char out[65])
 {
-    request("POST", path, "", body, strlen(body));
+    request("POST", path, "", body, strlen(body), false);
     if (ans.status != 201 || !ans.id[0]) {
         fprintf(stderr, "fuzz_http_api: fixture %s: status %d\n", path, ans.status);
         exit(1);
@@ -587,7 +749,7 @@ static void one(const char *s, size_t n, char last[65])
         : e->flags & E_PUT                ? "PUT"
         : e->flags & E_DELETE             ? "DELETE"
                                           : "POST";
-    request(method, path, query, body, blen);
+    request(method, path, query, body, blen, e->flags & E_PAGE);
     free(body);
     if (ans.id[0])
         memcpy(last, ans.id, strlen(ans.id) + 1);
