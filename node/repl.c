@@ -79,6 +79,7 @@ enum {
     REPEATS_MAX = 256, /* objects a peer sends again unasked per window before it is a fault */
     UNKNOWN_WANTS_MAX = 1024, /* wants for ids we never had, per window */
     UNSOLICITED_BACKLOG = 256, /* a peer's unasked objects waiting for validation at most */
+    INLINE_PER_TICK = 16, /* in-rate gossip validated on the caller's thread between ticks */
 };
 
 typedef struct idq {
@@ -194,6 +195,7 @@ typedef struct peer {
     bool eager; /* Plumtree: new objects go to this peer in full, not as "have" */
     uint64_t id;
     idq push, answer, announce, want_out;
+    idq bulk; /* pushes of objects the author bound held back: sent when push is empty */
     uint64_t announce_due; /* 0: nothing to announce */
     unsigned inflight;
     idq ready; /* ids of W_QUEUED wants it announced (lazy: see want_rec.inq) */
@@ -230,6 +232,7 @@ typedef struct peer {
 typedef struct inbox_ent {
     uint8_t *buf; /* owned copy; obj points into it */
     uint64_t peer_id; /* who sent it (looked up again: it may be gone by then) */
+    bool fast; /* gossip within its author's rate (see no_fast_gossip) */
 } inbox_ent;
 
 /* One received object in a validation batch; its decoded view is in the batch's objs. */
@@ -259,11 +262,6 @@ typedef struct held_ent {
     uint8_t author[KN_KEY];
 } held_ent;
 
-typedef struct bucket {
-    uint64_t milli; /* tokens x 1000 */
-    uint64_t at; /* last refill */
-} bucket;
-
 struct kn_repl {
     kn_repl_config cfg;
     peer peers[KN_REPL_PEERS_MAX];
@@ -280,6 +278,10 @@ struct kn_repl {
     int *inbox_res;
     size_t ninbox, inbox_cap;
     uint64_t inbox_at; /* when the first object of the inbox came (validate hook only) */
+    bool inbox_urgent; /* it holds gossip from an author within its rate: store at the tick */
+    inbox_ent *fast_ent; /* [inbox_cap] scratch of ingest_fast */
+    kn_object *fast_obj; /* [inbox_cap] */
+    unsigned inline_left; /* such objects still to be validated inline before the next tick */
     held_ent *held; /* FIFO [held_head, nheld) */
     size_t held_head, nheld, held_cap;
     kn_idmap authors; /* author key -> bucket */
@@ -395,7 +397,7 @@ static void set_eager(kn_repl *r, peer *p, bool eager)
  * to have it and announce it to the lazy ones at the next batch. `from` is
  * the slot it came from, or -1.
  */
-static void obj_new(kn_repl *r, const uint8_t id[KN_ID], int from, uint64_t now)
+static void obj_new(kn_repl *r, const uint8_t id[KN_ID], int from, bool bulk, uint64_t now)
 {
     known_rec *k = known_put(r, id);
     uint64_t skip = k ? k->has | k->sent : 0;
@@ -406,7 +408,7 @@ static void obj_new(kn_repl *r, const uint8_t id[KN_ID], int from, uint64_t now)
         if (!p->live || (skip >> s & 1))
             continue;
         if (p->eager) {
-            queue_id(r, &p->push, id);
+            queue_id(r, bulk ? &p->bulk : &p->push, id);
             if (k)
                 k->pushed |= 1ull << s;
         } else {
@@ -421,39 +423,32 @@ static void obj_new(kn_repl *r, const uint8_t id[KN_ID], int from, uint64_t now)
 
 /* ---- the per-author bound ---- */
 
-/* Takes one token from author's bucket; false if it is empty. */
+/* Takes one token from author's bucket (bucket.h); false if it is empty. */
 static bool bucket_take(kn_repl *r, const uint8_t author[KN_KEY], uint64_t now)
 {
-    uint64_t cap = (uint64_t)r->cfg.author_burst * 1000;
     int created;
     if (r->authors.count >= AUTHORS_MAX)
         kn_idmap_clear(&r->authors); /* forgetting refills buckets: a burst at worst */
-    bucket *b = kn_idmap_put(&r->authors, author, &created);
+    kn_bucket *b = kn_idmap_put(&r->authors, author, &created);
     if (!b)
         return true; /* out of memory: do not hold objects back for it */
-    if (created) {
-        b->milli = cap;
-    } else if (now > b->at) {
-        uint64_t add = (now - b->at) * r->cfg.author_objs_per_sec;
-        b->milli = b->milli + add > cap ? cap : b->milli + add;
-    }
-    b->at = now;
-    if (b->milli < 1000)
-        return false;
-    b->milli -= 1000;
-    return true;
+    if (created)
+        kn_bucket_init(b, r->cfg.author_objs_per_sec, r->cfg.author_burst, now);
+    return kn_bucket_take(b, now, 1);
+}
+
+/* The author's bucket holds a token: its objects go on at once (nothing taken). */
+static bool author_within_rate(kn_repl *r, const uint8_t author[KN_KEY], uint64_t now)
+{
+    const kn_bucket *b = kn_idmap_get(&r->authors, author);
+    return r->cfg.no_author_limit || !b || kn_bucket_level(b, now) >= 1;
 }
 
 /* Milliseconds until author's bucket holds a token again. */
 static uint64_t bucket_wait(kn_repl *r, const uint8_t author[KN_KEY], uint64_t now)
 {
-    const bucket *b = kn_idmap_get(&r->authors, author);
-    if (!b)
-        return 0;
-    uint64_t milli = b->milli + (now > b->at ? (now - b->at) * r->cfg.author_objs_per_sec : 0);
-    if (milli >= 1000)
-        return 0;
-    return (1000 - milli + r->cfg.author_objs_per_sec - 1) / r->cfg.author_objs_per_sec;
+    const kn_bucket *b = kn_idmap_get(&r->authors, author);
+    return b ? kn_bucket_wait(b, now, 1) : 0;
 }
 
 static int held_push(kn_repl *r, const uint8_t id[KN_ID], const uint8_t author[KN_KEY])
@@ -494,7 +489,7 @@ static void forward(
             r->st.objs_deferred++;
         return;
     }
-    obj_new(r, id, from, now);
+    obj_new(r, id, from, false, now);
 }
 
 /* ---- wants ---- */
@@ -876,15 +871,20 @@ static void flush_peer(kn_repl *r, peer *p, uint64_t now)
     if (idq_len(&p->want_out) && (r->in_tick || idq_len(&p->want_out) >= KN_WIRE_IDS_MAX))
         send_ids(r, p, &p->want_out, KN_WIRE_WANT);
     for (;;) {
-        /* Pushes are paced; what the peer asked for is bounded by its own wants in flight. */
+        /*
+         * Pushes are paced; what the peer asked for is bounded by its own
+         * wants in flight. Objects the author bound held back (bulk) go only
+         * when no other push waits, so they never sit in front of an
+         * object of an author within its rate.
+         */
         idq *q = NULL;
-        if (idq_len(&p->push)) {
+        if (idq_len(&p->push) || idq_len(&p->bulk)) {
             if (now >= p->out_win + 1000) {
                 p->out_win = now;
                 p->out_count = 0;
             }
             if (p->out_count < r->cfg.objs_per_sec)
-                q = &p->push;
+                q = idq_len(&p->push) ? &p->push : &p->bulk;
         }
         if (!q && idq_len(&p->answer))
             q = &p->answer;
@@ -894,7 +894,7 @@ static void flush_peer(kn_repl *r, peer *p, uint64_t now)
         memcpy(id, idq_front(q), KN_ID);
         idq_pop(q);
         known_rec *k = kn_idmap_get(&r->known, id);
-        if (q == &p->push && k && (k->has >> slot & 1))
+        if (q != &p->answer && k && (k->has >> slot & 1))
             continue; /* it told us meanwhile */
         uint8_t *buf = NULL;
         size_t len = 0;
@@ -902,7 +902,7 @@ static void flush_peer(kn_repl *r, peer *p, uint64_t now)
             continue;
         if (kn_wire_write_obj(&r->out, buf, len) == 0) {
             r->st.objs_out++;
-            if (q == &p->push)
+            if (q != &p->answer)
                 p->out_count++;
             send_out(r, p);
         }
@@ -929,7 +929,9 @@ static bool links_idle(kn_repl *r)
 {
     for (int s = 0; s < KN_REPL_PEERS_MAX; s++) {
         peer *p = &r->peers[s];
-        if (p->live && (idq_len(&p->push) || backlogged(r, p, r->cfg.queue_bytes_idle)))
+        if (p->live
+            && (idq_len(&p->push) || idq_len(&p->bulk)
+                || backlogged(r, p, r->cfg.queue_bytes_idle)))
             return false;
     }
     return true;
@@ -949,9 +951,9 @@ static void release_held(kn_repl *r, uint64_t now)
         memcpy(id, h->id, KN_ID);
         if (++r->held_head == r->nheld)
             r->held_head = r->nheld = 0;
-        obj_new(r, id, -1, now);
+        obj_new(r, id, -1, true, now);
         for (int s = 0; s < KN_REPL_PEERS_MAX; s++)
-            if (r->peers[s].live && idq_len(&r->peers[s].push))
+            if (r->peers[s].live && idq_len(&r->peers[s].bulk))
                 flush_peer(r, &r->peers[s], now);
     }
 }
@@ -980,7 +982,7 @@ static void check_pending(kn_repl *r, uint64_t now)
     for (size_t i = r->pending.head; i < r->pending.n; i++) {
         if (r->cfg.store.has(r->cfg.store.ctx, r->pending.ids[i]) == 1) {
             want_done(r, r->pending.ids[i], WANT_HAD, 0);
-            obj_new(r, r->pending.ids[i], -1, now);
+            obj_new(r, r->pending.ids[i], -1, false, now);
         } else
             (void)idq_push(&keep, r->pending.ids[i], 0);
     }
@@ -1003,11 +1005,46 @@ static void on_pending(kn_repl *r, const kn_object *o, int from, uint64_t now)
  * forwards what was new. A failed transaction drops the batch unstored;
  * wants and anti-entropy bring it again.
  */
+static void ingest_first(kn_repl *r, size_t n, uint64_t now);
+
 static void ingest_inbox(kn_repl *r, uint64_t now)
 {
-    size_t n = r->ninbox;
+    ingest_first(r, r->ninbox, now);
+}
+
+/*
+ * Stores only the inbox's fast objects (gossip within its author's rate),
+ * in a small transaction of their own, and leaves the rest to fill up: they
+ * need not wait for a large batch, nor sit in one.
+ */
+static void ingest_fast(kn_repl *r, uint64_t now)
+{
+    size_t k = 0, nf = 0;
+    inbox_ent *e = r->fast_ent;
+    kn_object *o = r->fast_obj;
+    for (size_t i = 0; i < r->ninbox; i++)
+        if (r->inbox[i].fast) {
+            e[nf] = r->inbox[i];
+            o[nf++] = r->inbox_obj[i];
+        } else {
+            r->inbox[k] = r->inbox[i];
+            r->inbox_obj[k++] = r->inbox_obj[i];
+        }
+    /* The fast ones first, in their order, then the others, in theirs. */
+    memmove(r->inbox + nf, r->inbox, k * sizeof *r->inbox);
+    memmove(r->inbox_obj + nf, r->inbox_obj, k * sizeof *r->inbox_obj);
+    memcpy(r->inbox, e, nf * sizeof *e);
+    memcpy(r->inbox_obj, o, nf * sizeof *o);
+    ingest_first(r, nf, now);
+}
+
+/* Stores the first n objects of the inbox in one ingest call; the rest move up. */
+static void ingest_first(kn_repl *r, size_t n, uint64_t now)
+{
+    r->inbox_urgent = false;
     if (!n)
         return;
+    size_t rest = r->ninbox - n;
     r->ninbox = 0;
     r->st.ingest_calls++;
     int rc = r->cfg.store.ingest(r->cfg.store.ctx, r->inbox_obj, n, r->inbox_res);
@@ -1036,6 +1073,11 @@ static void ingest_inbox(kn_repl *r, uint64_t now)
     for (size_t i = 0; i < n; i++) {
         free(r->inbox[i].buf);
         r->inbox[i].buf = NULL;
+    }
+    if (rest) {
+        memmove(r->inbox, r->inbox + n, rest * sizeof *r->inbox);
+        memmove(r->inbox_obj, r->inbox_obj + n, rest * sizeof *r->inbox_obj);
+        r->ninbox = rest;
     }
     if (stored && idq_len(&r->pending))
         check_pending(r, now);
@@ -1207,8 +1249,18 @@ static void batches_apply(kn_repl *r, uint64_t now)
                 ingest_inbox(r, now);
             if (!r->ninbox)
                 r->inbox_at = now;
+            /*
+             * Fresh gossip from an author within its rate does not wait for
+             * the inbox to fill: only catch-up (answers to our wants) and a
+             * flooding author's objects are worth batching, and a flood must
+             * not delay the others (tests/integration/flood_author.sh).
+             */
+            bool fast = e->push && !r->cfg.no_fast_gossip
+                && author_within_rate(r, b->objs[i].author, now);
+            r->inbox_urgent |= fast;
             r->inbox[r->ninbox].buf = e->buf;
             r->inbox[r->ninbox].peer_id = e->peer_id;
+            r->inbox[r->ninbox].fast = fast;
             r->inbox_obj[r->ninbox] = b->objs[i];
             r->ninbox++;
         }
@@ -1561,17 +1613,20 @@ int kn_repl_new(kn_repl **out, const kn_repl_config *cfg)
         r->cfg.validate_batch = 4096;
     kn_idmap_init(&r->known, sizeof(known_rec));
     kn_idmap_init(&r->wants, sizeof(want_rec));
-    kn_idmap_init(&r->authors, sizeof(bucket));
+    kn_idmap_init(&r->authors, sizeof(kn_bucket));
     kn_mp_out_init(&r->out, KN_WIRE_MSG_MAX);
     /*
      * With validation on other threads the loop has time to spare for larger
      * write transactions, and each costs a commit (an fsync for LMDB).
      */
     r->inbox_cap = r->cfg.validate ? KN_REPL_INBOX_ASYNC_MAX : KN_REPL_INBOX_MAX;
+    r->inline_left = INLINE_PER_TICK;
     r->inbox = malloc(r->inbox_cap * sizeof *r->inbox);
     r->inbox_obj = malloc(r->inbox_cap * sizeof *r->inbox_obj);
     r->inbox_res = malloc(r->inbox_cap * sizeof *r->inbox_res);
-    if (!r->inbox || !r->inbox_obj || !r->inbox_res) {
+    r->fast_ent = malloc(r->inbox_cap * sizeof *r->fast_ent);
+    r->fast_obj = malloc(r->inbox_cap * sizeof *r->fast_obj);
+    if (!r->inbox || !r->inbox_obj || !r->inbox_res || !r->fast_ent || !r->fast_obj) {
         kn_repl_free(r);
         return KN_ENOMEM;
     }
@@ -1582,6 +1637,7 @@ int kn_repl_new(kn_repl **out, const kn_repl_config *cfg)
 static void peer_clear(peer *p)
 {
     idq_free(&p->push);
+    idq_free(&p->bulk);
     idq_free(&p->answer);
     idq_free(&p->announce);
     idq_free(&p->want_out);
@@ -1604,6 +1660,8 @@ void kn_repl_free(kn_repl *r)
     free(r->inbox);
     free(r->inbox_obj);
     free(r->inbox_res);
+    free(r->fast_ent);
+    free(r->fast_obj);
     while (r->bhead) {
         kn_repl_batch *b = r->bhead;
         r->bhead = b->next;
@@ -1816,7 +1874,21 @@ static int on_obj(kn_repl *r, peer *p, const kn_wire_msg *m, uint64_t now)
         return 0; /* not the peer's fault; it comes again */
     memcpy(copy, m->data, m->data_len);
     object_rebase(&o, m->data, copy);
-    if (r->cfg.validate) {
+    /*
+     * Gossip from an author within its rate skips the validation queue (a
+     * few per tick, checked here on the caller's thread) and is stored at
+     * the next tick: a flooding author's objects, or a catch-up, may fill
+     * the queue, and must not make the others' fresh objects wait behind
+     * them (tests/integration/flood_author.sh). So objects can be stored in
+     * another order than they came; pending takes care of dependencies.
+     */
+    bool fast = r->cfg.validate && !r->cfg.no_fast_gossip && !answer && r->inline_left > 0
+        && author_within_rate(r, o.author, now);
+    if (fast) {
+        r->inline_left--;
+        r->st.objs_fast++;
+    }
+    if (r->cfg.validate && !fast) {
         kn_repl_batch *b = batch_staging(r);
         if (!b) {
             free(copy);
@@ -1839,10 +1911,17 @@ static int on_obj(kn_repl *r, peer *p, const kn_wire_msg *m, uint64_t now)
             /* A clock ahead of ours is not malice: refuse the object, keep the peer. */
             return rc == KN_EFUTURE ? 0 : rc;
         }
+        if (r->ninbox == r->inbox_cap)
+            ingest_inbox(r, now);
+        if (!r->ninbox)
+            r->inbox_at = now;
         r->inbox[r->ninbox].buf = copy;
         r->inbox[r->ninbox].peer_id = p->id;
+        r->inbox[r->ninbox].fast = fast;
         r->inbox_obj[r->ninbox] = o;
         r->ninbox++;
+        if (fast)
+            r->inbox_urgent = true;
     }
     if ((k = kn_idmap_get(&r->known, o.id))) {
         k->first = (int8_t)slot;
@@ -1852,7 +1931,7 @@ static int on_obj(kn_repl *r, peer *p, const kn_wire_msg *m, uint64_t now)
     /* Plumtree: whoever pushed us a first copy is on the tree; keep pushing to it too. */
     if (!asked && !r->cfg.no_prune)
         p->eager = true; /* not counted as a graft: the link already carries pushes one way */
-    if (r->cfg.validate)
+    if (r->cfg.validate && !fast)
         batches_submit(r, now, false);
     else if (r->ninbox == r->inbox_cap)
         ingest_inbox(r, now);
@@ -2040,6 +2119,7 @@ uint64_t kn_repl_tick(kn_repl *r, uint64_t now)
 {
     uint64_t next = now + 60000;
     r->in_tick = true;
+    r->inline_left = INLINE_PER_TICK;
     if (r->cfg.validate)
         batches_submit(r, now, true);
     /*
@@ -2050,6 +2130,8 @@ uint64_t kn_repl_tick(kn_repl *r, uint64_t now)
      */
     if (!r->cfg.validate || !r->nvalidating || now >= r->inbox_at + INBOX_WAIT_MS)
         ingest_inbox(r, now);
+    else if (r->inbox_urgent)
+        ingest_fast(r, now);
     for (int s = 0; s < KN_REPL_PEERS_MAX; s++)
         if (r->peers[s].live)
             want_timeouts(r, &r->peers[s], now);
@@ -2075,8 +2157,8 @@ uint64_t kn_repl_tick(kn_repl *r, uint64_t now)
             continue;
         if (p->announce_due && p->announce_due < next)
             next = p->announce_due;
-        if (idq_len(&p->push) || idq_len(&p->answer)) {
-            uint64_t t = idq_len(&p->push) ? p->out_win + 1000 : next;
+        if (idq_len(&p->push) || idq_len(&p->bulk) || idq_len(&p->answer)) {
+            uint64_t t = idq_len(&p->push) || idq_len(&p->bulk) ? p->out_win + 1000 : next;
             if (backlogged(r, p, r->cfg.queue_bytes_max))
                 t = now + 10;
             if (t < next)

@@ -177,6 +177,15 @@ typedef struct kn_repl_config {
     unsigned author_burst;
     size_t queue_bytes_idle;
     bool no_author_limit;
+    /*
+     * With a validate hook, gossip (objects pushed unasked) from an author
+     * within its rate is validated at once on the caller's thread, up to 16
+     * objects between ticks, and stored at the next tick, instead of
+     * queueing behind a flood or a catch-up in the validation batches; so
+     * objects may be stored in another order than they came.
+     * no_fast_gossip turns that off (tests of the batch order).
+     */
+    bool no_fast_gossip;
 
     /*
      * Optional: validation off the caller's thread. The engine calls
@@ -289,6 +298,7 @@ typedef struct kn_repl_stats {
     uint64_t objs_repeated; /* ... that the sender had sent (or announced) before */
     uint64_t wants_over_rate; /* want ids dropped over the sender's rate */
     uint64_t objs_backlogged; /* ... dropped: the sender's validation backlog was full */
+    uint64_t objs_fast; /* ... gossip within its author's rate, validated at once */
     uint64_t validate_batches; /* batches handed to the validate hook */
     uint64_t objs_out; /* obj messages sent */
     uint64_t ingest_calls; /* store ingest calls (write transactions) for received objects */

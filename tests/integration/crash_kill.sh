@@ -30,11 +30,7 @@
 # changing what a process crash can do to the store.
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/repl_lib.bash"
-rm -rf "$WORK"
-WORK=$(mktemp -d /dev/shm/knoten-crash.XXXXXX)
-GEN="$BUILD/tools/gen_objects"
-PROBE="$BUILD/tests/kn_probe"
-[ -x "$GEN" ] && [ -x "$PROBE" ] || fail "build gen_objects and kn_probe first"
+work_on_tmpfs crash
 # 50 kills in the release build; the ASan build (several times slower) does 20.
 KILLS=50
 N=20000

@@ -74,3 +74,14 @@ no_violations() { # no_violations NAME...: nothing refused, nothing timed out
             fail "errors in $name's log"
     done
 }
+
+# work_on_tmpfs NAME: the scratch directory moves to a tmpfs (/dev/shm), where
+# fsync is free (tests that measure the engine, not this machine's disk);
+# GEN and PROBE name gen_objects and kn_probe, which such tests use.
+work_on_tmpfs() {
+    rm -rf "$WORK"
+    WORK=$(mktemp -d "/dev/shm/knoten-$1.XXXXXX")
+    GEN="$BUILD/tools/gen_objects"
+    PROBE="$BUILD/tests/kn_probe"
+    [ -x "$GEN" ] && [ -x "$PROBE" ] || fail "build gen_objects and kn_probe first"
+}
