@@ -23,6 +23,7 @@
  * holding the loop; when the loop has ended, host_run() calls http_free() to
  * dispose of the h2o context.
  */
+#include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 
@@ -326,6 +327,8 @@ static int on_req(h2o_handler_t *self, h2o_req_t *req)
         }
         http_pages_route(r, r->path);
     }
+    if (r->async)
+        return 0; /* answered from a callback (http_auth.c), which frees the names then */
     if (!r->responded)
         http_error(r, 500, "internal", "the request was not answered");
     http_names_free(r);
@@ -436,6 +439,14 @@ void http_start(node_host *host)
     snprintf(h->listen, sizeof h->listen, "%s", listen);
     if (first->cfg->trusted_proxy)
         snprintf(h->trusted_proxy, sizeof h->trusted_proxy, "%s", first->cfg->trusted_proxy);
+    const char *hold = getenv("KNOTEN_TEST_LOGIN_HOLD");
+    if (hold && *hold) {
+        snprintf(h->test_login_hold, sizeof h->test_login_hold, "%s", hold);
+        node_logl(first, KN_LOG_WARN,
+            "KNOTEN_TEST_LOGIN_HOLD is set: every password check waits until %s exists "
+            "(for tests only; unset it)",
+            hold);
+    }
     h2o_config_init(&h->config);
     h->config.server_name = h2o_iovec_init(H2O_STRLIT("knoten"));
     h->config.max_request_entity_size = HTTP_BODY_MAX;
@@ -479,6 +490,7 @@ void http_stop(node_host *host)
     if (!h || h->stopping)
         return;
     h->stopping = true;
+    http_auth_stop(h);
     if (h->listening && !uv_is_closing((uv_handle_t *)&h->listener))
         uv_close((uv_handle_t *)&h->listener, NULL);
     h->listening = false;

@@ -1354,10 +1354,15 @@ void http_api_metrics(hreq *r)
         "# HELP knoten_http_listing_cache_total Listings answered from the cache of rendered "
         "listings (hit) or rendered (miss).\n# TYPE knoten_http_listing_cache_total counter\n"
         "knoten_http_listing_cache_total{result=\"hit\"} %llu\n"
-        "knoten_http_listing_cache_total{result=\"miss\"} %llu\n",
+        "knoten_http_listing_cache_total{result=\"miss\"} %llu\n"
+        "# HELP knoten_http_password_checks Argon2id password checks of logins on the thread "
+        "pool.\n# TYPE knoten_http_password_checks gauge\n"
+        "knoten_http_password_checks{state=\"running\"} %u\n"
+        "knoten_http_password_checks{state=\"waiting\"} %u\n",
         h->nconns, (unsigned long long)h->logins_ok, (unsigned long long)h->logins_failed,
         (unsigned long long)h->logins_limited, (unsigned long long)h->csrf_refused,
-        (unsigned long long)h->list_hits, (unsigned long long)h->list_misses);
+        (unsigned long long)h->list_hits, (unsigned long long)h->list_misses, h->auth_running,
+        h->auth_queued);
     if (b.oom) {
         hb_free(&b);
         http_error(r, 500, "oom", "out of memory");

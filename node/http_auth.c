@@ -19,8 +19,25 @@
  * address within HTTP_RL_WINDOW_MS, further attempts get 429 without the
  * password being checked. Passwords are checked with Argon2id
  * (crypto_pwhash_str_verify, libsodium's interactive limits).
+ *
+ * Argon2id is slow on purpose (tens of milliseconds and 64 MiB per hash), so
+ * it never runs on the loop thread, where it would stall replication and
+ * every other request: a login or activation reads the account on the loop,
+ * hands the hash to libuv's thread pool (uv_queue_work) and answers from the
+ * after-work callback (hreq.async). At most HTTP_AUTH_RUNNING hashes run at
+ * once (the pool's other threads stay free for the store and validation
+ * work; memory stays bounded), HTTP_AUTH_QUEUED more wait in order, beyond
+ * that the answer is 503 with Retry-After. An attempt in progress already
+ * counts as a failure for the rate limit, so parallel attempts cannot get
+ * around it; a success takes its count back. If the client goes away before
+ * the hash is done (its request's pool is disposed), the outcome still counts
+ * for the rate limit but nothing is answered.
  */
+#include <errno.h>
+#include <stdlib.h>
 #include <string.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "crypto.h"
 #include "hex.h"
@@ -162,41 +179,139 @@ static int start_session(hreq *r, kn_account *a)
     return 0;
 }
 
-int http_auth_login(hreq *r, const char *login, const char *password, const char **code)
+/* ---- Argon2id on the thread pool ---- */
+
+struct http_auth_job {
+    uv_work_t work;
+    http *h;
+    node *n; /* the council asked */
+    hreq *r; /* NULL once the client went away (the request's pool was disposed) */
+    http_auth_job **link; /* in the request's pool, pointing here while both live */
+    http_auth_job *next; /* waiting in h->auth_queue */
+    http_auth_done_fn done;
+    bool activate; /* hash a new password (activation), else verify the stored hash */
+    int rc; /* of the hash or the verification */
+    char login[KN_LOGIN_MAX + 1];
+    uint8_t token_hash[32]; /* activation: BLAKE2b of the one-time token */
+    char akey[80], ikey[80]; /* rate limit slots (login) */
+    char ip[64]; /* the client, for the log */
+    char pwhash[KN_PWHASH_STR]; /* verify: the stored hash; activate: the new one */
+    char password[HTTP_PASSWORD_MAX + 1];
+    size_t plen;
+};
+
+static void on_req_gone(void *p)
+{
+    http_auth_job *j = *(http_auth_job **)p;
+    if (j) {
+        j->r = NULL;
+        j->link = NULL;
+    }
+}
+
+/* KNOTEN_TEST_LOGIN_HOLD=PATH (tests only): a hash waits until PATH exists, at most 20 s. */
+static void test_hold(const char *path)
+{
+    for (int i = 0; path && *path && i < 2000 && access(path, F_OK) != 0; i++) {
+        struct timespec ts = { 0, 10 * 1000 * 1000 };
+        while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
+            ;
+    }
+}
+
+static void auth_work(uv_work_t *w)
+{
+    http_auth_job *j = w->data;
+    test_hold(j->h->test_login_hold);
+    j->rc = j->activate ? kn_pwhash_str(j->pwhash, j->password, j->plen)
+                        : kn_pwhash_verify(j->pwhash, j->password, j->plen);
+}
+
+static void auth_complete(http_auth_job *j, int status);
+static void auth_pump(http *h);
+
+static void auth_after(uv_work_t *w, int status)
+{
+    http_auth_job *j = w->data;
+    http *h = j->h;
+    h->auth_running--;
+    auth_complete(j, status);
+    auth_pump(h);
+}
+
+/* Starts waiting jobs while fewer than HTTP_AUTH_RUNNING run. */
+static void auth_pump(http *h)
+{
+    while (h->auth_queue && h->auth_running < HTTP_AUTH_RUNNING && !h->stopping) {
+        http_auth_job *j = h->auth_queue;
+        h->auth_queue = j->next;
+        h->auth_queued--;
+        j->work.data = j;
+        if (uv_queue_work(&h->host->loop, &j->work, auth_work, auth_after) == 0) {
+            h->auth_running++;
+            continue;
+        }
+        auth_complete(j, UV_EIO);
+    }
+}
+
+/* Hands j to the pool (via the queue); false if the queue is full or the server stops. */
+static bool auth_submit(hreq *r, http_auth_job *j)
 {
     http *h = r->h;
-    char akey[80], ikey[80];
-    *code = "bad_login";
-    if (!login || !password || !kn_login_valid(login) || strlen(password) > 1024) {
-        h->logins_failed++;
-        return 401;
-    }
-    snprintf(akey, sizeof akey, "a:%s", login);
-    snprintf(ikey, sizeof ikey, "i:%s", r->ip);
-    if (rl_limited(h, akey, HTTP_RL_MAX_ACCOUNT, r->now)
-        || rl_limited(h, ikey, HTTP_RL_MAX_ADDR, r->now)) {
-        h->logins_limited++;
-        *code = "rate_limited";
-        http_header(r, "retry-after", "900");
-        return 429;
-    }
+    if (h->stopping || h->auth_queued >= HTTP_AUTH_QUEUED)
+        return false;
+    j->h = h;
+    j->n = r->n;
+    j->r = r;
+    snprintf(j->ip, sizeof j->ip, "%s", r->ip);
+    j->link = h2o_mem_alloc_shared(&r->req->pool, sizeof *j->link, on_req_gone);
+    *j->link = j;
+    r->async = true;
+    http_auth_job **tail = &h->auth_queue;
+    while (*tail)
+        tail = &(*tail)->next;
+    *tail = j;
+    h->auth_queued++;
+    auth_pump(h);
+    return true;
+}
+
+static void auth_job_free(http_auth_job *j)
+{
+    if (!j)
+        return;
+    kn_memzero(j, sizeof *j);
+    free(j);
+}
+
+/* The outcome of a login whose password was checked (j->rc); r is NULL if the client left. */
+static int login_finish(http_auth_job *j, hreq *r, const char **code)
+{
+    http *h = j->h;
+    uint64_t now = node_now(j->n);
     kn_account a;
-    int rc = kn_account_get(r->n->dd->store, login, &a);
-    if (rc < 0 || !a.has_password || kn_pwhash_verify(a.pwhash, password, strlen(password)) < 0) {
-        rl_fail(h, akey, r->now);
-        rl_fail(h, ikey, r->now);
-        h->logins_failed++;
-        node_log(r->n, "web login failed for \"%s\" from %s", login, r->ip);
+    *code = "bad_login";
+    /* The account as it is now: a password changed meanwhile does not let the old one in. */
+    if (j->rc < 0 || kn_account_get(j->n->dd->store, j->login, &a) < 0 || !a.has_password
+        || strcmp(a.pwhash, j->pwhash) != 0) {
+        h->logins_failed++; /* the failures were counted when the attempt started */
+        node_log(j->n, "web login failed for \"%s\" from %s", j->login, j->ip);
         return 401;
     }
+    http_rl_slot *s = rl_find(h, j->akey, now, false);
+    if (s)
+        s->failures = 0;
+    if ((s = rl_find(h, j->ikey, now, false)) && s->failures)
+        s->failures--;
+    if (!r)
+        return 0;
     if (!kn_users_holds_key(r->n->dd, a.user)) {
         *code = "no_user_key";
         h->logins_failed++;
         return 403;
     }
-    http_rl_slot *s = rl_find(h, akey, r->now, false);
-    if (s)
-        s->failures = 0;
+    r->now = now;
     if (start_session(r, &a) < 0) {
         *code = "internal";
         return 500;
@@ -206,34 +321,23 @@ int http_auth_login(hreq *r, const char *login, const char *password, const char
     return 0;
 }
 
-void http_auth_logout(hreq *r)
+/* The outcome of an activation whose new hash was computed. */
+static int activate_finish(http_auth_job *j, hreq *r, const char **code)
 {
-    if (r->authed)
-        http_ignore(kn_session_del(r->n->dd->store, r->session_key));
-    r->authed = false;
-    http_header(r, "set-cookie", SESSION_COOKIE "=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0");
-}
-
-int http_auth_activate(hreq *r, const char *token, const char *password, const char **code)
-{
-    uint8_t t[32], hash[32];
     kn_account a;
     *code = "bad_token";
-    if (!token || strlen(token) != 64 || kn_hex_decode(t, 32, token, 64) < 0)
-        return 400;
-    kn_blake2b(hash, 32, t, 32);
-    kn_memzero(t, sizeof t);
-    if (kn_account_by_activation(r->n->dd->store, hash, &a) < 0
-        || a.activation_expires_ms <= r->now)
-        return 404;
-    if (!password || strlen(password) < 8 || strlen(password) > 1024) {
-        *code = "weak_password";
-        return 400;
-    }
-    if (kn_pwhash_str(a.pwhash, password, strlen(password)) < 0) {
+    if (!r)
+        return 0;
+    r->now = node_now(r->n);
+    if (j->rc < 0) {
         *code = "internal";
         return 500;
     }
+    /* Still the same account, and the link still unused and valid. */
+    if (kn_account_by_activation(r->n->dd->store, j->token_hash, &a) < 0
+        || a.activation_expires_ms <= r->now || strcmp(a.login, j->login) != 0)
+        return 404;
+    memcpy(a.pwhash, j->pwhash, sizeof a.pwhash);
     a.has_password = true;
     a.has_activation = false;
     memset(a.activation, 0, sizeof a.activation);
@@ -244,6 +348,137 @@ int http_auth_activate(hreq *r, const char *token, const char *password, const c
     }
     *code = "ok";
     return 0;
+}
+
+/* On the loop: the hash is done (or could not be started: status < 0). */
+static void auth_complete(http_auth_job *j, int status)
+{
+    kn_memzero(j->password, sizeof j->password);
+    if (status < 0 && j->rc >= 0)
+        j->rc = KN_EIO;
+    hreq *r = j->r;
+    if (r) { /* the request no longer needs to tell us it is gone */
+        *j->link = NULL;
+        j->link = NULL;
+    }
+    const char *code;
+    int st = j->activate ? activate_finish(j, r, &code) : login_finish(j, r, &code);
+    if (r) {
+        j->done(r, st, code);
+        http_names_free(r);
+    }
+    auth_job_free(j);
+}
+
+void http_auth_stop(http *h)
+{
+    while (h->auth_queue) {
+        http_auth_job *j = h->auth_queue;
+        h->auth_queue = j->next;
+        h->auth_queued--;
+        if (j->r) {
+            *j->link = NULL;
+            j->done(j->r, 503, "stopping");
+            http_names_free(j->r);
+        }
+        auth_job_free(j);
+    }
+}
+
+void http_auth_login(hreq *r, const char *login, const char *password, http_auth_done_fn done)
+{
+    http *h = r->h;
+    char akey[80], ikey[80];
+    if (!login || !password || !kn_login_valid(login) || strlen(password) > HTTP_PASSWORD_MAX) {
+        h->logins_failed++;
+        done(r, 401, "bad_login");
+        return;
+    }
+    snprintf(akey, sizeof akey, "a:%s", login);
+    snprintf(ikey, sizeof ikey, "i:%s", r->ip);
+    if (rl_limited(h, akey, HTTP_RL_MAX_ACCOUNT, r->now)
+        || rl_limited(h, ikey, HTTP_RL_MAX_ADDR, r->now)) {
+        h->logins_limited++;
+        http_header(r, "retry-after", "900");
+        done(r, 429, "rate_limited");
+        return;
+    }
+    kn_account a;
+    int rc = kn_account_get(r->n->dd->store, login, &a);
+    /* Counted now, taken back on success: attempts in parallel cannot pass the limit. */
+    rl_fail(h, akey, r->now);
+    rl_fail(h, ikey, r->now);
+    if (rc < 0 || !a.has_password) {
+        h->logins_failed++;
+        node_log(r->n, "web login failed for \"%s\" from %s", login, r->ip);
+        done(r, 401, "bad_login");
+        return;
+    }
+    http_auth_job *j = calloc(1, sizeof *j);
+    if (j) {
+        j->done = done;
+        snprintf(j->login, sizeof j->login, "%s", login);
+        memcpy(j->akey, akey, sizeof akey);
+        memcpy(j->ikey, ikey, sizeof ikey);
+        memcpy(j->pwhash, a.pwhash, sizeof j->pwhash);
+        j->plen = strlen(password);
+        memcpy(j->password, password, j->plen);
+    }
+    kn_memzero(&a, sizeof a);
+    if (j && auth_submit(r, j))
+        return;
+    auth_job_free(j);
+    /* Not tried: take the counts back. */
+    http_rl_slot *s;
+    if ((s = rl_find(h, akey, r->now, false)) && s->failures)
+        s->failures--;
+    if ((s = rl_find(h, ikey, r->now, false)) && s->failures)
+        s->failures--;
+    http_header(r, "retry-after", "2");
+    done(r, 503, h->stopping ? "stopping" : "busy");
+}
+
+void http_auth_logout(hreq *r)
+{
+    if (r->authed)
+        http_ignore(kn_session_del(r->n->dd->store, r->session_key));
+    r->authed = false;
+    http_header(r, "set-cookie", SESSION_COOKIE "=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0");
+}
+
+void http_auth_activate(hreq *r, const char *token, const char *password, http_auth_done_fn done)
+{
+    uint8_t t[32], hash[32];
+    kn_account a;
+    if (!token || strlen(token) != 64 || kn_hex_decode(t, 32, token, 64) < 0) {
+        done(r, 400, "bad_token");
+        return;
+    }
+    kn_blake2b(hash, 32, t, 32);
+    kn_memzero(t, sizeof t);
+    if (kn_account_by_activation(r->n->dd->store, hash, &a) < 0
+        || a.activation_expires_ms <= r->now) {
+        done(r, 404, "bad_token");
+        return;
+    }
+    if (!password || strlen(password) < 8 || strlen(password) > HTTP_PASSWORD_MAX) {
+        done(r, 400, "weak_password");
+        return;
+    }
+    http_auth_job *j = calloc(1, sizeof *j);
+    if (j) {
+        j->done = done;
+        j->activate = true;
+        snprintf(j->login, sizeof j->login, "%s", a.login);
+        memcpy(j->token_hash, hash, sizeof hash);
+        j->plen = strlen(password);
+        memcpy(j->password, password, j->plen);
+    }
+    if (j && auth_submit(r, j))
+        return;
+    auth_job_free(j);
+    http_header(r, "retry-after", "2");
+    done(r, 503, r->h->stopping ? "stopping" : "busy");
 }
 
 int http_auth_user_secret(hreq *r, uint8_t sk[static 64])
@@ -264,6 +499,20 @@ json_t *http_session_json(hreq *r)
         "prev_visit", (json_int_t)r->acct.prev_visit_ms);
 }
 
+static void api_login_done(hreq *r, int status, const char *code)
+{
+    if (status) {
+        http_error(r, status, code,
+            status == 429       ? "too many failed logins; wait 15 minutes"
+                : status == 403 ? "this node does not hold the account's user key"
+                : status == 503 ? "the node is busy checking other logins or shutting down; "
+                                  "try again in a moment"
+                                : "wrong login or password");
+        return;
+    }
+    http_json(r, 200, http_session_json(r));
+}
+
 void http_auth_api_login(hreq *r)
 {
     json_t *j = http_body_json(r);
@@ -271,17 +520,8 @@ void http_auth_api_login(hreq *r)
         return;
     const char *login = json_string_value(json_object_get(j, "login"));
     const char *password = json_string_value(json_object_get(j, "password"));
-    const char *code;
-    int status = http_auth_login(r, login, password, &code);
-    json_decref(j);
-    if (status) {
-        http_error(r, status, code,
-            status == 429       ? "too many failed logins; wait 15 minutes"
-                : status == 403 ? "this node does not hold the account's user key"
-                                : "wrong login or password");
-        return;
-    }
-    http_json(r, 200, http_session_json(r));
+    http_auth_login(r, login, password, api_login_done);
+    json_decref(j); /* the job copied what it needs */
 }
 
 void http_auth_api_logout(hreq *r)

@@ -27,6 +27,10 @@
     X(T_PASSWORD, "Passwort", "Password")                                                          \
     X(T_PASSWORD2, "Passwort wiederholen", "Repeat the password")                                  \
     X(T_LOGIN_FAILED, "Benutzername oder Passwort ist falsch.", "Wrong user name or password.")    \
+    X(T_LOGIN_BUSY,                                                                                \
+        "Der Knoten prüft gerade viele Anmeldungen oder wird beendet. Bitte versuchen Sie es "    \
+        "gleich noch einmal.",                                                                     \
+        "The node is busy checking other logins or is shutting down. Try again in a moment.")      \
     X(T_LOGIN_LIMITED,                                                                             \
         "Zu viele Fehlversuche. Bitte warten Sie 15 Minuten oder wenden Sie sich an die "          \
         "IT-Administration.",                                                                      \

@@ -56,6 +56,9 @@ enum {
     HTTP_RL_WINDOW_MS = 15 * 60 * 1000,
     HTTP_RL_MAX_ACCOUNT = 5, /* failed logins per account and window */
     HTTP_RL_MAX_ADDR = 20, /* failed logins per address and window */
+    HTTP_PASSWORD_MAX = 1024, /* bytes of a password */
+    HTTP_AUTH_RUNNING = 2, /* Argon2id hashes on the thread pool at once (64 MiB each) */
+    HTTP_AUTH_QUEUED = 32, /* ... and waiting for it; more get 503 */
     HTTP_LIST_MAX = 200, /* objects in one listing */
     HTTP_STOP_POLL_MS = 20,
     HTTP_NAMES_TTL_MS = 2000, /* the names of authors and councils are re-read this often */
@@ -82,6 +85,7 @@ typedef struct http_rl_slot {
 
 typedef struct http_conn http_conn;
 typedef struct http_upload http_upload;
+typedef struct http_auth_job http_auth_job;
 
 /* One council's pages below a path of the shared listener. */
 typedef struct http_mount {
@@ -111,6 +115,10 @@ typedef struct http {
     uint64_t status_counts[600]; /* by exact status */
     uint64_t logins_ok, logins_failed, logins_limited, csrf_refused;
     uint64_t list_hits, list_misses; /* listings from the cache of rendered ones (http_api.c) */
+    /* password hashes on the thread pool (http_auth.c) */
+    http_auth_job *auth_queue; /* waiting, in order */
+    unsigned auth_queued, auth_running;
+    char test_login_hold[256]; /* KNOTEN_TEST_LOGIN_HOLD (tests only), or "" */
     http_rl_slot rl[HTTP_RL_SLOTS];
     /* uploads and downloads (http_blob.c) */
     http_upload *uploads;
@@ -161,6 +169,7 @@ typedef struct hreq {
     char csrf[65];
     char lang[3]; /* "de" or "en" */
     bool responded;
+    bool async; /* answered later, from a callback (http_auth.c) */
     struct names *names; /* authors' and councils' names, loaded once per request (http_api.c) */
 } hreq;
 
@@ -260,15 +269,28 @@ void http_fmt_size(char *buf, size_t cap, uint64_t n);
 void http_auth_load(hreq *r);
 /* True if the request carries r's CSRF token (header X-CSRF-Token or form field csrf). */
 bool http_auth_csrf_ok(hreq *r);
-/* POST /api/login (JSON) and POST /login (form): 0 and the session set, or a response sent. */
+/* POST /api/login (JSON): answers with the session, or an error. */
 void http_auth_api_login(hreq *r);
 void http_auth_api_logout(hreq *r);
 void http_auth_api_session(hreq *r);
-/* Tries login/password; on success sets the cookie and fills r. Returns 0, or an HTTP status. */
-int http_auth_login(hreq *r, const char *login, const char *password, const char **code);
+/*
+ * Called on the loop thread when a login or activation is decided: status 0
+ * (the session is set: cookie, r->authed, r->acct) or an HTTP status with a
+ * short code ("bad_login", "rate_limited", "no_user_key", "bad_token",
+ * "weak_password", "busy", "stopping", "internal"). It must answer r. It runs
+ * either before http_auth_login/activate return (decided without a hash) or
+ * later from the thread pool's after-work callback (then r->async is set and
+ * the request's strings, query and form stay valid); not at all if the
+ * client went away meanwhile.
+ */
+typedef void (*http_auth_done_fn)(hreq *r, int status, const char *code);
+/* Tries login/password (rate limited, Argon2id off the loop); done answers. */
+void http_auth_login(hreq *r, const char *login, const char *password, http_auth_done_fn done);
 void http_auth_logout(hreq *r);
-/* Activation: the account with this one-time token sets its password. 0 or HTTP status. */
-int http_auth_activate(hreq *r, const char *token, const char *password, const char **code);
+/* Activation: the account with this one-time token sets its password; done answers. */
+void http_auth_activate(hreq *r, const char *token, const char *password, http_auth_done_fn done);
+/* At shutdown: answers 503 to logins still waiting for the thread pool. */
+void http_auth_stop(http *h);
 /* The user key secret of the signed-in account (caller wipes). */
 KN_MUST_USE int http_auth_user_secret(hreq *r, uint8_t sk[static 64]);
 

@@ -306,6 +306,22 @@ static void login_page(hreq *r, const char *error, int status)
     http_page_end(r, &b, status);
 }
 
+static void login_done(hreq *r, int status, const char *code)
+{
+    (void)code;
+    if (status) {
+        login_page(r,
+            status == 429       ? tr(r, T_LOGIN_LIMITED)
+                : status == 403 ? tr(r, T_LOGIN_NOKEY)
+                : status == 503 ? tr(r, T_LOGIN_BUSY)
+                                : tr(r, T_LOGIN_FAILED),
+            status);
+        return;
+    }
+    const char *next = http_param(r, "next");
+    http_redirect(r, next ? next : "/");
+}
+
 static void login_post(hreq *r)
 {
     char pre[65];
@@ -316,18 +332,7 @@ static void login_post(hreq *r)
         login_page(r, tr(r, T_CSRF), 403);
         return;
     }
-    const char *code;
-    int status = http_auth_login(r, http_param(r, "login"), http_param(r, "password"), &code);
-    if (status) {
-        login_page(r,
-            status == 429       ? tr(r, T_LOGIN_LIMITED)
-                : status == 403 ? tr(r, T_LOGIN_NOKEY)
-                                : tr(r, T_LOGIN_FAILED),
-            status);
-        return;
-    }
-    const char *next = http_param(r, "next");
-    http_redirect(r, next ? next : "/");
+    http_auth_login(r, http_param(r, "login"), http_param(r, "password"), login_done);
 }
 
 static void activate_page(hreq *r, const char *token, const char *error, int status)
@@ -353,6 +358,19 @@ static void activate_page(hreq *r, const char *token, const char *error, int sta
     http_page_end(r, &b, status);
 }
 
+static void activate_done(hreq *r, int status, const char *code)
+{
+    if (status) {
+        activate_page(r, http_param(r, "t"),
+            !strcmp(code, "weak_password") ? tr(r, T_PW_WEAK)
+                : status == 503            ? tr(r, T_LOGIN_BUSY)
+                                           : tr(r, T_ACTIVATE_BAD),
+            status);
+        return;
+    }
+    http_redirect(r, "/");
+}
+
 static void activate_post(hreq *r)
 {
     const char *t = http_param(r, "t"), *p1 = http_param(r, "password"),
@@ -361,14 +379,7 @@ static void activate_post(hreq *r)
         activate_page(r, t, tr(r, T_PW_MISMATCH), 400);
         return;
     }
-    const char *code;
-    int status = http_auth_activate(r, t, p1, &code);
-    if (status) {
-        activate_page(r, t,
-            !strcmp(code, "weak_password") ? tr(r, T_PW_WEAK) : tr(r, T_ACTIVATE_BAD), status);
-        return;
-    }
-    http_redirect(r, "/");
+    http_auth_activate(r, t, p1, activate_done);
 }
 
 static void lang_switch(hreq *r)

@@ -8,17 +8,12 @@ set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/peers_lib.bash"
 
 HP=$(free_port)
-"$KNOTEN" init --data "$WORK/a" --found "Kommunen Test" >/dev/null 2>&1 || fail "init"
-echo "geheim-passwort" | "$KNOTEN" user add --data "$WORK/a" --name "Erika Muster" \
-    --role Personalamt --login erika --password-stdin >/dev/null 2>&1 || fail "user add"
+init_web a
 for i in 1 2 3; do
     "$KNOTEN" thread --data "$WORK/a" --space Vergaberecht --title "Frage $i" --body "Text $i" \
         >/dev/null 2>&1 || fail "thread $i"
 done
-"$KNOTEN" run --data "$WORK/a" --listen "127.0.0.1:$(free_port)" --http "127.0.0.1:$HP" \
-    2>"$WORK/a.log" &
-PIDS+=("$!")
-wait_for 10 "web interface is up" grep -q "web interface on http://127.0.0.1:$HP/" "$WORK/a.log"
+start_web a "$HP"
 "$PY" "$(dirname "${BASH_SOURCE[0]}")/http_listing_check.py" "http://127.0.0.1:$HP" "$KNOTEN" \
     "$WORK/a" || fail "http_listing_check.py failed"
 echo "http_listing: ok"

@@ -92,6 +92,30 @@ start_node() {
     printf -v "PID_$name" '%s' "$pid"
 }
 
+# init_web NAME [USER-ADD-OPTIONS...]: $WORK/NAME founds a network and gets the
+# web login erika / geheim-passwort (Erika Muster, Personalamt).
+init_web() {
+    local name=$1
+    shift
+    "$KNOTEN" init --data "$WORK/$name" --found "Kommunen Test" >/dev/null 2>&1 || fail "init $name"
+    echo "geheim-passwort" | "$KNOTEN" user add --data "$WORK/$name" --name "Erika Muster" \
+        --role Personalamt --login erika "$@" --password-stdin >/dev/null 2>&1 ||
+        fail "user add erika on $name"
+}
+
+# start_web NAME HTTP-PORT: runs $WORK/NAME with its web interface on
+# 127.0.0.1:HTTP-PORT (log $WORK/NAME.log, pid PID_<NAME>) and waits until it is up.
+start_web() {
+    local name=$1 hp=$2
+    "$KNOTEN" run --data "$WORK/$name" --listen "127.0.0.1:$(free_port)" \
+        --http "127.0.0.1:$hp" >>"$WORK/$name.log" 2>&1 &
+    local pid=$!
+    PIDS+=("$pid")
+    printf -v "PID_$name" '%s' "$pid"
+    wait_for 10 "the web interface of $name" grep -q "web interface on http://127.0.0.1:$hp/" \
+        "$WORK/$name.log"
+}
+
 # stop_node NAME: SIGTERM, wait at most 10 s, and require exit status 0.
 stop_node() {
     local name=$1 var="PID_$1"
