@@ -247,7 +247,7 @@ static void auth_pump(http *h)
         h->auth_queue = j->next;
         h->auth_queued--;
         j->work.data = j;
-        if (uv_queue_work(&h->host->loop, &j->work, auth_work, auth_after) == 0) {
+        if (uv_queue_work(j->n->loop, &j->work, auth_work, auth_after) == 0) {
             h->auth_running++;
             continue;
         }

@@ -7,12 +7,14 @@
  * run against a real node data directory with a signed-in admin; only the
  * HTTP server around them is replaced.
  *
- * How: the target is linked with --wrap for http_send, http_json,
- * http_error, http_redirect, http_header, http_start_stream (http.c talks
- * to h2o) and sync_announce (sync.c talks to peers), so a handler's answer
- * lands in the functions below instead of on a socket. A request is built
- * in a zeroed h2o_req_t: method, headers, entity, pool. Uploads that are
- * being stored run on a real libuv loop (http_blob.c's idle handle).
+ * How: the target is linked with --wrap for http_send, http_send_shared,
+ * http_json, http_error, http_redirect, http_header, http_start_stream
+ * (http.c talks to h2o) and sync_announce (sync.c talks to peers), so a
+ * handler's answer lands in the functions below instead of on a socket. A
+ * request is built in a zeroed h2o_req_t: method, headers, entity, pool.
+ * Uploads that are being stored run on a real libuv loop (http_blob.c's
+ * idle handle), and so do the password checks of logins (http_auth.c: the
+ * loop runs until the login is answered).
  *
  * Input: up to 8 requests, separated by a line "--". A request is: one
  * byte picking the endpoint ('a' the first of `endpoints`), a line with the
@@ -312,6 +314,12 @@ void __wrap_http_send(hreq *r, int status, const char *ctype, const char *body, 
     answered(status);
 }
 
+void __wrap_http_send_shared(hreq *r, int status, const char *ctype, char *body, size_t len);
+void __wrap_http_send_shared(hreq *r, int status, const char *ctype, char *body, size_t len)
+{
+    __wrap_http_send(r, status, ctype, body, len);
+}
+
 void __wrap_http_json(hreq *r, int status, json_t *j);
 void __wrap_http_json(hreq *r, int status, json_t *j)
 {
@@ -529,6 +537,8 @@ static void request(const char *method, const char *path, const char *query, con
             http_pages_route(&r, r.path);
         else
             http_api_route(&r, r.path + 5);
+        while (r.async && ans.responses == 0)
+            uv_run(&loop, UV_RUN_ONCE); /* until the password check is answered */
         if (ans.responses != 1) {
             fprintf(
                 stderr, "fuzz_http_api: %s %s answered %d times\n", method, path, ans.responses);
@@ -606,6 +616,7 @@ static void cleanup(void)
     uv_run(&loop, UV_RUN_NOWAIT);
     http_ignore(uv_loop_close(&loop));
     http_names_cache_free(mount.names);
+    http_list_cache_free(mount.lists);
     kn_datadir_close(&dd);
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmpdir);
     if (system(cmd) != 0)
