@@ -94,6 +94,8 @@ typedef struct fblob {
     uint32_t had, fetched;
     uint32_t inbox_n; /* its chunks in the inbox */
     bool man_unsaved; /* its manifest waits in the inbox too (put_batch) */
+    uint32_t writing_n; /* its chunks in the write under way */
+    bool man_writing; /* its manifest is in the write under way */
 } fblob;
 
 typedef struct wanted_rec {
@@ -118,8 +120,17 @@ struct kn_blobfetch {
     bool rescan_now;
     uint64_t next_rescan;
     bool dirty; /* something changed that may let requests go out */
-    held *inbox; /* cfg.inbox_max */
+    held *inbox; /* inbox_cap */
     size_t ninbox, inbox_len; /* chunks held, their bytes */
+    size_t inbox_cap; /* the larger of inbox_max and total_inflight */
+    /*
+     * The chunks of the store write under way (swapped with the inbox when it
+     * starts): kept here, bytes and all, until kn_blobfetch_written(). A
+     * `blob` of -1: that blob stopped meanwhile.
+     */
+    held *writing;
+    size_t nwriting, writing_len;
+    bool write_busy;
     unsigned nmbox; /* blobs whose manifest waits to be stored with the chunks */
     uint64_t inbox_since; /* when the oldest of them came */
     unsigned inflight;
@@ -322,6 +333,10 @@ static void inbox_drop_blob(kn_blobfetch *f, int bslot)
     }
     f->ninbox = k;
     f->blobs[bslot].inbox_n = 0;
+    /* Its chunks being written stay with the write (the store may hold them after it). */
+    for (size_t i = 0; i < f->nwriting; i++)
+        if (f->writing[i].blob == bslot)
+            f->writing[i].blob = -1;
 }
 
 /* Stops fetching b (what is stored stays); it may start again at retry_at. */
@@ -556,55 +571,91 @@ static void fill_active(kn_blobfetch *f, uint64_t now)
 
 /* ---- writing what came ---- */
 
+/* Something waits to be written: the time of the oldest, for the deadline. */
+static bool inbox_waiting(const kn_blobfetch *f)
+{
+    return f->ninbox || f->nmbox;
+}
+
 /*
  * Writes what waits: the manifests fetched since the last write (with
- * put_batch) and the verified chunks, in one store call, then completes the
- * blobs that are whole. A refusal stops every blob involved for a while; the
- * store says what it holds when they start again.
+ * put_batch) and the verified chunks, in one store call. With
+ * put_batch_start the write runs beside the engine: the inbox becomes the
+ * write under way and new chunks fill the other buffer; otherwise it is
+ * written here and kn_blobfetch_written() follows at once. Nothing starts
+ * while a write is under way.
  */
 static void flush_inbox(kn_blobfetch *f, uint64_t now)
 {
-    if (f->ninbox == 0 && f->nmbox == 0)
+    if (f->write_busy || !inbox_waiting(f))
         return;
-    kn_blobfetch_chunk c[64]
-        = { 0 }; /* inbox_max is at most 64; zeroed for gcc -Wmaybe-uninitialized */
-    kn_blobfetch_manifest *m = NULL;
-    size_t n = f->ninbox, nm = 0;
-    int rc = 0;
-    for (size_t i = 0; i < n; i++) {
-        fblob *b = &f->blobs[f->inbox[i].blob];
-        c[i] = (kn_blobfetch_chunk) { .blob = b->id,
-            .index = f->inbox[i].index,
-            .hash = b->hashes[f->inbox[i].index],
-            .data = f->inbox[i].data,
-            .len = f->inbox[i].len };
-    }
-    if (f->nmbox && !(m = malloc(f->nmbox * sizeof *m)))
-        rc = KN_ENOMEM;
-    for (unsigned i = 0; m && i < f->cfg.active_max; i++) {
-        fblob *b = &f->blobs[i];
-        if (b->state != B_FREE && b->man_unsaved)
-            m[nm++] = (kn_blobfetch_manifest) { b->id, b->size, (const uint8_t(*)[KN_ID])b->hashes,
-                b->n };
-    }
-    if (rc == 0)
-        rc = f->cfg.store.put_batch ? f->cfg.store.put_batch(f->cfg.store.ctx, m, nm, c, n)
-                                    : f->cfg.store.put_chunks(f->cfg.store.ctx, c, n);
-    free(m);
-    for (size_t i = 0; i < n; i++) {
-        fblob *b = &f->blobs[f->inbox[i].blob];
-        chunk_set(b, f->inbox[i].index, rc == 0 ? C_PRESENT : C_MISSING);
-        free(f->inbox[i].data);
-    }
+    held *spare = f->writing;
+    f->writing = f->inbox;
+    f->inbox = spare;
+    f->nwriting = f->ninbox;
+    f->writing_len = f->inbox_len;
     f->ninbox = 0;
     f->inbox_len = 0;
     f->nmbox = 0;
+    f->write_busy = true;
+    size_t n = f->nwriting, nm = 0;
+    for (unsigned i = 0; i < f->cfg.active_max; i++) {
+        fblob *b = &f->blobs[i];
+        b->writing_n = b->inbox_n;
+        b->inbox_n = 0;
+        b->man_writing = b->state != B_FREE && b->man_unsaved;
+        b->man_unsaved = false;
+        nm += b->man_writing;
+    }
+    kn_blobfetch_chunk *c = malloc(n * sizeof *c + 1);
+    kn_blobfetch_manifest *m = malloc(nm * sizeof *m + 1);
+    int rc = c && m ? 0 : KN_ENOMEM;
+    for (size_t i = 0; rc == 0 && i < n; i++) {
+        const held *h = &f->writing[i];
+        fblob *b = &f->blobs[h->blob];
+        c[i] = (kn_blobfetch_chunk) { .blob = b->id,
+            .index = h->index,
+            .hash = b->hashes[h->index],
+            .data = h->data,
+            .len = h->len };
+    }
+    for (unsigned i = 0, k = 0; rc == 0 && i < f->cfg.active_max; i++) {
+        fblob *b = &f->blobs[i];
+        if (b->man_writing)
+            m[k++] = (kn_blobfetch_manifest) { b->id, b->size, (const uint8_t(*)[KN_ID])b->hashes,
+                b->n };
+    }
+    bool started = false;
+    if (rc == 0 && f->cfg.store.put_batch_start)
+        started = f->cfg.store.put_batch_start(f->cfg.store.start_ctx, m, nm, c, n) == 0;
+    if (rc == 0 && !started)
+        rc = f->cfg.store.put_batch ? f->cfg.store.put_batch(f->cfg.store.ctx, m, nm, c, n)
+                                    : f->cfg.store.put_chunks(f->cfg.store.ctx, c, n);
+    free(c);
+    free(m);
+    if (!started)
+        kn_blobfetch_written(f, rc, now);
+}
+
+void kn_blobfetch_written(kn_blobfetch *f, int rc, uint64_t now)
+{
+    if (!f->write_busy)
+        return;
+    for (size_t i = 0; i < f->nwriting; i++) {
+        const held *h = &f->writing[i];
+        if (h->blob >= 0)
+            chunk_set(&f->blobs[h->blob], h->index, rc == 0 ? C_PRESENT : C_MISSING);
+        free(h->data);
+    }
+    f->nwriting = 0;
+    f->writing_len = 0;
+    f->write_busy = false;
     f->dirty = true;
     for (unsigned i = 0; i < f->cfg.active_max; i++) {
         fblob *b = &f->blobs[i];
-        bool involved = b->inbox_n || b->man_unsaved;
-        b->inbox_n = 0;
-        b->man_unsaved = false;
+        bool involved = b->writing_n || b->man_writing;
+        b->writing_n = 0;
+        b->man_writing = false;
         if (!involved || b->state != B_CHUNKS)
             continue;
         if (rc < 0) {
@@ -614,12 +665,21 @@ static void flush_inbox(kn_blobfetch *f, uint64_t now)
             complete(f, b, now);
         }
     }
+    /* What came meanwhile goes next, if it is enough for a write already. */
+    if (f->ninbox >= f->cfg.inbox_max || f->inbox_len >= f->cfg.inbox_bytes)
+        flush_inbox(f, now);
 }
 
-/* Something waits to be written: the time of the oldest, for the deadline. */
-static bool inbox_waiting(const kn_blobfetch *f)
+/* Chunks held in memory (inbox and write under way), and their bytes: they count against
+ * total_inflight and total_bytes, so memory stays bounded however slow the store. */
+static size_t held_n(const kn_blobfetch *f)
 {
-    return f->ninbox || f->nmbox;
+    return f->ninbox + f->nwriting;
+}
+
+static uint64_t held_bytes(const kn_blobfetch *f)
+{
+    return f->inbox_len + f->writing_len;
 }
 
 /* ---- asking ---- */
@@ -683,7 +743,7 @@ static unsigned ask_chunks(kn_blobfetch *f, int slot, unsigned quota, uint64_t n
             continue;
         }
         for (; i < b->n && asked < quota && p->inflight_bytes < f->cfg.peer_bytes
-             && f->inflight_bytes < f->cfg.total_bytes;
+             && f->inflight_bytes + held_bytes(f) < f->cfg.total_bytes;
              i = next_for(b, slot, i + 1)) {
             chunk_set(b, i, C_ASKED);
             b->cpeer[i] = (int8_t)slot;
@@ -731,11 +791,11 @@ static void schedule(kn_blobfetch *f, uint64_t now)
                 ask_manifest(f, b, s, now);
         }
     }
-    for (int pass = 0;
-         pass < 4 && f->inflight < f->cfg.total_inflight && f->inflight_bytes < f->cfg.total_bytes;
+    for (int pass = 0; pass < 4 && f->inflight + held_n(f) < f->cfg.total_inflight
+         && f->inflight_bytes + held_bytes(f) < f->cfg.total_bytes;
          pass++) {
         unsigned quota[KN_BLOBFETCH_PEERS_MAX] = { 0 };
-        unsigned free_total = f->cfg.total_inflight - f->inflight;
+        unsigned free_total = f->cfg.total_inflight - f->inflight - (unsigned)held_n(f);
         bool any = false;
         for (int s = 0; s < KN_BLOBFETCH_PEERS_MAX; s++)
             if (f->peers[s].live && f->peers[s].inflight < f->cfg.peer_inflight
@@ -834,7 +894,7 @@ static uint64_t next_deadline(const kn_blobfetch *f, uint64_t now)
     uint64_t next = f->next_rescan;
     if (f->dirty)
         return now;
-    if (inbox_waiting(f) && f->inbox_since + INBOX_WAIT_MS < next)
+    if (inbox_waiting(f) && !f->write_busy && f->inbox_since + INBOX_WAIT_MS < next)
         next = f->inbox_since + INBOX_WAIT_MS;
     for (int s = 0; s < KN_BLOBFETCH_PEERS_MAX; s++) {
         const bpeer *p = &f->peers[s];
@@ -1056,6 +1116,8 @@ static int on_chunk(kn_blobfetch *f, int slot, const kn_wire_msg *m, uint64_t no
         corrupt(f, b, slot, i);
         return 0;
     }
+    if (f->ninbox == f->inbox_cap)
+        return 0; /* a late answer beyond the inbox while the store writes: asked again */
     uint8_t *copy = malloc(m->data_len + 1);
     if (!copy)
         return 0; /* stays missing: asked again */
@@ -1246,8 +1308,8 @@ int kn_blobfetch_new(kn_blobfetch **out, const kn_blobfetch_config *cfg)
     kn_blobfetch_config *c = &f->cfg;
     if (!c->peer_inflight || c->peer_inflight > KN_BLOBFETCH_SERVE_QUEUE / 4)
         c->peer_inflight = KN_BLOBFETCH_SERVE_QUEUE / 4; /* well within what a server queues */
-    if (!c->total_inflight)
-        c->total_inflight = 256;
+    if (!c->total_inflight || c->total_inflight > KN_BLOBFETCH_BATCH_MAX)
+        c->total_inflight = KN_BLOBFETCH_BATCH_MAX;
     if (!c->peer_bytes)
         c->peer_bytes = 4u << 20;
     if (!c->total_bytes)
@@ -1273,10 +1335,13 @@ int kn_blobfetch_new(kn_blobfetch **out, const kn_blobfetch_config *cfg)
     if (!c->bad_max)
         c->bad_max = 3;
     f->blobs = calloc(c->active_max, sizeof *f->blobs);
-    f->inbox = calloc(c->inbox_max, sizeof *f->inbox);
-    if (!f->blobs || !f->inbox) {
+    f->inbox_cap = c->total_inflight > c->inbox_max ? c->total_inflight : c->inbox_max;
+    f->inbox = calloc(f->inbox_cap, sizeof *f->inbox);
+    f->writing = calloc(f->inbox_cap, sizeof *f->writing);
+    if (!f->blobs || !f->inbox || !f->writing) {
         free(f->blobs);
         free(f->inbox);
+        free(f->writing);
         free(f);
         return KN_ENOMEM;
     }
@@ -1295,6 +1360,8 @@ void kn_blobfetch_free(kn_blobfetch *f)
         return;
     for (size_t i = 0; i < f->ninbox; i++)
         free(f->inbox[i].data);
+    for (size_t i = 0; i < f->nwriting; i++)
+        free(f->writing[i].data);
     for (unsigned i = 0; i < f->cfg.active_max; i++) {
         free(f->blobs[i].hashes);
         free(f->blobs[i].cst);
@@ -1305,6 +1372,7 @@ void kn_blobfetch_free(kn_blobfetch *f)
         free(f->peers[s].sq);
     free(f->blobs);
     free(f->inbox);
+    free(f->writing);
     kn_idmap_free(&f->wanted);
     kn_mp_out_free(&f->out);
     kn_mp_out_free(&f->nout);

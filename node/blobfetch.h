@@ -15,7 +15,10 @@
  * against its hash in the manifest; a good one waits in a bounded inbox and
  * is written with the others (and the manifests fetched meanwhile, with
  * put_batch) in one store transaction, when the inbox is full or 50 ms
- * after the oldest came; a blob is complete once that write is. A chunk
+ * after the oldest came; a blob is complete once that write is. The write
+ * may run beside the engine (put_batch_start): new chunks fill a second
+ * inbox meanwhile, and chunks held in memory count against the bounds on
+ * chunks in flight, so memory stays bounded however slow the store. A chunk
  * that fails its hash (or has the wrong length) is dropped, its sender is
  * not asked for that blob again, and the chunk goes to another peer; after
  * `bad_max` corrupt chunks the sender is reported as a fault
@@ -56,6 +59,7 @@ enum {
     KN_BLOBFETCH_CHUNK = KN_WIRE_CHUNK_MAX, /* 256 KiB: every chunk but a blob's last */
     KN_BLOBFETCH_SERVE_QUEUE = 256, /* chunk and manifest requests a peer may have waiting */
     KN_BLOBFETCH_WANTED_MAX = 65536, /* wanted blobs remembered between rescans */
+    KN_BLOBFETCH_BATCH_MAX = 256, /* chunks in one store write; total_inflight is at most this */
 };
 
 /* The largest blob the engine fetches: 16 GiB (65,536 chunks; a 2 MiB manifest). */
@@ -121,6 +125,18 @@ typedef struct kn_blobfetch_store {
      */
     int (*put_batch)(void *ctx, const kn_blobfetch_manifest *m, size_t nm,
         const kn_blobfetch_chunk *c, size_t nc);
+    /*
+     * Optional, with put_batch: the same write, started beside the engine
+     * (the node's writer thread) so that the network goes on while the
+     * store commits. 0: under way, and the caller calls kn_blobfetch_written()
+     * with its result later, on the engine's thread; the store copies what
+     * it needs of m and c except the chunks' bytes, which the engine keeps
+     * valid until then. A negative return: nothing started (the engine then
+     * writes with put_batch). The engine has at most one write under way.
+     */
+    int (*put_batch_start)(void *start_ctx, const kn_blobfetch_manifest *m, size_t nm,
+        const kn_blobfetch_chunk *c, size_t nc);
+    void *start_ctx; /* put_batch_start's own context (the writer, not the store) */
     /*
      * Serving: calls fn(fctx, data, len) with chunk `index` of blob, the bytes
      * valid only during the call, and returns what fn returns; KN_ENOTFOUND
@@ -213,6 +229,13 @@ void kn_blobfetch_rescan(kn_blobfetch *f);
  * deadline.
  */
 uint64_t kn_blobfetch_tick(kn_blobfetch *f, uint64_t now);
+
+/*
+ * The write started with put_batch_start is over: rc is what put_batch would
+ * have returned. Its chunks count as present only now (or are missing again
+ * after a failure), and the blobs it made whole are complete. Call tick after.
+ */
+void kn_blobfetch_written(kn_blobfetch *f, int rc, uint64_t now);
 
 /* True while requests of peers wait to be served (call tick when transport output drains). */
 bool kn_blobfetch_busy(const kn_blobfetch *f);

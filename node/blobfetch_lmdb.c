@@ -8,7 +8,8 @@
  * engine's hashes to the store so a chunk is hashed once on its way in, and
  * one batch is one write transaction; put_batch() stores the manifests
  * fetched since the last write with the chunks, so many small files cost one
- * commit, not two each. read_chunk() reads a chunk without a
+ * commit, not two each (node/blobwriter.c runs the same on its thread:
+ * kn_blobfetch_lmdb_batch). read_chunk() reads a chunk without a
  * copy, in a read transaction that lasts only for the callback.
  */
 #include <stdlib.h>
@@ -16,6 +17,10 @@
 
 #include "blobfetch.h"
 #include "blobstore.h"
+#include "blobwriter.h"
+
+_Static_assert(
+    (int)KN_BLOBFETCH_BATCH_MAX <= (int)KN_BLOB_BATCH_MAX, "one engine write is one store batch");
 
 enum { WANT_PAGE = 256 };
 
@@ -74,7 +79,7 @@ static int lmdb_present(void *ctx, const uint8_t blob[KN_ID], uint8_t *bits, uin
     return kn_blob_present(ctx, blob, bits, n);
 }
 
-/* The engine's chunks as the store takes them (at most 64: the engine's inbox). */
+/* The engine's chunks as the store takes them. */
 static size_t chunks_in(kn_blob_chunk_in *in, const kn_blobfetch_chunk *c, size_t n)
 {
     for (size_t i = 0; i < n; i++)
@@ -105,26 +110,35 @@ static int lmdb_put_chunks(void *ctx, const kn_blobfetch_chunk *c, size_t n)
     return first_refusal(rc, results, n);
 }
 
-static int lmdb_put_batch(
-    void *ctx, const kn_blobfetch_manifest *m, size_t nm, const kn_blobfetch_chunk *c, size_t nc)
+int kn_blobfetch_lmdb_batch(struct kn_store *s, const kn_blobfetch_manifest *m, size_t nm,
+    const kn_blobfetch_chunk *c, size_t nc, bool bg)
 {
-    kn_blob_chunk_in in[64] = { { 0 } };
-    int cres[64];
-    if (nc > 64 || nm > KN_BLOB_BATCH_MAX)
+    if (nc > KN_BLOB_BATCH_MAX || nm > KN_BLOB_BATCH_MAX)
         return KN_EINVAL;
     kn_blob_manifest_in *mi = malloc(nm * sizeof *mi + 1);
     int *mres = malloc(nm * sizeof *mres + 1);
-    int rc = mi && mres ? 0 : KN_ENOMEM;
+    kn_blob_chunk_in *in = malloc(nc * sizeof *in + 1);
+    int *cres = malloc(nc * sizeof *cres + 1);
+    int rc = mi && mres && in && cres ? 0 : KN_ENOMEM;
     for (size_t i = 0; rc == 0 && i < nm; i++)
         mi[i]
             = (kn_blob_manifest_in) { m[i].blob, m[i].size, (const uint8_t *)m[i].hashes, m[i].n };
     if (rc == 0)
-        rc = kn_blob_put_batch(ctx, mi, nm, mres, in, chunks_in(in, c, nc), cres);
+        rc = (bg ? kn_blob_put_batch_bg : kn_blob_put_batch)(
+            s, mi, nm, mres, in, chunks_in(in, c, nc), cres);
     if (rc == 0)
         rc = first_refusal(first_refusal(0, mres, nm), cres, nc);
     free(mi);
     free(mres);
+    free(in);
+    free(cres);
     return rc;
+}
+
+static int lmdb_put_batch(
+    void *ctx, const kn_blobfetch_manifest *m, size_t nm, const kn_blobfetch_chunk *c, size_t nc)
+{
+    return kn_blobfetch_lmdb_batch(ctx, m, nm, c, nc, false);
 }
 
 static int lmdb_read_chunk(void *ctx, const uint8_t blob[KN_ID], uint32_t index,

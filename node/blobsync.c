@@ -18,6 +18,12 @@
  * signals the node), and every 10 s in any case (objects released from
  * pending, a policy changed by the command line).
  *
+ * Writes: the chunks that come are stored by a thread of their own
+ * (blobwriter.h), so the loop goes on reading the network while LMDB copies
+ * them into the file and waits for the disk; the result comes back through
+ * on_written(). A chunk counts as present (and a file as complete) only
+ * once that commit is durable.
+ *
  * Ticks: blobsync_run() is called from sync_run(), so once per loop
  * iteration in the check phase and from the node's 250 ms tick; the engine
  * is ticked when it was fed, when it has requests of peers to serve (their
@@ -37,6 +43,7 @@
 #include <string.h>
 
 #include "blobfetch.h"
+#include "blobwriter.h"
 #include "hex.h"
 #include "node_impl.h"
 
@@ -161,10 +168,24 @@ kn_repl_store blobsync_wrap_store(node *n, kn_repl_store inner)
 
 /* ---- the engine ---- */
 
+/* The writer thread's result (blobwriter.h), on the loop thread. */
+static void on_written(void *ctx, int rc)
+{
+    node *n = ctx;
+    if (!n->blobs)
+        return;
+    kn_blobfetch_written(n->blobs, rc, node_now(n));
+    n->blobs_dirty = true;
+}
+
 int blobsync_start(node *n)
 {
+    /* Without the writer thread, the engine writes on the loop thread (slower, just as safe). */
+    if (kn_blobwriter_new(&n->blobs_writer, n->loop, n->dd->store, on_written, n) < 0)
+        n->blobs_writer = NULL;
     kn_blobfetch_config cfg = {
-        .store = kn_blobfetch_store_lmdb(n->dd->store),
+        .store = n->blobs_writer ? kn_blobwriter_store(n->blobs_writer)
+                                 : kn_blobfetch_store_lmdb(n->dd->store),
         .send = bf_send,
         .send_ctx = n,
         .queued = bf_queued,
@@ -190,6 +211,8 @@ int blobsync_start(node *n)
 
 void blobsync_stop(node *n)
 {
+    kn_blobwriter_free(n->blobs_writer); /* first: a write under way reads the engine's chunks */
+    n->blobs_writer = NULL;
     kn_blobfetch_free(n->blobs);
     n->blobs = NULL;
     free(n->blobs_shim);

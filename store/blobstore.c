@@ -1227,9 +1227,11 @@ struct chunks_ctx {
     size_t n;
     const uint8_t (*hash)[KN_BLOB_HASH];
     int *results;
+    bool bg; /* kn_blob_put_batch_bg: a blob completing with text to index is KN_EBUSY */
 };
 
-static int chunk_one(kn_store *s, MDB_txn *txn, const kn_blob_chunk_in *c, const uint8_t *hash)
+static int chunk_one(
+    kn_store *s, MDB_txn *txn, const kn_blob_chunk_in *c, const uint8_t *hash, bool bg)
 {
     state_rec st;
     MDB_val v;
@@ -1260,9 +1262,11 @@ static int chunk_one(kn_store *s, MDB_txn *txn, const kn_blob_chunk_in *c, const
     st.bytes += c->len;
     if ((rc = state_put(s, txn, c->blob, &st)) < 0)
         return rc;
+    if (st.present == st.nchunks && bg && (rc = kn_search_blob_wants_text(s, txn, c->blob)) != 0)
+        return rc < 0 ? rc : KN_EBUSY; /* the owner thread stores this batch */
     if (st.present == st.nchunks
         && ((rc = del(txn, s->db.blob_wanted, c->blob, KN_BLOB_ID)) < 0
-            || (rc = kn_search_blob_complete(s, txn, c->blob)) < 0)) /* the text of text files */
+            || (!bg && (rc = kn_search_blob_complete(s, txn, c->blob)) < 0))) /* text files */
         return rc;
     return KN_BLOB_STORED;
 }
@@ -1271,7 +1275,7 @@ static int chunks_txn(kn_store *s, MDB_txn *txn, void *ctx)
 {
     struct chunks_ctx *a = ctx;
     for (size_t i = 0; i < a->n; i++) {
-        int rc = chunk_one(s, txn, &a->c[i], a->hash[i]);
+        int rc = chunk_one(s, txn, &a->c[i], a->hash[i], a->bg);
         if (rc < 0 && rc != KN_ENOTFOUND && rc != KN_EINVAL && rc != KN_EHASH)
             return rc;
         a->results[i] = rc;
@@ -1298,7 +1302,7 @@ int kn_blob_put_chunks(kn_store *s, const kn_blob_chunk_in *c, size_t n, int *re
         else
             kn_blob_chunk_hash(hash[i], c[i].data, c[i].len);
     }
-    struct chunks_ctx a = { c, n, (const uint8_t(*)[KN_BLOB_HASH])hash, results };
+    struct chunks_ctx a = { c, n, (const uint8_t(*)[KN_BLOB_HASH])hash, results, false };
     int rc = kn_store_write(s, chunks_txn, &a);
     free(hash);
     return rc;
@@ -1329,8 +1333,8 @@ static int batch_txn(kn_store *s, MDB_txn *txn, void *ctx)
     return chunks_txn(s, txn, &a->chunks);
 }
 
-int kn_blob_put_batch(kn_store *s, const kn_blob_manifest_in *m, size_t nm, int *mresults,
-    const kn_blob_chunk_in *c, size_t nc, int *cresults)
+static int put_batch(kn_store *s, const kn_blob_manifest_in *m, size_t nm, int *mresults,
+    const kn_blob_chunk_in *c, size_t nc, int *cresults, bool bg)
 {
     if (!s || (nm && (!m || !mresults)) || (nc && (!c || !cresults)) || nm > KN_BLOB_BATCH_MAX
         || nc > KN_BLOB_BATCH_MAX)
@@ -1355,13 +1359,25 @@ int kn_blob_put_batch(kn_store *s, const kn_blob_manifest_in *m, size_t nm, int 
         else
             kn_blob_chunk_hash(hash[i], c[i].data, c[i].len);
     }
-    struct batch_ctx a
-        = { m, nm, checked, mresults, { c, nc, (const uint8_t(*)[KN_BLOB_HASH])hash, cresults } };
+    struct batch_ctx a = { m, nm, checked, mresults,
+        { c, nc, (const uint8_t(*)[KN_BLOB_HASH])hash, cresults, bg } };
     if (rc == 0)
-        rc = kn_store_write(s, batch_txn, &a);
+        rc = bg ? kn_store_write_bg(s, batch_txn, &a) : kn_store_write(s, batch_txn, &a);
     free(checked);
     free(hash);
     return rc;
+}
+
+int kn_blob_put_batch(kn_store *s, const kn_blob_manifest_in *m, size_t nm, int *mresults,
+    const kn_blob_chunk_in *c, size_t nc, int *cresults)
+{
+    return put_batch(s, m, nm, mresults, c, nc, cresults, false);
+}
+
+int kn_blob_put_batch_bg(kn_store *s, const kn_blob_manifest_in *m, size_t nm, int *mresults,
+    const kn_blob_chunk_in *c, size_t nc, int *cresults)
+{
+    return put_batch(s, m, nm, mresults, c, nc, cresults, true);
 }
 
 int kn_blob_put_chunk(

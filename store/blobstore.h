@@ -234,6 +234,19 @@ typedef struct kn_blob_manifest_in {
 KN_MUST_USE int kn_blob_put_batch(kn_store *s, const kn_blob_manifest_in *m, size_t nm,
     int *mresults, const kn_blob_chunk_in *c, size_t nc, int *cresults);
 
+/*
+ * kn_blob_put_batch for the node's blob writer thread (node/blobwriter.c),
+ * the one exception to store.h's one-thread-at-a-time rule: it may run on
+ * that thread while the store's owner thread goes on using the store. It
+ * never grows the map and never touches the search index: it returns
+ * KN_EMAPFULL (the map is full, or another process grew it) or KN_EBUSY (a
+ * blob completes whose text the search index would read), having stored
+ * nothing, and the owner then stores the same batch with kn_blob_put_batch.
+ * At most one such call at a time per store.
+ */
+KN_MUST_USE int kn_blob_put_batch_bg(kn_store *s, const kn_blob_manifest_in *m, size_t nm,
+    int *mresults, const kn_blob_chunk_in *c, size_t nc, int *cresults);
+
 /* One chunk (its own transaction); returns its result as above. */
 KN_MUST_USE int kn_blob_put_chunk(
     kn_store *s, const uint8_t id[KN_BLOB_ID], uint32_t index, const uint8_t *data, uint32_t len);

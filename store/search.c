@@ -1181,12 +1181,25 @@ out:
     return rc;
 }
 
+static int blob_complete(kn_store *s, MDB_txn *txn, const uint8_t blob[KN_BLOB_ID], bool dry);
+
 /*
  * A blob became complete (its last chunk was stored, blobstore.c): the live
  * docs that list it as a plain-text or Markdown file are indexed again, now
  * with the file's text. Runs in the transaction that stored the chunk.
  */
 int kn_search_blob_complete(kn_store *s, MDB_txn *txn, const uint8_t blob[KN_BLOB_ID])
+{
+    return blob_complete(s, txn, blob, false);
+}
+
+int kn_search_blob_wants_text(kn_store *s, MDB_txn *txn, const uint8_t blob[KN_BLOB_ID])
+{
+    return blob_complete(s, txn, blob, true);
+}
+
+/* Both of the above; `dry`: only say (1) whether some doc would be indexed again. */
+static int blob_complete(kn_store *s, MDB_txn *txn, const uint8_t blob[KN_BLOB_ID], bool dry)
 {
     MDB_cursor *c = NULL;
     uint8_t(*docs)[KN_ID] = NULL, *copy = NULL;
@@ -1227,6 +1240,10 @@ int kn_search_blob_complete(kn_store *s, MDB_txn *txn, const uint8_t blob[KN_BLO
             text = memcmp(f[j].blob, blob, KN_BLOB_ID) == 0 && text_mime(f[j].mime, f[j].mime_len);
         if (!text)
             continue;
+        if (dry) {
+            rc = 1;
+            goto out;
+        }
         /* remove and add both write: they work on a copy, not on the page */
         free(copy);
         copy = NULL;

@@ -47,12 +47,21 @@ int kn_store_mdb_err(int rc)
     }
 }
 
+/* Another process grew the map: take its size (under grow_lock, see store_impl.h). */
+static int adopt_map_size(kn_store *s)
+{
+    pthread_mutex_lock(&s->grow_lock);
+    int rc = mdb_env_set_mapsize(s->env, 0);
+    pthread_mutex_unlock(&s->grow_lock);
+    return rc;
+}
+
 int kn_store_read_begin(kn_store *s, MDB_txn **txn)
 {
     int rc = mdb_txn_begin(s->env, NULL, MDB_RDONLY, txn);
     if (rc == MDB_MAP_RESIZED) {
         /* Another handle grew the map; adopt its size and try once more. */
-        if ((rc = mdb_env_set_mapsize(s->env, 0)) == 0)
+        if ((rc = adopt_map_size(s)) == 0)
             rc = mdb_txn_begin(s->env, NULL, MDB_RDONLY, txn);
     }
     return kn_store_mdb_err(rc);
@@ -66,15 +75,19 @@ int kn_store_read_begin(kn_store *s, MDB_txn **txn)
 static int grow_map(kn_store *s)
 {
     MDB_envinfo info;
+    pthread_mutex_lock(&s->grow_lock); /* waits for a background write (kn_store_write_bg) */
     int rc = mdb_env_info(s->env, &info);
-    if (rc)
-        return kn_store_mdb_err(rc);
-    if (info.me_mapsize > SIZE_MAX / 2 || (s->max_map && info.me_mapsize >= s->max_map))
-        return KN_EMAPFULL;
-    size_t next = info.me_mapsize * 2;
-    if (s->max_map && next > s->max_map)
-        next = s->max_map; /* the quota: one last step up to it */
-    return kn_store_mdb_err(mdb_env_set_mapsize(s->env, next));
+    if (rc == 0
+        && (info.me_mapsize > SIZE_MAX / 2 || (s->max_map && info.me_mapsize >= s->max_map)))
+        rc = MDB_MAP_FULL;
+    if (rc == 0) {
+        size_t next = info.me_mapsize * 2;
+        if (s->max_map && next > s->max_map)
+            next = s->max_map; /* the quota: one last step up to it */
+        rc = mdb_env_set_mapsize(s->env, next);
+    }
+    pthread_mutex_unlock(&s->grow_lock);
+    return kn_store_mdb_err(rc);
 }
 
 /*
@@ -97,7 +110,7 @@ int kn_store_write(kn_store *s, kn_store_txn_fn fn, void *ctx)
     for (int attempt = 0;; attempt++) {
         MDB_txn *txn;
         int rc = mdb_txn_begin(s->env, NULL, 0, &txn);
-        if (rc == MDB_MAP_RESIZED && (rc = mdb_env_set_mapsize(s->env, 0)) == 0)
+        if (rc == MDB_MAP_RESIZED && (rc = adopt_map_size(s)) == 0)
             rc = mdb_txn_begin(s->env, NULL, 0, &txn);
         if (rc)
             return kn_store_mdb_err(rc);
@@ -126,6 +139,24 @@ int kn_store_write(kn_store *s, kn_store_txn_fn fn, void *ctx)
         if ((rc = grow_map(s)) < 0)
             return rc;
     }
+}
+
+int kn_store_write_bg(kn_store *s, kn_store_txn_fn fn, void *ctx)
+{
+    MDB_txn *txn;
+    pthread_mutex_lock(&s->grow_lock);
+    int rc = mdb_txn_begin(s->env, NULL, 0, &txn);
+    if (rc == MDB_MAP_RESIZED) {
+        rc = KN_EMAPFULL; /* the owner adopts the new size */
+    } else if ((rc = kn_store_mdb_err(rc)) == 0) {
+        rc = fn(s, txn, ctx);
+        if (rc < 0)
+            mdb_txn_abort(txn);
+        else
+            rc = disk_full_or(s, kn_store_mdb_err(mdb_txn_commit(txn)));
+    }
+    pthread_mutex_unlock(&s->grow_lock);
+    return rc;
 }
 
 int kn_store_load(kn_store *s, MDB_txn *txn, MDB_dbi dbi, const uint8_t id[KN_ID], kn_object *o)
@@ -366,6 +397,7 @@ int kn_store_open(kn_store **out, const char *dir, const kn_store_options *opt)
         opt = &defaults;
     if (!(s = calloc(1, sizeof *s)))
         return KN_ENOMEM;
+    pthread_mutex_init(&s->grow_lock, NULL);
     s->pending_max = opt->pending_max ? opt->pending_max : KN_STORE_DEFAULT_PENDING_MAX;
     s->max_map = opt->max_map_size;
     if (snprintf(s->dir, sizeof s->dir, "%s", dir) >= (int)sizeof s->dir) {
@@ -425,6 +457,7 @@ void kn_store_close(kn_store *s)
         mdb_env_close(s->env);
     kn_negtree_cache_free(s->tree_cache);
     kn_search_state_free(s->search);
+    pthread_mutex_destroy(&s->grow_lock);
     free(s);
 }
 

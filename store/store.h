@@ -19,7 +19,10 @@
  * aborts, doubles the map (which LMDB allows only while no transaction of the
  * process is open) and retries. So a visitor must not write to the store it
  * is iterating (reads such as kn_store_get are fine), and two kn_store handles
- * must not be open on one directory.
+ * must not be open on one directory. One exception: a second thread may store
+ * blob chunks with kn_blob_put_batch_bg (blobstore.h) meanwhile; it never
+ * changes the map size (a lock orders it with the owner's map growth) and
+ * leaves the search index to the owner.
  *
  * Authorisation (membership and users databases, recomputed from all roster
  * objects whenever one is stored): the first network object defines the

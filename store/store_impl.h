@@ -45,6 +45,7 @@
 #define KN_STORE_IMPL_H
 
 #include <lmdb.h>
+#include <pthread.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -86,6 +87,12 @@ struct kn_store {
     unsigned fail_count;
     kn_negtree_cache *tree_cache; /* negtree.c: tree nodes of the open write txn; owned */
     kn_search_state *search; /* search.c: text analysis and the open write txn's postings; owned */
+    /*
+     * Held while the map size changes (grow_map, adopting another process's
+     * size) and for the whole of a kn_store_write_bg transaction, so that a
+     * writer thread's transaction never sees the map move (store.h, Threads).
+     */
+    pthread_mutex_t grow_lock;
 };
 
 /* ---- bytes ---- */
@@ -158,6 +165,16 @@ int kn_store_mdb_err(int rc);
  */
 typedef int (*kn_store_txn_fn)(kn_store *s, MDB_txn *txn, void *ctx);
 KN_MUST_USE int kn_store_write(kn_store *s, kn_store_txn_fn fn, void *ctx);
+
+/*
+ * kn_store_write for the one background writer store.h allows (blobstore.c's
+ * kn_blob_put_batch_bg): fn runs in a write transaction on another thread than
+ * the store's owner, holding grow_lock throughout, and must touch nothing of s
+ * but s->db and txn (no search or negtree state, no debug failures). It never
+ * changes the map: KN_EMAPFULL when the map is full or another process grew
+ * it; the owner then runs the work with kn_store_write, which grows it.
+ */
+KN_MUST_USE int kn_store_write_bg(kn_store *s, kn_store_txn_fn fn, void *ctx);
 
 /* A read-only transaction; abort it with mdb_txn_abort(). */
 KN_MUST_USE int kn_store_read_begin(kn_store *s, MDB_txn **txn);
@@ -241,6 +258,12 @@ KN_MUST_USE int kn_search_remove(kn_store *s, MDB_txn *txn, const kn_object *o);
 KN_MUST_USE int kn_search_flush(kn_store *s, MDB_txn *txn);
 /* blobstore.c, when a blob's last chunk is stored: re-indexes the docs with it as a text file. */
 KN_MUST_USE int kn_search_blob_complete(kn_store *s, MDB_txn *txn, const uint8_t blob[32]);
+/*
+ * Reads only: 1 if kn_search_blob_complete would index some doc again (a live,
+ * indexed doc lists blob as a text file), else 0 or an error. For the
+ * background writer, which must leave the search state alone.
+ */
+KN_MUST_USE int kn_search_blob_wants_text(kn_store *s, MDB_txn *txn, const uint8_t blob[32]);
 void kn_search_txn_reset(kn_store *s);
 void kn_search_state_free(kn_search_state *st);
 /*

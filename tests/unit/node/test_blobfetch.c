@@ -5,7 +5,10 @@
  * from several peers at once; a corrupt peer is dropped for that blob and
  * reported; a restart or a lost peer costs only what was in flight; a peer
  * that stalls loses its requests; serving waits for the transport; requests
- * beyond the bounds and answers nobody asked for are refused.
+ * beyond the bounds and answers nobody asked for are refused. With a store
+ * that writes beside the engine (put_batch_start, as the node's writer
+ * thread does), chunks count only once written, requests go on meanwhile,
+ * and memory stays bounded while the store is slow.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -35,6 +38,16 @@ typedef struct msg {
 
 typedef struct net net;
 
+/* A store write under way (put_batch_start): copies of everything but the chunk bytes. */
+typedef struct wjob {
+    kn_blobfetch_manifest m[KN_BLOBFETCH_BATCH_MAX];
+    kn_blobfetch_chunk c[KN_BLOBFETCH_BATCH_MAX];
+    uint8_t ids[2 * KN_BLOBFETCH_BATCH_MAX][KN_ID], hashes[KN_BLOBFETCH_BATCH_MAX][KN_ID];
+    uint8_t *mh[KN_BLOBFETCH_BATCH_MAX];
+    size_t nm, nc;
+    uint64_t due; /* when it finishes (virtual time); UINT64_MAX: not before it is let go */
+} wjob;
+
 typedef struct node {
     net *nt;
     int index;
@@ -43,6 +56,9 @@ typedef struct node {
     kn_blobfetch_config cfg;
     size_t queued; /* what the fake transport reports as held for every peer */
     bool no_batch; /* the store has no put_batch: manifests are written on their own */
+    uint64_t async_ms; /* not 0: writes run beside the engine and take this long */
+    wjob *job; /* the write under way */
+    unsigned writes; /* writes started */
     size_t sent[KN_WIRE_BLOB_NONE + 1];
 } node;
 
@@ -83,6 +99,57 @@ static size_t t_queued(void *ctx, uint64_t peer)
     return ((node *)ctx)->queued;
 }
 
+static int t_start(
+    void *ctx, const kn_blobfetch_manifest *m, size_t nm, const kn_blobfetch_chunk *c, size_t nc)
+{
+    node *nd = ctx;
+    assert_null(nd->job); /* one write at a time */
+    assert_true(nc <= KN_BLOBFETCH_BATCH_MAX && nm <= KN_BLOBFETCH_BATCH_MAX);
+    wjob *j = calloc(1, sizeof *j);
+    assert_non_null(j);
+    for (size_t i = 0; i < nm; i++) {
+        memcpy(j->ids[i], m[i].blob, KN_ID);
+        j->mh[i] = malloc((size_t)m[i].n * KN_ID + 1);
+        memcpy(j->mh[i], m[i].hashes, (size_t)m[i].n * KN_ID);
+        j->m[i] = (kn_blobfetch_manifest) { j->ids[i], m[i].size, (const uint8_t(*)[KN_ID])j->mh[i],
+            m[i].n };
+    }
+    for (size_t i = 0; i < nc; i++) {
+        memcpy(j->ids[KN_BLOBFETCH_BATCH_MAX + i], c[i].blob, KN_ID);
+        memcpy(j->hashes[i], c[i].hash, KN_ID);
+        j->c[i] = c[i];
+        j->c[i].blob = j->ids[KN_BLOBFETCH_BATCH_MAX + i];
+        j->c[i].hash = j->hashes[i];
+    }
+    j->nm = nm;
+    j->nc = nc;
+    j->due = nd->nt->now + nd->async_ms;
+    nd->job = j;
+    nd->writes++;
+    return 0;
+}
+
+static void job_free(wjob *j)
+{
+    for (size_t i = 0; j && i < j->nm; i++)
+        free(j->mh[i]);
+    free(j);
+}
+
+/* Finishes node i's write under way if it is due: stored now, and the engine told. */
+static void write_finish(net *nt, int i)
+{
+    node *nd = &nt->nodes[i];
+    wjob *j = nd->job;
+    if (!j || nt->now < j->due)
+        return;
+    kn_blobfetch_store st = kn_blobfetch_memstore_iface(nd->mem);
+    int rc = st.put_batch(st.ctx, j->m, j->nm, j->c, j->nc);
+    nd->job = NULL;
+    job_free(j);
+    kn_blobfetch_written(nd->f, rc, nt->now);
+}
+
 static void engine(net *nt, int i)
 {
     node *nd = &nt->nodes[i];
@@ -90,6 +157,10 @@ static void engine(net *nt, int i)
     cfg.store = kn_blobfetch_memstore_iface(nd->mem);
     if (nd->no_batch)
         cfg.store.put_batch = NULL;
+    if (nd->async_ms) {
+        cfg.store.put_batch_start = t_start;
+        cfg.store.start_ctx = nd;
+    }
     cfg.send = t_send;
     cfg.send_ctx = nd;
     cfg.queued = t_queued;
@@ -154,8 +225,10 @@ static void run(net *nt, int nodes, uint64_t ms)
             if (rc != 0)
                 fail_msg("a message was refused: %s", kn_errname(rc));
         for (int i = 0; i < nodes; i++)
-            if (nt->nodes[i].f)
+            if (nt->nodes[i].f) {
+                write_finish(nt, i);
                 (void)kn_blobfetch_tick(nt->nodes[i].f, nt->now);
+            }
         if (nt->head == nt->n && nt->now >= end)
             break;
         if (nt->head == nt->n)
@@ -168,6 +241,7 @@ static void net_done(net *nt, int nodes)
     while (step(nt, true) != KN_ENOTFOUND)
         ;
     for (int i = 0; i < nodes; i++) {
+        job_free(nt->nodes[i].job); /* first, as the node's writer is stopped first */
         kn_blobfetch_free(nt->nodes[i].f);
         kn_blobfetch_memstore_free(nt->nodes[i].mem);
     }
@@ -773,6 +847,96 @@ static void test_many_blobs(void **state)
     net_done(&nt, 2);
 }
 
+/*
+ * Writes beside the engine, each taking 30 ms: the file arrives whole; a
+ * chunk is in the store only after its write, and the file completes only
+ * then; requests go on while a write is under way; the chunks held in memory
+ * and asked for stay within total_bytes however long a write takes; a blob
+ * dropped during a write, and a write that fails, lose nothing.
+ */
+static void test_async_writes(void **state)
+{
+    (void)state;
+    net nt;
+    net_init(&nt, 2);
+    size_t len = 90 * CH + 77; /* 22.5 MiB: more than total_bytes */
+    uint8_t blob[KN_ID];
+    uint8_t *data = share(&nt, len, 12, 1u << 0, 1u << 1, blob);
+    nt.nodes[1].async_ms = 30;
+    net_start(&nt, 2);
+    link_up(&nt, 0, 1);
+    /* Until the first write starts: nothing is in the store yet. */
+    while (!nt.nodes[1].job) {
+        while (step(&nt, false) != KN_ENOTFOUND)
+            ;
+        (void)kn_blobfetch_tick(nt.nodes[0].f, nt.now);
+        (void)kn_blobfetch_tick(nt.nodes[1].f, nt.now);
+        nt.now += 1;
+    }
+    assert_int_equal(kn_blobfetch_memstore_chunks(nt.nodes[1].mem, blob), 0);
+    /* The write never ends: the engine goes on fetching, but only up to its memory bound. */
+    nt.nodes[1].job->due = UINT64_MAX;
+    size_t wants = nt.nodes[1].sent[KN_WIRE_BLOB_WANT];
+    run(&nt, 2, 2000);
+    assert_true(nt.nodes[1].sent[KN_WIRE_BLOB_WANT] > wants); /* pipelined beside the write */
+    kn_blobfetch_progress pr;
+    kn_blobfetch_get_progress(nt.nodes[1].f, &pr);
+    assert_true(pr.fetched_bytes > 2u << 20);
+    assert_true(pr.fetched_bytes <= 16u << 20); /* total_bytes: held and asked together */
+    assert_int_equal(pr.completed, 0);
+    assert_int_equal(kn_blobfetch_memstore_chunks(nt.nodes[1].mem, blob), 0);
+    kn_blobfetch_event ev;
+    assert_false(done_event(nt.nodes[1].f, &ev));
+    /* Let it go: every later write takes 30 ms, and the file completes after the last. */
+    nt.nodes[1].job->due = nt.now;
+    run(&nt, 2, 3000);
+    assert_holds(&nt, 1, blob, data, len);
+    assert_true(done_event(nt.nodes[1].f, &ev));
+    assert_int_equal(ev.fetched, 91);
+    assert_true(nt.nodes[1].writes >= 2);
+    uint64_t calls, chunks;
+    kn_blobfetch_memstore_counts(nt.nodes[1].mem, &calls, &chunks);
+    assert_int_equal(chunks, 91);
+    free(data);
+
+    /* A write that fails: its chunks are missing again and come again. */
+    data = share(&nt, 8 * CH, 13, 1u << 0, 1u << 1, blob);
+    kn_blobfetch_rescan(nt.nodes[1].f);
+    kn_blobfetch_memstore_fail_puts(nt.nodes[1].mem, KN_EIO);
+    run(&nt, 2, 200);
+    assert_int_equal(kn_blobfetch_memstore_chunks(nt.nodes[1].mem, blob), 0);
+    kn_blobfetch_memstore_fail_puts(nt.nodes[1].mem, 0);
+    run(&nt, 2, 31000);
+    assert_holds(&nt, 1, blob, data, 8 * CH);
+    free(data);
+
+    /* A blob purged while its chunks are being written: the write ends, nothing breaks. */
+    data = share(&nt, 8 * CH, 14, 1u << 0, 1u << 1, blob);
+    kn_blobfetch_rescan(nt.nodes[1].f);
+    while (!nt.nodes[1].job) {
+        while (step(&nt, false) != KN_ENOTFOUND)
+            ;
+        (void)kn_blobfetch_tick(nt.nodes[0].f, nt.now);
+        (void)kn_blobfetch_tick(nt.nodes[1].f, nt.now);
+        nt.now += 1;
+    }
+    nt.nodes[1].job->due = UINT64_MAX;
+    kn_blobfetch_memstore_purge(nt.nodes[1].mem, blob);
+    kn_blobfetch_rescan(nt.nodes[1].f);
+    run(&nt, 2, 100);
+    kn_blobfetch_get_progress(nt.nodes[1].f, &pr);
+    assert_int_equal(pr.active, 0);
+    nt.nodes[1].job->due = nt.now;
+    run(&nt, 2, 100); /* its result concerns no active blob: nothing starts again */
+    assert_null(nt.nodes[1].job);
+    kn_blobfetch_get_progress(nt.nodes[1].f, &pr);
+    assert_int_equal(pr.active, 0);
+    assert_int_equal(pr.wanted, 0);
+    assert_int_equal(pr.completed, 2);
+    free(data);
+    net_done(&nt, 2);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -791,6 +955,7 @@ int main(void)
         cmocka_unit_test(test_unwanted_midway),
         cmocka_unit_test(test_store_failure),
         cmocka_unit_test(test_many_blobs),
+        cmocka_unit_test(test_async_writes),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

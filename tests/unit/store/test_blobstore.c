@@ -8,6 +8,7 @@
  * migration that rebuilds the references.
  */
 #include <fcntl.h>
+#include <pthread.h>
 #include <sys/stat.h>
 
 #include "store_fixture.h"
@@ -52,6 +53,8 @@ static void file_free(fx_file *f)
     free(f->hashes);
 }
 
+static const char *fx_mime = "application/octet-stream"; /* of every file fx_doc lists */
+
 /* A doc with the given files (name i.bin), optionally superseding prev. */
 static void fx_doc(fx_obj *o, const fx_key *k, uint64_t created, const fx_file *files, int n,
     const uint64_t *sizes, const uint8_t *prev)
@@ -68,7 +71,7 @@ static void fx_doc(fx_obj *o, const fx_key *k, uint64_t created, const fx_file *
         kn_mp_write_cstr(&b, "blob");
         kn_mp_write_bin(&b, files[i].id, KN_BLOB_ID);
         kn_mp_write_cstr(&b, "mime");
-        kn_mp_write_cstr(&b, "application/octet-stream");
+        kn_mp_write_cstr(&b, fx_mime);
         kn_mp_write_cstr(&b, "name");
         kn_mp_write_cstr(&b, name);
         kn_mp_write_cstr(&b, "size");
@@ -388,6 +391,129 @@ static void test_put_batch(void **state)
     file_free(&f1);
     file_free(&f2);
     file_free(&other);
+    fx_done(&fs);
+}
+
+/* The chunks of f from `from` on as kn_blob_chunk_in, n of them. */
+static void chunks_of(const fx_file *f, uint32_t from, uint32_t n, kn_blob_chunk_in *c)
+{
+    for (uint32_t i = 0; i < n; i++)
+        c[i] = (kn_blob_chunk_in) { f->id, from + i, f->data + (size_t)(from + i) * KN_BLOB_CHUNK,
+            kn_blob_chunk_len(f->size, from + i), NULL };
+}
+
+typedef struct bg_ctx {
+    kn_store *s;
+    const fx_file *f;
+    uint32_t stored; /* chunks the thread stored */
+    unsigned mapfull; /* its writes that needed the map to grow */
+} bg_ctx;
+
+/* The writer thread: f's chunks one batch of two at a time, as far as the map lets it. */
+static void *bg_writer(void *arg)
+{
+    bg_ctx *b = arg;
+    while (b->stored < b->f->n) {
+        kn_blob_chunk_in c[2];
+        int res[2];
+        uint32_t n = b->f->n - b->stored < 2 ? b->f->n - b->stored : 2;
+        chunks_of(b->f, b->stored, n, c);
+        int rc = kn_blob_put_batch_bg(b->s, NULL, 0, NULL, c, n, res);
+        if (rc == KN_EMAPFULL) {
+            if (++b->mapfull > 10000)
+                break; /* the owner stores the rest */
+            continue;
+        }
+        if (rc != 0 || res[0] != KN_BLOB_STORED)
+            break;
+        b->stored += n;
+    }
+    return NULL;
+}
+
+/*
+ * kn_blob_put_batch_bg: the same results as kn_blob_put_batch; KN_EMAPFULL
+ * (nothing stored) when the map would have to grow, KN_EBUSY when a text file
+ * completes (the search index reads it on the owner's thread); and one
+ * thread writing with it while the owner writes, grows the map and reads.
+ */
+static void test_put_batch_bg(void **state)
+{
+    (void)state;
+    fx_store fs;
+    fx_key a, b;
+    fx_obj net, d1, d2, d3;
+    fx_file f1, f2, f3;
+    fx_init(&fs, 1 << 20, 0); /* a small map: the writes below make it grow */
+    fx_keygen(&a, 1);
+    fx_keygen(&b, 2);
+    fx_found(&fs, &net, &a, 1);
+    fx_obj adm;
+    fx_admit(&adm, &a, 1500, net.id, b.pk);
+    assert_put(&fs, &adm, KN_PUT_STORED);
+    file_make(&f1, 24 * KN_BLOB_CHUNK + 5, 1, false);
+    file_make(&f2, 40 * KN_BLOB_CHUNK, 2, false);
+    file_make(&f3, 3000, 3, false);
+    fx_doc(&d1, &b, 2000, &f1, 1, NULL, NULL);
+    fx_doc(&d2, &b, 2001, &f2, 1, NULL, NULL);
+    fx_mime = "text/plain";
+    fx_doc(&d3, &b, 2002, &f3, 1, NULL, NULL);
+    fx_mime = "application/octet-stream";
+    assert_put(&fs, &d1, KN_PUT_STORED);
+    assert_put(&fs, &d2, KN_PUT_STORED);
+    assert_put(&fs, &d3, KN_PUT_STORED);
+    kn_blob_manifest_in m[3] = { { f1.id, f1.size, f1.hashes, f1.n },
+        { f2.id, f2.size, f2.hashes, f2.n }, { f3.id, f3.size, f3.hashes, f3.n } };
+    int mres[3], cres[KN_BLOB_BATCH_MAX];
+    kn_blob_chunk_in c[KN_BLOB_BATCH_MAX];
+
+    /* 6 MiB do not fit the map of 1 MiB: nothing is stored, the owner grows it. */
+    chunks_of(&f1, 0, f1.n, c);
+    assert_rc(KN_EMAPFULL, kn_blob_put_batch_bg(fs.s, m, 3, mres, c, f1.n, cres));
+    uint64_t size;
+    uint8_t *h;
+    uint32_t n;
+    assert_rc(KN_ENOTFOUND, kn_blob_get_manifest(fs.s, f1.id, &size, &h, &n));
+    assert_int_equal(kn_blob_put_batch(fs.s, m, 2, mres, c, 4, cres), 0);
+    assert_int_equal(mres[0], KN_BLOB_STORED);
+    assert_int_equal(cres[3], KN_BLOB_STORED);
+
+    /* The text file completing: KN_EBUSY and nothing stored; the owner stores it. */
+    chunks_of(&f3, 0, 1, c);
+    assert_rc(KN_EBUSY, kn_blob_put_batch_bg(fs.s, &m[2], 1, mres, c, 1, cres));
+    assert_rc(KN_ENOTFOUND, kn_blob_get_manifest(fs.s, f3.id, &size, &h, &n));
+    assert_int_equal(kn_blob_put_batch(fs.s, &m[2], 1, mres, c, 1, cres), 0);
+    assert_int_equal(kn_blob_is_complete(fs.s, f3.id), 1);
+
+    /* A thread stores the rest of f1 while this one stores f2 (growing the map) and reads. */
+    bg_ctx bc = { fs.s, &f1, 4, 0 };
+    pthread_t th;
+    assert_int_equal(pthread_create(&th, NULL, bg_writer, &bc), 0);
+    for (uint32_t i = 0; i < f2.n; i += 4) {
+        chunks_of(&f2, i, 4, c);
+        assert_int_equal(kn_blob_put_batch(fs.s, &m[1], i == 0, mres, c, 4, cres), 0);
+        assert_int_equal(cres[0], KN_BLOB_STORED);
+        const uint8_t *data;
+        uint32_t len;
+        kn_blob_reader *r;
+        assert_int_equal(kn_blob_reader_open(fs.s, &r), 0);
+        assert_int_equal(kn_blob_reader_chunk(r, f2.id, i, &data, &len), 0);
+        assert_memory_equal(data, f2.data + (size_t)i * KN_BLOB_CHUNK, len);
+        kn_blob_reader_close(r);
+    }
+    assert_int_equal(pthread_join(th, NULL), 0);
+    if (bc.stored < f1.n) { /* the thread gave up on a full map: the owner takes over */
+        chunks_of(&f1, bc.stored, f1.n - bc.stored, c);
+        assert_int_equal(kn_blob_put_batch(fs.s, NULL, 0, NULL, c, f1.n - bc.stored, cres), 0);
+    }
+    assert_int_equal(kn_blob_is_complete(fs.s, f1.id), 1);
+    assert_int_equal(kn_blob_is_complete(fs.s, f2.id), 1);
+    assert_file_equal(&fs, &f1);
+    assert_file_equal(&fs, &f2);
+    check_ok(&fs);
+    file_free(&f1);
+    file_free(&f2);
+    file_free(&f3);
     fx_done(&fs);
 }
 
@@ -863,6 +989,7 @@ int main(void)
         cmocka_unit_test(test_local_publish),
         cmocka_unit_test(test_remote_fetch),
         cmocka_unit_test(test_put_batch),
+        cmocka_unit_test(test_put_batch_bg),
         cmocka_unit_test(test_retract_purges),
         cmocka_unit_test(test_revoke_purges),
         cmocka_unit_test(test_limits),
