@@ -82,8 +82,10 @@ static void response_head(hreq *r, int status, const char *ctype, uint64_t len)
     req->res.status = status;
     req->res.reason = status == 200 ? "OK"
         : status == 201             ? "Created"
+        : status == 206             ? "Partial Content"
         : status == 303             ? "See Other"
         : status < 400              ? "OK"
+        : status == 416             ? "Range Not Satisfiable"
         : status < 500              ? "Client Error"
                                     : "Server Error";
     req->res.content_length = len;

@@ -36,7 +36,11 @@
  * CSP, and Content-Disposition: attachment with the signed file name (RFC
  * 6266: an ASCII fallback and filename* in UTF-8). A doc retracted while its
  * file streams ends the response with an error (the client sees a short
- * download, never bytes of something else).
+ * download, never bytes of something else). A GET with one byte range
+ * (http_range.h) gets 206 and just those bytes, read from the chunks that
+ * hold them (a resumed or seeking download); an unsatisfiable one 416;
+ * Accept-Ranges: bytes and an ETag (the blob id) say so, and If-Range with
+ * that ETag is honoured.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -49,6 +53,7 @@
 #include "blobstore.h"
 #include "hex.h"
 #include "http_impl.h"
+#include "http_range.h"
 
 enum {
     UP_RECEIVING,
@@ -615,7 +620,7 @@ typedef struct download {
     node *n;
     uint8_t blob[KN_BLOB_ID];
     uint64_t size;
-    uint32_t next, nchunks;
+    uint64_t pos, end; /* the bytes still to send: [pos, end) of the file */
     uint8_t *buf;
     bool counted;
 } download;
@@ -628,27 +633,30 @@ static void download_end(download *d)
     }
 }
 
+/* The next piece: the rest of the chunk that holds byte `pos`, up to `end`. */
 static void download_send(download *d, h2o_req_t *req)
 {
-    if (d->next >= d->nchunks) {
+    if (d->pos >= d->end) {
         download_end(d);
         h2o_send(req, NULL, 0, H2O_SEND_STATE_FINAL);
         return;
     }
+    uint32_t idx = (uint32_t)(d->pos / KN_BLOB_CHUNK), off = (uint32_t)(d->pos % KN_BLOB_CHUNK);
     uint32_t len = 0;
-    int rc = kn_blob_get_chunk(d->n->dd->store, d->blob, d->next, d->buf, &len);
-    if (rc < 0 || len != kn_blob_chunk_len(d->size, d->next)) {
+    int rc = kn_blob_get_chunk(d->n->dd->store, d->blob, idx, d->buf, &len);
+    if (rc < 0 || len != kn_blob_chunk_len(d->size, idx) || off >= len) {
         /* retracted (purged) meanwhile, or the store failed: end short, never other bytes */
-        node_logl(d->n, KN_LOG_WARN, "a download stopped at chunk %u: %s", d->next,
+        node_logl(d->n, KN_LOG_WARN, "a download stopped at chunk %u: %s", idx,
             rc < 0 ? kn_strerror(rc) : "wrong chunk length");
         download_end(d);
         h2o_send(req, NULL, 0, H2O_SEND_STATE_ERROR);
         return;
     }
-    d->next++;
-    d->h->download_bytes += len;
-    h2o_iovec_t iov = h2o_iovec_init(d->buf, len);
-    bool last = d->next == d->nchunks;
+    uint64_t n = len - off < d->end - d->pos ? len - off : d->end - d->pos;
+    d->pos += n;
+    d->h->download_bytes += n;
+    h2o_iovec_t iov = h2o_iovec_init(d->buf + off, (size_t)n);
+    bool last = d->pos == d->end;
     if (last)
         download_end(d);
     h2o_send(req, &iov, 1, last ? H2O_SEND_STATE_FINAL : H2O_SEND_STATE_IN_PROGRESS);
@@ -663,6 +671,32 @@ static void download_stop(h2o_generator_t *g, h2o_req_t *req)
 {
     (void)req;
     download_end((download *)g);
+}
+
+/*
+ * The Range of a GET (http_range.h): ignored when there are two Range
+ * headers, or when If-Range names anything but this file's ETag (a date
+ * included: these responses carry no Last-Modified).
+ */
+static kn_http_range_result download_range(
+    hreq *r, const kn_doc_file *f, uint64_t *first, uint64_t *last)
+{
+    h2o_headers_t *hs = &r->req->headers;
+    ssize_t i = h2o_find_header(hs, H2O_TOKEN_RANGE, -1);
+    *first = *last = 0;
+    if (i < 0 || h2o_find_header(hs, H2O_TOKEN_RANGE, i) >= 0)
+        return KN_RANGE_IGNORE;
+    ssize_t k = h2o_find_header(hs, H2O_TOKEN_IF_RANGE, -1);
+    if (k >= 0) {
+        const h2o_iovec_t *v = &hs->entries[k].value;
+        char hex[2 * KN_BLOB_ID + 1];
+        kn_hex_encode(hex, f->blob, KN_BLOB_ID);
+        if (v->len != 2 * KN_BLOB_ID + 2 || v->base[0] != '"' || v->base[v->len - 1] != '"'
+            || memcmp(v->base + 1, hex, 2 * KN_BLOB_ID) != 0)
+            return KN_RANGE_IGNORE;
+    }
+    const h2o_iovec_t *v = &hs->entries[i].value;
+    return kn_http_range_parse(v->base, v->len, f->size, first, last);
 }
 
 void http_download(hreq *r, const char *idhex, const char *index)
@@ -703,6 +737,22 @@ void http_download(hreq *r, const char *idhex, const char *index)
         http_error(r, 503, "busy", "too many downloads at once; try again in a moment");
         goto out;
     }
+    bool head = http_method_is(r, "HEAD");
+    uint64_t first = 0, last = 0;
+    kn_http_range_result range = head ? KN_RANGE_IGNORE : download_range(r, &f[i], &first, &last);
+    http_header(r, "accept-ranges", "bytes");
+    char etag[2 * KN_BLOB_ID + 3] = "\"";
+    kn_hex_encode(etag + 1, f[i].blob, KN_BLOB_ID);
+    memcpy(etag + 1 + 2 * KN_BLOB_ID, "\"", 2);
+    http_header(r, "etag", etag); /* the blob id: these bytes never change */
+    if (range == KN_RANGE_UNSATISFIABLE) {
+        char cr[48];
+        snprintf(cr, sizeof cr, "bytes */%llu", (unsigned long long)f[i].size);
+        http_header(r, "content-range", cr);
+        http_error(r, 416, "range",
+            "the requested range starts beyond the end of the file (see Content-Range)");
+        goto out;
+    }
     download *d = h2o_mem_alloc_pool(&r->req->pool, sizeof *d);
     memset(d, 0, sizeof *d);
     d->super.proceed = download_proceed;
@@ -711,9 +761,9 @@ void http_download(hreq *r, const char *idhex, const char *index)
     d->n = r->n;
     memcpy(d->blob, f[i].blob, KN_BLOB_ID);
     d->size = f[i].size;
-    d->nchunks = kn_blob_nchunks(f[i].size);
-    bool head = http_method_is(r, "HEAD");
-    if (d->nchunks && !head)
+    d->pos = range == KN_RANGE_PARTIAL ? first : 0;
+    d->end = range == KN_RANGE_PARTIAL ? last + 1 : f[i].size;
+    if (d->end > d->pos && !head)
         d->buf = h2o_mem_alloc_shared(&r->req->pool, KN_BLOB_CHUNK, NULL);
     char ctype[KN_MIME_MAX + 1];
     snprintf(ctype, sizeof ctype, "%.*s", (int)f[i].mime_len, f[i].mime);
@@ -733,7 +783,13 @@ void http_download(hreq *r, const char *idhex, const char *index)
     http_header(r, "cache-control", "private, no-store");
     r->h->downloads++;
     d->counted = true;
-    http_start_stream(r, 200, ctype, f[i].size, &d->super);
+    if (range == KN_RANGE_PARTIAL) {
+        char cr[80];
+        snprintf(cr, sizeof cr, "bytes %llu-%llu/%llu", (unsigned long long)first,
+            (unsigned long long)last, (unsigned long long)f[i].size);
+        http_header(r, "content-range", cr);
+    }
+    http_start_stream(r, range == KN_RANGE_PARTIAL ? 206 : 200, ctype, d->end - d->pos, &d->super);
     if (head) {
         download_end(d);
         h2o_send(r->req, NULL, 0, H2O_SEND_STATE_FINAL);
