@@ -43,6 +43,7 @@
 #include <string.h>
 
 #include "blobfetch.h"
+#include "blobstore.h"
 #include "blobwriter.h"
 #include "hex.h"
 #include "node_impl.h"
@@ -53,6 +54,7 @@ enum {
     BLOBS_PROGRESS_MIN = 4 << 20, /* ... while at least this much is still to come */
     BLOBS_RESCAN_MS = 200, /* objects stored make the wanted list be read at most this often */
     BLOBS_DISTRUST = 3, /* corrupt chunks on earlier connections that make a peer a last resort */
+    BLOBS_SCRUB_MS = 1000, /* freed pages of purged files are looked for this often */
 };
 
 static conn *conn_of(node *n, uint64_t peer)
@@ -377,10 +379,35 @@ static void log_progress(node *n, uint64_t now)
     n->blobs_logged_bytes = p.fetched_bytes;
 }
 
+/*
+ * Once a second: the pages that purges of file data freed (a retraction,
+ * here or by the command line) are overwritten (kn_blob_scrub), at most
+ * 256 MiB of them per look so the loop is not held long.
+ */
+static void scrub(node *n, uint64_t now)
+{
+    if (now < n->blobs_scrub_ms + BLOBS_SCRUB_MS)
+        return;
+    n->blobs_scrub_ms = now;
+    uint64_t pages = 0;
+    int rc = kn_blob_scrub(n->dd->store, &pages);
+    if (pages)
+        node_log(n, "overwrote %llu freed pages (%llu KiB) of purged files in the store%s",
+            (unsigned long long)pages, (unsigned long long)pages * 4,
+            rc == KN_EAGAIN ? "; more follow" : "");
+    if (rc < 0 && rc != KN_EAGAIN)
+        node_logl(n, rc == KN_EBUSY ? KN_LOG_INFO : KN_LOG_WARN,
+            "cannot overwrite the freed pages of purged files yet (%s): %s; trying again",
+            kn_strerror(rc),
+            rc == KN_EBUSY ? "another process still reads an older state of the store"
+                           : "see `knoten status`");
+}
+
 void blobsync_run(node *n, uint64_t now)
 {
     if (!n->blobs)
         return;
+    scrub(n, now);
     if (n->blobs_rescan_due && now >= n->blobs_rescan_ms + BLOBS_RESCAN_MS) {
         n->blobs_rescan_due = false;
         n->blobs_rescan_ms = now;

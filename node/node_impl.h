@@ -241,6 +241,7 @@ struct node {
     struct kn_blobfetch *blobs;
     void *blobs_shim; /* the replication store's shim (blobsync_wrap_store) */
     struct kn_blobwriter *blobs_writer; /* stores fetched chunks beside the loop (blobwriter.h) */
+    uint64_t blobs_scrub_ms; /* when kn_blob_scrub last looked (blobsync_run, once a second) */
     bool blobs_dirty; /* the blob engine was fed: tick it before the loop sleeps */
     bool blobs_rescan_due; /* objects were stored: the wanted list may have changed */
     uint64_t blobs_rescan_ms; /* when that last made the engine read it */

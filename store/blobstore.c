@@ -35,6 +35,10 @@ enum {
 static const char SET_MAX_FILE[] = "blob.max_file";
 static const char SET_QUOTA[] = "blob.quota";
 static const char SET_POLICY[] = "blob.policy";
+/* kn_blob_scrub: free pages still to overwrite (8 bytes); UINT64_MAX: count them first. */
+static const char SET_SCRUB[] = "blob.scrub";
+/* ... and its scratch values, "blob.scrub." + index (4), one zero-filled page each. */
+static const char SET_SCRUB_PAGE[] = "blob.scrub.";
 
 /* ---- small helpers ---- */
 
@@ -279,6 +283,9 @@ static int decide(kn_store *s, MDB_txn *txn, const uint8_t c[KN_KEY], const uint
     return 0;
 }
 
+/* A chunk up to this size may share a leaf page with other records (LMDB, 4 KiB pages). */
+enum { SMALL_CHUNK = 4096 };
+
 /* Removes a blob's manifest, state, chunks and wanted entry (not its references). */
 static int purge_data(kn_store *s, MDB_txn *txn, const uint8_t id[KN_BLOB_ID])
 {
@@ -301,11 +308,28 @@ static int purge_data(kn_store *s, MDB_txn *txn, const uint8_t id[KN_BLOB_ID])
             break;
         if (!prefixed(&k, id, KN_BLOB_ID))
             break;
+        if (v.mv_size <= SMALL_CHUNK) {
+            /*
+             * A small chunk shares its page with other records: zeros first,
+             * so that the page left behind does not keep its bytes where the
+             * delete leaves a gap (pages of their own are freed whole and
+             * overwritten by kn_blob_scrub).
+             */
+            static const uint8_t zeros[SMALL_CHUNK];
+            MDB_val z = { v.mv_size, (void *)zeros };
+            if ((rc = mdb_cursor_put(c, &k, &z, MDB_CURRENT)) != 0)
+                break;
+        }
         if ((rc = mdb_cursor_del(c, 0)) != 0)
             break;
     }
     rc = rc == 0 || rc == MDB_NOTFOUND ? 0 : kn_store_mdb_err(rc);
     mdb_cursor_close(c);
+    if (rc == 0) { /* the freed pages still hold the bytes: kn_blob_scrub overwrites them */
+        uint8_t all[8];
+        kn_be64_put(all, UINT64_MAX);
+        rc = put(txn, s->db.settings, SET_SCRUB, sizeof SET_SCRUB - 1, all, sizeof all);
+    }
     return rc;
 }
 
@@ -2080,4 +2104,125 @@ int kn_blob_check(kn_store *s, MDB_txn *txn, kn_blob_problem_fn problem, void *c
 {
     int rc = check_states(s, txn, problem, ctx);
     return rc < 0 ? rc : check_refs(s, txn, problem, ctx);
+}
+
+/* ---- scrubbing freed pages ---- */
+
+enum {
+    SCRUB_ROUND = 4096, /* pages overwritten per write transaction (16 MiB of dirty pages) */
+    SCRUB_ROUNDS = 16, /* ... and rounds per call, so one call stays short */
+    SCRUB_VAL = 4000, /* a value of this size takes exactly one overflow page of 4 KiB */
+};
+
+struct scrub_ctx {
+    uint64_t remaining; /* what to write into SET_SCRUB */
+    uint32_t pages; /* scratch values to write (round) or delete */
+    bool drop; /* delete the scratch values (and SET_SCRUB when remaining is 0) */
+};
+
+static void scrub_key(uint8_t *k, uint32_t i)
+{
+    memcpy(k, SET_SCRUB_PAGE, sizeof SET_SCRUB_PAGE - 1);
+    be32_put(k + sizeof SET_SCRUB_PAGE - 1, i);
+}
+
+static int scrub_txn(kn_store *s, MDB_txn *txn, void *ctx)
+{
+    struct scrub_ctx *a = ctx;
+    uint8_t k[sizeof SET_SCRUB_PAGE - 1 + 4], v[8];
+    for (uint32_t i = 0; i < a->pages; i++) {
+        scrub_key(k, i);
+        MDB_val mk = { sizeof k, k }, mv = { SCRUB_VAL, NULL };
+        int rc = a->drop ? del(txn, s->db.settings, k, sizeof k)
+                         : kn_store_mdb_err(mdb_put(txn, s->db.settings, &mk, &mv, MDB_RESERVE));
+        if (rc < 0)
+            return rc;
+        if (!a->drop)
+            memset(mv.mv_data, 0, SCRUB_VAL);
+    }
+    if (a->drop && a->remaining == 0)
+        return del(txn, s->db.settings, SET_SCRUB, sizeof SET_SCRUB - 1);
+    kn_be64_put(v, a->remaining);
+    return put(txn, s->db.settings, SET_SCRUB, sizeof SET_SCRUB - 1, v, sizeof v);
+}
+
+/* Pages on LMDB's free list now (the free database, dbi 0, as mdb_stat -f counts them). */
+static int free_pages(kn_store *s, uint64_t *n)
+{
+    MDB_txn *txn;
+    MDB_cursor *c = NULL;
+    MDB_val k, v;
+    int rc = kn_store_read_begin(s, &txn), mrc;
+    *n = 0;
+    if (rc < 0)
+        return rc;
+    if ((rc = kn_store_mdb_err(mdb_cursor_open(txn, 0, &c))) == 0) {
+        while ((mrc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) == 0)
+            if (v.mv_size >= sizeof(size_t))
+                *n += *(const size_t *)v.mv_data; /* an IDL: its count, then the pages */
+        rc = mrc == MDB_NOTFOUND ? 0 : kn_store_mdb_err(mrc);
+        mdb_cursor_close(c);
+    }
+    mdb_txn_abort(txn);
+    return rc;
+}
+
+static uint64_t last_page(kn_store *s)
+{
+    MDB_envinfo info;
+    return mdb_env_info(s->env, &info) == 0 ? (uint64_t)info.me_last_pgno : 0;
+}
+
+int kn_blob_scrub(kn_store *s, uint64_t *scrubbed)
+{
+    MDB_txn *txn;
+    MDB_val v;
+    uint64_t remaining = 0;
+    if (!s || !scrubbed)
+        return KN_EINVAL;
+    *scrubbed = 0;
+    int rc = kn_store_read_begin(s, &txn);
+    if (rc < 0)
+        return rc;
+    rc = get(txn, s->db.settings, SET_SCRUB, sizeof SET_SCRUB - 1, &v);
+    if (rc == 0 && v.mv_size == 8)
+        remaining = kn_be64_get(v.mv_data);
+    mdb_txn_abort(txn);
+    if (rc < 0)
+        return rc == KN_ENOTFOUND ? 0 : rc;
+    struct scrub_ctx a = { remaining, 0, false };
+    if (remaining == UINT64_MAX) {
+        /*
+         * Count, and commit the count: that commit also lets LMDB reuse the
+         * pages the purge freed (it reuses what transaction T freed from
+         * transaction T + 2 on, when no reader still sees T's snapshot).
+         */
+        if ((rc = free_pages(s, &a.remaining)) < 0 || (rc = kn_store_write(s, scrub_txn, &a)) < 0)
+            return rc;
+    }
+    for (int round = 0; round < SCRUB_ROUNDS && a.remaining; round++) {
+        /*
+         * One zero-filled page per value: LMDB takes them from the free list,
+         * oldest first, so the purged pages are written over; then the values
+         * go (their pages, now zeros, are free again, listed after the others).
+         */
+        uint64_t before = last_page(s);
+        a.pages = a.remaining < SCRUB_ROUND ? (uint32_t)a.remaining : SCRUB_ROUND;
+        a.drop = false;
+        if ((rc = kn_store_write(s, scrub_txn, &a)) < 0)
+            return rc;
+        /*
+         * The file grew by more than the values' index needs: some free pages
+         * could not be reused (a reader still sees them). Count again later.
+         */
+        bool blocked = last_page(s) - before > 64 + a.pages / 32;
+        a.remaining = blocked ? UINT64_MAX : a.remaining - a.pages;
+        a.drop = true;
+        if ((rc = kn_store_write(s, scrub_txn, &a)) < 0)
+            return rc;
+        *scrubbed += a.pages;
+        if (blocked)
+            return KN_EBUSY;
+    }
+    return a.remaining ? KN_EAGAIN : 0;
 }

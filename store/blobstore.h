@@ -326,6 +326,23 @@ KN_MUST_USE int kn_blob_purge(kn_store *s, const uint8_t id[KN_BLOB_ID]);
  */
 KN_MUST_USE int kn_blob_gc(kn_store *s, uint64_t now_ms, uint64_t max_age_ms, size_t *purged);
 
+/*
+ * Overwrites, with zeros, the pages of the LMDB file that purges of blob data
+ * (retraction, revocation, kn_blob_purge, kn_blob_gc) freed: LMDB leaves a
+ * freed page's old bytes in the file until it reuses the page, so without
+ * this a retracted file's bytes could still be read from data.mdb. A purge
+ * marks the store (setting "blob.scrub", so a crash does not lose it); this
+ * then counts the free pages and makes LMDB reuse every one of them for
+ * zero-filled scratch values, which it deletes again: at most 4,096 pages
+ * (16 MiB) per transaction and 16 rounds per call (*scrubbed: pages written;
+ * call again while it returns KN_EAGAIN). KN_EBUSY: a read transaction
+ * (another process's, e.g. a backup) still sees some freed pages, so LMDB
+ * cannot reuse them yet; the mark stays and a later call counts again.
+ * 0 with *scrubbed 0 when nothing is marked. Called by the running node
+ * (node/blobsync.c) and by `knoten doc retract`.
+ */
+KN_MUST_USE int kn_blob_scrub(kn_store *s, uint64_t *scrubbed);
+
 typedef struct kn_blob_stats {
     uint64_t blobs; /* with a manifest */
     uint64_t complete;

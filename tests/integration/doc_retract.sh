@@ -7,7 +7,9 @@
 # a retracts the document; once the retract has reached c, c's store holds
 # no chunk of it any more (`knoten status`), the document is gone from `knoten
 # doc ls` and `knoten doc get` refuses it, and a new compacted copy of c's
-# store no longer contains a single byte of the marker. The same holds at b.
+# store no longer contains a single byte of the marker, and neither does the
+# store file itself (data.mdb, as it is on disk while c runs): the pages that
+# held the chunks are overwritten, not only freed. The same holds at b and a.
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/doc_lib.bash"
 
@@ -43,6 +45,13 @@ no_chunks a || fail "a still holds the chunks"
     fail "knoten doc get of a retracted document succeeded at c"
 ! store_has_marker c || fail "the marker is still in c's store after the retraction"
 ! store_has_marker b || fail "the marker is still in b's store after the retraction"
+# The live store files too: the freed pages that held the chunks are overwritten
+# (kn_blob_scrub; the nodes look once a second, `knoten doc retract` at once at a).
+live_clean() { ! grep -qa "$marker" "$WORK/$1/store/data.mdb"; }
+wait_for 10 "the marker is gone from c's store file" live_clean c
+wait_for 5 "the marker is gone from b's store file" live_clean b
+wait_for 5 "the marker is gone from a's store file" live_clean a
+grep -q "freed pages .* of purged files" "$WORK/c.log" || fail "c did not log the overwrite"
 # Nothing asks for it again: the id stays as a tombstone and nothing is wanted.
 sleep 1
 [ "$(blob_field c wanted)" = 0 ] || fail "c still wants the retracted file"

@@ -1213,12 +1213,26 @@ static int doc_retract(kn_cli *cli, int argc, char **argv)
         cli_field f[] = { { .key = "reason", .kind = F_STR, .s = reason } };
         code = cli_publish_fields(cli, &dd, &d, f, 1, &sg, false, NULL);
     }
+    /* The freed pages of the file still hold its bytes: overwrite them (docs/blobs.md). */
+    uint64_t pages = 0, done;
+    int src = 0;
+    for (int k = 0; code == CLI_OK && k < 4096; k++) { /* 16 rounds of 16 MiB a call */
+        src = kn_blob_scrub(dd.store, &done);
+        pages += done;
+        if (src != KN_EAGAIN)
+            break;
+    }
+    if (code == CLI_OK && src < 0)
+        fprintf(stderr,
+            "knoten: warning: could not yet overwrite the freed space of the file in the store "
+            "(%s); the running node (or the next `knoten doc retract`) does it\n",
+            kn_strerror(src));
     if (code == CLI_OK)
         fprintf(stderr,
-            "knoten: retracted. The document%s and %s files are removed from this node's store, "
-            "and from every node the retraction reaches; a file another document still uses "
-            "stays.\n",
-            vs.n > 1 ? "'s versions" : "", vs.n > 1 ? "their" : "its");
+            "knoten: retracted. The document%s and %s files are removed from this node's store "
+            "(%llu freed pages overwritten), and from every node the retraction reaches; a file "
+            "another document still uses stays.\n",
+            vs.n > 1 ? "'s versions" : "", vs.n > 1 ? "their" : "its", (unsigned long long)pages);
 out:
     cli_signer_close(&sg);
     kn_datadir_close(&dd);

@@ -562,6 +562,7 @@ static void test_retract_purges(void **state)
     fx_init(&fs, 0, 0);
     fx_keygen(&a, 1);
     fx_found(&fs, &net, &a, 1);
+    /* 2 chunks in pages of their own, the last (500 bytes) in a leaf page shared with others */
     file_make(&secret, 2 * KN_BLOB_CHUNK + 500, 1, true);
     file_make(&shared, KN_BLOB_CHUNK + 1, 9, false);
     stage_file(&fs, &secret);
@@ -610,6 +611,14 @@ static void test_retract_purges(void **state)
     assert_int_equal(kn_store_copy_compact(fs.s, copy), 0);
     assert_false(file_has_marker(copy));
     rm_copy(copy);
+    /* The store file itself still holds them, in freed pages, until kn_blob_scrub. */
+    assert_true(file_has_marker(fs.dir));
+    uint64_t pages = 0;
+    assert_int_equal(kn_blob_scrub(fs.s, &pages), 0);
+    assert_true(pages >= secret.n);
+    assert_false(file_has_marker(fs.dir));
+    assert_int_equal(kn_blob_scrub(fs.s, &pages), 0);
+    assert_int_equal(pages, 0); /* nothing marked any more */
 
     /* The retracted doc is never stored again, and its blob is not wanted again. */
     assert_put(&fs, &d1, KN_PUT_TOMBSTONED);
