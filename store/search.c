@@ -25,7 +25,12 @@
  *                 object's own fields are computed again from the object when
  *                 it is removed; the fingerprint below guarantees the same
  *                 analysis as when it was indexed.
- *   search_ids    id(32) -> docno(5)
+ *   search_times  created(8) id(32) -> docno(5)
+ *                 the by_time key of each indexed object (schema 6; schema 5 had
+ *                 search_ids, keyed by the id alone). Objects mostly arrive in
+ *                 created order, so an insert goes near the end of the table and
+ *                 a transaction dirties a few of its pages, where a random id
+ *                 dirtied one page per object once the table outgrew a commit.
  *   meta          "search_fp" -> u64, the text analysis fingerprint (analysis.h)
  *                 mixed with SEARCH_LAYOUT;
  *                 "search_stats" -> objects(8) total dl(8) next docno(8);
@@ -64,6 +69,7 @@ enum {
     STATS_REC = 24,
     BLOB_STATE_REC = 4 + 4 + 8 + 8 + 8, /* blob_state, store_impl.h */
     FILL_KEY = 8 + KN_ID,
+    TIMES_KEY = 8 + KN_ID, /* search_times: created(8) id(32) */
     /* The layout above; part of the stored fingerprint, so a change rebuilds the index. */
     SEARCH_LAYOUT = 2,
     PSEUDO = 0x01, /* first byte of a filter pseudo-term */
@@ -740,10 +746,20 @@ static int council_cached(kn_store *s, MDB_txn *txn, kn_search_state *st,
     return 0;
 }
 
-static int docno_of(kn_store *s, MDB_txn *txn, const uint8_t id[KN_ID], uint64_t *docno)
+static void times_key(uint8_t k[TIMES_KEY], uint64_t created, const uint8_t id[KN_ID])
 {
+    kn_be64_put(k, created);
+    memcpy(k + 8, id, KN_ID);
+}
+
+/* The docno of the indexed object (created, id), or KN_ENOTFOUND. */
+static int docno_of(
+    kn_store *s, MDB_txn *txn, uint64_t created, const uint8_t id[KN_ID], uint64_t *docno)
+{
+    uint8_t key[TIMES_KEY];
     MDB_val v;
-    int rc = mget(txn, s->db.search_ids, id, KN_ID, &v);
+    times_key(key, created, id);
+    int rc = mget(txn, s->db.search_times, key, TIMES_KEY, &v);
     if (rc < 0)
         return rc;
     if (v.mv_size != DOCNO_LEN)
@@ -784,14 +800,18 @@ static int prev_docno(kn_store *s, MDB_txn *txn, const uint8_t *prev, kn_otype t
     *out = 0;
     if (!prev)
         return 0;
-    if ((rc = docno_of(s, txn, prev, &d)) == KN_ENOTFOUND)
+    /* Its created time first: it is half of the search_times key. */
+    if ((rc = kn_store_load(s, txn, s->db.objects, prev, &p)) == KN_ENOTFOUND)
         return 0;
     if (rc < 0)
         return rc;
-    if ((rc = kn_store_load(s, txn, s->db.objects, prev, &p)) < 0)
-        return rc == KN_ENOTFOUND ? KN_ECORRUPT : rc;
-    if (p.type == type && memcmp(p.author, author, KN_KEY) == 0)
-        *out = d;
+    if (p.type != type || memcmp(p.author, author, KN_KEY) != 0)
+        return 0;
+    if ((rc = docno_of(s, txn, p.created, prev, &d)) == KN_ENOTFOUND)
+        return 0;
+    if (rc < 0)
+        return rc;
+    *out = d;
     return 0;
 }
 
@@ -806,6 +826,7 @@ static int count_newer(kn_store *s, MDB_txn *txn, const uint8_t id[KN_ID], kn_ot
 {
     MDB_cursor *c = NULL;
     uint8_t prefix[KN_ID + 1], refs[NEWER_MAX][KN_ID];
+    uint64_t created[NEWER_MAX];
     size_t n = 0;
     int rc;
 
@@ -819,6 +840,8 @@ static int count_newer(kn_store *s, MDB_txn *txn, const uint8_t id[KN_ID], kn_ot
          rc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
         if (k.mv_size != KN_ID + 1 + 8 + KN_ID || memcmp(k.mv_data, prefix, sizeof prefix) != 0)
             break;
+        /* by_ref: target(32) type(1) created(8) id(32) of the referring object */
+        created[n] = kn_be64_get((const uint8_t *)k.mv_data + KN_ID + 1);
         memcpy(refs[n++], (const uint8_t *)k.mv_data + KN_ID + 1 + 8, KN_ID);
     }
     mdb_cursor_close(c);
@@ -826,7 +849,7 @@ static int count_newer(kn_store *s, MDB_txn *txn, const uint8_t id[KN_ID], kn_ot
         return kn_store_mdb_err(rc);
     for (size_t i = 0; i < n; i++) {
         uint64_t d;
-        if ((rc = docno_of(s, txn, refs[i], &d)) == KN_ENOTFOUND)
+        if ((rc = docno_of(s, txn, created[i], refs[i], &d)) == KN_ENOTFOUND)
             continue;
         if (rc < 0 || (rc = supersedes(s, txn, refs[i], id, type, author)) < 0)
             return rc;
@@ -918,7 +941,7 @@ int kn_search_add(kn_store *s, MDB_txn *txn, const kn_object *o)
 {
     kn_search_state *st;
     uint8_t id[KN_ID], author[KN_KEY], council[KN_KEY], key[DOCNO_LEN], rec[DOC_REC];
-    uint8_t *fwd = NULL;
+    uint8_t tkey[TIMES_KEY], *fwd = NULL;
     uint64_t dl, docno, prev = 0, created = o->created;
     uint16_t newer = 0;
     kn_otype type = o->type;
@@ -978,8 +1001,9 @@ int kn_search_add(kn_store *s, MDB_txn *txn, const kn_object *o)
         if (rc < 0)
             return rc;
     }
+    times_key(tkey, created, id);
     if ((rc = mput(txn, s->db.search_docs, key, DOCNO_LEN, rec, DOC_REC, MDB_APPEND)) < 0
-        || (rc = mput(txn, s->db.search_ids, id, KN_ID, key, DOCNO_LEN, 0)) < 0)
+        || (rc = mput(txn, s->db.search_times, tkey, TIMES_KEY, key, DOCNO_LEN, 0)) < 0)
         return rc;
     if (prev && (rc = bump_newer(s, txn, prev, 1)) < 0)
         return rc;
@@ -1099,9 +1123,10 @@ int kn_search_remove(kn_store *s, MDB_txn *txn, const kn_object *o)
 {
     kn_search_state *st;
     uint8_t id[KN_ID], author[KN_KEY], prev_id[KN_ID], council[KN_KEY], key[DOCNO_LEN];
+    uint8_t tkey[TIMES_KEY];
     const uint8_t *pr = kn_object_previous(o);
     kn_otype type = o->type;
-    uint64_t docno, prev = 0, dl_now;
+    uint64_t docno, prev = 0, dl_now, created = o->created;
     uint32_t dl = 0;
     bool file_terms;
     MDB_cursor *c = NULL, *pc = NULL;
@@ -1117,7 +1142,7 @@ int kn_search_remove(kn_store *s, MDB_txn *txn, const kn_object *o)
         memcpy(prev_id, pr, KN_ID);
     if ((rc = state_get(s, &st)) < 0)
         return rc;
-    if ((rc = docno_of(s, txn, id, &docno)) < 0)
+    if ((rc = docno_of(s, txn, created, id, &docno)) < 0)
         return rc == KN_ENOTFOUND ? 0 : rc;
     if ((rc = prev_docno(s, txn, pr ? prev_id : NULL, type, author, &prev)) < 0)
         return rc;
@@ -1166,9 +1191,10 @@ int kn_search_remove(kn_store *s, MDB_txn *txn, const kn_object *o)
             goto out;
         }
     }
+    times_key(tkey, created, id);
     if ((file_terms && (rc = mdel(txn, s->db.search_fwd, key, DOCNO_LEN)) < 0)
         || (rc = mdel(txn, s->db.search_docs, key, DOCNO_LEN)) < 0
-        || (rc = mdel(txn, s->db.search_ids, id, KN_ID)) < 0)
+        || (rc = mdel(txn, s->db.search_times, tkey, TIMES_KEY)) < 0)
         goto out;
     if (prev && (rc = bump_newer(s, txn, prev, -1)) < 0)
         goto out;
@@ -1230,9 +1256,11 @@ static int blob_complete(kn_store *s, MDB_txn *txn, const uint8_t blob[KN_BLOB_I
         uint64_t d;
         kn_object o;
         bool text = false;
-        if ((rc = docno_of(s, txn, docs[i], &d)) == KN_ENOTFOUND)
+        if ((rc = kn_store_load(s, txn, s->db.objects, docs[i], &o)) < 0)
+            goto out;
+        if ((rc = docno_of(s, txn, o.created, docs[i], &d)) == KN_ENOTFOUND)
             continue; /* not indexed (yet): the build will read the file */
-        if (rc < 0 || (rc = kn_store_load(s, txn, s->db.objects, docs[i], &o)) < 0)
+        if (rc < 0)
             goto out;
         if (kn_doc_files(&o, f, &nf) < 0)
             continue;
@@ -1279,7 +1307,7 @@ int kn_search_open(kn_store *s, MDB_txn *txn, bool rebuild)
         return 0;
     /* A new store, one from before the index, or one indexed by other text rules: rebuild. */
     MDB_dbi dbs[] = { s->db.search_terms, s->db.search_parts, s->db.search_docs, s->db.search_fwd,
-        s->db.search_ids };
+        s->db.search_times };
     for (size_t i = 0; i < sizeof dbs / sizeof dbs[0]; i++)
         if ((rc = kn_store_mdb_err(mdb_drop(txn, dbs[i], 0))) < 0)
             return rc;
@@ -1294,6 +1322,47 @@ int kn_search_open(kn_store *s, MDB_txn *txn, bool rebuild)
         return mdel(txn, s->db.meta, "search_fill", 11);
     uint8_t start[FILL_KEY] = { 0 };
     return mput(txn, s->db.meta, "search_fill", 11, start, FILL_KEY, 0);
+}
+
+/*
+ * Schema 5 -> 6, in open's transaction: search_times (created, id -> docno)
+ * replaces search_ids (id -> docno). It is filled from search_docs, whose
+ * records hold each indexed object's id and created time, in docno order
+ * (mostly created order, so the puts land near the end of the table), and
+ * search_ids is deleted. Docnos, postings and statistics stay as they are:
+ * the index is not built again.
+ */
+int kn_search_migrate_times(kn_store *s, MDB_txn *txn)
+{
+    MDB_dbi old;
+    MDB_cursor *c = NULL;
+    MDB_val k, v;
+    int rc, mrc = mdb_dbi_open(txn, "search_ids", 0, &old);
+
+    if (mrc == MDB_NOTFOUND)
+        return 0; /* a store from before schema 5: kn_search_open builds the index */
+    if (mrc)
+        return kn_store_mdb_err(mrc);
+    if ((rc = kn_store_mdb_err(mdb_cursor_open(txn, s->db.search_docs, &c))) < 0)
+        return rc;
+    for (mrc = mdb_cursor_get(c, &k, &v, MDB_FIRST); mrc == 0;
+         mrc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
+        uint8_t tkey[TIMES_KEY], docno[DOCNO_LEN];
+        if (k.mv_size != DOCNO_LEN || v.mv_size != DOC_REC)
+            continue; /* kn_store_check reports it */
+        memcpy(docno, k.mv_data, DOCNO_LEN);
+        times_key(tkey, kn_be64_get((const uint8_t *)v.mv_data + DOC_CREATED), v.mv_data);
+        if ((rc = mput(txn, s->db.search_times, tkey, TIMES_KEY, docno, DOCNO_LEN, 0)) < 0)
+            goto out;
+    }
+    if (mrc != MDB_NOTFOUND) {
+        rc = kn_store_mdb_err(mrc);
+        goto out;
+    }
+    rc = kn_store_mdb_err(mdb_drop(txn, old, 1));
+out:
+    mdb_cursor_close(c);
+    return rc;
 }
 
 typedef struct fill_ctx {
@@ -1352,7 +1421,7 @@ static int fill_txn(kn_store *s, MDB_txn *txn, void *arg)
         if (rc < 0)
             goto out;
         uint64_t d;
-        if ((rc = docno_of(s, txn, o.id, &d)) == 0)
+        if ((rc = docno_of(s, txn, o.created, o.id, &d)) == 0)
             continue; /* indexed already: stored while the build was under way */
         if (rc != KN_ENOTFOUND || (rc = kn_search_add(s, txn, &o)) < 0)
             goto out;
@@ -1408,7 +1477,7 @@ static int term_df(MDB_cursor *c, const char *t, size_t len, uint64_t *df);
 /*
  * The search databases' part of kn_store_check: every index record names a
  * stored object of an indexed type with the same created time and type, and
- * back through search_ids; each object has a posting for every term it gives
+ * back through search_times; each object has a posting for every term it gives
  * (fields again, files' text from search_fwd) and there are no others; every
  * stored object of an indexed type is indexed (unless a build is under way);
  * the statistics match; each count of newer versions is what the edits give;
@@ -1459,9 +1528,11 @@ int kn_search_check(kn_store *s, MDB_txn *txn, kn_blob_problem_fn problem, void 
         total += dl32;
         if (d > maxdoc)
             maxdoc = d;
-        if (mget(txn, s->db.search_ids, p, KN_ID, &iv) != 0 || iv.mv_size != DOCNO_LEN
+        uint8_t tkey[TIMES_KEY];
+        times_key(tkey, kn_be64_get(p + DOC_CREATED), p);
+        if (mget(txn, s->db.search_times, tkey, TIMES_KEY, &iv) != 0 || iv.mv_size != DOCNO_LEN
             || docno_get(iv.mv_data) != d)
-            problem(ctx, "search: an indexed object is not in search_ids under its number", p);
+            problem(ctx, "search: an indexed object is not in search_times under its number", p);
         rc = kn_store_load(s, txn, s->db.objects, p, &o);
         if (rc == KN_ENOTFOUND) {
             problem(ctx, "search: the index lists an object that is not stored", p);
@@ -1517,10 +1588,10 @@ int kn_search_check(kn_store *s, MDB_txn *txn, kn_blob_problem_fn problem, void 
     c = NULL;
     {
         MDB_stat ms;
-        if ((rc = kn_store_mdb_err(mdb_stat(txn, s->db.search_ids, &ms))) < 0)
+        if ((rc = kn_store_mdb_err(mdb_stat(txn, s->db.search_times, &ms))) < 0)
             goto out;
         if (ms.ms_entries != ndocs)
-            problem(ctx, "search: search_ids and search_docs differ in size", NULL);
+            problem(ctx, "search: search_times and search_docs differ in size", NULL);
         if ((rc = kn_store_mdb_err(mdb_stat(txn, s->db.search_fwd, &ms))) < 0)
             goto out;
         if (ms.ms_entries != nfwd)
@@ -1547,9 +1618,11 @@ int kn_search_check(kn_store *s, MDB_txn *txn, kn_blob_problem_fn problem, void 
              mrc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
             kn_object o;
             MDB_val iv;
+            uint8_t tkey[TIMES_KEY];
             if (kn_object_decode(&o, v.mv_data, v.mv_size) < 0 || !fields_of(o.type))
                 continue; /* check.c reports objects that do not decode */
-            if (mget(txn, s->db.search_ids, o.id, KN_ID, &iv) != 0)
+            times_key(tkey, o.created, o.id);
+            if (mget(txn, s->db.search_times, tkey, TIMES_KEY, &iv) != 0)
                 problem(ctx, "search: a stored object is not indexed", o.id);
         }
         if (mrc != MDB_NOTFOUND) {

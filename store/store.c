@@ -293,7 +293,7 @@ static const struct {
     { "search_parts", offsetof(kn_store_dbs, search_parts) },
     { "search_docs", offsetof(kn_store_dbs, search_docs) },
     { "search_fwd", offsetof(kn_store_dbs, search_fwd) },
-    { "search_ids", offsetof(kn_store_dbs, search_ids) },
+    { "search_times", offsetof(kn_store_dbs, search_times) },
 };
 
 static MDB_dbi *db_by_name(kn_store *s, const char *name)
@@ -347,6 +347,10 @@ static int write_schema_version(kn_store *s, MDB_txn *txn)
  *           large store does not need one huge transaction (kn_search_build).
  *           The same happens whenever the fingerprint changes (a knoten or
  *           libstemmer that stems differently).
+ *   5 -> 6  the search index maps (created, id) to its numbers ("search_times")
+ *           instead of the id alone ("search_ids"): ingest adds near the end of
+ *           the table instead of at a random place. Filled from search_docs;
+ *           nothing else in the index changes (kn_search_migrate_times).
  */
 static int open_txn(kn_store *s, MDB_txn *txn, void *ctx)
 {
@@ -375,6 +379,8 @@ static int open_txn(kn_store *s, MDB_txn *txn, void *ctx)
     if (ver < 3 && (rc = kn_roster_rebuild(s, txn)) < 0) /* after the tree: it may move objects */
         return rc;
     if (ver < 4 && (rc = kn_blob_rebuild(s, txn)) < 0) /* after the roster: councils of docs */
+        return rc;
+    if (ver < 6 && (rc = kn_search_migrate_times(s, txn)) < 0)
         return rc;
     /* Every open: a store from before 5 or with another text fingerprint is marked for a build. */
     if ((rc = kn_search_open(s, txn, ver < 5)) < 0)

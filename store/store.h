@@ -54,9 +54,10 @@
 /*
  * 2: adds the Negentropy tree (negtree.h). 3: adds the roster log and stores
  * member-since (admission rule min(k, M)). 4: adds blob storage (blobstore.h).
- * 5: adds the search index (search.h). Older stores are migrated on open.
+ * 5: adds the search index (search.h). 6: the index maps (created, id) to its
+ * object numbers instead of the id alone. Older stores are migrated on open.
  */
-enum { KN_STORE_SCHEMA_VERSION = 5 };
+enum { KN_STORE_SCHEMA_VERSION = 6 };
 
 typedef struct kn_store kn_store;
 

@@ -26,8 +26,9 @@
  *                   (schema 3) every network, admit, revoke and user object that is
  *                   stored or pending only because its author is not a member at its
  *                   created time: the input of the roster pass (ingest.c)
- *   search_terms, search_parts, search_docs, search_fwd, search_ids
- *                   (schema 5) the search index; layouts in search.c
+ *   search_terms, search_parts, search_docs, search_fwd, search_times
+ *                   (schema 5; search_times replaced search_ids in 6) the search
+ *                   index; layouts in search.c
  *
  * Blobs (schema 4; blobstore.c, docs/blobs.md):
  *
@@ -71,7 +72,7 @@ typedef struct kn_store_dbs {
     MDB_dbi objects, by_time, by_author, by_space_type, by_ref, tombstones, pending, pending_by_dep,
         membership, users, meta, settings, negtree, roster, blob_manifest, blob_chunks, blob_state,
         blob_refs, blob_council, blob_usage, blob_wanted;
-    MDB_dbi search_terms, search_parts, search_docs, search_fwd, search_ids;
+    MDB_dbi search_terms, search_parts, search_docs, search_fwd, search_times;
 } kn_store_dbs;
 
 typedef struct kn_negtree_cache kn_negtree_cache;
@@ -272,6 +273,12 @@ void kn_search_state_free(kn_search_state *st);
  * 5), empties the index and marks it to be built.
  */
 KN_MUST_USE int kn_search_open(kn_store *s, MDB_txn *txn, bool rebuild);
+/*
+ * In open's transaction, for a store of schema 5: fills search_times from
+ * search_docs and deletes search_ids (see search.c); nothing to do if there
+ * is no search_ids.
+ */
+KN_MUST_USE int kn_search_migrate_times(kn_store *s, MDB_txn *txn);
 /* After open: builds a marked index in transactions of 1,000 objects, reporting progress. */
 KN_MUST_USE int kn_search_build(kn_store *s, const kn_store_options *opt);
 

@@ -110,6 +110,59 @@ comm -23 <(object_ids b) <(object_ids a) | grep -q . && fail "b holds objects a 
 stop_node a
 stop_node b
 
+# ---- schema 5: the search index mapped ids to its numbers in search_ids ----
+# a's store rewritten as schema 5 wrote it: search_ids (id -> number) instead
+# of search_times (created, id -> number), schema_version 5. Opening it must
+# move the map over without building the index again (the same numbers: a
+# build would number Z again without the gap M's retraction left) and find
+# the same.
+Z=$("$KNOTEN" thread --data "$WORK/a" --space Bauamt --title "Stellplatzsatzung, Nachtrag" --body "z") ||
+    fail "thread Z"
+"$KNOTEN" retract "$M" --data "$WORK/a" --reason "Versehen" >/dev/null || fail "retract M"
+"$KNOTEN" search Stellplatzsatzung --json --data "$WORK/a" >"$WORK/hits.before" || fail "search before"
+grep -q "$T" "$WORK/hits.before" && grep -q "$Z" "$WORK/hits.before" ||
+    fail "search does not find the threads: $(cat "$WORK/hits.before")"
+mdb_dump -s search_times "$WORK/a/store" >"$WORK/times.before" || fail "mdb_dump search_times"
+ALL_DBS=$(mdb_stat -a "$WORK/a/store" | sed -n 's/^Status of //p' | grep -vx "Main DB")
+mkdir "$WORK/v5"
+for db in $ALL_DBS; do
+    [ "$db" = search_times ] || mdb_dump -s "$db" "$WORK/a/store" >"$WORK/dump5.$db" || fail "mdb_dump $db"
+done
+"$PY" - "$WORK/times.before" "$WORK/dump5.search_ids" "$WORK/dump5.meta" <<'PYEOF' || fail "rewriting the dumps as schema 5"
+import sys
+lines = open(sys.argv[1]).read().split("\n")
+body, end = lines.index("HEADER=END") + 1, lines.index("DATA=END")
+pairs = lines[body:end]
+assert pairs and len(pairs) % 2 == 0
+ids = []
+for i in range(0, len(pairs), 2):
+    k = bytes.fromhex(pairs[i].strip())
+    assert len(k) == 40, len(k)
+    ids.append((k[8:], pairs[i + 1]))  # search_ids: id(32) -> number(5)
+ids.sort()
+head = [l.replace("search_times", "search_ids") for l in lines[:body]]
+out = [x for k, v in ids for x in (" " + k.hex(), v)]
+open(sys.argv[2], "w").write("\n".join(head + out + lines[end:]))
+meta = open(sys.argv[3]).read().split("\n")
+i = meta.index(" " + b"schema_version".hex())
+meta[i + 1] = " 00000005"
+open(sys.argv[3], "w").write("\n".join(meta))
+PYEOF
+for f in "$WORK"/dump5.*; do
+    mdb_load -s "${f##*/dump5.}" -f "$f" "$WORK/v5" || fail "mdb_load ${f##*/dump5.}"
+done
+rm -r "$WORK/a/store"
+mv "$WORK/v5" "$WORK/a/store"
+mdb_stat -a "$WORK/a/store" | grep -qx "Status of search_times" && fail "the schema 5 fixture has search_times"
+"$KNOTEN" status --data "$WORK/a" >"$WORK/status5.out" || fail "status on the schema 5 store: $(cat "$WORK/status5.out")"
+grep -q "^store  *schema $SCHEMA," "$WORK/status5.out" || fail "not migrated from 5 to $SCHEMA: $(cat "$WORK/status5.out")"
+mdb_stat -a "$WORK/a/store" | grep -qx "Status of search_ids" && fail "search_ids is still there after the migration"
+mdb_dump -s search_times "$WORK/a/store" | diff - "$WORK/times.before" >"$WORK/diff5" ||
+    fail "search_times differs from the one the index had (was it built again?): $(cat "$WORK/diff5")"
+"$KNOTEN" check --data "$WORK/a" >"$WORK/check5.out" || fail "knoten check after 5 -> $SCHEMA: $(cat "$WORK/check5.out")"
+"$KNOTEN" search Stellplatzsatzung --json --data "$WORK/a" | diff - "$WORK/hits.before" >"$WORK/diff5" ||
+    fail "search finds something else after 5 -> $SCHEMA: $(cat "$WORK/diff5")"
+
 # ---- a store from a newer knoten is refused, and left alone ----
 mdb_dump -s meta "$WORK/a/store" >"$WORK/meta.dump"
 "$PY" - "$WORK/meta.dump" <<'PYEOF'

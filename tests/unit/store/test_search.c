@@ -919,7 +919,7 @@ static void test_check_finds_damage(void **state)
     kn_store_check_report r;
     const uint8_t posting[7] = { 0, 0, 0, 0x7f, 0xff, 0, 2 };
     const uint8_t docno[5] = { 0, 0, 0, 0, 9 };
-    uint8_t fake_id[KN_ID];
+    uint8_t fake_id[8 + KN_ID];
     static const char *const damage[] = { "posting", "id", "part" };
     for (size_t i = 0; i < 3; i++) {
         env e;
@@ -933,9 +933,9 @@ static void test_check_finds_damage(void **state)
                                  5, posting, sizeof posting),
                 0);
         if (i == 1) {
-            memset(fake_id, 0x33, sizeof fake_id);
-            assert_int_equal(
-                kn_store_debug_put_raw(e.f.s, "search_ids", fake_id, KN_ID, docno, sizeof docno),
+            memset(fake_id, 0x33, sizeof fake_id); /* search_times: created(8) id(32) */
+            assert_int_equal(kn_store_debug_put_raw(
+                                 e.f.s, "search_times", fake_id, KN_ID + 8, docno, sizeof docno),
                 0);
         }
         if (i == 2)
