@@ -105,8 +105,11 @@ static inline int free_port(void)
     return -1;
 }
 
-/* CPU seconds (user + system) of a process, or of one of its threads if tid > 0. */
-static inline double proc_cpu_s(pid_t pid, pid_t tid)
+/*
+ * CPU seconds (user + system) of a process, or of one of its threads if
+ * tid > 0; *sys (if not NULL) receives the system (kernel) part.
+ */
+static inline double proc_cpu_split(pid_t pid, pid_t tid, double *sys)
 {
     char path[96], buf[1024];
     if (tid > 0)
@@ -125,7 +128,16 @@ static inline double proc_cpu_s(pid_t pid, pid_t tid)
         || sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu", &utime, &stime)
             != 2)
         return -1;
-    return (double)(utime + stime) / (double)sysconf(_SC_CLK_TCK);
+    double tick = (double)sysconf(_SC_CLK_TCK);
+    if (sys)
+        *sys = (double)stime / tick;
+    return (double)(utime + stime) / tick;
+}
+
+/* CPU seconds (user + system) of a process, or of one of its threads if tid > 0. */
+static inline double proc_cpu_s(pid_t pid, pid_t tid)
+{
+    return proc_cpu_split(pid, tid, NULL);
 }
 
 static inline int rm_one(const char *path, const struct stat *st, int flag, struct FTW *ftw)
