@@ -24,7 +24,22 @@
  * untouched for HTTP_UPLOAD_IDLE_MS is dropped with its part file (a timer
  * looks once a minute); a staged blob that no doc references is removed by
  * kn_blob_gc() after KN_BLOB_STAGE_TTL_MS (the same timer calls it hourly).
- * Uploads live in memory: a restart drops them and the part files.
+ *
+ * Restarts. An upload survives a restart of the node (a stop, a crash, an
+ * upgrade): next to ID.part, ID.meta (0600, written whole and renamed into
+ * place) holds its login, name, type, size and, once ready, its blob id, and
+ * ID.hashes the hash of every full chunk received so far (32 bytes per 256
+ * KiB, appended as chunks complete). At start the node takes every upload
+ * back: one that was receiving continues at the end of its part file (the
+ * client asks GET /api/uploads/ID for `received`, or gets it with the 409 of
+ * a piece at the wrong offset), its hasher resumed from ID.hashes and the
+ * bytes after the last full chunk hashed again; one that was ready is ready
+ * again if its blob is still complete in the store. The store hashes every
+ * chunk of a resumed upload itself when it copies it in, so bytes damaged on
+ * disk meanwhile (a power failure) fail the upload with a clear message
+ * instead of being stored. Files of an upload without a readable ID.meta are
+ * removed. A restarted upload expires like any other, HTTP_UPLOAD_IDLE_MS
+ * after it was last touched (the restart counts as a touch).
  *
  * Downloads. GET /api/docs/ID/files/N streams file N of doc ID: the path
  * names a doc and an index into its signed `files`, never a blob or a file
@@ -74,12 +89,30 @@ struct http_upload {
     int state;
     char error[200];
     int fd; /* the part file while receiving and storing; -1 after */
-    char path[KN_PATH_MAX + 64];
+    int hfd; /* ID.hashes while receiving; -1 otherwise */
+    char path[KN_PATH_MAX + 80]; /* ID.part, "" once removed */
+    char base[KN_PATH_MAX + 64]; /* DATA/uploads/ID: the stem of its files */
+    uint32_t hashes_saved; /* chunk hashes written to ID.hashes */
+    bool resumed; /* taken back after a restart: the store re-hashes its chunks */
     kn_blob_hasher hasher;
     uint8_t blob[KN_BLOB_ID];
     uint8_t *hashes; /* after the last piece: nchunks hashes */
     uint32_t nchunks, next_chunk;
 };
+
+static int write_all(int fd, const char *p, size_t len)
+{
+    while (len) {
+        ssize_t w = write(fd, p, len);
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w < 0)
+            return errno == ENOSPC ? KN_ENOSPC : KN_EIO;
+        p += w;
+        len -= (size_t)w;
+    }
+    return 0;
+}
 
 static const char *state_name(int s)
 {
@@ -152,37 +185,96 @@ void http_content_disposition(hbuf *b, const char *name, size_t len)
 
 /* ---- the upload list ---- */
 
+/* stem + ext into out (cap KN_PATH_MAX + 80). */
+static void upload_file(const http_upload *u, const char *ext, char *out, size_t cap)
+{
+    snprintf(out, cap, "%s%s", u->base, ext);
+}
+
+/* The part file and the chunk hashes go (the upload is ready, failed or given up). */
 static void upload_drop_file(http_upload *u)
 {
+    char p[KN_PATH_MAX + 80];
     if (u->fd >= 0) {
         close(u->fd);
         u->fd = -1;
     }
+    if (u->hfd >= 0) {
+        close(u->hfd);
+        u->hfd = -1;
+    }
     if (u->path[0]) {
         (void)unlink(u->path);
         u->path[0] = 0;
+        upload_file(u, ".hashes", p, sizeof p);
+        (void)unlink(p);
     }
 }
 
-static void upload_free(http *h, http_upload *u)
+/* ID.meta: what a restart needs to take the upload back (written whole, then renamed). */
+static int upload_save_meta(http_upload *u)
 {
-    for (http_upload **p = &h->uploads; *p; p = &(*p)->next)
-        if (*p == u) {
-            *p = u->next;
+    char p[KN_PATH_MAX + 80], tmp[KN_PATH_MAX + 80], blob[2 * KN_BLOB_ID + 1] = "";
+    if (u->state == UP_READY)
+        kn_hex_encode(blob, u->blob, KN_BLOB_ID);
+    json_t *j = json_pack("{s:i, s:s, s:s, s:s, s:I, s:s, s:s}", "v", 1, "login", u->login, "name",
+        u->name, "mime", u->mime, "size", (json_int_t)u->size, "state",
+        u->state == UP_READY ? "ready" : "receiving", "blob", blob);
+    upload_file(u, ".meta", p, sizeof p);
+    upload_file(u, ".meta.tmp", tmp, sizeof tmp);
+    int fd = j ? open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600) : -1;
+    int rc = fd >= 0 && json_dumpfd(j, fd, JSON_COMPACT) == 0 && fsync(fd) == 0 ? 0 : KN_EIO;
+    if (fd >= 0)
+        close(fd);
+    json_decref(j);
+    if (rc == 0 && rename(tmp, p) < 0)
+        rc = KN_EIO;
+    if (rc < 0)
+        (void)unlink(tmp);
+    return rc;
+}
+
+/*
+ * Forgets u. With its files (DELETE, expiry, publication, failure), or
+ * keeping them for the next start (shutdown).
+ */
+static void upload_release(http *h, http_upload *u, bool keep_files)
+{
+    char p[KN_PATH_MAX + 80];
+    for (http_upload **q = &h->uploads; *q; q = &(*q)->next)
+        if (*q == u) {
+            *q = u->next;
             h->nuploads--;
             break;
         }
-    upload_drop_file(u);
+    if (keep_files) {
+        if (u->fd >= 0)
+            close(u->fd);
+        if (u->hfd >= 0)
+            close(u->hfd);
+    } else {
+        upload_drop_file(u);
+        upload_file(u, ".meta", p, sizeof p);
+        (void)unlink(p);
+    }
     kn_blob_hasher_free(&u->hasher);
     free(u->hashes);
     free(u);
 }
 
+static void upload_free(http *h, http_upload *u)
+{
+    upload_release(h, u, false);
+}
+
 static void upload_fail(http_upload *u, const char *msg)
 {
+    char p[KN_PATH_MAX + 80];
     u->state = UP_FAILED;
     snprintf(u->error, sizeof u->error, "%s", msg);
     upload_drop_file(u);
+    upload_file(u, ".meta", p, sizeof p);
+    (void)unlink(p); /* a failed upload is not taken back after a restart */
     node_logl(u->n, KN_LOG_WARN, "web upload of \"%s\" failed: %s", u->name, msg);
 }
 
@@ -244,6 +336,7 @@ static void upload_complete(http *h, http_upload *u, uint64_t now)
         u->stored = u->size;
         u->state = UP_READY;
         upload_drop_file(u);
+        http_ignore(upload_save_meta(u)); /* best effort: else lost at a restart, as before */
         return;
     }
     u->state = UP_STORING;
@@ -286,13 +379,20 @@ static void on_store_idle(uv_idle_t *idle)
             upload_fail(u, "the staged file could not be read back");
             return;
         }
+        /* Bytes kept over a restart are hashed again by the store (a damaged disk). */
         c[m] = (kn_blob_chunk_in) { u->blob, u->next_chunk, p, len,
-            u->hashes + (size_t)u->next_chunk * KN_BLOB_HASH };
+            u->resumed ? NULL : u->hashes + (size_t)u->next_chunk * KN_BLOB_HASH };
     }
     int rc = kn_blob_put_chunks(u->n->dd->store, c, m, res);
     for (size_t i = 0; rc == 0 && i < m; i++)
         if (res[i] < 0)
             rc = res[i];
+    if (rc == KN_EHASH) {
+        upload_fail(u,
+            "the part of the file received before the node restarted was damaged on disk; "
+            "upload the file again");
+        return;
+    }
     if (rc < 0) {
         upload_fail(u,
             rc == KN_EMAPFULL || rc == KN_ENOSPC
@@ -306,6 +406,7 @@ static void on_store_idle(uv_idle_t *idle)
     if (u->next_chunk == u->nchunks) {
         u->state = UP_READY;
         upload_drop_file(u);
+        http_ignore(upload_save_meta(u));
     }
 }
 
@@ -331,25 +432,183 @@ static void on_upload_timer(uv_timer_t *t)
         }
 }
 
-/* DATA/uploads, created 0700; leftovers of an earlier run removed. */
+/* DATA/uploads, created 0700. */
 enum { UPLOADS_DIR_MAX = KN_PATH_MAX + 16 };
 
-static void uploads_dir(node *n, char out[UPLOADS_DIR_MAX], bool clean)
+static void uploads_dir(node *n, char out[UPLOADS_DIR_MAX])
 {
     snprintf(out, UPLOADS_DIR_MAX, "%s/uploads", n->dd->path);
     if (mkdir(out, 0700) < 0 && errno != EEXIST)
         return;
-    if (!clean)
+}
+
+static bool read_all_at(int fd, uint8_t *p, size_t len, off_t off)
+{
+    while (len) {
+        ssize_t rd = pread(fd, p, len, off);
+        if (rd < 0 && errno == EINTR)
+            continue;
+        if (rd <= 0)
+            return false;
+        p += rd;
+        off += rd;
+        len -= (size_t)rd;
+    }
+    return true;
+}
+
+/*
+ * Takes a receiving upload back after a restart: its hasher resumed from the
+ * chunk hashes in ID.hashes that its part file has the bytes for, the bytes
+ * after them hashed again. 0, or a negative code (the upload is then given up).
+ */
+static int upload_resume_receiving(http *h, http_upload *u)
+{
+    char hp[KN_PATH_MAX + 80];
+    struct stat st;
+    uint8_t *hashes = NULL, *buf = NULL;
+    int rc = KN_EIO;
+    upload_file(u, ".hashes", hp, sizeof hp);
+    upload_file(u, ".part", u->path, sizeof u->path);
+    if ((u->fd = open(u->path, O_RDWR | O_CLOEXEC)) < 0 || fstat(u->fd, &st) < 0
+        || (uint64_t)st.st_size > u->size)
+        goto out;
+    uint64_t part = (uint64_t)st.st_size;
+    if ((u->hfd = open(hp, O_RDWR | O_CREAT | O_APPEND | O_CLOEXEC, 0600)) < 0
+        || fstat(u->hfd, &st) < 0)
+        goto out;
+    uint64_t k = (uint64_t)st.st_size / KN_BLOB_HASH;
+    if (k > part / KN_BLOB_CHUNK)
+        k = part / KN_BLOB_CHUNK;
+    if (k > 0 && part == k * KN_BLOB_CHUNK)
+        k--; /* the hasher keeps the last full chunk open until more bytes follow */
+    if (ftruncate(u->hfd, (off_t)(k * KN_BLOB_HASH)) < 0)
+        goto out;
+    if (k
+        && (!(hashes = malloc(k * KN_BLOB_HASH))
+            || !read_all_at(u->hfd, hashes, k * KN_BLOB_HASH, 0)))
+        goto out;
+    if ((rc = kn_blob_hasher_resume(&u->hasher, hashes, (uint32_t)k)) < 0)
+        goto out;
+    rc = KN_EIO;
+    if (!(buf = malloc(KN_BLOB_CHUNK)))
+        goto out;
+    for (uint64_t off = k * KN_BLOB_CHUNK; off < part;) {
+        size_t len = part - off < KN_BLOB_CHUNK ? (size_t)(part - off) : KN_BLOB_CHUNK;
+        if (!read_all_at(u->fd, buf, len, (off_t)off)
+            || kn_blob_hasher_update(&u->hasher, buf, len) < 0)
+            goto out;
+        off += len;
+    }
+    u->hashes_saved = (uint32_t)k;
+    if (u->hasher.nchunks > k
+        && write_all(u->hfd, (const char *)u->hasher.hashes + k * KN_BLOB_HASH,
+               (size_t)(u->hasher.nchunks - k) * KN_BLOB_HASH)
+            < 0)
+        goto out;
+    u->hashes_saved = u->hasher.nchunks;
+    if (lseek(u->fd, 0, SEEK_END) < 0)
+        goto out;
+    u->received = part;
+    u->resumed = true;
+    rc = 0;
+    if (part == u->size)
+        upload_complete(h, u, node_now(u->n)); /* all there: it was storing */
+out:
+    free(hashes);
+    free(buf);
+    return rc;
+}
+
+/* One upload back from DIR/ID.meta, or its files removed. */
+static void upload_take_back(http *h, node *n, const char *dir, const char *id)
+{
+    char p[KN_PATH_MAX + 80];
+    json_error_t err;
+    http_upload *u = calloc(1, sizeof *u);
+    if (!u)
         return;
-    DIR *d = opendir(out);
+    u->fd = u->hfd = -1;
+    u->n = n;
+    snprintf(u->id, sizeof u->id, "%s", id);
+    snprintf(u->base, sizeof u->base, "%s/%s", dir, id);
+    u->touched_ms = node_now(n);
+    kn_blob_hasher_init(&u->hasher);
+    u->next = h->uploads;
+    h->uploads = u;
+    h->nuploads++;
+    upload_file(u, ".meta", p, sizeof p);
+    json_t *j = json_load_file(p, 0, &err);
+    const char *login = json_string_value(json_object_get(j, "login")),
+               *name = json_string_value(json_object_get(j, "name")),
+               *mime = json_string_value(json_object_get(j, "mime")),
+               *state = json_string_value(json_object_get(j, "state")),
+               *blob = json_string_value(json_object_get(j, "blob"));
+    json_t *size = json_object_get(j, "size");
+    bool ok = login && kn_login_valid(login) && name && http_file_name_ok(name, strlen(name))
+        && mime && http_mime_ok(mime, strlen(mime)) && json_is_integer(size)
+        && json_integer_value(size) >= 0 && (uint64_t)json_integer_value(size) <= KN_BLOB_SIZE_MAX
+        && state && blob && h->nuploads <= HTTP_UPLOADS_MAX;
+    if (ok) {
+        snprintf(u->login, sizeof u->login, "%s", login);
+        snprintf(u->name, sizeof u->name, "%s", name);
+        snprintf(u->mime, sizeof u->mime, "%s", mime);
+        u->size = (uint64_t)json_integer_value(size);
+        if (strcmp(state, "ready") == 0) {
+            ok = strlen(blob) == 2 * KN_BLOB_ID
+                && kn_hex_decode(u->blob, KN_BLOB_ID, blob, strlen(blob)) == 0
+                && kn_blob_is_complete(n->dd->store, u->blob) == 1;
+            u->state = UP_READY;
+            u->received = u->stored = u->size;
+        } else {
+            u->state = UP_RECEIVING;
+            ok = strcmp(state, "receiving") == 0 && upload_resume_receiving(h, u) == 0;
+        }
+    }
+    json_decref(j);
+    if (!ok) {
+        node_logl(
+            n, KN_LOG_WARN, "an unfinished web upload (%s) could not be taken back: removed", id);
+        upload_free(h, u);
+        return;
+    }
+    node_log(n, "web upload of \"%s\" by %s taken back (%s, %llu of %llu bytes)", u->name, u->login,
+        state_name(u->state), (unsigned long long)u->received, (unsigned long long)u->size);
+}
+
+/* Every upload of the last run back (uploads_dir); stray files removed. */
+static void uploads_take_back(http *h, node *n)
+{
+    char dir[UPLOADS_DIR_MAX], p[UPLOADS_DIR_MAX + 260];
+    uploads_dir(n, dir);
+    DIR *d = opendir(dir);
     if (!d)
         return;
     struct dirent *e;
-    char p[UPLOADS_DIR_MAX + 260];
+    /* First the uploads with a description, then whatever else is left. */
     while ((e = readdir(d)) != NULL) {
         size_t l = strlen(e->d_name);
-        if (l > 5 && strcmp(e->d_name + l - 5, ".part") == 0) {
-            snprintf(p, sizeof p, "%s/%s", out, e->d_name);
+        if (l == 32 + 5 && strcmp(e->d_name + 32, ".meta") == 0) {
+            char id[33];
+            memcpy(id, e->d_name, 32);
+            id[32] = 0;
+            uint8_t raw[16];
+            if (kn_hex_decode(raw, sizeof raw, id, 32) == 0)
+                upload_take_back(h, n, dir, id);
+        }
+    }
+    rewinddir(d);
+    while ((e = readdir(d)) != NULL) {
+        if (e->d_name[0] == '.')
+            continue;
+        char id[33];
+        snprintf(id, sizeof id, "%.32s", e->d_name);
+        bool known = false;
+        for (http_upload *u = h->uploads; u && !known; u = u->next)
+            known = u->n == n && strlen(e->d_name) > 32 && strcmp(u->id, id) == 0
+                && !strstr(e->d_name, ".tmp");
+        if (!known) {
+            snprintf(p, sizeof p, "%s/%s", dir, e->d_name);
             (void)unlink(p);
         }
     }
@@ -358,9 +617,6 @@ static void uploads_dir(node *n, char out[UPLOADS_DIR_MAX], bool clean)
 
 void http_blob_start(http *h, uv_loop_t *loop)
 {
-    char dir[UPLOADS_DIR_MAX];
-    for (size_t i = 0; i < h->nmounts; i++)
-        uploads_dir(h->mounts[i].n, dir, true);
     uv_idle_init(loop, &h->upload_idle);
     h->upload_idle.data = h;
     uv_timer_init(loop, &h->upload_timer);
@@ -368,6 +624,8 @@ void http_blob_start(http *h, uv_loop_t *loop)
     uv_timer_start(&h->upload_timer, on_upload_timer, 60000, 60000);
     uv_unref((uv_handle_t *)&h->upload_timer);
     h->upload_handles = true;
+    for (size_t i = 0; i < h->nmounts; i++)
+        uploads_take_back(h, h->mounts[i].n);
 }
 
 void http_blob_finish(http *h)
@@ -382,8 +640,9 @@ void http_blob_finish(http *h)
 
 void http_blob_free(http *h)
 {
+    /* Unfinished uploads keep their files: the next start takes them back. */
     while (h->uploads)
-        upload_free(h, h->uploads);
+        upload_release(h, h->uploads, h->uploads->state != UP_FAILED);
     free(h->upload_buf);
     h->upload_buf = NULL;
 }
@@ -468,7 +727,7 @@ static void api_upload_start(hreq *r)
         http_error(r, 500, "oom", "out of memory");
         goto out;
     }
-    u->fd = -1;
+    u->fd = u->hfd = -1;
     u->n = r->n;
     uint8_t rnd[16];
     kn_env_random(r->n->env, rnd, sizeof rnd);
@@ -479,11 +738,17 @@ static void api_upload_start(hreq *r)
     u->size = size;
     u->touched_ms = r->now;
     kn_blob_hasher_init(&u->hasher);
-    char dir[UPLOADS_DIR_MAX];
-    uploads_dir(r->n, dir, false);
-    if ((size_t)snprintf(u->path, sizeof u->path, "%s/%s.part", dir, u->id) >= sizeof u->path
-        || (u->fd = open(u->path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600)) < 0) {
-        u->path[0] = 0;
+    char dir[UPLOADS_DIR_MAX], hp[KN_PATH_MAX + 80];
+    uploads_dir(r->n, dir);
+    snprintf(u->base, sizeof u->base, "%s/%s", dir, u->id);
+    upload_file(u, ".hashes", hp, sizeof hp);
+    upload_file(u, ".part", u->path, sizeof u->path);
+    if ((u->fd = open(u->path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600)) < 0
+        || (u->hfd = open(hp, O_WRONLY | O_CREAT | O_TRUNC | O_APPEND | O_CLOEXEC, 0600)) < 0) {
+        if (u->fd >= 0) {
+            close(u->fd);
+            (void)unlink(u->path);
+        }
         kn_blob_hasher_free(&u->hasher);
         free(u);
         http_error(r, 500, "io", "cannot create the upload's file in the data directory");
@@ -492,25 +757,16 @@ static void api_upload_start(hreq *r)
     u->next = h->uploads;
     h->uploads = u;
     h->nuploads++;
+    if (upload_save_meta(u) < 0) {
+        upload_free(h, u);
+        http_error(r, 500, "io", "cannot write the upload's description in the data directory");
+        goto out;
+    }
     if (size == 0)
         upload_complete(h, u, r->now);
     http_json(r, 201, upload_json(u));
 out:
     json_decref(j);
-}
-
-static int write_all(int fd, const char *p, size_t len)
-{
-    while (len) {
-        ssize_t w = write(fd, p, len);
-        if (w < 0 && errno == EINTR)
-            continue;
-        if (w < 0)
-            return errno == ENOSPC ? KN_ENOSPC : KN_EIO;
-        p += w;
-        len -= (size_t)w;
-    }
-    return 0;
 }
 
 static void api_upload_piece(hreq *r, http_upload *u)
@@ -547,6 +803,13 @@ static void api_upload_piece(hreq *r, http_upload *u)
     int rc = write_all(u->fd, e.base, len);
     if (rc == 0)
         rc = kn_blob_hasher_update(&u->hasher, (const uint8_t *)e.base, len);
+    /* The hashes of chunks just completed, for a restart (ID.hashes). */
+    if (rc == 0 && u->hasher.nchunks > u->hashes_saved) {
+        rc = write_all(u->hfd,
+            (const char *)u->hasher.hashes + (size_t)u->hashes_saved * KN_BLOB_HASH,
+            (size_t)(u->hasher.nchunks - u->hashes_saved) * KN_BLOB_HASH);
+        u->hashes_saved = u->hasher.nchunks;
+    }
     if (rc < 0) {
         upload_fail(u,
             rc == KN_ENOSPC ? "the disk of the node is full; ask the administrator"

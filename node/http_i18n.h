@@ -169,6 +169,16 @@
     X(T_UP_SENDING, "Wird hochgeladen", "Uploading")                                               \
     X(T_UP_STORING, "Wird gespeichert", "Storing")                                                 \
     X(T_UP_PUBLISHING, "Wird veröffentlicht", "Publishing")                                        \
+    X(T_UP_RECONNECTING,                                                                           \
+        "Verbindung zum Knoten unterbrochen (Neustart?). Das Hochladen geht weiter, sobald er "    \
+        "wieder erreichbar ist",                                                                   \
+        "The connection to the node was lost (a restart?). The upload continues as soon as it "    \
+        "is back")                                                                                 \
+    X(T_UP_LOST,                                                                                   \
+        "Der Knoten hat diesen Upload nicht mehr (abgelaufen oder abgebrochen). Bitte wählen "    \
+        "Sie die Datei erneut und laden Sie sie noch einmal hoch",                                 \
+        "The node no longer has this upload (it expired or was cancelled). Choose the file and "   \
+        "upload it again")                                                                         \
     X(T_POLL_MISSING, "Bereich und Frage sind nötig.", "An area and a question are required.")     \
     X(T_POLL_OPTIONS_BAD,                                                                          \
         "Eine Umfrage hat 2 bis 32 Antworten (eine je Zeile, höchstens 200 Zeichen).",             \

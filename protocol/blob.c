@@ -150,6 +150,23 @@ int kn_blob_hasher_final(kn_blob_hasher *h, uint8_t id[static KN_BLOB_ID])
     return 0;
 }
 
+int kn_blob_hasher_resume(kn_blob_hasher *h, const uint8_t *hashes, uint32_t n)
+{
+    if (!h || (!hashes && n))
+        return KN_EINVAL;
+    kn_blob_hasher_init(h);
+    if (n == 0)
+        return 0;
+    if (n > KN_BLOB_CHUNKS_MAX)
+        return KN_ETOOBIG;
+    if (!(h->hashes = malloc((size_t)n * KN_BLOB_HASH)))
+        return KN_ENOMEM;
+    memcpy(h->hashes, hashes, (size_t)n * KN_BLOB_HASH);
+    h->cap = h->nchunks = n;
+    h->size = (uint64_t)n * KN_BLOB_CHUNK;
+    return 0;
+}
+
 uint8_t *kn_blob_hasher_take(kn_blob_hasher *h)
 {
     uint8_t *p = h->hashes;

@@ -125,6 +125,14 @@ void kn_blob_hasher_init(kn_blob_hasher *h);
 KN_MUST_USE int kn_blob_hasher_update(kn_blob_hasher *h, const uint8_t *data, size_t len);
 /* Completes the last (short) chunk and writes the blob id. */
 KN_MUST_USE int kn_blob_hasher_final(kn_blob_hasher *h, uint8_t id[static KN_BLOB_ID]);
+/*
+ * A hasher in the state of one that was fed n full chunks whose hashes are
+ * hashes[0..n) (copied), with more bytes to follow: for an upload resumed
+ * after a restart from the chunk hashes it kept. At least one more byte must
+ * be fed before kn_blob_hasher_final() (a file of exactly n chunks is resumed
+ * from n - 1 and its last chunk fed again).
+ */
+KN_MUST_USE int kn_blob_hasher_resume(kn_blob_hasher *h, const uint8_t *hashes, uint32_t n);
 /* Hands the hash list over (malloc'd, caller frees; NULL for the empty file). */
 uint8_t *kn_blob_hasher_take(kn_blob_hasher *h);
 void kn_blob_hasher_free(kn_blob_hasher *h);

@@ -32,18 +32,32 @@
   var errorBox = document.getElementById('upload-error');
   var piece = parseInt(form.getAttribute('data-piece'), 10) || 1048576;
   function t(name) { return form.getAttribute('data-t-' + name) || name; }
+  // Errors carry the HTTP status (0: the node could not be reached) and the answer.
+  function failure(status, j) {
+    var e = new Error((j && (j.message || j.error)) || (status ? 'HTTP ' + status : 'network'));
+    e.status = status;
+    e.body = j || {};
+    return e;
+  }
   function api(method, url, body) {
     return fetch(url, {
       method: method, credentials: 'same-origin',
       headers: { 'Content-Type': 'application/json', 'X-CSRF-Token': csrf },
       body: body === undefined ? undefined : JSON.stringify(body)
     }).then(function (r) {
-      return r.json().then(function (j) {
-        if (!r.ok) throw new Error(j.message || j.error || ('HTTP ' + r.status));
+      return r.json().catch(function () { return {}; }).then(function (j) {
+        if (!r.ok) throw failure(r.status, j);
         return j;
       });
-    });
+    }, function () { throw failure(0); });
   }
+  // The node keeps unfinished uploads over a restart (docs/api.md): when it
+  // cannot be reached, or a proxy in front says it is away (502-504), the
+  // upload waits and goes on where the node says it stands, for up to about
+  // ten minutes.
+  var RETRIES = 60;
+  function away(e) { return e.status === 0 || e.status === 502 || e.status === 503 || e.status === 504; }
+  function backoff(tries) { return wait(Math.min(1000 * Math.pow(2, tries), 10000)); }
   // One piece with XMLHttpRequest, for progress within the piece.
   function put(id, offset, blob, onProgress) {
     return new Promise(function (resolve, reject) {
@@ -56,19 +70,25 @@
         var j = {};
         try { j = JSON.parse(x.responseText); } catch (e) { }
         if (x.status === 200) resolve(j);
-        else reject(new Error(j.message || j.error || ('HTTP ' + x.status)));
+        else reject(failure(x.status, j));
       };
-      x.onerror = function () { reject(new Error('network')); };
+      x.onerror = function () { reject(failure(0)); };
       x.send(blob);
     });
   }
   function wait(ms) { return new Promise(function (r) { setTimeout(r, ms); }); }
-  function untilStored(id, onStored) {
+  function untilStored(id, onStored, tries) {
+    tries = tries || 0;
     return api('GET', 'api/uploads/' + id).then(function (u) {
       onStored(u.stored);
       if (u.state === 'ready') return u;
       if (u.state === 'failed') throw new Error(u.message || 'failed');
       return wait(200).then(function () { return untilStored(id, onStored); });
+    }, function (e) {
+      if (e.status === 404) throw new Error(t('lost'));
+      if (!away(e) || tries >= RETRIES) throw e;
+      show(t('reconnecting'));
+      return backoff(tries).then(function () { return untilStored(id, onStored, tries + 1); });
     });
   }
   function show(text, pct) {
@@ -90,15 +110,37 @@
         return api('POST', 'api/uploads', { name: f.name, size: f.size, mime: f.type || '' });
       }).then(function (u) {
         var offset = 0;
-        function next() {
+        function next(tries) {
           if (offset >= f.size) return Promise.resolve();
           var end = Math.min(offset + piece, f.size);
           return put(u.id, offset, f.slice(offset, end), function (loaded) {
             var pct = Math.floor(90 * (done + offset + loaded) / total);
             show(t('sending') + ': ' + f.name + ' (' + pct + ' %)', pct);
-          }).then(function () { offset = end; return next(); });
+          }).then(function () { offset = end; return next(0); }, function (e) {
+            // The node has fewer bytes than sent (a restart lost the last ones): go on from there.
+            if (e.status === 409 && e.body.state === 'receiving' && e.body.received >= 0) {
+              offset = e.body.received;
+              return next(tries);
+            }
+            if (e.status === 404) throw new Error(t('lost'));
+            if (!away(e) || tries >= RETRIES) throw e;
+            show(t('reconnecting'));
+            return backoff(tries).then(function () { return resume(tries + 1); });
+          });
         }
-        return next().then(function () {
+        // Back after an interruption: ask where the upload stands.
+        function resume(tries) {
+          return api('GET', 'api/uploads/' + u.id).then(function (s) {
+            if (s.state !== 'receiving') return Promise.resolve();
+            offset = s.received;
+            return next(tries);
+          }, function (e) {
+            if (e.status === 404) throw new Error(t('lost'));
+            if (!away(e) || tries >= RETRIES) throw e;
+            return backoff(tries).then(function () { return resume(tries + 1); });
+          });
+        }
+        return next(0).then(function () {
           return untilStored(u.id, function (stored) {
             show(t('storing') + ': ' + f.name, Math.floor(90 * (done + f.size) / total));
           });

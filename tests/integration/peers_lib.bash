@@ -86,7 +86,8 @@ wait_for() {
 # logging to $WORK/NAME.log; the pid goes to PID_<NAME>.
 start_node() {
     local name=$1 port=$2
-    "$KNOTEN" run --data "$WORK/$name" --listen "127.0.0.1:$port" >>"$WORK/$name.log" 2>&1 &
+    "$KNOTEN" run --data "$WORK/$name" --listen "127.0.0.1:$port" --http off \
+        >>"$WORK/$name.log" 2>&1 &
     local pid=$!
     PIDS+=("$pid")
     printf -v "PID_$name" '%s' "$pid"
@@ -106,14 +107,21 @@ init_web() {
 # start_web NAME HTTP-PORT: runs $WORK/NAME with its web interface on
 # 127.0.0.1:HTTP-PORT (log $WORK/NAME.log, pid PID_<NAME>) and waits until it is up.
 start_web() {
-    local name=$1 hp=$2
+    local name=$1 hp=$2 from
+    from=1 # a restart appends to the log: look at the new lines only
+    [ ! -f "$WORK/$name.log" ] || from=$(($(wc -l <"$WORK/$name.log") + 1))
     "$KNOTEN" run --data "$WORK/$name" --listen "127.0.0.1:$(free_port)" \
         --http "127.0.0.1:$hp" >>"$WORK/$name.log" 2>&1 &
     local pid=$!
     PIDS+=("$pid")
     printf -v "PID_$name" '%s' "$pid"
-    wait_for 10 "the web interface of $name" grep -q "web interface on http://127.0.0.1:$hp/" \
-        "$WORK/$name.log"
+    wait_for 10 "the web interface of $name" log_from "$name" "$from" \
+        "web interface on http://127.0.0.1:$hp/"
+}
+
+# log_from NAME LINE TEXT: $WORK/NAME.log has TEXT at or after line LINE.
+log_from() {
+    tail -n "+$2" "$WORK/$1.log" | grep -qF -- "$3"
 }
 
 # stop_node NAME: SIGTERM, wait at most 10 s, and require exit status 0.
