@@ -26,7 +26,8 @@ MESH=(b c d e)
 run_node() {
     local name=$1 port=$2
     shift 2
-    "$KNOTEN" run --data "$WORK/$name" --listen "127.0.0.1:$port" "$@" >>"$WORK/$name.log" 2>&1 &
+    "$KNOTEN" run --data "$WORK/$name" --listen "127.0.0.1:$port" --http off "$@" \
+        >>"$WORK/$name.log" 2>&1 &
     local pid=$!
     PIDS+=("$pid")
     printf -v "PID_$name" '%s' "$pid"

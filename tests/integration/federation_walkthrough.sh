@@ -45,7 +45,8 @@ ls_has a network "Kommunen Südwest" || fail "check: ls at a lacks the network o
 ls_has a thread "Nachweise bei Vergaben" || fail "check: ls at a lacks the thread"
 
 # ---- run a ----
-background a "$KNOTEN" run --data "$D/a" --listen "127.0.0.1:$PA" --announce "127.0.0.1:$PA" 2>"$D/a.log"
+# Tests run side by side, so no node of a test takes the fixed web port 127.0.0.1:8470.
+background a "$KNOTEN" run --data "$D/a" --listen "127.0.0.1:$PA" --announce "127.0.0.1:$PA" --http off 2>"$D/a.log"
 wait_for 10 "check: a listens" log_has a "listening on 127\.0\.0\.1:$PA"
 wait_for 10 "check: a publishes its address" \
     log_has a "published this node's addresses \(127\.0\.0\.1:$PA\)"
@@ -74,7 +75,7 @@ done
 ls_has b thread "Nachweise bei Vergaben" || fail "check: a's thread did not reach b"
 
 # ---- run b ----
-background b "$KNOTEN" run --data "$D/b" --listen "127.0.0.1:$PB" --announce "127.0.0.1:$PB" 2>"$D/b.log"
+background b "$KNOTEN" run --data "$D/b" --listen "127.0.0.1:$PB" --announce "127.0.0.1:$PB" --http off 2>"$D/b.log"
 wait_for 20 "check: b connects to a" peer_connected b "127.0.0.1:$PA"
 wait_for 10 "check: b publishes its address" log_has b "published this node's addresses"
 

@@ -110,7 +110,7 @@ cmp -s "$WORK/Satzung.pdf" "$WORK/out/Satzung.pdf" || fail "b's own file differs
 
 # ---- the restored node runs in b's place and syncs ----
 stop_node b
-"$KNOTEN" run --data "$WORK/r" --listen "127.0.0.1:$PB" >>"$WORK/r.log" 2>&1 &
+"$KNOTEN" run --data "$WORK/r" --listen "127.0.0.1:$PB" --http off >>"$WORK/r.log" 2>&1 &
 PIDS+=($!)
 PID_r=$!
 T=$("$KNOTEN" thread --data "$WORK/a" --space Nachher --title "Nach der Wiederherstellung" --body y) ||

@@ -41,7 +41,7 @@ cat >"$WORK/a.conf" <<CONF
 level = debug
 CONF
 start_node b "$PB"
-"$KNOTEN" run --config "$WORK/a.conf" --listen "127.0.0.1:$PA2" >>"$WORK/a.log" 2>&1 &
+"$KNOTEN" run --config "$WORK/a.conf" --listen "127.0.0.1:$PA2" --http off >>"$WORK/a.log" 2>&1 &
 PIDS+=($!)
 PID_a=$!
 wait_for 10 "a listening on the --listen address" log_has a "listening on 127\.0\.0\.1:$PA2"
@@ -58,7 +58,7 @@ stop_node a
 printf '[node]\ndata = %s\nlisten = 127.0.0.1:%s\n[log]\nlevel = warn\n[quota]\nmax_file = 3MiB\nfiles_per_council = 10GiB\n' \
     "$WORK/a" "$PA" >"$WORK/quiet.conf"
 : >"$WORK/quiet.log"
-"$KNOTEN" run --config "$WORK/quiet.conf" >>"$WORK/quiet.log" 2>&1 &
+"$KNOTEN" run --config "$WORK/quiet.conf" --http off >>"$WORK/quiet.log" 2>&1 &
 PIDS+=($!)
 PID_quiet=$!
 wait_for 10 "the quiet node writes its state" test -s "$WORK/a/peers.state"
@@ -71,7 +71,7 @@ grep -q "^max-file  3.0 MiB" "$WORK/limits.out" && grep -q "^quota     10.0 GiB 
     fail "[quota] max_file/files_per_council not applied: $(cat "$WORK/limits.out")"
 # --log-level overrides the file.
 : >"$WORK/loud.log"
-"$KNOTEN" run --config "$WORK/quiet.conf" --log-level info >>"$WORK/loud.log" 2>&1 &
+"$KNOTEN" run --config "$WORK/quiet.conf" --log-level info --http off >>"$WORK/loud.log" 2>&1 &
 PIDS+=($!)
 PID_loud=$!
 wait_for 10 "--log-level info overrides level = warn" grep -q "info: node .* running" "$WORK/loud.log"

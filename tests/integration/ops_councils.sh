@@ -40,7 +40,7 @@ status=0
     fail "--listen with several councils not refused (status $status): $(cat "$WORK/flag.out")"
 
 start_node o "$PO"
-"$KNOTEN" run --config "$WORK/hosted.conf" >>"$WORK/hosted.log" 2>&1 &
+"$KNOTEN" run --config "$WORK/hosted.conf" --http off >>"$WORK/hosted.log" 2>&1 &
 PID_hosted=$!
 PIDS+=("$PID_hosted")
 wait_for 10 "h1 listens" log_has hosted "info: h1: node ${ID_h1:0:16}… running, data in $WORK/h1, listening on 127\.0\.0\.1:$P1"

@@ -50,7 +50,7 @@ PA=$(free_port)
 PB=$(free_port)
 "$KNOTEN" init --data "$WORK/a" --found "Kommunen Test" >/dev/null || fail "init a"
 "$KNOTEN" run --data "$WORK/a" --listen "127.0.0.1:$PA" --announce "127.0.0.1:$PA" --log-level debug \
-    >>"$WORK/a.log" 2>&1 &
+    --http off >>"$WORK/a.log" 2>&1 &
 PIDS+=($!)
 PID_a=$!
 wait_for 10 "a listens" log_has a "listening on 127\.0\.0\.1:$PA"
@@ -60,7 +60,8 @@ CODE=$(grep '^knoten1-' "$WORK/invite.txt")
 "$KNOTEN" join "$CODE" --data "$WORK/b" --name "Gemeinde B" >"$WORK/join.out" 2>"$WORK/join.log" ||
     fail "join: $(cat "$WORK/join.out")"
 "$KNOTEN" user add --data "$WORK/a" --name "Erika Muster" --role Personalamt >/dev/null || fail "user add"
-"$KNOTEN" run --data "$WORK/b" --listen "127.0.0.1:$PB" --log-level debug >>"$WORK/b.log" 2>&1 &
+"$KNOTEN" run --data "$WORK/b" --listen "127.0.0.1:$PB" --log-level debug --http off \
+    >>"$WORK/b.log" 2>&1 &
 PIDS+=($!)
 PID_b=$!
 ID_b=$(sed -n 's/^node identity: //p' "$WORK/join.out")
