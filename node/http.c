@@ -264,7 +264,8 @@ static int on_req(h2o_handler_t *self, h2o_req_t *req)
     snprintf(r->lang, sizeof r->lang, "de");
     client_address(r);
     h2o_iovec_t np = req->path_normalized;
-    if (np.len == 0 || np.len >= sizeof r->path || memchr(np.base, 0, np.len)) {
+    /* Segments reach the pages (area names, ids): UTF-8 only (fuzz_http_api). */
+    if (np.len == 0 || np.len >= sizeof r->path || !http_utf8_ok(np.base, np.len)) {
         http_error(r, 414, "bad_path", "the path is too long or malformed");
         return 0;
     }

@@ -200,7 +200,11 @@ int kn_objjson_import_line(
     json_t *raw = j ? json_object_get(j, "raw") : NULL;
     int n;
     if (!j) {
+        /* jansson quotes the bad bytes: keep the reason one line of text (fuzz_objjson). */
         snprintf(why, whycap, "not JSON (%s)", jerr.text);
+        for (char *p = why; *p; p++)
+            if ((unsigned char)*p < 0x20 || *p == 0x7f)
+                *p = '?';
         return KN_EINVAL;
     }
     if (!json_is_string(raw)) {

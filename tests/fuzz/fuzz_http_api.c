@@ -1,11 +1,13 @@
 /*
- * Fuzz target for the JSON API's request bodies (docs/api.md): every POST
- * endpoint that turns a JSON body into a signed object (thread, post, link,
- * retract, poll, vote, event, RSVP, document, message), the Markdown
- * preview, invites and login, and the GET endpoints whose query strings are
- * parsed by handlers (search, events, objects, polls). The real handlers
- * run against a real node data directory with a signed-in admin; only the
- * HTTP server around them is replaced.
+ * Fuzz target for what a browser or an API client sends the node
+ * (docs/api.md): every POST endpoint that turns a JSON body into a signed
+ * object (thread, post, link, retract, poll, vote, event, RSVP, document,
+ * message), uploads in pieces, the Markdown preview, invites and login; the
+ * GET endpoints whose query strings handlers parse (search, events,
+ * objects, polls, calendars); and the HTML pages with their form bodies
+ * (the same objects made by forms, and the pages that show them). The real
+ * handlers run against a real node data directory with a signed-in admin;
+ * only the HTTP server around them is replaced.
  *
  * How: the target is linked with --wrap for http_send, http_send_shared,
  * http_json, http_error, http_redirect, http_header, http_start_stream
@@ -37,7 +39,9 @@
  *     are CRLF lines of at most 75 octets, each valid UTF-8 without
  *     controls, BEGIN/END balanced;
  *   - after every object created, the Atom feed of its area (node/atom.c,
- *     as `knoten feed` writes it) is well-formed XML.
+ *     as `knoten feed` writes it) is well-formed XML;
+ *   - HTML pages: see check_html; redirects stay on this site as a browser
+ *     reads the Location (tabs and newlines dropped).
  */
 #include <dirent.h>
 #include <errno.h>
@@ -748,8 +752,8 @@ static void one(const char *s, size_t n, char last[65])
             memcpy(id, fixture[((e->flags & E_FIXTURE_MASK) >> 4) - 1], 65);
         else if (strcmp(id, "@") == 0)
             memcpy(id, last, strlen(last) + 1);
-        if (!id[0] || strchr(id, '/'))
-            return; /* h2o hands over paths normalised */
+        if (!id[0] || strchr(id, '/') || !http_utf8_ok(id, strlen(id)))
+            return; /* h2o hands over paths normalised, on_req only UTF-8 ones */
     }
     snprintf(path, sizeof path, e->path, id);
     size_t blen;
