@@ -17,13 +17,18 @@
  *     http_mime_ok) and the Content-Disposition header written for a file
  *     name (http_content_disposition): printable ASCII only, so a name can
  *     never break out of the header;
- *   - tags given as one string (http_tags_of): trimmed, non-empty, no comma.
+ *   - tags given as one string (http_tags_of): trimmed, non-empty, no comma;
+ *   - the Range header of downloads (kn_http_range_parse): a partial range
+ *     lies inside the file, and the answer equals that of a second parser
+ *     written here from http_range.h's rules.
  */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "http_impl.h"
+#include "http_range.h"
 
 /* Well-formed UTF-8 without NUL, by Table 3-7 of the Unicode standard. */
 static bool utf8_reference(const uint8_t *s, size_t len)
@@ -183,6 +188,76 @@ static void check_tags(const char *s, size_t len)
     json_decref(j);
 }
 
+/* Decimal digits s[0..n) (n >= 1) as a number, UINT64_MAX if it does not fit. */
+static uint64_t digits(const char *s, size_t n)
+{
+    uint64_t v = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (v > (UINT64_MAX - (uint64_t)(s[i] - '0')) / 10)
+            return UINT64_MAX;
+        v = v * 10 + (uint64_t)(s[i] - '0');
+    }
+    return v;
+}
+
+/* http_range.h's rules written again, for a differential check. */
+static kn_http_range_result range_reference(
+    const char *v, size_t len, uint64_t size, uint64_t *first, uint64_t *last)
+{
+    *first = *last = 0;
+    if (len == 0 || len > KN_HTTP_RANGE_MAX || size == 0)
+        return KN_RANGE_IGNORE;
+    while (len && (*v == ' ' || *v == '\t'))
+        v++, len--;
+    while (len && (v[len - 1] == ' ' || v[len - 1] == '\t'))
+        len--;
+    if (len < 7 || strncasecmp(v, "bytes=", 6) != 0)
+        return KN_RANGE_IGNORE;
+    v += 6;
+    len -= 6;
+    size_t a = strspn(v, "0123456789"), b;
+    if (a > len)
+        a = len;
+    if (a == len || v[a] != '-')
+        return KN_RANGE_IGNORE;
+    const char *r = v + a + 1;
+    size_t rl = len - a - 1;
+    for (b = 0; b < rl && r[b] >= '0' && r[b] <= '9'; b++)
+        ;
+    if (b != rl || (a == 0 && b == 0))
+        return KN_RANGE_IGNORE;
+    if (a == 0) { /* -SUFFIX */
+        uint64_t suf = digits(r, b);
+        if (suf == 0)
+            return KN_RANGE_UNSATISFIABLE;
+        *first = suf >= size ? 0 : size - suf;
+        *last = size - 1;
+        return KN_RANGE_PARTIAL;
+    }
+    uint64_t f = digits(v, a), l = b ? digits(r, b) : UINT64_MAX;
+    if (l < f)
+        return KN_RANGE_IGNORE;
+    if (f >= size)
+        return KN_RANGE_UNSATISFIABLE;
+    *first = f;
+    *last = l >= size ? size - 1 : l;
+    return KN_RANGE_PARTIAL;
+}
+
+static void check_range(const char *s, size_t len)
+{
+    static const uint64_t sizes[] = { 0, 1, 1000, UINT64_MAX };
+    for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++) {
+        uint64_t a = 77, b = 77, ra, rb;
+        kn_http_range_result got = kn_http_range_parse(s, len, sizes[i], &a, &b);
+        kn_http_range_result want = range_reference(s, len, sizes[i], &ra, &rb);
+        if (got == KN_RANGE_PARTIAL ? !(a <= b && b < sizes[i]) : (a || b))
+            abort();
+        if (got != want || a != ra || b != rb)
+            abort();
+    }
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     const char *s = (const char *)data;
@@ -196,5 +271,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     check_forwarded(s, size);
     check_file_name(s, size);
     check_tags(s, size);
+    check_range(s, size);
     return 0;
 }
