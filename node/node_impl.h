@@ -255,6 +255,7 @@ struct node {
     bool local_more; /* the last poll stopped at NODE_LOCAL_BATCH */
     size_t local_resume_key; /* ... at this key of own_keys() */
     uint64_t local_resume_ms; /* ... at this `created`: the next poll goes on from there */
+    uint64_t local_gen; /* the store's generation the last complete poll read (0: none) */
 
     /* Federation (node.c, join.c). */
     uint64_t roster_check_ms; /* next re-classification of the live connections */
