@@ -530,13 +530,54 @@ typedef struct event_in {
     json_t *start, *end; /* JSON: ms or a local time string */
     const char *start_text, *end_text; /* forms: local times */
     json_t *langs;
+    const char *supersedes; /* an edit: the id of the version it replaces, or NULL */
 } event_in;
+
+/*
+ * The version an edit replaces (e->supersedes): the signed-in person's own
+ * event, still its newest version, in the same area. Its id into prev and
+ * its area into space; false once an error is answered.
+ */
+static bool event_edit_base(
+    hreq *r, const event_in *e, uint8_t prev[KN_ID], char space[KN_SPACE_MAX + 1])
+{
+    uint8_t *raw;
+    kn_object o;
+    kn_versions vs;
+    if (http_load(r, e->supersedes, KN_T_EVENT, prev, &raw, &o) < 0)
+        return false;
+    bool mine = memcmp(o.author, r->acct.user, KN_KEY) == 0;
+    snprintf(space, KN_SPACE_MAX + 1, "%.*s", (int)o.space_len, o.space);
+    free(raw);
+    if (!mine) {
+        http_error(r, 403, "not_author", tr(r, T_EVENT_NOT_AUTHOR));
+        return false;
+    }
+    if (kn_store_versions(r->n->dd->store, prev, &vs) < 0
+        || memcmp(kn_versions_newest(&vs), prev, KN_ID) != 0) {
+        http_error(r, 409, "stale", tr(r, T_EVENT_STALE));
+        return false;
+    }
+    if (e->space && *e->space && strcmp(e->space, space) != 0) {
+        http_error(r, 400, "bad_space", tr(r, T_EVENT_SAME_AREA));
+        return false;
+    }
+    return true;
+}
 
 static int event_create(hreq *r, const event_in *e, uint8_t id[KN_ID])
 {
     uint64_t start, end, capacity = 0;
     const char *tz = e->tz && *e->tz ? e->tz : "Europe/Berlin";
-    if (!e->space || !*e->space || !e->title || !*e->title) {
+    uint8_t prev[1][KN_ID];
+    char prev_space[KN_SPACE_MAX + 1];
+    const char *space = e->space;
+    if (e->supersedes) {
+        if (!event_edit_base(r, e, prev[0], prev_space))
+            return KN_EINVAL;
+        space = prev_space;
+    }
+    if (!space || !*space || !e->title || !*e->title) {
         http_error(r, 400, "missing", tr(r, T_EVENT_MISSING));
         return KN_EINVAL;
     }
@@ -577,7 +618,9 @@ static int event_create(hreq *r, const event_in *e, uint8_t id[KN_ID])
             .kind = e->capacity && *e->capacity ? HF_UINT : HF_STR,
             .u = capacity },
     };
-    return http_publish_fields(r, KN_T_EVENT, e->space, NULL, 0, f, sizeof f / sizeof f[0], id);
+    return http_publish_fields(r, KN_T_EVENT, space,
+        e->supersedes ? (const uint8_t(*)[32])prev : NULL, e->supersedes ? 1 : 0, f,
+        sizeof f / sizeof f[0], id);
 }
 
 /* The signed-in person's answer to an event (yes, no, maybe); 0 or answered. */
@@ -718,7 +761,8 @@ static void api_event_create(hreq *r)
         .capacity = capbuf,
         .start = json_object_get(j, "start"),
         .end = json_object_get(j, "end"),
-        .langs = json_is_array(langs) ? langs : NULL };
+        .langs = json_is_array(langs) ? langs : NULL,
+        .supersedes = jstr(j, "supersedes") };
     if (event_create(r, &e, id) == 0)
         created(r, id);
     json_decref(j);
@@ -1224,35 +1268,98 @@ static void events_page(hreq *r)
     http_page_end(r, &b, 200);
 }
 
-static void event_new_page(hreq *r)
+/* A labelled input of the event form with its value (escaped). */
+static void event_input(
+    hreq *r, hbuf *b, const char *name, enum kn_text label, const char *attrs, const char *value)
+{
+    hb_printf(b, "<label for=\"%s\">%s</label><input id=\"%s\" name=\"%s\" %s value=\"", name,
+        tr(r, label), name, name, attrs);
+    hb_escs(b, value);
+    hb_puts(b, "\">");
+}
+
+/*
+ * The event form: empty for a new event (ev NULL), or filled with version ev
+ * for an edit, which posts to events/ID/edit and keeps the area.
+ */
+static void event_form(hreq *r, json_t *ev)
 {
     hbuf b = { 0 };
-    form_page_begin(r, &b, T_EVENT_NEW, "events");
+    char start[40] = "", end[40] = "", tz[KN_TZ_NAME_MAX + 1] = "Europe/Berlin", cap[24] = "";
+    if (ev) {
+        json_t *body = json_object_get(ev, "body");
+        snprintf(tz, sizeof tz, "%s", http_jbody(ev, "tz"));
+        kn_tz_format_local(tz, (uint64_t)json_integer_value(json_object_get(body, "start")), 'T',
+            start, sizeof start);
+        kn_tz_format_local(
+            tz, (uint64_t)json_integer_value(json_object_get(body, "end")), 'T', end, sizeof end);
+        if (json_is_integer(json_object_get(body, "capacity")))
+            snprintf(cap, sizeof cap, "%lld",
+                (long long)json_integer_value(json_object_get(body, "capacity")));
+        char action[100];
+        snprintf(action, sizeof action, "events/%s/edit", http_jstr(ev, "id"));
+        http_page_begin(r, &b, tr(r, T_EVENT_EDIT));
+        hb_printf(&b, "<h1>%s</h1><form method=\"post\" action=\"%s\" class=\"stack\">",
+            tr(r, T_EVENT_EDIT), action);
+        http_csrf_field(r, &b);
+        hb_printf(&b, "<p>%s: ", tr(r, T_AREA));
+        hb_escs(&b, http_jstr(ev, "space"));
+        hb_puts(&b, "</p>");
+    } else {
+        form_page_begin(r, &b, T_EVENT_NEW, "events");
+    }
+    const char *none = "";
+#define BODY(key) (ev ? http_jbody(ev, key) : none)
+    event_input(r, &b, "title", T_TITLE, "required maxlength=\"300\"", BODY("title"));
+    event_input(r, &b, "start", T_START_TIME, "type=\"datetime-local\" required", start);
+    event_input(r, &b, "end", T_END_TIME, "type=\"datetime-local\" required", end);
+    event_input(r, &b, "tz", T_TIMEZONE, "maxlength=\"64\"", tz);
+    event_input(r, &b, "place", T_PLACE, "maxlength=\"300\"", BODY("place"));
+    event_input(r, &b, "link", T_ONLINE_LINK, "type=\"url\" maxlength=\"2048\"", BODY("link"));
     hb_printf(&b,
-        "<label for=\"title\">%s</label><input id=\"title\" name=\"title\" required "
-        "maxlength=\"300\">"
-        "<label for=\"start\">%s</label><input id=\"start\" name=\"start\" type=\"datetime-local\" "
-        "required>"
-        "<label for=\"end\">%s</label><input id=\"end\" name=\"end\" type=\"datetime-local\" "
-        "required>"
-        "<label for=\"tz\">%s</label><input id=\"tz\" name=\"tz\" maxlength=\"64\" "
-        "value=\"Europe/Berlin\">"
-        "<label for=\"place\">%s</label><input id=\"place\" name=\"place\" maxlength=\"300\">"
-        "<label for=\"link\">%s</label><input id=\"link\" name=\"link\" type=\"url\" "
-        "maxlength=\"2048\">"
-        "<label for=\"description\">%s</label><textarea id=\"description\" name=\"description\" "
-        "rows=\"4\" maxlength=\"8000\"></textarea>"
-        "<label for=\"capacity\">%s</label><input id=\"capacity\" name=\"capacity\" "
-        "type=\"number\" min=\"0\">"
-        "<label for=\"contact\">%s</label><input id=\"contact\" name=\"contact\" maxlength=\"300\">"
-        "<button type=\"submit\">%s</button></form>",
-        tr(r, T_TITLE), tr(r, T_START_TIME), tr(r, T_END_TIME), tr(r, T_TIMEZONE), tr(r, T_PLACE),
-        tr(r, T_ONLINE_LINK), tr(r, T_DESCRIPTION_MD), tr(r, T_CAPACITY), tr(r, T_CONTACT),
-        tr(r, T_PUBLISH));
+        "<label for=\"description\">%s</label><textarea id=\"description\" "
+        "name=\"description\" rows=\"4\" maxlength=\"8000\">",
+        tr(r, T_DESCRIPTION_MD));
+    hb_escs(&b, BODY("description"));
+    hb_puts(&b, "</textarea>");
+    event_input(r, &b, "capacity", T_CAPACITY, "type=\"number\" min=\"0\"", cap);
+    event_input(r, &b, "contact", T_CONTACT, "maxlength=\"300\"", BODY("contact"));
+#undef BODY
+    hb_printf(
+        &b, "<button type=\"submit\">%s</button></form>", tr(r, ev ? T_EVENT_SAVE : T_PUBLISH));
     http_page_end(r, &b, 200);
 }
 
-static void event_create_post(hreq *r)
+static void event_new_page(hreq *r)
+{
+    event_form(r, NULL);
+}
+
+/* GET /events/ID/edit: the form for a new version of the signed-in person's event. */
+static void event_edit_page(hreq *r, const char *idhex)
+{
+    uint8_t id[KN_ID], *raw;
+    kn_object o;
+    if (http_load(r, idhex, KN_T_EVENT, id, &raw, &o) < 0)
+        return;
+    json_t *j = event_json(r, &o, false, NULL);
+    bool mine = memcmp(o.author, r->acct.user, KN_KEY) == 0;
+    free(raw);
+    if (!j) {
+        http_error(r, 500, "oom", "out of memory");
+        return;
+    }
+    if (!mine)
+        http_error(r, 403, "not_author", tr(r, T_EVENT_NOT_AUTHOR));
+    else if (strcmp(http_jstr(j, "newest"), idhex) != 0)
+        http_error(r, 409, "stale", tr(r, T_EVENT_STALE));
+    else
+        event_form(r, j);
+    json_decref(j);
+}
+
+/* POST /events (new) and /events/ID/edit (a new version of ID). */
+static void event_create_post(hreq *r, const char *supersedes)
 {
     uint8_t id[KN_ID];
     event_in e = { .space = http_param(r, "space"),
@@ -1264,7 +1371,8 @@ static void event_create_post(hreq *r)
         .contact = http_param(r, "contact"),
         .capacity = http_param(r, "capacity"),
         .start_text = http_param(r, "start"),
-        .end_text = http_param(r, "end") };
+        .end_text = http_param(r, "end"),
+        .supersedes = supersedes };
     if (event_create(r, &e, id) < 0)
         return;
     char loc[100], hex[65];
@@ -1368,6 +1476,11 @@ static void event_page(hreq *r, const char *idhex)
         }
         hb_puts(&b, "</ul>");
     }
+    char me[65];
+    kn_hex_encode(me, r->acct.user, 32);
+    if (!strcmp(me, http_jstr(j, "author")) && !strcmp(http_jstr(j, "newest"), idhex))
+        hb_printf(&b, "<p><a class=\"button\" href=\"events/%s/edit\">%s</a></p>", idhex,
+            tr(r, T_EVENT_EDIT));
     http_retract_form(r, &b, j);
     hb_puts(&b, "</article>");
     json_decref(j);
@@ -1409,7 +1522,7 @@ bool http_collab_pages(hreq *r)
         if (r->nseg == 1 && get)
             events_page(r);
         else if (r->nseg == 1 && post)
-            event_create_post(r);
+            event_create_post(r, NULL);
         else if (r->nseg == 2 && get && !strcmp(r->seg[1], "new"))
             event_new_page(r);
         else if (r->nseg == 2 && get)
@@ -1418,6 +1531,10 @@ bool http_collab_pages(hreq *r)
             send_ics(r, r->seg[1], NULL);
         else if (r->nseg == 3 && post && !strcmp(r->seg[2], "rsvp"))
             rsvp_post(r, r->seg[1]);
+        else if (r->nseg == 3 && get && !strcmp(r->seg[2], "edit"))
+            event_edit_page(r, r->seg[1]);
+        else if (r->nseg == 3 && post && !strcmp(r->seg[2], "edit"))
+            event_create_post(r, r->seg[1]);
         else
             http_error(r, 404, "not_found", tr(r, T_NOT_FOUND));
         return true;

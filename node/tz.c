@@ -557,3 +557,22 @@ int kn_tz_parse_local(const char *s, const char *tzname, uint64_t *ms, bool *exi
     *ms = (uint64_t)utc * 1000;
     return 0;
 }
+
+void kn_tz_format_local(const char *tzname, uint64_t ms, char sep, char *buf, size_t cap)
+{
+    kn_tz *z = NULL;
+    kn_tz_info info = { 0, false, "UTC" };
+    if (tzname && kn_tz_load(tzname, &z) == 0)
+        kn_tz_at(z, (int64_t)(ms / 1000), &info);
+    kn_tz_free(z);
+    int64_t local = (int64_t)(ms / 1000) + info.utoff, days = local / 86400, y;
+    if (local % 86400 < 0)
+        days--;
+    unsigned m, d;
+    kn_civil_from_days(days, &y, &m, &d);
+    int64_t sod = local - days * 86400;
+    int n = snprintf(buf, cap, "%04d-%02u-%02u%c%02u:%02u", (int)y, m, d, sep,
+        (unsigned)(sod / 3600), (unsigned)(sod % 3600 / 60));
+    if (sod % 60 && n > 0 && (size_t)n < cap)
+        snprintf(buf + n, cap - (size_t)n, ":%02u", (unsigned)(sod % 60));
+}

@@ -90,6 +90,15 @@ size_t kn_tz_transitions(
  */
 KN_MUST_USE int kn_tz_parse_local(const char *text, const char *tzname, uint64_t *ms, bool *exists);
 
+/*
+ * The wall-clock time of UTC ms in zone tzname as "2026-12-03<sep>10:00"
+ * (":SS" added when the seconds are not 0; UTC if the zone cannot be
+ * loaded): what kn_tz_parse_local reads back, and with sep 'T' the value of
+ * an HTML datetime-local input. Callers: `knoten event --edit` and the web's
+ * event edit form (defaults from the version being replaced).
+ */
+void kn_tz_format_local(const char *tzname, uint64_t ms, char sep, char *buf, size_t cap);
+
 /* Days since 1970-01-01 of a civil date, and back (proleptic Gregorian). */
 int64_t kn_days_from_civil(int64_t y, unsigned m, unsigned d);
 void kn_civil_from_days(int64_t days, int64_t *y, unsigned *m, unsigned *d);

@@ -243,6 +243,34 @@ try {
   const ics = await a.page.evaluate(async (p) => (await fetch('api/' + p + '/ics')).text(), evPath);
   check(ics.startsWith('BEGIN:VCALENDAR') && ics.includes('Arbeitstreffen Vergabe'), 'ics download');
 
+  // ---- the event edited on A (a new version, as `knoten event --edit`): B sees it, the RSVP stays ----
+  check(await b.page.goto(B + evPath).then(() => b.page.getByRole('link', { name: 'Termin bearbeiten' })
+    .count()) === 0, 'no edit link for someone else\'s event');
+  check(await fetchStatus(b.page, evPath + '/edit') === 403, 'someone else\'s event cannot be edited');
+  await a.page.goto(A + evPath);
+  await a.page.getByRole('link', { name: 'Termin bearbeiten' }).click();
+  await a.page.waitForURL(/\/edit$/);
+  const unlabelledEv = await a.page.$$eval('input:not([type=hidden]), textarea, select',
+    (els) => els.filter((e) => !e.labels || e.labels.length === 0).map((e) => e.name));
+  check(unlabelledEv.length === 0, 'unlabelled controls on the event edit form: ' + unlabelledEv);
+  check(await a.page.getByLabel('Titel').inputValue() === evTitle, 'the form has the title');
+  check(await a.page.getByLabel('Beginn').inputValue() === '2030-03-05T10:00', 'the form has the start');
+  check(await a.page.getByLabel('Ort').inputValue() === 'Rathaus Musterstadt', 'the form has the place');
+  await a.page.getByLabel('Beginn').fill('2030-03-05T14:00');
+  await a.page.getByLabel('Ende').fill('2030-03-05T16:30');
+  await a.page.getByLabel('Ort').fill('Rathaus Musterstadt, Saal 2 <b>neu</b>');
+  await a.page.getByRole('button', { name: 'Neue Fassung speichern' }).click();
+  await a.page.waitForURL((u) => /\/events\/[0-9a-f]{64}$/.test(u.pathname) && !u.pathname.endsWith(evPath));
+  const ev2Path = a.page.url().slice(A.length);
+  const ev2 = await a.page.content();
+  check(ev2.includes('2030-03-05 14:00 - 16:30 Europe/Berlin') && ev2.includes('Saal 2 &lt;b&gt;neu'),
+    'the new version on A');
+  check(ev2.includes('Ja: 1'), 'the RSVP of the first version counts for the new one');
+  await a.page.goto(A + evPath);
+  check((await a.page.content()).includes(ev2Path.split('/')[1]), 'the old version links the newest');
+  check(await fetchStatus(a.page, evPath + '/edit') === 409, 'an old version cannot be edited');
+  check(await waitForText(b.page, B + ev2Path, 'Saal 2'), 'the new version replicated to B');
+
   // ---- a direct message from A (erika) to B (jonas), read on B ----
   await a.page.goto(A + 'people');
   const secret = 'Vertraulich ' + Date.now() + ' <img src=x onerror=alert("dm")>';

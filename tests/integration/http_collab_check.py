@@ -152,6 +152,35 @@ check(st == 200 and len([c for c in Calendar.from_ical(b).walk() if c.name == "V
 st, _, b = erika.req("GET", "/events/%s/ics" % ev)
 check(st == 200 and b.startswith(b"BEGIN:VCALENDAR"), "ics from the page")
 
+# editing: a new version by the same author (as `knoten event --edit`), never a fork
+E2 = {"title": "Treffen Kämmerei (verschoben)", "start": "2030-03-21T09:00",
+      "end": "2030-03-21T11:00", "tz": "Europe/Berlin", "place": "Rathaus, Saal 3"}
+st, _, b = erika.req("POST", "/api/events", dict(E2, supersedes=ev2))
+check(st == 403 and json.loads(b)["error"] == "not_author", "edit by another person: %d" % st)
+st, _, b = max_.req("POST", "/api/events", dict(E2, supersedes=ev2, space="Anderswo"))
+check(st == 400, "an edit moved to another area: %d" % st)
+st, _, b = max_.req("POST", "/api/events", dict(E2, supersedes=ev2))
+check(st == 201, "edit: %d %s" % (st, b))
+ev3 = json.loads(b)["id"]
+st, _, b = max_.req("GET", "/api/events/" + ev3)
+j = json.loads(b)
+check(j["refs"] == [ev2] and j["space"] == "Termine" and j["versions"] == 2 and j["newest"] == ev3
+      and j["body"]["place"] == "Rathaus, Saal 3", "the new version: %s" % j)
+st, _, b = max_.req("POST", "/api/events", dict(E2, supersedes=ev2))
+check(st == 409 and json.loads(b)["error"] == "stale", "editing an old version: %d" % st)
+st, _, b = erika.req("GET", "/api/events?space=Termine")
+check([i["id"] for i in json.loads(b)["items"]] == [ev, ev3], "only the newest version listed")
+st, _, b = max_.req("GET", "/events/%s/edit" % ev3)
+page = b.decode()
+check(st == 200 and 'value="2030-03-21T09:00"' in page and "Saal 3" in page, "edit form filled")
+st, h, _ = form(max_, "/events/%s/edit" % ev3, [("title", "Treffen Kämmerei"),
+                                               ("start", "2030-03-21T10:00"),
+                                               ("end", "2030-03-21T11:00"), ("tz", "Europe/Berlin"),
+                                               ("place", "Rathaus, Saal 3")])
+check(st == 303 and "/events/" in h.get("location", ""), "edit by form: %d" % st)
+st, _, _ = erika.req("GET", "/events/%s/edit" % ev3)
+check(st == 403, "someone else's edit form: %d" % st)
+
 # ---- direct messages ----
 jana = Client(BASE, "jana")
 st, _, b = erika.req("GET", "/api/users")

@@ -39,22 +39,6 @@ static int obj_langs(const kn_object *o, char bufs[][9], char **out, int max)
     return k;
 }
 
-/* "2026-12-03 10:00" in zone tz for UTC ms (for defaults taken from an edited event). */
-static void local_text(const char *tz, uint64_t ms, char *buf, size_t cap)
-{
-    kn_tz *z = NULL;
-    kn_tz_info info = { 0, false, "UTC" };
-    if (kn_tz_load(tz, &z) == 0)
-        kn_tz_at(z, (int64_t)(ms / 1000), &info);
-    kn_tz_free(z);
-    int64_t local = (int64_t)(ms / 1000) + info.utoff, days = local / 86400, y;
-    unsigned m, d;
-    kn_civil_from_days(days, &y, &m, &d);
-    int64_t sod = local - days * 86400;
-    snprintf(buf, cap, "%04d-%02u-%02u %02u:%02u:%02u", (int)y, m, d, (unsigned)(sod / 3600),
-        (unsigned)(sod % 3600 / 60), (unsigned)(sod % 60));
-}
-
 typedef struct event_args {
     const char *space, *title, *start, *end, *tz, *link, *place, *group, *contact, *capacity,
         *description, *edit, *as;
@@ -174,11 +158,11 @@ static int event_create(kn_cli *cli, int argc, char **argv)
             a.tz = tzbuf;
         /* The old times, in the (possibly new) zone, unless new ones are given. */
         if (!a.start && kn_object_uint(&base, "start", &ms) == 0) {
-            local_text(tzbuf, ms, startbuf, sizeof startbuf);
+            kn_tz_format_local(tzbuf, ms, ' ', startbuf, sizeof startbuf);
             a.start = startbuf;
         }
         if (!a.end && kn_object_uint(&base, "end", &ms) == 0) {
-            local_text(tzbuf, ms, endbuf, sizeof endbuf);
+            kn_tz_format_local(tzbuf, ms, ' ', endbuf, sizeof endbuf);
             a.end = endbuf;
         }
 #define KEEP(field, key, buf)                                                                      \
