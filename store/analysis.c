@@ -694,6 +694,12 @@ void kn_tokenizer_init(kn_tokenizer *tk, const char *s, size_t len)
     tk->pos = 0;
 }
 
+/* classify(b) == WORD for an ASCII byte b. */
+static inline bool ascii_word(uint8_t b)
+{
+    return (b >= '0' && b <= '9') || (b >= 'a' && b <= 'z') || (b >= 'A' && b <= 'Z');
+}
+
 /*
  * Reads one token starting at tk->pos (which is at a word character) and
  * folds it with mode into tok. Shared by the tokeniser and the query
@@ -707,6 +713,26 @@ static void read_token(kn_tokenizer *tk, enum fold_mode mode, kn_token *tok)
     tok->start = tk->pos;
     tok->end = tk->pos;
     while (tk->pos < tk->len) {
+        uint8_t b = tk->p[tk->pos];
+        if (b < 0x80) {
+            /*
+             * ASCII, most of most text: what the general path below gives
+             * (a letter or digit is WORD and folds to lower case, any other
+             * byte is SEP), without decoding, classifying and folding it.
+             */
+            if (!ascii_word(b))
+                break;
+            bool digit = b >= '0' && b <= '9', upper = b >= 'A' && b <= 'Z';
+            tk->pos++;
+            tok->end = tk->pos;
+            if (full || n + 1 > KN_TOKEN_MAX) {
+                full = true;
+                continue;
+            }
+            digits = digits && digit;
+            tok->text[n++] = (char)(upper ? b + 32 : b);
+            continue;
+        }
         int32_t c;
         size_t l = utf8_decode(tk->p + tk->pos, tk->len - tk->pos, &c);
         enum cls k = c < 0 ? SEP : classify(c);
@@ -736,6 +762,11 @@ static void read_token(kn_tokenizer *tk, enum fold_mode mode, kn_token *tok)
 bool kn_tokenizer_next(kn_tokenizer *tk, kn_token *tok)
 {
     while (tk->pos < tk->len) {
+        uint8_t b = tk->p[tk->pos];
+        if (b < 0x80 && !ascii_word(b)) { /* an ASCII separator: classify() says so too */
+            tk->pos++;
+            continue;
+        }
         int32_t c;
         size_t l = utf8_decode(tk->p + tk->pos, tk->len - tk->pos, &c);
         if (c >= 0 && classify(c) == WORD) {
