@@ -54,7 +54,8 @@ enum {
     BLOBS_PROGRESS_MIN = 4 << 20, /* ... while at least this much is still to come */
     BLOBS_RESCAN_MS = 200, /* objects stored make the wanted list be read at most this often */
     BLOBS_DISTRUST = 3, /* corrupt chunks on earlier connections that make a peer a last resort */
-    BLOBS_SCRUB_MS = 1000, /* freed pages of purged files are looked for this often */
+    BLOBS_SCRUB_MS = 1000, /* freed pages of purged files are looked for this often, */
+    BLOBS_SCRUB_PAGES = 4096, /* ... and at most this many (16 MiB, two commits) overwritten */
 };
 
 static conn *conn_of(node *n, uint64_t peer)
@@ -381,8 +382,8 @@ static void log_progress(node *n, uint64_t now)
 
 /*
  * Once a second: the pages that purges of file data freed (a retraction,
- * here or by the command line) are overwritten (kn_blob_scrub), at most
- * 256 MiB of them per look so the loop is not held long.
+ * here or by the command line) are overwritten (kn_blob_scrub), 16 MiB of
+ * them per look, so the loop is held for two commits at most.
  */
 static void scrub(node *n, uint64_t now)
 {
@@ -390,7 +391,7 @@ static void scrub(node *n, uint64_t now)
         return;
     n->blobs_scrub_ms = now;
     uint64_t pages = 0;
-    int rc = kn_blob_scrub(n->dd->store, &pages);
+    int rc = kn_blob_scrub(n->dd->store, BLOBS_SCRUB_PAGES, &pages);
     if (pages)
         node_log(n, "overwrote %llu freed pages (%llu KiB) of purged files in the store%s",
             (unsigned long long)pages, (unsigned long long)pages * 4,

@@ -2110,7 +2110,6 @@ int kn_blob_check(kn_store *s, MDB_txn *txn, kn_blob_problem_fn problem, void *c
 
 enum {
     SCRUB_ROUND = 4096, /* pages overwritten per write transaction (16 MiB of dirty pages) */
-    SCRUB_ROUNDS = 16, /* ... and rounds per call, so one call stays short */
     SCRUB_VAL = 4000, /* a value of this size takes exactly one overflow page of 4 KiB */
 };
 
@@ -2173,7 +2172,7 @@ static uint64_t last_page(kn_store *s)
     return mdb_env_info(s->env, &info) == 0 ? (uint64_t)info.me_last_pgno : 0;
 }
 
-int kn_blob_scrub(kn_store *s, uint64_t *scrubbed)
+int kn_blob_scrub(kn_store *s, uint64_t max_pages, uint64_t *scrubbed)
 {
     MDB_txn *txn;
     MDB_val v;
@@ -2200,7 +2199,7 @@ int kn_blob_scrub(kn_store *s, uint64_t *scrubbed)
         if ((rc = free_pages(s, &a.remaining)) < 0 || (rc = kn_store_write(s, scrub_txn, &a)) < 0)
             return rc;
     }
-    for (int round = 0; round < SCRUB_ROUNDS && a.remaining; round++) {
+    while (a.remaining && *scrubbed < max_pages) {
         /*
          * One zero-filled page per value: LMDB takes them from the free list,
          * oldest first, so the purged pages are written over; then the values

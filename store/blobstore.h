@@ -334,14 +334,15 @@ KN_MUST_USE int kn_blob_gc(kn_store *s, uint64_t now_ms, uint64_t max_age_ms, si
  * marks the store (setting "blob.scrub", so a crash does not lose it); this
  * then counts the free pages and makes LMDB reuse every one of them for
  * zero-filled scratch values, which it deletes again: at most 4,096 pages
- * (16 MiB) per transaction and 16 rounds per call (*scrubbed: pages written;
- * call again while it returns KN_EAGAIN). KN_EBUSY: a read transaction
+ * (16 MiB) per transaction, and rounds while fewer than max_pages were
+ * written in this call (*scrubbed: pages written; call again while it
+ * returns KN_EAGAIN). KN_EBUSY: a read transaction
  * (another process's, e.g. a backup) still sees some freed pages, so LMDB
  * cannot reuse them yet; the mark stays and a later call counts again.
  * 0 with *scrubbed 0 when nothing is marked. Called by the running node
  * (node/blobsync.c) and by `knoten doc retract`.
  */
-KN_MUST_USE int kn_blob_scrub(kn_store *s, uint64_t *scrubbed);
+KN_MUST_USE int kn_blob_scrub(kn_store *s, uint64_t max_pages, uint64_t *scrubbed);
 
 typedef struct kn_blob_stats {
     uint64_t blobs; /* with a manifest */

@@ -1216,8 +1216,8 @@ static int doc_retract(kn_cli *cli, int argc, char **argv)
     /* The freed pages of the file still hold its bytes: overwrite them (docs/blobs.md). */
     uint64_t pages = 0, done;
     int src = 0;
-    for (int k = 0; code == CLI_OK && k < 4096; k++) { /* 16 rounds of 16 MiB a call */
-        src = kn_blob_scrub(dd.store, &done);
+    for (int k = 0; code == CLI_OK && k < 64; k++) { /* all in one call: no loop to hold up */
+        src = kn_blob_scrub(dd.store, UINT64_MAX >> 1, &done);
         pages += done;
         if (src != KN_EAGAIN)
             break;

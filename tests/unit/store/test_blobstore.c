@@ -614,10 +614,10 @@ static void test_retract_purges(void **state)
     /* The store file itself still holds them, in freed pages, until kn_blob_scrub. */
     assert_true(file_has_marker(fs.dir));
     uint64_t pages = 0;
-    assert_int_equal(kn_blob_scrub(fs.s, &pages), 0);
+    assert_int_equal(kn_blob_scrub(fs.s, UINT64_MAX, &pages), 0);
     assert_true(pages >= secret.n);
     assert_false(file_has_marker(fs.dir));
-    assert_int_equal(kn_blob_scrub(fs.s, &pages), 0);
+    assert_int_equal(kn_blob_scrub(fs.s, UINT64_MAX, &pages), 0);
     assert_int_equal(pages, 0); /* nothing marked any more */
 
     /* The retracted doc is never stored again, and its blob is not wanted again. */
