@@ -517,10 +517,20 @@ static int has_in(kn_store *s, MDB_dbi dbi, const uint8_t id[KN_ID])
 
 uint64_t kn_store_generation(kn_store *s)
 {
-    MDB_envinfo info;
-    if (!s || mdb_env_info(s->env, &info) != 0)
+    /*
+     * The snapshot a read transaction begun now gets, not the newest meta page
+     * (mdb_env_info): a committing writer's meta page shows in the map while
+     * its synchronous write is under way, milliseconds before readers are
+     * given that snapshot. A generation read then named a commit that a read
+     * begun after it did not see, and what was computed from that read was
+     * taken as current until the next commit (a local object left unpublished).
+     */
+    MDB_txn *txn;
+    if (!s || kn_store_read_begin(s, &txn) < 0)
         return 0;
-    return (uint64_t)info.me_last_txnid;
+    uint64_t id = (uint64_t)mdb_txn_id(txn);
+    mdb_txn_abort(txn);
+    return id;
 }
 
 int kn_store_has(kn_store *s, const uint8_t id[KN_ID])
