@@ -154,8 +154,12 @@ int sync_start(node *n)
         .env = n->env,
         .validate = engine_validate,
         .validate_ctx = sh,
-        /* A queue a few batches deep per worker: they keep busy while the loop commits. */
-        .validate_max_out = 4 * (cores < 1 ? 1 : cores),
+        /*
+         * A queue eight batches deep per worker (64 objects, ~3 ms of verifying
+         * each): they keep busy while the loop commits, whose fdatasync took
+         * 12 ms (median) to 38 ms (p90) here; four per worker ran dry in the slow ones.
+         */
+        .validate_max_out = 8 * (cores < 1 ? 1 : cores),
     };
     memcpy(cfg.node_key, n->dd->identity_pk, KN_KEY);
     if ((rc = kn_repl_new(&n->repl, &cfg)) < 0)
