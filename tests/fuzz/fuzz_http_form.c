@@ -215,9 +215,9 @@ static kn_http_range_result range_reference(
         return KN_RANGE_IGNORE;
     v += 6;
     len -= 6;
-    size_t a = strspn(v, "0123456789"), b;
-    if (a > len)
-        a = len;
+    size_t a = 0, b;
+    while (a < len && v[a] >= '0' && v[a] <= '9')
+        a++; /* v is not NUL-terminated: no strspn */
     if (a == len || v[a] != '-')
         return KN_RANGE_IGNORE;
     const char *r = v + a + 1;
