@@ -545,6 +545,7 @@ void http_free(node_host *host)
         return;
     if (h->ctx_inited)
         h2o_context_dispose(&h->ctx);
+    http_auth_stop(h); /* logins still waiting (if http_stop never ran): their requests are gone */
     http_blob_free(h);
     for (size_t i = 0; i < h->nmounts; i++) {
         http_names_cache_free(h->mounts[i].names);

@@ -35,11 +35,13 @@
  * a piece at the wrong offset), its hasher resumed from ID.hashes and the
  * bytes after the last full chunk hashed again; one that was ready is ready
  * again if its blob is still complete in the store. The store hashes every
- * chunk of a resumed upload itself when it copies it in, so bytes damaged on
- * disk meanwhile (a power failure) fail the upload with a clear message
- * instead of being stored. Files of an upload without a readable ID.meta are
- * removed. A restarted upload expires like any other, HTTP_UPLOAD_IDLE_MS
- * after it was last touched (the restart counts as a touch).
+ * chunk of a resumed upload itself when it copies it in and compares it with
+ * the hash recorded when the chunk arrived, so bytes damaged on disk
+ * meanwhile (a power failure) fail the upload with a clear message instead of
+ * being stored; only the bytes after the last recorded chunk (less than two
+ * chunks) are taken from the part file as they are. Files of an upload without a readable ID.meta
+ * are removed. A restarted upload expires like any other, HTTP_UPLOAD_IDLE_MS after it was last
+ * touched (the restart counts as a touch).
  *
  * Downloads. GET /api/docs/ID/files/N streams file N of doc ID: the path
  * names a doc and an index into its signed `files`, never a blob or a file
