@@ -80,6 +80,7 @@ static const key_def keys[] = {
     { SEC_LIMITS, "file_upload_rate", V_SIZE, 1ull << 20, 1ull << 40 },
     { SEC_LIMITS, "handshake_timeout", V_UINT, 1, 10 },
     { SEC_LIMITS, "idle_timeout", V_UINT, 3, 3600 },
+    { SEC_LIMITS, "ping_timeout", V_UINT, 2, 3600 },
     { SEC_LIMITS, "ban", V_UINT, 1, 86400 },
     { SEC_QUOTA, "store", V_SIZE, 16ull << 20, 1ull << 50 },
     { SEC_QUOTA, "max_file", V_SIZE, 1ull << 20, KN_BLOB_SIZE_MAX },
@@ -582,6 +583,8 @@ static void set_global_value(parse_state *ps, const key_def *k, const char *v)
             cfg->handshake_timeout = (unsigned)u;
         else if (strcmp(k->name, "idle_timeout") == 0)
             cfg->idle_timeout = (unsigned)u;
+        else if (strcmp(k->name, "ping_timeout") == 0)
+            cfg->ping_timeout = (unsigned)u;
         else if (strcmp(k->name, "ban") == 0)
             cfg->ban = (unsigned)u;
         else
@@ -721,6 +724,7 @@ int kn_config_defaults(kn_config *cfg)
     cfg->max_pending = 100000;
     cfg->handshake_timeout = 10;
     cfg->idle_timeout = 45;
+    cfg->ping_timeout = 15;
     cfg->ban = 60;
     if (!(cfg->councils = calloc(1, sizeof *cfg->councils)))
         return KN_ENOMEM;

@@ -78,6 +78,7 @@ typedef struct kn_config {
     uint64_t file_upload_rate; /* bytes/s of file chunks served, per council; 0: no limit */
     unsigned handshake_timeout; /* seconds a connection has to finish its handshake */
     unsigned idle_timeout; /* seconds without a complete message before a peer is dropped */
+    unsigned ping_timeout; /* seconds a ping may stay unanswered (nothing else heard) */
     unsigned ban; /* seconds of a misbehaving peer's first ban (doubling, at most 60x) */
     /* [quota] */
     uint64_t store_max; /* bytes the store may grow to; 0: no limit */

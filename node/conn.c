@@ -514,6 +514,22 @@ void conn_tick(conn *c, uint64_t now)
         conn_close(c, KN_ETIMEOUT, why, true, now);
         return;
     }
+    /*
+     * Our ping unanswered and not a byte heard for ping_timeout: the link is
+     * stuck (TCP in retransmission backoff after a partition or heavy loss can
+     * wait up to minutes). Close and let the slot redial, which gets a fresh
+     * connection through at once; not scored, it is the network's doing. A
+     * peer busy sending us data still counts as heard (and it pings us too);
+     * one trickling bytes is left to the idle timeout above, which scores it.
+     */
+    if (c->ping_outstanding && now - c->ping_sent_ms >= c->n->ping_timeout_ms
+        && now - c->last_rx_ms >= c->n->ping_timeout_ms) {
+        char why[96];
+        snprintf(why, sizeof why, "no pong for %llu s",
+            (unsigned long long)((now - c->ping_sent_ms) / 1000));
+        conn_close(c, KN_ETIMEOUT, why, true, now);
+        return;
+    }
     if (!c->member && c->guest_until_ms && now >= c->guest_until_ms) {
         c->retry_floor_ms = NODE_REFUSED_RETRY_MS;
         conn_close(c, KN_EUNAUTH, NODE_BYE_NOT_MEMBER, true, now);

@@ -940,6 +940,7 @@ static int node_open(node_host *h, const kn_node_spec *spec, kn_node_join *join)
     n->handshake_ms = cfg->handshake_ms ? cfg->handshake_ms : NODE_HANDSHAKE_MS;
     n->idle_ms = cfg->idle_ms ? cfg->idle_ms : NODE_SILENCE_MS;
     n->ping_ms = n->idle_ms / 3;
+    n->ping_timeout_ms = cfg->ping_timeout_ms ? cfg->ping_timeout_ms : NODE_PING_TIMEOUT_MS;
     if (!dd->has_network_key) {
         node_logl(n, KN_LOG_ERROR,
             "this node has no network key (%s/network.key); create the node "

@@ -33,6 +33,7 @@ typedef struct kn_node_config {
     unsigned max_handshakes; /* connections not yet established; 0: NODE_MAX_HALFOPEN */
     uint64_t handshake_ms; /* a connection must be established within; 0: 10 s */
     uint64_t idle_ms; /* a connection without a complete message this long ends; 0: 45 s */
+    uint64_t ping_timeout_ms; /* ping unanswered, nothing heard this long: it ends; 0: 15 s */
     uint64_t ban_ms; /* the first ban of a misbehaving peer (guard.h); 0: 60 s */
     const kn_peer_list
         *peers; /* dialled besides the stored ones (`knoten peer add`); may be NULL */

@@ -47,6 +47,7 @@ enum {
     NODE_HANDSHAKE_MS = 10000, /* TCP connect + Noise handshake must finish within */
     NODE_PING_MS = 15000,
     NODE_SILENCE_MS = 45000, /* nothing received for this long: the peer is gone */
+    NODE_PING_TIMEOUT_MS = 15000, /* our ping unanswered, nothing heard: the link is stuck */
     NODE_BACKOFF_MIN_MS = 1000,
     NODE_BACKOFF_MAX_MS = 60000,
     NODE_STABLE_MS = 60000, /* a connection that lived this long resets the backoff */
@@ -207,6 +208,7 @@ struct node {
     unsigned max_inbound, max_halfopen; /* from cfg, defaults NODE_MAX_INBOUND / _HALFOPEN */
     uint64_t handshake_ms; /* from cfg, default NODE_HANDSHAKE_MS */
     uint64_t idle_ms, ping_ms; /* from cfg, default NODE_SILENCE_MS; pings at a third of it */
+    uint64_t ping_timeout_ms; /* from cfg, default NODE_PING_TIMEOUT_MS */
     kn_guard *guard; /* scores and bans of misbehaving peers (abuse.c) */
     uint64_t refused_log_ms; /* abuse.c: when banned addresses' refusals were last logged */
     unsigned refused_quiet; /* ... and how many were not logged since */

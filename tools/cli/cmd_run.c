@@ -189,6 +189,7 @@ static int open_council(kn_cli *cli, const kn_config *cfg, const kn_council_conf
     n->file_upload_rate = cfg->file_upload_rate;
     n->handshake_ms = (uint64_t)cfg->handshake_timeout * 1000;
     n->idle_ms = (uint64_t)cfg->idle_timeout * 1000;
+    n->ping_timeout_ms = (uint64_t)cfg->ping_timeout * 1000;
     n->ban_ms = (uint64_t)cfg->ban * 1000;
     n->peers = &cc->peers;
     n->http_enabled = cfg->http_enabled;
@@ -250,9 +251,9 @@ static int print_check(const kn_cli *cli, const kn_config *cfg, const run_flags 
     else
         printf("[http]    %s, %s\n", cfg->http_enabled ? "enabled" : "disabled", cfg->http_listen);
     printf("[limits]  max_inbound %u, max_handshakes %u, max_pending %llu, handshake_timeout %u s, "
-           "idle_timeout %u s, ban %u s\n",
+           "idle_timeout %u s, ping_timeout %u s, ban %u s\n",
         cfg->max_inbound, cfg->max_handshakes, (unsigned long long)cfg->max_pending,
-        cfg->handshake_timeout, cfg->idle_timeout, cfg->ban);
+        cfg->handshake_timeout, cfg->idle_timeout, cfg->ping_timeout, cfg->ban);
     if (cfg->file_upload_rate)
         printf(
             "[limits]  file_upload_rate %.1f MiB/s\n", (double)cfg->file_upload_rate / 1048576.0);

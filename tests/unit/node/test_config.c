@@ -61,6 +61,8 @@ static void test_defaults_without_a_file(void **state)
     assert_int_equal(cfg.max_inbound, 256);
     assert_int_equal(cfg.max_handshakes, 64);
     assert_int_equal(cfg.max_pending, 100000);
+    assert_int_equal(cfg.idle_timeout, 45);
+    assert_int_equal(cfg.ping_timeout, 15);
     assert_int_equal(cfg.store_max, 0);
     assert_int_equal(cfg.max_file, 0);
     assert_false(cfg.files_quota_set);
@@ -99,6 +101,7 @@ static const char full[] = "\xEF\xBB\xBF; the whole file, every key\r\n"
                            "max_handshakes = 8\n"
                            "max_pending = 5000\n"
                            "file_upload_rate = 2MiB\n"
+                           "ping_timeout = 7\n"
                            "[quota]\n"
                            "store = 20 GiB\n"
                            "max_file = 4GiB\n"
@@ -139,6 +142,7 @@ static void test_every_key(void **state)
     assert_int_equal(cfg.max_handshakes, 8);
     assert_int_equal(cfg.max_pending, 5000);
     assert_int_equal(cfg.file_upload_rate, 2ull << 20);
+    assert_int_equal(cfg.ping_timeout, 7);
     assert_int_equal(cfg.store_max, 20ull << 30);
     assert_int_equal(cfg.max_file, 4ull << 30);
     assert_true(cfg.files_quota_set);
@@ -398,6 +402,9 @@ static void test_value_errors(void **state)
         "t.conf:2: ", "max_inbound = \"0\": give a number from 1 to 65536");
     expect_error("[limits]\nmax_handshakes = 5000\n", "t.conf:2: ", "from 1 to 4096");
     expect_error("[limits]\nmax_pending = 999\n", "t.conf:2: ", "from 1000 to 100000000");
+    expect_error("[limits]\nping_timeout = 1\n",
+        "t.conf:2: ", "ping_timeout = \"1\": give a number from 2 to 3600");
+    expect_error("[limits]\nping_timeout = 3601\n", "t.conf:2: ", "from 2 to 3600");
     expect_error("[quota]\nstore = 1MiB\n", "t.conf:2: ",
         "store = \"1MiB\": give a size such as 512MiB, 2GiB or 20GiB, from 16 MiB to 1048576 GiB, "
         "or 0 for no limit");
