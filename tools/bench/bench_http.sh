@@ -42,7 +42,7 @@ for i in range(n):
 PY
 "$KNOTEN" run --data "$W/a" --listen "127.0.0.1:$(port)" --http "127.0.0.1:$HP" 2>"$W/a.log" &
 PID=$!
-for _ in $(seq 50); do grep -q "web interface on" "$W/a.log" && break; sleep 0.1; done
+for _ in $(seq 50); do grep -qs "web interface on" "$W/a.log" && break; sleep 0.1; done
 COOKIE=$(/usr/bin/python3 - "$HP" <<'PY'
 import json, sys, urllib.request
 r = urllib.request.Request("http://127.0.0.1:%s/api/login" % sys.argv[1],
