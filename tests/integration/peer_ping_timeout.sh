@@ -11,10 +11,7 @@
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/peers_lib.bash"
 
-init_pair
-PA=$(free_port)
-PB=$(free_port)
-"$KNOTEN" peer add "127.0.0.1:$PB" --data "$WORK/a" >/dev/null || fail "peer add on a"
+init_pair_dialling
 cat >"$WORK/a.conf" <<EOF
 [node]
 data = $WORK/a

@@ -165,3 +165,12 @@ init_pair() {
     "$KNOTEN" admit "$ID_b" --name "Gemeinde b" --data "$WORK/a" >"$WORK/admit-b.out" ||
         fail "knoten admit b at a failed"
 }
+
+# init_pair_dialling: init_pair, two free ports PA and PB, and b's address in
+# a's peer list, so that a dials b once both run.
+init_pair_dialling() {
+    init_pair
+    PA=$(free_port)
+    PB=$(free_port)
+    "$KNOTEN" peer add "127.0.0.1:$PB" --data "$WORK/a" >/dev/null || fail "peer add on a"
+}
