@@ -2,6 +2,7 @@
  * Atom feeds (see atom.h).
  */
 #include "atom.h"
+#include "grow.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -45,14 +46,12 @@ static int collect_visit(void *arg, const kn_object *o)
     if (kn_store_versions(c->s, o->id, &v) < 0 || memcmp(kn_versions_newest(&v), o->id, KN_ID) != 0)
         return 0; /* an earlier version: its newest is listed in its place */
     if (c->n == c->cap) {
-        size_t ncap = c->cap ? c->cap * 2 : 64;
-        entry *ne = realloc(c->e, ncap * sizeof *ne);
+        entry *ne = kn_grow(c->e, &c->cap, 64, sizeof *ne);
         if (!ne) {
             c->err = KN_ENOMEM;
             return 1;
         }
         c->e = ne;
-        c->cap = ncap;
     }
     entry *e = &c->e[c->n++];
     memcpy(e->id, o->id, KN_ID);

@@ -2,6 +2,7 @@
  * Names for keys (see directory.h).
  */
 #include "directory.h"
+#include "grow.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -31,14 +32,12 @@ static int admit_visit(void *arg, const kn_object *o)
             c = &d->councils[i];
     if (!c) {
         if (d->ncouncils == a->cap) {
-            size_t ncap = a->cap ? a->cap * 2 : 16;
-            kn_council *nc = realloc(d->councils, ncap * sizeof *nc);
+            kn_council *nc = kn_grow(d->councils, &a->cap, 16, sizeof *nc);
             if (!nc) {
                 a->err = KN_ENOMEM;
                 return 1;
             }
             d->councils = nc;
-            a->cap = ncap;
         }
         c = &d->councils[d->ncouncils++];
         memset(c, 0, sizeof *c);

@@ -2,6 +2,7 @@
  * iCalendar export (see ics.h for the choices).
  */
 #include "ics.h"
+#include "grow.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -165,14 +166,12 @@ static int add_event(kn_store *s, calendar *c, const uint8_t id[KN_ID])
         return rc < 0 ? rc : KN_EINVAL;
     }
     if (c->n == c->cap) {
-        size_t ncap = c->cap ? c->cap * 2 : 16;
-        item *ni = realloc(c->it, ncap * sizeof *ni);
+        item *ni = kn_grow(c->it, &c->cap, 16, sizeof *ni);
         if (!ni) {
             free(raw);
             return KN_ENOMEM;
         }
         c->it = ni;
-        c->cap = ncap;
     }
     item *it = &c->it[c->n];
     memset(it, 0, sizeof *it);

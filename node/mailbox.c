@@ -2,6 +2,7 @@
  * Direct messages of one member of staff (mailbox.h).
  */
 #include "mailbox.h"
+#include "grow.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -28,14 +29,12 @@ static int visit(void *arg, const kn_object *o)
         return 1;
     }
     if (b->n == b->cap) {
-        size_t ncap = b->cap ? b->cap * 2 : 64;
-        kn_mail *nm = realloc(b->m, ncap * sizeof *nm);
+        kn_mail *nm = kn_grow(b->m, &b->cap, 64, sizeof *nm);
         if (!nm) {
             c->err = KN_ENOMEM;
             return 1;
         }
         b->m = nm;
-        b->cap = ncap;
     }
     kn_mail *m = &b->m[b->n++];
     memcpy(m->id, o->id, KN_ID);

@@ -52,6 +52,7 @@
  * not replay.
  */
 #include "repl.h"
+#include "grow.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -108,12 +109,10 @@ static int idq_push(idq *q, const uint8_t id[KN_ID], size_t max)
             q->n -= q->head;
             q->head = 0;
         } else {
-            size_t ncap = q->cap ? q->cap * 2 : 16;
-            void *p = realloc(q->ids, ncap * KN_ID);
+            void *p = kn_grow(q->ids, &q->cap, 16, KN_ID);
             if (!p)
                 return KN_ENOMEM;
             q->ids = p;
-            q->cap = ncap;
         }
     }
     memcpy(q->ids[q->n++], id, KN_ID);
@@ -461,12 +460,10 @@ static int held_push(kn_repl *r, const uint8_t id[KN_ID], const uint8_t author[K
             r->nheld -= r->held_head;
             r->held_head = 0;
         } else {
-            size_t ncap = r->held_cap ? r->held_cap * 2 : 64;
-            held_ent *h = realloc(r->held, ncap * sizeof *h);
+            held_ent *h = kn_grow(r->held, &r->held_cap, 64, sizeof *h);
             if (!h)
                 return KN_ENOMEM;
             r->held = h;
-            r->held_cap = ncap;
         }
     }
     memcpy(r->held[r->nheld].id, id, KN_ID);
@@ -535,12 +532,10 @@ static int tq_grow(timed **v, size_t *cap, size_t need)
 {
     if (need <= *cap)
         return 0;
-    size_t ncap = *cap ? *cap * 2 : 64;
-    timed *nv = realloc(*v, ncap * sizeof *nv);
+    timed *nv = kn_grow(*v, cap, 64, sizeof *nv);
     if (!nv)
         return KN_ENOMEM;
     *v = nv;
-    *cap = ncap;
     return 0;
 }
 

@@ -15,6 +15,7 @@
 
 #include "accounts.h"
 #include "codec.h"
+#include "grow.h"
 #include "hex.h"
 #include "store_impl.h"
 
@@ -264,12 +265,10 @@ static int list_visit(void *ctx, const char *suffix, size_t slen, const uint8_t 
         return 0;
     }
     if (l->n == l->cap) {
-        size_t ncap = l->cap ? l->cap * 2 : 16;
-        kn_account *nv = realloc(l->v, ncap * sizeof *nv);
+        kn_account *nv = kn_grow(l->v, &l->cap, 16, sizeof *nv);
         if (!nv)
             return KN_ENOMEM;
         l->v = nv;
-        l->cap = ncap;
     }
     l->v[l->n++] = a;
     return 0;

@@ -20,6 +20,7 @@
 
 #include "blob.h"
 #include "blobstore.h"
+#include "grow.h"
 #include "store_impl.h"
 
 enum {
@@ -732,14 +733,12 @@ static int reevaluate(kn_store *s, MDB_txn *txn, const uint8_t *only, const kn_b
         if (only && !prefixed(&k, only, KN_KEY))
             break;
         if (n == cap) {
-            size_t ncap = cap ? cap * 2 : 256;
-            cent *ne = realloc(e, ncap * sizeof *e);
+            cent *ne = kn_grow(e, &cap, 256, sizeof *e);
             if (!ne) {
                 rc = KN_ENOMEM;
                 goto out;
             }
             e = ne;
-            cap = ncap;
         }
         if (k.mv_size != COUNCIL_KEY || (rc = council_decode(&v, &e[n].r)) < 0) {
             rc = KN_ECORRUPT;
@@ -1102,14 +1101,12 @@ static int invalidate_sizes(kn_store *s, MDB_txn *txn, const uint8_t id[KN_BLOB_
             goto out;
         }
         if (nc == cap) {
-            size_t ncap = cap ? cap * 2 : 8;
-            void *nn = realloc(councils, ncap * KN_KEY);
+            void *nn = kn_grow(councils, &cap, 8, KN_KEY);
             if (!nn) {
                 rc = KN_ENOMEM;
                 goto out;
             }
             councils = nn;
-            cap = ncap;
         }
         memcpy(councils[nc++], v.mv_data, KN_KEY); /* copied: the writes below move pages */
     }
@@ -1775,14 +1772,12 @@ static int gc_txn(kn_store *s, MDB_txn *txn, void *ctx)
         if (st.staged_ms && st.staged_ms <= a->now && a->now - st.staged_ms < a->max_age)
             continue;
         if (n == cap) {
-            size_t ncap = cap ? cap * 2 : 16;
-            void *ni = realloc(ids, ncap * KN_BLOB_ID);
+            void *ni = kn_grow(ids, &cap, 16, KN_BLOB_ID);
             if (!ni) {
                 rc = KN_ENOMEM;
                 goto out;
             }
             ids = ni;
-            cap = ncap;
         }
         memcpy(ids[n++], k.mv_data, KN_BLOB_ID);
     }
@@ -2009,14 +2004,12 @@ static int check_refs(kn_store *s, MDB_txn *txn, kn_blob_problem_fn problem, voi
         if (!lists)
             problem(pctx, "a blob reference names a doc that does not list the blob", doc);
         if (n == cap) {
-            size_t ncap = cap ? cap * 2 : 256;
-            cref *nr = realloc(refs, ncap * sizeof *nr);
+            cref *nr = kn_grow(refs, &cap, 256, sizeof *nr);
             if (!nr) {
                 rc = KN_ENOMEM;
                 goto out;
             }
             refs = nr;
-            cap = ncap;
         }
         memcpy(refs[n].key, v.mv_data, KN_KEY);
         memcpy(refs[n].key + KN_KEY, blob, KN_BLOB_ID);

@@ -34,6 +34,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "grow.h"
 #include "store_impl.h"
 
 enum {
@@ -104,12 +105,10 @@ enum status { ST_MEMBER, ST_UNKNOWN, ST_LATER, ST_REFUSED };
 static int keyq_push(keyq *q, const uint8_t k[KN_KEY])
 {
     if (q->n == q->cap) {
-        size_t ncap = q->cap ? q->cap * 2 : 32;
-        void *nk = realloc(q->k, ncap * KN_KEY);
+        void *nk = kn_grow(q->k, &q->cap, 32, KN_KEY);
         if (!nk)
             return KN_ENOMEM;
         q->k = nk;
-        q->cap = ncap;
     }
     memcpy(q->k[q->n++], k, KN_KEY);
     return 0;
@@ -717,14 +716,12 @@ static int purge_range(kn_store *s, MDB_txn *txn, const uint8_t key[KN_KEY], uin
         if (kn_be64_get((const uint8_t *)k.mv_data + KN_KEY) >= until)
             break;
         if (n == cap) {
-            size_t ncap = cap ? cap * 2 : 16;
-            void *ni = realloc(ids, ncap * KN_ID);
+            void *ni = kn_grow(ids, &cap, 16, KN_ID);
             if (!ni) {
                 rc = KN_ENOMEM;
                 goto out;
             }
             ids = ni;
-            cap = ncap;
         }
         memcpy(ids[n++], (const uint8_t *)k.mv_data + KN_KEY + 8, KN_ID);
     }
@@ -865,12 +862,10 @@ static kn_roster_user *roster_user(const roster *r, const uint8_t key[KN_KEY])
 static void *grow(void **arr, size_t *n, size_t *cap, size_t elem)
 {
     if (*n == *cap) {
-        size_t ncap = *cap ? *cap * 2 : 16;
-        void *na = realloc(*arr, ncap * elem);
+        void *na = kn_grow(*arr, cap, 16, elem);
         if (!na)
             return NULL;
         *arr = na;
-        *cap = ncap;
     }
     uint8_t *slot = (uint8_t *)*arr + (*n)++ * elem;
     memset(slot, 0, elem);
@@ -1497,14 +1492,12 @@ static int pending_on(
             goto out;
         }
         if (*n == cap) {
-            size_t ncap = cap ? cap * 2 : 8;
-            void *ni = realloc(*ids, ncap * KN_ID);
+            void *ni = kn_grow(*ids, &cap, 8, KN_ID);
             if (!ni) {
                 rc = KN_ENOMEM;
                 goto out;
             }
             *ids = ni;
-            cap = ncap;
         }
         memcpy((*ids)[(*n)++], (const uint8_t *)k.mv_data + KN_ID, KN_ID);
     }

@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "crypto.h"
+#include "grow.h"
 #include "negtree.h"
 #include "store_impl.h"
 
@@ -229,12 +230,10 @@ static uint64_t cache_hash(const uint8_t key[NODE_KEY])
 static int cache_grow(kn_negtree_cache *c)
 {
     if (c->n == c->cap) {
-        size_t ncap = c->cap ? c->cap * 2 : 256;
-        cache_entry *ne = realloc(c->e, ncap * sizeof *ne);
+        cache_entry *ne = kn_grow(c->e, &c->cap, 256, sizeof *ne);
         if (!ne)
             return KN_ENOMEM;
         c->e = ne;
-        c->cap = ncap;
     }
     if (2 * (c->n + 1) > c->nslots) {
         size_t ns = c->nslots ? c->nslots * 2 : 1024;

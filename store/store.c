@@ -11,6 +11,7 @@
 #include <string.h>
 #include <sys/statvfs.h>
 
+#include "grow.h"
 #include "store_impl.h"
 
 enum { KN_STORE_SETTING_KEY_MAX = 256 };
@@ -240,14 +241,12 @@ int kn_store_ref_ids(kn_store *s, MDB_txn *txn, const uint8_t target[KN_ID], kn_
             goto out;
         }
         if (*n == cap) {
-            size_t ncap = cap ? cap * 2 : 16;
-            void *ni = realloc(*ids, ncap * KN_ID);
+            void *ni = kn_grow(*ids, &cap, 16, KN_ID);
             if (!ni) {
                 rc = KN_ENOMEM;
                 goto out;
             }
             *ids = ni;
-            cap = ncap;
         }
         memcpy((*ids)[(*n)++], (const uint8_t *)k.mv_data + sizeof prefix + 8, KN_ID);
     }
@@ -693,14 +692,12 @@ static int scan_any_type(kn_store *s, MDB_txn *txn, MDB_dbi dbi, const uint8_t *
         if (created < q->since_ms || (q->until_ms && created >= q->until_ms))
             continue;
         if (n == cap) {
-            size_t ncap = cap ? cap * 2 : 64;
-            uint8_t *nh = realloc(hits, ncap * (8 + KN_ID));
+            uint8_t *nh = kn_grow(hits, &cap, 64, (8 + KN_ID));
             if (!nh) {
                 rc = KN_ENOMEM;
                 goto out;
             }
             hits = nh;
-            cap = ncap;
         }
         memcpy(hits + n * (8 + KN_ID), p, 8 + KN_ID);
         n++;
@@ -735,12 +732,10 @@ static int hit_add(hitlist *h, const kn_store_query *q, const uint8_t *p)
     if (created < q->since_ms || (q->until_ms && created >= q->until_ms))
         return 0;
     if (h->n == h->cap) {
-        size_t ncap = h->cap ? h->cap * 2 : 64;
-        uint8_t *nh = realloc(h->v, ncap * (8 + KN_ID));
+        uint8_t *nh = kn_grow(h->v, &h->cap, 64, (8 + KN_ID));
         if (!nh)
             return KN_ENOMEM;
         h->v = nh;
-        h->cap = ncap;
     }
     memcpy(h->v + h->n++ * (8 + KN_ID), p, 8 + KN_ID);
     return 0;

@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "grow.h"
 #include "store_impl.h"
 
 /* A ballot or an RSVP as read: who, when, which, what. */
@@ -57,12 +58,10 @@ typedef struct entries {
 static entry *entries_add(entries *es)
 {
     if (es->n == es->cap) {
-        size_t ncap = es->cap ? es->cap * 2 : 32;
-        entry *ne = realloc(es->e, ncap * sizeof *ne);
+        entry *ne = kn_grow(es->e, &es->cap, 32, sizeof *ne);
         if (!ne)
             return NULL;
         es->e = ne;
-        es->cap = ncap;
     }
     entry *e = &es->e[es->n++];
     memset(e, 0, sizeof *e);

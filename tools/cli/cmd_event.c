@@ -12,6 +12,7 @@
 
 #include "cli.h"
 #include "directory.h"
+#include "grow.h"
 #include "hex.h"
 #include "ics.h"
 #include "render.h"
@@ -241,14 +242,12 @@ static int ev_ls_visit(void *arg, const kn_object *o)
         && memcmp(kn_versions_newest(&v), o->id, KN_ID) != 0)
         return 0; /* an earlier version */
     if (c->n == c->cap) {
-        size_t ncap = c->cap ? c->cap * 2 : 32;
-        ev_row *nr = realloc(c->rows, ncap * sizeof *nr);
+        ev_row *nr = kn_grow(c->rows, &c->cap, 32, sizeof *nr);
         if (!nr) {
             c->err = KN_ENOMEM;
             return 1;
         }
         c->rows = nr;
-        c->cap = ncap;
     }
     memcpy(c->rows[c->n].id, o->id, KN_ID);
     c->rows[c->n++].start = start;

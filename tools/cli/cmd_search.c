@@ -12,6 +12,7 @@
 #include <time.h>
 
 #include "cli.h"
+#include "grow.h"
 #include "hex.h"
 #include "search.h"
 
@@ -90,14 +91,12 @@ static int collect_council(void *ctx, const kn_object *o)
         i++;
     if (i == c->n) {
         if (c->n == c->cap) {
-            size_t ncap = c->cap ? c->cap * 2 : 16;
-            void *nv = realloc(c->v, ncap * sizeof *c->v);
+            void *nv = kn_grow(c->v, &c->cap, 16, sizeof *c->v);
             if (!nv) {
                 c->err = KN_ENOMEM;
                 return 1;
             }
             c->v = nv;
-            c->cap = ncap;
         }
         memcpy(c->v[c->n++].key, key, KN_KEY);
     }
