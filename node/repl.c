@@ -69,6 +69,7 @@ enum {
     WANTS_MAX = 65536,
     PENDING_MAX = 1024,
     WANT_TRIES = 4, /* announcers asked before an id is left to anti-entropy */
+    WANT_WAITS = 7, /* timeouts a want sits out while its peer keeps answering others */
     HELD_MAX = 65536, /* objects held back by the per-author bound */
     AUTHORS_MAX = 4096, /* author buckets remembered */
     SNAPSHOT_MIN_AGE_MS = 1000, /* an in-memory server snapshot is rebuilt at most this often */
@@ -158,6 +159,7 @@ typedef struct want_rec {
     int8_t recon; /* slot whose reconciliation found it missing, or -1 */
     uint8_t state;
     uint8_t tries;
+    uint8_t waits; /* timeouts sat out behind the peer's other answers (WANT_WAITS) */
     uint8_t graft; /* it answers a lazy "have": asking grafts the link */
 } want_rec;
 
@@ -224,6 +226,8 @@ typedef struct peer {
     uint64_t ns_session, ns_built;
     unsigned unverified; /* its objects staged or out at the validate hook */
     unsigned unverified_push; /* ... of them, those it sent unasked */
+    size_t unverified_bytes; /* ... their encoded size */
+    uint64_t answered_at; /* when it last answered one of our wants (0: never) */
     int fault; /* an object it sent failed validation late: refuse it with this code */
 } peer;
 
@@ -604,7 +608,9 @@ static void delayed_pop(kn_repl *r)
 /* The peer's objects waiting for validation are over the bound: ask it for nothing more now. */
 static bool verify_full(const kn_repl *r, const peer *p)
 {
-    return r->cfg.validate && p->unverified >= r->cfg.verify_backlog_max;
+    return r->cfg.validate
+        && (p->unverified >= r->cfg.verify_backlog_max
+            || p->unverified_bytes >= r->cfg.verify_backlog_bytes);
 }
 
 static void free_slot(kn_repl *r, want_rec *w)
@@ -670,6 +676,7 @@ static void want_assign(kn_repl *r, peer *p, const uint8_t id[KN_ID], want_rec *
         k->asked |= 1ull << slot;
     w->state = W_INFLIGHT;
     w->asked = (int8_t)slot;
+    w->waits = 0;
     w->deadline = now + r->cfg.want_timeout_ms;
     p->inflight++;
     (void)tq_push(&p->asked_q, w->deadline, id);
@@ -1171,6 +1178,8 @@ static void purge_staged(kn_repl *r, peer *p)
                 r->nvalidating--;
                 if (p->unverified)
                     p->unverified--;
+                p->unverified_bytes
+                    -= b->e[i].len <= p->unverified_bytes ? b->e[i].len : p->unverified_bytes;
                 if (b->e[i].push && p->unverified_push)
                     p->unverified_push--;
             }
@@ -1226,6 +1235,8 @@ static void batches_apply(kn_repl *r, uint64_t now)
             peer *p = find_peer(r, e->peer_id);
             if (p && p->unverified)
                 p->unverified--;
+            if (p)
+                p->unverified_bytes -= e->len <= p->unverified_bytes ? e->len : p->unverified_bytes;
             if (p && e->push && p->unverified_push)
                 p->unverified_push--;
             r->nvalidating--;
@@ -1585,7 +1596,7 @@ int kn_repl_new(kn_repl **out, const kn_repl_config *cfg)
     if (!r->cfg.f)                                                                                 \
     r->cfg.f = (v)
     DEFAULT(fanout, 3);
-    DEFAULT(wants_max, 256);
+    DEFAULT(wants_max, 1024);
     DEFAULT(want_timeout_ms, 2000);
     DEFAULT(announce_delay_ms, 50);
     DEFAULT(neg_interval_ms, 60000);
@@ -1601,6 +1612,7 @@ int kn_repl_new(kn_repl **out, const kn_repl_config *cfg)
     DEFAULT(validate_batch, 64);
     DEFAULT(validate_max_out, 2);
     DEFAULT(verify_backlog_max, 1024);
+    DEFAULT(verify_backlog_bytes, 8u << 20);
     DEFAULT(objs_in_per_sec, 4 * r->cfg.objs_per_sec);
     DEFAULT(wants_in_per_sec, 32768);
 #undef DEFAULT
@@ -1807,6 +1819,8 @@ static int on_obj(kn_repl *r, peer *p, const kn_wire_msg *m, uint64_t now)
     /* An answer to our want in flight: bounded by our own window, and known to be missing. */
     const want_rec *w = kn_idmap_get(&r->wants, o.id);
     bool answer = w && w->state == W_INFLIGHT && w->asked == slot;
+    if (answer)
+        p->answered_at = now;
     if (!answer && !kn_bucket_take(&p->in_objs, now, 1)) {
         /* Over the bound: not stored, not marked; a want or anti-entropy brings it again. */
         r->st.objs_refused++;
@@ -1816,6 +1830,7 @@ static int on_obj(kn_repl *r, peer *p, const kn_wire_msg *m, uint64_t now)
     }
     if (r->cfg.validate
         && (p->unverified >= 4 * r->cfg.verify_backlog_max
+            || p->unverified_bytes >= 4 * r->cfg.verify_backlog_bytes
             || (!answer && p->unverified_push >= UNSOLICITED_BACKLOG))) {
         /*
          * Its validation backlog is full: dropped (a want stays in flight).
@@ -1897,6 +1912,7 @@ static int on_obj(kn_repl *r, peer *p, const kn_wire_msg *m, uint64_t now)
         memcpy(e->id, o.id, KN_ID);
         e->push = !answer;
         p->unverified++;
+        p->unverified_bytes += m->data_len;
         p->unverified_push += !answer;
         r->nvalidating++;
     } else {
@@ -2095,6 +2111,19 @@ static void want_timeouts(kn_repl *r, peer *p, uint64_t now)
         tq_pop(&p->asked_q);
         if (!live)
             continue;
+        if (p->answered_at && now - p->answered_at < r->cfg.want_timeout_ms
+            && w->waits < WANT_WAITS) {
+            /*
+             * Overdue, but the peer is still answering our other wants: this
+             * one is queued behind them on a slow link, not lost. It waits
+             * another period (deadlines stay in order: now + timeout is the
+             * latest yet), a bounded number of times.
+             */
+            w->waits++;
+            w->deadline = now + r->cfg.want_timeout_ms;
+            if (tq_push(&p->asked_q, w->deadline, id) == 0)
+                continue;
+        }
         r->st.want_timeouts++;
         free_slot(r, w);
         /* Keep the announcer if it is the only one: the loss may have been the want's. */

@@ -144,8 +144,13 @@ typedef struct kn_repl_config {
 
     /* Zero picks the default given in brackets. */
     unsigned fanout; /* links that start eager; later ones start lazy until grafted [64: all] */
-    unsigned wants_max; /* wants in flight per peer [256] */
-    uint64_t want_timeout_ms; /* [2000] */
+    unsigned wants_max; /* wants in flight per peer [1024] */
+    /*
+     * A want unanswered this long is asked elsewhere [2000]; but while the
+     * peer keeps answering our other wants (one within the last period), it
+     * waits up to 7 periods more: on a slow link it is queued, not lost.
+     */
+    uint64_t want_timeout_ms;
     uint64_t announce_delay_ms; /* batching window of "have" [50] */
     uint64_t neg_interval_ms; /* anti-entropy period per peer [60000] */
     uint64_t neg_timeout_ms; /* a session with no answer for this long is dropped [20000] */
@@ -206,9 +211,11 @@ typedef struct kn_repl_config {
      * Objects from one peer received but not yet validated: above this no new
      * wants go to the peer until the backlog drains; at 4x further objects
      * from it are dropped unstored (a want or anti-entropy brings them again)
-     * [1024]. Only with a validate hook.
+     * [1024]; the same for their bytes, verify_backlog_bytes [8 MiB]. Only
+     * with a validate hook.
      */
     unsigned verify_backlog_max;
+    size_t verify_backlog_bytes;
 } kn_repl_config;
 
 typedef struct kn_repl kn_repl;

@@ -256,6 +256,75 @@ static void test_want_timeout_retry(void **state)
     rf_done(&net, 3);
 }
 
+/*
+ * A slow link: the peer answers one want every 600 ms, so most of a window
+ * of 24 is overdue long before its answer comes. While answers keep coming
+ * nothing times out and nothing is asked twice, for up to WANT_WAITS (7)
+ * more periods; then every want still unanswered (object 0, which the peer
+ * never sends, and the 10 behind the 13 answered by then) times out and is
+ * asked again, and the answers that follow are taken.
+ */
+static void test_want_waits_behind_answers(void **state)
+{
+    (void)state;
+    enum { N = 24, STEP = 600, TIMEOUT = 1000, WAITS = 7 };
+    rf_net net;
+    static rf_obj objs[N];
+    static uint8_t ids[N][KN_ID];
+    kn_repl_config cfg;
+    memset(&cfg, 0, sizeof cfg);
+    cfg.want_timeout_ms = TIMEOUT;
+    rf_init(&net, 2, &cfg);
+    for (unsigned i = 0; i < N; i++) {
+        rf_thread(&objs[i], sk_a, RF_NOW, 700 + i);
+        memcpy(ids[i], objs[i].id, KN_ID);
+        assert_int_equal(kn_repl_publish(net.nodes[0].repl, objs[i].buf, objs[i].len, net.now), 1);
+    }
+    assert_int_equal(kn_repl_peer_up(net.nodes[0].repl, 1, false, net.now), 0);
+    assert_int_equal(kn_repl_peer_up(net.nodes[1].repl, 0, false, net.now), 0);
+    while (rf_step(&net, false))
+        ;
+    kn_mp_out o;
+    kn_mp_out_init(&o, 0);
+    assert_int_equal(kn_wire_write_ids(&o, KN_WIRE_HAVE, (const uint8_t(*)[KN_ID])ids, N), 0);
+    assert_int_equal(kn_repl_receive(net.nodes[1].repl, 0, o.buf, o.len, net.now), 0);
+    kn_mp_out_free(&o);
+    net.now += 200;
+    (void)kn_repl_tick(net.nodes[1].repl, net.now);
+    assert_int_equal(net.sent[1][KN_WIRE_WANT], 1);
+    assert_int_equal(kn_repl_peer_inflight(net.nodes[1].repl, 0), N);
+    while (rf_step(&net, true)) /* A answers by hand below */
+        ;
+    uint64_t asked = net.now, cap = (1 + WAITS) * TIMEOUT;
+    unsigned answered = 0;
+    for (unsigned i = 1; i < N; i++) {
+        for (int t = 0; t < STEP / 10; t++) {
+            net.now += 10;
+            (void)kn_repl_tick(net.nodes[1].repl, net.now);
+            while (rf_step(&net, true)) /* retried wants do not reach A */
+                ;
+            kn_repl_stats st = rf_stats(&net, 1);
+            if (net.now - asked < cap) {
+                assert_int_equal(st.want_timeouts, 0);
+                assert_int_equal(net.sent[1][KN_WIRE_WANT], 1);
+            } else if (net.now - asked >= cap + 20) {
+                assert_int_equal(st.want_timeouts, N - answered);
+            }
+        }
+        assert_int_equal(rf_receive_obj(&net, 1, 0, objs[i].buf, objs[i].len), 0);
+        (void)kn_repl_tick(net.nodes[1].repl, net.now);
+        assert_true(kn_repl_memstore_has(net.nodes[1].mem, ids[i]));
+        if (net.now - asked < cap)
+            answered++;
+    }
+    assert_int_equal(answered, cap / STEP);
+    assert_true(net.sent[1][KN_WIRE_WANT] > 1);
+    assert_false(kn_repl_memstore_has(net.nodes[1].mem, ids[0]));
+    for (unsigned i = 0; i < N; i++)
+        rf_obj_free(&objs[i]);
+    rf_done(&net, 2);
+}
+
 /* A duplicate push makes the link lazy: the next object crosses it as a have, not in full. */
 static void test_prune(void **state)
 {
@@ -550,6 +619,7 @@ int main(void)
         cmocka_unit_test(test_pending_dependency),
         cmocka_unit_test(test_inflight_bound),
         cmocka_unit_test(test_want_timeout_retry),
+        cmocka_unit_test(test_want_waits_behind_answers),
         cmocka_unit_test(test_prune),
         cmocka_unit_test(test_ingest_batched_per_tick),
         cmocka_unit_test(test_pending_want_does_not_graft),

@@ -215,25 +215,32 @@ static void test_bad_signature_is_a_fault(void **state)
  * wants go to it; it never holds more than 4x that; once the batches come
  * back, the catch-up finishes.
  */
-static void test_backlog_pauses_wants(void **state)
+/*
+ * The backlog bound in objects (verify_backlog_max) or, with by_bytes, in
+ * bytes (verify_backlog_bytes, BOUND objects' worth: the objects are all of
+ * one size), the other bound out of the way.
+ */
+static void backlog_pauses_wants(bool by_bytes)
 {
-    (void)state;
     enum { N = 120, BOUND = 8, WINDOW = 16 };
     rf_net net;
     vq q;
     static rf_obj objs[N];
+    for (unsigned i = 0; i < N; i++) {
+        rf_thread(&objs[i], sk_a, RF_NOW - 1000 * i, 600 + i);
+        assert_int_equal(objs[i].len, objs[0].len);
+    }
     kn_repl_config cfg;
     memset(&cfg, 0, sizeof cfg);
-    cfg.verify_backlog_max = BOUND;
+    cfg.verify_backlog_max = by_bytes ? 100000 : BOUND;
+    cfg.verify_backlog_bytes = by_bytes ? BOUND * objs[0].len : SIZE_MAX / 8;
     cfg.validate_batch = 4;
     cfg.validate_max_out = 1000;
     cfg.wants_max = WINDOW;
     rf_init(&net, 2, &cfg);
     vq_attach(&net, &q, &cfg);
-    for (unsigned i = 0; i < N; i++) {
-        rf_thread(&objs[i], sk_a, RF_NOW - 1000 * i, 600 + i);
+    for (unsigned i = 0; i < N; i++)
         assert_int_equal(kn_repl_publish(net.nodes[0].repl, objs[i].buf, objs[i].len, net.now), 1);
-    }
     rf_link(&net, 1, 0);
     /* Deliver and tick for a while without giving any batch back. */
     for (int round = 0; round < 50; round++) {
@@ -255,6 +262,19 @@ static void test_backlog_pauses_wants(void **state)
     for (unsigned i = 0; i < N; i++)
         rf_obj_free(&objs[i]);
     rf_done(&net, 2);
+}
+
+static void test_backlog_pauses_wants(void **state)
+{
+    (void)state;
+    backlog_pauses_wants(false);
+}
+
+/* Big objects: the bound in bytes holds the window before the count does. */
+static void test_backlog_bytes_pause_wants(void **state)
+{
+    (void)state;
+    backlog_pauses_wants(true);
 }
 
 /* A hook that cannot take a batch: the engine validates it itself at once. */
@@ -291,6 +311,7 @@ int main(void)
         cmocka_unit_test(test_pending_across_batches),
         cmocka_unit_test(test_bad_signature_is_a_fault),
         cmocka_unit_test(test_backlog_pauses_wants),
+        cmocka_unit_test(test_backlog_bytes_pause_wants),
         cmocka_unit_test(test_refusing_hook_validates_inline),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
