@@ -504,6 +504,14 @@ static int jw_object(hreq *r, names *nm, hbuf *b, const kn_object *o)
 
 /* ---- listings ---- */
 
+static bool versions_has(const kn_versions *vs, const uint8_t id[KN_ID])
+{
+    for (size_t i = 0; i < vs->n; i++)
+        if (memcmp(vs->id[i], id, KN_ID) == 0)
+            return true;
+    return false;
+}
+
 typedef struct lister {
     hreq *r;
     names nm;
@@ -515,6 +523,8 @@ typedef struct lister {
     const uint8_t *ref;
     uint64_t last_created;
     bool more;
+    bool newest_only; /* versions an edit replaced are left out */
+    const kn_versions *thread; /* replies: only posts whose thread is one of these */
 } lister;
 
 static int list_visit(void *ctx, const kn_object *o)
@@ -525,6 +535,10 @@ static int list_visit(void *ctx, const kn_object *o)
         return 1;
     }
     if (l->type && o->type != l->type)
+        return 0;
+    if (l->thread && !(o->nrefs >= 1 && versions_has(l->thread, o->refs[0])))
+        return 0;
+    if (l->newest_only && !http_is_newest(l->r, o))
         return 0;
     if (l->count == l->limit) {
         l->more = true;
@@ -548,7 +562,7 @@ static int list_visit(void *ctx, const kn_object *o)
 
 json_t *http_list(hreq *r, const kn_store_query *sq, kn_otype type, size_t limit, bool *more)
 {
-    lister l = { .r = r, .scan_max = 20000, .limit = limit, .type = type };
+    lister l = { .r = r, .scan_max = 20000, .limit = limit, .type = type, .newest_only = true };
     l.arr = json_array();
     int rc = kn_store_each(r->n->dd->store, sq, list_visit, &l);
     names_free(&l.nm);
@@ -686,7 +700,10 @@ static void api_objects(hreq *r, const char *force_type)
     const char *ref = http_form_get(q, "ref");
     uint64_t limit = 50, before = 0;
     uint8_t akey[32], rkey[32];
-    lister l = { .r = r, .scan_max = 20000 };
+    /* /api/threads and /api/links show the newest version of each, as the pages do. */
+    const char *av = http_form_get(q, "all_versions");
+    lister l
+        = { .r = r, .scan_max = 20000, .newest_only = force_type && !(av && !strcmp(av, "1")) };
     /* Read before anything is rendered: an answer is never older than its generation. */
     uint64_t gen = kn_store_generation(r->n->dd->store);
     char key[HTTP_LIST_CACHE_KEY + 16];
@@ -785,6 +802,87 @@ int http_load(
     return 0;
 }
 
+bool http_is_newest(hreq *r, const kn_object *o)
+{
+    kn_versions vs;
+    bool versioned = o->type == KN_T_DOC || o->type == KN_T_THREAD || o->type == KN_T_POST
+        || o->type == KN_T_LINK || o->type == KN_T_EVENT;
+    if (!versioned || kn_store_versions(r->n->dd->store, o->id, &vs) < 0)
+        return true; /* a chain that cannot be read shows the object rather than hiding it */
+    return memcmp(kn_versions_newest(&vs), o->id, KN_ID) == 0;
+}
+
+bool http_is_version_of(hreq *r, const uint8_t id[KN_ID], const uint8_t of[KN_ID])
+{
+    kn_versions vs;
+    return memcmp(id, of, KN_ID) == 0
+        || (kn_store_versions(r->n->dd->store, of, &vs) == 0 && versions_has(&vs, id));
+}
+
+int http_edit_base(
+    hreq *r, const char *supersedes, kn_otype type, const char *space, uint8_t **raw, kn_object *o)
+{
+    uint8_t id[KN_ID];
+    kn_versions vs;
+    if (http_load(r, supersedes, type, id, raw, o) < 0)
+        return KN_ENOTFOUND;
+    int rc = 0;
+    if (memcmp(o->author, r->acct.user, KN_KEY) != 0) {
+        http_error(r, 403, "not_author", http_tr(r, T_EDIT_NOT_AUTHOR));
+        rc = KN_EPERM;
+    } else if (kn_store_versions(r->n->dd->store, id, &vs) < 0
+        || memcmp(kn_versions_newest(&vs), id, KN_ID) != 0) {
+        http_error(r, 409, "stale", http_tr(r, T_EDIT_STALE));
+        rc = KN_ESTATE;
+    } else if (space && *space
+        && (strlen(space) != o->space_len || memcmp(space, o->space, o->space_len) != 0)) {
+        http_error(r, 400, "bad_space", http_tr(r, T_EDIT_SAME_AREA));
+        rc = KN_EINVAL;
+    }
+    if (rc < 0) {
+        free(*raw);
+        *raw = NULL;
+    } else if (r->now <= o->created) {
+        /* Versions are ordered by created: the new one must come after (a clock set back). */
+        r->now = o->created + 1;
+    }
+    return rc;
+}
+
+int http_retract_versions(hreq *r, const char *idhex, kn_otype type, const char *reason,
+    bool only_this, uint8_t retract_id[KN_ID])
+{
+    uint8_t id[KN_ID], *raw;
+    kn_object o;
+    kn_versions vs;
+    if (http_load(r, idhex, type, id, &raw, &o) < 0)
+        return KN_ENOTFOUND;
+    bool mine = memcmp(o.author, r->acct.user, KN_KEY) == 0;
+    free(raw);
+    if (!mine) {
+        http_error(r, 403, "not_author", http_tr(r, T_EDIT_NOT_AUTHOR));
+        return KN_EPERM;
+    }
+    if (only_this || kn_store_versions(r->n->dd->store, id, &vs) < 0) {
+        vs.n = 1; /* an unreadable chain: at least the one asked for goes */
+        vs.self = 0;
+        memcpy(vs.id[0], id, KN_ID);
+    }
+    int count = 0;
+    for (size_t i = vs.n; i-- > 0;) {
+        uint8_t ref[1][KN_ID], rid[KN_ID];
+        memcpy(ref[0], vs.id[i], KN_ID);
+        http_field f[]
+            = { { .key = "reason", .kind = HF_STR, .s = reason && *reason ? reason : NULL } };
+        if (http_publish_fields(r, KN_T_RETRACT, "", (const uint8_t(*)[32])ref, 1, f, 1, rid) < 0)
+            return KN_EIO;
+        if (i == vs.self && retract_id)
+            memcpy(retract_id, rid, KN_ID);
+        count++;
+    }
+    return count;
+}
+
 const char *http_member_state(const kn_roster_member *m)
 {
     return m->revoked_at != KN_ROSTER_NEVER  ? "revoked"
@@ -804,28 +902,77 @@ static void api_object(hreq *r, const char *idhex)
     http_json(r, 200, j);
 }
 
-/* GET /api/threads/ID: the thread and its replies, oldest first. */
+static int post_cmp(const void *a, const void *b)
+{
+    json_t *x = *(json_t *const *)a, *y = *(json_t *const *)b;
+    json_int_t cx = json_integer_value(json_object_get(x, "created")),
+               cy = json_integer_value(json_object_get(y, "created"));
+    return cx < cy ? -1
+        : cx > cy  ? 1
+                   : strcmp(json_string_value(json_object_get(x, "id")),
+                       json_string_value(json_object_get(y, "id")));
+}
+
+json_t *http_thread_posts(hreq *r, const uint8_t thread[KN_ID], size_t limit)
+{
+    kn_versions vs;
+    if (kn_store_versions(r->n->dd->store, thread, &vs) < 0) {
+        vs.n = 1;
+        memcpy(vs.id[0], thread, KN_ID);
+    }
+    lister l = { .r = r,
+        .scan_max = 100000,
+        .limit = limit,
+        .type = KN_T_POST,
+        .newest_only = true,
+        .thread = &vs,
+        .arr = json_array() };
+    int rc = 0;
+    for (size_t i = 0; i < vs.n && rc >= 0; i++) {
+        kn_store_query sq = { .index = KN_BY_REF, .ref = vs.id[i], .type = KN_T_POST };
+        rc = kn_store_each(r->n->dd->store, &sq, list_visit, &l);
+    }
+    names_free(&l.nm);
+    size_t n = json_array_size(l.arr);
+    json_t **v = n ? malloc(n * sizeof *v) : NULL;
+    if (rc < 0 || (n && !v)) {
+        free(v);
+        json_decref(l.arr);
+        return NULL;
+    }
+    for (size_t i = 0; i < n; i++)
+        v[i] = json_incref(json_array_get(l.arr, i));
+    json_array_clear(l.arr);
+    if (n)
+        qsort(v, n, sizeof *v, post_cmp);
+    for (size_t i = 0; i < n; i++) {
+        /* a post whose refs name two versions of the thread was seen twice */
+        if (i == 0 || post_cmp(&v[i - 1], &v[i]) != 0)
+            json_array_append(l.arr, v[i]);
+    }
+    for (size_t i = 0; i < n; i++)
+        json_decref(v[i]);
+    free(v);
+    return l.arr;
+}
+
+/* GET /api/threads/ID: the thread and its replies (over all its versions), oldest first. */
 static void api_thread(hreq *r, const char *idhex)
 {
     uint8_t id[32], *raw;
     kn_object o;
     if (http_load(r, idhex, KN_T_THREAD, id, &raw, &o) < 0)
         return;
-    lister l = { .r = r, .scan_max = 100000, .limit = 10000, .type = KN_T_POST };
-    l.arr = json_array();
-    json_t *t = kn_objjson_new(&o, false);
-    add_names(r, &l.nm, t, o.author);
+    json_t *t = http_object_json(r, &o);
     free(raw);
-    kn_store_query sq = { .index = KN_BY_REF, .ref = id, .type = KN_T_POST };
-    int rc = kn_store_each(r->n->dd->store, &sq, list_visit, &l);
-    names_free(&l.nm);
-    if (rc < 0) {
+    json_t *posts = http_thread_posts(r, id, 10000);
+    if (!t || !posts) {
         json_decref(t);
-        json_decref(l.arr);
-        http_error(r, 500, "store", kn_strerror(rc));
+        json_decref(posts);
+        http_error(r, 500, "store", "cannot read the replies");
         return;
     }
-    http_json(r, 200, json_pack("{s:o, s:o}", "thread", t, "posts", l.arr));
+    http_json(r, 200, json_pack("{s:o, s:o}", "thread", t, "posts", posts));
 }
 
 /* ---- creating objects ---- */
@@ -866,20 +1013,66 @@ json_t *http_tags_of(json_t *j, const char *k)
     return a;
 }
 
+/*
+ * The fields of a new object from the request j, or of an edit when j has
+ * "supersedes": the version it replaces (http_edit_base, into *braw and
+ * base; *braw stays NULL for a new object) gives each of keys the request
+ * leaves out (what is left out stays, as with `knoten thread|post|link
+ * --edit`) and the area. A new reference; NULL once an error is answered.
+ */
+static json_t *create_input(hreq *r, json_t *j, kn_otype type, const char *const *keys,
+    size_t nkeys, uint8_t **braw, kn_object *base)
+{
+    json_t *sup = json_object_get(j, "supersedes");
+    *braw = NULL;
+    if (!sup || json_is_null(sup))
+        return json_incref(j);
+    if (!json_is_string(sup)) {
+        http_error(r, 400, "bad_id", "supersedes is the id of the version an edit replaces");
+        return NULL;
+    }
+    if (http_edit_base(r, json_string_value(sup), type, jstr(j, "space"), braw, base) < 0)
+        return NULL;
+    json_t *old = kn_objjson_new(base, false), *in = json_object();
+    for (size_t i = 0; i < nkeys; i++) {
+        json_t *v = json_object_get(j, keys[i]);
+        if (!v)
+            v = json_object_get(json_object_get(old, "body"), keys[i]);
+        if (v)
+            json_object_set(in, keys[i], v);
+    }
+    json_object_set_new(in, "space", json_stringn(base->space, base->space_len));
+    json_decref(old);
+    return in;
+}
+
+/* POST /api/threads {space, title, body, tags[, supersedes]} */
 static void api_create_thread(hreq *r)
 {
-    json_t *j = http_body_json(r);
+    static const char *const keys[] = { "title", "body", "tags" };
+    uint8_t *braw, prev[1][KN_ID];
+    kn_object base;
+    json_t *j = http_body_json(r), *in;
     if (!j)
         return;
-    json_t *tags = http_tags_of(j, "tags");
-    http_field f[] = { { .key = "title", .kind = HF_STR, .s = jstr(j, "title") },
-        { .key = "body", .kind = HF_STR, .s = jstr(j, "body") ? jstr(j, "body") : "" },
+    if (!(in = create_input(r, j, KN_T_THREAD, keys, 3, &braw, &base))) {
+        json_decref(j);
+        return;
+    }
+    if (braw)
+        memcpy(prev[0], base.id, KN_ID);
+    json_t *tags = http_tags_of(in, "tags");
+    http_field f[] = { { .key = "title", .kind = HF_STR, .s = jstr(in, "title") },
+        { .key = "body", .kind = HF_STR, .s = jstr(in, "body") ? jstr(in, "body") : "" },
         { .key = "tags", .kind = HF_STRS, .arr = tags } };
-    if (!jstr(j, "title") || !jstr(j, "space"))
+    if (!jstr(in, "title") || !jstr(in, "space"))
         http_error(r, 400, "missing", "space and title are required");
     else
-        publish_fields(r, KN_T_THREAD, jstr(j, "space"), NULL, 0, f, 3);
+        publish_fields(r, KN_T_THREAD, jstr(in, "space"), braw ? (const uint8_t(*)[32])prev : NULL,
+            braw ? 1 : 0, f, 3);
+    free(braw);
     json_decref(tags);
+    json_decref(in);
     json_decref(j);
 }
 
@@ -896,78 +1089,122 @@ static bool parent_in_thread(hreq *r, const uint8_t thread[32], const uint8_t po
     return ok;
 }
 
+bool http_post_edit_refs(
+    hreq *r, const char *thread_hex, const char *parent, const kn_object *base, uint8_t refs[3][32])
+{
+    uint8_t tid[KN_ID], pid[KN_ID];
+    if ((thread_hex && *thread_hex
+            && (!http_parse_id(thread_hex, tid) || !http_is_version_of(r, tid, base->refs[0])))
+        || (parent && *parent
+            && (!http_parse_id(parent, pid) || memcmp(pid, base->refs[1], KN_ID) != 0))) {
+        http_error(r, 400, "bad_thread", http_tr(r, T_EDIT_SAME_THREAD));
+        return false;
+    }
+    memcpy(refs[0], base->refs[0], KN_ID);
+    memcpy(refs[1], base->refs[1], KN_ID);
+    memcpy(refs[2], base->id, KN_ID);
+    return true;
+}
+
+/* POST /api/threads/ID/posts {body[, parent][, supersedes]} */
 static void api_create_post(hreq *r, const char *thread_hex)
 {
-    uint8_t refs[2][32], *raw = NULL;
+    static const char *const keys[] = { "body" };
+    uint8_t refs[3][32], *raw = NULL, *braw = NULL;
     size_t len;
-    kn_object t;
-    json_t *j = http_body_json(r);
+    kn_object t, base;
+    json_t *j = http_body_json(r), *in = NULL;
     if (!j)
         return;
     char space[KN_SPACE_MAX + 1];
     const char *parent = jstr(j, "parent");
-    if (!http_parse_id(thread_hex, refs[0])
-        || kn_store_get(r->n->dd->store, refs[0], &raw, &len) < 0
-        || kn_object_decode(&t, raw, len) < 0 || t.type != KN_T_THREAD) {
-        http_error(r, 404, "not_found", "no such thread here");
+    uint32_t nrefs = 2;
+    if (!(in = create_input(r, j, KN_T_POST, keys, 1, &braw, &base)))
         goto out;
+    if (braw) {
+        if (!http_post_edit_refs(r, thread_hex, parent, &base, refs))
+            goto out;
+        snprintf(space, sizeof space, "%.*s", (int)base.space_len, base.space);
+        nrefs = 3;
+    } else {
+        if (!http_parse_id(thread_hex, refs[0])
+            || kn_store_get(r->n->dd->store, refs[0], &raw, &len) < 0
+            || kn_object_decode(&t, raw, len) < 0 || t.type != KN_T_THREAD) {
+            http_error(r, 404, "not_found", "no such thread here");
+            goto out;
+        }
+        snprintf(space, sizeof space, "%.*s", (int)t.space_len, t.space);
+        memcpy(refs[1], refs[0], 32);
+        if (parent && *parent && !http_parse_id(parent, refs[1])) {
+            http_error(r, 400, "bad_parent", "parent is the id of a post (64 hex digits)");
+            goto out;
+        }
+        /* A parent this node does not hold would leave the reply pending, unseen (fuzz_http_api).
+         */
+        if (memcmp(refs[1], refs[0], 32) != 0 && !parent_in_thread(r, refs[0], refs[1])) {
+            http_error(r, 400, "bad_parent", "parent is not a post of this thread here");
+            goto out;
+        }
     }
-    snprintf(space, sizeof space, "%.*s", (int)t.space_len, t.space);
-    memcpy(refs[1], refs[0], 32);
-    if (parent && *parent && !http_parse_id(parent, refs[1])) {
-        http_error(r, 400, "bad_parent", "parent is the id of a post (64 hex digits)");
-        goto out;
-    }
-    /* A parent this node does not hold would leave the reply pending, unseen (fuzz_http_api). */
-    if (memcmp(refs[1], refs[0], 32) != 0 && !parent_in_thread(r, refs[0], refs[1])) {
-        http_error(r, 400, "bad_parent", "parent is not a post of this thread here");
-        goto out;
-    }
-    http_field f[] = { { .key = "body", .kind = HF_STR, .s = jstr(j, "body") } };
-    if (!jstr(j, "body") || !*jstr(j, "body"))
+    http_field f[] = { { .key = "body", .kind = HF_STR, .s = jstr(in, "body") } };
+    if (!jstr(in, "body") || !*jstr(in, "body"))
         http_error(r, 400, "missing", "body is required");
     else
-        publish_fields(r, KN_T_POST, space, (const uint8_t(*)[32])refs, 2, f, 1);
+        publish_fields(r, KN_T_POST, space, (const uint8_t(*)[32])refs, nrefs, f, 1);
 out:
     free(raw);
+    free(braw);
+    json_decref(in);
     json_decref(j);
 }
 
+/* POST /api/links {space, title, url, description, tags[, supersedes]} */
 static void api_create_link(hreq *r)
 {
-    json_t *j = http_body_json(r);
+    static const char *const keys[] = { "title", "url", "description", "tags" };
+    uint8_t *braw, prev[1][KN_ID];
+    kn_object base;
+    json_t *j = http_body_json(r), *in;
     if (!j)
         return;
-    json_t *tags = http_tags_of(j, "tags");
-    const char *desc = jstr(j, "description");
-    http_field f[] = { { .key = "title", .kind = HF_STR, .s = jstr(j, "title") },
-        { .key = "url", .kind = HF_STR, .s = jstr(j, "url") },
+    if (!(in = create_input(r, j, KN_T_LINK, keys, 4, &braw, &base))) {
+        json_decref(j);
+        return;
+    }
+    if (braw)
+        memcpy(prev[0], base.id, KN_ID);
+    json_t *tags = http_tags_of(in, "tags");
+    const char *desc = jstr(in, "description");
+    http_field f[] = { { .key = "title", .kind = HF_STR, .s = jstr(in, "title") },
+        { .key = "url", .kind = HF_STR, .s = jstr(in, "url") },
         { .key = "description", .kind = HF_STR, .s = desc && *desc ? desc : NULL },
         { .key = "tags", .kind = HF_STRS, .arr = tags } };
-    if (!jstr(j, "title") || !jstr(j, "url") || !jstr(j, "space"))
+    if (!jstr(in, "title") || !jstr(in, "url") || !jstr(in, "space"))
         http_error(r, 400, "missing", "space, title and url are required");
     else
-        publish_fields(r, KN_T_LINK, jstr(j, "space"), NULL, 0, f, 4);
+        publish_fields(r, KN_T_LINK, jstr(in, "space"), braw ? (const uint8_t(*)[32])prev : NULL,
+            braw ? 1 : 0, f, 4);
+    free(braw);
     json_decref(tags);
+    json_decref(in);
     json_decref(j);
 }
 
+/* POST /api/objects/ID/retract {reason, this_version_only}: every version unless asked. */
 static void api_retract(hreq *r, const char *idhex)
 {
-    uint8_t ref[1][32];
+    uint8_t rid[KN_ID];
     json_t *j = http_body_json(r);
     if (!j)
         return;
-    const char *reason = jstr(j, "reason");
-    http_field f[]
-        = { { .key = "reason", .kind = HF_STR, .s = reason && *reason ? reason : NULL } };
-    if (!http_parse_id(idhex, ref[0]))
-        http_error(r, 400, "bad_id", "an id is 64 hex digits");
-    else if (!kn_store_has(r->n->dd->store, ref[0]))
-        http_error(r, 404, "not_found", "no such object here");
-    else
-        publish_fields(r, KN_T_RETRACT, "", (const uint8_t(*)[32])ref, 1, f, 1);
+    int n = http_retract_versions(
+        r, idhex, 0, jstr(j, "reason"), json_is_true(json_object_get(j, "this_version_only")), rid);
     json_decref(j);
+    if (n < 0)
+        return;
+    char hex[65];
+    kn_hex_encode(hex, rid, KN_ID);
+    http_json(r, 201, json_pack("{s:s, s:i}", "id", hex, "retracted", n));
 }
 
 /* ---- areas ---- */

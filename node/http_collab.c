@@ -533,48 +533,20 @@ typedef struct event_in {
     const char *supersedes; /* an edit: the id of the version it replaces, or NULL */
 } event_in;
 
-/*
- * The version an edit replaces (e->supersedes): the signed-in person's own
- * event, still its newest version, in the same area. Its id into prev and
- * its area into space; false once an error is answered.
- */
-static bool event_edit_base(
-    hreq *r, const event_in *e, uint8_t prev[KN_ID], char space[KN_SPACE_MAX + 1])
-{
-    uint8_t *raw;
-    kn_object o;
-    kn_versions vs;
-    if (http_load(r, e->supersedes, KN_T_EVENT, prev, &raw, &o) < 0)
-        return false;
-    bool mine = memcmp(o.author, r->acct.user, KN_KEY) == 0;
-    snprintf(space, KN_SPACE_MAX + 1, "%.*s", (int)o.space_len, o.space);
-    free(raw);
-    if (!mine) {
-        http_error(r, 403, "not_author", tr(r, T_EVENT_NOT_AUTHOR));
-        return false;
-    }
-    if (kn_store_versions(r->n->dd->store, prev, &vs) < 0
-        || memcmp(kn_versions_newest(&vs), prev, KN_ID) != 0) {
-        http_error(r, 409, "stale", tr(r, T_EVENT_STALE));
-        return false;
-    }
-    if (e->space && *e->space && strcmp(e->space, space) != 0) {
-        http_error(r, 400, "bad_space", tr(r, T_EVENT_SAME_AREA));
-        return false;
-    }
-    return true;
-}
-
 static int event_create(hreq *r, const event_in *e, uint8_t id[KN_ID])
 {
     uint64_t start, end, capacity = 0;
     const char *tz = e->tz && *e->tz ? e->tz : "Europe/Berlin";
-    uint8_t prev[1][KN_ID];
+    uint8_t prev[1][KN_ID], *raw;
     char prev_space[KN_SPACE_MAX + 1];
     const char *space = e->space;
+    kn_object o;
     if (e->supersedes) {
-        if (!event_edit_base(r, e, prev[0], prev_space))
+        if (http_edit_base(r, e->supersedes, KN_T_EVENT, e->space, &raw, &o) < 0)
             return KN_EINVAL;
+        memcpy(prev[0], o.id, KN_ID);
+        snprintf(prev_space, sizeof prev_space, "%.*s", (int)o.space_len, o.space);
+        free(raw);
         space = prev_space;
     }
     if (!space || !*space || !e->title || !*e->title) {
@@ -1268,16 +1240,6 @@ static void events_page(hreq *r)
     http_page_end(r, &b, 200);
 }
 
-/* A labelled input of the event form with its value (escaped). */
-static void event_input(
-    hreq *r, hbuf *b, const char *name, enum kn_text label, const char *attrs, const char *value)
-{
-    hb_printf(b, "<label for=\"%s\">%s</label><input id=\"%s\" name=\"%s\" %s value=\"", name,
-        tr(r, label), name, name, attrs);
-    hb_escs(b, value);
-    hb_puts(b, "\">");
-}
-
 /*
  * The event form: empty for a new event (ev NULL), or filled with version ev
  * for an edit, which posts to events/ID/edit and keeps the area.
@@ -1310,20 +1272,20 @@ static void event_form(hreq *r, json_t *ev)
     }
     const char *none = "";
 #define BODY(key) (ev ? http_jbody(ev, key) : none)
-    event_input(r, &b, "title", T_TITLE, "required maxlength=\"300\"", BODY("title"));
-    event_input(r, &b, "start", T_START_TIME, "type=\"datetime-local\" required", start);
-    event_input(r, &b, "end", T_END_TIME, "type=\"datetime-local\" required", end);
-    event_input(r, &b, "tz", T_TIMEZONE, "maxlength=\"64\"", tz);
-    event_input(r, &b, "place", T_PLACE, "maxlength=\"300\"", BODY("place"));
-    event_input(r, &b, "link", T_ONLINE_LINK, "type=\"url\" maxlength=\"2048\"", BODY("link"));
+    http_input(r, &b, "title", T_TITLE, "required maxlength=\"300\"", BODY("title"));
+    http_input(r, &b, "start", T_START_TIME, "type=\"datetime-local\" required", start);
+    http_input(r, &b, "end", T_END_TIME, "type=\"datetime-local\" required", end);
+    http_input(r, &b, "tz", T_TIMEZONE, "maxlength=\"64\"", tz);
+    http_input(r, &b, "place", T_PLACE, "maxlength=\"300\"", BODY("place"));
+    http_input(r, &b, "link", T_ONLINE_LINK, "type=\"url\" maxlength=\"2048\"", BODY("link"));
     hb_printf(&b,
         "<label for=\"description\">%s</label><textarea id=\"description\" "
         "name=\"description\" rows=\"4\" maxlength=\"8000\">",
         tr(r, T_DESCRIPTION_MD));
     hb_escs(&b, BODY("description"));
     hb_puts(&b, "</textarea>");
-    event_input(r, &b, "capacity", T_CAPACITY, "type=\"number\" min=\"0\"", cap);
-    event_input(r, &b, "contact", T_CONTACT, "maxlength=\"300\"", BODY("contact"));
+    http_input(r, &b, "capacity", T_CAPACITY, "type=\"number\" min=\"0\"", cap);
+    http_input(r, &b, "contact", T_CONTACT, "maxlength=\"300\"", BODY("contact"));
 #undef BODY
     hb_printf(
         &b, "<button type=\"submit\">%s</button></form>", tr(r, ev ? T_EVENT_SAVE : T_PUBLISH));
@@ -1338,23 +1300,17 @@ static void event_new_page(hreq *r)
 /* GET /events/ID/edit: the form for a new version of the signed-in person's event. */
 static void event_edit_page(hreq *r, const char *idhex)
 {
-    uint8_t id[KN_ID], *raw;
+    uint8_t *raw;
     kn_object o;
-    if (http_load(r, idhex, KN_T_EVENT, id, &raw, &o) < 0)
+    if (http_edit_base(r, idhex, KN_T_EVENT, NULL, &raw, &o) < 0)
         return;
     json_t *j = event_json(r, &o, false, NULL);
-    bool mine = memcmp(o.author, r->acct.user, KN_KEY) == 0;
     free(raw);
     if (!j) {
         http_error(r, 500, "oom", "out of memory");
         return;
     }
-    if (!mine)
-        http_error(r, 403, "not_author", tr(r, T_EVENT_NOT_AUTHOR));
-    else if (strcmp(http_jstr(j, "newest"), idhex) != 0)
-        http_error(r, 409, "stale", tr(r, T_EVENT_STALE));
-    else
-        event_form(r, j);
+    event_form(r, j);
     json_decref(j);
 }
 

@@ -534,37 +534,10 @@ out:
     json_decref(j);
 }
 
-/*
- * Retracts the doc and, unless only_this, every version of its chain (the
- * newest first), as the signed-in person, who must be the author. Returns
- * how many were retracted, or < 0 with the answer sent.
- */
+/* The doc and, unless only_this, every version of it: how many, or < 0 answered. */
 static int doc_retract(hreq *r, const char *idhex, const char *reason, bool only_this)
 {
-    docpage d;
-    if (doc_load(r, idhex, &d) < 0)
-        return KN_ENOTFOUND;
-    bool mine = memcmp(d.o.author, r->acct.user, KN_KEY) == 0;
-    free(d.raw);
-    if (!mine) {
-        http_error(r, 403, "not_author",
-            "only the author of a document can retract it; ask them, or the administrator of "
-            "their council");
-        return KN_EPERM;
-    }
-    int count = 0;
-    for (size_t i = d.vs.n; i-- > 0;) {
-        if (only_this && i != d.vs.self)
-            continue;
-        uint8_t ref[1][KN_ID], rid[KN_ID];
-        memcpy(ref[0], d.vs.id[i], KN_ID);
-        http_field f[]
-            = { { .key = "reason", .kind = HF_STR, .s = reason && *reason ? reason : NULL } };
-        if (http_publish_fields(r, KN_T_RETRACT, "", (const uint8_t(*)[32])ref, 1, f, 1, rid) < 0)
-            return KN_EIO;
-        count++;
-    }
-    return count;
+    return http_retract_versions(r, idhex, KN_T_DOC, reason, only_this, NULL);
 }
 
 /* POST /api/docs/ID/retract {reason, this_version_only} */

@@ -232,14 +232,22 @@
     X(T_EVENT_NEW, "Neuer Termin", "New event")                                                      \
     X(T_EVENT_EDIT, "Termin bearbeiten", "Edit event")                                               \
     X(T_EVENT_SAVE, "Neue Fassung speichern", "Save the new version")                                \
-    X(T_EVENT_NOT_AUTHOR, "Nur wer den Termin eingestellt hat, kann ihn bearbeiten.",                \
-        "Only the person who published the event can edit it.")                                      \
-    X(T_EVENT_STALE,                                                                                 \
-        "Der Termin wurde inzwischen geändert. Öffnen Sie die neueste Fassung und bearbeiten Sie " \
-        "diese.",                                                                                    \
-        "The event was changed meanwhile. Open the newest version and edit that one.")               \
-    X(T_EVENT_SAME_AREA, "Eine neue Fassung bleibt im Bereich des Termins.",                         \
-        "A new version stays in the area of the event.")                                             \
+    X(T_EDIT_NOT_AUTHOR,                                                                             \
+        "Nur wer den Eintrag eingestellt hat, kann ihn bearbeiten oder zurückziehen.",               \
+        "Only the person who published this can edit or retract it.")                                \
+    X(T_EDIT_STALE,                                                                                  \
+        "Das wurde inzwischen geändert. Laden Sie die Seite neu und bearbeiten Sie die "             \
+        "neueste Fassung.",                                                                          \
+        "This was changed meanwhile. Reload the page and edit the newest version.")                  \
+    X(T_EDIT_SAME_AREA, "Eine neue Fassung bleibt im Bereich der alten.",                            \
+        "A new version stays in the area of the one it replaces.")                                   \
+    X(T_EDIT_SAME_THREAD,                                                                            \
+        "Eine neue Fassung einer Antwort bleibt in ihrer Diskussion an ihrer Stelle.",               \
+        "A new version of a reply stays in its thread and in its place.")                            \
+    X(T_EDIT, "Bearbeiten", "Edit")                                                                  \
+    X(T_EDIT_THREAD, "Diskussion bearbeiten", "Edit thread")                                         \
+    X(T_EDIT_POST, "Antwort bearbeiten", "Edit reply")                                               \
+    X(T_EDIT_LINK, "Link bearbeiten", "Edit link")                                                   \
     X(T_ICS_AREA, "Kalender dieses Bereichs (.ics)", "Calendar of this area (.ics)")                 \
     X(T_MONTH, "Monat", "Month")                                                                     \
     X(T_UPCOMING, "Nächste Termine", "Upcoming events")                                              \

@@ -308,6 +308,46 @@ json_t *http_list(hreq *r, const kn_store_query *sq, kn_otype type, size_t limit
  */
 KN_MUST_USE int http_load(
     hreq *r, const char *idhex, kn_otype type, uint8_t id[32], uint8_t **raw, kn_object *o);
+/* False if o (a doc, thread, post, link or event) has a newer version: listings leave it out. */
+bool http_is_newest(hreq *r, const kn_object *o);
+/* True if id is of, or another version of it. */
+bool http_is_version_of(hreq *r, const uint8_t id[KN_ID], const uint8_t of[KN_ID]);
+/*
+ * The version an edit replaces (supersedes: 64 hex digits), as `knoten
+ * thread|post|link|event --edit` would find it, loaded into *raw (free it)
+ * and o: of type (0: any), by the signed-in person (else 403 not_author),
+ * still the newest version (else 409 stale: versions stay one line, no
+ * fork), in area space if one is given (else 400 bad_space: an edit is no
+ * move). 0, or < 0 with the answer sent (also 400/404/410 from http_load).
+ * On success r->now is moved past o's created if the clock is behind it, so
+ * the new version sorts after the one it replaces.
+ */
+KN_MUST_USE int http_edit_base(
+    hreq *r, const char *supersedes, kn_otype type, const char *space, uint8_t **raw, kn_object *o);
+/*
+ * The refs of an edit of the reply base: its thread and parent, and base as
+ * the previous version (as `knoten post --edit`). thread_hex (may be NULL or
+ * "") may name any version of the reply's thread and parent (the same) its
+ * parent; another thread or parent would be a move, which an edit is not:
+ * false with 400 bad_thread answered.
+ */
+KN_MUST_USE bool http_post_edit_refs(hreq *r, const char *thread_hex, const char *parent,
+    const kn_object *base, uint8_t refs[3][32]);
+/*
+ * Retracts the signed-in person's object idhex (of type, 0: any) and, unless
+ * only_this, every other version of it, newest first, as `knoten retract`
+ * does (taking back only the newest would bring the one before back into
+ * the listings). The retract of idhex itself into retract_id (may be NULL).
+ * How many were retracted, or < 0 with the answer sent (403 not_author).
+ */
+KN_MUST_USE int http_retract_versions(hreq *r, const char *idhex, kn_otype type, const char *reason,
+    bool only_this, uint8_t retract_id[KN_ID]);
+/*
+ * The replies of a thread over all its versions (an edit of the thread does
+ * not orphan them), the newest version of each, oldest first, at most
+ * limit, as JSON objects with author names. NULL on error.
+ */
+json_t *http_thread_posts(hreq *r, const uint8_t thread[KN_ID], size_t limit);
 /* "founder", "member", "pending" or "revoked". */
 const char *http_member_state(const kn_roster_member *m);
 /* GET /api/session's body. */
@@ -372,10 +412,14 @@ void http_byline(hreq *r, hbuf *b, json_t *o);
 void http_retract_form(hreq *r, hbuf *b, json_t *o);
 /* One line of a "what is new" list. */
 void http_entry_line(hreq *r, hbuf *b, json_t *o);
+/* A labelled input named name with its attributes and value (escaped). */
+void http_input(
+    hreq *r, hbuf *b, const char *name, enum kn_text label, const char *attrs, const char *value);
 /* The labelled area input (name "space"). */
 void http_area_field(hreq *r, hbuf *b, const char *value);
-/* A Markdown textarea (name "body") with its preview button. */
-void http_markdown_field(hreq *r, hbuf *b, const char *id, enum kn_text label, bool required);
+/* A Markdown textarea (name "body", filled with value, may be NULL) with its preview button. */
+void http_markdown_field(
+    hreq *r, hbuf *b, const char *id, enum kn_text label, bool required, const char *value);
 
 /* ---- http_blob.c ---- */
 /* After the listener is up: the handles, and part files of an earlier run removed. */

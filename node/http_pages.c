@@ -505,6 +505,15 @@ static void area_page(hreq *r, const char *space)
 
 /* ---- forum ---- */
 
+void http_input(
+    hreq *r, hbuf *b, const char *name, enum kn_text label, const char *attrs, const char *value)
+{
+    hb_printf(b, "<label for=\"%s\">%s</label><input id=\"%s\" name=\"%s\" %s value=\"", name,
+        tr(r, label), name, name, attrs);
+    hb_escs(b, value);
+    hb_puts(b, "\">");
+}
+
 void http_area_field(hreq *r, hbuf *b, const char *value)
 {
     hb_printf(b,
@@ -515,14 +524,19 @@ void http_area_field(hreq *r, hbuf *b, const char *value)
     hb_puts(b, "\">");
 }
 
-void http_markdown_field(hreq *r, hbuf *b, const char *id, enum kn_text label, bool required)
+void http_markdown_field(
+    hreq *r, hbuf *b, const char *id, enum kn_text label, bool required, const char *value)
 {
     hb_printf(b,
         "<label for=\"%s\">%s</label><textarea id=\"%s\" name=\"body\" rows=\"8\" "
-        "maxlength=\"32000\" data-preview=\"%s-preview\"%s></textarea>"
-        "<button type=\"button\" class=\"secondary\" data-preview-for=\"%s\">%s</button>"
-        "<div id=\"%s-preview\" class=\"preview md\" aria-live=\"polite\" hidden></div>",
-        id, tr(r, label), id, id, required ? " required" : "", id, tr(r, T_PREVIEW), id);
+        "maxlength=\"32000\" data-preview=\"%s-preview\"%s>",
+        id, tr(r, label), id, id, required ? " required" : "");
+    hb_escs(b, value ? value : "");
+    hb_printf(b,
+        "</textarea><button type=\"button\" class=\"secondary\" data-preview-for=\"%s\">%s"
+        "</button><div id=\"%s-preview\" class=\"preview md\" aria-live=\"polite\" "
+        "hidden></div>",
+        id, tr(r, T_PREVIEW), id);
 }
 
 static void forum_page(hreq *r)
@@ -561,7 +575,7 @@ static void thread_new_page(hreq *r, const char *error, int status)
         "<label for=\"title\">%s</label><input id=\"title\" name=\"title\" required "
         "maxlength=\"300\">",
         tr(r, T_TITLE));
-    http_markdown_field(r, &b, "body", T_TEXT, false);
+    http_markdown_field(r, &b, "body", T_TEXT, false, NULL);
     hb_printf(&b,
         "<label for=\"tags\">%s</label><input id=\"tags\" name=\"tags\" maxlength=\"2000\">"
         "<button type=\"submit\">%s</button></form>",
@@ -603,6 +617,20 @@ void http_retract_form(hreq *r, hbuf *b, json_t *o)
         tr(r, T_RETRACT_CONFIRM), tr(r, T_RETRACT));
 }
 
+/* For the signed-in person's own object o (the newest version): an edit link and a retract button.
+ */
+static void own_actions(hreq *r, hbuf *b, json_t *o)
+{
+    char me[65];
+    kn_hex_encode(me, r->acct.user, 32);
+    if (strcmp(me, http_jstr(o, "author")) != 0)
+        return;
+    hb_printf(b, "<p class=\"row\"><a class=\"button secondary\" href=\"objects/%s/edit\">%s</a> ",
+        http_jstr(o, "id"), tr(r, T_EDIT));
+    http_retract_form(r, b, o);
+    hb_puts(b, "</p>");
+}
+
 static void thread_page(hreq *r, const char *idhex, const char *error)
 {
     uint8_t id[32];
@@ -618,11 +646,20 @@ static void thread_page(hreq *r, const char *idhex, const char *error)
     hb_escs(&b, http_jbody(tj, "title"));
     hb_puts(&b, "</h1>");
     http_byline(r, &b, tj);
-    http_markdown(&b, http_jbody(tj, "body"));
-    http_retract_form(r, &b, tj);
+    kn_versions vs;
+    char newest[65];
+    if (kn_store_versions(r->n->dd->store, id, &vs) == 0
+        && memcmp(kn_versions_newest(&vs), id, KN_ID) != 0) {
+        kn_hex_encode(newest, kn_versions_newest(&vs), KN_ID);
+        hb_printf(&b, "<p class=\"error\" role=\"status\">%s <a href=\"forum/%s\">%s</a></p>",
+            tr(r, T_OLD_VERSION), newest, tr(r, T_NEWEST_VERSION));
+        http_markdown(&b, http_jbody(tj, "body"));
+    } else {
+        http_markdown(&b, http_jbody(tj, "body"));
+        own_actions(r, &b, tj);
+    }
     hb_puts(&b, "</article>");
-    kn_store_query q = { .index = KN_BY_REF, .ref = id, .type = KN_T_POST };
-    json_t *posts = http_list(r, &q, KN_T_POST, 1000, NULL);
+    json_t *posts = http_thread_posts(r, id, 1000);
     hb_printf(&b, "<section aria-labelledby=\"replies\"><h2 id=\"replies\">%s (%zu)</h2>",
         tr(r, T_REPLIES), json_array_size(posts));
     size_t i;
@@ -632,7 +669,7 @@ static void thread_page(hreq *r, const char *idhex, const char *error)
         hb_printf(&b, "<article class=\"post\" id=\"p%.16s\">", http_jstr(o, "id"));
         http_byline(r, &b, o);
         http_markdown(&b, http_jbody(o, "body"));
-        http_retract_form(r, &b, o);
+        own_actions(r, &b, o);
         hb_puts(&b, "</article>");
     }
     if (!json_array_size(posts))
@@ -644,7 +681,7 @@ static void thread_page(hreq *r, const char *idhex, const char *error)
         http_notice(&b, "error", error);
     hb_printf(&b, "<form method=\"post\" action=\"forum/%s/reply\" class=\"stack\">", idhex);
     http_csrf_field(r, &b);
-    http_markdown_field(r, &b, "reply-body", T_YOUR_REPLY, true);
+    http_markdown_field(r, &b, "reply-body", T_YOUR_REPLY, true, NULL);
     hb_printf(&b, "<button type=\"submit\">%s</button></form></section>", tr(r, T_REPLY));
     json_decref(tj);
     http_page_end(r, &b, error ? 400 : 200);
@@ -697,7 +734,7 @@ static void links_page(hreq *r, const char *error, int status)
             hb_puts(&b, "</p>");
         }
         http_byline(r, &b, o);
-        http_retract_form(r, &b, o);
+        own_actions(r, &b, o);
         hb_puts(&b, "</li>");
     }
     hb_puts(&b, "</ul>");
@@ -739,22 +776,169 @@ static void link_create(hreq *r)
     http_redirect(r, loc);
 }
 
-static void retract_post(hreq *r, const char *idhex)
+/* ---- editing and retracting one's own threads, replies and links ---- */
+
+/* "/forum/NEWEST" for the newest version of thread id into loc (cap bytes). */
+static void thread_loc(hreq *r, const uint8_t id[KN_ID], char *loc, size_t cap)
 {
-    static const char *const keys[] = { "reason" };
-    uint8_t ref[1][32];
-    char id[65];
-    const char *why;
-    if (!http_parse_id(idhex, ref[0]) || !kn_store_has(r->n->dd->store, ref[0])) {
+    kn_versions vs;
+    char hex[65];
+    kn_hex_encode(hex,
+        kn_store_versions(r->n->dd->store, id, &vs) == 0 ? kn_versions_newest(&vs) : id, KN_ID);
+    snprintf(loc, cap, "/forum/%s", hex);
+}
+
+/* A form field as sent (after a refused save) or the object's (o's body), "" if neither. */
+static const char *edit_value(hreq *r, json_t *o, const char *key, bool sent)
+{
+    const char *v = sent ? http_param(r, key) : http_jbody(o, key);
+    return v ? v : "";
+}
+
+/*
+ * GET /objects/ID/edit: the form for a new version of the signed-in
+ * person's own thread, reply or link (http_edit_base: 403 for someone
+ * else's, 409 for a version that is no longer the newest), filled with it,
+ * or after a refused save (error) with what was sent. Posts to itself.
+ */
+static void edit_page(hreq *r, const char *idhex, const char *error)
+{
+    uint8_t *raw;
+    kn_object o;
+    if (http_edit_base(r, idhex, 0, NULL, &raw, &o) < 0)
+        return;
+    kn_otype type = o.type;
+    json_t *j = http_object_json(r, &o);
+    free(raw);
+    if (type != KN_T_THREAD && type != KN_T_POST && type != KN_T_LINK) {
+        json_decref(j);
         http_error(r, 404, "not_found", tr(r, T_NOT_FOUND));
         return;
     }
-    if (!publish_from_form(r, KN_T_RETRACT, "", (const uint8_t(*)[32])ref, 1, keys, 1, id, &why)) {
+    enum kn_text head = type == KN_T_THREAD ? T_EDIT_THREAD
+        : type == KN_T_POST                 ? T_EDIT_POST
+                                            : T_EDIT_LINK;
+    hbuf b = { 0 }, tags = { 0 };
+    if (error) {
+        hb_puts(&tags, edit_value(r, j, "tags", true));
+    } else {
+        size_t i;
+        json_t *t;
+        json_array_foreach(json_object_get(json_object_get(j, "body"), "tags"), i, t)
+        {
+            hb_puts(&tags, i ? ", " : "");
+            hb_puts(&tags, json_is_string(t) ? json_string_value(t) : "");
+        }
+    }
+    bool sent = error != NULL;
+    http_page_begin(r, &b, tr(r, head));
+    hb_printf(&b, "<h1>%s</h1>", tr(r, head));
+    if (error)
+        http_notice(&b, "error", error);
+    hb_printf(&b, "<form method=\"post\" action=\"objects/%s/edit\" class=\"stack\">", idhex);
+    http_csrf_field(r, &b);
+    hb_printf(&b, "<p>%s: ", tr(r, T_AREA));
+    hb_escs(&b, http_jstr(j, "space"));
+    hb_puts(&b, "</p>");
+    if (type != KN_T_POST)
+        http_input(
+            r, &b, "title", T_TITLE, "required maxlength=\"300\"", edit_value(r, j, "title", sent));
+    if (type == KN_T_LINK) {
+        http_input(r, &b, "url", T_URL, "type=\"url\" required maxlength=\"2048\"",
+            edit_value(r, j, "url", sent));
+        hb_printf(&b,
+            "<label for=\"description\">%s</label><textarea id=\"description\" "
+            "name=\"description\" rows=\"3\" maxlength=\"4000\">",
+            tr(r, T_DESCRIPTION));
+        hb_escs(&b, edit_value(r, j, "description", sent));
+        hb_puts(&b, "</textarea>");
+    } else {
+        http_markdown_field(r, &b, "body", type == KN_T_POST ? T_YOUR_REPLY : T_TEXT,
+            type == KN_T_POST, edit_value(r, j, "body", sent));
+    }
+    if (type != KN_T_POST)
+        http_input(r, &b, "tags", T_TAGS, "maxlength=\"2000\"", tags.p ? tags.p : "");
+    hb_printf(&b, "<button type=\"submit\">%s</button></form>", tr(r, T_EVENT_SAVE));
+    hb_free(&tags);
+    json_decref(j);
+    http_page_end(r, &b, error ? 400 : 200);
+}
+
+static bool publish_from_form(hreq *r, kn_otype type, const char *space, const uint8_t (*refs)[32],
+    uint32_t nrefs, const char *const *keys, size_t nkeys, char idhex[65], const char **why);
+
+/*
+ * POST /objects/ID/edit: signs the new version as `knoten thread|post|link
+ * --edit` does (the same fields; refs: the version it replaces, for a reply
+ * after its thread and parent), through the same form path as a new one.
+ * Fields "space" (and for a reply "thread") may repeat the old place but not
+ * change it: 400.
+ */
+static void edit_post(hreq *r, const char *idhex)
+{
+    static const char *const thread_keys[] = { "title", "body", "tags" },
+                             *const link_keys[] = { "title", "url", "description", "tags" },
+                             *const post_keys[] = { "body" };
+    uint8_t *raw, refs[3][32];
+    kn_object o;
+    char space[KN_SPACE_MAX + 1], id[65], loc[200];
+    const char *why;
+    if (http_edit_base(r, idhex, 0, http_param(r, "space"), &raw, &o) < 0)
+        return;
+    kn_otype type = o.type;
+    bool ok = type == KN_T_THREAD || type == KN_T_LINK
+        || (type == KN_T_POST && http_post_edit_refs(r, http_param(r, "thread"), NULL, &o, refs));
+    snprintf(space, sizeof space, "%.*s", (int)o.space_len, o.space);
+    if (type != KN_T_POST)
+        memcpy(refs[0], o.id, KN_ID);
+    else if (ok)
+        thread_loc(r, o.refs[0], loc, sizeof loc);
+    free(raw);
+    if (!ok) {
         if (!r->responded)
-            http_error(r, 400, "refused", why);
+            http_error(r, 404, "not_found", tr(r, T_NOT_FOUND));
         return;
     }
-    http_redirect(r, "/");
+    const char *const *keys = type == KN_T_THREAD ? thread_keys
+        : type == KN_T_LINK                       ? link_keys
+                                                  : post_keys;
+    size_t nkeys = type == KN_T_THREAD ? 3 : type == KN_T_LINK ? 4 : 1;
+    if (!publish_from_form(r, type, space, (const uint8_t(*)[32])refs, type == KN_T_POST ? 3 : 1,
+            keys, nkeys, id, &why)) {
+        if (!r->responded)
+            edit_page(r, idhex, why);
+        return;
+    }
+    if (type == KN_T_THREAD)
+        snprintf(loc, sizeof loc, "/forum/%s", id);
+    else if (type == KN_T_LINK)
+        snprintf(loc, sizeof loc, "/links#l%.16s", id);
+    else
+        snprintf(loc + strlen(loc), sizeof loc - strlen(loc), "#p%.16s", id);
+    http_redirect(r, loc);
+}
+
+/*
+ * POST /objects/ID/retract: takes back the signed-in person's object and
+ * every version of it (http_retract_versions), then shows where it was.
+ */
+static void retract_post(hreq *r, const char *idhex)
+{
+    uint8_t id[KN_ID], *raw;
+    kn_object o;
+    char loc[200] = "/";
+    if (http_load(r, idhex, 0, id, &raw, &o) < 0)
+        return;
+    if (o.type == KN_T_THREAD)
+        snprintf(loc, sizeof loc, "/forum");
+    else if (o.type == KN_T_POST && o.nrefs >= 1)
+        thread_loc(r, o.refs[0], loc, sizeof loc);
+    else if (o.type == KN_T_LINK)
+        snprintf(loc, sizeof loc, "/links");
+    free(raw);
+    if (http_retract_versions(r, idhex, 0, http_param(r, "reason"), false, NULL) < 0)
+        return;
+    http_redirect(r, loc);
 }
 
 /* ---- people ---- */
@@ -1136,6 +1320,10 @@ void http_pages_route(hreq *r, const char *path)
         link_create(r);
     else if (seg_is(r, 3, "objects") && post && !strcmp(r->seg[2], "retract"))
         retract_post(r, r->seg[1]);
+    else if (seg_is(r, 3, "objects") && get && !strcmp(r->seg[2], "edit"))
+        edit_page(r, r->seg[1], NULL);
+    else if (seg_is(r, 3, "objects") && post && !strcmp(r->seg[2], "edit"))
+        edit_post(r, r->seg[1]);
     else if (seg_is(r, 1, "people") && get)
         people_page(r);
     else if (r->nseg >= 1 && !strcmp(r->seg[0], "admin") && r->acct.role != KN_ROLE_ADMIN)

@@ -181,6 +181,194 @@ check(st == 303 and "/events/" in h.get("location", ""), "edit by form: %d" % st
 st, _, _ = erika.req("GET", "/events/%s/edit" % ev3)
 check(st == 403, "someone else's edit form: %d" % st)
 
+# ---- editing and retracting one's own threads, replies and links ----
+# An edit is a new version by the same author (as `knoten thread|post|link --edit`);
+# listings and pages show only the newest; a retract takes back every version.
+def created(c, path, body):
+    st, _, b = c.req("POST", path, body)
+    check(st == 201, "POST %s %s: %d %s" % (path, body, st, b))
+    return json.loads(b)["id"]
+
+
+def page(c, path, status=200):
+    st, _, b = c.req("GET", path)
+    check(st == status, "GET %s: %d (expected %d)" % (path, st, status))
+    return b.decode()
+
+
+def listed(c, path):
+    st, _, b = c.req("GET", path)
+    check(st == 200, "GET %s: %d" % (path, st))
+    return [i["id"] for i in json.loads(b)["items"]]
+
+
+def obj(c, oid):
+    st, _, b = c.req("GET", "/api/objects/" + oid)
+    check(st == 200, "GET object %s: %d" % (oid, st))
+    return json.loads(b)
+
+
+t1 = created(max_, "/api/threads", {"space": "Forum", "title": "Aktenplan Tippfehlr",
+                                    "body": "Alter Text", "tags": "akten, plan"})
+tx = created(erika, "/api/threads", {"space": "Forum", "title": "Erikas Frage", "body": "?"})
+# API: a thread edit keeps what it leaves out
+T2 = {"supersedes": t1, "title": "Aktenplan Tippfehler"}
+st, _, b = max_.req("POST", "/api/threads", T2, csrf=False)
+check(st == 403 and json.loads(b)["error"] == "csrf", "thread edit without CSRF: %d" % st)
+st, _, b = max_.req("POST", "/api/threads", T2, headers={"X-CSRF-Token": "0" * 64}, csrf=False)
+check(st == 403, "thread edit with a wrong CSRF token: %d" % st)
+st, _, b = erika.req("POST", "/api/threads", T2)
+check(st == 403 and json.loads(b)["error"] == "not_author", "someone else's thread: %d %s" % (st, b))
+st, _, b = max_.req("POST", "/api/threads", dict(T2, space="Anderswo"))
+check(st == 400 and json.loads(b)["error"] == "bad_space", "thread moved: %d %s" % (st, b))
+st, _, b = max_.req("POST", "/api/threads", dict(T2, supersedes="zz"))
+check(st == 400, "supersedes that is no id: %d" % st)
+t2 = created(max_, "/api/threads", T2)
+j = obj(max_, t2)
+check(j["refs"] == [t1] and j["space"] == "Forum" and j["body"] == {
+    "title": "Aktenplan Tippfehler", "body": "Alter Text", "tags": ["akten", "plan"]},
+    "the new thread version: %s" % j)
+st, _, b = max_.req("POST", "/api/threads", T2)
+check(st == 409 and json.loads(b)["error"] == "stale", "editing an old thread version: %d" % st)
+check(t2 in listed(erika, "/api/threads?space=Forum") and t1 not in listed(erika, "/api/threads?space=Forum"),
+      "thread listing: only the newest version")
+check({t1, t2} <= set(listed(erika, "/api/threads?space=Forum&all_versions=1")), "all_versions=1")
+p = page(erika, "/forum")
+check("Aktenplan Tippfehler" in p and "Tippfehlr" not in p, "forum page shows only the new title")
+
+# API: replies (one on each version of the thread) and an edit of one
+p1 = created(max_, "/api/threads/%s/posts" % t2, {"body": "Antwort mit Tipfehler"})
+e1 = created(erika, "/api/threads/%s/posts" % t1, {"body": "Erika antwortet"})
+P2 = {"supersedes": p1, "body": "Antwort korrigiert"}
+st, _, b = erika.req("POST", "/api/threads/%s/posts" % t2, P2)
+check(st == 403 and json.loads(b)["error"] == "not_author", "someone else's reply: %d" % st)
+st, _, b = max_.req("POST", "/api/threads/%s/posts" % tx, P2)
+check(st == 400 and json.loads(b)["error"] == "bad_thread", "reply moved to another thread: %d" % st)
+st, _, b = max_.req("POST", "/api/threads/%s/posts" % t2, dict(P2, parent=e1))
+check(st == 400, "reply moved to another parent: %d" % st)
+st, _, b = max_.req("POST", "/api/threads/%s/posts" % t2, P2, csrf=False)
+check(st == 403, "reply edit without CSRF: %d" % st)
+p2 = created(max_, "/api/threads/%s/posts" % t1, P2)  # any version of the thread names it
+check(obj(max_, p2)["refs"] == [t2, t2, p1], "reply version refs: %s" % obj(max_, p2)["refs"])
+st, _, b = max_.req("POST", "/api/threads/%s/posts" % t2, P2)
+check(st == 409 and json.loads(b)["error"] == "stale", "editing an old reply version: %d" % st)
+for t in (t1, t2):  # replies on every version, oldest first, the newest version of each
+    st, _, b = erika.req("GET", "/api/threads/" + t)
+    check([x["id"] for x in json.loads(b)["posts"]] == [e1, p2], "replies of %s: %s" % (t, b[:300]))
+
+# pages: the edit link only for the author, on the newest version
+p = page(max_, "/forum/" + t2)
+check('href="objects/%s/edit"' % t2 in p and 'href="objects/%s/edit"' % p2 in p
+      and 'href="objects/%s/edit"' % e1 not in p, "max's edit links")
+check("Antwort korrigiert" in p and "Tipfehler" not in p and "Erika antwortet" in p, "thread page replies")
+p = page(erika, "/forum/" + t2)
+check("objects/%s/edit" % t2 not in p and 'href="objects/%s/edit"' % e1 in p, "erika's edit links")
+p = page(max_, "/forum/" + t1)
+check('href="forum/%s"' % t2 in p and "objects/%s/edit" % t1 not in p, "an old version links the newest")
+page(erika, "/objects/%s/edit" % t2, 403)
+page(max_, "/objects/%s/edit" % t1, 409)
+page(max_, "/objects/%s/edit" % ev, 403)  # erika's event: not max's
+p = page(max_, "/objects/%s/edit" % t2)
+check('value="Aktenplan Tippfehler"' in p and ">Alter Text</textarea>" in p
+      and 'value="akten, plan"' in p and 'name="csrf"' in p, "thread edit form filled")
+TF = [("title", "Aktenplan (neu)"), ("body", "Neuer **Text** <script>alert(1)</script>"),
+      ("tags", "akten")]
+st, _, _ = form(max_, "/objects/%s/edit" % t2, TF, csrf=False)
+check(st == 403, "form edit without CSRF: %d" % st)
+st, _, _ = form(max_, "/objects/%s/edit" % t2, TF + [("csrf", "0" * 64)], csrf=False)
+check(st == 403, "form edit with a wrong CSRF token: %d" % st)
+st, _, _ = form(erika, "/objects/%s/edit" % t2, TF)
+check(st == 403, "form edit of someone else's thread: %d" % st)
+st, _, _ = form(max_, "/objects/%s/edit" % t2, TF + [("space", "Anderswo")])
+check(st == 400, "form edit moving the thread: %d" % st)
+st, _, b = form(max_, "/objects/%s/edit" % t2, [("title", ""), ("body", "x")])
+check(st == 400 and 'action="objects/%s/edit"' % t2 in b.decode(), "form edit without a title: %d" % st)
+st, h, _ = form(max_, "/objects/%s/edit" % t2, TF)
+check(st == 303 and h["location"].startswith("/forum/"), "form edit: %d %s" % (st, h))
+t3 = h["location"].rsplit("/", 1)[1]
+st, _, _ = form(max_, "/objects/%s/edit" % t2, TF)
+check(st == 409, "form edit of an old version: %d" % st)
+j = obj(max_, t3)
+check(j["refs"] == [t2] and j["body"]["tags"] == ["akten"], "form thread version: %s" % j)
+p = page(erika, "/forum/" + t3)
+check("<strong>Text</strong>" in p and "<script>alert" not in p and "Alter Text" not in p
+      and "Antwort korrigiert" in p, "edited thread page")
+p = page(erika, "/forum")
+check("Aktenplan (neu)" in p and "Aktenplan Tippfehler" not in p, "forum lists the newest title")
+# a reply by form, and moving it is refused
+p = page(max_, "/objects/%s/edit" % p2)
+check(">Antwort korrigiert</textarea>" in p, "reply edit form filled")
+st, _, _ = form(max_, "/objects/%s/edit" % p2, [("body", "x"), ("thread", tx)])
+check(st == 400, "form edit moving a reply: %d" % st)
+st, h, _ = form(max_, "/objects/%s/edit" % p2, [("body", "Antwort **final**"), ("thread", t3)])
+check(st == 303 and h["location"].startswith("/forum/%s#p" % t3), "reply form edit: %d %s" % (st, h))
+p = page(erika, "/forum/" + t3)
+check("Antwort <strong>final</strong>" in p and "Antwort korrigiert" not in p, "edited reply shown")
+
+# links: API edit keeps what it leaves out, the form edit replaces it
+l1 = created(max_, "/api/links", {"space": "Forum", "title": "Handbch", "url": "https://example.org/a",
+                                   "description": "Beschreibung", "tags": ["akten"]})
+st, _, b = erika.req("POST", "/api/links", {"supersedes": l1, "title": "x"})
+check(st == 403, "someone else's link: %d" % st)
+st, _, b = max_.req("POST", "/api/links", {"supersedes": l1, "title": "x", "space": "Anderswo"})
+check(st == 400, "link moved: %d" % st)
+l2 = created(max_, "/api/links", {"supersedes": l1, "title": "Handbuch"})
+j = obj(max_, l2)
+check(j["refs"] == [l1] and j["body"] == {"title": "Handbuch", "url": "https://example.org/a",
+      "description": "Beschreibung", "tags": ["akten"]}, "link version: %s" % j)
+st, _, b = max_.req("POST", "/api/links", {"supersedes": l1, "title": "y"})
+check(st == 409, "old link version: %d" % st)
+p = page(max_, "/objects/%s/edit" % l2)
+check('value="Handbuch"' in p and 'value="https://example.org/a"' in p and ">Beschreibung</textarea>" in p,
+      "link edit form filled")
+page(erika, "/objects/%s/edit" % l2, 403)
+LF = [("title", "Handbuch neu"), ("url", "https://example.org/b"), ("description", ""), ("tags", "")]
+st, _, _ = form(max_, "/objects/%s/edit" % l2, LF, csrf=False)
+check(st == 403, "link form edit without CSRF: %d" % st)
+st, _, _ = form(max_, "/objects/%s/edit" % l2, [("title", "x"), ("url", "javascript:alert(1)")])
+check(st == 400, "link form edit to a javascript: URL: %d" % st)
+st, h, _ = form(max_, "/objects/%s/edit" % l2, LF)
+check(st == 303 and h["location"].startswith("/links#l"), "link form edit: %d %s" % (st, h))
+l3 = [i for i in listed(erika, "/api/links?space=Forum") if obj(erika, i)["refs"] == [l2]]
+check(len(l3) == 1 and l1 not in listed(erika, "/api/links") and l2 not in listed(erika, "/api/links"),
+      "link listing: only the newest")
+l3 = l3[0]
+check(obj(erika, l3)["body"] == {"title": "Handbuch neu", "url": "https://example.org/b"},
+      "emptied fields are gone: %s" % obj(erika, l3))
+p = page(erika, "/links")
+check("Handbuch neu" in p and "Handbch" not in p and "example.org/a" not in p
+      and "objects/%s/edit" % l3 not in p, "links page (erika)")
+check('href="objects/%s/edit"' % l3 in page(max_, "/links"), "links page: max's edit link")
+
+# withdrawing: every version goes, and the object disappears from pages and listings
+st, _, _ = form(max_, "/objects/%s/retract" % l3, [], csrf=False)
+check(st == 403, "retract without CSRF: %d" % st)
+st, _, _ = form(erika, "/objects/%s/retract" % l3, [])
+check(st == 403, "retract someone else's link: %d" % st)
+st, h, _ = form(max_, "/objects/%s/retract" % l3, [])
+check(st == 303 and h["location"] == "/links", "retract link: %d %s" % (st, h))
+for i in (l1, l2, l3):
+    st, _, _ = erika.req("GET", "/api/objects/" + i)
+    check(st == 410, "link version %s after the retract: %d" % (i, st))
+check("Handbuch" not in page(erika, "/links"), "the links page no longer shows it")
+st, _, b = max_.req("GET", "/api/threads/" + t3)
+p3 = [x["id"] for x in json.loads(b)["posts"] if x["body"]["body"] == "Antwort **final**"][0]
+st, h, _ = form(max_, "/objects/%s/retract" % p3, [])
+check(st == 303 and h["location"] == "/forum/" + t3, "retract reply: %d %s" % (st, h))
+for i in (p1, p2, p3):
+    st, _, _ = erika.req("GET", "/api/objects/" + i)
+    check(st == 410, "reply version %s after the retract: %d" % (i, st))
+p = page(erika, "/forum/" + t3)
+check("final" not in p and "Erika antwortet" in p and "objects/%s/edit" % p3 not in p,
+      "the retracted reply is gone, the other stays")
+st, _, b = max_.req("POST", "/api/objects/%s/retract" % t3, {})
+check(st == 201 and json.loads(b)["retracted"] == 3, "API retract of every version: %d %s" % (st, b))
+for i in (t1, t2, t3):
+    st, _, _ = erika.req("GET", "/api/objects/" + i)
+    check(st == 410, "thread version %s after the retract: %d" % (i, st))
+check("Aktenplan" not in page(erika, "/forum"), "the forum no longer lists it")
+check(not set(listed(erika, "/api/threads?all_versions=1")) & {t1, t2, t3}, "no version listed")
+
 # ---- direct messages ----
 jana = Client(BASE, "jana")
 st, _, b = erika.req("GET", "/api/users")
@@ -242,4 +430,4 @@ check(st == 200 and 'href="events/%s"' % ev in page and "<script>alert" not in p
       "search page: %d" % st)
 st, _, b = max_.req("GET", "/search")
 check(st == 200 and 'id="search-q"' in b.decode(), "empty search page")
-print("http_collab_check: polls, events, messages and search ok")
+print("http_collab_check: polls, events, edits of threads, replies and links, messages and search ok")
