@@ -271,6 +271,54 @@ try {
   check(await fetchStatus(a.page, evPath + '/edit') === 409, 'an old version cannot be edited');
   check(await waitForText(b.page, B + ev2Path, 'Saal 2'), 'the new version replicated to B');
 
+  // ---- erika edits her thread and a link of hers on A (new versions, as `knoten thread|link --edit`) ----
+  await b.page.goto(B + threadPath);
+  check(await b.page.locator('article.thread').getByRole('link', { name: 'Bearbeiten' }).count() === 0,
+    'no edit link on someone else\'s thread');
+  check(await fetchStatus(b.page, 'objects/' + threadPath.split('/')[1] + '/edit') === 403,
+    'someone else\'s thread cannot be edited');
+  await a.page.goto(threadUrl);
+  await a.page.locator('article.thread').getByRole('link', { name: 'Bearbeiten' }).click();
+  await a.page.waitForURL(/\/objects\/[0-9a-f]{64}\/edit$/);
+  const unlabelledTh = await a.page.$$eval('input:not([type=hidden]), textarea, select',
+    (els) => els.filter((e) => !e.labels || e.labels.length === 0).map((e) => e.name));
+  check(unlabelledTh.length === 0, 'unlabelled controls on the thread edit form: ' + unlabelledTh);
+  check(await a.page.getByLabel('Titel').inputValue() === title, 'the thread form has the title');
+  check((await a.page.getByLabel('Text (Markdown)').inputValue()).startsWith('Hallo <script>'),
+    'the thread form has the text');
+  const title2 = 'Frage korrigiert ' + Date.now();
+  await a.page.getByLabel('Titel').fill(title2);
+  await a.page.getByLabel('Text (Markdown)').fill('Hallo, jetzt **ohne** Tippfehler');
+  await a.page.getByRole('button', { name: 'Neue Fassung speichern' }).click();
+  await a.page.waitForURL((u) => /\/forum\/[0-9a-f]{64}$/.test(u.pathname) && u.href !== threadUrl);
+  check((await a.page.textContent('h1')) === title2, 'the edited thread on A');
+  check((await a.page.innerHTML('article.thread')).includes('<strong>ohne</strong>'), 'edited text rendered');
+  check((await a.page.content()).includes(reply), 'the reply stays with the edited thread');
+  await a.page.goto(A + 'forum');
+  const forumA = await a.page.content();
+  check(forumA.includes(title2) && !forumA.includes('Frage &lt;img'), 'the forum lists only the new title');
+  check(await waitForText(b.page, B + 'forum', title2), 'the edited thread replicated to B');
+
+  const linkTitle = 'Vergabehandbch ' + Date.now();
+  await a.page.goto(A + 'links');
+  await a.page.getByLabel('Bereich').fill('Vergaberecht');
+  await a.page.getByLabel('Titel').fill(linkTitle);
+  await a.page.getByLabel('Adresse (http:// oder https://)').fill('https://example.org/handbuch');
+  await a.page.getByRole('button', { name: 'Veröffentlichen' }).click();
+  await a.page.waitForURL(/\/links#l[0-9a-f]{16}$/);
+  const linkItem = '#' + new URL(a.page.url()).hash.slice(1);
+  await a.page.locator(linkItem).getByRole('link', { name: 'Bearbeiten' }).click();
+  await a.page.waitForURL(/\/objects\/[0-9a-f]{64}\/edit$/);
+  check(await a.page.getByLabel('Titel').inputValue() === linkTitle, 'the link form has the title');
+  check(await a.page.getByLabel('Adresse (http:// oder https://)').inputValue() ===
+    'https://example.org/handbuch', 'the link form has the address');
+  const linkTitle2 = 'Vergabehandbuch ' + Date.now();
+  await a.page.getByLabel('Titel').fill(linkTitle2);
+  await a.page.getByRole('button', { name: 'Neue Fassung speichern' }).click();
+  await a.page.waitForURL(/\/links#l[0-9a-f]{16}$/);
+  const linksA = await a.page.content();
+  check(linksA.includes(linkTitle2) && !linksA.includes(linkTitle), 'the links page shows only the new title');
+
   // ---- a direct message from A (erika) to B (jonas), read on B ----
   await a.page.goto(A + 'people');
   const secret = 'Vertraulich ' + Date.now() + ' <img src=x onerror=alert("dm")>';

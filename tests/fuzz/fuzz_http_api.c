@@ -489,6 +489,9 @@ static const struct endpoint {
     { "", E_PAGE | E_GET },
     { "links", E_PAGE | E_GET },
     { "forum", E_PAGE | E_GET },
+    /* Appended, so that the checked-in inputs keep their endpoints. */
+    { "objects/%s/edit", E_PAGE | E_ID },
+    { "objects/%s/edit", E_PAGE | E_GET | E_ID },
 };
 enum { NENDPOINTS = sizeof endpoints / sizeof endpoints[0] };
 
