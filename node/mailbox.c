@@ -8,22 +8,14 @@
 #include <string.h>
 
 typedef struct load_ctx {
-    const uint8_t *me;
     kn_mailbox *b;
     int err;
 } load_ctx;
 
-static int visit(void *arg, const kn_object *o)
+static int visit(void *arg, const kn_store_mail *sm)
 {
     load_ctx *c = arg;
     kn_mailbox *b = c->b;
-    const uint8_t *to;
-    uint32_t len;
-    if (o->type != KN_T_DM || kn_object_bin(o, "to", &to, &len) < 0 || len != 32)
-        return 0;
-    bool sent = memcmp(o->author, c->me, 32) == 0, received = memcmp(to, c->me, 32) == 0;
-    if (!sent && !received)
-        return 0;
     if (b->n == KN_MAILBOX_MAX) {
         c->err = KN_ELIMIT;
         return 1;
@@ -37,20 +29,19 @@ static int visit(void *arg, const kn_object *o)
         b->m = nm;
     }
     kn_mail *m = &b->m[b->n++];
-    memcpy(m->id, o->id, KN_ID);
-    memcpy(m->other, sent ? to : o->author, 32);
-    m->sent = sent;
-    m->created = o->created;
+    memcpy(m->id, sm->id, KN_ID);
+    memcpy(m->other, sm->other, 32);
+    m->sent = sm->sent;
+    m->created = sm->created;
     return 0;
 }
 
-/* dms live in the area "", so the (space, type) index lists them by time. */
+/* The store's dm index lists exactly the user's messages, by time (store.h). */
 int kn_mailbox_load(kn_store *s, const uint8_t me[32], kn_mailbox *b)
 {
     memset(b, 0, sizeof *b);
-    load_ctx c = { me, b, 0 };
-    kn_store_query q = { .index = KN_BY_SPACE_TYPE, .space = "", .type = KN_T_DM };
-    int rc = kn_store_each(s, &q, visit, &c);
+    load_ctx c = { b, 0 };
+    int rc = kn_store_mailbox(s, me, visit, &c);
     return rc < 0 ? rc : c.err;
 }
 

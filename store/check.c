@@ -9,7 +9,8 @@
  *  - every record in objects decodes, is canonical, and its id is its key;
  *  - each object has its by_time, by_author, by_space_type and by_ref
  *    entries, and every index entry names a stored object whose fields give
- *    exactly that key (so no index lists an object that is gone);
+ *    exactly that key (so no index lists an object that is gone); each
+ *    direct message has its dm_index entries, and the table holds no more;
  *  - no stored object is also tombstoned or pending;
  *  - the Negentropy tree (negtree.h) counts the by_time items and its
  *    fingerprint over all of them equals the one computed from by_time;
@@ -36,6 +37,7 @@ typedef struct checker {
     kn_store_check_report *r;
     uint8_t sum[KN_ID]; /* of the stored ids, for the tree's fingerprint */
     uint64_t want_refs; /* by_ref entries the objects need (distinct refs each) */
+    uint64_t want_dms; /* dm_index entries the dm objects need */
 } checker;
 
 static void problem(checker *c, const char *what, const uint8_t *id)
@@ -106,6 +108,10 @@ static int check_objects(checker *c)
             if (!has_key(c, s->db.by_ref, key, kn_idx_ref(key, &o, i)))
                 problem(c, "a stored object is missing from by_ref", o.id);
         }
+        size_t dms = kn_dmindex_entries(&o);
+        c->want_dms += dms;
+        if (dms && !kn_dmindex_has(s, c->txn, &o))
+            problem(c, "a stored direct message is missing from dm_index", o.id);
         kn_neg_sum_add(c->sum, o.id);
     }
     mdb_cursor_close(cur);
@@ -200,6 +206,17 @@ static int check_counts(checker *c)
                 (unsigned long long)st.ms_entries, (unsigned long long)ix[i].want);
             problem(c, what, NULL);
         }
+    }
+    /* dm_index: every stored dm has its entries (above); here, nothing more. */
+    MDB_stat st;
+    int rc = kn_store_mdb_err(mdb_stat(c->txn, s->db.dm_index, &st));
+    if (rc < 0)
+        return rc;
+    if (st.ms_entries != c->want_dms) {
+        char what[96];
+        snprintf(what, sizeof what, "dm_index holds %llu entries, the direct messages need %llu",
+            (unsigned long long)st.ms_entries, (unsigned long long)c->want_dms);
+        problem(c, what, NULL);
     }
     return 0;
 }

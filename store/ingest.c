@@ -621,6 +621,8 @@ static int store_object(kn_store *s, MDB_txn *txn, ingest_state *is, const kn_ob
     if (o->type == KN_T_DOC /* references to its files' blobs, admission, the wanted list */
         && (rc = kn_blob_doc_added(s, txn, o)) < 0)
         return rc;
+    if (o->type == KN_T_DM && (rc = kn_dmindex_add(s, txn, o)) < 0)
+        return rc;
     return kn_search_add(s, txn, o);
 }
 
@@ -654,7 +656,7 @@ static int remove_object(kn_store *s, MDB_txn *txn, const uint8_t id[KN_ID])
     /* A doc takes its blobs with it unless another live doc references them (blobstore.c). */
     if (o.type == KN_T_DOC && (rc = kn_blob_doc_removed(s, txn, &o)) < 0)
         goto out;
-    if ((rc = kn_search_remove(s, txn, &o)) < 0)
+    if ((rc = kn_search_remove(s, txn, &o)) < 0 || (rc = kn_dmindex_del(s, txn, &o)) < 0)
         goto out;
     if ((rc = del_raw(txn, s->db.by_time, kt, lt)) < 0 || (rc = kn_negtree_del(s, txn, kt)) < 0
         || (rc = del_raw(txn, s->db.by_author, ka, la)) < 0

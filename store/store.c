@@ -293,6 +293,7 @@ static const struct {
     { "search_docs", offsetof(kn_store_dbs, search_docs) },
     { "search_fwd", offsetof(kn_store_dbs, search_fwd) },
     { "search_times", offsetof(kn_store_dbs, search_times) },
+    { "dm_index", offsetof(kn_store_dbs, dm_index) },
 };
 
 static MDB_dbi *db_by_name(kn_store *s, const char *name)
@@ -350,6 +351,8 @@ static int write_schema_version(kn_store *s, MDB_txn *txn)
  *           instead of the id alone ("search_ids"): ingest adds near the end of
  *           the table instead of at a random place. Filled from search_docs;
  *           nothing else in the index changes (kn_search_migrate_times).
+ *   6 -> 7  adds the direct-message index ("dm_index", dmindex.c), filled from
+ *           every stored dm: a mailbox is then a range, not a pass over all dms.
  */
 static int open_txn(kn_store *s, MDB_txn *txn, void *ctx)
 {
@@ -380,6 +383,8 @@ static int open_txn(kn_store *s, MDB_txn *txn, void *ctx)
     if (ver < 4 && (rc = kn_blob_rebuild(s, txn)) < 0) /* after the roster: councils of docs */
         return rc;
     if (ver < 6 && (rc = kn_search_migrate_times(s, txn)) < 0)
+        return rc;
+    if (ver < 7 && (rc = kn_dmindex_build(s, txn)) < 0)
         return rc;
     /* Every open: a store from before 5 or with another text fingerprint is marked for a build. */
     if ((rc = kn_search_open(s, txn, ver < 5)) < 0)

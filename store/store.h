@@ -55,9 +55,10 @@
  * 2: adds the Negentropy tree (negtree.h). 3: adds the roster log and stores
  * member-since (admission rule min(k, M)). 4: adds blob storage (blobstore.h).
  * 5: adds the search index (search.h). 6: the index maps (created, id) to its
- * object numbers instead of the id alone. Older stores are migrated on open.
+ * object numbers instead of the id alone. 7: adds the direct-message index
+ * (kn_store_mailbox). Older stores are migrated on open.
  */
-enum { KN_STORE_SCHEMA_VERSION = 6 };
+enum { KN_STORE_SCHEMA_VERSION = 7 };
 
 typedef struct kn_store kn_store;
 
@@ -346,6 +347,26 @@ typedef struct kn_versions {
 
 /* KN_ENOTFOUND or KN_ERETRACTED for id itself; KN_ELIMIT beyond KN_VERSIONS_MAX versions. */
 KN_MUST_USE int kn_store_versions(kn_store *s, const uint8_t id[KN_ID], kn_versions *v);
+
+/*
+ * One direct message in a member of staff's mailbox (dm_index, schema 7):
+ * pointers into the read transaction, valid during the callback only.
+ */
+typedef struct kn_store_mail {
+    const uint8_t *id;
+    const uint8_t *other; /* 32 bytes: the recipient if sent, else the author */
+    uint64_t created;
+    bool sent; /* the user wrote it (a message to oneself is listed once, as sent) */
+} kn_store_mail;
+
+/*
+ * Calls fn for every stored dm that user wrote or received, oldest first (by
+ * created, then id), from one read transaction; a nonzero return from fn
+ * stops (a negative one is returned). Costs the user's own messages, not
+ * every dm the store holds.
+ */
+KN_MUST_USE int kn_store_mailbox(kn_store *s, const uint8_t user[KN_KEY],
+    int (*fn)(void *ctx, const kn_store_mail *m), void *ctx);
 
 /* The newest version's id (id itself when it has no later version). */
 static inline const uint8_t *kn_versions_newest(const kn_versions *v)

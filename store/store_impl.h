@@ -29,6 +29,9 @@
  *   search_terms, search_parts, search_docs, search_fwd, search_times
  *                   (schema 5; search_times replaced search_ids in 6) the search
  *                   index; layouts in search.c
+ *   dm_index        user(32) created(8) id(32)              -> flags(1) other(32)
+ *                   (schema 7) every dm under its author and its recipient;
+ *                   dmindex.c
  *
  * Blobs (schema 4; blobstore.c, docs/blobs.md):
  *
@@ -73,6 +76,7 @@ typedef struct kn_store_dbs {
         membership, users, meta, settings, negtree, roster, blob_manifest, blob_chunks, blob_state,
         blob_refs, blob_council, blob_usage, blob_wanted;
     MDB_dbi search_terms, search_parts, search_docs, search_fwd, search_times;
+    MDB_dbi dm_index;
 } kn_store_dbs;
 
 typedef struct kn_negtree_cache kn_negtree_cache;
@@ -176,6 +180,18 @@ KN_MUST_USE int kn_store_write(kn_store *s, kn_store_txn_fn fn, void *ctx);
  * it; the owner then runs the work with kn_store_write, which grows it.
  */
 KN_MUST_USE int kn_store_write_bg(kn_store *s, kn_store_txn_fn fn, void *ctx);
+
+/*
+ * dmindex.c: the entries of a dm object (none for other types) in dm_index,
+ * written and deleted with the object; _entries counts them and _has checks
+ * they are there (kn_store_check); _build fills the table from every stored
+ * dm (migration 6 -> 7).
+ */
+KN_MUST_USE int kn_dmindex_add(kn_store *s, MDB_txn *txn, const kn_object *o);
+KN_MUST_USE int kn_dmindex_del(kn_store *s, MDB_txn *txn, const kn_object *o);
+size_t kn_dmindex_entries(const kn_object *o);
+bool kn_dmindex_has(kn_store *s, MDB_txn *txn, const kn_object *o);
+KN_MUST_USE int kn_dmindex_build(kn_store *s, MDB_txn *txn);
 
 /* A read-only transaction; abort it with mdb_txn_abort(). */
 KN_MUST_USE int kn_store_read_begin(kn_store *s, MDB_txn **txn);

@@ -23,7 +23,12 @@ SCHEMA=$("$KNOTEN" --version | sed -n 's/.*(store schema \([0-9]*\))$/\1/p')
 
 init_founder a
 init_admitted b
-"$KNOTEN" user add --data "$WORK/a" --name "Erika Muster" --role Bauamt >/dev/null || fail "user add"
+ERIKA=$("$KNOTEN" user add --data "$WORK/a" --name "Erika Muster" --role Bauamt 2>/dev/null) || fail "user add"
+OTTO=$("$KNOTEN" user add --data "$WORK/a" --name "Otto Ordnung" --role Ordnungsamt 2>/dev/null) || fail "user add 2"
+"$KNOTEN" msg send --data "$WORK/a" --as "Erika Muster" --to "$OTTO" --subject "Stellplätze" "Haben Sie eine Satzung?" \
+    >/dev/null 2>&1 || fail "msg send"
+"$KNOTEN" msg send --data "$WORK/a" --as "Otto Ordnung" --to "$ERIKA" --subject "Re: Stellplätze" "Ja, seit 2019." \
+    >/dev/null 2>&1 || fail "msg send 2"
 T=$("$KNOTEN" thread --data "$WORK/a" --space Bauamt --title "Stellplatzsatzung" --body "Wer hat eine?") ||
     fail "thread"
 "$KNOTEN" post "$T" --data "$WORK/a" --body "Wir, seit 2019." >/dev/null || fail "post"
@@ -37,12 +42,15 @@ snapshot() { # snapshot NAME FILE: what must survive the migration
         object_ids "$1"
         "$KNOTEN" members --json --data "$WORK/$1"
         "$KNOTEN" user ls --all --data "$WORK/$1"
+        "$KNOTEN" msg ls --as "Erika Muster" --data "$WORK/$1"
+        "$KNOTEN" msg ls --as "Otto Ordnung" --data "$WORK/$1"
         "$KNOTEN" status --json --data "$WORK/$1" |
             "$PY" -c 'import json,sys; s=json.load(sys.stdin)["store"]; print(s["objects"], s["pending"], s["tombstones"])'
     } >"$2"
 }
 snapshot a "$WORK/before"
 grep -q "Erika Muster" "$WORK/before" && grep -q "^[0-9]* 0 1$" "$WORK/before" || fail "fixture: $(cat "$WORK/before")"
+[ "$(grep -c " 2 (1 in) " "$WORK/before")" = 2 ] || fail "fixture: both mailboxes list both messages: $(cat "$WORK/before")"
 
 # ---- rebuild a's store in the schema 1 layout ----
 V1_DBS="objects by_time by_author by_space_type by_ref tombstones pending pending_by_dep membership users meta settings"
@@ -110,6 +118,16 @@ comm -23 <(object_ids b) <(object_ids a) | grep -q . && fail "b holds objects a 
 stop_node a
 stop_node b
 
+# replace_store N: a's store becomes the one loaded from the dumps $WORK/dumpN.DB
+replace_store() {
+    mkdir "$WORK/v$1"
+    for f in "$WORK"/dump"$1".*; do
+        mdb_load -s "${f##*/dump"$1".}" -f "$f" "$WORK/v$1" || fail "mdb_load ${f##*/dump"$1".}"
+    done
+    rm -r "$WORK/a/store"
+    mv "$WORK/v$1" "$WORK/a/store"
+}
+
 # ---- schema 5: the search index mapped ids to its numbers in search_ids ----
 # a's store rewritten as schema 5 wrote it: search_ids (id -> number) instead
 # of search_times (created, id -> number), schema_version 5. Opening it must
@@ -124,7 +142,6 @@ grep -q "$T" "$WORK/hits.before" && grep -q "$Z" "$WORK/hits.before" ||
     fail "search does not find the threads: $(cat "$WORK/hits.before")"
 mdb_dump -s search_times "$WORK/a/store" >"$WORK/times.before" || fail "mdb_dump search_times"
 ALL_DBS=$(mdb_stat -a "$WORK/a/store" | sed -n 's/^Status of //p' | grep -vx "Main DB")
-mkdir "$WORK/v5"
 for db in $ALL_DBS; do
     [ "$db" = search_times ] || mdb_dump -s "$db" "$WORK/a/store" >"$WORK/dump5.$db" || fail "mdb_dump $db"
 done
@@ -148,11 +165,7 @@ i = meta.index(" " + b"schema_version".hex())
 meta[i + 1] = " 00000005"
 open(sys.argv[3], "w").write("\n".join(meta))
 PYEOF
-for f in "$WORK"/dump5.*; do
-    mdb_load -s "${f##*/dump5.}" -f "$f" "$WORK/v5" || fail "mdb_load ${f##*/dump5.}"
-done
-rm -r "$WORK/a/store"
-mv "$WORK/v5" "$WORK/a/store"
+replace_store 5
 mdb_stat -a "$WORK/a/store" | grep -qx "Status of search_times" && fail "the schema 5 fixture has search_times"
 "$KNOTEN" status --data "$WORK/a" >"$WORK/status5.out" || fail "status on the schema 5 store: $(cat "$WORK/status5.out")"
 grep -q "^store  *schema $SCHEMA," "$WORK/status5.out" || fail "not migrated from 5 to $SCHEMA: $(cat "$WORK/status5.out")"
@@ -162,6 +175,34 @@ mdb_dump -s search_times "$WORK/a/store" | diff - "$WORK/times.before" >"$WORK/d
 "$KNOTEN" check --data "$WORK/a" >"$WORK/check5.out" || fail "knoten check after 5 -> $SCHEMA: $(cat "$WORK/check5.out")"
 "$KNOTEN" search Stellplatzsatzung --json --data "$WORK/a" | diff - "$WORK/hits.before" >"$WORK/diff5" ||
     fail "search finds something else after 5 -> $SCHEMA: $(cat "$WORK/diff5")"
+
+# ---- schema 6: no direct-message index ----
+# a's store without dm_index, schema_version 6. Opening it must build the
+# index from the stored messages: the same entries, byte for byte, and the
+# same mailboxes.
+mdb_dump -s dm_index "$WORK/a/store" >"$WORK/dm.before" || fail "mdb_dump dm_index"
+[ "$(sed -n '/^HEADER=END$/,/^DATA=END$/p' "$WORK/dm.before" | grep -c '^ ')" = 8 ] ||
+    fail "dm_index does not hold 2 entries for each of the 2 messages: $(cat "$WORK/dm.before")"
+"$KNOTEN" msg ls --as "Otto Ordnung" --data "$WORK/a" >"$WORK/mail.before" || fail "msg ls before"
+for db in $(mdb_stat -a "$WORK/a/store" | sed -n 's/^Status of //p' | grep -vx "Main DB" | grep -vx dm_index); do
+    mdb_dump -s "$db" "$WORK/a/store" >"$WORK/dump6.$db" || fail "mdb_dump $db"
+done
+"$PY" - "$WORK/dump6.meta" <<'PYEOF' || fail "rewriting meta as schema 6"
+import sys
+meta = open(sys.argv[1]).read().split("\n")
+i = meta.index(" " + b"schema_version".hex())
+meta[i + 1] = " 00000006"
+open(sys.argv[1], "w").write("\n".join(meta))
+PYEOF
+replace_store 6
+mdb_stat -a "$WORK/a/store" | grep -qx "Status of dm_index" && fail "the schema 6 fixture has dm_index"
+"$KNOTEN" status --data "$WORK/a" >"$WORK/status6.out" || fail "status on the schema 6 store: $(cat "$WORK/status6.out")"
+grep -q "^store  *schema $SCHEMA," "$WORK/status6.out" || fail "not migrated from 6 to $SCHEMA: $(cat "$WORK/status6.out")"
+mdb_dump -s dm_index "$WORK/a/store" | diff - "$WORK/dm.before" >"$WORK/diff6" ||
+    fail "dm_index differs from the one ingest wrote: $(cat "$WORK/diff6")"
+"$KNOTEN" msg ls --as "Otto Ordnung" --data "$WORK/a" | diff - "$WORK/mail.before" >"$WORK/diff6" ||
+    fail "Otto's mailbox differs after 6 -> $SCHEMA: $(cat "$WORK/diff6")"
+"$KNOTEN" check --data "$WORK/a" >"$WORK/check6.out" || fail "knoten check after 6 -> $SCHEMA: $(cat "$WORK/check6.out")"
 
 # ---- a store from a newer knoten is refused, and left alone ----
 mdb_dump -s meta "$WORK/a/store" >"$WORK/meta.dump"

@@ -168,6 +168,32 @@ static void test_pending_dependency(void **state)
 }
 
 /* B is told of 40 objects at once but never has more than 4 wants in flight to A. */
+/*
+ * Two engines linked without anti-entropy: A publishes n threads (titles
+ * from `first`), then B hears a "have" of all of them from A and nothing
+ * else yet (the eager copies never went: the link was made after).
+ */
+static void announced(rf_net *net, const kn_repl_config *cfg, rf_obj *objs, uint8_t (*ids)[KN_ID],
+    unsigned n, unsigned first)
+{
+    rf_init(net, 2, cfg);
+    for (unsigned i = 0; i < n; i++) {
+        rf_thread(&objs[i], sk_a, RF_NOW, first + i);
+        memcpy(ids[i], objs[i].id, KN_ID);
+        assert_int_equal(
+            kn_repl_publish(net->nodes[0].repl, objs[i].buf, objs[i].len, net->now), 1);
+    }
+    assert_int_equal(kn_repl_peer_up(net->nodes[0].repl, 1, false, net->now), 0);
+    assert_int_equal(kn_repl_peer_up(net->nodes[1].repl, 0, false, net->now), 0);
+    while (rf_step(net, false))
+        ;
+    kn_mp_out o;
+    kn_mp_out_init(&o, 0);
+    assert_int_equal(kn_wire_write_ids(&o, KN_WIRE_HAVE, (const uint8_t(*)[KN_ID])ids, n), 0);
+    assert_int_equal(kn_repl_receive(net->nodes[1].repl, 0, o.buf, o.len, net->now), 0);
+    kn_mp_out_free(&o);
+}
+
 static void test_inflight_bound(void **state)
 {
     (void)state;
@@ -178,21 +204,7 @@ static void test_inflight_bound(void **state)
     kn_repl_config cfg;
     memset(&cfg, 0, sizeof cfg);
     cfg.wants_max = BOUND;
-    rf_init(&net, 2, &cfg);
-    for (unsigned i = 0; i < N; i++) {
-        rf_thread(&objs[i], sk_a, RF_NOW, 200 + i);
-        memcpy(ids[i], objs[i].id, KN_ID);
-        assert_int_equal(kn_repl_publish(net.nodes[0].repl, objs[i].buf, objs[i].len, net.now), 1);
-    }
-    assert_int_equal(kn_repl_peer_up(net.nodes[0].repl, 1, false, net.now), 0);
-    assert_int_equal(kn_repl_peer_up(net.nodes[1].repl, 0, false, net.now), 0);
-    while (rf_step(&net, false))
-        ;
-    kn_mp_out o;
-    kn_mp_out_init(&o, 0);
-    assert_int_equal(kn_wire_write_ids(&o, KN_WIRE_HAVE, (const uint8_t(*)[KN_ID])ids, N), 0);
-    assert_int_equal(kn_repl_receive(net.nodes[1].repl, 0, o.buf, o.len, net.now), 0);
-    kn_mp_out_free(&o);
+    announced(&net, &cfg, objs, ids, N, 200);
     assert_int_equal(net.sent[1][KN_WIRE_WANT], 0); /* waiting for eager copies */
     net.now += 200;
     (void)kn_repl_tick(net.nodes[1].repl, net.now);
@@ -274,21 +286,7 @@ static void test_want_waits_behind_answers(void **state)
     kn_repl_config cfg;
     memset(&cfg, 0, sizeof cfg);
     cfg.want_timeout_ms = TIMEOUT;
-    rf_init(&net, 2, &cfg);
-    for (unsigned i = 0; i < N; i++) {
-        rf_thread(&objs[i], sk_a, RF_NOW, 700 + i);
-        memcpy(ids[i], objs[i].id, KN_ID);
-        assert_int_equal(kn_repl_publish(net.nodes[0].repl, objs[i].buf, objs[i].len, net.now), 1);
-    }
-    assert_int_equal(kn_repl_peer_up(net.nodes[0].repl, 1, false, net.now), 0);
-    assert_int_equal(kn_repl_peer_up(net.nodes[1].repl, 0, false, net.now), 0);
-    while (rf_step(&net, false))
-        ;
-    kn_mp_out o;
-    kn_mp_out_init(&o, 0);
-    assert_int_equal(kn_wire_write_ids(&o, KN_WIRE_HAVE, (const uint8_t(*)[KN_ID])ids, N), 0);
-    assert_int_equal(kn_repl_receive(net.nodes[1].repl, 0, o.buf, o.len, net.now), 0);
-    kn_mp_out_free(&o);
+    announced(&net, &cfg, objs, ids, N, 700);
     net.now += 200;
     (void)kn_repl_tick(net.nodes[1].repl, net.now);
     assert_int_equal(net.sent[1][KN_WIRE_WANT], 1);
