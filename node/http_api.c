@@ -1076,7 +1076,7 @@ static void api_create_thread(hreq *r)
     json_decref(j);
 }
 
-/* True if post is a stored post whose thread is thread. */
+/* True if post is a stored post whose thread is thread (any version of it: edits keep replies). */
 static bool parent_in_thread(hreq *r, const uint8_t thread[32], const uint8_t post[32])
 {
     uint8_t *raw = NULL;
@@ -1084,7 +1084,7 @@ static bool parent_in_thread(hreq *r, const uint8_t thread[32], const uint8_t po
     kn_object o;
     bool ok = kn_store_get(r->n->dd->store, post, &raw, &len) == 0
         && kn_object_decode(&o, raw, len) == 0 && o.type == KN_T_POST && o.nrefs >= 1
-        && memcmp(o.refs[0], thread, 32) == 0;
+        && http_is_version_of(r, thread, o.refs[0]);
     free(raw);
     return ok;
 }

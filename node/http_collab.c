@@ -427,9 +427,7 @@ static int ev_visit(void *ctx, const kn_object *o)
     if (o->type != KN_T_EVENT || kn_object_uint(o, "start", &start) < 0
         || kn_object_uint(o, "end", &end) < 0 || end < l->from || (l->until && start >= l->until))
         return 0;
-    kn_versions vs;
-    if (kn_store_versions(l->r->n->dd->store, o->id, &vs) == 0
-        && memcmp(kn_versions_newest(&vs), o->id, KN_ID) != 0)
+    if (!http_is_newest(l->r, o))
         return 0;
     if (l->n == 2000)
         return 1;

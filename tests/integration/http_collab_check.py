@@ -290,9 +290,12 @@ st, _, _ = form(max_, "/objects/%s/edit" % t2, TF)
 check(st == 409, "form edit of an old version: %d" % st)
 j = obj(max_, t3)
 check(j["refs"] == [t2] and j["body"]["tags"] == ["akten"], "form thread version: %s" % j)
+# a reply on the newest version to a reply made on the first one: the same thread
+e2 = created(erika, "/api/threads/%s/posts" % t3, {"body": "Nachfrage", "parent": e1})
+check(obj(erika, e2)["refs"] == [t3, e1], "reply across versions: %s" % obj(erika, e2))
 p = page(erika, "/forum/" + t3)
 check("<strong>Text</strong>" in p and "<script>alert" not in p and "Alter Text" not in p
-      and "Antwort korrigiert" in p, "edited thread page")
+      and "Antwort korrigiert" in p and "Nachfrage" in p, "edited thread page")
 p = page(erika, "/forum")
 check("Aktenplan (neu)" in p and "Aktenplan Tippfehler" not in p, "forum lists the newest title")
 # a reply by form, and moving it is refused
