@@ -812,7 +812,12 @@ static void edit_page(hreq *r, const char *idhex, const char *error)
     free(raw);
     if (type != KN_T_THREAD && type != KN_T_POST && type != KN_T_LINK) {
         json_decref(j);
-        http_error(r, 404, "not_found", tr(r, T_NOT_FOUND));
+        char loc[100];
+        snprintf(loc, sizeof loc, "/events/%s/edit", idhex); /* events have their own form */
+        if (type == KN_T_EVENT)
+            http_redirect(r, loc);
+        else
+            http_error(r, 404, "not_found", tr(r, T_NOT_FOUND));
         return;
     }
     enum kn_text head = type == KN_T_THREAD ? T_EDIT_THREAD

@@ -268,6 +268,10 @@ check('href="forum/%s"' % t2 in p and "objects/%s/edit" % t1 not in p, "an old v
 page(erika, "/objects/%s/edit" % t2, 403)
 page(max_, "/objects/%s/edit" % t1, 409)
 page(max_, "/objects/%s/edit" % ev, 403)  # erika's event: not max's
+st, h, _ = erika.req("GET", "/objects/%s/edit" % ev)
+check(st == 303 and h["location"] == "/events/%s/edit" % ev, "an event's own edit form: %d" % st)
+page(max_, "/objects/%s/edit" % pu, 403)  # a poll has no edit form, and is not his
+page(erika, "/objects/%s/edit" % pu, 404)
 p = page(max_, "/objects/%s/edit" % t2)
 check('value="Aktenplan Tippfehler"' in p and ">Alter Text</textarea>" in p
       and 'value="akten, plan"' in p and 'name="csrf"' in p, "thread edit form filled")
