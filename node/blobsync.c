@@ -101,6 +101,12 @@ static int shim_has_many(void *ctx, const uint8_t *const *ids, size_t n, uint8_t
     return sh->inner.has_many(sh->inner.ctx, ids, n, out);
 }
 
+static int shim_held_many(void *ctx, const uint8_t *const *ids, size_t n, uint8_t *out)
+{
+    store_shim *sh = ctx;
+    return sh->inner.held_many(sh->inner.ctx, ids, n, out);
+}
+
 static int shim_get(void *ctx, const uint8_t id[KN_ID], uint8_t **buf, size_t *len)
 {
     store_shim *sh = ctx;
@@ -160,6 +166,7 @@ kn_repl_store blobsync_wrap_store(node *n, kn_repl_store inner)
         .ctx = sh,
         .has = shim_has,
         .has_many = inner.has_many ? shim_has_many : NULL,
+        .held_many = inner.held_many ? shim_held_many : NULL,
         .get = shim_get,
         .ingest = shim_ingest,
         .each_item = inner.each_item ? shim_each_item : NULL,

@@ -383,6 +383,13 @@ static void store_has_many(kn_repl *r, const uint8_t *const *ids, size_t n, uint
         stored[i] = r->cfg.store.has(r->cfg.store.ctx, ids[i]) == 1;
 }
 
+/* store_has_many, with pending objects counted as held: before fetching (see held_many). */
+static void store_held_many(kn_repl *r, const uint8_t *const *ids, size_t n, uint8_t *held)
+{
+    if (!r->cfg.store.held_many || r->cfg.store.held_many(r->cfg.store.ctx, ids, n, held) != 0)
+        store_has_many(r, ids, n, held);
+}
+
 static void set_eager(kn_repl *r, peer *p, bool eager)
 {
     if (p->eager == eager)
@@ -1468,7 +1475,7 @@ static void recon_feed(kn_repl *r, peer *p, uint64_t now)
             n = HAS_CHUNK;
         for (size_t i = 0; i < n; i++)
             ids[i] = p->nc_need.ids[p->nc_need_done + i];
-        store_has_many(r, ids, n, stored);
+        store_held_many(r, ids, n, stored);
         for (size_t i = 0; i < n && p->recon_open < RECON_WANTS_MAX && r->wants.count < WANTS_MAX;
              i++) {
             p->nc_need_done++;

@@ -84,6 +84,18 @@ typedef struct kn_repl_store {
      * NULL: has() is always used.
      */
     int (*has_many)(void *ctx, const uint8_t *const *ids, size_t n, uint8_t *out);
+    /*
+     * Optional: like has_many, and an object the store holds as pending
+     * (waiting for a ref or an author; it releases it by itself) counts as
+     * held too. The engine asks this, not has(), before it fetches the ids
+     * a reconciliation found missing, so that a pending object (say a
+     * retract of something this node never had) is not fetched and verified
+     * again at every reconciliation; the reconciliation finds whatever it
+     * still waits for on its own. (A "have" of it is still answered with a
+     * want: that want may graft a link, and the simulator's latencies need
+     * it.) NULL: has_many (or has) is used.
+     */
+    int (*held_many)(void *ctx, const uint8_t *const *ids, size_t n, uint8_t *out);
     /* A malloc'd copy of a stored object's bytes (the caller frees); KN_ENOTFOUND. */
     int (*get)(void *ctx, const uint8_t id[KN_ID], uint8_t **buf, size_t *len);
     /*

@@ -2,7 +2,9 @@
  * The replication engine's view of the LMDB store (see repl.h).
  *
  * has() counts tombstoned ids as present so that a retracted object is never
- * fetched again; has_many() answers many ids in one read transaction.
+ * fetched again; has_many() answers many ids in one read transaction, and
+ * held_many() the same with pending objects counted (never fetched again
+ * while the store holds them: it releases them itself).
  * Anti-entropy reads the store's fingerprint tree (store/negtree.h):
  * neg_open() opens one read snapshot, the engine answers one negentropy
  * message from it and neg_close() ends it, so no snapshot is held across an
@@ -24,6 +26,11 @@ static int lmdb_has(void *ctx, const uint8_t id[KN_ID])
 static int lmdb_has_many(void *ctx, const uint8_t *const *ids, size_t n, uint8_t *out)
 {
     return kn_store_known(ctx, ids, n, out);
+}
+
+static int lmdb_held_many(void *ctx, const uint8_t *const *ids, size_t n, uint8_t *out)
+{
+    return kn_store_held(ctx, ids, n, out);
 }
 
 static int lmdb_get(void *ctx, const uint8_t id[KN_ID], uint8_t **buf, size_t *len)
@@ -78,6 +85,7 @@ kn_repl_store kn_repl_store_lmdb(struct kn_store *s)
         .ctx = s,
         .has = lmdb_has,
         .has_many = lmdb_has_many,
+        .held_many = lmdb_held_many,
         .get = lmdb_get,
         .ingest = lmdb_ingest,
         .each_item = lmdb_each,

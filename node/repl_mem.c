@@ -64,6 +64,15 @@ static int mem_has(void *ctx, const uint8_t id[KN_ID])
     return kn_repl_memstore_has(ctx, id);
 }
 
+/* Stored or pending: fetching it again would bring nothing (repl.h, held_many). */
+static int mem_held_many(void *ctx, const uint8_t *const *ids, size_t n, uint8_t *out)
+{
+    kn_repl_memstore *m = ctx;
+    for (size_t i = 0; i < n; i++)
+        out[i] = kn_idmap_get(&m->map, ids[i]) != NULL;
+    return 0;
+}
+
 static int mem_get(void *ctx, const uint8_t id[KN_ID], uint8_t **buf, size_t *len)
 {
     kn_repl_memstore *m = ctx;
@@ -166,6 +175,7 @@ kn_repl_store kn_repl_memstore_iface(kn_repl_memstore *m)
     kn_repl_store s = {
         .ctx = m,
         .has = mem_has,
+        .held_many = mem_held_many,
         .get = mem_get,
         .ingest = mem_ingest,
         .each_item = mem_each,

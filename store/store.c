@@ -547,7 +547,8 @@ int kn_store_is_tombstoned(kn_store *s, const uint8_t id[KN_ID])
     return s ? has_in(s, s->db.tombstones, id) : 0;
 }
 
-int kn_store_known(kn_store *s, const uint8_t *const *ids, size_t n, uint8_t *known)
+static int known_in(
+    kn_store *s, const uint8_t *const *ids, size_t n, uint8_t *known, bool with_pending)
 {
     MDB_txn *txn;
     int rc;
@@ -561,10 +562,21 @@ int kn_store_known(kn_store *s, const uint8_t *const *ids, size_t n, uint8_t *kn
     for (size_t i = 0; i < n; i++) {
         MDB_val k = { KN_ID, (void *)ids[i] }, v;
         known[i] = mdb_get(txn, s->db.objects, &k, &v) == 0
-            || mdb_get(txn, s->db.tombstones, &k, &v) == 0;
+            || mdb_get(txn, s->db.tombstones, &k, &v) == 0
+            || (with_pending && mdb_get(txn, s->db.pending, &k, &v) == 0);
     }
     mdb_txn_abort(txn);
     return 0;
+}
+
+int kn_store_known(kn_store *s, const uint8_t *const *ids, size_t n, uint8_t *known)
+{
+    return known_in(s, ids, n, known, false);
+}
+
+int kn_store_held(kn_store *s, const uint8_t *const *ids, size_t n, uint8_t *held)
+{
+    return known_in(s, ids, n, held, true);
 }
 
 /* ---- iteration ---- */

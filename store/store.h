@@ -146,6 +146,12 @@ int kn_store_is_tombstoned(kn_store *s, const uint8_t id[KN_ID]);
  * known is unspecified).
  */
 KN_MUST_USE int kn_store_known(kn_store *s, const uint8_t *const *ids, size_t n, uint8_t *known);
+/*
+ * kn_store_known, and pending ids count too: held[i] = 1 if fetching ids[i]
+ * again would bring nothing (stored, tombstoned, or held as pending until
+ * what it needs arrives; the store releases it then by itself).
+ */
+KN_MUST_USE int kn_store_held(kn_store *s, const uint8_t *const *ids, size_t n, uint8_t *held);
 
 /*
  * Visitor for iteration. o and its bytes are valid only during the call

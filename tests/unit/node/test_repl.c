@@ -323,6 +323,70 @@ static void test_want_waits_behind_answers(void **state)
     rf_done(&net, 2);
 }
 
+/* True if the next message to be delivered is a want from node `from` that names id. */
+static bool next_wants(const rf_net *net, int from, const uint8_t id[KN_ID])
+{
+    kn_wire_msg w;
+    const rf_msg *m = &net->q[net->head];
+    if (net->head == net->n || m->from != from || kn_wire_decode(&w, m->buf, m->len) != 0
+        || w.kind != KN_WIRE_WANT)
+        return false;
+    for (uint32_t j = 0; j < w.nids; j++)
+        if (memcmp(kn_wire_id(&w, j), id, KN_ID) == 0)
+            return true;
+    return false;
+}
+
+/*
+ * An object the store holds as pending (a reply whose thread is missing) is
+ * not fetched again when a reconciliation finds it missing: its thread is
+ * asked for instead, from the peer that has both. (Before held_many, every
+ * periodic reconciliation fetched and verified every pending object again.)
+ */
+static void test_pending_not_fetched_again(void **state)
+{
+    (void)state;
+    rf_net net;
+    rf_obj t, p;
+    rf_init(&net, 2, NULL);
+    rf_thread(&t, sk_a, RF_NOW, 1);
+    rf_post(&p, sk_a, RF_NOW + 1, t.id);
+    assert_int_equal(kn_repl_publish(net.nodes[0].repl, t.buf, t.len, net.now), 1);
+    assert_int_equal(kn_repl_publish(net.nodes[0].repl, p.buf, p.len, net.now), 1);
+    assert_int_equal(kn_repl_peer_up(net.nodes[0].repl, 1, false, net.now), 0);
+    assert_int_equal(kn_repl_peer_up(net.nodes[1].repl, 0, false, net.now), 0);
+    while (rf_step(&net, false))
+        ;
+    /* B gets the reply alone: pending; its want for the thread is lost, and so is the link. */
+    assert_int_equal(rf_receive_obj(&net, 1, 0, p.buf, p.len), 0);
+    (void)kn_repl_tick(net.nodes[1].repl, net.now);
+    assert_int_equal(rf_stats(&net, 1).objs_pending, 1);
+    while (rf_step(&net, true))
+        ;
+    rf_unlink(&net, 0, 1);
+    /* B dials A again: the reconciliation finds both missing; B asks for the thread only. */
+    rf_link(&net, 1, 0);
+    bool thread_wanted = false;
+    for (int round = 0; round < 20; round++) {
+        while (net.head < net.n) {
+            assert_false(next_wants(&net, 1, p.id));
+            thread_wanted |= next_wants(&net, 1, t.id);
+            assert_true(rf_step(&net, false));
+        }
+        net.head = net.n = 0;
+        net.now += 10;
+        (void)kn_repl_tick(net.nodes[0].repl, net.now);
+        (void)kn_repl_tick(net.nodes[1].repl, net.now);
+    }
+    assert_true(thread_wanted);
+    assert_true(kn_repl_memstore_has(net.nodes[1].mem, t.id));
+    assert_true(kn_repl_memstore_has(net.nodes[1].mem, p.id)); /* released from pending */
+    assert_int_equal(rf_stats(&net, 1).objs_dup, 0);
+    rf_obj_free(&t);
+    rf_obj_free(&p);
+    rf_done(&net, 2);
+}
+
 /* A duplicate push makes the link lazy: the next object crosses it as a have, not in full. */
 static void test_prune(void **state)
 {
@@ -618,6 +682,7 @@ int main(void)
         cmocka_unit_test(test_inflight_bound),
         cmocka_unit_test(test_want_timeout_retry),
         cmocka_unit_test(test_want_waits_behind_answers),
+        cmocka_unit_test(test_pending_not_fetched_again),
         cmocka_unit_test(test_prune),
         cmocka_unit_test(test_ingest_batched_per_tick),
         cmocka_unit_test(test_pending_want_does_not_graft),

@@ -98,6 +98,12 @@ static void test_dedupe(void **state)
     assert_int_equal(kn_store_known(f.s, ids, 0, NULL), 0);
     assert_int_equal(kn_store_known(f.s, NULL, 1, known), KN_EINVAL);
     assert_int_equal(kn_store_known(NULL, ids, 1, known), KN_EINVAL);
+    /* kn_store_held: the same, and the pending post too (fetching it again brings nothing). */
+    const uint8_t want_held[] = { 1, 1, 1, 0, 1, 1 };
+    memset(known, 7, sizeof known);
+    assert_int_equal(kn_store_held(f.s, ids, 6, known), 0);
+    assert_memory_equal(known, want_held, 6);
+    assert_int_equal(kn_store_held(f.s, NULL, 1, known), KN_EINVAL);
     fx_done(&f);
 }
 
