@@ -155,6 +155,7 @@ typedef struct want_rec {
     uint64_t deadline; /* W_WAIT: not before; W_INFLIGHT: timeout */
     uint64_t announcers;
     uint64_t inq; /* W_QUEUED: slots whose ready queue holds it */
+    uint32_t ask_seq; /* in flight: the asked peer's ask_seq when it was asked */
     int8_t asked; /* slot asked, while in flight */
     int8_t recon; /* slot whose reconciliation found it missing, or -1 */
     uint8_t state;
@@ -228,6 +229,8 @@ typedef struct peer {
     unsigned unverified_push; /* ... of them, those it sent unasked */
     size_t unverified_bytes; /* ... their encoded size */
     uint64_t answered_at; /* when it last answered one of our wants (0: never) */
+    uint32_t ask_seq; /* ids asked of it so far (wrapping), */
+    uint32_t answered_seq; /* ... and the ask_seq of the latest-asked one it answered */
     int fault; /* an object it sent failed validation late: refuse it with this code */
 } peer;
 
@@ -684,6 +687,7 @@ static void want_assign(kn_repl *r, peer *p, const uint8_t id[KN_ID], want_rec *
     w->state = W_INFLIGHT;
     w->asked = (int8_t)slot;
     w->waits = 0;
+    w->ask_seq = ++p->ask_seq;
     w->deadline = now + r->cfg.want_timeout_ms;
     p->inflight++;
     (void)tq_push(&p->asked_q, w->deadline, id);
@@ -1826,8 +1830,11 @@ static int on_obj(kn_repl *r, peer *p, const kn_wire_msg *m, uint64_t now)
     /* An answer to our want in flight: bounded by our own window, and known to be missing. */
     const want_rec *w = kn_idmap_get(&r->wants, o.id);
     bool answer = w && w->state == W_INFLIGHT && w->asked == slot;
-    if (answer)
+    if (answer) {
+        if (!p->answered_at || (int32_t)(w->ask_seq - p->answered_seq) > 0)
+            p->answered_seq = w->ask_seq;
         p->answered_at = now;
+    }
     if (!answer && !kn_bucket_take(&p->in_objs, now, 1)) {
         /* Over the bound: not stored, not marked; a want or anti-entropy brings it again. */
         r->st.objs_refused++;
@@ -2119,12 +2126,14 @@ static void want_timeouts(kn_repl *r, peer *p, uint64_t now)
         if (!live)
             continue;
         if (p->answered_at && now - p->answered_at < r->cfg.want_timeout_ms
-            && w->waits < WANT_WAITS) {
+            && (int32_t)(w->ask_seq - p->answered_seq) > 0 && w->waits < WANT_WAITS) {
             /*
-             * Overdue, but the peer is still answering our other wants: this
-             * one is queued behind them on a slow link, not lost. It waits
-             * another period (deadlines stay in order: now + timeout is the
-             * latest yet), a bounded number of times.
+             * Overdue, but the peer is still answering wants asked before
+             * this one: it answers in the order asked, so this one is queued
+             * behind them on a slow link, not lost. It waits another period
+             * (deadlines stay in order: now + timeout is the latest yet), a
+             * bounded number of times. A peer that has answered a want asked
+             * after it skipped this one (lost, or withheld): no wait.
              */
             w->waits++;
             w->deadline = now + r->cfg.want_timeout_ms;

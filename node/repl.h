@@ -159,8 +159,9 @@ typedef struct kn_repl_config {
     unsigned wants_max; /* wants in flight per peer [1024] */
     /*
      * A want unanswered this long is asked elsewhere [2000]; but while the
-     * peer keeps answering our other wants (one within the last period), it
-     * waits up to 7 periods more: on a slow link it is queued, not lost.
+     * peer keeps answering wants asked before it (one within the last
+     * period, none asked after it), it waits up to 7 periods more: on a slow
+     * link it is queued, not lost.
      */
     uint64_t want_timeout_ms;
     uint64_t announce_delay_ms; /* batching window of "have" [50] */
