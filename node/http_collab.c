@@ -1045,7 +1045,7 @@ static void poll_page(hreq *r, const char *idhex)
             hb_puts(&b, "</tbody></table>");
         }
     }
-    http_retract_form(r, &b, j);
+    http_retract_link(r, &b, j);
     hb_puts(&b, "</article>");
     json_decref(j);
     http_page_end(r, &b, 200);
@@ -1432,10 +1432,12 @@ static void event_page(hreq *r, const char *idhex)
     }
     char me[65];
     kn_hex_encode(me, r->acct.user, 32);
-    if (!strcmp(me, http_jstr(j, "author")) && !strcmp(http_jstr(j, "newest"), idhex))
-        hb_printf(&b, "<p><a class=\"button\" href=\"events/%s/edit\">%s</a></p>", idhex,
+    if (!strcmp(me, http_jstr(j, "author")) && !strcmp(http_jstr(j, "newest"), idhex)) {
+        hb_printf(&b, "<p class=\"row\"><a class=\"button\" href=\"events/%s/edit\">%s</a> ", idhex,
             tr(r, T_EVENT_EDIT));
-    http_retract_form(r, &b, j);
+        http_retract_link(r, &b, j);
+        hb_puts(&b, "</p>");
+    }
     hb_puts(&b, "</article>");
     json_decref(j);
     http_page_end(r, &b, 200);

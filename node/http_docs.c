@@ -789,11 +789,10 @@ static void doc_page(hreq *r, const char *idhex)
     if (mine) {
         hb_printf(&b, "<p class=\"row\"><a class=\"button\" href=\"docs/new?supersedes=%s\">%s</a>",
             newest, tr(r, T_NEW_VERSION));
-        hb_printf(&b, "<form method=\"post\" action=\"docs/%s/retract\" class=\"inline\">", idhex);
-        http_csrf_field(r, &b);
-        hb_printf(&b,
-            "<button type=\"submit\" class=\"danger\" title=\"%s\">%s</button></form></p>",
-            tr(r, T_RETRACT_CONFIRM), tr(r, T_RETRACT_ALL));
+        if (!strcmp(newest, idhex)) /* withdrawing goes from the newest version (all of them go) */
+            hb_printf(&b, " <a class=\"button danger\" href=\"docs/%s/retract\">%s</a>", idhex,
+                tr(r, T_RETRACT_ALL));
+        hb_puts(&b, "</p>");
     }
     hb_puts(&b, "</article>");
     json_decref(vers);
@@ -899,9 +898,11 @@ static void doc_new_page(hreq *r)
     http_page_end(r, &b, 200);
 }
 
+/* POST /docs/ID/retract from the confirmation page (http_retract_page): every version goes. */
 static void doc_retract_post(hreq *r, const char *idhex)
 {
-    if (doc_retract(r, idhex, http_param(r, "reason"), false) < 0)
+    if (!http_retract_confirmed(r, idhex, KN_T_DOC)
+        || doc_retract(r, idhex, http_param(r, "reason"), false) < 0)
         return;
     http_redirect(r, "/docs?retracted=1");
 }
@@ -920,6 +921,8 @@ bool http_docs_pages(hreq *r)
         http_error(r, 400, "needs_script", tr(r, T_NEEDS_SCRIPT));
     else if (r->nseg == 2 && get)
         doc_page(r, r->seg[1]);
+    else if (r->nseg == 3 && get && !strcmp(r->seg[2], "retract"))
+        http_retract_page(r, r->seg[1], KN_T_DOC);
     else if (r->nseg == 3 && post && !strcmp(r->seg[2], "retract"))
         doc_retract_post(r, r->seg[1]);
     else if (r->nseg == 4 && get && !strcmp(r->seg[2], "files"))

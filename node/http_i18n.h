@@ -73,8 +73,7 @@
     X(T_URL, "Adresse (http:// oder https://)", "Address (http:// or https://)")                     \
     X(T_DESCRIPTION, "Beschreibung", "Description")                                                  \
     X(T_BY, "von", "by")                                                                             \
-    X(T_RETRACT, "Zurückziehen", "Retract")                                                          \
-    X(T_RETRACT_CONFIRM, "Auf allen Knoten entfernen", "Remove on every node")                       \
+    X(T_RETRACT, "Zurückziehen", "Withdraw")                                                         \
     X(T_RETRACTED, "Zurückgezogen.", "Retracted.")                                                   \
     X(T_NOT_FOUND, "Nicht gefunden.", "Not found.")                                                  \
     X(T_ERROR, "Fehler", "Error")                                                                    \
@@ -248,6 +247,21 @@
     X(T_EDIT_THREAD, "Diskussion bearbeiten", "Edit thread")                                         \
     X(T_EDIT_POST, "Antwort bearbeiten", "Edit reply")                                               \
     X(T_EDIT_LINK, "Link bearbeiten", "Edit link")                                                   \
+    X(T_RETRACT_HEAD, "Zurückziehen bestätigen", "Confirm the withdrawal")                           \
+    X(T_RETRACT_WHAT, "Sie ziehen diesen Eintrag zurück:", "You are withdrawing this entry:")        \
+    X(T_RETRACT_WARN,                                                                                \
+        "Er wird auf den Knoten aller Kommunen im Verbund zurückgenommen, mit jeder früheren "       \
+        "Version. Das lässt sich nicht rückgängig machen.",                                          \
+        "It is taken back on every council's node in the federation, including every earlier "       \
+        "version. This cannot be undone.")                                                           \
+    X(T_RETRACT_REASON, "Grund (freiwillig; geht mit an alle Kommunen)",                             \
+        "Reason (optional; it goes to every council too)")                                           \
+    X(T_RETRACT_TEXT, "Anfang des Textes", "Start of the text")                                      \
+    X(T_CANCEL, "Abbrechen", "Cancel")                                                               \
+    X(T_RETRACT_UNCONFIRMED,                                                                         \
+        "Nichts wurde zurückgezogen: Das Zurückziehen muss erst bestätigt werden.",                  \
+        "Nothing was withdrawn: a withdrawal has to be confirmed first.")                            \
+    X(T_RETRACT_GO_CONFIRM, "Zur Bestätigung", "Go to the confirmation")                             \
     X(T_ICS_AREA, "Kalender dieses Bereichs (.ics)", "Calendar of this area (.ics)")                 \
     X(T_MONTH, "Monat", "Month")                                                                     \
     X(T_UPCOMING, "Nächste Termine", "Upcoming events")                                              \

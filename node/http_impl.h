@@ -408,8 +408,27 @@ const char *http_jstr(json_t *o, const char *k);
 void http_markdown(hbuf *b, const char *text);
 /* "by NAME (COUNCIL), TIME · Area X" under an object. */
 void http_byline(hreq *r, hbuf *b, json_t *o);
-/* A retract button for the signed-in person's own object o. */
-void http_retract_form(hreq *r, hbuf *b, json_t *o);
+/*
+ * Withdrawing: a link to the confirmation page (http_retract_page) for the
+ * signed-in person's own object o if it is the newest version; else nothing.
+ */
+void http_retract_link(hreq *r, hbuf *b, json_t *o);
+/*
+ * GET /objects/ID/retract (and /docs/ID/retract, type KN_T_DOC): what
+ * withdrawing the signed-in person's object would take back (type, title or
+ * the start of its text, area, versions), that it goes on every council's
+ * node and cannot be undone, an optional reason, the POST button (csrf,
+ * confirm=1) and Cancel back to the object's page. Someone else's: 403; an
+ * unknown one 404, a retracted one 410 (http_load).
+ */
+void http_retract_page(hreq *r, const char *idhex, kn_otype type);
+/*
+ * For the pages' retract POSTs: true if the form came from the confirmation
+ * page (field confirm=1); else answers 400 with a link to that page (docs/
+ * for type KN_T_DOC, else objects/), so an old cached page or a stray form
+ * cannot withdraw in one click. The JSON API does not ask for it.
+ */
+KN_MUST_USE bool http_retract_confirmed(hreq *r, const char *idhex, kn_otype type);
 /* One line of a "what is new" list. */
 void http_entry_line(hreq *r, hbuf *b, json_t *o);
 /* A labelled input named name with its attributes and value (escaped). */

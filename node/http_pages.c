@@ -239,6 +239,17 @@ static bool is_content(const char *type)
         || !strcmp(type, "doc") || !strcmp(type, "poll") || !strcmp(type, "event");
 }
 
+/* The first 80 bytes of text (escaped, not cutting a UTF-8 sequence), "…" if there is more. */
+static void excerpt(hbuf *b, const char *text)
+{
+    size_t len = strlen(text), n = len > 80 ? 80 : len;
+    while (n > 0 && n < len && ((unsigned char)text[n] & 0xc0) == 0x80)
+        n--;
+    hb_esc(b, text, n);
+    if (n < len)
+        hb_puts(b, "\xe2\x80\xa6");
+}
+
 /* One line of a "what is new" list. */
 void http_entry_line(hreq *r, hbuf *b, json_t *o)
 {
@@ -251,17 +262,10 @@ void http_entry_line(hreq *r, hbuf *b, json_t *o)
     bool link = object_href(o, href, sizeof href);
     if (link)
         hb_printf(b, "<a href=\"%s\">", href);
-    if (*title) {
+    if (*title)
         hb_escs(b, title);
-    } else {
-        const char *body = http_jbody(o, "body");
-        size_t n = strlen(body) > 80 ? 80 : strlen(body);
-        while (n > 0 && n < strlen(body) && ((unsigned char)body[n] & 0xc0) == 0x80)
-            n--; /* do not cut a UTF-8 sequence */
-        hb_esc(b, body, n);
-        if (n < strlen(body))
-            hb_puts(b, "\xe2\x80\xa6");
-    }
+    else
+        excerpt(b, http_jbody(o, "body"));
     if (link)
         hb_puts(b, "</a>");
     http_byline(r, b, o);
@@ -602,23 +606,127 @@ static void thread_create(hreq *r)
     http_redirect(r, loc);
 }
 
-void http_retract_form(hreq *r, hbuf *b, json_t *o)
+/* ---- withdrawing (retracting) one's own objects, after a confirmation ---- */
+
+/* True if idhex (64 hex digits) has a newer version than itself. */
+static bool has_newer(hreq *r, const char *idhex)
 {
-    if (strcmp(http_jstr(o, "author"), "") == 0)
-        return;
-    char me[65];
-    kn_hex_encode(me, r->acct.user, 32);
-    if (strcmp(me, http_jstr(o, "author")) != 0)
-        return;
-    hb_printf(b, "<form method=\"post\" action=\"objects/%s/retract\" class=\"inline\">",
-        http_jstr(o, "id"));
-    http_csrf_field(r, b);
-    hb_printf(b, "<button type=\"submit\" class=\"danger\" title=\"%s\">%s</button></form>",
-        tr(r, T_RETRACT_CONFIRM), tr(r, T_RETRACT));
+    uint8_t id[KN_ID];
+    kn_versions vs;
+    return http_parse_id(idhex, id) && kn_store_versions(r->n->dd->store, id, &vs) == 0
+        && memcmp(kn_versions_newest(&vs), id, KN_ID) != 0;
 }
 
-/* For the signed-in person's own object o (the newest version): an edit link and a retract button.
- */
+void http_retract_link(hreq *r, hbuf *b, json_t *o)
+{
+    char me[65];
+    kn_hex_encode(me, r->acct.user, 32);
+    if (strcmp(me, http_jstr(o, "author")) != 0 || has_newer(r, http_jstr(o, "id")))
+        return;
+    hb_printf(b, "<a class=\"button danger\" href=\"%s/%s/retract\">%s</a>",
+        strcmp(http_jstr(o, "type"), "doc") ? "objects" : "docs", http_jstr(o, "id"),
+        tr(r, T_RETRACT));
+}
+
+/* Where Cancel leads: the object's page (a reply: on the newest version of its thread). */
+static void retract_cancel_href(hreq *r, json_t *o, char *out, size_t cap)
+{
+    uint8_t t[KN_ID];
+    kn_versions vs;
+    const char *thread = json_string_value(json_array_get(json_object_get(o, "refs"), 0));
+    if (!object_href(o, out, cap))
+        snprintf(out, cap, "./");
+    if (!strcmp(http_jstr(o, "type"), "post") && thread && http_parse_id(thread, t)
+        && kn_store_versions(r->n->dd->store, t, &vs) == 0) {
+        char hex[65];
+        kn_hex_encode(hex, kn_versions_newest(&vs), KN_ID);
+        snprintf(out, cap, "forum/%s#p%.16s", hex, http_jstr(o, "id"));
+    }
+}
+
+void http_retract_page(hreq *r, const char *idhex, kn_otype type)
+{
+    uint8_t id[KN_ID], *raw;
+    kn_object o;
+    kn_versions vs;
+    if (http_load(r, idhex, type, id, &raw, &o) < 0)
+        return;
+    bool mine = memcmp(o.author, r->acct.user, KN_KEY) == 0;
+    json_t *j = mine ? http_object_json(r, &o) : NULL;
+    free(raw);
+    if (!mine) {
+        http_error(r, 403, "not_author", tr(r, T_EDIT_NOT_AUTHOR));
+        return;
+    }
+    size_t nversions = 1;
+    if (kn_store_versions(r->n->dd->store, id, &vs) == 0) {
+        nversions = vs.n;
+        if (memcmp(kn_versions_newest(&vs), id, KN_ID) != 0) {
+            /* An older version's link: confirm on the newest, whose title people know. */
+            char loc[120], hex[65];
+            kn_hex_encode(hex, kn_versions_newest(&vs), KN_ID);
+            snprintf(
+                loc, sizeof loc, "/%s/%s/retract", o.type == KN_T_DOC ? "docs" : "objects", hex);
+            json_decref(j);
+            http_redirect(r, loc);
+            return;
+        }
+    }
+    const char *otype = http_jstr(j, "type"), *title = http_jbody(j, "title");
+    bool poll = !strcmp(otype, "poll");
+    char cancel[200];
+    retract_cancel_href(r, j, cancel, sizeof cancel);
+    hbuf b = { 0 };
+    http_page_begin(r, &b, tr(r, T_RETRACT_HEAD));
+    hb_printf(&b, "<h1>%s</h1><p>%s</p><dl class=\"meta\"><dt>%s</dt><dd>%s</dd>",
+        tr(r, T_RETRACT_HEAD), tr(r, T_RETRACT_WHAT), tr(r, T_TYPE), tr(r, type_text(otype)));
+    if (poll || *title) {
+        hb_printf(&b, "<dt>%s</dt><dd>", tr(r, poll ? T_QUESTION : T_TITLE));
+        hb_escs(&b, poll ? http_jbody(j, "question") : title);
+    } else {
+        hb_printf(&b, "<dt>%s</dt><dd>", tr(r, T_RETRACT_TEXT));
+        excerpt(&b, http_jbody(j, "body"));
+    }
+    hb_printf(&b, "</dd><dt>%s</dt><dd>", tr(r, T_AREA));
+    hb_escs(&b, http_jstr(j, "space"));
+    hb_printf(&b, "</dd><dt>%s</dt><dd>%zu</dd></dl>", tr(r, T_VERSIONS), nversions);
+    hb_printf(&b, "<p class=\"error\" id=\"retract-warning\"><strong>%s</strong></p>",
+        tr(r, T_RETRACT_WARN));
+    hb_printf(&b, "<form method=\"post\" action=\"%s/%s/retract\" class=\"stack\">",
+        o.type == KN_T_DOC ? "docs" : "objects", idhex);
+    http_csrf_field(r, &b);
+    hb_puts(&b, "<input type=\"hidden\" name=\"confirm\" value=\"1\">");
+    http_input(r, &b, "reason", T_RETRACT_REASON, "maxlength=\"1000\"", "");
+    hb_printf(&b,
+        "<p class=\"row\"><button type=\"submit\" class=\"danger strong\" "
+        "aria-describedby=\"retract-warning\">%s</button> "
+        "<a class=\"button secondary\" href=\"%s\">%s</a></p></form>",
+        tr(r, T_RETRACT), cancel, tr(r, T_CANCEL));
+    json_decref(j);
+    http_page_end(r, &b, 200);
+}
+
+bool http_retract_confirmed(hreq *r, const char *idhex, kn_otype type)
+{
+    const char *c = http_param(r, "confirm");
+    uint8_t id[KN_ID];
+    if (c && !strcmp(c, "1"))
+        return true;
+    if (!http_parse_id(idhex, id)) {
+        http_error(r, 400, "bad_id", "an id is 64 hex digits");
+        return false;
+    }
+    hbuf b = { 0 };
+    http_page_begin(r, &b, tr(r, T_RETRACT_HEAD));
+    hb_printf(&b, "<h1>%s</h1>", tr(r, T_RETRACT_HEAD));
+    http_notice(&b, "error", tr(r, T_RETRACT_UNCONFIRMED));
+    hb_printf(&b, "<p><a class=\"button\" href=\"%s/%s/retract\">%s</a></p>",
+        type == KN_T_DOC ? "docs" : "objects", idhex, tr(r, T_RETRACT_GO_CONFIRM));
+    http_page_end(r, &b, 400);
+    return false;
+}
+
+/* For the signed-in person's own object o (the newest version): an edit link and a retract link. */
 static void own_actions(hreq *r, hbuf *b, json_t *o)
 {
     char me[65];
@@ -627,7 +735,7 @@ static void own_actions(hreq *r, hbuf *b, json_t *o)
         return;
     hb_printf(b, "<p class=\"row\"><a class=\"button secondary\" href=\"objects/%s/edit\">%s</a> ",
         http_jstr(o, "id"), tr(r, T_EDIT));
-    http_retract_form(r, b, o);
+    http_retract_link(r, b, o);
     hb_puts(b, "</p>");
 }
 
@@ -932,7 +1040,7 @@ static void retract_post(hreq *r, const char *idhex)
     uint8_t id[KN_ID], *raw;
     kn_object o;
     char loc[200] = "/";
-    if (http_load(r, idhex, 0, id, &raw, &o) < 0)
+    if (!http_retract_confirmed(r, idhex, 0) || http_load(r, idhex, 0, id, &raw, &o) < 0)
         return;
     if (o.type == KN_T_THREAD)
         snprintf(loc, sizeof loc, "/forum");
@@ -1323,6 +1431,8 @@ void http_pages_route(hreq *r, const char *path)
         links_page(r, NULL, 200);
     else if (seg_is(r, 1, "links") && post)
         link_create(r);
+    else if (seg_is(r, 3, "objects") && get && !strcmp(r->seg[2], "retract"))
+        http_retract_page(r, r->seg[1], 0);
     else if (seg_is(r, 3, "objects") && post && !strcmp(r->seg[2], "retract"))
         retract_post(r, r->seg[1]);
     else if (seg_is(r, 3, "objects") && get && !strcmp(r->seg[2], "edit"))

@@ -319,6 +319,36 @@ try {
   const linksA = await a.page.content();
   check(linksA.includes(linkTitle2) && !linksA.includes(linkTitle), 'the links page shows only the new title');
 
+  // ---- erika withdraws the link: a confirmation page first (no script), Cancel keeps it ----
+  const linkItem2 = '#' + new URL(a.page.url()).hash.slice(1);
+  const toConfirm = async () => {
+    await a.page.goto(A + 'links');
+    await a.page.locator(linkItem2).getByRole('link', { name: 'Zurückziehen' }).click();
+    await a.page.waitForURL(/\/objects\/[0-9a-f]{64}\/retract$/);
+  };
+  await toConfirm();
+  check((await a.page.textContent('h1')) === 'Zurückziehen bestätigen', 'the confirmation page');
+  const confirmText = await a.page.textContent('main');
+  check(confirmText.includes(linkTitle2) && confirmText.includes('nicht rückgängig'),
+    'the confirmation page names the link and says it cannot be undone');
+  const unlabelledR = await a.page.$$eval('main input:not([type=hidden]), main textarea, main select',
+    (els) => els.filter((e) => !e.labels || e.labels.length === 0).map((e) => e.name));
+  check(unlabelledR.length === 0, 'unlabelled controls on the confirmation page: ' + unlabelledR);
+  await a.page.getByLabel(/^Grund/).focus();
+  const focused = async () => a.page.evaluate(() => document.activeElement.textContent.trim());
+  await a.page.keyboard.press('Tab');
+  check(await focused() === 'Zurückziehen', 'Tab from the reason goes to Withdraw: ' + await focused());
+  await a.page.keyboard.press('Tab');
+  check(await focused() === 'Abbrechen', 'then to Cancel: ' + await focused());
+  await a.page.getByRole('link', { name: 'Abbrechen' }).click();
+  await a.page.waitForURL(/\/links#l[0-9a-f]{16}$/);
+  check((await a.page.content()).includes(linkTitle2), 'after Cancel the link is still there');
+  await toConfirm();
+  await a.page.getByLabel(/^Grund/).fill('veraltet');
+  await a.page.getByRole('button', { name: 'Zurückziehen' }).click();
+  await a.page.waitForURL(/\/links$/);
+  check(!(await a.page.content()).includes('Vergabehandb'), 'the withdrawn link is gone, every version');
+
   // ---- a direct message from A (erika) to B (jonas), read on B ----
   await a.page.goto(A + 'people');
   const secret = 'Vertraulich ' + Date.now() + ' <img src=x onerror=alert("dm")>';

@@ -492,6 +492,9 @@ static const struct endpoint {
     /* Appended, so that the checked-in inputs keep their endpoints. */
     { "objects/%s/edit", E_PAGE | E_ID },
     { "objects/%s/edit", E_PAGE | E_GET | E_ID },
+    { "objects/%s/retract", E_PAGE | E_GET | E_ID | FIX(1) }, /* the confirmation pages */
+    { "docs/%s/retract", E_PAGE | E_GET | E_ID },
+    { "docs/%s/retract", E_PAGE | E_ID },
 };
 enum { NENDPOINTS = sizeof endpoints / sizeof endpoints[0] };
 

@@ -13,17 +13,11 @@ import urllib.parse
 
 from icalendar import Calendar
 
-from http_lib import Client, check
+from http_lib import Client, check, check_confirm_page, check_withdraw_refused, form
 
 BASE = sys.argv[1]
 erika = Client(BASE, "erika")
 max_ = Client(BASE, "max")
-
-
-def form(c, path, fields, csrf=True):
-    f = list(fields) + ([("csrf", c.csrf)] if csrf else [])
-    return c.req("POST", path, urllib.parse.urlencode(f).encode(), csrf=False,
-                 ctype="application/x-www-form-urlencoded")
 
 
 # ---- polls ----
@@ -347,20 +341,59 @@ check("Handbuch neu" in p and "Handbch" not in p and "example.org/a" not in p
       and "objects/%s/edit" % l3 not in p, "links page (erika)")
 check('href="objects/%s/edit"' % l3 in page(max_, "/links"), "links page: max's edit link")
 
-# withdrawing: every version goes, and the object disappears from pages and listings
-st, _, _ = form(max_, "/objects/%s/retract" % l3, [], csrf=False)
-check(st == 403, "retract without CSRF: %d" % st)
-st, _, _ = form(erika, "/objects/%s/retract" % l3, [])
-check(st == 403, "retract someone else's link: %d" % st)
-st, h, _ = form(max_, "/objects/%s/retract" % l3, [])
+# withdrawing: the Withdraw control is a link to a confirmation page (no JavaScript needed),
+# for the author only, on the newest version only; the page's form withdraws every version.
+def retract_page(c, oid, status=200, where="objects"):
+    return page(c, "/%s/%s/retract" % (where, oid), status)
+
+
+st, _, b = max_.req("GET", "/api/threads/" + t3)
+p3 = [x["id"] for x in json.loads(b)["posts"] if x["body"]["body"] == "Antwort **final**"][0]
+p = page(max_, "/links")
+check('href="objects/%s/retract"' % l3 in p and "action=\"objects/%s/retract\"" % l3 not in p,
+      "links page: max's withdraw link is a link, not a one-click form")
+check("objects/%s/retract" % l3 not in page(erika, "/links"), "no withdraw link on someone else's link")
+p = page(max_, "/forum/" + t3)
+check('href="objects/%s/retract"' % t3 in p and 'href="objects/%s/retract"' % p3 in p
+      and "objects/%s/retract" % e1 not in p, "thread page: max's withdraw links")
+check("objects/%s/retract" % t1 not in page(max_, "/forum/" + t1), "no withdraw link on an old version")
+p = page(erika, "/forum/" + t3)
+check("objects/%s/retract" % t3 not in p and 'href="objects/%s/retract"' % e1 in p,
+      "thread page: erika's withdraw links")
+# the confirmation page names what goes, where it lives, and how many versions
+p = retract_page(max_, l3)
+check_confirm_page(p, "objects/%s/retract" % l3, max_, "links#l" + l3[:16])
+check("<h1>Zurückziehen bestätigen</h1>" in p and "<dd>Link</dd>" in p and "<dd>Handbuch neu</dd>" in p
+      and "<dd>Forum</dd>" in p and "<dt>Versionen</dt><dd>3</dd>" in p, "link confirmation page")
+p = retract_page(max_, p3)  # Cancel: to the reply on its thread's newest version
+check_confirm_page(p, "objects/%s/retract" % p3, max_, "forum/%s#p%s" % (t3, p3[:16]))
+check("<dd>Antwort</dd>" in p and "<dd>Antwort **final**</dd>" in p, "reply confirmation page")
+p = retract_page(max_, t3)
+check_confirm_page(p, "objects/%s/retract" % t3, max_, "forum/" + t3)
+check("<dd>Diskussion</dd>" in p and "<dd>Aktenplan (neu)</dd>" in p, "thread confirmation page")
+st, h, _ = max_.req("GET", "/objects/%s/retract" % t1)
+check(st == 303 and h["location"] == "/objects/%s/retract" % t3, "an old version confirms on the newest: %d" % st)
+for oid in (l3, p3, t3, t1):
+    retract_page(erika, oid, 403)
+retract_page(max_, e1, 403)
+retract_page(max_, "0" * 64, 404)
+retract_page(max_, "zz", 400)
+check('href="polls/%s">Abbrechen' % pu in retract_page(erika, pu), "poll: Cancel")
+# Cancel leads back to where the object is shown, still there
+check("Handbuch neu" in page(max_, "/links") and "Antwort <strong>final</strong>" in page(max_, "/forum/" + t3),
+      "after Cancel the objects are still shown")
+# the POST refuses a form without confirm=1 (an old cached page, a stray form): 400, nothing withdrawn
+check_withdraw_refused(max_, erika, "/objects/%s/retract" % l3)
+for i in (l1, l2, l3):
+    check(obj(erika, i)["id"] == i, "link version %s still there" % i)
+st, h, _ = form(max_, "/objects/%s/retract" % l3, [("confirm", "1"), ("reason", "veraltet")])
 check(st == 303 and h["location"] == "/links", "retract link: %d %s" % (st, h))
 for i in (l1, l2, l3):
     st, _, _ = erika.req("GET", "/api/objects/" + i)
     check(st == 410, "link version %s after the retract: %d" % (i, st))
+retract_page(max_, l3, 410)
 check("Handbuch" not in page(erika, "/links"), "the links page no longer shows it")
-st, _, b = max_.req("GET", "/api/threads/" + t3)
-p3 = [x["id"] for x in json.loads(b)["posts"] if x["body"]["body"] == "Antwort **final**"][0]
-st, h, _ = form(max_, "/objects/%s/retract" % p3, [])
+st, h, _ = form(max_, "/objects/%s/retract" % p3, [("confirm", "1")])
 check(st == 303 and h["location"] == "/forum/" + t3, "retract reply: %d %s" % (st, h))
 for i in (p1, p2, p3):
     st, _, _ = erika.req("GET", "/api/objects/" + i)
@@ -368,6 +401,26 @@ for i in (p1, p2, p3):
 p = page(erika, "/forum/" + t3)
 check("final" not in p and "Erika antwortet" in p and "objects/%s/edit" % p3 not in p,
       "the retracted reply is gone, the other stays")
+# events: the same page and form (an event of erika's, edited once)
+ew1 = created(erika, "/api/events", dict(E, title="Zum Zurückziehen", link=None, place="Saal 1"))
+ew2 = created(erika, "/api/events", {"supersedes": ew1, "title": "Zum Zurückziehen (neu)",
+                                     "start": E["start"], "end": E["end"], "tz": E["tz"], "place": "Saal 2"})
+check('href="objects/%s/retract"' % ew2 in page(erika, "/events/" + ew2), "event page: the withdraw link")
+check("/retract" not in page(max_, "/events/" + ew2), "no withdraw link on someone else's event")
+check("/retract" not in page(erika, "/events/" + ew1), "no withdraw link on an old event version")
+p = retract_page(erika, ew2)
+check_confirm_page(p, "objects/%s/retract" % ew2, erika, "events/" + ew2)
+check("<dd>Termin</dd>" in p and "<dd>Zum Zurückziehen (neu)</dd>" in p and "<dd>Termine</dd>" in p
+      and "<dt>Versionen</dt><dd>2</dd>" in p, "event confirmation page")
+retract_page(max_, ew2, 403)
+check_withdraw_refused(erika, max_, "/objects/%s/retract" % ew2)
+check(obj(erika, ew2)["id"] == ew2, "event: still there after the refused posts")
+st, h, _ = form(erika, "/objects/%s/retract" % ew2, [("confirm", "1")])
+check(st == 303, "retract event: %d %s" % (st, h))
+for i in (ew1, ew2):
+    st, _, _ = erika.req("GET", "/api/events/" + i)
+    check(st == 410, "event version %s after the retract: %d" % (i, st))
+# the JSON API needs no confirm=1: API clients confirm on their side (docs/api.md)
 st, _, b = max_.req("POST", "/api/objects/%s/retract" % t3, {})
 check(st == 201 and json.loads(b)["retracted"] == 3, "API retract of every version: %d %s" % (st, b))
 for i in (t1, t2, t3):

@@ -11,7 +11,7 @@ import json
 import os
 import sys
 
-from http_lib import Client, check
+from http_lib import Client, check, check_confirm_page, check_withdraw_refused, form
 
 BASE = sys.argv[1]
 
@@ -252,6 +252,48 @@ st, _, b = max_.req("GET", "/api/docs")
 check(doc1b not in [i["id"] for i in json.loads(b)["items"]], "retracted doc not listed")
 st, _, b = max_.req("GET", "/api/docs/%s/files/0" % doc2)
 check(st == 200 and b.startswith(b"%PDF"), "the other doc is unaffected")
+
+# --- withdrawing on the pages: a confirmation page first (no JavaScript), then every version goes ---
+def page(c, path, status=200):
+    st, _, b = c.req("GET", path)
+    check(st == status, "GET %s: %d (expected %d)" % (path, st, status))
+    return b.decode()
+
+
+u8 = erika.upload("rundschreiben.pdf", pdf("Rundschreiben"))
+st, _, b = erika.req("POST", "/api/docs", {"title": "Rundschreiben 2026", "space": "Test", "files": [u8]})
+check(st == 201, "doc to withdraw: %d %s" % (st, b))
+doc3 = json.loads(b)["id"]
+st, _, b = erika.req("POST", "/api/docs", {"supersedes": doc3, "title": "Rundschreiben 2026 (neu)",
+                                           "files": [], "keep": [0]})
+check(st == 201, "its new version: %d %s" % (st, b))
+doc3b = json.loads(b)["id"]
+p = page(erika, "/docs/" + doc3b)
+check('href="docs/%s/retract"' % doc3b in p and 'action="docs/%s/retract"' % doc3b not in p,
+      "the doc page: withdrawing is a link to the confirmation page, not a one-click form")
+check("/retract" not in page(erika, "/docs/" + doc3), "no withdraw link on an old version")
+check("/retract" not in page(max_, "/docs/" + doc3b), "no withdraw link on someone else's doc")
+for path in ("/docs/%s/retract" % doc3b, "/objects/%s/retract" % doc3b):
+    p = page(erika, path)
+    check_confirm_page(p, "docs/%s/retract" % doc3b, erika, "docs/" + doc3b)
+    check("<dd>Dokument</dd>" in p and "<dd>Rundschreiben 2026 (neu)</dd>" in p and "<dd>Test</dd>" in p
+          and "<dt>Versionen</dt><dd>2</dd>" in p, "the doc's confirmation page at %s" % path)
+st, h, _ = erika.req("GET", "/docs/%s/retract" % doc3)
+check(st == 303 and h["location"] == "/docs/%s/retract" % doc3b, "an old version confirms on the newest: %d" % st)
+page(max_, "/docs/%s/retract" % doc3b, 403)
+page(erika, "/docs/%s/retract" % doc2, 403)
+page(erika, "/docs/%s/retract" % ("0" * 64), 404)
+check("Rundschreiben 2026 (neu)" in page(erika, "/docs/" + doc3b), "Cancel leads back to the doc")
+check_withdraw_refused(erika, max_, "/docs/%s/retract" % doc3b)
+for d in (doc3, doc3b):
+    st, _, _ = max_.req("GET", "/api/docs/" + d)
+    check(st == 200, "doc %s still there after the refused posts: %d" % (d, st))
+st, h, _ = form(erika, "/docs/%s/retract" % doc3b, [("confirm", "1"), ("reason", "ersetzt")])
+check(st == 303 and h["location"] == "/docs?retracted=1", "withdraw by the page form: %d %s" % (st, h))
+for d in (doc3, doc3b):
+    st, _, _ = max_.req("GET", "/api/docs/" + d)
+    check(st == 410, "doc version %s after the withdrawal: %d" % (d, st))
+page(erika, "/docs/%s/retract" % doc3b, 410)
 
 # --- an empty file ---
 u5 = erika.upload("leer.txt", b"", "text/plain")

@@ -5,6 +5,7 @@ import json
 import sys
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 
 
@@ -78,3 +79,37 @@ class Client:
             time.sleep(0.05)
         check(j["state"] == "ready" and j["stored"] == len(data), "upload stored: %s" % j)
         return u["id"]
+
+
+def form(c, path, fields, csrf=True):
+    """A page form POST (urlencoded) by client c, with its csrf field unless csrf=False."""
+    f = list(fields) + ([("csrf", c.csrf)] if csrf else [])
+    return c.req("POST", path, urllib.parse.urlencode(f).encode(), csrf=False,
+                 ctype="application/x-www-form-urlencoded")
+
+
+def check_confirm_page(p, action, c, cancel):
+    """p is a withdrawal's confirmation page (German) for client c: its form posts to action
+    with c's CSRF token and confirm=1, offers a labelled reason, warns that every version goes
+    and that it cannot be undone, and its Withdraw button comes before Cancel (to cancel)."""
+    check('<form method="post" action="%s"' % action in p
+          and '<input type="hidden" name="csrf" value="%s">' % c.csrf in p
+          and '<input type="hidden" name="confirm" value="1">' in p
+          and '<label for="reason">' in p and 'id="reason" name="reason"' in p
+          and "nicht rückgängig" in p and "jeder früheren Version" in p
+          and '<a class="button secondary" href="%s">Abbrechen</a>' % cancel in p
+          and p.index('type="submit"') < p.index(">Abbrechen</a>"), "confirmation page for " + action)
+
+
+def check_withdraw_refused(owner, other, path):
+    """A withdrawal POSTed to path (a page form) is refused: without confirm=1 with 400 and a link
+    to the confirmation page (an old cached page, a stray form), without or with a wrong CSRF token
+    and by someone else with 403. The caller checks that nothing went."""
+    for extra in ([], [("confirm", "0")], [("confirm", "yes")]):
+        st, _, b = form(owner, path, extra)
+        check(st == 400 and 'href="%s"' % path[1:] in b.decode(), "POST %s %s: %d" % (path, extra, st))
+    for fields in ([("confirm", "1")], [("confirm", "1"), ("csrf", "0" * 64)]):
+        st, _, _ = form(owner, path, fields, csrf=False)
+        check(st == 403, "POST %s without or with a wrong CSRF token %s: %d" % (path, fields, st))
+    st, _, _ = form(other, path, [("confirm", "1")])
+    check(st == 403, "POST %s by someone else: %d" % (path, st))
