@@ -1,9 +1,10 @@
 /*
  * Helpers shared by the benchmarks that run real `knoten` processes
- * (bench_sync, bench_docs): a monotonic clock, running a command to its end,
- * starting and stopping `knoten run`, a free loopback port, a process's CPU
- * seconds from /proc, and removing a directory tree. Header-only (static
- * functions) because every benchmark source is its own program.
+ * (bench_sync, bench_docs, bench_propagation): a monotonic clock, running a
+ * command to its end, starting and stopping `knoten run`, a free loopback
+ * port, a process's CPU seconds and memory from /proc, and removing a
+ * directory tree. Header-only (static functions) because every benchmark
+ * source is its own program.
  */
 #ifndef KN_BENCH_PROC_H
 #define KN_BENCH_PROC_H
@@ -138,6 +139,29 @@ static inline double proc_cpu_split(pid_t pid, pid_t tid, double *sys)
 static inline double proc_cpu_s(pid_t pid, pid_t tid)
 {
     return proc_cpu_split(pid, tid, NULL);
+}
+
+/* A process's memory from /proc/PID/status, in KiB (0 where the kernel gives none). */
+typedef struct proc_mem {
+    long hwm, rss, anon, file; /* VmHWM, VmRSS, RssAnon, RssFile */
+} proc_mem;
+
+static inline int read_proc_mem(pid_t pid, proc_mem *m)
+{
+    char path[64], line[256];
+    snprintf(path, sizeof path, "/proc/%d/status", (int)pid);
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return -1;
+    memset(m, 0, sizeof *m);
+    while (fgets(line, sizeof line, f)) {
+        sscanf(line, "VmHWM: %ld", &m->hwm);
+        sscanf(line, "VmRSS: %ld", &m->rss);
+        sscanf(line, "RssAnon: %ld", &m->anon);
+        sscanf(line, "RssFile: %ld", &m->file);
+    }
+    fclose(f);
+    return 0;
 }
 
 static inline int rm_one(const char *path, const struct stat *st, int flag, struct FTW *ftw)

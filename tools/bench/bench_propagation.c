@@ -39,6 +39,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "bench_proc.h"
 #include "codec.h"
 #include "crypto.h"
 #include "datadir.h"
@@ -58,60 +59,12 @@ typedef struct bnode {
     kn_store *store;
 } bnode;
 
-static double mono_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
-}
-
-static void sleep_ms(unsigned ms)
-{
-    struct timespec ts = { ms / 1000, (long)(ms % 1000) * 1000000L };
-    nanosleep(&ts, NULL);
-}
-
-/* Runs argv to completion with stdout/stderr to /dev/null (or log); returns the exit status. */
-static int run(char *const argv[], const char *log)
-{
-    posix_spawn_file_actions_t fa;
-    posix_spawn_file_actions_init(&fa);
-    posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0);
-    posix_spawn_file_actions_addopen(
-        &fa, 2, log ? log : "/dev/null", O_WRONLY | O_CREAT | O_APPEND, 0600);
-    pid_t pid;
-    int rc = posix_spawn(&pid, argv[0], &fa, NULL, argv, environ);
-    posix_spawn_file_actions_destroy(&fa);
-    if (rc != 0)
-        return -1;
-    int st;
-    if (waitpid(pid, &st, 0) < 0)
-        return -1;
-    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-}
-
-static pid_t start_node(const char *knoten, bnode *b)
-{
-    char listen[64], log[600];
-    snprintf(listen, sizeof listen, "127.0.0.1:%d", b->port);
-    snprintf(log, sizeof log, "%.500s.log", b->dir);
-    char *argv[] = { (char *)knoten, "run", "--data", b->dir, "--listen", listen, NULL };
-    posix_spawn_file_actions_t fa;
-    posix_spawn_file_actions_init(&fa);
-    posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0);
-    posix_spawn_file_actions_addopen(&fa, 2, log, O_WRONLY | O_CREAT | O_APPEND, 0600);
-    pid_t pid;
-    int rc = posix_spawn(&pid, knoten, &fa, NULL, argv, environ);
-    posix_spawn_file_actions_destroy(&fa);
-    return rc == 0 ? pid : -1;
-}
-
 /*
  * A port that is free now, below Linux's ephemeral range (32768-60999): the
  * 50 nodes' own outgoing connections take ephemeral ports, and one of them
  * could otherwise grab a listening port picked earlier before its node runs.
  */
-static int free_port(int *next)
+static int free_port_below_ephemeral(int *next)
 {
     for (; *next < 32768; (*next)++) {
         int fd = socket(AF_INET, SOCK_STREAM, 0);
@@ -126,28 +79,6 @@ static int free_port(int *next)
             return (*next)++;
     }
     return -1;
-}
-
-typedef struct mem {
-    long hwm, rss, anon, file; /* KiB */
-} mem;
-
-static int read_mem(pid_t pid, mem *m)
-{
-    char path[64], line[256];
-    snprintf(path, sizeof path, "/proc/%d/status", (int)pid);
-    FILE *f = fopen(path, "r");
-    if (!f)
-        return -1;
-    memset(m, 0, sizeof *m);
-    while (fgets(line, sizeof line, f)) {
-        sscanf(line, "VmHWM: %ld", &m->hwm);
-        sscanf(line, "VmRSS: %ld", &m->rss);
-        sscanf(line, "RssAnon: %ld", &m->anon);
-        sscanf(line, "RssFile: %ld", &m->file);
-    }
-    fclose(f);
-    return 0;
 }
 
 static int cmp_double(const void *a, const void *b)
@@ -170,14 +101,6 @@ static double pct(const double *v, size_t n, double p)
     return v[i < n ? i : n - 1];
 }
 
-static int rm_one(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-    (void)st;
-    (void)flag;
-    (void)ftw;
-    return remove(path);
-}
-
 static uint64_t rng_state;
 static uint32_t rnd(void)
 {
@@ -188,7 +111,7 @@ static uint32_t rnd(void)
     return (uint32_t)((z ^ (z >> 31)) >> 32);
 }
 
-static void print_mem_line(const char *what, mem *v, size_t n)
+static void print_mem_line(const char *what, proc_mem *v, size_t n)
 {
     long hwm[MAX_NODES], rss[MAX_NODES], anon[MAX_NODES];
     for (size_t i = 0; i < n; i++) {
@@ -264,7 +187,7 @@ int main(int argc, char **argv)
     int next_port = 20000 + (int)(getpid() % 1000) * 10;
     for (int i = 0; i < nn; i++) {
         snprintf(nodes[i].dir, sizeof nodes[i].dir, "%s/n%d", work, i);
-        if ((nodes[i].port = free_port(&next_port)) < 0)
+        if ((nodes[i].port = free_port_below_ephemeral(&next_port)) < 0)
             goto out;
         nodes[i].pid = -1;
     }
@@ -332,15 +255,15 @@ int main(int argc, char **argv)
     printf("graph: %d links\n", links);
 
     /* ---- an idle node alone: node 0 before the others start ---- */
-    if ((nodes[0].pid = start_node(knoten, &nodes[0])) < 0)
+    if ((nodes[0].pid = start_node(knoten, nodes[0].dir, nodes[0].port)) < 0)
         goto out;
     sleep_ms(3000);
-    mem alone;
-    if (read_mem(nodes[0].pid, &alone) == 0)
+    proc_mem alone;
+    if (read_proc_mem(nodes[0].pid, &alone) == 0)
         print_mem_line("idle node, alone, 3 s after start", &alone, 1);
 
     for (int i = 1; i < nn; i++)
-        if ((nodes[i].pid = start_node(knoten, &nodes[i])) < 0)
+        if ((nodes[i].pid = start_node(knoten, nodes[i].dir, nodes[i].port)) < 0)
             goto out;
     for (int i = 0; i < nn; i++) {
         char sdir[600];
@@ -468,10 +391,10 @@ int main(int argc, char **argv)
 
     /* ---- memory, idle again ---- */
     sleep_ms(2000);
-    static mem m[MAX_NODES];
+    static proc_mem m[MAX_NODES];
     size_t nm = 0;
     for (int i = 0; i < nn; i++)
-        if (read_mem(nodes[i].pid, &m[nm]) == 0)
+        if (read_proc_mem(nodes[i].pid, &m[nm]) == 0)
             nm++;
     char what[64];
     snprintf(what, sizeof what, "%d nodes after the run, idle", nn);

@@ -88,26 +88,6 @@
 
 enum { BATCH = 1024 };
 
-typedef struct mem {
-    long hwm, anon; /* KiB */
-} mem;
-
-static int read_mem(pid_t pid, mem *m)
-{
-    char path[64], line[256];
-    snprintf(path, sizeof path, "/proc/%d/status", (int)pid);
-    FILE *f = fopen(path, "r");
-    if (!f)
-        return -1;
-    memset(m, 0, sizeof *m);
-    while (fgets(line, sizeof line, f)) {
-        sscanf(line, "VmHWM: %ld", &m->hwm);
-        sscanf(line, "RssAnon: %ld", &m->anon);
-    }
-    fclose(f);
-    return 0;
-}
-
 /* ---- the 2-core verify rate ---- */
 
 typedef struct verifier {
@@ -295,7 +275,7 @@ static uint64_t count_of(kn_store *s)
 
 typedef struct result {
     double first_ms, done_ms, start_ms; /* since c started */
-    mem peak_c, peak_a;
+    proc_mem peak_c, peak_a;
     /* CPU seconds from c's first new object to its last: c, c's loop thread, a */
     double cpu_c, cpu_c_loop, cpu_a;
     double sys_c_loop; /* the kernel's part of cpu_c_loop (page writes, fdatasync, sockets) */
@@ -329,13 +309,13 @@ static void sync_pair(pair *p, uint64_t want, bool perf, result *res)
     uint64_t base = count_of(cs);
     double c0 = 0, l0 = 0, a0 = 0, ls0 = 0, ls1 = 0;
     for (;;) {
-        mem m;
+        proc_mem m;
         double t = mono_ms() - t0;
-        if (read_mem(pc, &m) == 0 && m.anon > res->peak_c.anon)
+        if (read_proc_mem(pc, &m) == 0 && m.anon > res->peak_c.anon)
             res->peak_c.anon = m.anon;
-        if (read_mem(pc, &m) == 0 && m.hwm > res->peak_c.hwm)
+        if (read_proc_mem(pc, &m) == 0 && m.hwm > res->peak_c.hwm)
             res->peak_c.hwm = m.hwm;
-        if (read_mem(pa, &m) == 0 && m.anon > res->peak_a.anon)
+        if (read_proc_mem(pa, &m) == 0 && m.anon > res->peak_a.anon)
             res->peak_a = m;
         uint64_t n = count_of(cs);
         if (n > base && !res->first_ms) {
