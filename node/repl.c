@@ -69,7 +69,7 @@ enum {
     WANTS_MAX = 65536,
     PENDING_MAX = 1024,
     WANT_TRIES = 4, /* announcers asked before an id is left to anti-entropy */
-    WANT_WAITS = 7, /* timeouts a want sits out while its peer keeps answering others */
+    WANT_WAITS = 7, /* timeouts a want sits out while its peer answers the ones asked before */
     HELD_MAX = 65536, /* objects held back by the per-author bound */
     AUTHORS_MAX = 4096, /* author buckets remembered */
     SNAPSHOT_MIN_AGE_MS = 1000, /* an in-memory server snapshot is rebuilt at most this often */
@@ -614,6 +614,16 @@ static void delayed_pop(kn_repl *r)
 }
 
 /* ---- wants ---- */
+
+/*
+ * An object of p's left the validation backlog. Clamped like the count: a
+ * batch out at the hook when its sender went may come back after a new peer
+ * took the same id.
+ */
+static void unverified_sub(peer *p, size_t len)
+{
+    p->unverified_bytes -= len <= p->unverified_bytes ? len : p->unverified_bytes;
+}
 
 /* The peer's objects waiting for validation are over the bound: ask it for nothing more now. */
 static bool verify_full(const kn_repl *r, const peer *p)
@@ -1189,8 +1199,7 @@ static void purge_staged(kn_repl *r, peer *p)
                 r->nvalidating--;
                 if (p->unverified)
                     p->unverified--;
-                p->unverified_bytes
-                    -= b->e[i].len <= p->unverified_bytes ? b->e[i].len : p->unverified_bytes;
+                unverified_sub(p, b->e[i].len);
                 if (b->e[i].push && p->unverified_push)
                     p->unverified_push--;
             }
@@ -1247,7 +1256,7 @@ static void batches_apply(kn_repl *r, uint64_t now)
             if (p && p->unverified)
                 p->unverified--;
             if (p)
-                p->unverified_bytes -= e->len <= p->unverified_bytes ? e->len : p->unverified_bytes;
+                unverified_sub(p, e->len);
             if (p && e->push && p->unverified_push)
                 p->unverified_push--;
             r->nvalidating--;
