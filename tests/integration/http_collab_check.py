@@ -412,6 +412,9 @@ p = retract_page(erika, ew2)
 check_confirm_page(p, "objects/%s/retract" % ew2, erika, "events/" + ew2)
 check("<dd>Termin</dd>" in p and "<dd>Zum Zurückziehen (neu)</dd>" in p and "<dd>Termine</dd>" in p
       and "<dt>Versionen</dt><dd>2</dd>" in p, "event confirmation page")
+p = page(erika, "/objects/%s/retract?lang=en" % ew2)
+check("<h1>Confirm the withdrawal</h1>" in p and "<dd>Event</dd>" in p and "including every earlier version" in p
+      and "cannot be undone" in p and ">Withdraw</button>" in p and ">Cancel</a>" in p, "the page in English")
 retract_page(max_, ew2, 403)
 check_withdraw_refused(erika, max_, "/objects/%s/retract" % ew2)
 check(obj(erika, ew2)["id"] == ew2, "event: still there after the refused posts")
