@@ -1048,6 +1048,10 @@ static void retract_post(hreq *r, const char *idhex)
         thread_loc(r, o.refs[0], loc, sizeof loc);
     else if (o.type == KN_T_LINK)
         snprintf(loc, sizeof loc, "/links");
+    else if (o.type == KN_T_EVENT)
+        snprintf(loc, sizeof loc, "/events");
+    else if (o.type == KN_T_POLL)
+        snprintf(loc, sizeof loc, "/polls");
     free(raw);
     if (http_retract_versions(r, idhex, 0, http_param(r, "reason"), false, NULL) < 0)
         return;
