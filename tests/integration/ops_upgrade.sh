@@ -118,6 +118,27 @@ comm -23 <(object_ids b) <(object_ids a) | grep -q . && fail "b holds objects a 
 stop_node a
 stop_node b
 
+# set_schema DUMP VERSION: the meta dump DUMP (mdb_dump -s meta) says schema VERSION
+set_schema() {
+    "$PY" - "$1" "$2" <<'PYEOF' || fail "rewriting $1 as schema $2"
+import sys
+meta = open(sys.argv[1]).read().split("\n")
+i = meta.index(" " + b"schema_version".hex())
+meta[i + 1] = " %08x" % int(sys.argv[2])
+open(sys.argv[1], "w").write("\n".join(meta))
+PYEOF
+}
+
+# migrated_from N: a's store, written as schema N, opens as the current schema and checks clean
+migrated_from() {
+    "$KNOTEN" status --data "$WORK/a" >"$WORK/status$1.out" ||
+        fail "status on the schema $1 store: $(cat "$WORK/status$1.out")"
+    grep -q "^store  *schema $SCHEMA," "$WORK/status$1.out" ||
+        fail "not migrated from $1 to $SCHEMA: $(cat "$WORK/status$1.out")"
+    "$KNOTEN" check --data "$WORK/a" >"$WORK/check$1.out" ||
+        fail "knoten check after $1 -> $SCHEMA: $(cat "$WORK/check$1.out")"
+}
+
 # replace_store N: a's store becomes the one loaded from the dumps $WORK/dumpN.DB
 replace_store() {
     mkdir "$WORK/v$1"
@@ -145,7 +166,7 @@ ALL_DBS=$(mdb_stat -a "$WORK/a/store" | sed -n 's/^Status of //p' | grep -vx "Ma
 for db in $ALL_DBS; do
     [ "$db" = search_times ] || mdb_dump -s "$db" "$WORK/a/store" >"$WORK/dump5.$db" || fail "mdb_dump $db"
 done
-"$PY" - "$WORK/times.before" "$WORK/dump5.search_ids" "$WORK/dump5.meta" <<'PYEOF' || fail "rewriting the dumps as schema 5"
+"$PY" - "$WORK/times.before" "$WORK/dump5.search_ids" <<'PYEOF' || fail "rewriting the dumps as schema 5"
 import sys
 lines = open(sys.argv[1]).read().split("\n")
 body, end = lines.index("HEADER=END") + 1, lines.index("DATA=END")
@@ -160,19 +181,14 @@ ids.sort()
 head = [l.replace("search_times", "search_ids") for l in lines[:body]]
 out = [x for k, v in ids for x in (" " + k.hex(), v)]
 open(sys.argv[2], "w").write("\n".join(head + out + lines[end:]))
-meta = open(sys.argv[3]).read().split("\n")
-i = meta.index(" " + b"schema_version".hex())
-meta[i + 1] = " 00000005"
-open(sys.argv[3], "w").write("\n".join(meta))
 PYEOF
+set_schema "$WORK/dump5.meta" 5
 replace_store 5
 mdb_stat -a "$WORK/a/store" | grep -qx "Status of search_times" && fail "the schema 5 fixture has search_times"
-"$KNOTEN" status --data "$WORK/a" >"$WORK/status5.out" || fail "status on the schema 5 store: $(cat "$WORK/status5.out")"
-grep -q "^store  *schema $SCHEMA," "$WORK/status5.out" || fail "not migrated from 5 to $SCHEMA: $(cat "$WORK/status5.out")"
+migrated_from 5
 mdb_stat -a "$WORK/a/store" | grep -qx "Status of search_ids" && fail "search_ids is still there after the migration"
 mdb_dump -s search_times "$WORK/a/store" | diff - "$WORK/times.before" >"$WORK/diff5" ||
     fail "search_times differs from the one the index had (was it built again?): $(cat "$WORK/diff5")"
-"$KNOTEN" check --data "$WORK/a" >"$WORK/check5.out" || fail "knoten check after 5 -> $SCHEMA: $(cat "$WORK/check5.out")"
 "$KNOTEN" search Stellplatzsatzung --json --data "$WORK/a" | diff - "$WORK/hits.before" >"$WORK/diff5" ||
     fail "search finds something else after 5 -> $SCHEMA: $(cat "$WORK/diff5")"
 
@@ -187,33 +203,18 @@ mdb_dump -s dm_index "$WORK/a/store" >"$WORK/dm.before" || fail "mdb_dump dm_ind
 for db in $(mdb_stat -a "$WORK/a/store" | sed -n 's/^Status of //p' | grep -vx "Main DB" | grep -vx dm_index); do
     mdb_dump -s "$db" "$WORK/a/store" >"$WORK/dump6.$db" || fail "mdb_dump $db"
 done
-"$PY" - "$WORK/dump6.meta" <<'PYEOF' || fail "rewriting meta as schema 6"
-import sys
-meta = open(sys.argv[1]).read().split("\n")
-i = meta.index(" " + b"schema_version".hex())
-meta[i + 1] = " 00000006"
-open(sys.argv[1], "w").write("\n".join(meta))
-PYEOF
+set_schema "$WORK/dump6.meta" 6
 replace_store 6
 mdb_stat -a "$WORK/a/store" | grep -qx "Status of dm_index" && fail "the schema 6 fixture has dm_index"
-"$KNOTEN" status --data "$WORK/a" >"$WORK/status6.out" || fail "status on the schema 6 store: $(cat "$WORK/status6.out")"
-grep -q "^store  *schema $SCHEMA," "$WORK/status6.out" || fail "not migrated from 6 to $SCHEMA: $(cat "$WORK/status6.out")"
+migrated_from 6
 mdb_dump -s dm_index "$WORK/a/store" | diff - "$WORK/dm.before" >"$WORK/diff6" ||
     fail "dm_index differs from the one ingest wrote: $(cat "$WORK/diff6")"
 "$KNOTEN" msg ls --as "Otto Ordnung" --data "$WORK/a" | diff - "$WORK/mail.before" >"$WORK/diff6" ||
     fail "Otto's mailbox differs after 6 -> $SCHEMA: $(cat "$WORK/diff6")"
-"$KNOTEN" check --data "$WORK/a" >"$WORK/check6.out" || fail "knoten check after 6 -> $SCHEMA: $(cat "$WORK/check6.out")"
 
 # ---- a store from a newer knoten is refused, and left alone ----
 mdb_dump -s meta "$WORK/a/store" >"$WORK/meta.dump"
-"$PY" - "$WORK/meta.dump" <<'PYEOF'
-import sys
-p = sys.argv[1]
-t = open(p).read().split("\n")
-i = t.index(" " + b"schema_version".hex())
-t[i + 1] = " 00000063"  # 99
-open(p, "w").write("\n".join(t))
-PYEOF
+set_schema "$WORK/meta.dump" 99
 mdb_load -s meta -f "$WORK/meta.dump" "$WORK/a/store" || fail "mdb_load meta"
 for cmd in status "run --listen 127.0.0.1:$PA" ls; do
     status=0
