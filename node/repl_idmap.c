@@ -67,6 +67,17 @@ static int grow(kn_idmap *m)
     uint8_t *ns = calloc(ncap, m->ssize);
     if (!ns)
         return KN_ENOMEM;
+    /*
+     * A large calloc is a fresh mapping left untouched, so the first probe of
+     * a page would map the shared zero page and the first write then copy it
+     * and flush the TLB of every core running the node's threads: an
+     * inter-processor interrupt per page, on a VM an exit, thousands of them
+     * while a catch-up grows the want and known maps. Writing each page first
+     * costs one plain fault instead. (A memset after malloc would not do:
+     * the compiler turns the pair back into calloc.)
+     */
+    for (size_t off = 0; off < ncap * m->ssize; off += 4096)
+        ((volatile uint8_t *)ns)[off] = 0;
     kn_idmap old = *m;
     m->slots = ns;
     m->cap = ncap;
