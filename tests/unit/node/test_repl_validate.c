@@ -101,6 +101,7 @@ static void test_catch_up_through_hook(void **state)
     for (unsigned i = 0; i < REPLIES; i++)
         got += kn_repl_memstore_has(net.nodes[1].mem, p[i].id) == 1;
     assert_int_equal(got, THREADS + REPLIES);
+    assert_int_equal(kn_repl_memstore_count(net.nodes[1].mem), THREADS + REPLIES);
     kn_repl_stats st = rf_stats(&net, 1);
     assert_int_equal(st.objs_new + st.objs_pending, THREADS + REPLIES);
     assert_true(st.objs_pending > 0); /* some replies came before their thread */
