@@ -93,4 +93,48 @@ grep -q "line 2: refused: not JSON" <<<"$out" || fail "not json: $out"
 "$knoten" retract --data "$a" "$l" --reason "Tippfehler" >/dev/null
 out=$("$knoten" show --data "$a" "$l" 2>&1) && fail "retracted link still shown"
 grep -q "retracted" <<<"$out" || fail "retracted message: $out"
+
+# A store without identity.key (a backup made with --no-keys, restored) is not
+# an empty directory: status says to put the keys back, and run, init, import
+# refuse rather than give it a new identity.
+"$knoten" backup --data "$a" --no-keys "$work/bk" >/dev/null 2>&1 || fail "backup --no-keys"
+"$knoten" restore "$work/bk" --data "$work/r" >/dev/null 2>&1 || fail "restore of a keyless backup"
+for cmd in "status" "init" "import /dev/null" "run --listen off --http off"; do
+    # shellcheck disable=SC2086
+    out=$(timeout 5 "$knoten" $cmd --data "$work/r" 2>&1) && fail "$cmd on a keyless store succeeded"
+    grep -q "no identity.key" <<<"$out" || fail "$cmd on a keyless store: $out"
+    [ ! -e "$work/r/identity.key" ] || fail "$cmd on a keyless store made a new identity"
+done
+
+# A directory that is not readable (another user's) is not "no node": say so,
+# and never try to create one there. --data naming a file says that too.
+if [ "$(id -u)" = 0 ]; then
+    as_other() { setpriv --reuid=65534 --regid=65534 --clear-groups "$@"; }
+    cp "$knoten" "$work/knoten-copy" && chmod 755 "$work" "$work/knoten-copy"
+    kn=$work/knoten-copy
+else
+    as_other() { "$@"; }
+    chmod 000 "$a"
+    kn=$knoten
+fi
+for cmd in "status" "init" "run --listen off --http off"; do
+    # shellcheck disable=SC2086
+    out=$(as_other timeout 5 "$kn" $cmd --data "$a" 2>&1) && fail "$cmd on an unreadable directory succeeded"
+    grep -q "cannot read $a: permission denied" <<<"$out" || fail "$cmd on an unreadable dir: $out"
+done
+chmod 700 "$a"
+out=$("$knoten" status --data "$work/export.jsonl" 2>&1) && fail "status on a file succeeded"
+grep -q "is not a directory" <<<"$out" || fail "status --data FILE: $out"
+
+# One node per data directory: a second `knoten run` is refused while the first runs.
+"$knoten" run --data "$a" --listen off --http off 2>"$work/run1.err" &
+run1=$!
+for _ in $(seq 50); do
+    "$knoten" status --data "$a" | grep -q "^node  *running" && break
+    sleep 0.1
+done
+out=$(timeout 5 "$knoten" run --data "$a" --listen off --http off 2>&1) && fail "second run succeeded"
+grep -q "a node is already running on $a (pid $run1)" <<<"$out" || fail "second run: $out"
+kill -0 "$run1" || fail "the first node stopped"
+kill "$run1" && wait "$run1" || true
 echo "cli_basics: all checks passed"

@@ -62,6 +62,13 @@ int cli_getopt(kn_cli *cli, int argc, char **argv, const char *shortopts, const 
 
 /* Opens the data directory, explaining how to fix a missing or unreadable one. */
 int cli_open(kn_cli *cli, kn_datadir *dd);
+/*
+ * For a data directory that holds no node (kn_datadir_exists() false), before
+ * a command creates one there: CLI_FAIL with a message if it cannot be read
+ * (another user's directory) or holds a store without identity.key (a backup
+ * restored with --no-keys), where creating a node would be wrong; else CLI_OK.
+ */
+int cli_datadir_fresh(const kn_cli *cli);
 /* The same with store options (opt may be NULL). */
 int cli_open_with(kn_cli *cli, kn_datadir *dd, const kn_store_options *opt);
 

@@ -96,6 +96,8 @@ static int prepare_datadir(kn_cli *cli, const kn_invite *inv, kn_datadir *dd)
 {
     int rc, code;
     if (!kn_datadir_exists(cli->data_dir)) {
+        if ((code = cli_datadir_fresh(cli)) != CLI_OK)
+            return code;
         if ((rc = kn_datadir_create(cli->data_dir, cli->env, inv->network_key)) < 0)
             return cli_fail("cannot create %s: %s", cli->data_dir, kn_strerror(rc));
         if ((code = cli_open(cli, dd)) != CLI_OK)

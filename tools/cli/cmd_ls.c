@@ -532,6 +532,11 @@ int cmd_import(kn_cli *cli, int argc, char **argv)
     if (!in)
         return cli_fail("cannot read %s: %s", path, strerror(errno));
     if (!kn_datadir_exists(cli->data_dir)) {
+        if (cli_datadir_fresh(cli) != CLI_OK) {
+            if (in != stdin)
+                fclose(in);
+            return CLI_FAIL;
+        }
         int rc = kn_datadir_create(cli->data_dir, cli->env, NULL);
         if (rc < 0) {
             if (in != stdin)

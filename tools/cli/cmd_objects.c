@@ -190,6 +190,8 @@ int cmd_init(kn_cli *cli, int argc, char **argv)
         return cli_fail("%s already holds a knoten node; `knoten status` shows it.\n"
                         "To start over, move that directory away first.",
             cli->data_dir);
+    if ((code = cli_datadir_fresh(cli)) != CLI_OK)
+        return code;
 
     if (key_file && founding_options)
         return cli_usage_error(cli,

@@ -16,16 +16,21 @@
  * process (kn_node_run_many): each opens its own data directory here first,
  * so a council that cannot start stops the whole command before any listens.
  */
+#include <errno.h>
+#include <fcntl.h>
 #include <malloc.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
+#include <unistd.h>
 
 #include "blobstore.h"
 #include "cli.h"
 #include "config.h"
 #include "node.h"
 #include "peer_config.h"
+#include "peer_state.h"
 
 /* What the command line said; NULL / -1 / false: not given. */
 typedef struct run_flags {
@@ -137,8 +142,42 @@ static int parse_flags(kn_cli *cli, int argc, char **argv, run_flags *f)
 typedef struct council_run {
     kn_datadir dd;
     bool open;
+    int lock_fd; /* DATA/run.lock, held (flock) while the node runs; -1 if not */
     kn_node_config ncfg;
 } council_run;
+
+/*
+ * One node per data directory: two processes on one store would answer
+ * peers with the same identity and overwrite each other's DATA/peers.state.
+ * The lock on DATA/run.lock goes with the process, however it ends.
+ */
+static int lock_datadir(const char *dir, int *fd)
+{
+    char p[KN_PATH_MAX + 16];
+    snprintf(p, sizeof p, "%s/run.lock", dir);
+    *fd = open(p, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    if (*fd < 0)
+        return cli_fail("cannot create %s: %s", p, strerror(errno));
+    if (flock(*fd, LOCK_EX | LOCK_NB) == 0)
+        return CLI_OK;
+    int err = errno;
+    close(*fd);
+    *fd = -1;
+    if (err != EWOULDBLOCK)
+        return cli_fail("cannot lock %s: %s", p, strerror(err));
+    kn_peer_state ps;
+    long pid = 0;
+    if (kn_peer_state_read(dir, &ps) == 0) {
+        pid = cli_node_alive(&ps) ? ps.pid : 0;
+        kn_peer_state_free(&ps);
+    }
+    char who[40] = "";
+    if (pid > 0)
+        snprintf(who, sizeof who, " (pid %ld)", pid);
+    return cli_fail("a node is already running on %s%s; stop it first (`systemctl stop knoten`, "
+                    "or Ctrl-C where it runs), or give another --data DIR.",
+        dir, who);
+}
 
 static int open_council(kn_cli *cli, const kn_config *cfg, const kn_council_config *cc,
     const run_flags *f, council_run *r)
@@ -148,6 +187,8 @@ static int open_council(kn_cli *cli, const kn_config *cfg, const kn_council_conf
     if (cc->data[0] && !cli->data_given)
         snprintf(sub.data_dir, sizeof sub.data_dir, "%s", cc->data);
     if (!kn_datadir_exists(sub.data_dir)) {
+        if ((code = cli_datadir_fresh(&sub)) != CLI_OK)
+            return code;
         fprintf(stderr, "knoten: %s%sno node in %s yet; creating one\n", cc->name,
             cc->name[0] ? ": " : "", sub.data_dir);
         char *init_argv[] = { "init", "--data", sub.data_dir, NULL };
@@ -155,6 +196,8 @@ static int open_council(kn_cli *cli, const kn_config *cfg, const kn_council_conf
             return code;
     }
     kn_store_options so = { .pending_max = cfg->max_pending, .max_map_size = cfg->store_max };
+    if ((code = lock_datadir(sub.data_dir, &r->lock_fd)) != CLI_OK)
+        return code;
     if ((code = cli_open_with(&sub, &r->dd, &so)) != CLI_OK)
         return code;
     r->open = true;
@@ -306,6 +349,8 @@ int cmd_run(kn_cli *cli, int argc, char **argv)
         code = cli_fail("out of memory");
         goto out;
     }
+    for (size_t i = 0; i < cfg.ncouncils; i++)
+        runs[i].lock_fd = -1;
     for (size_t i = 0; i < cfg.ncouncils; i++) {
         if ((code = open_council(cli, &cfg, &cfg.councils[i], &f, &runs[i])) != CLI_OK)
             goto out;
@@ -325,9 +370,12 @@ int cmd_run(kn_cli *cli, int argc, char **argv)
     rc = kn_node_run_many(specs, cfg.ncouncils, cli->env);
     code = rc < 0 ? cli_fail("the node stopped: %s", kn_strerror(rc)) : CLI_OK;
 out:
-    for (size_t i = 0; runs && i < cfg.ncouncils; i++)
+    for (size_t i = 0; runs && i < cfg.ncouncils; i++) {
         if (runs[i].open)
             kn_datadir_close(&runs[i].dd);
+        if (runs[i].lock_fd >= 0)
+            close(runs[i].lock_fd);
+    }
     free(runs);
     free(specs);
     kn_config_free(&cfg);

@@ -2,10 +2,12 @@
  * `knoten`: the command line of a knoten node. Dispatches to the subcommands
  * in cmd_*.c; every subcommand takes --data DIR and --help.
  */
+#include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 
 #include "cli.h"
@@ -496,12 +498,43 @@ int cli_open(kn_cli *cli, kn_datadir *dd)
     return cli_open_with(cli, dd, NULL);
 }
 
+int cli_datadir_fresh(const kn_cli *cli)
+{
+    char p[KN_PATH_MAX + 32];
+    struct stat st;
+    snprintf(p, sizeof p, "%s/identity.key", cli->data_dir);
+    if (stat(p, &st) == 0)
+        return CLI_OK; /* a node: the caller opens it */
+    if (errno == ENOTDIR)
+        return cli_fail(
+            "%s is not a directory; pass --data DIR with the node's directory.", cli->data_dir);
+    if (errno == ENOENT) {
+        snprintf(p, sizeof p, "%s/store/data.mdb", cli->data_dir);
+        if (stat(p, &st) == 0)
+            return cli_fail("%s holds a store but no identity.key (restored from a backup made "
+                            "with --no-keys?).\nPut the node's identity.key and network.key "
+                            "(0600) back into %s; `knoten run` or `knoten init` would give it a "
+                            "new identity instead.",
+                cli->data_dir, cli->data_dir);
+        return CLI_OK;
+    }
+    if (errno == EACCES || errno == EPERM)
+        return cli_fail("cannot read %s: permission denied.\nRun the command as the user that "
+                        "owns it (e.g. `sudo -u knoten knoten ...` for the service's "
+                        "/var/lib/knoten), or pass another --data DIR.",
+            cli->data_dir);
+    return cli_fail("cannot read %s: %s", cli->data_dir, strerror(errno));
+}
+
 int cli_open_with(kn_cli *cli, kn_datadir *dd, const kn_store_options *opt)
 {
-    if (!kn_datadir_exists(cli->data_dir))
+    if (!kn_datadir_exists(cli->data_dir)) {
+        if (cli_datadir_fresh(cli) != CLI_OK)
+            return CLI_FAIL;
         return cli_fail("there is no knoten node in %s.\n"
                         "Run `knoten init` to create one, or pass --data DIR.",
             cli->data_dir);
+    }
     int rc = kn_datadir_open(dd, cli->data_dir, opt);
     switch (rc) {
     case 0:
