@@ -384,6 +384,7 @@ int kn_node_join_run(kn_datadir *dd, const kn_env *env, kn_node_join *join)
     kn_node_config cfg;
     kn_node_config_defaults(&cfg);
     cfg.listen = NULL;
+    cfg.http_enabled = false; /* no listener of any kind: the web interface is `knoten run`'s */
     join->outcome = KN_JOIN_RUNNING;
     join->reason[0] = 0;
     join->admitted = false;

@@ -14,6 +14,10 @@ b="$work/b"
 for cmd in $("$knoten" --help | awk '/^commands:/{on=1;next} on && !NF {exit} on {print $1}'); do
     "$knoten" "$cmd" --help | grep -q "^usage: knoten $cmd" || fail "$cmd --help"
 done
+# The help names every option and subcommand the README uses.
+for word in --login --admin --password-stdin --activate "user passwd" "user logins"; do
+    "$knoten" user --help | grep -q -- "$word" || fail "user --help does not mention $word"
+done
 "$knoten" --version | grep -q '^knoten ' || fail "--version"
 
 # Commands before init say what to do.

@@ -66,6 +66,8 @@ B=$(sed -n 's/^node identity: //p' "$D/join-b.out")
 grep -q "^Joined" "$D/join-b.out" || fail "check: join b: $(cat "$D/join-b.out")"
 grep -Eq "Initial sync: [0-9]+ objects" "$D/join-b.out" || fail "check: no sync summary at b"
 grep -q "initial sync from .* done" "$D/join-b.err" || fail "check: no sync progress: $(cat "$D/join-b.err")"
+# join runs a node without listeners: no web interface on the default 127.0.0.1:8470.
+! grep -q "web interface" "$D/join-b.err" || fail "check: join started a web interface: $(cat "$D/join-b.err")"
 for n in a b; do
     members_has "$n" "^${B:0:16} member .*1 of 1 .*Gemeinde B \(08115003\)" ||
         fail "check: members at $n: $(members "$n")"
@@ -78,6 +80,11 @@ ls_has b thread "Nachweise bei Vergaben" || fail "check: a's thread did not reac
 background b "$KNOTEN" run --data "$D/b" --listen "127.0.0.1:$PB" --announce "127.0.0.1:$PB" --http off 2>"$D/b.log"
 wait_for 20 "check: b connects to a" peer_connected b "127.0.0.1:$PA"
 wait_for 10 "check: b publishes its address" log_has b "published this node's addresses"
+# a has no configured peers, yet b is connected: peer ls at a lists b and does not
+# claim there are no peers.
+wait_for 10 "check: peer ls at a lists b" eval '"$KNOTEN" peer ls --data "$D/a" | grep -q "^127.0.0.1:[0-9]* *connected"'
+"$KNOTEN" peer ls --data "$D/a" | grep -q "add one with" &&
+    fail "check: peer ls at a says no peers while b is connected: $("$KNOTEN" peer ls --data "$D/a")"
 
 # ---- members at b; ls at b ----
 members b >"$D/members-b.out" || fail "members at b"

@@ -221,8 +221,16 @@ static int peer_ls(kn_cli *cli, int argc, char **argv, const char *help)
     if (!alive)
         printf("The node is not running (`knoten run` starts it); states are from its last "
                "run.\n");
-    if (l.n == 0)
+    size_t found = 0; /* peers the running node found itself: announced, or dialled in */
+    for (size_t k = 0; alive && k < st.n; k++)
+        found += st.v[k].announced || st.v[k].inbound;
+    if (l.n == 0 && found == 0) {
         printf("No peers configured; add one with `knoten peer add HOST:PORT [KEY]`.\n");
+        goto out;
+    }
+    if (l.n == 0)
+        printf("No peers configured with `knoten peer add`; the node found these itself "
+               "(addresses members announced, nodes that dialled in):\n");
     printf("%-24s %-34s %-17s %-10s %9s %9s  %s\n", "PEER", "STATE", "IDENTITY", "HANDSHAKE", "IN",
         "OUT", "LAST ERROR");
     for (size_t i = 0; i < l.n; i++) {
@@ -260,6 +268,7 @@ static int peer_ls(kn_cli *cli, int argc, char **argv, const char *help)
         print_row(p->addr, "connected (inbound)", p->has_identity ? p->identity : NULL, hs,
             p->bytes_in, p->bytes_out, NULL);
     }
+out:
     print_misbehaving(&st, alive, now);
     if (src == KN_ECORRUPT)
         fprintf(stderr, "knoten: %s/%s is unreadable; it is rewritten by the running node\n",

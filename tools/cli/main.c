@@ -152,15 +152,27 @@ const cli_command cli_commands[] = {
         "  --json            one JSON object per line\n" DATA_HELP },
     { "user", cmd_user, "add, list or revoke staff identities",
         "knoten user add --name NAME --role ROLE [--expertise TAG,TAG] [--lang de,en]\n"
-        "                [--data DIR]\n"
+        "                [--login LOGIN [--admin] [--password-stdin | --activate]] [--data DIR]\n"
         "       knoten user ls [--all] [--json] [--data DIR]\n"
-        "       knoten user revoke KEY|NAME [--reason TEXT] [--data DIR]\n\n"
+        "       knoten user revoke KEY|NAME [--reason TEXT] [--data DIR]\n"
+        "       knoten user passwd LOGIN [--password-stdin | --activate] [--admin | --staff]\n"
+        "                [--data DIR]\n"
+        "       knoten user logins [--data DIR]\n\n"
         "add     creates a key for a member of staff, held by this node in DATA/users/ (0600),\n"
         "        and publishes the user certificate signed by the node. Prints the user key.\n"
         "ls      lists this node's users (--all: every node's): name, role, expertise,\n"
         "        languages, key, state, and whether this node holds the key.\n"
         "revoke  publishes a revocation of the user's certificate and deletes the key file;\n"
-        "        what the user signs from then on is refused everywhere.\n" DATA_HELP },
+        "        what the user signs from then on is refused everywhere.\n"
+        "passwd  sets a new password for a web login, or a new activation link.\n"
+        "logins  lists the web logins: login, admin or staff, user key, active or pending.\n\n"
+        "  --login LOGIN     also a web login for this user (lower-case letters, digits,\n"
+        "                    '.', '_', '-'); the password is asked on the terminal, or\n"
+        "  --password-stdin  read it as one line from standard input (8 to 1024 bytes), or\n"
+        "  --activate        print a one-time link (7 days) for the person to choose it;\n"
+        "                    without a terminal and without either option, a link\n"
+        "  --admin           the login may use the administration page (passwd: make it\n"
+        "                    an admin; --staff: take that back)\n" DATA_HELP },
     { "status", cmd_status, "show identity, network, peers, sync and store",
         "knoten status [--json] [--data DIR]\n\n"
         "Shows this node's identity, its network and membership, whether the node\n"
