@@ -443,7 +443,11 @@ void http_auth_logout(hreq *r)
     if (r->authed)
         http_ignore(kn_session_del(r->n->dd->store, r->session_key));
     r->authed = false;
-    http_header(r, "set-cookie", SESSION_COOKIE "=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0");
+    char cookie[320]; /* the path the session cookie was set with, or it stays */
+    snprintf(cookie, sizeof cookie,
+        SESSION_COOKIE "=; Path=%s/; HttpOnly; SameSite=Strict; Max-Age=0%s", r->base,
+        r->https ? "; Secure" : "");
+    http_header(r, "set-cookie", cookie);
 }
 
 void http_auth_activate(hreq *r, const char *token, const char *password, http_auth_done_fn done)

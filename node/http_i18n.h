@@ -313,6 +313,42 @@
         "No entry has every word; these have the most.")                                           \
     X(T_SEARCH_TRUNCATED, "Die Suche wurde begrenzt; genauere Wörter finden mehr.",                \
         "The search was bounded; more precise words find more.")                                   \
+    X(T_FORM_BAD,                                                                                  \
+        "Ein Feld fehlt, ist zu lang oder ungültig. Bitte prüfen Sie die Angaben und senden "    \
+        "Sie das Formular noch einmal.",                                                           \
+        "A field is missing, too long or invalid. Check the form and send it again.")              \
+    X(T_FORM_AREA,                                                                                 \
+        "Bitte geben Sie einen Bereich an (höchstens 64 Bytes; ä, ö, ü und ß zählen "        \
+        "doppelt).",                                                                               \
+        "Give an area (at most 64 bytes; letters such as ä or é count twice).")                    \
+    X(T_FORM_TITLE,                                                                                \
+        "Bitte geben Sie einen Titel an (höchstens 300 Bytes; ä, ö, ü und ß zählen "         \
+        "doppelt).",                                                                               \
+        "Give a title (at most 300 bytes; letters such as ä or é count twice).")                   \
+    X(T_FORM_REPLY_EMPTY, "Bitte schreiben Sie einen Text für Ihre Antwort.",                      \
+        "Write the text of your reply.")                                                           \
+    X(T_FORM_BODY_LONG, "Der Text ist zu lang: höchstens 32.000 Bytes. Bitte kürzen Sie ihn.",     \
+        "The text is too long: at most 32,000 bytes. Shorten it.")                                 \
+    X(T_FORM_URL,                                                                                  \
+        "Die Adresse muss mit http:// oder https:// beginnen (höchstens 2048 Zeichen), "          \
+        "z. B. https://www.example.org/.",                                                         \
+        "The address must start with http:// or https:// (at most 2048 characters), "              \
+        "e.g. https://www.example.org/.")                                                          \
+    X(T_FORM_DESC, "Die Beschreibung ist zu lang: höchstens 4000 Bytes.",                          \
+        "The description is too long: at most 4000 bytes.")                                        \
+    X(T_FORM_TAGS, "Höchstens 32 Schlagwörter mit je höchstens 64 Bytes.",                         \
+        "At most 32 tags of at most 64 bytes each.")                                               \
+    X(T_SESSION_EXPIRED,                                                                           \
+        "Ihre Sitzung ist abgelaufen (nach 12 Stunden oder durch Abmelden). Bitte melden "         \
+        "Sie sich erneut an.",                                                                     \
+        "Your session has ended (after 12 hours, or you logged out). Please log in again.")        \
+    X(T_SESSION_EXPIRED_POST,                                                                      \
+        "Ihre Sitzung ist abgelaufen, das Formular wurde nicht gespeichert. Melden Sie "           \
+        "sich an, gehen Sie dann im Browser zurück (Ihr Text ist dort noch) und senden "          \
+        "Sie es noch einmal.",                                                                     \
+        "Your session has ended, so the form was not saved. Log in, then go back in your "         \
+        "browser (your text is still there) and send it again.")                                   \
+    X(T_LOGIN_FIRST, "Bitte melden Sie sich zuerst an.", "Please log in first.")                   \
     X(T_UP_FAILED, "Hochladen fehlgeschlagen", "Upload failed")
 
 enum kn_text {

@@ -16,6 +16,7 @@
  */
 #define _GNU_SOURCE /* strcasestr */
 #include <string.h>
+#include <strings.h>
 
 #include "hex.h"
 #include "http_i18n.h"
@@ -82,8 +83,17 @@ void http_page_begin(hreq *r, hbuf *b, const char *title)
             tr(r, T_SEARCH), tr(r, T_SEARCH), tr(r, T_FIND));
     }
     hb_puts(b, "<div class=\"tools\">");
-    hb_printf(b, "<a href=\"lang?to=%s\" lang=\"%s\">%s</a>", strcmp(r->lang, "en") ? "en" : "de",
-        strcmp(r->lang, "en") ? "en" : "de", tr(r, T_LANG_SWITCH));
+    /* The switch comes back to this page (with its query), not to the start page. */
+    const char *other = strcmp(r->lang, "en") ? "en" : "de";
+    hb_printf(b, "<a href=\"lang?to=%s&amp;next=", other);
+    hbuf here = { 0 };
+    hb_puts(&here, r->path);
+    if (r->req && r->req->query_at != SIZE_MAX && r->req->path.len - r->req->query_at < 2000)
+        hb_printf(&here, "%.*s", (int)(r->req->path.len - r->req->query_at),
+            r->req->path.base + r->req->query_at);
+    hb_urlenc(b, here.oom || !here.p ? "/" : here.p);
+    hb_free(&here);
+    hb_printf(b, "\" lang=\"%s\">%s</a>", other, tr(r, T_LANG_SWITCH));
     if (r->authed) {
         hb_puts(b, " <span class=\"who\">");
         hb_escs(b, r->acct.login);
@@ -289,9 +299,13 @@ static void login_page(hreq *r, const char *error, int status)
     }
     http_page_begin(r, &b, tr(r, T_LOGIN));
     hb_printf(&b, "<h1>%s</h1>", tr(r, T_LOGIN));
+    const char *expired = http_form_get(&r->query, "expired");
     if (error)
         http_notice(&b, "error", error);
-    const char *next = http_form_get(&r->query, "next");
+    else if (expired && !strcmp(expired, "1"))
+        http_notice(&b, "notice", tr(r, T_SESSION_EXPIRED));
+    const char *next = http_form_get(&r->query, "next"),
+               *login = http_method_is(r, "POST") ? http_param(r, "login") : NULL;
     hb_printf(&b,
         "<form method=\"post\" action=\"login\" class=\"stack\">"
         "<input type=\"hidden\" name=\"pre\" value=\"%s\">"
@@ -300,13 +314,16 @@ static void login_page(hreq *r, const char *error, int status)
     hb_escs(&b, http_local_path_ok(next) ? next : "/");
     hb_printf(&b,
         "\"><label for=\"login\">%s</label>"
-        "<input id=\"login\" name=\"login\" autocomplete=\"username\" required autofocus "
-        "maxlength=\"64\">"
-        "<label for=\"password\">%s</label>"
+        "<input id=\"login\" name=\"login\" autocomplete=\"username\" required%s "
+        "maxlength=\"64\" value=\"",
+        tr(r, T_LOGIN_NAME), login && *login ? "" : " autofocus");
+    hb_escs(&b, login && strlen(login) <= 64 ? login : "");
+    hb_printf(&b,
+        "\"><label for=\"password\">%s</label>"
         "<input id=\"password\" name=\"password\" type=\"password\" "
-        "autocomplete=\"current-password\" required maxlength=\"1024\">"
+        "autocomplete=\"current-password\" required%s maxlength=\"1024\">"
         "<button type=\"submit\">%s</button></form>",
-        tr(r, T_LOGIN_NAME), tr(r, T_PASSWORD), tr(r, T_LOGIN));
+        tr(r, T_PASSWORD), login && *login ? " autofocus" : "", tr(r, T_LOGIN));
     http_page_end(r, &b, status);
 }
 
@@ -399,11 +416,8 @@ static void lang_switch(hreq *r)
         snprintf(r->acct.lang, sizeof r->acct.lang, "%s", to);
         http_ignore(kn_account_put(r->n->dd->store, &r->acct));
     }
-    size_t len;
-    const char *ref = http_req_header(r, "referer", &len);
-    (void)ref;
-    (void)len;
-    http_redirect(r, "/");
+    const char *next = http_form_get(&r->query, "next");
+    http_redirect(r, next && http_local_path_ok(next) ? next : "/");
 }
 
 /* ---- start, areas ---- */
@@ -565,25 +579,28 @@ static void forum_page(hreq *r)
     http_page_end(r, &b, 200);
 }
 
+/* What the form sent for key (after a refused save, so nothing typed is lost), else "". */
+static const char *sent_value(hreq *r, bool sent, const char *key)
+{
+    const char *v = sent ? http_param(r, key) : NULL;
+    return v ? v : "";
+}
+
 static void thread_new_page(hreq *r, const char *error, int status)
 {
     hbuf b = { 0 };
+    bool sent = error != NULL;
     http_page_begin(r, &b, tr(r, T_NEW_THREAD));
     hb_printf(&b, "<h1>%s</h1>", tr(r, T_NEW_THREAD));
     if (error)
         http_notice(&b, "error", error);
     hb_puts(&b, "<form method=\"post\" action=\"forum\" class=\"stack\">");
     http_csrf_field(r, &b);
-    http_area_field(r, &b, http_form_get(&r->query, "space"));
-    hb_printf(&b,
-        "<label for=\"title\">%s</label><input id=\"title\" name=\"title\" required "
-        "maxlength=\"300\">",
-        tr(r, T_TITLE));
-    http_markdown_field(r, &b, "body", T_TEXT, false, NULL);
-    hb_printf(&b,
-        "<label for=\"tags\">%s</label><input id=\"tags\" name=\"tags\" maxlength=\"2000\">"
-        "<button type=\"submit\">%s</button></form>",
-        tr(r, T_TAGS), tr(r, T_PUBLISH));
+    http_area_field(r, &b, sent ? sent_value(r, sent, "space") : http_form_get(&r->query, "space"));
+    http_input(r, &b, "title", T_TITLE, "required maxlength=\"300\"", sent_value(r, sent, "title"));
+    http_markdown_field(r, &b, "body", T_TEXT, false, sent_value(r, sent, "body"));
+    http_input(r, &b, "tags", T_TAGS, "maxlength=\"2000\"", sent_value(r, sent, "tags"));
+    hb_printf(&b, "<button type=\"submit\">%s</button></form>", tr(r, T_PUBLISH));
     http_page_end(r, &b, status);
 }
 
@@ -789,7 +806,8 @@ static void thread_page(hreq *r, const char *idhex, const char *error)
         http_notice(&b, "error", error);
     hb_printf(&b, "<form method=\"post\" action=\"forum/%s/reply\" class=\"stack\">", idhex);
     http_csrf_field(r, &b);
-    http_markdown_field(r, &b, "reply-body", T_YOUR_REPLY, true, NULL);
+    http_markdown_field(
+        r, &b, "reply-body", T_YOUR_REPLY, true, sent_value(r, error != NULL, "body"));
     hb_printf(&b, "<button type=\"submit\">%s</button></form></section>", tr(r, T_REPLY));
     json_decref(tj);
     http_page_end(r, &b, error ? 400 : 200);
@@ -855,17 +873,19 @@ static void links_page(hreq *r, const char *error, int status)
         http_notice(&b, "error", error);
     hb_puts(&b, "<form method=\"post\" action=\"links\" class=\"stack\">");
     http_csrf_field(r, &b);
-    http_area_field(r, &b, NULL);
+    bool sent = error != NULL;
+    http_area_field(r, &b, sent_value(r, sent, "space"));
+    http_input(r, &b, "title", T_TITLE, "required maxlength=\"300\"", sent_value(r, sent, "title"));
+    http_input(r, &b, "url", T_URL, "type=\"url\" required maxlength=\"2048\"",
+        sent_value(r, sent, "url"));
     hb_printf(&b,
-        "<label for=\"title\">%s</label><input id=\"title\" name=\"title\" required "
-        "maxlength=\"300\">"
-        "<label for=\"url\">%s</label><input id=\"url\" name=\"url\" type=\"url\" required "
-        "maxlength=\"2048\">"
-        "<label for=\"description\">%s</label><textarea id=\"description\" name=\"description\" "
-        "rows=\"3\" maxlength=\"4000\"></textarea>"
-        "<label for=\"tags\">%s</label><input id=\"tags\" name=\"tags\" maxlength=\"2000\">"
-        "<button type=\"submit\">%s</button></form></section>",
-        tr(r, T_TITLE), tr(r, T_URL), tr(r, T_DESCRIPTION), tr(r, T_TAGS), tr(r, T_PUBLISH));
+        "<label for=\"description\">%s</label><textarea id=\"description\" "
+        "name=\"description\" rows=\"3\" maxlength=\"4000\">",
+        tr(r, T_DESCRIPTION));
+    hb_escs(&b, sent_value(r, sent, "description"));
+    hb_puts(&b, "</textarea>");
+    http_input(r, &b, "tags", T_TAGS, "maxlength=\"2000\"", sent_value(r, sent, "tags"));
+    hb_printf(&b, "<button type=\"submit\">%s</button></form></section>", tr(r, T_PUBLISH));
     http_page_end(r, &b, status);
 }
 
@@ -1245,6 +1265,43 @@ static void admin_withdraw(hreq *r, const char *id)
 /* ---- publishing from forms ---- */
 
 /*
+ * The first field of a thread, reply or link form that its schema
+ * (docs/objects.md) refuses, as a message that names it and says what to
+ * change; NULL if these checks find nothing (the schema still checks all).
+ */
+static const char *form_problem(hreq *r, kn_otype type, const char *space)
+{
+    const char *title = http_param(r, "title"), *body = http_param(r, "body"),
+               *url = http_param(r, "url"), *desc = http_param(r, "description"),
+               *tags = http_param(r, "tags");
+    if (!space || !*space || strlen(space) > KN_SPACE_MAX)
+        return tr(r, T_FORM_AREA);
+    if (type != KN_T_POST && (!title || !*title || strlen(title) > 300))
+        return tr(r, T_FORM_TITLE);
+    if (type == KN_T_POST && (!body || !*body))
+        return tr(r, T_FORM_REPLY_EMPTY);
+    if (type != KN_T_LINK && body && strlen(body) > 32000)
+        return tr(r, T_FORM_BODY_LONG);
+    if (type == KN_T_LINK
+        && (!url || strlen(url) > 2048
+            || (strncasecmp(url, "http://", 7) != 0 && strncasecmp(url, "https://", 8) != 0)))
+        return tr(r, T_FORM_URL);
+    if (type == KN_T_LINK && desc && strlen(desc) > 4000)
+        return tr(r, T_FORM_DESC);
+    for (size_t n = 0; tags && *tags;) { /* split as publish_from_form does */
+        while (*tags == ' ' || *tags == ',')
+            tags++;
+        const char *e = tags + strcspn(tags, ","), *t = e;
+        while (t > tags && t[-1] == ' ')
+            t--;
+        if (t > tags && (++n > 32 || (size_t)(t - tags) > 64))
+            return tr(r, T_FORM_TAGS);
+        tags = e;
+    }
+    return NULL;
+}
+
+/*
  * Builds a JSON body from the form fields keys, and publishes an object of
  * type through the same code path as the API (http_publish). false with
  * *why set (a message for the form) or a response already sent.
@@ -1257,6 +1314,9 @@ static bool publish_from_form(hreq *r, kn_otype type, const char *space, const u
     *why = tr(r, T_ERROR);
     if (nkeys > 8)
         return false;
+    if ((*why = form_problem(r, type, space)) != NULL)
+        return false;
+    *why = tr(r, T_ERROR);
     const char *vals[8];
     size_t n = 0;
     const char *sorted[8];
@@ -1340,11 +1400,7 @@ static bool publish_from_form(hreq *r, kn_otype type, const char *space, const u
                 kn_hex_encode(idhex, id, 32);
                 ok = true;
             } else if (rc == KN_ESCHEMA) {
-                *why = strcmp(r->lang, "en")
-                    ? "Ein Feld fehlt, ist zu lang oder ungültig (z. B. eine Adresse ohne "
-                      "http:// oder https://)."
-                    : "A field is missing, too long or invalid (e.g. an address without http:// "
-                      "or https://).";
+                *why = tr(r, T_FORM_BAD);
             } else if (rc == KN_EUNAUTH) {
                 *why = tr(r, T_FORBIDDEN);
             } else {
@@ -1389,12 +1445,14 @@ void http_pages_route(hreq *r, const char *path)
         return;
     }
     if (!r->authed) {
-        if (!get) {
-            http_error(r, 401, "unauthenticated", tr(r, T_LOGIN));
+        char old[65];
+        bool expired = http_cookie(r, "knoten_session", old, sizeof old);
+        if (!get) { /* a form sent after the session ended: say so, and how to keep the text */
+            login_page(r, tr(r, expired ? T_SESSION_EXPIRED_POST : T_LOGIN_FIRST), 401);
             return;
         }
         hbuf loc = { 0 };
-        hb_puts(&loc, "/login?next=");
+        hb_puts(&loc, expired ? "/login?expired=1&next=" : "/login?next=");
         hb_urlenc(&loc, r->path);
         http_redirect(r, loc.oom ? "/login" : loc.p);
         hb_free(&loc);

@@ -22,6 +22,9 @@ wait_for 10 "web interface is up" grep -q "web interface on http://127.0.0.1:$HP
 
 "$PY" "$(dirname "${BASH_SOURCE[0]}")/http_collab_check.py" "http://127.0.0.1:$HP" ||
     fail "http_collab_check.py failed"
+# The pages as staff meet them: refused forms keep what was typed, login and session notices.
+"$PY" "$(dirname "${BASH_SOURCE[0]}")/http_staff_check.py" "http://127.0.0.1:$HP" ||
+    fail "http_staff_check.py failed"
 # A clean stop (under ASan: nothing leaked by the pages and endpoints above).
 kill -TERM "$PID_A"
 wait "$PID_A" || fail "a exited with $? after SIGTERM"

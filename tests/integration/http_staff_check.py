@@ -1,0 +1,122 @@
+"""Checks of the pages as staff use them (called by http_collab.sh, after http_collab_check.py).
+
+usage: http_staff_check.py BASE-URL
+The node has the logins erika and max (password geheim-passwort).
+"""
+import html
+import http.cookiejar
+import re
+import sys
+import urllib.parse
+import urllib.request
+
+from http_lib import Client, NoRedirect, check, form
+
+BASE = sys.argv[1]
+erika = Client(BASE, "erika")
+
+
+class Anonymous(Client):
+    """A browser that has not logged in (Client.req without a CSRF token)."""
+
+    def __init__(self, base):
+        self.base = base
+        self.jar = http.cookiejar.CookieJar()
+        self.op = urllib.request.build_opener(
+            urllib.request.HTTPCookieProcessor(self.jar), NoRedirect)
+
+
+def error_of(body):
+    """The text of the page's error notice, or None."""
+    m = re.search(r'<p class="error" role="alert">(.*?)</p>', body.decode())
+    return html.unescape(m.group(1)) if m else None
+
+
+def field(body, name):
+    """The value of input name, or the text of textarea name, as the page shows it."""
+    s = body.decode()
+    m = re.search(r'<input id="[^"]*" name="%s"[^>]* value="([^"]*)"' % name, s) or re.search(
+        r'<textarea id="[^"]*" name="%s"[^>]*>(.*?)</textarea>' % name, s, re.S)
+    return html.unescape(m.group(1)) if m else None
+
+
+# ---- a refused thread, reply or link keeps what was typed and names the field ----
+T = [("space", "Straßenreinigung"), ("title", "Räumpflicht „Gehweg“?"),
+     ("body", "Wie regeln Sie die **Räumpflicht** <b>&amp;</b>?"), ("tags", "winter, räumen")]
+
+
+def refused(path, fields, want_error, keep):
+    st, _, b = form(erika, path, fields)
+    e = error_of(b)
+    check(st == 400 and e and want_error in e, "POST %s %s: %d %r" % (path, fields, st, e))
+    for k, v in keep:
+        check(field(b, k) == v, "POST %s keeps %s: %r, not %r" % (path, k, field(b, k), v))
+
+
+long_area = "Ä" * 40  # 40 characters (the form's maxlength is 64) but 80 bytes
+refused("/forum", [("space", long_area)] + T[1:], "Bereich an (höchstens 64 Bytes",
+        [("space", long_area)] + T[1:])
+refused("/forum", [T[0], ("title", "")] + T[2:], "Titel an", [T[0], ("title", "")] + T[2:])
+refused("/forum", T[:3] + [("tags", ",".join("t%d" % i for i in range(33)))],
+        "Höchstens 32 Schlagwörter", T[:3])
+refused("/forum", T[:2] + [("body", "ä" * 16001)] + T[3:], "höchstens 32.000 Bytes", T[:2] + T[3:])
+L = [("space", "Satzungen"), ("title", "Straßenreinigungssatzung"), ("url", "www.example.org/s"),
+     ("description", "Die „neue“ Fassung"), ("tags", "satzung")]
+refused("/links", L, "mit http:// oder https:// beginnen", L)
+st, h, _ = form(erika, "/forum", T)
+check(st == 303, "thread: %d" % st)
+thread = h["location"]
+refused(thread + "/reply", [("body", "")], "Text für Ihre Antwort", [])
+refused(thread + "/reply", [("body", "ü" * 16001)], "höchstens 32.000 Bytes",
+        [("body", "ü" * 16001)])
+# in English
+st, _, _ = erika.req("GET", "/lang?to=en")
+refused("/links", L, "must start with http:// or https://", L)
+refused("/forum", [T[0], ("title", "")] + T[2:], "Give a title", T[:1])
+st, _, _ = erika.req("GET", "/lang?to=de")
+
+# ---- the language switch comes back to the page it was clicked on ----
+st, _, b = erika.req("GET", "/docs?kind=form&space=Stra%C3%9Fen")
+m = re.search(r'<a href="(lang\?to=en[^"]*)" lang="en">English</a>', b.decode())
+check(m is not None, "language switch link on /docs")
+st, h, _ = erika.req("GET", "/" + html.unescape(m.group(1)))
+check(st == 303 and h.get("location") == "/docs?kind=form&space=Stra%C3%9Fen",
+      "switch to English goes back to the page: %d %s" % (st, h.get("location")))
+st, _, b = erika.req("GET", "/docs")
+check('<html lang="en">' in b.decode(), "the page is English after the switch")
+for bad in ("https://example.org/", "//example.org/", "/\\example.org"):
+    st, h, _ = erika.req("GET", "/lang?to=de&next=" + urllib.parse.quote(bad, safe=""))
+    check(st == 303 and h.get("location") == "/", "switch with next=%s stays here: %s" % (bad, h))
+
+# ---- login: a wrong password keeps the name; an ended session says so ----
+anon = Anonymous(BASE)
+st, _, b = anon.req("GET", "/login")
+pre = re.search(r'name="pre" value="([0-9a-f]{64})"', b.decode()).group(1)
+st, _, b = form(anon, "/login", [("pre", pre), ("next", "/"), ("login", "erika"),
+                                 ("password", "falsch")], csrf=False)
+check(st == 401 and "Benutzername oder Passwort ist falsch" in (error_of(b) or ""),
+      "wrong password: %d" % st)
+check(field(b, "login") == "erika", "the login name stays after a wrong password: %r" % field(b, "login"))
+check(re.search(r'name="password"[^>]*autofocus', b.decode()), "the password field has the focus")
+
+gone = {"Cookie": "knoten_session=" + "ab" * 32}
+st, h, _ = anon.req("GET", "/forum/new", headers=gone)
+check(st == 303 and h.get("location") == "/login?expired=1&next=%2Fforum%2Fnew",
+      "an ended session goes to the login with expired=1: %d %s" % (st, h.get("location")))
+st, _, b = anon.req("GET", h["location"])
+check("Ihre Sitzung ist abgelaufen" in b.decode() and 'value="/forum/new"' in b.decode(),
+      "the login page says the session ended")
+st, _, b = anon.req("GET", "/login?next=%2F")
+check("abgelaufen" not in b.decode(), "no session-ended notice on a plain login")
+st, _, b = anon.req("POST", "/forum", urllib.parse.urlencode(T + [("csrf", "0" * 64)]).encode(),
+                    headers=gone, ctype="application/x-www-form-urlencoded")
+check(st == 401 and "im Browser zurück" in (error_of(b) or "") and 'name="password"' in b.decode(),
+      "a form sent after the session ended: the login form and what to do: %d %r" % (st, error_of(b)))
+st, _, b = anon.req("POST", "/forum", urllib.parse.urlencode(T).encode(),
+                    ctype="application/x-www-form-urlencoded")
+check(st == 401 and "zuerst an" in (error_of(b) or ""), "a form sent without a session: %d" % st)
+# logging out clears the cookie on the path it was set with
+st, h, _ = form(erika, "/logout", [])
+check(st == 303 and "knoten_session=; Path=/;" in h.get("set-cookie", ""), "logout cookie %s" % h)
+
+print("http_staff_check: ok")
