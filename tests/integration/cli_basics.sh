@@ -130,6 +130,25 @@ chmod 700 "$a"
 out=$("$knoten" status --data "$work/export.jsonl" 2>&1) && fail "status on a file succeeded"
 grep -q "is not a directory" <<<"$out" || fail "status --data FILE: $out"
 
+# Every key the configuration file takes (from the refusal of an unknown one)
+# is in docs/config.md and in the manual page.
+src=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+for section in node log http limits quota; do
+    printf '[%s]\nno_such_key = 1\n' "$section" >"$work/keys.conf"
+    keys=$("$knoten" run --config "$work/keys.conf" --check 2>&1 | sed -n "s/.*; allowed: //p" || true)
+    [ -n "$keys" ] || fail "no allowed keys for [$section]"
+    for key in ${keys//,/ }; do
+        grep -q "\`$key\`" "$src/docs/config.md" || fail "docs/config.md lacks [$section] $key"
+        grep -Eq "^\.BR? $key( |$)" "$src/packaging/knoten.1.in" || fail "the man page lacks [$section] $key"
+    done
+done
+
+# `run --check` warns when the data directory holds no node (a typo in data =
+# would found a network of its own), and creates nothing.
+"$knoten" run --data "$work/typo" --check | grep -q "holds no node yet" || fail "run --check on an empty dir"
+[ ! -e "$work/typo" ] || fail "run --check created the data directory"
+"$knoten" run --data "$a" --check | grep -q "holds no node" && fail "run --check on a node warns"
+
 # One node per data directory: a second `knoten run` is refused while the first runs.
 "$knoten" run --data "$a" --listen off --http off 2>"$work/run1.err" &
 run1=$!

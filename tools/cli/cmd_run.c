@@ -265,7 +265,11 @@ static int print_check(const kn_cli *cli, const kn_config *cfg, const run_flags 
             printf("[council %s]\n", c->name);
         else
             printf("[node]\n");
-        printf("  data         %s\n", cli->data_given || !c->data[0] ? cli->data_dir : c->data);
+        const char *data = cli->data_given || !c->data[0] ? cli->data_dir : c->data;
+        printf("  data         %s\n", data);
+        if (!kn_datadir_exists(data)) /* a typo here would found a network of its own */
+            printf("               holds no node yet: `knoten run` would create one that founds "
+                   "a network of its own (`knoten init` or `knoten join` first)\n");
         printf("  listen       %s\n", listen);
         const kn_announce *a = f->set_announce ? &f->announce : &c->announce;
         if (f->clear_announce)
