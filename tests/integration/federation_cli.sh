@@ -191,6 +191,10 @@ grep -q -- "--force" <<<"$out" || fail "self-revoke message: $out"
 "$knoten" revoke --data "$a" "$C" --reason "Test beendet" >/dev/null
 "$knoten" members --data "$a" | grep -q "^${C:0:16} revoked .*Gemeinde C" || fail "members after revoke"
 out=$("$knoten" admit --data "$a" "$C" --name "Gemeinde C" 2>&1) && fail "admitted a revoked node"
+n=$("$knoten" ls --data "$a" --type revoke --limit 0 | wc -l)
+out=$("$knoten" revoke --data "$a" "$C" --reason "noch einmal" 2>&1) && fail "revoked a revoked node again"
+grep -q "already revoked" <<<"$out" || fail "second revoke message: $out"
+[ "$("$knoten" ls --data "$a" --type revoke --limit 0 | wc -l)" = "$n" ] || fail "second revoke published"
 grep -q "revocation is final" <<<"$out" || fail "re-admit message: $out"
 
 # ---- k = 2 with one founder: min(k, M) = 1, so the founder alone admits B ----

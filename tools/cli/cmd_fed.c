@@ -543,9 +543,22 @@ int cmd_revoke(kn_cli *cli, int argc, char **argv)
                         "for good.\nIf that is what you want, add --force.");
         goto out;
     }
-    int known_node = kn_store_member_get(dd.store, key, &m) == 0 && kn_roster_is_node(&m);
-    int known_user = kn_store_user_get(dd.store, key, &u) == 0;
-    if (!known_node && !known_user)
+    bool has_m = kn_store_member_get(dd.store, key, &m) == 0;
+    bool has_u = kn_store_user_get(dd.store, key, &u) == 0;
+    bool known_node = has_m && kn_roster_is_node(&m);
+    uint64_t now = kn_env_now(cli->env);
+    uint64_t revoked_at = has_m && m.revoked_at <= now ? m.revoked_at
+        : has_u && u.revoked_at <= now                 ? u.revoked_at
+                                                       : KN_ROSTER_NEVER;
+    if (revoked_at != KN_ROSTER_NEVER) { /* a second revoke would only add an object */
+        char when[40];
+        cli_format_time(when, sizeof when, revoked_at);
+        code = cli_fail("that key is already revoked (since %s); a revocation is final, "
+                        "nothing was published. `knoten members` shows it.",
+            when);
+        goto out;
+    }
+    if (!known_node && !has_u)
         fprintf(stderr,
             "knoten: note: this key is not known here yet; the revocation is "
             "published anyway and applies when the key appears.\n");
