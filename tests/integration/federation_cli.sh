@@ -136,8 +136,19 @@ assert rows["(founder)"]["founder"] is True, rows' || fail "members --json"
 out=$("$knoten" user add --data "$a" --name "Erika Muster" 2>&1) && fail "user without role"
 grep -q -- "--role is required" <<<"$out" || fail "user --role message: $out"
 U=$("$knoten" user add --data "$a" --name "Erika Muster" --role Personalamt \
-    --expertise "vergabe, tvoed" --lang de,en 2>/dev/null)
+    --expertise "vergabe, tvoed" --lang de,en 2>"$work/user-add.err")
 [[ $U =~ ^[0-9a-f]{64}$ ]] || fail "user add printed $U"
+# Made without --login: the hint names the command that gives this user one (not
+# a second `user add`, which would make a second "Erika Muster"), and it works.
+grep -q "knoten user login $U --login LOGIN" "$work/user-add.err" ||
+    fail "user add hint: $(cat "$work/user-add.err")"
+"$knoten" user login --data "$a" "Erika Muster" --login erika --password-stdin <<<"geheim-genug" \
+    >/dev/null 2>&1 || fail "user login"
+"$knoten" user logins --data "$a" | grep -q "^erika  *staff  *$U active" || fail "user logins after user login"
+out=$("$knoten" user login --data "$a" "$U" --login erika2 --activate 2>&1) && fail "second login for a user"
+grep -q 'has the web login "erika" already' <<<"$out" || fail "second user login: $out"
+out=$("$knoten" user login --data "$a" "Niemand" --login x --activate 2>&1) && fail "login for nobody"
+[ "$("$knoten" user ls --data "$a" | grep -c "Erika Muster")" = 1 ] || fail "a second Erika Muster"
 [ "$(stat -c %a "$a/users/$U.key")" = 600 ] || fail "user key is not 0600"
 [ "$(stat -c %a "$a/users")" = 700 ] || fail "users directory is not 0700"
 "$knoten" user ls --data "$a" >"$work/users.out"

@@ -120,8 +120,10 @@ int cmd_join(kn_cli *cli, int argc, char **argv);
 int cmd_sync(kn_cli *cli, int argc, char **argv);
 /* `knoten demo` (cmd_demo.c): three councils on 127.0.0.1 with staff and sample content. */
 int cmd_demo(kn_cli *cli, int argc, char **argv);
-/* Web logins (cmd_account.c): `knoten user passwd|logins`, and the login of `user add`. */
+/* Web logins (cmd_account.c): `knoten user login|passwd|logins`, and the login of `user add`. */
 int cmd_user_web(kn_cli *cli, int argc, char **argv);
+/* CLI_OK if login is a valid login name, else a usage error saying what is allowed. */
+int cli_login_check(const kn_cli *cli, const char *login);
 int cli_account_create(kn_cli *cli, kn_datadir *dd, const uint8_t user[32], const char *login,
     bool admin, bool password_stdin, bool activation);
 /* Documents with files (cmd_doc.c): publish, ls, get, versions, retract, limits, policy. */

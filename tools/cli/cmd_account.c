@@ -1,6 +1,7 @@
 /*
  * Web logins for staff (store/accounts.h): `knoten user add --login NAME`
- * creates one next to the user certificate, `knoten user passwd LOGIN` sets a
+ * creates one next to the user certificate (`knoten user login USER --login
+ * NAME` for a user made without), `knoten user passwd LOGIN` sets a
  * new password or a new activation link, `knoten user logins` lists them.
  *
  * The password comes from the terminal (asked twice, not echoed), from
@@ -19,6 +20,7 @@
 #include "crypto.h"
 #include "hex.h"
 #include "node.h"
+#include "users.h"
 
 enum { PW_MAX = 1024, PW_MIN = 8, ACTIVATION_DAYS = 7 };
 
@@ -132,6 +134,16 @@ static char default_mode(bool password_stdin, bool activation)
     return isatty(STDIN_FILENO) ? 'p' : 'a';
 }
 
+int cli_login_check(const kn_cli *cli, const char *login)
+{
+    if (kn_login_valid(login))
+        return CLI_OK;
+    return cli_usage_error(cli,
+        "--login takes 1 to %d lower-case letters, digits, '.', '_' or '-', starting with a "
+        "letter or digit (e.g. erika.muster)",
+        KN_LOGIN_MAX);
+}
+
 int cli_account_create(kn_cli *cli, kn_datadir *dd, const uint8_t user[32], const char *login,
     bool admin, bool password_stdin, bool activation)
 {
@@ -189,6 +201,74 @@ out:
     return code;
 }
 
+/*
+ * `knoten user login USER --login LOGIN`: a web login for a user this node
+ * holds the key of, made without one (`user add` without --login).
+ */
+static int user_login(kn_cli *cli, int argc, char **argv)
+{
+    static const struct option opts[] = { { "login", required_argument, 0, 'L' },
+        { "admin", no_argument, 0, 'A' }, { "password-stdin", no_argument, 0, 's' },
+        { "activate", no_argument, 0, 'a' }, CLI_COMMON_LONGOPTS, { 0, 0, 0, 0 } };
+    const char *login = NULL;
+    bool admin = false, from_stdin = false, activation = false;
+    int opt, code = -1;
+    while ((opt = cli_getopt(cli, argc, argv, "h", opts, "user", &code)) != -1) {
+        if (opt == CLI_STOP)
+            return code;
+        if (opt == 'L')
+            login = optarg;
+        else if (opt == 'A')
+            admin = true;
+        else if (opt == 's')
+            from_stdin = true;
+        else if (opt == 'a')
+            activation = true;
+    }
+    if (optind + 1 != argc)
+        return cli_usage_error(cli,
+            "give the user's KEY or NAME (`knoten user ls`), e.g. "
+            "`knoten user login \"Erika Muster\" --login erika`");
+    if (!login)
+        return cli_usage_error(cli, "give the web login's name with --login LOGIN");
+    if ((code = cli_login_check(cli, login)) != CLI_OK)
+        return code;
+    if (from_stdin && activation)
+        return cli_usage_error(cli, "give either --password-stdin or --activate");
+    kn_datadir dd;
+    if ((code = cli_open(cli, &dd)) != CLI_OK)
+        return code;
+    uint8_t pk[32];
+    kn_roster_user u;
+    kn_account *v = NULL;
+    size_t n = 0;
+    int rc = kn_users_find(&dd, argv[optind], pk);
+    if (rc == KN_EEXIST)
+        code = cli_fail(
+            "several users are called \"%s\"; give the KEY from `knoten user ls`", argv[optind]);
+    else if (rc < 0 || kn_store_user_get(dd.store, pk, &u) < 0 || !kn_users_holds_key(&dd, pk))
+        code = cli_fail("\"%s\" is no user whose key this node holds (`knoten user ls` lists them; "
+                        "KEY HELD must say yes)",
+            argv[optind]);
+    else if (u.revoked_at != KN_ROSTER_NEVER)
+        code = cli_fail(
+            "the user \"%s\" was revoked; `knoten user add` makes a new one", argv[optind]);
+    else if ((rc = kn_accounts_list(dd.store, &v, &n)) < 0)
+        code = cli_fail("cannot read the web logins: %s", kn_strerror(rc));
+    else {
+        for (size_t i = 0; i < n && code == CLI_OK; i++)
+            if (memcmp(v[i].user, pk, 32) == 0)
+                code = cli_fail("this user has the web login \"%s\" already; `knoten user passwd "
+                                "%s` sets a new password",
+                    v[i].login, v[i].login);
+        if (code == CLI_OK)
+            code = cli_account_create(cli, &dd, pk, login, admin, from_stdin, activation);
+    }
+    free(v);
+    kn_datadir_close(&dd);
+    return code;
+}
+
 static int user_logins(kn_cli *cli, int argc, char **argv)
 {
     static const struct option opts[] = { CLI_COMMON_LONGOPTS, { 0, 0, 0, 0 } };
@@ -223,5 +303,7 @@ int cmd_user_web(kn_cli *cli, int argc, char **argv)
 {
     if (strcmp(argv[0], "passwd") == 0)
         return user_passwd(cli, argc, argv);
+    if (strcmp(argv[0], "login") == 0)
+        return user_login(cli, argc, argv);
     return user_logins(cli, argc, argv);
 }

@@ -785,11 +785,8 @@ static int user_add(kn_cli *cli, int argc, char **argv)
     if (!role || !*role || strlen(role) > KN_USER_ROLE_MAX)
         return cli_usage_error(
             cli, "--role is required, e.g. \"Personalamt\" (at most %d bytes)", KN_USER_ROLE_MAX);
-    if (login && !kn_login_valid(login))
-        return cli_usage_error(cli,
-            "--login takes 1 to %d lower-case letters, digits, '.', '_' or '-', starting with a "
-            "letter or digit (e.g. erika.muster)",
-            KN_LOGIN_MAX);
+    if (login && cli_login_check(cli, login) != CLI_OK)
+        return CLI_USAGE;
     if (!login && (admin || pw_stdin || activate))
         return cli_usage_error(cli, "--admin, --password-stdin and --activate need --login NAME");
     if (pw_stdin && activate)
@@ -838,8 +835,8 @@ static int user_add(kn_cli *cli, int argc, char **argv)
         code = cli_account_create(cli, &dd, pk, login, admin, pw_stdin, activate);
     else
         fprintf(stderr,
-            "knoten: no web login: add one with --login NAME next time, or give this "
-            "user a login with a new `knoten user add --login`.\n");
+            "knoten: no web login; `knoten user login %s --login LOGIN` gives the user one.\n",
+            hex);
 out:
     kn_datadir_close(&dd);
     return code;
@@ -970,11 +967,13 @@ int cmd_user(kn_cli *cli, int argc, char **argv)
         return user_ls(cli, argc - 1, argv + 1);
     if (argc > 1 && strcmp(argv[1], "revoke") == 0)
         return user_revoke(cli, argc - 1, argv + 1);
-    if (argc > 1 && (strcmp(argv[1], "passwd") == 0 || strcmp(argv[1], "logins") == 0))
+    if (argc > 1
+        && (strcmp(argv[1], "passwd") == 0 || strcmp(argv[1], "logins") == 0
+            || strcmp(argv[1], "login") == 0))
         return cmd_user_web(cli, argc - 1, argv + 1);
     if (argc > 1 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0))
         return cli_help("user");
     return cli_usage_error(cli,
         "say what to do: `knoten user add`, `knoten user ls`, `knoten user revoke`, "
-        "`knoten user passwd` or `knoten user logins`");
+        "`knoten user login`, `knoten user passwd` or `knoten user logins`");
 }

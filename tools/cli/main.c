@@ -150,13 +150,15 @@ const cli_command cli_commands[] = {
         "by how many of the required signatures), pending (not enough signatures yet) or\n"
         "revoked (when).\n\n"
         "  --json            one JSON object per line\n" DATA_HELP },
-    { "user", cmd_user, "add, list or revoke staff identities",
+    { "user", cmd_user, "add, list or revoke staff identities and their web logins",
         "knoten user add --name NAME --role ROLE [--expertise TAG,TAG] [--lang de,en]\n"
         "                [--login LOGIN [--admin] [--password-stdin | --activate]] [--data DIR]\n"
         "       knoten user ls [--all] [--json] [--data DIR]\n"
         "       knoten user revoke KEY|NAME [--reason TEXT] [--data DIR]\n"
         "       knoten user passwd LOGIN [--password-stdin | --activate] [--admin | --staff]\n"
         "                [--data DIR]\n"
+        "       knoten user login KEY|NAME --login LOGIN [--admin]\n"
+        "                [--password-stdin | --activate] [--data DIR]\n"
         "       knoten user logins [--data DIR]\n\n"
         "add     creates a key for a member of staff, held by this node in DATA/users/ (0600),\n"
         "        and publishes the user certificate signed by the node. Prints the user key.\n"
@@ -164,6 +166,7 @@ const cli_command cli_commands[] = {
         "        languages, key, state, and whether this node holds the key.\n"
         "revoke  publishes a revocation of the user's certificate and deletes the key file;\n"
         "        what the user signs from then on is refused everywhere.\n"
+        "login   gives a user made without --login a web login.\n"
         "passwd  sets a new password for a web login, or a new activation link.\n"
         "logins  lists the web logins: login, admin or staff, user key, active or pending.\n\n"
         "  --login LOGIN     also a web login for this user (lower-case letters, digits,\n"
