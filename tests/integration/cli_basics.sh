@@ -68,6 +68,16 @@ import json, sys; s = json.load(sys.stdin)
 assert s["store"]["objects"] == 5, s
 assert s["network"]["name"] == "Kommunen Test", s' || fail "status --json"
 
+# The 16-digit ids `knoten ls` prints work for show and retract; too short, not
+# hex, or matching nothing is refused with a reason.
+"$knoten" show --data "$a" "${t:0:16}" | grep -q "^id  *$t" || fail "show with the id prefix from ls"
+"$knoten" show --data "$a" "${t:0:8}" --json | grep -q "\"$t\"" || fail "show with an 8-digit prefix"
+out=$("$knoten" show --data "$a" "${t:0:7}" 2>&1) && fail "show with a 7-digit prefix"
+grep -q "first 8 or more" <<<"$out" || fail "short prefix message: $out"
+out=$("$knoten" show --data "$a" "zz${t:0:14}" 2>&1) && fail "show with a non-hex id"
+out=$("$knoten" show --data "$a" "ffffffffffff" 2>&1) && [ "${t:0:12}" != ffffffffffff ] && fail "show of nothing"
+grep -q "no object here has an id starting with ffffffffffff" <<<"$out" || fail "no match message: $out"
+
 # Export, import into a fresh directory: the same ids, all verified.
 "$knoten" export --data "$a" -o "$work/export.jsonl"
 [ "$(wc -l <"$work/export.jsonl")" = 5 ] || fail "export line count"
@@ -93,8 +103,8 @@ out=$("$knoten" import --data "$b" "$work/bad.jsonl" 2>&1) && fail "tampered imp
 grep -q "line 1: refused: signature does not verify" <<<"$out" || fail "tampered: $out"
 grep -q "line 2: refused: not JSON" <<<"$out" || fail "not json: $out"
 
-# Retraction removes the content and keeps the id refused.
-"$knoten" retract --data "$a" "$l" --reason "Tippfehler" >/dev/null
+# Retraction removes the content and keeps the id refused (by the prefix `ls` shows).
+"$knoten" retract --data "$a" "${l:0:16}" --reason "Tippfehler" >/dev/null
 out=$("$knoten" show --data "$a" "$l" 2>&1) && fail "retracted link still shown"
 grep -q "retracted" <<<"$out" || fail "retracted message: $out"
 

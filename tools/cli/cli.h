@@ -75,6 +75,17 @@ int cli_open_with(kn_cli *cli, kn_datadir *dd, const kn_store_options *opt);
 /* Parses a 64-hex-digit id or key; prints the problem and returns CLI_USAGE if bad. */
 int cli_parse_id(const kn_cli *cli, const char *what, const char *s, uint8_t out[static 32]);
 
+/*
+ * An ID argument that may be abbreviated as `knoten ls` shows it (show,
+ * retract): cli_check_id_arg before opening the store (64 hex digits, or the
+ * first CLI_ID_PREFIX_MIN or more; a usage error otherwise), cli_resolve_id
+ * after (the one stored object whose id starts so: a scan of the time index
+ * for a prefix; CLI_FAIL with a message if none or several).
+ */
+enum { CLI_ID_PREFIX_MIN = 8 };
+int cli_check_id_arg(const kn_cli *cli, const char *what, const char *s);
+int cli_resolve_id(kn_datadir *dd, const char *s, uint8_t out[static 32]);
+
 /* Signs a draft with the node identity, stores it and prints its id. */
 int cli_publish(kn_cli *cli, kn_datadir *dd, kn_object_draft *d);
 

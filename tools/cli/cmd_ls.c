@@ -302,7 +302,7 @@ int cmd_show(kn_cli *cli, int argc, char **argv)
     if (as_json && as_html)
         return cli_usage_error(cli, "give --json or --html, not both");
     uint8_t id[KN_ID], *raw = NULL;
-    if ((code = cli_parse_id(cli, "ID", argv[optind], id)) != CLI_OK)
+    if ((code = cli_check_id_arg(cli, "ID", argv[optind])) != CLI_OK)
         return code;
     kn_datadir dd;
     if ((code = cli_open(cli, &dd)) != CLI_OK)
@@ -310,7 +310,8 @@ int cmd_show(kn_cli *cli, int argc, char **argv)
     kn_object o;
     kn_versions v;
     show_ctx c = { .store = dd.store, .self = &v };
-    if ((code = cli_load_object(&dd, argv[optind], id, 0, &raw, &o)) != CLI_OK)
+    if ((code = cli_resolve_id(&dd, argv[optind], id)) != CLI_OK
+        || (code = cli_load_object(&dd, argv[optind], id, 0, &raw, &o)) != CLI_OK)
         goto out;
     if (as_json) {
         code = print_json_line(&o, false, stdout) < 0 ? CLI_FAIL : CLI_OK;

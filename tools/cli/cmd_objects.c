@@ -591,7 +591,7 @@ int cmd_retract(kn_cli *cli, int argc, char **argv)
     if (optind + 1 != argc)
         return cli_usage_error(cli, "give exactly one ID");
     uint8_t id[KN_ID], *raw = NULL;
-    if ((code = cli_parse_id(cli, "ID", argv[optind], id)) != CLI_OK)
+    if ((code = cli_check_id_arg(cli, "ID", argv[optind])) != CLI_OK)
         return code;
     kn_datadir dd;
     cli_signer sg;
@@ -601,7 +601,8 @@ int cmd_retract(kn_cli *cli, int argc, char **argv)
         return code;
     if ((code = cli_signer_open(cli, &dd, as, &sg)) != CLI_OK)
         goto out_dd;
-    if ((code = cli_load_object(&dd, argv[optind], id, 0, &raw, &o)) != CLI_OK)
+    if ((code = cli_resolve_id(&dd, argv[optind], id)) != CLI_OK
+        || (code = cli_load_object(&dd, argv[optind], id, 0, &raw, &o)) != CLI_OK)
         goto out;
     if (memcmp(o.author, sg.pk, 32) != 0) {
         kn_roster_user u;

@@ -249,7 +249,8 @@ const cli_command cli_commands[] = {
         "every node deletes their content and keeps only the ids, so they are\n"
         "never fetched again. Retracting a poll or an event removes its votes or\n"
         "RSVPs too. Allowed for the author (--as USER for a user's object) and\n"
-        "for the node that certified the author.\n" DATA_HELP },
+        "for the node that certified the author. ID may be shortened to its first 8\n"
+        "or more digits, as `knoten ls` shows it, if no other object starts so.\n" DATA_HELP },
     { "poll", cmd_poll, "start a poll; list polls; show the results",
         "knoten poll --area AREA --question TEXT --option TEXT --option TEXT...\n"
         "            [--multiple] [--deadline WHEN] [--tz ZONE] [--show-early]\n"
@@ -363,7 +364,8 @@ const cli_command cli_commands[] = {
     { "show", cmd_show, "show one object",
         "knoten show ID [--json | --html] [--data DIR]\n\n"
         "Shows an object with its fields, which version it is, and what points to it\n"
-        "(replies, votes, RSVPs) over all its versions.\n\n"
+        "(replies, votes, RSVPs) over all its versions. ID may be shortened to its first\n"
+        "8 or more digits, as `knoten ls` shows it, if no other object starts so.\n\n"
         "  --json            the object as one JSON line\n"
         "  --html            an HTML fragment: the object and, for a thread, its replies,\n"
         "                    with Markdown rendered safely\n" DATA_HELP },
@@ -574,6 +576,71 @@ int cli_parse_id(const kn_cli *cli, const char *what, const char *s, uint8_t out
 {
     if (kn_hex_decode(out, 32, s, strlen(s)) < 0)
         return cli_usage_error(cli, "%s must be 64 hexadecimal digits, got \"%s\"", what, s);
+    return CLI_OK;
+}
+
+/* True if s is 8 to 64 hexadecimal digits. */
+static bool id_or_prefix(const char *s)
+{
+    size_t n = strlen(s);
+    if (n < CLI_ID_PREFIX_MIN || n > 64)
+        return false;
+    for (size_t i = 0; i < n; i++)
+        if (!strchr("0123456789abcdefABCDEF", s[i]))
+            return false;
+    return true;
+}
+
+int cli_check_id_arg(const kn_cli *cli, const char *what, const char *s)
+{
+    if (id_or_prefix(s))
+        return CLI_OK;
+    return cli_usage_error(cli,
+        "%s must be 64 hexadecimal digits, or the first %d or more of them as `knoten ls` "
+        "shows them; got \"%s\"",
+        what, CLI_ID_PREFIX_MIN, s);
+}
+
+typedef struct prefix_ctx {
+    char want[65];
+    size_t len;
+    size_t hits;
+    uint8_t id[KN_ID];
+} prefix_ctx;
+
+static int match_prefix(void *ctx, uint64_t created, const uint8_t id[KN_ID])
+{
+    prefix_ctx *c = ctx;
+    char hex[2 * KN_ID + 1];
+    (void)created;
+    kn_hex_encode(hex, id, KN_ID);
+    if (strncmp(hex, c->want, c->len) != 0)
+        return 0;
+    if (c->hits++ == 0)
+        memcpy(c->id, id, KN_ID);
+    return 0;
+}
+
+int cli_resolve_id(kn_datadir *dd, const char *s, uint8_t out[static 32])
+{
+    size_t n = strlen(s);
+    if (n == 2 * KN_ID)
+        return kn_hex_decode(out, KN_ID, s, n) == 0 ? CLI_OK : cli_fail("\"%s\" is no id", s);
+    prefix_ctx c = { .len = n };
+    for (size_t i = 0; i < n; i++) /* kn_hex_encode writes lower case */
+        c.want[i] = (char)(s[i] >= 'A' && s[i] <= 'F' ? s[i] - 'A' + 'a' : s[i]);
+    kn_store_query q = { .index = KN_BY_TIME };
+    int rc = kn_store_each_id(dd->store, &q, match_prefix, &c);
+    if (rc < 0)
+        return cli_fail("cannot read the store: %s", kn_strerror(rc));
+    if (c.hits == 0)
+        return cli_fail(
+            "no object here has an id starting with %s; `knoten ls` lists what is here", s);
+    if (c.hits > 1)
+        return cli_fail("%zu objects have ids starting with %s; give more digits (`knoten ls "
+                        "--json` shows whole ids)",
+            c.hits, s);
+    memcpy(out, c.id, KN_ID);
     return CLI_OK;
 }
 
