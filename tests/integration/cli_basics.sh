@@ -43,6 +43,16 @@ grep -q "http" <<<"$out" || fail "ftp link message: $out"
 out=$("$knoten" post --data "$a" 0123 --body x 2>&1) && fail "short id accepted"
 grep -q "64 hexadecimal" <<<"$out" || fail "short id message: $out"
 out=$("$knoten" thread --data "$a" --space "" --title T 2>&1) && fail "empty area accepted"
+# Too large, too long an area, not UTF-8: each says what and how much.
+big=$(head -c 70000 /dev/zero | tr '\0' x)
+out=$("$knoten" thread --data "$a" --area X --title T --body "$big" 2>&1) && fail "70 KB thread accepted"
+grep -q "at most 64 KiB" <<<"$out" || fail "too large message: $out"
+out=$("$knoten" thread --data "$a" --area "${big:0:65}" --title T 2>&1) && fail "65-byte area accepted"
+grep -q "area name is 65 bytes long; it may have at most 64" <<<"$out" || fail "long area message: $out"
+out=$("$knoten" thread --data "$a" --area "$(printf 'Stra\xdfe')" --title T 2>&1) && fail "Latin-1 area accepted"
+grep -q "not valid UTF-8.*iconv" <<<"$out" || fail "Latin-1 area message: $out"
+out=$("$knoten" post --data "$a" "$t" --body "$(printf 'Gr\xfc\xdfe')" 2>&1) && fail "Latin-1 post accepted"
+grep -q "not valid UTF-8.*iconv" <<<"$out" || fail "Latin-1 post message: $out"
 
 "$knoten" ls --data "$a" >"$work/ls.out"
 for id in "$t" "$p" "$p2" "$l"; do

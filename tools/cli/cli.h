@@ -86,6 +86,12 @@ enum { CLI_ID_PREFIX_MIN = 8 };
 int cli_check_id_arg(const kn_cli *cli, const char *what, const char *s);
 int cli_resolve_id(kn_datadir *dd, const char *s, uint8_t out[static 32]);
 
+/*
+ * CLI_FAIL with what to do about a draft that could not be encoded or signed
+ * (rc from cli_body_encode or kn_object_sign): an area name too long or not
+ * UTF-8, an object over KN_OBJECT_MAX, text not in UTF-8.
+ */
+int cli_object_error(const kn_object_draft *d, int rc);
 /* Signs a draft with the node identity, stores it and prints its id. */
 int cli_publish(kn_cli *cli, kn_datadir *dd, kn_object_draft *d);
 

@@ -102,7 +102,7 @@ int cli_publish_fields(kn_cli *cli, kn_datadir *dd, kn_object_draft *d, cli_fiel
     kn_mp_out_init(&body, KN_OBJECT_MAX);
     if ((rc = cli_body_encode(f, n, &body)) < 0) {
         kn_mp_out_free(&body);
-        return cli_fail("the %s is too large: %s", kn_otype_name(d->type), kn_strerror(rc));
+        return cli_object_error(d, rc);
     }
     d->body = body.buf;
     d->body_len = body.len;
@@ -115,7 +115,7 @@ int cli_publish_fields(kn_cli *cli, kn_datadir *dd, kn_object_draft *d, cli_fiel
                         "long, or holds control characters",
             kn_otype_name(d->type));
     if (rc < 0)
-        return cli_fail("cannot create the %s: %s", kn_otype_name(d->type), kn_strerror(rc));
+        return cli_object_error(d, rc);
     rc = kn_store_put(dd->store, raw, len, kn_env_now(cli->env), id);
     free(raw);
     if (rc < 0)

@@ -102,7 +102,7 @@ static int publish_body(kn_cli *cli, kn_datadir *dd, kn_object_draft *d, cli_fie
     int rc = cli_body_encode(f, n, &body);
     if (rc < 0) {
         kn_mp_out_free(&body);
-        return cli_fail("the %s is too large: %s", kn_otype_name(d->type), kn_strerror(rc));
+        return cli_object_error(d, rc);
     }
     d->body = body.buf;
     d->body_len = body.len;

@@ -11,6 +11,7 @@
 #include <time.h>
 
 #include "cli.h"
+#include "codec.h"
 #include "crypto.h"
 #include "env_system.h"
 #include "hex.h"
@@ -652,6 +653,26 @@ void cli_format_time(char *buf, size_t cap, uint64_t ms)
         snprintf(buf, cap, "%llu ms", (unsigned long long)ms);
 }
 
+int cli_object_error(const kn_object_draft *d, int rc)
+{
+    const char *type = kn_otype_name(d->type);
+    size_t space = d->space ? strlen(d->space) : 0;
+    if (space > KN_SPACE_MAX)
+        return cli_fail(
+            "the area name is %zu bytes long; it may have at most %d", space, KN_SPACE_MAX);
+    if (space && !kn_utf8_valid(d->space, space))
+        rc = KN_EUTF8;
+    if (rc == KN_ETOOBIG)
+        return cli_fail("the %s is too large: an object holds at most %d KiB (its text, title, "
+                        "tags and the rest together); shorten it",
+            type, KN_OBJECT_MAX / 1024);
+    if (rc == KN_EUTF8)
+        return cli_fail("the %s holds text that is not valid UTF-8 (typed or saved in another "
+                        "encoding, such as Latin-1? `iconv -f latin1 -t utf-8` converts it)",
+            type);
+    return cli_fail("cannot create the %s: %s", type, kn_strerror(rc));
+}
+
 int cli_publish(kn_cli *cli, kn_datadir *dd, kn_object_draft *d)
 {
     uint8_t *raw = NULL;
@@ -661,7 +682,7 @@ int cli_publish(kn_cli *cli, kn_datadir *dd, kn_object_draft *d)
     (void)cli;
     int rc = kn_object_sign(d, dd->identity_sk, &raw, &len);
     if (rc < 0)
-        return cli_fail("cannot create the %s: %s", kn_otype_name(d->type), kn_strerror(rc));
+        return cli_object_error(d, rc);
     rc = kn_store_put(dd->store, raw, len, kn_env_now(cli->env), id);
     free(raw);
     if (rc < 0)
