@@ -20,6 +20,17 @@ for word in --login --admin --password-stdin --activate "user passwd" "user logi
 done
 "$knoten" --version | grep -q '^knoten ' || fail "--version"
 
+# A typo gets the nearest command, an option before the command says where it goes,
+# each in a line or two (not the whole overview), exit 2.
+out=$("$knoten" stauts 2>&1) && fail "typo accepted"
+grep -q 'unknown command "stauts"; did you mean `knoten status`?' <<<"$out" || fail "typo message: $out"
+[ "$(wc -l <<<"$out")" -le 2 ] || fail "typo message is $(wc -l <<<"$out") lines"
+out=$("$knoten" --data "$a" status 2>&1) && fail "--data before the command accepted"
+grep -q "options come after the command" <<<"$out" || fail "--data first: $out"
+rc=0
+"$knoten" "$(printf 'st\xffus')" >/dev/null 2>&1 || rc=$?
+[ "$rc" = 2 ] || fail "non-UTF-8 command: exit $rc"
+
 # Commands before init say what to do.
 out=$("$knoten" ls --data "$a" 2>&1) && fail "ls without a node succeeded"
 grep -q "knoten init" <<<"$out" || fail "ls without a node does not point to init: $out"

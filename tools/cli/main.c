@@ -696,6 +696,66 @@ int cli_publish(kn_cli *cli, kn_datadir *dd, kn_object_draft *d)
     return CLI_OK;
 }
 
+/* Edit distance with swaps of neighbours (optimal string alignment), capped at 9. */
+static int distance(const char *a, const char *b)
+{
+    size_t n = strlen(a), m = strlen(b);
+    if (n > 16 || m > 16)
+        return 9;
+    int d[17][17];
+    for (size_t i = 0; i <= n; i++)
+        for (size_t j = 0; j <= m; j++) {
+            if (i == 0 || j == 0) {
+                d[i][j] = (int)(i + j);
+                continue;
+            }
+            int best = d[i - 1][j - 1] + (a[i - 1] != b[j - 1]);
+            if (d[i - 1][j] + 1 < best)
+                best = d[i - 1][j] + 1;
+            if (d[i][j - 1] + 1 < best)
+                best = d[i][j - 1] + 1;
+            if (i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1]
+                && d[i - 2][j - 2] + 1 < best)
+                best = d[i - 2][j - 2] + 1;
+            d[i][j] = best;
+        }
+    return d[n][m];
+}
+
+/* A mistyped command, or an option before the command: one line that says what to type. */
+static int unknown_command(const char *arg)
+{
+    if (strcmp(arg, "--data") == 0 || strncmp(arg, "--data=", 7) == 0) {
+        fprintf(stderr,
+            "knoten: options come after the command, e.g. `knoten status --data "
+            "DIR`.\n");
+        return CLI_USAGE;
+    }
+    if (arg[0] == '-') {
+        fprintf(stderr,
+            "knoten: unknown option \"%.64s\"; options come after the command "
+            "(`knoten COMMAND --help` lists them).\n",
+            arg);
+        return CLI_USAGE;
+    }
+    const char *near = NULL;
+    int best = 3; /* at most two edits, and fewer than half the word */
+    for (const cli_command *c = cli_commands; c->name; c++) {
+        int d = distance(arg, c->name);
+        if (d < best && 2 * (size_t)d < strlen(c->name)) {
+            best = d;
+            near = c->name;
+        }
+    }
+    if (near)
+        fprintf(
+            stderr, "knoten: unknown command \"%.64s\"; did you mean `knoten %s`?\n", arg, near);
+    else
+        fprintf(stderr, "knoten: unknown command \"%.64s\".\n", arg);
+    fprintf(stderr, "`knoten --help` lists every command.\n");
+    return CLI_USAGE;
+}
+
 int main(int argc, char **argv)
 {
     if (kn_crypto_init() < 0) {
@@ -718,11 +778,8 @@ int main(int argc, char **argv)
         return CLI_OK;
     }
     const cli_command *c = find_command(argv[1]);
-    if (!c) {
-        fprintf(stderr, "knoten: unknown command \"%s\".\n\n", argv[1]);
-        print_overview(stderr);
-        return CLI_USAGE;
-    }
+    if (!c)
+        return unknown_command(argv[1]);
     char prog[64];
     snprintf(prog, sizeof prog, "knoten %s", c->name);
     kn_cli cli = { .env = kn_env_system(), .prog = prog };
