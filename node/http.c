@@ -145,6 +145,12 @@ void http_error(hreq *r, int status, const char *code, const char *msg)
         http_json(r, status, json_pack("{s:s, s:s}", "error", code, "message", msg));
         return;
     }
+    if (r->form_again && (status == 400 || status == 409)) {
+        void (*again)(hreq *, int, const char *) = r->form_again;
+        r->form_again = NULL; /* once: the form page itself may fail */
+        again(r, status, msg);
+        return;
+    }
     http_pages_error(r, status, msg);
 }
 

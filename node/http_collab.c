@@ -61,9 +61,12 @@ static json_t *label_json(const kn_directory *d, const uint8_t key[32])
     return json_string(kn_directory_label(d, key, buf, sizeof buf));
 }
 
-/* Parses "2026-12-03T10:00" (or a JSON integer of ms) in zone tz; false with an error answered. */
+/*
+ * Parses "2026-12-03T10:00" (or a JSON integer of ms) in zone tz; false with
+ * an error answered that names the field (what: its label).
+ */
 static bool time_of(
-    hreq *r, json_t *v, const char *text, const char *tz, const char *what, uint64_t *ms)
+    hreq *r, json_t *v, const char *text, const char *tz, enum kn_text what, uint64_t *ms)
 {
     bool exists;
     char msg[200];
@@ -77,9 +80,9 @@ static bool time_of(
     if (rc == 0)
         return true;
     if (rc == KN_ECONFIG || rc == KN_ENOTFOUND)
-        snprintf(msg, sizeof msg, "unknown time zone; give an IANA name such as Europe/Berlin");
+        snprintf(msg, sizeof msg, "%s", tr(r, T_TZ_BAD));
     else
-        snprintf(msg, sizeof msg, "%s is a time like 2026-12-03T10:00 (or ms since 1970)", what);
+        snprintf(msg, sizeof msg, tr(r, T_TIME_BAD), tr(r, what));
     http_error(r, 400, "bad_time", msg);
     return false;
 }
@@ -367,7 +370,7 @@ static void api_poll_create(hreq *r)
     else if (opts && !json_is_array(opts))
         http_error(r, 400, "bad_options", "options is a list of strings");
     else if (time_of(r, json_object_get(j, "deadline"), NULL,
-                 jstr(j, "tz") ? jstr(j, "tz") : "Europe/Berlin", "deadline", &deadline)
+                 jstr(j, "tz") ? jstr(j, "tz") : "Europe/Berlin", T_DEADLINE, &deadline)
         && poll_create(r, jstr(j, "space"), jstr(j, "question"), opts,
                json_is_true(json_object_get(j, "multiple")), count && !strcmp(count, "council"),
                json_is_true(json_object_get(j, "show_early")), deadline, id)
@@ -551,8 +554,8 @@ static int event_create(hreq *r, const event_in *e, uint8_t id[KN_ID])
         http_error(r, 400, "missing", tr(r, T_EVENT_MISSING));
         return KN_EINVAL;
     }
-    if (!time_of(r, e->start, e->start_text, tz, "start", &start)
-        || !time_of(r, e->end, e->end_text, tz, "end", &end))
+    if (!time_of(r, e->start, e->start_text, tz, T_START_TIME, &start)
+        || !time_of(r, e->end, e->end_text, tz, T_END_TIME, &end))
         return KN_EINVAL;
     if (end < start) {
         http_error(r, 400, "bad_end", tr(r, T_EVENT_END_BAD));
@@ -567,7 +570,7 @@ static int event_create(hreq *r, const event_in *e, uint8_t id[KN_ID])
         char *endp;
         capacity = strtoull(e->capacity, &endp, 10);
         if (*endp || e->capacity[0] == '-') {
-            http_error(r, 400, "bad_capacity", "capacity is a number of places");
+            http_error(r, 400, "bad_capacity", tr(r, T_CAPACITY_BAD));
             return KN_EINVAL;
         }
     }
@@ -834,37 +837,57 @@ static void polls_page(hreq *r)
 }
 
 /* A page with a heading and the start of a form to action: csrf and area fields. */
-static void form_page_begin(hreq *r, hbuf *b, enum kn_text title, const char *action)
+/* The head of a new poll's or event's form; error (a refusal) shows it with what was sent. */
+static void form_page_begin(
+    hreq *r, hbuf *b, enum kn_text title, const char *action, const char *error)
 {
     http_page_begin(r, b, tr(r, title));
-    hb_printf(
-        b, "<h1>%s</h1><form method=\"post\" action=\"%s\" class=\"stack\">", tr(r, title), action);
+    hb_printf(b, "<h1>%s</h1>", tr(r, title));
+    if (error)
+        http_notice(b, "error", error);
+    hb_printf(b, "<form method=\"post\" action=\"%s\" class=\"stack\">", action);
     http_csrf_field(r, b);
-    http_area_field(r, b, http_form_get(&r->query, "space"));
+    http_area_field(
+        r, b, error ? http_sent_value(r, true, "space") : http_form_get(&r->query, "space"));
 }
 
-static void poll_new_page(hreq *r)
+static void poll_new_page(hreq *r, const char *error, int status)
 {
     hbuf b = { 0 };
-    form_page_begin(r, &b, T_POLL_NEW, "polls");
+    bool sent = error != NULL;
+    const char *count = http_sent_value(r, sent, "count");
+    form_page_begin(r, &b, T_POLL_NEW, "polls", error);
+    http_input(r, &b, "question", T_QUESTION, "required maxlength=\"1000\"",
+        http_sent_value(r, sent, "question"));
     hb_printf(&b,
-        "<label for=\"question\">%s</label><input id=\"question\" name=\"question\" required "
-        "maxlength=\"1000\">"
         "<label for=\"options\">%s</label><textarea id=\"options\" name=\"options\" rows=\"5\" "
-        "required></textarea>"
-        "<div><input type=\"checkbox\" id=\"multiple\" name=\"multiple\" value=\"1\"> "
+        "required>",
+        tr(r, T_OPTIONS_LINES));
+    hb_escs(&b, http_sent_value(r, sent, "options"));
+    hb_printf(&b,
+        "</textarea>"
+        "<div><input type=\"checkbox\" id=\"multiple\" name=\"multiple\" value=\"1\"%s> "
         "<label for=\"multiple\">%s</label></div>"
         "<label for=\"count\">%s</label><select id=\"count\" name=\"count\">"
-        "<option value=\"user\">%s</option><option value=\"council\">%s</option></select>"
-        "<label for=\"deadline\">%s</label><input id=\"deadline\" name=\"deadline\" type=\"date\" "
-        "required>"
-        "<div><input type=\"checkbox\" id=\"show_early\" name=\"show_early\" value=\"1\" checked> "
+        "<option value=\"user\">%s</option><option value=\"council\"%s>%s</option></select>",
+        sent && *http_sent_value(r, sent, "multiple") ? " checked" : "", tr(r, T_MULTIPLE),
+        tr(r, T_COUNTING), tr(r, T_COUNT_USER), !strcmp(count, "council") ? " selected" : "",
+        tr(r, T_COUNT_COUNCIL));
+    http_input(r, &b, "deadline", T_DEADLINE_DATE, "type=\"date\" required",
+        http_sent_value(r, sent, "deadline"));
+    hb_printf(&b,
+        "<div><input type=\"checkbox\" id=\"show_early\" name=\"show_early\" value=\"1\"%s> "
         "<label for=\"show_early\">%s</label></div>"
         "<button type=\"submit\">%s</button></form>",
-        tr(r, T_QUESTION), tr(r, T_OPTIONS_LINES), tr(r, T_MULTIPLE), tr(r, T_COUNTING),
-        tr(r, T_COUNT_USER), tr(r, T_COUNT_COUNCIL), tr(r, T_DEADLINE_DATE), tr(r, T_SHOW_EARLY),
+        !sent || *http_sent_value(r, sent, "show_early") ? " checked" : "", tr(r, T_SHOW_EARLY),
         tr(r, T_PUBLISH));
-    http_page_end(r, &b, 200);
+    http_page_end(r, &b, status);
+}
+
+/* A refused new poll: its form again, with the message and what was sent. */
+static void poll_again(hreq *r, int status, const char *msg)
+{
+    poll_new_page(r, msg, status);
 }
 
 static void poll_create_post(hreq *r)
@@ -889,7 +912,8 @@ static void poll_create_post(hreq *r)
     char end_of_day[40];
     uint8_t id[KN_ID];
     snprintf(end_of_day, sizeof end_of_day, "%.10s 23:59:59", dl ? dl : "");
-    if (time_of(r, NULL, dl && strlen(dl) == 10 ? end_of_day : dl, "Europe/Berlin", "deadline",
+    r->form_again = poll_again;
+    if (time_of(r, NULL, dl && strlen(dl) == 10 ? end_of_day : dl, "Europe/Berlin", T_DEADLINE,
             &deadline)
         && poll_create(r, http_param(r, "space"), http_param(r, "question"), arr,
                http_param(r, "multiple") != NULL, count && !strcmp(count, "council"),
@@ -903,7 +927,8 @@ static void poll_create_post(hreq *r)
     json_decref(arr);
 }
 
-static void poll_page(hreq *r, const char *idhex)
+/* A poll with its results and the vote form; error: a refused vote, shown above the form. */
+static void poll_page(hreq *r, const char *idhex, const char *error, int status)
 {
     uint8_t id[KN_ID], *raw;
     kn_object o;
@@ -933,6 +958,8 @@ static void poll_page(hreq *r, const char *idhex)
     http_page_begin(r, &b, http_jbody(j, "question"));
     if (http_form_get(&r->query, "voted"))
         http_notice(&b, "ok", tr(r, T_VOTED));
+    if (error)
+        http_notice(&b, "error", error);
     hb_puts(&b, "<article class=\"poll\"><h1>");
     hb_escs(&b, http_jbody(j, "question"));
     hb_puts(&b, "</h1>");
@@ -1048,7 +1075,13 @@ static void poll_page(hreq *r, const char *idhex)
     http_retract_link(r, &b, j);
     hb_puts(&b, "</article>");
     json_decref(j);
-    http_page_end(r, &b, 200);
+    http_page_end(r, &b, status);
+}
+
+/* A refused vote: the poll again, with the message. */
+static void vote_again(hreq *r, int status, const char *msg)
+{
+    poll_page(r, r->seg[1], msg, status);
 }
 
 static void vote_post(hreq *r, const char *idhex)
@@ -1058,6 +1091,7 @@ static void vote_post(hreq *r, const char *idhex)
     uint64_t ch[KN_POLL_OPTIONS_MAX];
     uint8_t id[KN_ID];
     size_t n = 0;
+    r->form_again = vote_again;
     if (http_body_form(r, &f) < 0) {
         http_error(r, 400, "bad_form", tr(r, T_VOTE_NONE));
         return;
@@ -1242,7 +1276,11 @@ static void events_page(hreq *r)
  * The event form: empty for a new event (ev NULL), or filled with version ev
  * for an edit, which posts to events/ID/edit and keeps the area.
  */
-static void event_form(hreq *r, json_t *ev)
+/*
+ * The form of a new event, or (ev) of a new version of ev; after a refusal
+ * (error) with the message and what was sent.
+ */
+static void event_form(hreq *r, json_t *ev, const char *error, int status)
 {
     hbuf b = { 0 };
     char start[40] = "", end[40] = "", tz[KN_TZ_NAME_MAX + 1] = "Europe/Berlin", cap[24] = "";
@@ -1259,17 +1297,25 @@ static void event_form(hreq *r, json_t *ev)
         char action[100];
         snprintf(action, sizeof action, "events/%s/edit", http_jstr(ev, "id"));
         http_page_begin(r, &b, tr(r, T_EVENT_EDIT));
-        hb_printf(&b, "<h1>%s</h1><form method=\"post\" action=\"%s\" class=\"stack\">",
-            tr(r, T_EVENT_EDIT), action);
+        hb_printf(&b, "<h1>%s</h1>", tr(r, T_EVENT_EDIT));
+        if (error)
+            http_notice(&b, "error", error);
+        hb_printf(&b, "<form method=\"post\" action=\"%s\" class=\"stack\">", action);
         http_csrf_field(r, &b);
         hb_printf(&b, "<p>%s: ", tr(r, T_AREA));
         hb_escs(&b, http_jstr(ev, "space"));
         hb_puts(&b, "</p>");
     } else {
-        form_page_begin(r, &b, T_EVENT_NEW, "events");
+        form_page_begin(r, &b, T_EVENT_NEW, "events", error);
     }
     const char *none = "";
-#define BODY(key) (ev ? http_jbody(ev, key) : none)
+    if (error) { /* what was sent, not what the event holds */
+        snprintf(start, sizeof start, "%s", http_sent_value(r, true, "start"));
+        snprintf(end, sizeof end, "%s", http_sent_value(r, true, "end"));
+        snprintf(tz, sizeof tz, "%s", http_sent_value(r, true, "tz"));
+        snprintf(cap, sizeof cap, "%s", http_sent_value(r, true, "capacity"));
+    }
+#define BODY(key) (error ? http_sent_value(r, true, key) : ev ? http_jbody(ev, key) : none)
     http_input(r, &b, "title", T_TITLE, "required maxlength=\"300\"", BODY("title"));
     http_input(r, &b, "start", T_START_TIME, "type=\"datetime-local\" required", start);
     http_input(r, &b, "end", T_END_TIME, "type=\"datetime-local\" required", end);
@@ -1287,16 +1333,16 @@ static void event_form(hreq *r, json_t *ev)
 #undef BODY
     hb_printf(
         &b, "<button type=\"submit\">%s</button></form>", tr(r, ev ? T_EVENT_SAVE : T_PUBLISH));
-    http_page_end(r, &b, 200);
+    http_page_end(r, &b, status);
 }
 
 static void event_new_page(hreq *r)
 {
-    event_form(r, NULL);
+    event_form(r, NULL, NULL, 200);
 }
 
 /* GET /events/ID/edit: the form for a new version of the signed-in person's event. */
-static void event_edit_page(hreq *r, const char *idhex)
+static void event_edit_form(hreq *r, const char *idhex, const char *error, int status)
 {
     uint8_t *raw;
     kn_object o;
@@ -1308,8 +1354,22 @@ static void event_edit_page(hreq *r, const char *idhex)
         http_error(r, 500, "oom", "out of memory");
         return;
     }
-    event_form(r, j);
+    event_form(r, j, error, status);
     json_decref(j);
+}
+
+static void event_edit_page(hreq *r, const char *idhex)
+{
+    event_edit_form(r, idhex, NULL, 200);
+}
+
+/* A refused event (new, or a new version: /events/ID/edit): its form again with what was sent. */
+static void event_again(hreq *r, int status, const char *msg)
+{
+    if (r->nseg == 3)
+        event_edit_form(r, r->seg[1], msg, status);
+    else
+        event_form(r, NULL, msg, status);
 }
 
 /* POST /events (new) and /events/ID/edit (a new version of ID). */
@@ -1327,6 +1387,7 @@ static void event_create_post(hreq *r, const char *supersedes)
         .start_text = http_param(r, "start"),
         .end_text = http_param(r, "end"),
         .supersedes = supersedes };
+    r->form_again = event_again;
     if (event_create(r, &e, id) < 0)
         return;
     char loc[100], hex[65];
@@ -1335,7 +1396,8 @@ static void event_create_post(hreq *r, const char *supersedes)
     http_redirect(r, loc);
 }
 
-static void event_page(hreq *r, const char *idhex)
+/* An event with the RSVP form; error: a refused answer, shown above the form. */
+static void event_page(hreq *r, const char *idhex, const char *error, int status)
 {
     uint8_t id[KN_ID], *raw;
     kn_object o;
@@ -1357,6 +1419,8 @@ static void event_page(hreq *r, const char *idhex)
     http_page_begin(r, &b, http_jbody(j, "title"));
     if (http_form_get(&r->query, "answered"))
         http_notice(&b, "ok", tr(r, T_RSVP_SAVED));
+    if (error)
+        http_notice(&b, "error", error);
     hb_puts(&b, "<article class=\"event\"><h1>");
     hb_escs(&b, http_jbody(j, "title"));
     hb_puts(&b, "</h1>");
@@ -1440,12 +1504,19 @@ static void event_page(hreq *r, const char *idhex)
     }
     hb_puts(&b, "</article>");
     json_decref(j);
-    http_page_end(r, &b, 200);
+    http_page_end(r, &b, status);
+}
+
+/* A refused answer: the event again, with the message. */
+static void rsvp_again(hreq *r, int status, const char *msg)
+{
+    event_page(r, r->seg[1], msg, status);
 }
 
 static void rsvp_post(hreq *r, const char *idhex)
 {
     uint8_t id[KN_ID];
+    r->form_again = rsvp_again;
     if (rsvp(r, idhex, http_param(r, "status"), id) < 0)
         return;
     char loc[120];
@@ -1465,9 +1536,9 @@ bool http_collab_pages(hreq *r)
         else if (r->nseg == 1 && post)
             poll_create_post(r);
         else if (r->nseg == 2 && get && !strcmp(r->seg[1], "new"))
-            poll_new_page(r);
+            poll_new_page(r, NULL, 200);
         else if (r->nseg == 2 && get)
-            poll_page(r, r->seg[1]);
+            poll_page(r, r->seg[1], NULL, 200);
         else if (r->nseg == 3 && post && !strcmp(r->seg[2], "vote"))
             vote_post(r, r->seg[1]);
         else
@@ -1482,7 +1553,7 @@ bool http_collab_pages(hreq *r)
         else if (r->nseg == 2 && get && !strcmp(r->seg[1], "new"))
             event_new_page(r);
         else if (r->nseg == 2 && get)
-            event_page(r, r->seg[1]);
+            event_page(r, r->seg[1], NULL, 200);
         else if (r->nseg == 3 && get && !strcmp(r->seg[2], "ics"))
             send_ics(r, r->seg[1], NULL);
         else if (r->nseg == 3 && post && !strcmp(r->seg[2], "rsvp"))

@@ -349,6 +349,12 @@
         "Your session has ended, so the form was not saved. Log in, then go back in your "         \
         "browser (your text is still there) and send it again.")                                   \
     X(T_LOGIN_FIRST, "Bitte melden Sie sich zuerst an.", "Please log in first.")                   \
+    X(T_TZ_BAD, "Diese Zeitzone gibt es nicht. Bitte geben Sie einen Namen wie Europe/Berlin an.", \
+        "There is no such time zone. Give a name such as Europe/Berlin.")                          \
+    X(T_TIME_BAD, "„%s“: bitte als Datum mit Uhrzeit angeben, z. B. 2026-12-03T10:00.",            \
+        "\"%s\": give a date and time such as 2026-12-03T10:00.")                                  \
+    X(T_CAPACITY_BAD, "„Plätze“ ist eine Anzahl (oder leer für unbegrenzt).",                      \
+        "\"Places\" is a number (or empty for no limit).")                                         \
     X(T_UP_FAILED, "Hochladen fehlgeschlagen", "Upload failed")
 
 enum kn_text {

@@ -171,6 +171,11 @@ typedef struct hreq {
     bool responded;
     bool async; /* answered later, from a callback (http_auth.c) */
     struct names *names; /* authors' and councils' names, loaded once per request (http_api.c) */
+    /*
+     * Set by a page that handles a form: a 400 or 409 from http_error shows
+     * the form again with the message and what was sent, not an error page.
+     */
+    void (*form_again)(struct hreq *r, int status, const char *msg);
 } hreq;
 
 /* Errors the caller may ignore (best effort: a failed purge is retried at the next login). */
@@ -436,6 +441,8 @@ void http_input(
     hreq *r, hbuf *b, const char *name, enum kn_text label, const char *attrs, const char *value);
 /* The labelled area input (name "space"). */
 void http_area_field(hreq *r, hbuf *b, const char *value);
+/* If sent (a form shown again after a refusal): the form field key as sent, else "". */
+const char *http_sent_value(hreq *r, bool sent, const char *key);
 /* A Markdown textarea (name "body", filled with value, may be NULL) with its preview button. */
 void http_markdown_field(
     hreq *r, hbuf *b, const char *id, enum kn_text label, bool required, const char *value);

@@ -273,8 +273,13 @@ bool http_msg_api(hreq *r)
 /* ---- pages ---- */
 
 /* The form to write to a user: a choice of every user but oneself, or to one user (to). */
-static void compose_form(hreq *r, hbuf *b, const kn_directory *dir, const char *to)
+/*
+ * The form for a new message, to the user whose key is to (or a choice of
+ * everyone else); sent: after a refusal, filled with what was sent.
+ */
+static void compose_form(hreq *r, hbuf *b, const kn_directory *dir, const char *to, bool sent)
 {
+    const char *sent_to = http_sent_value(r, sent, "to");
     hb_puts(b, "<form method=\"post\" action=\"messages\" class=\"stack\">");
     http_csrf_field(r, b);
     if (to) {
@@ -288,22 +293,25 @@ static void compose_form(hreq *r, hbuf *b, const kn_directory *dir, const char *
             if (u->r.revoked_at != KN_ROSTER_NEVER || !memcmp(u->r.key, r->acct.user, 32))
                 continue;
             kn_hex_encode(hex, u->r.key, 32);
-            hb_printf(b, "<option value=\"%s\">", hex);
+            hb_printf(b, "<option value=\"%s\"%s>", hex, strcmp(hex, sent_to) ? "" : " selected");
             hb_escs(b, kn_directory_label(dir, u->r.key, label, sizeof label));
             hb_puts(b, "</option>");
         }
         hb_puts(b, "</select>");
     }
+    http_input(
+        r, b, "subject", T_MSG_SUBJECT, "maxlength=\"200\"", http_sent_value(r, sent, "subject"));
     hb_printf(b,
-        "<label for=\"subject\">%s</label><input id=\"subject\" name=\"subject\" "
-        "maxlength=\"200\">"
         "<label for=\"msg-body\">%s</label><textarea id=\"msg-body\" name=\"body\" rows=\"5\" "
-        "maxlength=\"32000\" required></textarea>"
-        "<p class=\"meta\">%s</p><button type=\"submit\">%s</button></form>",
-        tr(r, T_MSG_SUBJECT), tr(r, T_MSG_BODY), tr(r, T_MSG_E2E), tr(r, T_MSG_SEND));
+        "maxlength=\"32000\" required>",
+        tr(r, T_MSG_BODY));
+    hb_escs(b, http_sent_value(r, sent, "body"));
+    hb_printf(b, "</textarea><p class=\"meta\">%s</p><button type=\"submit\">%s</button></form>",
+        tr(r, T_MSG_E2E), tr(r, T_MSG_SEND));
 }
 
-static void messages_page(hreq *r)
+/* The conversations and the form for a new one; error: a refused message, shown with it. */
+static void messages_page(hreq *r, const char *error, int status)
 {
     kn_directory dir;
     kn_mailbox b;
@@ -340,14 +348,17 @@ static void messages_page(hreq *r)
         hb_puts(&h, "</tbody></table>");
     }
     hb_printf(&h, "<h2 id=\"new-msg\">%s</h2>", tr(r, T_MSG_NEW));
-    compose_form(r, &h, &dir, NULL);
+    if (error)
+        http_notice(&h, "error", error);
+    compose_form(r, &h, &dir, NULL, error != NULL);
     json_decref(cs);
     kn_mailbox_free(&b);
     kn_directory_free(&dir);
-    http_page_end(r, &h, 200);
+    http_page_end(r, &h, status);
 }
 
-static void conversation_page(hreq *r, const char *keyhex)
+/* A conversation and the form to write in it; error: a refused message, shown with it. */
+static void conversation_page(hreq *r, const char *keyhex, const char *error, int status)
 {
     uint8_t other[32];
     kn_directory dir;
@@ -402,18 +413,42 @@ static void conversation_page(hreq *r, const char *keyhex)
     if (!json_array_size(msgs))
         hb_printf(&h, "<p>%s</p>", tr(r, T_MSG_NONE_WITH));
     hb_printf(&h, "<h2 id=\"reply\">%s</h2>", tr(r, T_MSG_WRITE));
+    if (error)
+        http_notice(&h, "error", error);
     if (u->r.revoked_at == KN_ROSTER_NEVER)
-        compose_form(r, &h, &dir, keyhex);
+        compose_form(r, &h, &dir, keyhex, error != NULL);
     json_decref(msgs);
     kn_mailbox_free(&b);
     kn_directory_free(&dir);
-    http_page_end(r, &h, 200);
+    http_page_end(r, &h, status);
+}
+
+/*
+ * A refused message: the conversation with its addressee (a user this node
+ * knows) or the messages page, either with the message and what was typed.
+ */
+static void send_again(hreq *r, int status, const char *msg)
+{
+    const char *to = http_param(r, "to");
+    uint8_t key[32];
+    kn_directory dir;
+    bool known = false;
+    if (to && http_parse_id(to, key) && kn_directory_load(r->n->dd, &dir) == 0) {
+        const kn_user_entry *u = kn_directory_user(&dir, key);
+        known = u && u->r.revoked_at == KN_ROSTER_NEVER;
+        kn_directory_free(&dir);
+    }
+    if (known)
+        conversation_page(r, to, msg, status);
+    else
+        messages_page(r, msg, status);
 }
 
 static void send_post(hreq *r)
 {
     uint8_t id[KN_ID];
     const char *to = http_param(r, "to");
+    r->form_again = send_again;
     if (send_message(r, to, http_param(r, "subject"), http_param(r, "body"), NULL, id) < 0)
         return;
     char loc[140];
@@ -427,11 +462,11 @@ bool http_msg_pages(hreq *r)
         return false;
     bool get = http_method_is(r, "GET") || http_method_is(r, "HEAD");
     if (r->nseg == 1 && get)
-        messages_page(r);
+        messages_page(r, NULL, 200);
     else if (r->nseg == 1 && http_method_is(r, "POST"))
         send_post(r);
     else if (r->nseg == 2 && get)
-        conversation_page(r, r->seg[1]);
+        conversation_page(r, r->seg[1], NULL, 200);
     else
         http_error(r, 404, "not_found", tr(r, T_NOT_FOUND));
     return true;

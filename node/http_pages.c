@@ -579,8 +579,7 @@ static void forum_page(hreq *r)
     http_page_end(r, &b, 200);
 }
 
-/* What the form sent for key (after a refused save, so nothing typed is lost), else "". */
-static const char *sent_value(hreq *r, bool sent, const char *key)
+const char *http_sent_value(hreq *r, bool sent, const char *key)
 {
     const char *v = sent ? http_param(r, key) : NULL;
     return v ? v : "";
@@ -596,10 +595,12 @@ static void thread_new_page(hreq *r, const char *error, int status)
         http_notice(&b, "error", error);
     hb_puts(&b, "<form method=\"post\" action=\"forum\" class=\"stack\">");
     http_csrf_field(r, &b);
-    http_area_field(r, &b, sent ? sent_value(r, sent, "space") : http_form_get(&r->query, "space"));
-    http_input(r, &b, "title", T_TITLE, "required maxlength=\"300\"", sent_value(r, sent, "title"));
-    http_markdown_field(r, &b, "body", T_TEXT, false, sent_value(r, sent, "body"));
-    http_input(r, &b, "tags", T_TAGS, "maxlength=\"2000\"", sent_value(r, sent, "tags"));
+    http_area_field(
+        r, &b, sent ? http_sent_value(r, sent, "space") : http_form_get(&r->query, "space"));
+    http_input(
+        r, &b, "title", T_TITLE, "required maxlength=\"300\"", http_sent_value(r, sent, "title"));
+    http_markdown_field(r, &b, "body", T_TEXT, false, http_sent_value(r, sent, "body"));
+    http_input(r, &b, "tags", T_TAGS, "maxlength=\"2000\"", http_sent_value(r, sent, "tags"));
     hb_printf(&b, "<button type=\"submit\">%s</button></form>", tr(r, T_PUBLISH));
     http_page_end(r, &b, status);
 }
@@ -807,7 +808,7 @@ static void thread_page(hreq *r, const char *idhex, const char *error)
     hb_printf(&b, "<form method=\"post\" action=\"forum/%s/reply\" class=\"stack\">", idhex);
     http_csrf_field(r, &b);
     http_markdown_field(
-        r, &b, "reply-body", T_YOUR_REPLY, true, sent_value(r, error != NULL, "body"));
+        r, &b, "reply-body", T_YOUR_REPLY, true, http_sent_value(r, error != NULL, "body"));
     hb_printf(&b, "<button type=\"submit\">%s</button></form></section>", tr(r, T_REPLY));
     json_decref(tj);
     http_page_end(r, &b, error ? 400 : 200);
@@ -874,17 +875,18 @@ static void links_page(hreq *r, const char *error, int status)
     hb_puts(&b, "<form method=\"post\" action=\"links\" class=\"stack\">");
     http_csrf_field(r, &b);
     bool sent = error != NULL;
-    http_area_field(r, &b, sent_value(r, sent, "space"));
-    http_input(r, &b, "title", T_TITLE, "required maxlength=\"300\"", sent_value(r, sent, "title"));
+    http_area_field(r, &b, http_sent_value(r, sent, "space"));
+    http_input(
+        r, &b, "title", T_TITLE, "required maxlength=\"300\"", http_sent_value(r, sent, "title"));
     http_input(r, &b, "url", T_URL, "type=\"url\" required maxlength=\"2048\"",
-        sent_value(r, sent, "url"));
+        http_sent_value(r, sent, "url"));
     hb_printf(&b,
         "<label for=\"description\">%s</label><textarea id=\"description\" "
         "name=\"description\" rows=\"3\" maxlength=\"4000\">",
         tr(r, T_DESCRIPTION));
-    hb_escs(&b, sent_value(r, sent, "description"));
+    hb_escs(&b, http_sent_value(r, sent, "description"));
     hb_puts(&b, "</textarea>");
-    http_input(r, &b, "tags", T_TAGS, "maxlength=\"2000\"", sent_value(r, sent, "tags"));
+    http_input(r, &b, "tags", T_TAGS, "maxlength=\"2000\"", http_sent_value(r, sent, "tags"));
     hb_printf(&b, "<button type=\"submit\">%s</button></form></section>", tr(r, T_PUBLISH));
     http_page_end(r, &b, status);
 }

@@ -75,6 +75,55 @@ refused("/links", L, "must start with http:// or https://", L)
 refused("/forum", [T[0], ("title", "")] + T[2:], "Give a title", T[:1])
 st, _, _ = erika.req("GET", "/lang?to=de")
 
+# ---- polls, events, votes, answers and messages: the form again, with the message ----
+P = [("space", "Straßen"), ("question", "Räumen Sie selbst?"), ("options", "Ja\nNein, „nie“"),
+     ("count", "council"), ("deadline", "2020-01-01"), ("multiple", "1")]
+st, _, b = form(erika, "/polls", P)
+check(st == 400 and "in der Zukunft" in (error_of(b) or ""), "poll in the past: %d" % st)
+for k, v in P[:2] + P[4:5]:
+    check(field(b, k) == v.replace("\n", "\r\n") or field(b, k) == v, "poll form keeps %s" % k)
+check(field(b, "options") in ("Ja\nNein, „nie“", "Ja\r\nNein, „nie“"), "poll form keeps the options")
+check('<option value="council" selected>' in b.decode() and
+      re.search(r'name="multiple" value="1" checked', b.decode()) and
+      not re.search(r'name="show_early" value="1" checked', b.decode()), "poll form keeps its choices")
+E = [("space", "Straßen"), ("title", "Webinar Winterdienst „Glätte“"), ("start", "2026-12-10T10:00"),
+     ("end", "2026-12-10T11:30"), ("tz", "Europe/Berlin"), ("place", ""),
+     ("link", "https://meet.example.org/x"), ("description", "Für **alle**"), ("capacity", ""),
+     ("contact", "erika@example.org")]
+for i, v, want in [(3, "2026-12-10T09:00", "Ende liegt vor dem Beginn"),
+                   (4, "Europe/Bärlin", "Diese Zeitzone gibt es nicht"),
+                   (2, "morgen", "„Beginn“: bitte als Datum mit Uhrzeit"),
+                   (8, "-3", "„Plätze“ ist eine Anzahl")]:
+    sent = E[:i] + [(E[i][0], v)] + E[i + 1:]
+    st, _, b = form(erika, "/events", sent)
+    check(st == 400 and want in (error_of(b) or ""), "event with %s=%s: %d %r" % (E[i][0], v, st, error_of(b)))
+    for k, v2 in sent:
+        check(field(b, k) == v2, "event form keeps %s: %r" % (k, field(b, k)))
+st, h, _ = form(erika, "/events", E)
+check(st == 303, "event: %d" % st)
+event = h["location"]
+st, _, b = form(erika, event + "/edit", E[:3] + [("end", "2026-12-10T08:00")] + E[4:])
+check(st == 400 and "Ende liegt vor dem Beginn" in (error_of(b) or "") and
+      field(b, "end") == "2026-12-10T08:00" and 'action="events/' in b.decode(),
+      "event edit refused: the edit form again: %d" % st)
+st, _, b = form(erika, event + "/rsvp", [("status", "egal")])
+check(st == 400 and "ja, nein oder vielleicht" in (error_of(b) or "") and 'name="status"' in b.decode(),
+      "a bad answer: the event page again: %d" % st)
+st, h, _ = form(erika, "/polls", P[:4] + [("deadline", "2099-12-31")])
+check(st == 303, "poll: %d" % st)
+st, _, b = form(erika, h["location"] + "/vote", [])
+check(st == 400 and "Bitte wählen Sie eine Antwort" in (error_of(b) or "") and
+      'name="choice"' in b.decode(), "a vote without a choice: the poll page again: %d" % st)
+st, _, b = erika.req("GET", "/messages")
+to = re.search(r'<option value="([0-9a-f]{64})">Max Mustermann', b.decode()).group(1)
+st, _, b = form(erika, "/messages", [("to", to), ("subject", "Gebührensatzung"), ("body", "")])
+check(st == 400 and "1 bis 32.000 Zeichen" in (error_of(b) or "") and
+      field(b, "subject") == "Gebührensatzung" and "Max Mustermann" in b.decode() and
+      'name="to" value="%s"' % to in b.decode(), "an empty message: the conversation again: %d" % st)
+st, _, b = form(erika, "/messages", [("to", "zz"), ("subject", "Satzung"), ("body", "Hallo")])
+check(st == 400 and field(b, "subject") == "Satzung" and field(b, "body") == "Hallo",
+      "a message to nobody: the messages page again, with the text: %d" % st)
+
 # ---- the language switch comes back to the page it was clicked on ----
 st, _, b = erika.req("GET", "/docs?kind=form&space=Stra%C3%9Fen")
 m = re.search(r'<a href="(lang\?to=en[^"]*)" lang="en">English</a>', b.decode())
