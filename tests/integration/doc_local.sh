@@ -92,6 +92,12 @@ out=$("$knoten" doc publish --data "$a" "$work/Kopie.pdf" --title Kopie 2>&1) &&
 grep -q "over its storage quota: it uses 3.1 MiB of 4.0 MiB" <<<"$out" || fail "quota message: $out"
 grep -q "knoten doc limits --quota" <<<"$out" || fail "quota message says nothing to do: $out"
 out=$("$knoten" doc limits --data "$a" --quota lots 2>&1) && fail "bad quota accepted"
+# A bare number is bytes: "2" (meant as 2G?) would refuse every file, so below 1M is refused,
+# as [quota] max_file and files_per_council are in the configuration file.
+out=$("$knoten" doc limits --data "$a" --max-file 2 2>&1) && fail "--max-file 2 (bytes) accepted"
+grep -q "from 1M to 16G.*without a unit is bytes" <<<"$out" || fail "--max-file 2 message: $out"
+out=$("$knoten" doc limits --data "$a" --quota 5 2>&1) && fail "--quota 5 (bytes) accepted"
+grep -q "^quota     4.0 MiB per council" <("$knoten" doc limits --data "$a") || fail "refused --quota changed it"
 grep -q "wants a size like 20G" <<<"$out" || fail "bad quota message: $out"
 "$knoten" doc limits --data "$a" --quota unlimited | grep -q "^quota     unlimited" || fail "unlimited"
 [ "$("$knoten" doc ls --data "$a" | wc -l)" = 1 ] || fail "a refused publish left a document"

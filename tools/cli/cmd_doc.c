@@ -1241,6 +1241,8 @@ out:
 
 /* ---- doc limits / policy ---- */
 
+enum { LIMIT_MIN = 1 << 20 }; /* the least --max-file and --quota (other than 0) */
+
 static int doc_limits(kn_cli *cli, int argc, char **argv)
 {
     static const struct option opts[] = { { "max-file", required_argument, 0, 'm' },
@@ -1258,12 +1260,19 @@ static int doc_limits(kn_cli *cli, int argc, char **argv)
     if (optind < argc)
         return cli_usage_error(cli, "unexpected argument \"%s\"", argv[optind]);
     uint64_t mf = 0, qv = 0;
-    if (max_file && (parse_size(max_file, &mf) < 0 || mf == 0 || mf > KN_BLOB_SIZE_MAX))
+    /* The ranges of [quota] max_file and files_per_council (docs/config.md): a bare
+     * "2" is 2 bytes, which would refuse every file, so less than 1M is refused. */
+    if (max_file && (parse_size(max_file, &mf) < 0 || mf < LIMIT_MIN || mf > KN_BLOB_SIZE_MAX))
         return cli_usage_error(cli,
-            "--max-file wants a size from 1 byte to 16G, like 500M or 2G; got \"%s\"", max_file);
-    if (quota && strcmp(quota, "unlimited") != 0 && parse_size(quota, &qv) < 0)
+            "--max-file wants a size from 1M to 16G, like 500M or 2G (a number without a unit "
+            "is bytes); got \"%s\"",
+            max_file);
+    if (quota && strcmp(quota, "unlimited") != 0
+        && (parse_size(quota, &qv) < 0 || (qv > 0 && qv < LIMIT_MIN)))
         return cli_usage_error(cli,
-            "--quota wants a size like 20G, or 0 or \"unlimited\" for no quota; got \"%s\"", quota);
+            "--quota wants a size like 20G (at least 1M; a number without a unit is bytes), "
+            "or 0 or \"unlimited\" for no quota; got \"%s\"",
+            quota);
     kn_datadir dd;
     if ((code = cli_open(cli, &dd)) != CLI_OK)
         return code;
