@@ -11,8 +11,12 @@ a="$work/a"
 b="$work/b"
 
 # Every command has --help, and it exits 0.
+# --help (and a bad option) creates nothing, not even in the default data directory
+# (`knoten import --help` made a node in /var/lib/knoten as root).
 for cmd in $("$knoten" --help | awk '/^commands:/{on=1;next} on && !NF {exit} on {print $1}'); do
-    "$knoten" "$cmd" --help | grep -q "^usage: knoten $cmd" || fail "$cmd --help"
+    KNOTEN_DATA="$work/default" "$knoten" "$cmd" --help | grep -q "^usage: knoten $cmd" || fail "$cmd --help"
+    KNOTEN_DATA="$work/default" "$knoten" "$cmd" --no-such-option >/dev/null 2>&1 && fail "$cmd --no-such-option"
+    [ ! -e "$work/default" ] || fail "$cmd --help or a bad option created $work/default"
 done
 # The help names every option and subcommand the README uses.
 for word in --login --admin --password-stdin --activate "user passwd" "user logins"; do
@@ -114,6 +118,15 @@ diff <("$knoten" ls --data "$a" --json --limit 0 | /usr/bin/python3 -c 'import j
 # A second import changes nothing; a tampered line is refused with its reason.
 "$knoten" import --data "$b" "$work/export.jsonl" 2>"$work/import2.err"
 grep -q "5 already present" "$work/import2.err" || fail "re-import: $(cat "$work/import2.err")"
+# A long import shows its progress (every 2 s, counted at each batch of 1024 lines):
+# 1025 lines, a pause, 1025 more.
+{
+    for _ in $(seq 205); do cat "$work/export.jsonl"; done
+    sleep 2.2
+    for _ in $(seq 205); do cat "$work/export.jsonl"; done
+} | "$knoten" import --data "$work/slow" - 2>"$work/slow.err"
+grep -q "^knoten: importing: 2048 lines read; so far 5 new" "$work/slow.err" ||
+    fail "no import progress: $(cat "$work/slow.err")"
 /usr/bin/python3 - "$work/export.jsonl" >"$work/bad.jsonl" <<'PY'
 import base64, json, sys
 lines = open(sys.argv[1]).read().splitlines()

@@ -446,7 +446,7 @@ int cmd_export(kn_cli *cli, int argc, char **argv)
 
 /* ---- import ---- */
 
-enum { IMPORT_BATCH = 1024, IMPORT_LINE_MAX = 1 << 20 };
+enum { IMPORT_BATCH = 1024, IMPORT_LINE_MAX = 1 << 20, IMPORT_PROGRESS_MS = 2000 };
 
 typedef struct import_batch {
     uint8_t *raw[IMPORT_BATCH];
@@ -526,6 +526,8 @@ int cmd_import(kn_cli *cli, int argc, char **argv)
     int opt, code = -1;
     optind = 1;
     while ((opt = cli_getopt(cli, argc, argv, "h", opts, "import", &code)) >= 0) { }
+    if (opt == CLI_STOP) /* --help, or a bad option: before anything is created */
+        return code;
     if (optind + 1 < argc)
         return cli_usage_error(cli, "give at most one FILE");
     const char *path = optind < argc ? argv[optind] : "-";
@@ -546,8 +548,6 @@ int cmd_import(kn_cli *cli, int argc, char **argv)
         }
         fprintf(stderr, "knoten: created a new node (no network key yet) in %s\n", cli->data_dir);
     }
-    if (opt == CLI_STOP)
-        return code;
     kn_datadir dd;
     import_batch *b = calloc(1, sizeof *b);
     char *line = malloc(IMPORT_LINE_MAX + 2);
@@ -560,7 +560,7 @@ int cmd_import(kn_cli *cli, int argc, char **argv)
         goto out;
     unsigned long lineno = 0;
     int rc = 0;
-    uint64_t now = kn_env_now(cli->env);
+    uint64_t now = kn_env_now(cli->env), shown = now;
     while (fgets(line, IMPORT_LINE_MAX + 2, in)) {
         lineno++;
         size_t len = strlen(line);
@@ -577,8 +577,19 @@ int cmd_import(kn_cli *cli, int argc, char **argv)
         if (len == 0)
             continue;
         import_line(line, len, lineno, now, b, &t);
-        if (b->n == IMPORT_BATCH && (rc = flush_batch(dd.store, b, &t)) < 0)
-            break;
+        if (b->n == IMPORT_BATCH) {
+            if ((rc = flush_batch(dd.store, b, &t)) < 0)
+                break;
+            uint64_t at = kn_env_now(cli->env);
+            if (at - shown >= IMPORT_PROGRESS_MS) { /* a large file takes minutes */
+                shown = at;
+                fprintf(stderr,
+                    "knoten: importing: %lu lines read; so far %lu new, %lu pending, %lu "
+                    "refused\n",
+                    lineno, t.stored + t.released,
+                    t.pending > t.released ? t.pending - t.released : 0, t.refused);
+            }
+        }
     }
     if (rc == 0)
         rc = flush_batch(dd.store, b, &t);
