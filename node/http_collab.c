@@ -1047,7 +1047,7 @@ static void poll_page(hreq *r, const char *idhex, const char *error, int status)
             json_array_foreach(cs, k, c)
             {
                 hb_puts(&b, "<tr><th scope=\"row\">");
-                hb_escs(&b, http_jstr(c, "name"));
+                http_esc_label(r, &b, http_jstr(c, "name"));
                 hb_puts(&b, "</th>");
                 if (per_council) {
                     hb_puts(&b, "<td>");
@@ -1059,7 +1059,7 @@ static void poll_page(hreq *r, const char *idhex, const char *error, int status)
                             http_jstr(json_array_get(opts, (size_t)json_integer_value(x)), "text"));
                     }
                     hb_puts(&b, "</td><td>");
-                    hb_escs(&b, http_jstr(c, "answered_by"));
+                    http_esc_label(r, &b, http_jstr(c, "answered_by"));
                     hb_puts(&b, "</td>");
                 } else {
                     hb_printf(&b, "<td class=\"num\">%lld</td>",
@@ -1485,7 +1485,7 @@ static void event_page(hreq *r, const char *idhex, const char *error, int status
         {
             const char *st = http_jstr(p, "status");
             hb_puts(&b, "<li>");
-            hb_escs(&b, http_jstr(p, "name"));
+            http_esc_label(r, &b, http_jstr(p, "name"));
             hb_printf(&b, ": %s</li>",
                 tr(r,
                     !strcmp(st, "yes")      ? T_RSVP_YES

@@ -104,7 +104,7 @@
     X(T_ACCOUNTS_HINT, "Neue Zugänge legt die IT-Administration an: knoten user add --login NAME", \
         "New accounts are created by IT administration: knoten user add --login NAME")             \
     X(T_LANG_SWITCH, "English", "Deutsch")                                                         \
-    X(T_OBJECTS, "Einträge", "Entries")                                                            \
+    X(T_OBJECTS, "Einträge", "entries")                                                            \
     X(T_NO_AREAS, "Noch keine Bereiche.", "No areas yet.")                                         \
     X(T_MORE, "Ältere Einträge", "Older entries")                                                  \
     X(T_TYPE_thread, "Diskussion", "Thread")                                                       \
@@ -355,6 +355,15 @@
         "\"%s\": give a date and time such as 2026-12-03T10:00.")                                  \
     X(T_CAPACITY_BAD, "„Plätze“ ist eine Anzahl (oder leer für unbegrenzt).",                      \
         "\"Places\" is a number (or empty for no limit).")                                         \
+    X(T_FOUNDING_COUNCIL, "Gründungskommune", "founding council")                                  \
+    X(T_OBJECT_ONE, "Eintrag", "entry")                                                            \
+    X(T_SEARCH_TOO_LONG,                                                                           \
+        "Die Suche ist zu lang: höchstens 16 Wörter und 1000 Bytes. Bitte kürzen Sie sie.",        \
+        "The search is too long: at most 16 words and 1000 bytes. Shorten it.")                    \
+    X(T_SEARCH_NO_WORD, "Die Suche enthält kein Wort, nach dem gesucht werden kann.",              \
+        "The search has no word to search for.")                                                   \
+    X(T_SEARCH_UTF8, "Die Suche enthält ungültige Zeichen.",                                       \
+        "The search has characters that are not valid.")                                           \
     X(T_UP_FAILED, "Hochladen fehlgeschlagen", "Upload failed")
 
 enum kn_text {

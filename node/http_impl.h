@@ -441,6 +441,13 @@ void http_input(
     hreq *r, hbuf *b, const char *name, enum kn_text label, const char *attrs, const char *value);
 /* The labelled area input (name "space"). */
 void http_area_field(hreq *r, hbuf *b, const char *value);
+/*
+ * A name from kn_directory_label with its "founding council" (a council no
+ * admit names) in the page's language: into out (cap bytes, cut if longer;
+ * returns out), or escaped into b.
+ */
+const char *http_label_tr(hreq *r, const char *label, char *out, size_t cap);
+void http_esc_label(hreq *r, hbuf *b, const char *label);
 /* If sent (a form shown again after a refusal): the form field key as sent, else "". */
 const char *http_sent_value(hreq *r, bool sent, const char *key);
 /* A Markdown textarea (name "body", filled with value, may be NULL) with its preview button. */

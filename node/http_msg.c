@@ -294,7 +294,7 @@ static void compose_form(hreq *r, hbuf *b, const kn_directory *dir, const char *
                 continue;
             kn_hex_encode(hex, u->r.key, 32);
             hb_printf(b, "<option value=\"%s\"%s>", hex, strcmp(hex, sent_to) ? "" : " selected");
-            hb_escs(b, kn_directory_label(dir, u->r.key, label, sizeof label));
+            http_esc_label(r, b, kn_directory_label(dir, u->r.key, label, sizeof label));
             hb_puts(b, "</option>");
         }
         hb_puts(b, "</select>");
@@ -337,7 +337,7 @@ static void messages_page(hreq *r, const char *error, int status)
                 when, sizeof when, (uint64_t)json_integer_value(json_object_get(c, "last")));
             long long unread = (long long)json_integer_value(json_object_get(c, "unread"));
             hb_printf(&h, "<tr><td><a href=\"messages/%s\">", http_jstr(c, "with"));
-            hb_escs(&h, http_jstr(c, "name"));
+            http_esc_label(r, &h, http_jstr(c, "name"));
             hb_printf(&h, "</a></td><td>%lld",
                 (long long)json_integer_value(json_object_get(c, "count")));
             if (unread)
@@ -381,11 +381,12 @@ static void conversation_page(hreq *r, const char *keyhex, const char *error, in
     char name[300];
     kn_directory_label(&dir, other, name, sizeof name);
     hbuf h = { 0 };
-    http_page_begin(r, &h, name);
+    char title[400];
+    http_page_begin(r, &h, http_label_tr(r, name, title, sizeof title));
     if (http_form_get(&r->query, "sent"))
         http_notice(&h, "ok", tr(r, T_MSG_SENT));
     hb_printf(&h, "<h1>%s ", tr(r, T_MSG_WITH));
-    hb_escs(&h, name);
+    http_esc_label(r, &h, name);
     hb_puts(&h, "</h1>");
     size_t i;
     json_t *m;

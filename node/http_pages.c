@@ -183,15 +183,18 @@ void http_byline(hreq *r, hbuf *b, json_t *o)
     char when[40];
     http_fmt_time(when, sizeof when, jtime(o));
     hb_printf(b, "<p class=\"meta\">%s ", tr(r, T_BY));
-    const char *an = http_jstr(o, "author_name");
-    if (*an)
+    const char *an = http_jstr(o, "author_name"), *council = http_jstr(o, "council");
+    if (*an) {
         hb_escs(b, an);
-    else
+        if (*council) {
+            hb_puts(b, " (");
+            hb_escs(b, council);
+            hb_puts(b, ")");
+        }
+    } else if (*council) { /* signed by the council's node itself */
+        hb_escs(b, council);
+    } else {
         hb_printf(b, "%.12s\xe2\x80\xa6", http_jstr(o, "author"));
-    if (*http_jstr(o, "council")) {
-        hb_puts(b, " (");
-        hb_escs(b, http_jstr(o, "council"));
-        hb_puts(b, ")");
     }
     hb_printf(b, ", <time>%s</time>", when);
     if (*http_jstr(o, "space")) {
@@ -483,7 +486,8 @@ static void areas_page(hreq *r)
         hb_puts(&b, "\">");
         hb_escs(&b, k);
         hb_printf(&b, "</a> <span class=\"count\">%lld %s</span></li>",
-            (long long)json_integer_value(v), tr(r, T_OBJECTS));
+            (long long)json_integer_value(v),
+            tr(r, json_integer_value(v) == 1 ? T_OBJECT_ONE : T_OBJECTS));
     }
     hb_puts(&b, "</ul>");
     if (!json_object_size(counts))
@@ -577,6 +581,28 @@ static void forum_page(hreq *r)
         hb_printf(&b, "<p>%s</p>", tr(r, T_NO_THREADS));
     json_decref(items);
     http_page_end(r, &b, 200);
+}
+
+const char *http_label_tr(hreq *r, const char *label, char *out, size_t cap)
+{
+    static const char founding[] = "founding council ";
+    const char *f;
+    size_t n = 0;
+    out[0] = 0;
+    while ((f = strstr(label, founding)) != NULL && n < cap) {
+        n += (size_t)snprintf(
+            out + n, cap - n, "%.*s%s ", (int)(f - label), label, tr(r, T_FOUNDING_COUNCIL));
+        label = f + sizeof founding - 1;
+    }
+    if (n < cap)
+        snprintf(out + n, cap - n, "%s", label);
+    return out;
+}
+
+void http_esc_label(hreq *r, hbuf *b, const char *label)
+{
+    char buf[400];
+    hb_escs(b, http_label_tr(r, label, buf, sizeof buf));
 }
 
 const char *http_sent_value(hreq *r, bool sent, const char *key)

@@ -28,7 +28,7 @@ static const struct {
 } types[] = {
     { "doc", T_DOCS },
     { "thread", T_THREADS },
-    { "post", T_TYPE_post },
+    { "post", T_REPLIES },
     { "link", T_LINKS },
     { "poll", T_POLLS },
     { "event", T_EVENTS },
@@ -95,7 +95,7 @@ static int run(hreq *r, kn_search_result *res, bool *empty)
     }
     if (space && *space) {
         if (strlen(space) > KN_SPACE_MAX) {
-            http_error(r, 400, "bad_space", "an area name is at most 64 bytes");
+            http_error(r, 400, "bad_space", tr(r, T_FORM_AREA));
             return KN_EINVAL;
         }
         sq.space = space;
@@ -125,8 +125,9 @@ static int run(hreq *r, kn_search_result *res, bool *empty)
     if (rc < 0)
         http_error(r, rc == KN_ETOOBIG || rc == KN_EUTF8 || rc == KN_EINVAL ? 400 : 500,
             "bad_query",
-            rc == KN_ETOOBIG      ? "the query is too long (at most 1000 bytes and 16 words)"
-                : rc == KN_EINVAL ? "the query has no word to search for"
+            rc == KN_ETOOBIG      ? tr(r, T_SEARCH_TOO_LONG)
+                : rc == KN_EINVAL ? tr(r, T_SEARCH_NO_WORD)
+                : rc == KN_EUTF8  ? tr(r, T_SEARCH_UTF8)
                                   : kn_strerror(rc));
     return rc;
 }
@@ -188,13 +189,24 @@ bool http_search_api(hreq *r)
     return true;
 }
 
-static void search_page(hreq *r)
+static void search_page(hreq *r, const char *error, int status);
+
+/* A refused query: the search page again, with the words and what to change. */
+static void search_again(hreq *r, int status, const char *msg)
 {
-    kn_search_result res;
+    search_page(r, msg, status);
+}
+
+/* The search box with its filters and the hits; error: the query was refused (not run). */
+static void search_page(hreq *r, const char *error, int status)
+{
+    kn_search_result res = { 0 };
     kn_directory dir = { 0 };
-    bool empty;
-    if (run(r, &res, &empty) < 0)
+    bool empty = true;
+    r->form_again = search_again;
+    if (!error && run(r, &res, &empty) < 0)
         return;
+    r->form_again = NULL;
     const char *q = http_form_get(&r->query, "q"), *space = http_form_get(&r->query, "space"),
                *type = http_form_get(&r->query, "type");
     hbuf b = { 0 };
@@ -218,6 +230,8 @@ static void search_page(hreq *r)
         hb_printf(&b, "<option value=\"%s\"%s>%s</option>", types[i].name,
             type && !strcmp(type, types[i].name) ? " selected" : "", tr(r, types[i].label));
     hb_printf(&b, "</select><button type=\"submit\">%s</button></form>", tr(r, T_FIND));
+    if (error)
+        http_notice(&b, "error", error);
     if (!empty && kn_directory_load(r->n->dd, &dir) == 0) {
         json_t *hits = hits_json(r, &res, &dir);
         hb_printf(&b, "<p role=\"status\" id=\"search-count\">%llu %s",
@@ -249,7 +263,7 @@ static void search_page(hreq *r)
                 hb_puts(&b, "</p>");
             }
             hb_puts(&b, "<p class=\"meta\">");
-            hb_escs(&b, http_jstr(h, "author_name"));
+            http_esc_label(r, &b, http_jstr(h, "author_name"));
             hb_printf(&b, ", <time>%s</time>", when);
             if (*http_jstr(h, "space")) {
                 hb_puts(&b, " \xc2\xb7 ");
@@ -262,7 +276,7 @@ static void search_page(hreq *r)
         kn_directory_free(&dir);
     }
     kn_search_result_free(&res);
-    http_page_end(r, &b, 200);
+    http_page_end(r, &b, status);
 }
 
 bool http_search_pages(hreq *r)
@@ -270,7 +284,7 @@ bool http_search_pages(hreq *r)
     if (r->nseg != 1 || strcmp(r->seg[0], "search") != 0)
         return false;
     if (http_method_is(r, "GET") || http_method_is(r, "HEAD"))
-        search_page(r);
+        search_page(r, NULL, 200);
     else
         http_error(r, 405, "method", "method not allowed");
     return true;

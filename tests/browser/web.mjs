@@ -108,6 +108,12 @@ try {
   check((await b.page.content()).includes(reply), 'reply shown on B');
   check(await waitForText(a.page, threadUrl, reply), 'reply replicated to A');
 
+  // What a council's node signed itself (the demo's sample link from Bergdorf) is by the
+  // council's name, not by a key: "von Gemeinde Bergdorf", never "von b92c942da19c… (…)".
+  check(await waitForText(a.page, A + 'links', 'von Gemeinde Bergdorf,'), 'link by a council on A');
+  check(!/von [0-9a-f]{12}\u2026 \(/.test(await a.page.textContent('main')),
+    'no key before a council name on A links');
+
   // A state change without the CSRF token is refused (from the page, same origin).
   const status = await a.page.evaluate(async () => {
     const r = await fetch('api/threads', { method: 'POST', headers: { 'Content-Type': 'application/json' },

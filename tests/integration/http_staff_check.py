@@ -124,6 +124,24 @@ st, _, b = form(erika, "/messages", [("to", "zz"), ("subject", "Satzung"), ("bod
 check(st == 400 and field(b, "subject") == "Satzung" and field(b, "body") == "Hallo",
       "a message to nobody: the messages page again, with the text: %d" % st)
 
+# ---- search: a refused query keeps the words and says what to change, in German ----
+long_q = " ".join("wort%d" % i for i in range(20))
+st, _, b = erika.req("GET", "/search?q=" + urllib.parse.quote(long_q))
+check(st == 400 and "höchstens 16 Wörter" in (error_of(b) or "") and field(b, "q") == long_q,
+      "a search of 20 words: the search page again: %d %r" % (st, error_of(b)))
+st, _, b = erika.req("GET", "/search?q=Erika")
+s = b.decode()
+check("Gründungskommune" in s and "founding council" not in s,
+      "the founding council's name in German in the hits")
+check('<option value="post">Antworten</option>' in s, "the reply filter is plural like the others")
+st, _, b = erika.req("GET", "/messages")
+check("Gründungskommune" in b.decode() and "founding council" not in b.decode(),
+      "the founding council's name in German among the addressees")
+st, _, b = erika.req("GET", "/areas")
+check(re.search(r"<span class=\"count\">1 Eintrag</span>", b.decode()) and
+      re.search(r"<span class=\"count\">[2-9]\d* Einträge</span>", b.decode()),
+      "areas count 1 Eintrag, n Einträge")
+
 # ---- the language switch comes back to the page it was clicked on ----
 st, _, b = erika.req("GET", "/docs?kind=form&space=Stra%C3%9Fen")
 m = re.search(r'<a href="(lang\?to=en[^"]*)" lang="en">English</a>', b.decode())
