@@ -105,6 +105,7 @@ grep -q "already used or withdrawn" <<<"$out" || fail "second withdraw message: 
 out=$("$knoten" invite revoke --data "$a" 99 2>&1) && fail "withdraw of unknown invite succeeded"
 out=$("$knoten" invite check --data "$a" "$code2" 2>&1) && fail "withdrawn code accepted"
 grep -q "withdrawn on this node" <<<"$out" || fail "withdrawn check message: $out"
+grep -qi "valid" <<<"$out" && fail "a withdrawn code is called valid: $out"
 "$knoten" invite ls --data "$a" | grep -q "^2 *withdrawn" || fail "ls after withdraw"
 "$knoten" invite ls --data "$a" --json | /usr/bin/python3 -c '
 import json, sys

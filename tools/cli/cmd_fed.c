@@ -375,7 +375,8 @@ static int invite_check(kn_cli *cli, int argc, char **argv)
     char inviter[65];
     kn_hex_encode(inviter, inv.inviter, 32);
     cli_format_time(until, sizeof until, inv.expires_ms);
-    printf("The invite code is valid until %s.\n", until);
+    /* Whether it still works is the inviter's to say (below, on the node that made it). */
+    printf("The invite code reads correctly (no typo); it expires on %s.\n", until);
     printf("inviting node: %s\n", inviter);
     for (uint32_t i = 0; i < inv.naddrs; i++)
         printf("address:       %s\n", inv.addrs[i]);
