@@ -37,6 +37,10 @@ wait_for 40 "a reconnects to the restarted b" \
     bash -c "[ \$(grep -Ec 'peer 127\.0\.0\.1:$PB \($short_b…\) connected' '$WORK/a.log') -ge 2 ]"
 echo "reconnected $((SECONDS - restarted)) s after the restart (delays seen: ${delays[*]} s)"
 wait_for 10 "peer ls on a says connected again" peer_connected a "127.0.0.1:$PB"
+# The refused connects before this connection are history: peer ls does not put them
+# next to "connected" as if it had trouble now.
+"$KNOTEN" peer ls --data "$WORK/a" | grep "^127.0.0.1:$PB " | grep -q "cannot connect" &&
+    fail "peer ls shows an old error beside a live connection: $("$KNOTEN" peer ls --data "$WORK/a")"
 wait_for 20 "pong after the reconnect" \
     bash -c "[ \$(grep -c 'answered ping' '$WORK/a.log') -ge 2 ]"
 stop_node a

@@ -150,6 +150,17 @@ static void print_row(const char *addr, const char *state, const uint8_t *id, co
         err && *err ? err : "");
 }
 
+/*
+ * The LAST ERROR column: an error from before the current connection is
+ * history (`knoten status` still shows it with its time), not trouble now.
+ */
+static const char *current_error(const kn_peer_status *p)
+{
+    if (!p || (p->phase == KN_PHASE_CONNECTED && p->error_ms < p->since_ms))
+        return NULL;
+    return p->last_error;
+}
+
 /* The STATE column for one peer the running node reports (p may be NULL: not in the state). */
 static void format_state(
     char *state, size_t cap, const kn_peer_status *p, bool alive, bool announced, uint64_t now)
@@ -244,8 +255,8 @@ static int peer_ls(kn_cli *cli, int argc, char **argv, const char *help)
             format_ago(hs, sizeof hs, p->handshake_ms, now);
         format_state(state, sizeof state, p, alive, false, now);
         const uint8_t *id = p && p->has_identity ? p->identity : e->has_key ? e->key : NULL;
-        print_row(e->addr, state, id, hs, p ? p->bytes_in : 0, p ? p->bytes_out : 0,
-            p ? p->last_error : NULL);
+        print_row(
+            e->addr, state, id, hs, p ? p->bytes_in : 0, p ? p->bytes_out : 0, current_error(p));
     }
     /* Addresses other members announced (addr objects), which the node dials as needed. */
     for (size_t k = 0; alive && k < st.n; k++) {
@@ -256,7 +267,7 @@ static int peer_ls(kn_cli *cli, int argc, char **argv, const char *help)
         format_ago(hs, sizeof hs, p->handshake_ms, now);
         format_state(state, sizeof state, p, alive, true, now);
         print_row(p->addr, state, p->has_identity ? p->identity : NULL, hs, p->bytes_in,
-            p->bytes_out, p->last_error);
+            p->bytes_out, current_error(p));
     }
     /* Peers that dialled us and are not in the list. */
     for (size_t k = 0; alive && k < st.n; k++) {

@@ -86,7 +86,8 @@ const cli_command cli_commands[] = {
         "rm    forgets a peer; a running node disconnects from it.\n"
         "ls    shows each configured peer and what the running node knows about it:\n"
         "      connected, connecting, backing off (retry in N s) or never connected,\n"
-        "      its identity, the last handshake, bytes in and out and the last error.\n\n"
+        "      its identity, the last handshake, bytes in and out and the last error\n"
+        "      (of a connected peer only one since it connected).\n\n"
         "A running node re-reads the list every 2 seconds and at once on SIGHUP.\n"
         "HOST:PORT is e.g. knoten.example.de:8471, 192.0.2.7:8471 or "
         "[2001:db8::7]:8471.\n" DATA_HELP },
