@@ -147,6 +147,11 @@ grep -q "retracted" <<<"$out" || fail "retracted message: $out"
 # refuse rather than give it a new identity.
 "$knoten" backup --data "$a" --no-keys "$work/bk" >/dev/null 2>&1 || fail "backup --no-keys"
 "$knoten" restore "$work/bk" --data "$work/r" >/dev/null 2>&1 || fail "restore of a keyless backup"
+# Restoring from a data directory instead of a backup, or from nothing, says which.
+out=$("$knoten" restore "$a" --data "$work/r2" 2>&1) && fail "restore from a data directory"
+grep -q "is a node's data directory, not a backup" <<<"$out" || fail "restore from a node: $out"
+out=$("$knoten" restore "$work/nothing" --data "$work/r2" 2>&1) && fail "restore from nothing"
+grep -q "there is no backup $work/nothing" <<<"$out" || fail "restore from nothing: $out"
 for cmd in "status" "init" "import /dev/null" "run --listen off --http off"; do
     # shellcheck disable=SC2086
     out=$(timeout 5 "$knoten" $cmd --data "$work/r" 2>&1) && fail "$cmd on a keyless store succeeded"

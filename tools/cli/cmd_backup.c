@@ -668,8 +668,16 @@ int cmd_restore(kn_cli *cli, int argc, char **argv)
     const char *src = argv[optind], *target = cli->data_dir;
     const char *why_m = "";
     manifest m;
-    if ((rc = manifest_read(src, &m, &why_m)) < 0)
+    if ((rc = manifest_read(src, &m, &why_m)) < 0) {
+        struct stat st;
+        if (rc == KN_ENOTFOUND && stat(src, &st) < 0)
+            return cli_fail("there is no backup %s: %s", src, strerror(errno));
+        if (rc == KN_ENOTFOUND && kn_datadir_exists(src))
+            return cli_fail("%s is a node's data directory, not a backup: make a backup of it "
+                            "with `knoten backup PATH --data %s`, then restore PATH",
+                src, src);
         return cli_fail("%s is not a complete knoten backup: %s", src, why_m);
+    }
     if (m.schema > KN_STORE_SCHEMA_VERSION)
         return cli_fail("the backup's store was written by a newer knoten (store schema %llu; "
                         "this knoten %s reads up to %d): install knoten %s or newer to restore it",
