@@ -677,7 +677,7 @@ static void api_upload_start(hreq *r)
     uint8_t council[KN_KEY];
     uint64_t usage = 0;
     http_upload *u = NULL;
-    char msg[240], a[32], b[32];
+    char msg[800], a[32], b[32];
     if (!name || !http_file_name_ok(name, json_string_length(jn))
         || strlen(name) != json_string_length(jn)) {
         http_error(r, 400, "bad_name",
@@ -703,26 +703,19 @@ static void api_upload_start(hreq *r)
     if (size > lim.max_file) {
         http_fmt_size(a, sizeof a, size);
         http_fmt_size(b, sizeof b, lim.max_file);
-        snprintf(msg, sizeof msg,
-            "the file (%s) is larger than this node's per-file limit of %s; split it or ask the "
-            "administrator (knoten doc limits --max-file)",
-            a, b);
+        snprintf(msg, sizeof msg, http_tr(r, T_UP_TOO_LARGE), name, a, b);
         http_error(r, 413, "too_large", msg);
         goto out;
     }
     if (lim.quota && (size > lim.quota || usage > lim.quota - size)) {
         http_fmt_size(a, sizeof a, usage);
         http_fmt_size(b, sizeof b, lim.quota);
-        snprintf(msg, sizeof msg,
-            "the file would take your council over its storage quota (%s of %s used); retract "
-            "documents that are no longer needed or ask the administrator",
-            a, b);
+        snprintf(msg, sizeof msg, http_tr(r, T_UP_QUOTA), name, a, b);
         http_error(r, 507, "quota", msg);
         goto out;
     }
     if (h->nuploads >= HTTP_UPLOADS_MAX || per_login >= HTTP_UPLOADS_PER_LOGIN) {
-        http_error(r, 429, "too_many_uploads",
-            "too many uploads are open; finish or cancel one (DELETE /api/uploads/ID) first");
+        http_error(r, 429, "too_many_uploads", http_tr(r, T_UP_TOO_MANY));
         goto out;
     }
     if (!(u = calloc(1, sizeof *u))) {

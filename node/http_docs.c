@@ -439,11 +439,11 @@ static void api_doc_create(hreq *r)
         f->upload = uid;
     }
     if (!title || !*title || !*space) {
-        http_error(r, 400, "missing", "title and space (the area) are required");
+        http_error(r, 400, "missing", tr(r, T_DOC_MISSING));
         goto out;
     }
     if (!n) {
-        http_error(r, 400, "no_files", "a document has at least one file");
+        http_error(r, 400, "no_files", tr(r, T_DOC_NO_FILES));
         goto out;
     }
     if (kind && !kind_ok(kind)) {
@@ -454,7 +454,9 @@ static void api_doc_create(hreq *r)
     for (size_t a = 0; a < n; a++)
         for (size_t b = a + 1; b < n; b++)
             if (!strcmp(nf[a].name, nf[b].name)) {
-                http_error(r, 400, "duplicate_name", "two files have the same name; rename one");
+                char msg[400];
+                snprintf(msg, sizeof msg, tr(r, T_DOC_SAME_NAME), nf[a].name);
+                http_error(r, 400, "duplicate_name", msg);
                 goto out;
             }
     kn_mp_write_array(&fo, (uint32_t)n);

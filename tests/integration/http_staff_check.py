@@ -5,6 +5,7 @@ The node has the logins erika and max (password geheim-passwort).
 """
 import html
 import http.cookiejar
+import json
 import re
 import sys
 import urllib.parse
@@ -141,6 +142,20 @@ st, _, b = erika.req("GET", "/areas")
 check(re.search(r"<span class=\"count\">1 Eintrag</span>", b.decode()) and
       re.search(r"<span class=\"count\">[2-9]\d* Einträge</span>", b.decode()),
       "areas count 1 Eintrag, n Einträge")
+
+# ---- documents: what the upload page shows from the API is in the page's language ----
+st, _, b = erika.req("POST", "/api/uploads", {"name": "Haushaltsplan 2027.pdf", "size": 3 << 30,
+                                              "mime": "application/pdf"})
+m = json.loads(b).get("message", "")
+check(st == 413 and "„Haushaltsplan 2027.pdf“ (3.0 GiB) ist größer als die Grenze" in m,
+      "a file over the limit: %d %s" % (st, m))
+u1 = erika.upload("Gebührenbescheid ä.odt", b"PK\x03\x04 eins", "application/vnd.oasis.opendocument.text")
+u2 = erika.upload("Gebührenbescheid ä.odt", b"PK\x03\x04 zwei", "application/vnd.oasis.opendocument.text")
+st, _, b = erika.req("POST", "/api/docs", {"title": "Bescheide", "space": "Gebühren", "files": [u1, u2]})
+m = json.loads(b).get("message", "")
+check(st == 400 and "Zwei Dateien heißen „Gebührenbescheid ä.odt“" in m, "same names: %d %s" % (st, m))
+st, _, b = erika.req("POST", "/api/docs", {"title": "", "space": "Gebühren", "files": [u1]})
+check(st == 400 and "Titel und einen Bereich" in json.loads(b).get("message", ""), "no title: %d" % st)
 
 # ---- the language switch comes back to the page it was clicked on ----
 st, _, b = erika.req("GET", "/docs?kind=form&space=Stra%C3%9Fen")
