@@ -198,6 +198,13 @@ done
 [ ! -e "$work/typo" ] || fail "run --check created the data directory"
 "$knoten" run --data "$a" --check | grep -q "holds no node" && fail "run --check on a node warns"
 
+# --trusted-proxy is an IP address (compared with the client's as the web server writes
+# it, so written the same way); anything else is refused, not silently never matched.
+out=$("$knoten" run --data "$a" --trusted-proxy 127.0.0.1:8080 --check 2>&1) && fail "proxy with a port accepted"
+grep -q "trusted-proxy takes the reverse proxy's IP address" <<<"$out" || fail "proxy message: $out"
+"$knoten" run --data "$a" --trusted-proxy 0:0:0:0:0:0:0:1 --check | grep -q "trusted proxy ::1 " ||
+    fail "proxy address not normalised"
+
 # One node per data directory: a second `knoten run` is refused while the first runs.
 "$knoten" run --data "$a" --listen off --http off 2>"$work/run1.err" &
 run1=$!

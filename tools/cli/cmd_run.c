@@ -16,6 +16,7 @@
  * process (kn_node_run_many): each opens its own data directory here first,
  * so a council that cannot start stops the whole command before any listens.
  */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <malloc.h>
@@ -42,7 +43,8 @@ typedef struct run_flags {
     bool set_log_level;
     kn_log_level log_level;
     const char *http; /* --http HOST:PORT or "off" */
-    const char *trusted_proxy;
+    const char *trusted_proxy; /* normalised into proxy_ip */
+    char proxy_ip[INET6_ADDRSTRLEN];
     bool check; /* --check: print the effective settings and stop */
 } run_flags;
 
@@ -85,7 +87,15 @@ static int parse_flags(kn_cli *cli, int argc, char **argv, run_flags *f)
         } else if (opt == 'H') {
             f->http = optarg;
         } else if (opt == 'P') {
-            f->trusted_proxy = optarg;
+            /* Compared as text with the client's address as the web server writes it. */
+            uint8_t a[16];
+            int af = strchr(optarg, ':') ? AF_INET6 : AF_INET;
+            if (inet_pton(af, optarg, a) != 1 || !inet_ntop(af, a, f->proxy_ip, sizeof f->proxy_ip))
+                return cli_usage_error(cli,
+                    "--trusted-proxy takes the reverse proxy's IP address, without a port, "
+                    "e.g. 127.0.0.1 or ::1; got \"%s\"",
+                    optarg);
+            f->trusted_proxy = f->proxy_ip;
         } else if (opt == 'f') {
             f->config = optarg;
         } else if (opt == 'k') {
@@ -297,6 +307,8 @@ static int print_check(const kn_cli *cli, const kn_config *cfg, const run_flags 
         printf("[http]    enabled, %s (--http)\n", f->http);
     else
         printf("[http]    %s, %s\n", cfg->http_enabled ? "enabled" : "disabled", cfg->http_listen);
+    if (f->trusted_proxy)
+        printf("          trusted proxy %s (--trusted-proxy)\n", f->trusted_proxy);
     printf("[limits]  max_inbound %u, max_handshakes %u, max_pending %llu, handshake_timeout %u s, "
            "idle_timeout %u s, ping_timeout %u s, ban %u s\n",
         cfg->max_inbound, cfg->max_handshakes, (unsigned long long)cfg->max_pending,
