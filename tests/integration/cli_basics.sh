@@ -39,6 +39,12 @@ rc=0
 out=$("$knoten" ls --data "$a" 2>&1) && fail "ls without a node succeeded"
 grep -q "knoten init" <<<"$out" || fail "ls without a node does not point to init: $out"
 
+# A network name the schema refuses leaves nothing behind, so the corrected command works.
+for bad in "" "$(printf 'S\xfcdwest')" "$(head -c 201 /dev/zero | tr '\0' x)"; do
+    out=$("$knoten" init --data "$a" --found "$bad" 2>&1) && fail "init --found \"$bad\" succeeded"
+    grep -q "nothing was created" <<<"$out" || fail "init with a bad name: $out"
+    [ ! -e "$a" ] || fail "init with a bad name left $a behind"
+done
 "$knoten" init --data "$a" --found "Kommunen Test" >"$work/init.out"
 [ "$(stat -c %a "$a/identity.key")" = 600 ] || fail "identity.key is not 0600"
 [ "$(stat -c %a "$a/network.key")" = 600 ] || fail "network.key is not 0600"

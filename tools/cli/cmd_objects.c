@@ -148,6 +148,41 @@ static int read_network_key(const char *path, uint8_t key[static 32])
     return rc;
 }
 
+/*
+ * The network object signed with a throwaway key before anything is created,
+ * so that a name the schema refuses (empty, over 200 characters, not UTF-8)
+ * leaves no half-made data directory behind.
+ */
+static int check_network(const kn_cli *cli, kn_object_draft *d, cli_field *f, int n)
+{
+    uint8_t seed[32], pk[32], sk[64], *raw = NULL;
+    size_t len;
+    kn_mp_out body;
+    kn_env_random(cli->env, seed, sizeof seed);
+    kn_sign_keypair_from_seed(pk, sk, seed);
+    kn_mp_out_init(&body, KN_OBJECT_MAX);
+    int rc = cli_body_encode(f, n, &body);
+    if (rc == 0) {
+        d->body = body.buf;
+        d->body_len = body.len;
+        rc = kn_object_sign(d, sk, &raw, &len);
+        d->body = NULL;
+        d->body_len = 0;
+    }
+    kn_mp_out_free(&body);
+    free(raw);
+    kn_memzero(seed, sizeof seed);
+    kn_memzero(sk, sizeof sk);
+    if (rc == KN_ESCHEMA)
+        return cli_fail("--found takes the network's name, 1 to 200 characters, and "
+                        "--description at most 4000; nothing was created");
+    if (rc < 0) {
+        cli_object_error(d, rc);
+        return cli_fail("nothing was created");
+    }
+    return CLI_OK;
+}
+
 int cmd_init(kn_cli *cli, int argc, char **argv)
 {
     static const struct option opts[] = { { "found", required_argument, 0, 'f' },
@@ -198,6 +233,14 @@ int cmd_init(kn_cli *cli, int argc, char **argv)
             "--network-key-file joins an existing network; "
             "--found, --description and --admit found a new one");
 
+    cli_field f[] = {
+        { .key = "name", .kind = F_STR, .s = name },
+        { .key = "description", .kind = F_STR, .s = description },
+        { .key = "admit", .kind = F_UINT, .u = admit },
+    };
+    kn_object_draft d = { .type = KN_T_NETWORK, .space = "" };
+    if (!key_file && (code = check_network(cli, &d, f, 3)) != CLI_OK)
+        return code;
     uint8_t network_key[32];
     if (key_file) {
         if ((code = read_network_key(key_file, network_key)) != CLI_OK)
@@ -223,12 +266,6 @@ int cmd_init(kn_cli *cli, int argc, char **argv)
         kn_datadir_close(&dd);
         return CLI_OK;
     }
-    cli_field f[] = {
-        { .key = "name", .kind = F_STR, .s = name },
-        { .key = "description", .kind = F_STR, .s = description },
-        { .key = "admit", .kind = F_UINT, .u = admit },
-    };
-    kn_object_draft d = { .type = KN_T_NETWORK, .space = "" };
     printf("Created a knoten node in %s\n", cli->data_dir);
     printf("network \"%s\" founded; its id:\n", name);
     fflush(stdout);
