@@ -136,6 +136,8 @@ assert rows["(founder)"]["founder"] is True, rows' || fail "members --json"
 # ---- staff users ----
 out=$("$knoten" user add --data "$a" --name "Erika Muster" 2>&1) && fail "user without role"
 grep -q -- "--role is required" <<<"$out" || fail "user --role message: $out"
+out=$("$knoten" user add --data "$a" --name "$(printf 'M\xfcller')" --role Amt 2>&1) && fail "Latin-1 user name"
+grep -q "not valid UTF-8.*iconv" <<<"$out" || fail "Latin-1 user name message: $out"
 U=$("$knoten" user add --data "$a" --name "Erika Muster" --role Personalamt \
     --expertise "vergabe, tvoed" --lang de,en 2>"$work/user-add.err")
 [[ $U =~ ^[0-9a-f]{64}$ ]] || fail "user add printed $U"

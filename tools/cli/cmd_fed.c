@@ -818,9 +818,11 @@ static int user_add(kn_cli *cli, int argc, char **argv)
     kn_user_info info = { name, role, (const char *const *)tags, (size_t)ntags,
         (const char *const *)langs, (size_t)nlangs };
     int rc = kn_users_create(&dd, cli->env, &info, pk, cert);
-    if (rc == KN_ESCHEMA) {
-        code = cli_fail("the user certificate does not fit the schema (control characters or "
-                        "invalid UTF-8 in a field?); nothing was created");
+    if (rc == KN_ESCHEMA || rc == KN_EUTF8) {
+        code = cli_fail("the user certificate does not fit the schema (%s); nothing was created",
+            rc == KN_EUTF8 ? "--name, --role, --expertise or --lang is not valid UTF-8: typed or "
+                             "saved as Latin-1? `iconv -f latin1 -t utf-8` converts it"
+                           : "control characters or invalid UTF-8 in a field?");
         goto out;
     }
     if (rc < 0) {
