@@ -162,6 +162,29 @@ static uint64_t jtime(json_t *o)
     return (uint64_t)json_integer_value(json_object_get(o, "created"));
 }
 
+/* ?before=MS of a listing's "older entries" link: its exclusive upper bound (0: none). */
+static uint64_t before_of(hreq *r)
+{
+    const char *s = http_form_get(&r->query, "before");
+    char *end;
+    unsigned long long v = s && *s && *s != '-' ? strtoull(s, &end, 10) : 0;
+    return v && !*end ? (uint64_t)v : 0;
+}
+
+/*
+ * The link to the next page of a listing at path (urlencoded already, may
+ * hold a query) when more: entries older than the last one shown.
+ */
+static void older_link(hreq *r, hbuf *b, const char *path, json_t *items, bool more)
+{
+    size_t n = json_array_size(items);
+    if (!more || !n)
+        return;
+    hb_printf(b, "<p><a href=\"%s%sbefore=%llu\">%s</a></p>", path,
+        strchr(path, '?') ? "&amp;" : "?", (unsigned long long)jtime(json_array_get(items, n - 1)),
+        tr(r, T_MORE));
+}
+
 /* Markdown only through the safe renderer (node/markdown.h); if it fails, escaped text. */
 void http_markdown(hbuf *b, const char *text)
 {
@@ -507,8 +530,10 @@ static void area_page(hreq *r, const char *space)
     hb_printf(&b, "<h1>%s: ", tr(r, T_AREA));
     hb_escs(&b, space);
     hb_puts(&b, "</h1>");
-    kn_store_query q = { .index = KN_BY_SPACE_TYPE, .space = space, .reverse = true };
-    json_t *items = http_list(r, &q, 0, 100, NULL);
+    kn_store_query q
+        = { .index = KN_BY_SPACE_TYPE, .space = space, .reverse = true, .until_ms = before_of(r) };
+    bool more = false;
+    json_t *items = http_list(r, &q, 0, 100, &more);
     hb_puts(&b, "<ul class=\"entries\">");
     size_t i;
     json_t *o;
@@ -518,6 +543,11 @@ static void area_page(hreq *r, const char *space)
             http_entry_line(r, &b, o);
     }
     hb_puts(&b, "</ul>");
+    hbuf path = { 0 };
+    hb_puts(&path, "areas/");
+    hb_urlenc(&path, space);
+    older_link(r, &b, path.p ? path.p : "areas", items, more);
+    hb_free(&path);
     json_decref(items);
     hb_puts(&b, "<p><a class=\"button\" href=\"forum/new?space=");
     hb_urlenc(&b, space);
@@ -567,8 +597,9 @@ static void forum_page(hreq *r)
     http_page_begin(r, &b, tr(r, T_FORUM));
     hb_printf(&b, "<h1>%s</h1><p><a class=\"button\" href=\"forum/new\">%s</a></p>", tr(r, T_FORUM),
         tr(r, T_NEW_THREAD));
-    kn_store_query q = { .index = KN_BY_TIME, .reverse = true };
-    json_t *items = http_list(r, &q, KN_T_THREAD, 100, NULL);
+    kn_store_query q = { .index = KN_BY_TIME, .reverse = true, .until_ms = before_of(r) };
+    bool more = false;
+    json_t *items = http_list(r, &q, KN_T_THREAD, 100, &more);
     hb_puts(&b, "<ul class=\"entries\">");
     size_t i;
     json_t *o;
@@ -577,6 +608,7 @@ static void forum_page(hreq *r)
         http_entry_line(r, &b, o);
     }
     hb_puts(&b, "</ul>");
+    older_link(r, &b, "forum", items, more);
     if (!json_array_size(items))
         hb_printf(&b, "<p>%s</p>", tr(r, T_NO_THREADS));
     json_decref(items);
@@ -869,8 +901,9 @@ static void links_page(hreq *r, const char *error, int status)
     hbuf b = { 0 };
     http_page_begin(r, &b, tr(r, T_LINKS));
     hb_printf(&b, "<h1>%s</h1>", tr(r, T_LINKS));
-    kn_store_query q = { .index = KN_BY_TIME, .reverse = true };
-    json_t *items = http_list(r, &q, KN_T_LINK, 200, NULL);
+    kn_store_query q = { .index = KN_BY_TIME, .reverse = true, .until_ms = before_of(r) };
+    bool more = false;
+    json_t *items = http_list(r, &q, KN_T_LINK, 100, &more);
     hb_puts(&b, "<ul class=\"entries\">");
     size_t i;
     json_t *o;
@@ -891,6 +924,7 @@ static void links_page(hreq *r, const char *error, int status)
         hb_puts(&b, "</li>");
     }
     hb_puts(&b, "</ul>");
+    older_link(r, &b, "links", items, more);
     if (!json_array_size(items))
         hb_printf(&b, "<p>%s</p>", tr(r, T_NO_LINKS));
     json_decref(items);

@@ -157,6 +157,39 @@ check(st == 400 and "Zwei Dateien heißen „Gebührenbescheid ä.odt“" in m, 
 st, _, b = erika.req("POST", "/api/docs", {"title": "", "space": "Gebühren", "files": [u1]})
 check(st == 400 and "Titel und einen Bereich" in json.loads(b).get("message", ""), "no title: %d" % st)
 
+# ---- long listings: every thread and link can be reached through "Ältere Einträge" ----
+made = {"thread": set(), "link": set()}
+for i in range(110):
+    st, _, b = erika.req("POST", "/api/threads", {"space": "Archiv", "title": "Alte Frage %d" % i})
+    check(st == 201, "thread %d: %d" % (i, st))
+    made["thread"].add(json.loads(b)["id"])
+    st, _, b = erika.req("POST", "/api/links", {"space": "Archiv", "title": "Link %d" % i,
+                                                "url": "https://example.org/%d" % i})
+    check(st == 201, "link %d: %d" % (i, st))
+    made["link"].add(json.loads(b)["id"][:16])
+
+
+def walk(path, pattern):
+    """Every id matching pattern on path and the pages its "older entries" links lead to."""
+    seen, pages = set(), 0
+    while path and pages < 10:
+        st, _, b = erika.req("GET", path)
+        check(st == 200, "GET %s: %d" % (path, st))
+        pages += 1
+        seen.update(re.findall(pattern, b.decode()))
+        m = re.search(r'<a href="([^"]*before=\d+)">Ältere Einträge</a>', b.decode())
+        path = "/" + html.unescape(m.group(1)) if m else None
+    return seen, pages
+
+
+seen, pages = walk("/forum", r'href="forum/([0-9a-f]{64})"')
+check(made["thread"] <= seen and pages >= 2, "all 110 threads through the forum's pages (%d)" % pages)
+seen, pages = walk("/links", r'<li id="l([0-9a-f]{16})"')
+check(made["link"] <= seen and pages >= 2, "all 110 links through the links' pages (%d)" % pages)
+seen, pages = walk("/areas/Archiv", r'href="(?:forum/|links#l)([0-9a-f]{16})')
+check({t[:16] for t in made["thread"]} | made["link"] <= seen and pages >= 3,
+      "all 220 entries through the area's pages (%d)" % pages)
+
 # ---- the language switch comes back to the page it was clicked on ----
 st, _, b = erika.req("GET", "/docs?kind=form&space=Stra%C3%9Fen")
 m = re.search(r'<a href="(lang\?to=en[^"]*)" lang="en">English</a>', b.decode())
