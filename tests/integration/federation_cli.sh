@@ -14,9 +14,11 @@ a="$work/a"
 b="$work/b"
 c="$work/c"
 
-"$knoten" init --data "$a" --found "Kommunen Test" --admit 1 >"$work/init.out"
+"$knoten" init --data "$a" --found "Kommunen Test" --admit 1 >"$work/init.out" 2>"$work/init.err"
 A=$(awk '/^node identity:/ {print $3}' "$work/init.out")
 [[ $A =~ ^[0-9a-f]{64}$ ]] || fail "no identity in init output"
+# The founding council has no name until it admits itself with one: init says how.
+grep -q "knoten admit $A --name" "$work/init.err" || fail "init does not say how to name the council: $(cat "$work/init.err")"
 "$knoten" init --data "$b" --network-key-file "$a/network.key" >"$work/initb.out"
 B=$(awk '/^node identity:/ {print $3}' "$work/initb.out")
 "$knoten" init --data "$c" --network-key-file "$a/network.key" >"$work/initc.out"
@@ -132,6 +134,9 @@ import json, sys
 rows = {r["name"]: r for r in map(json.loads, sys.stdin)}
 assert rows["Gemeinde B"]["state"] == "member" and rows["Gemeinde B"]["ags"] == "09162000", rows
 assert rows["(founder)"]["founder"] is True, rows' || fail "members --json"
+"$knoten" admit --data "$a" "$A" --name "Stadt A" | grep -q "Stadt A is the founder; this names it" ||
+    fail "admit of the founder itself"
+"$knoten" members --data "$a" | grep -q "^${A:0:16} founder .* Stadt A$" || fail "the founder's name in members"
 
 # ---- staff users ----
 out=$("$knoten" user add --data "$a" --name "Erika Muster" 2>&1) && fail "user without role"

@@ -493,7 +493,11 @@ int cmd_admit(kn_cli *cli, int argc, char **argv)
     if (code != CLI_OK)
         goto out;
     if (kn_store_member_get(dd.store, key, &m) == 0) {
-        if (kn_roster_member_at(&m, now)) {
+        if (m.founder && m.nadmits == 0) { /* the founder's own admit: only its name counts */
+            printf("%s is the founder; this names it: `knoten members`, the expert directory and "
+                   "the web show the name on every node.\n",
+                name);
+        } else if (kn_roster_member_at(&m, now)) {
             printf("%s is a member (%u of %llu required signature%s%s).\n", name, m.nadmits,
                 (unsigned long long)k, k == 1 ? "" : "s",
                 m.nadmits < k ? "; the network had fewer members than that, and all signed" : "");

@@ -272,8 +272,13 @@ int cmd_init(kn_cli *cli, int argc, char **argv)
     rc = publish_body(cli, &dd, &d, f, 3);
     char hex[65];
     kn_hex_encode(hex, dd.identity_pk, 32);
-    if (rc == CLI_OK)
+    if (rc == CLI_OK) {
         printf("node identity: %s\n", hex);
+        fprintf(stderr,
+            "knoten: this council has no name in the network yet; give it one with\n"
+            "  knoten admit %s --name \"Stadt Musterstadt\" [--ags 08115003]%s%s\n",
+            hex, cli->data_given ? " --data " : "", cli->data_given ? cli->data_dir : "");
+    }
     kn_datadir_close(&dd);
     return rc;
 }
