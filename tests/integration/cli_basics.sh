@@ -133,6 +133,27 @@ grep -q "5 already present" "$work/import2.err" || fail "re-import: $(cat "$work
 } | "$knoten" import --data "$work/slow" - 2>"$work/slow.err"
 grep -q "^knoten: importing: 2048 lines read; so far 5 new" "$work/slow.err" ||
     fail "no import progress: $(cat "$work/slow.err")"
+# Reading standard input at a terminal says what it waits for and how to end (it
+# looked like a hang): `knoten import` without FILE, and `invite check -`, in a pty.
+/usr/bin/python3 - "$knoten" "$work/tty" <<'PY' || fail "no prompt when reading a terminal"
+import os, pty, select, sys, time
+for args in (["import", "--data", sys.argv[2]], ["invite", "check", "-"]):
+    pid, fd = pty.fork()
+    if pid == 0:
+        os.execv(sys.argv[1], [sys.argv[1]] + args)
+    seen, deadline = b"", time.time() + 5
+    while b"Ctrl-D" not in seen and time.time() < deadline:
+        if select.select([fd], [], [], 0.2)[0]:
+            try:
+                seen += os.read(fd, 4096)
+            except OSError:
+                break
+    os.write(fd, b"\x04")
+    time.sleep(0.2)
+    os.kill(pid, 9) if os.waitpid(pid, os.WNOHANG) == (0, 0) else None
+    if b"from the terminal" not in seen:
+        sys.exit("%s: no prompt, got %r" % (args[0], seen))
+PY
 /usr/bin/python3 - "$work/export.jsonl" >"$work/bad.jsonl" <<'PY'
 import base64, json, sys
 lines = open(sys.argv[1]).read().splitlines()

@@ -60,6 +60,9 @@ int cli_getopt(kn_cli *cli, int argc, char **argv, const char *shortopts, const 
         "help", no_argument, 0, 'h'                                                                \
     }
 
+/* Before reading standard input: if it is a terminal, says on stderr what to paste and how to end.
+ */
+void cli_stdin_prompt(const char *what);
 /* Opens the data directory, explaining how to fix a missing or unreadable one. */
 int cli_open(kn_cli *cli, kn_datadir *dd);
 /*
@@ -172,8 +175,11 @@ typedef struct cli_field {
 /* Encodes the fields as a map into o; returns 0 or a KN_E code. */
 int cli_body_encode(cli_field *fields, int n, kn_mp_out *o);
 
-/* Reads a whole file ("-" for stdin) into a NUL-terminated malloc'd string, at most max bytes. */
-int cli_read_text(const char *path, size_t max, char **out);
+/*
+ * Reads a whole file ("-" for stdin, with cli_stdin_prompt(what) at a terminal) into a
+ * NUL-terminated malloc'd string, at most max bytes.
+ */
+int cli_read_text(const char *path, const char *what, size_t max, char **out);
 
 /* ---- issue 7: publishing as staff, and what the collaboration commands share (cli_as.c) ---- */
 

@@ -333,7 +333,7 @@ static int invite_check(kn_cli *cli, int argc, char **argv)
     size_t len = 0;
     int code = CLI_OK;
     if (optind + 1 == argc && strcmp(argv[optind], "-") == 0) {
-        if ((code = cli_read_text("-", KN_INVITE_INPUT_MAX, &text)) != CLI_OK)
+        if ((code = cli_read_text("-", "the invite code", KN_INVITE_INPUT_MAX, &text)) != CLI_OK)
             return code;
         len = strlen(text);
     } else {

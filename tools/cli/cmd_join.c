@@ -46,7 +46,7 @@ static bool ags_valid(const char *s)
 static int read_code(int argc, char **argv, char **text, size_t *len)
 {
     if (argc == 1 && strcmp(argv[0], "-") == 0) {
-        int code = cli_read_text("-", KN_INVITE_INPUT_MAX, text);
+        int code = cli_read_text("-", "the invite code", KN_INVITE_INPUT_MAX, text);
         if (code == CLI_OK)
             *len = strlen(*text);
         return code;

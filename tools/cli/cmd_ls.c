@@ -534,6 +534,8 @@ int cmd_import(kn_cli *cli, int argc, char **argv)
     FILE *in = strcmp(path, "-") == 0 ? stdin : fopen(path, "r");
     if (!in)
         return cli_fail("cannot read %s: %s", path, strerror(errno));
+    if (in == stdin)
+        cli_stdin_prompt("objects as JSON lines (`knoten import FILE` reads a file)");
     if (!kn_datadir_exists(cli->data_dir)) {
         if (cli_datadir_fresh(cli) != CLI_OK) {
             if (in != stdin)

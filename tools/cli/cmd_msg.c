@@ -164,7 +164,8 @@ static int msg_send(kn_cli *cli, int argc, char **argv)
         d.nrefs = 1;
     }
     char *text = NULL;
-    if (body_file && (code = cli_read_text(body_file, KN_DM_BODY_MAX, &text)) != CLI_OK)
+    if (body_file
+        && (code = cli_read_text(body_file, "the message", KN_DM_BODY_MAX, &text)) != CLI_OK)
         return code;
     const char *body = text ? text : argv[optind];
     if (!*body || strlen(body) > KN_DM_BODY_MAX) {

@@ -69,11 +69,13 @@ int cli_body_encode(cli_field *fields, int n, kn_mp_out *o)
     return kn_mp_out_error(o);
 }
 
-int cli_read_text(const char *path, size_t max, char **out)
+int cli_read_text(const char *path, const char *what, size_t max, char **out)
 {
     FILE *f = strcmp(path, "-") == 0 ? stdin : fopen(path, "rb");
     if (!f)
         return cli_fail("cannot read %s: %s", path, strerror(errno));
+    if (f == stdin)
+        cli_stdin_prompt(what);
     char *buf = malloc(max + 1);
     size_t n = buf ? fread(buf, 1, max + 1, f) : 0;
     int err = ferror(f);
@@ -384,7 +386,7 @@ int cmd_thread(kn_cli *cli, int argc, char **argv)
     kn_object base;
     cli_signer sg;
     kn_datadir dd;
-    if (body_file && (code = cli_read_text(body_file, BODY_MAX, &text)) != CLI_OK)
+    if (body_file && (code = cli_read_text(body_file, "the body", BODY_MAX, &text)) != CLI_OK)
         return code;
     if ((code = cli_open(cli, &dd)) != CLI_OK)
         goto out_text;
@@ -484,7 +486,7 @@ int cmd_post(kn_cli *cli, int argc, char **argv)
     kn_object o;
     cli_signer sg;
     kn_datadir dd;
-    if (body_file && (code = cli_read_text(body_file, BODY_MAX, &text)) != CLI_OK)
+    if (body_file && (code = cli_read_text(body_file, "the body", BODY_MAX, &text)) != CLI_OK)
         return code;
     if ((code = cli_open(cli, &dd)) != CLI_OK)
         goto out_text;

@@ -9,6 +9,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "cli.h"
 #include "codec.h"
@@ -515,6 +516,16 @@ int cli_getopt(kn_cli *cli, int argc, char **argv, const char *shortopts, const 
 int cli_open(kn_cli *cli, kn_datadir *dd)
 {
     return cli_open_with(cli, dd, NULL);
+}
+
+void cli_stdin_prompt(const char *what)
+{
+    /* From a pipe the data just comes; at a terminal, nothing would say what is awaited. */
+    if (isatty(STDIN_FILENO))
+        fprintf(stderr,
+            "knoten: reading %s from the terminal: paste or type it, then press "
+            "Ctrl-D on a new line.\n",
+            what);
 }
 
 int cli_datadir_fresh(const kn_cli *cli)
