@@ -385,6 +385,7 @@
     X(T_DOC_NO_FILES, "Bitte wählen Sie mindestens eine Datei.", "Choose at least one file.")          \
     X(T_DOC_SAME_NAME, "Zwei Dateien heißen „%s“. Bitte benennen Sie eine davon um.",                  \
         "Two files are called \"%s\". Rename one of them.")                                            \
+    X(T_TO_START, "Zur Startseite", "Go to the start page")                                            \
     X(T_UP_FAILED, "Hochladen fehlgeschlagen", "Upload failed")
 
 enum kn_text {

@@ -70,11 +70,21 @@ void http_page_begin(hreq *r, hbuf *b, const char *title)
         } nav[] = { { "./", T_START }, { "areas", T_AREAS }, { "docs", T_DOCS },
             { "forum", T_FORUM }, { "links", T_LINKS }, { "polls", T_POLLS },
             { "events", T_EVENTS }, { "messages", T_MESSAGES }, { "people", T_DIRECTORY } };
+        /* The section this page belongs to (its first path segment) is marked for screen readers.
+         */
+        const char *first = r->path[0] == '/' ? r->path + 1 : r->path;
+        size_t flen = strcspn(first, "/");
         hb_puts(b, "<ul>");
-        for (size_t i = 0; i < sizeof nav / sizeof nav[0]; i++)
-            hb_printf(b, "<li><a href=\"%s\">%s</a></li>", nav[i].href, tr(r, nav[i].t));
+        for (size_t i = 0; i < sizeof nav / sizeof nav[0]; i++) {
+            bool here = i == 0 ? flen == 0
+                               : strlen(nav[i].href) == flen && !strncmp(nav[i].href, first, flen);
+            hb_printf(b, "<li><a href=\"%s\"%s>%s</a></li>", nav[i].href,
+                here ? " aria-current=\"page\"" : "", tr(r, nav[i].t));
+        }
         if (r->acct.role == KN_ROLE_ADMIN)
-            hb_printf(b, "<li><a href=\"admin\">%s</a></li>", tr(r, T_ADMIN));
+            hb_printf(b, "<li><a href=\"admin\"%s>%s</a></li>",
+                flen == 5 && !strncmp(first, "admin", 5) ? " aria-current=\"page\"" : "",
+                tr(r, T_ADMIN));
         hb_printf(b,
             "</ul><form method=\"get\" action=\"search\" role=\"search\" class=\"navsearch\">"
             "<label for=\"nav-q\" class=\"visually-hidden\">%s</label><input id=\"nav-q\" "
@@ -132,7 +142,7 @@ void http_pages_error(hreq *r, int status, const char *msg)
     http_page_begin(r, &b, tr(r, T_ERROR));
     hb_printf(&b, "<h1>%s %d</h1><p class=\"error\" role=\"alert\">", tr(r, T_ERROR), status);
     hb_escs(&b, msg);
-    hb_printf(&b, "</p><p><a href=\"./\">%s</a></p>", tr(r, T_BACK));
+    hb_printf(&b, "</p><p><a href=\"./\">%s</a></p>", tr(r, T_TO_START));
     http_page_end(r, &b, status);
 }
 

@@ -190,6 +190,16 @@ seen, pages = walk("/areas/Archiv", r'href="(?:forum/|links#l)([0-9a-f]{16})')
 check({t[:16] for t in made["thread"]} | made["link"] <= seen and pages >= 3,
       "all 220 entries through the area's pages (%d)" % pages)
 
+# ---- where am I: the section of the page is marked in the navigation ----
+for path, section in (("/", "./"), ("/forum/new", "forum"), ("/docs?kind=form", "docs"),
+                      ("/areas/Archiv", "areas"), ("/people", "people")):
+    st, _, b = erika.req("GET", path)
+    marked = re.findall(r'<a href="([^"]*)" aria-current="page">', b.decode())
+    check(marked == [section], "navigation on %s marks %s: %s" % (path, section, marked))
+st, _, b = erika.req("GET", "/gibt-es-nicht")
+check(st == 404 and '<a href="./">Zur Startseite</a>' in b.decode(),
+      "an error page's link says where it goes")
+
 # ---- the language switch comes back to the page it was clicked on ----
 st, _, b = erika.req("GET", "/docs?kind=form&space=Stra%C3%9Fen")
 m = re.search(r'<a href="(lang\?to=en[^"]*)" lang="en">English</a>', b.decode())
