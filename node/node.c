@@ -139,7 +139,10 @@ int node_classify(node *n, const uint8_t identity[static 32], uint64_t now)
 int node_authorize(node *n, conn *c, uint64_t now, const char **why)
 {
     if (memcmp(c->identity, n->dd->identity_pk, 32) == 0) {
-        *why = "this address leads back to this node itself";
+        *why = c->slot && !c->slot->announced
+            ? "this address leads back to this node itself: remove it with `knoten peer rm` "
+              "(or from `peer =` in the configuration file)"
+            : "this address leads back to this node itself";
         return KN_EIDENTITY;
     }
     if (c->slot && c->slot->cfg.has_key && memcmp(c->identity, c->slot->cfg.key, 32) != 0) {

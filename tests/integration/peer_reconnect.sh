@@ -43,6 +43,10 @@ wait_for 10 "peer ls on a says connected again" peer_connected a "127.0.0.1:$PB"
     fail "peer ls shows an old error beside a live connection: $("$KNOTEN" peer ls --data "$WORK/a")"
 wait_for 20 "pong after the reconnect" \
     bash -c "[ \$(grep -c 'answered ping' '$WORK/a.log') -ge 2 ]"
+# A configured address that leads back to the node itself: the error says what to do.
+"$KNOTEN" peer add "127.0.0.1:$PA" --data "$WORK/a" >/dev/null
+wait_for 10 "peer ls says how to remove a's own address" \
+    bash -c "'$KNOTEN' peer ls --data '$WORK/a' | grep '^127.0.0.1:$PA ' | grep -q 'leads back to this node itself: remove it with \`knoten peer rm\`'"
 stop_node a
 stop_node b
 echo "peer_reconnect: ok"
