@@ -4,9 +4,12 @@
 #include "markdown.h"
 
 #include <cmark.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+
+#include "codec.h"
 
 bool kn_markdown_url_safe(const char *url)
 {
@@ -146,6 +149,40 @@ static int clean(cmark_node *doc)
     return rc;
 }
 
+/*
+ * cmark decodes the character references &#xFFFE; and &#xFFFF; into the
+ * single bytes 0xFE and 0xFF (utf8proc's legacy encoding of those
+ * noncharacters), which is not UTF-8. Every other byte it writes is valid, so
+ * this replaces whatever is not with U+FFFD, as the parser does for input.
+ */
+static int utf8_repair(char **html)
+{
+    size_t len = strlen(*html), ok = kn_utf8_valid_prefix(*html, len);
+    if (ok == len)
+        return 0;
+    if (len > (SIZE_MAX - 1) / 3)
+        return KN_ENOMEM;
+    char *out = malloc(3 * len + 1), *o = out;
+    if (!out)
+        return KN_ENOMEM;
+    const char *p = *html, *end = *html + len;
+    while (p < end) {
+        memcpy(o, p, ok);
+        o += ok;
+        p += ok;
+        if (p == end)
+            break;
+        memcpy(o, "\xEF\xBF\xBD", 3); /* U+FFFD for the one byte that starts no character */
+        o += 3;
+        p++;
+        ok = kn_utf8_valid_prefix(p, (size_t)(end - p));
+    }
+    *o = '\0';
+    free(*html);
+    *html = out;
+    return 0;
+}
+
 int kn_markdown_to_html(const char *md, size_t len, char **html)
 {
     const int opts = CMARK_OPT_SAFE | CMARK_OPT_VALIDATE_UTF8;
@@ -161,5 +198,9 @@ int kn_markdown_to_html(const char *md, size_t len, char **html)
     if (rc == 0 && !(*html = cmark_render_html(doc, opts)))
         rc = KN_ENOMEM;
     cmark_node_free(doc);
+    if (rc == 0 && (rc = utf8_repair(html)) < 0) {
+        free(*html);
+        *html = NULL;
+    }
     return rc;
 }

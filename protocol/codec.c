@@ -508,7 +508,7 @@ int kn_mp_skip(kn_mp_in *in, int max_depth, bool allow_nil)
     }
 }
 
-bool kn_utf8_valid(const char *str, size_t len)
+size_t kn_utf8_valid_prefix(const char *str, size_t len)
 {
     const uint8_t *s = (const uint8_t *)str;
     size_t i = 0;
@@ -542,18 +542,23 @@ bool kn_utf8_valid(const char *str, size_t len)
             cp = c & 0x07;
             min = 0x10000;
         } else {
-            return false;
+            return i;
         }
         if (len - i <= n)
-            return false;
+            return i;
         for (size_t k = 1; k <= n; k++) {
             if ((s[i + k] & 0xc0) != 0x80)
-                return false;
+                return i;
             cp = (cp << 6) | (s[i + k] & 0x3f);
         }
         if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
-            return false;
+            return i;
         i += n + 1;
     }
-    return true;
+    return len;
+}
+
+bool kn_utf8_valid(const char *str, size_t len)
+{
+    return kn_utf8_valid_prefix(str, len) == len;
 }

@@ -131,5 +131,7 @@ int kn_mp_key_cmp(const char *a, uint32_t alen, const char *b, uint32_t blen);
 
 /* True if s[0..len) is valid UTF-8 (no overlongs, no surrogates, <= U+10FFFF). */
 bool kn_utf8_valid(const char *s, size_t len);
+/* The length of the longest valid UTF-8 prefix of s[0..len), by the same rules. */
+size_t kn_utf8_valid_prefix(const char *s, size_t len);
 
 #endif

@@ -13,6 +13,7 @@
 
 #include <cmocka.h>
 
+#include "codec.h"
 #include "markdown.h"
 #include "test_support.h"
 #include "text.h"
@@ -218,6 +219,18 @@ static void test_bounds(void **state)
     /* Invalid UTF-8 is replaced, not passed on. */
     assert_rc(0, kn_markdown_to_html("a\xff\xfe b", 5, &h));
     assert_lacks(h, "\xff");
+    free(h);
+    /*
+     * Nor do the references to the noncharacters U+FFFE and U+FFFF, which
+     * cmark itself decodes into the bytes 0xFE and 0xFF (found by
+     * fuzz_markdown), in text and in a link title alike.
+     */
+    const char *nonchar = "x &#xFFFF; &#xfffe; &#65535; [l](/p \"&#xFFFF;\") &#x10FFFF;";
+    assert_rc(0, kn_markdown_to_html(nonchar, strlen(nonchar), &h));
+    assert_true(kn_utf8_valid(h, strlen(h)));
+    assert_has(h, "x \xEF\xBF\xBD \xEF\xBF\xBD \xEF\xBF\xBD ");
+    assert_has(h, "title=\"\xEF\xBF\xBD\"");
+    assert_has(h, "\xF4\x8F\xBF\xBF"); /* U+10FFFF is a character: kept */
     free(h);
     free(big);
 
