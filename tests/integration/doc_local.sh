@@ -86,6 +86,12 @@ grep -q "^$v2  .*Antrag auf Heizkostenzuschuss  \[1 file, 3.0 MiB, complete, 2 v
 out=$("$knoten" doc publish --data "$a" "$work/Antrag.pdf" --title Gross 2>&1) && fail "over max-file published"
 grep -q "larger than this node's per-file limit of 1.0 MiB" <<<"$out" || fail "max-file message: $out"
 grep -q "knoten doc limits --max-file" <<<"$out" || fail "max-file message says nothing to do: $out"
+# ... by its size, before reading it: a 64 MiB file (sparse) is refused without hashing.
+truncate -s 64M "$work/Gross.bin"
+out=$("$knoten" doc publish --data "$a" "$work/Gross.bin" --title Gross 2>&1) && fail "64 MiB over max-file published"
+grep -q "larger than this node's per-file limit" <<<"$out" || fail "max-file message (64 MiB): $out"
+grep -q "hashing" <<<"$out" && fail "the file was hashed before the size was checked: $out"
+rm -f "$work/Gross.bin"
 cp "$work/Antrag.pdf" "$work/Kopie.pdf" && echo x >>"$work/Kopie.pdf"
 "$knoten" doc limits --data "$a" --max-file 2G --quota 4M >/dev/null
 out=$("$knoten" doc publish --data "$a" "$work/Kopie.pdf" --title Kopie 2>&1) && fail "over quota published"

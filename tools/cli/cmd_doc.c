@@ -487,15 +487,14 @@ static int store_file(kn_store *s, pubfile *f)
     return code;
 }
 
-/* Refuses (with the numbers and what to do) what this node's limits would refuse. */
-static int check_limits(kn_store *s, const uint8_t council[KN_KEY], pubfile *f, int nf)
+/* Refuses a file over this node's per-file limit: by its size, before hashing it. */
+static int check_max_file(kn_store *s, const pubfile *f, int nf)
 {
     kn_blob_limits l;
-    uint64_t used = 0, add = 0;
     int rc = kn_blob_limits_get(s, &l);
-    if (rc < 0 || (rc = kn_blob_usage(s, council, &used)) < 0)
+    if (rc < 0)
         return cli_fail("cannot read the limits: %s", kn_strerror(rc));
-    char a[32], b[32], c[32];
+    char a[32], b[32];
     for (int i = 0; i < nf; i++) {
         if (f[i].size > l.max_file) {
             format_size(a, sizeof a, f[i].size);
@@ -506,6 +505,20 @@ static int check_limits(kn_store *s, const uint8_t council[KN_KEY], pubfile *f, 
                             "that large).",
                 f[i].path, a, b);
         }
+    }
+    return CLI_OK;
+}
+
+/* Refuses (with the numbers and what to do) what this council's quota would refuse. */
+static int check_limits(kn_store *s, const uint8_t council[KN_KEY], pubfile *f, int nf)
+{
+    kn_blob_limits l;
+    uint64_t used = 0, add = 0;
+    int rc = kn_blob_limits_get(s, &l);
+    if (rc < 0 || (rc = kn_blob_usage(s, council, &used)) < 0)
+        return cli_fail("cannot read the limits: %s", kn_strerror(rc));
+    char a[32], b[32], c[32];
+    for (int i = 0; i < nf; i++) {
         kn_blob_info in;
         bool dup = false;
         for (int j = 0; j < i && !dup; j++)
@@ -768,15 +781,17 @@ static int doc_publish(kn_cli *cli, int argc, char **argv)
         fprintf(stderr, "knoten: removed %zu file%s left over from interrupted publishing.\n",
             purged, purged == 1 ? "" : "s");
 
-    for (int i = 0; i < nf; i++) {
+    for (int i = 0; i < nf; i++)
         if (f[i].size > KN_BLOB_SIZE_MAX) {
             code = cli_fail(
                 "%s is larger than 16 GiB, the most a document file can be; split it.", f[i].path);
             goto out;
         }
+    if ((code = check_max_file(s, f, nf)) != CLI_OK)
+        goto out;
+    for (int i = 0; i < nf; i++)
         if ((code = hash_file(&f[i])) != CLI_OK)
             goto out;
-    }
     if ((code = check_limits(s, council, f, nf)) != CLI_OK)
         goto out;
     for (int i = 0; i < nf; i++) {
