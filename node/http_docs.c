@@ -835,9 +835,10 @@ static void doc_new_page(hreq *r)
     hb_printf(&b,
         "<form id=\"doc-upload\" class=\"stack\" method=\"post\" action=\"docs/new\" "
         "data-piece=\"%d\" data-t-sending=\"%s\" data-t-storing=\"%s\" data-t-publishing=\"%s\" "
-        "data-t-failed=\"%s\" data-t-reconnecting=\"%s\" data-t-lost=\"%s\">",
+        "data-t-failed=\"%s\" data-t-reconnecting=\"%s\" data-t-lost=\"%s\" "
+        "data-t-empty=\"%s\">",
         HTTP_UPLOAD_PIECE, tr(r, T_UP_SENDING), tr(r, T_UP_STORING), tr(r, T_UP_PUBLISHING),
-        tr(r, T_UP_FAILED), tr(r, T_UP_RECONNECTING), tr(r, T_UP_LOST));
+        tr(r, T_UP_FAILED), tr(r, T_UP_RECONNECTING), tr(r, T_UP_LOST), tr(r, T_UP_EMPTY));
     http_csrf_field(r, &b);
     if (j) {
         hb_printf(

@@ -386,6 +386,10 @@
     X(T_DOC_SAME_NAME, "Zwei Dateien heißen „%s“. Bitte benennen Sie eine davon um.",                  \
         "Two files are called \"%s\". Rename one of them.")                                            \
     X(T_TO_START, "Zur Startseite", "Go to the start page")                                            \
+    X(T_UP_EMPTY,                                                                                      \
+        "„%s“ ist leer (0 Bytes). Bitte wählen Sie die richtige Datei; nichts wurde "             \
+        "hochgeladen.",                                                                                \
+        "“%s” is empty (0 bytes). Choose the right file; nothing was uploaded.")                       \
     X(T_UP_FAILED, "Hochladen fehlgeschlagen", "Upload failed")
 
 enum kn_text {

@@ -99,6 +99,13 @@
     ev.preventDefault();
     errorBox.hidden = true;
     var files = Array.prototype.slice.call(form.elements.file.files || []);
+    // An empty file is nearly always a mistake (a failed export, the wrong file): say so first.
+    var empty = files.filter(function (f) { return f.size === 0; })[0];
+    if (empty) {
+      errorBox.textContent = t('empty').replace('%s', empty.name);
+      errorBox.hidden = false;
+      return;
+    }
     var total = files.reduce(function (a, f) { return a + f.size; }, 0) || 1;
     var done = 0;  // bytes of finished files
     var ids = [];
@@ -166,6 +173,7 @@
     }).catch(function (e) {
       errorBox.textContent = t('failed') + ': ' + e.message;
       errorBox.hidden = false;
+      show('', 0);
       button.disabled = false;
     });
   });

@@ -130,6 +130,16 @@ try {
   const unlabelledDoc = await a.page.$$eval('input:not([type=hidden]), textarea, select',
     (els) => els.filter((e) => !e.labels || e.labels.length === 0).map((e) => e.name));
   check(unlabelledDoc.length === 0, 'unlabelled controls on docs/new: ' + unlabelledDoc);
+  // An empty file (a failed export) is refused on the page before anything is uploaded.
+  await a.page.getByLabel('Dateien').setInputFiles({ name: 'Bescheid leer.pdf',
+    mimeType: 'application/pdf', buffer: Buffer.alloc(0) });
+  await a.page.getByLabel('Titel').fill('Leer');
+  await a.page.getByLabel('Bereich').fill('Vergaberecht');
+  await a.page.getByRole('button', { name: 'Veröffentlichen' }).click();
+  await a.page.waitForSelector('#upload-error:not([hidden])');
+  check((await a.page.textContent('#upload-error')).includes('„Bescheid leer.pdf“ ist leer (0 Bytes)'),
+    'an empty file is refused with its name');
+  check(a.page.url().endsWith('/docs/new'), 'an empty file publishes nothing');
   await a.page.getByLabel('Dateien').setInputFiles({ name: evilName, mimeType: 'application/pdf',
     buffer: pdfBytes });
   const docTitle = 'Checkliste Vergabe <script>alert("doc")</script> ' + Date.now();
