@@ -153,6 +153,10 @@ grep -q "knoten user login $U --login LOGIN" "$work/user-add.err" ||
 "$knoten" user login --data "$a" "Erika Muster" --login erika --password-stdin <<<"geheim-genug" \
     >/dev/null 2>&1 || fail "user login"
 "$knoten" user logins --data "$a" | grep -q "^erika  *staff  *$U active" || fail "user logins after user login"
+# A login whose user key is gone is not "active": it cannot sign in.
+mv "$a/users/$U.key" "$work/U.key"
+"$knoten" user logins --data "$a" | grep -q "^erika .* cannot sign in" || fail "logins without the user key"
+mv "$work/U.key" "$a/users/$U.key"
 out=$("$knoten" user login --data "$a" "$U" --login erika2 --activate 2>&1) && fail "second login for a user"
 grep -q 'has the web login "erika" already' <<<"$out" || fail "second user login: $out"
 out=$("$knoten" user login --data "$a" "Niemand" --login x --activate 2>&1) && fail "login for nobody"

@@ -28,6 +28,26 @@ wait_for 10 "web interface is up" grep -q "web interface on http://127.0.0.1:$HP
 
 "$PY" "$(dirname "${BASH_SOURCE[0]}")/http_check.py" "http://127.0.0.1:$HP" "$TOKEN" ||
     fail "http_check.py failed"
+# Revoking a member of staff ends their web sessions at once and removes the login
+# (a session went on reading for its 12 hours).
+echo "geheim-passwort" | "$KNOTEN" user add --data "$WORK/a" --name "Weg Gang" --role Amt \
+    --login weg --password-stdin >/dev/null 2>&1 || fail "user add weg"
+"$PY" - "$(dirname "${BASH_SOURCE[0]}")" "http://127.0.0.1:$HP" "$KNOTEN" "$WORK/a" <<'PY' ||
+import subprocess, sys
+sys.path.insert(0, sys.argv[1])
+from http_lib import Client, check
+c = Client(sys.argv[2], "weg")
+st, _, _ = c.req("GET", "/api/session")
+check(st == 200, "weg's session before the revocation: %d" % st)
+out = subprocess.run([sys.argv[3], "user", "revoke", "Weg Gang", "--data", sys.argv[4]],
+                     capture_output=True, text=True)
+check(out.returncode == 0, "user revoke: " + out.stderr)
+check('web login "weg" removed' in out.stderr, "revoke does not say the login went: " + out.stderr)
+st, _, _ = c.req("GET", "/api/session")
+check(st == 401, "weg's session after the revocation: %d" % st)
+PY
+    fail "a revoked user's web session"
+"$KNOTEN" user logins --data "$WORK/a" | grep -q "^weg " && fail "the revoked user's login is still listed"
 # A second node on the same web port: logged, and the node runs on.
 "$KNOTEN" init --data "$WORK/b" --network-key-file "$WORK/a/network.key" >/dev/null 2>&1
 "$KNOTEN" run --data "$WORK/b" --listen "127.0.0.1:$(free_port)" --http "127.0.0.1:$HP" 2>"$WORK/b.log" &

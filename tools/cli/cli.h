@@ -142,6 +142,8 @@ int cmd_sync(kn_cli *cli, int argc, char **argv);
 int cmd_demo(kn_cli *cli, int argc, char **argv);
 /* Web logins (cmd_account.c): `knoten user login|passwd|logins`, and the login of `user add`. */
 int cmd_user_web(kn_cli *cli, int argc, char **argv);
+/* Removes the web logins (and so their sessions) of a revoked user; says so on stderr. */
+void cli_accounts_drop_user(kn_datadir *dd, const uint8_t user[32]);
 /* CLI_OK if login is a valid login name, else a usage error saying what is allowed. */
 int cli_login_check(const kn_cli *cli, const char *login);
 int cli_account_create(kn_cli *cli, kn_datadir *dd, const uint8_t user[32], const char *login,

@@ -134,6 +134,28 @@ static char default_mode(bool password_stdin, bool activation)
     return isatty(STDIN_FILENO) ? 'p' : 'a';
 }
 
+void cli_accounts_drop_user(kn_datadir *dd, const uint8_t user[32])
+{
+    kn_account *v = NULL;
+    size_t n = 0;
+    if (kn_accounts_list(dd->store, &v, &n) < 0) {
+        fprintf(stderr,
+            "knoten: could not read the web logins: the user cannot sign in again (the key "
+            "is gone), but open sessions last until they expire\n");
+        return;
+    }
+    for (size_t i = 0; i < n; i++) {
+        if (memcmp(v[i].user, user, 32) != 0)
+            continue;
+        if (kn_account_del(dd->store, v[i].login) < 0)
+            fprintf(stderr, "knoten: could not remove the web login \"%s\"\n", v[i].login);
+        else
+            fprintf(
+                stderr, "knoten: web login \"%s\" removed; its open sessions ended.\n", v[i].login);
+    }
+    free(v);
+}
+
 int cli_login_check(const kn_cli *cli, const char *login)
 {
     if (kn_login_valid(login))
@@ -288,8 +310,13 @@ static int user_logins(kn_cli *cli, int argc, char **argv)
         for (size_t i = 0; i < n; i++) {
             char key[65];
             kn_hex_encode(key, v[i].user, 32);
+            /* A login whose user key is gone (revoked) cannot sign in, whatever its state. */
+            const char *state = !kn_users_holds_key(&dd, v[i].user)
+                ? "cannot sign in: this node no longer holds the user's key (revoked?)"
+                : v[i].has_password ? "active"
+                                    : "activation pending";
             printf("%-20s %-6s %s %s\n", v[i].login, v[i].role == KN_ROLE_ADMIN ? "admin" : "staff",
-                key, v[i].has_password ? "active" : "activation pending");
+                key, state);
         }
         if (!n)
             fprintf(stderr, "knoten: no web logins yet: `knoten user add ... --login NAME`\n");

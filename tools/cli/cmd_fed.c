@@ -590,6 +590,8 @@ int cmd_revoke(kn_cli *cli, int argc, char **argv)
         printf("Revoked: objects this key%s signs from now on are refused by every node that "
                "receives the revocation.\n",
             known_node ? " (and the users it certified)" : "");
+    if (code == CLI_OK && has_u)
+        cli_accounts_drop_user(&dd, key);
 out:
     kn_datadir_close(&dd);
     return code;
@@ -961,6 +963,7 @@ static int user_revoke(kn_cli *cli, int argc, char **argv)
     fprintf(stderr,
         "knoten: user revoked; objects the user signs from now on are refused, and "
         "the key file was deleted.\n");
+    cli_accounts_drop_user(&dd, pk); /* a session would otherwise go on reading for 12 h */
 out:
     kn_datadir_close(&dd);
     return code;
