@@ -37,7 +37,9 @@ grep -q "is not HOST:PORT" <<<"$out" || fail "bad address message: $out"
 out=$("$knoten" invite --data "$a" --address 127.0.0.1:8471 --expires 100d 2>&1) && fail "100d accepted"
 grep -q "at most 90 days" <<<"$out" || fail "expires message: $out"
 
-"$knoten" invite --data "$a" --address 127.0.0.1:8471 --note "Gemeinde B" >"$work/inv1.out" 2>/dev/null
+"$knoten" invite --data "$a" --address 127.0.0.1:8471 --note "Gemeinde B" >"$work/inv1.out" 2>"$work/inv1.err"
+# a is not running: the note says so, or the code would wait for a node nobody starts.
+grep -q "it is NOT running now; start it" "$work/inv1.err" || fail "invite while stopped: $(cat "$work/inv1.err")"
 code1=$(grep '^knoten1-' "$work/inv1.out")
 [ -n "$code1" ] || fail "no code printed"
 grep -q "knoten join CODE" "$work/inv1.out" || fail "no explanation for the e-mail"

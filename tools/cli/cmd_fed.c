@@ -19,6 +19,8 @@
 #include "invite.h"
 #include "invites.h"
 #include "peer_config.h"
+#include "peer_state.h"
+#include "peer_state.h"
 #include "users.h"
 
 /* ---- helpers ---- */
@@ -220,10 +222,17 @@ static int invite_create(kn_cli *cli, int argc, char **argv)
     printf("`knoten invite ls` shows whether it was used; `knoten invite revoke %u` withdraws "
            "it.\n",
         id);
+    kn_peer_state ps;
+    bool running = false;
+    if (kn_peer_state_read(cli->data_dir, &ps) == 0) {
+        running = cli_node_alive(&ps);
+        kn_peer_state_free(&ps);
+    }
     fprintf(stderr,
-        "knoten: note: the code is redeemed by this node's `knoten run`: keep it running and "
+        "knoten: note: the code is redeemed by this node's `knoten run`: %s "
         "reachable at %s%s until the invited node has joined.\n",
-        use[0], nuse > 1 ? " (or the other addresses)" : "");
+        running ? "keep it running and" : "it is NOT running now; start it and keep it", use[0],
+        nuse > 1 ? " (or the other addresses)" : "");
 out:
     kn_invite_wipe(&inv);
     kn_memzero(text, sizeof text);
