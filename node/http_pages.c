@@ -18,6 +18,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "directory.h"
 #include "hex.h"
 #include "http_i18n.h"
 #include "http_impl.h"
@@ -463,7 +464,14 @@ static void start_page(hreq *r)
     hbuf b = { 0 };
     http_page_begin(r, &b, tr(r, T_START));
     hb_printf(&b, "<h1>%s, ", tr(r, T_WELCOME));
-    hb_escs(&b, r->acct.login);
+    kn_directory dir; /* the person's name, as colleagues see it; the login if none */
+    const kn_user_entry *me = NULL;
+    bool have_dir = kn_directory_load(r->n->dd, &dir) == 0;
+    if (have_dir)
+        me = kn_directory_user(&dir, r->acct.user);
+    hb_escs(&b, me && me->name[0] ? me->name : r->acct.login);
+    if (have_dir)
+        kn_directory_free(&dir);
     hb_puts(&b, "</h1>");
     uint64_t since = r->acct.prev_visit_ms;
     kn_store_query q = { .index = KN_BY_TIME, .reverse = true, .since_ms = since ? since + 1 : 0 };

@@ -190,6 +190,10 @@ seen, pages = walk("/areas/Archiv", r'href="(?:forum/|links#l)([0-9a-f]{16})')
 check({t[:16] for t in made["thread"]} | made["link"] <= seen and pages >= 3,
       "all 220 entries through the area's pages (%d)" % pages)
 
+# ---- the start page greets the person by name, as colleagues see it ----
+st, _, b = erika.req("GET", "/")
+check("<h1>Willkommen, Erika Muster</h1>" in b.decode(), "greeting by name")
+
 # ---- where am I: the section of the page is marked in the navigation ----
 for path, section in (("/", "./"), ("/forum/new", "forum"), ("/docs?kind=form", "docs"),
                       ("/areas/Archiv", "areas"), ("/people", "people")):
