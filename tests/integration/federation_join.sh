@@ -226,6 +226,18 @@ ID_q=$(awk 'prev ~ /identity to other member councils/ { print $1 } { prev = $0 
 "$KNOTEN" members --data "$WORK/k2" | grep -q "^${ID_q:0:16} pending .*1 of 2" ||
     fail "members at k2: $("$KNOTEN" members --data "$WORK/k2")"
 
+# ---- an unfinished join to another network, continued with a code of a's ----
+# The first inviter's address (k2's network, nobody listening) must not stay a peer.
+DEAD=$(free_port)
+"$KNOTEN" invite --data "$WORK/k2" --address "127.0.0.1:$DEAD" >"$WORK/invite-r1.out" 2>/dev/null ||
+    fail "invite r1 at k2"
+join r "$(grep '^knoten1-' "$WORK/invite-r1.out")" --timeout 2 && fail "join to a dead inviter succeeded"
+"$KNOTEN" invite --data "$WORK/a" --address "127.0.0.1:$PA" >"$WORK/invite-r2.out" 2>/dev/null ||
+    fail "invite r2 at a"
+join r "$(grep '^knoten1-' "$WORK/invite-r2.out")" || fail "continued join: $(join_err r)"
+"$KNOTEN" peer ls --data "$WORK/r" | grep -q "127.0.0.1:$DEAD" &&
+    fail "the other network's inviter stayed a peer: $("$KNOTEN" peer ls --data "$WORK/r")"
+
 no_violations a d
 stop_node k2
 stop_node b

@@ -137,6 +137,12 @@ static int prepare_datadir(kn_cli *cli, const kn_invite *inv, kn_datadir *dd)
             kn_datadir_close(dd);
             return cli_fail("cannot write the network key: %s", kn_strerror(rc));
         }
+        /* The other network's inviter was pinned as a peer: it is no peer of this one. */
+        kn_peer_list none = { 0 };
+        if ((rc = kn_peer_list_save(dd->store, &none)) < 0) {
+            kn_datadir_close(dd);
+            return cli_fail("cannot clear the configured peers: %s", kn_strerror(rc));
+        }
     }
     fprintf(stderr, "knoten: continuing the unfinished join in %s\n", cli->data_dir);
     return CLI_OK;
