@@ -66,8 +66,13 @@ static bool reason_is(const kn_wire_msg *m, const char *prefix)
 static int on_bye(conn *c, const kn_wire_msg *m, uint64_t now, const char **why)
 {
     (void)why;
-    char reason[KN_WIRE_REASON_MAX + 32];
-    snprintf(reason, sizeof reason, "peer said bye: %.*s", (int)m->reason_len, m->reason);
+    char reason[KN_WIRE_REASON_MAX + 160];
+    /* "revoked" is about this node: say so, and that there is no way back for its key. */
+    snprintf(reason, sizeof reason, "peer said bye: %.*s%s", (int)m->reason_len, m->reason,
+        m->reason_len == strlen(NODE_BYE_REVOKED) && reason_is(m, NODE_BYE_REVOKED)
+            ? " (this node's membership was revoked, for good: the council needs a new node, "
+              "joined with a new invite)"
+            : "");
     if (c->n->join)
         join_on_bye(c, m->reason, m->reason_len, now);
     /* Refused for who we are: not a failure of the link, but no reason to call back soon. */

@@ -189,7 +189,7 @@ wait_for 20 "d connects to a" peer_connected d "127.0.0.1:$PA"
 REV=$("$KNOTEN" revoke "$ID_b" --reason "Test beendet" --data "$WORK/a" | head -1)
 [[ $REV =~ ^[0-9a-f]{64}$ ]] || fail "revoke printed $REV"
 wait_for 10 "a disconnects b" log_has a "\(${ID_b:0:8}…\) was revoked: disconnecting"
-wait_for 10 "b hears it is revoked" log_has b "peer said bye: revoked; reconnecting in [0-9]{4} s"
+wait_for 10 "b hears it is revoked" log_has b "peer said bye: revoked \(this node's membership was revoked, for good: the council needs a new node, joined with a new invite\); reconnecting in [0-9]{4} s"
 wait_for 15 "the revocation reaches d" has_object d "$REV"
 "$KNOTEN" members --data "$WORK/d" | grep -q "^${ID_b:0:16} revoked" || fail "members at d"
 # A fresh b process dials at once and is refused at the handshake.
