@@ -1169,6 +1169,8 @@ static void people_page(hreq *r)
         return;
     }
     const char *q = http_form_get(&r->query, "q");
+    kn_directory dir; /* for the councils' names */
+    bool have_dir = kn_directory_load(r->n->dd, &dir) == 0;
     hbuf b = { 0 };
     http_page_begin(r, &b, tr(r, T_DIRECTORY));
     hb_printf(&b,
@@ -1179,19 +1181,25 @@ static void people_page(hreq *r)
     hb_printf(&b,
         "\"><button type=\"submit\">%s</button></form><table><thead><tr><th scope=\"col\">%s</th>"
         "<th scope=\"col\">%s</th><th scope=\"col\">%s</th><th scope=\"col\">%s</th>"
-        "<th scope=\"col\">%s</th></tr></thead><tbody>",
-        tr(r, T_FIND), tr(r, T_NAME), tr(r, T_ROLE), tr(r, T_EXPERTISE), tr(r, T_LANGUAGES),
-        tr(r, T_MESSAGES));
+        "<th scope=\"col\">%s</th><th scope=\"col\">%s</th></tr></thead><tbody>",
+        tr(r, T_FIND), tr(r, T_NAME), tr(r, T_COUNCIL), tr(r, T_ROLE), tr(r, T_EXPERTISE),
+        tr(r, T_LANGUAGES), tr(r, T_MESSAGES));
     for (size_t i = 0; i < n; i++) {
         if (v[i].r.revoked_at != KN_ROSTER_NEVER)
             continue;
+        char council[400] = "", label[300];
+        if (have_dir)
+            http_label_tr(r, kn_directory_label(&dir, v[i].r.node, label, sizeof label), council,
+                sizeof council);
         if (q && *q && !strcasestr(v[i].name, q) && !strcasestr(v[i].expertise, q)
-            && !strcasestr(v[i].role, q))
+            && !strcasestr(v[i].role, q) && !strcasestr(council, q))
             continue;
         char key[65];
         kn_hex_encode(key, v[i].r.key, 32);
         hb_printf(&b, "<tr id=\"u%.16s\"><td>", key);
         hb_escs(&b, v[i].name);
+        hb_puts(&b, "</td><td>");
+        hb_escs(&b, council);
         hb_puts(&b, "</td><td>");
         hb_escs(&b, v[i].role);
         hb_puts(&b, "</td><td>");
@@ -1205,6 +1213,8 @@ static void people_page(hreq *r)
     }
     hb_puts(&b, "</tbody></table>");
     free(v);
+    if (have_dir)
+        kn_directory_free(&dir);
     http_page_end(r, &b, 200);
 }
 

@@ -366,6 +366,10 @@ try {
   check(!(await a.page.content()).includes('Vergabehandb'), 'the withdrawn link is gone, every version');
 
   // ---- a direct message from A (erika) to B (jonas), read on B ----
+  // The directory says which council each person works for, and finds people by it.
+  await a.page.goto(A + 'people?q=Bergdorf');
+  check((await a.page.locator('tr', { hasText: 'Jonas Beispiel' }).textContent()).includes('Gemeinde Bergdorf')
+    && !(await a.page.content()).includes('Aylin Demir'), 'the directory by council');
   await a.page.goto(A + 'people');
   const secret = 'Vertraulich ' + Date.now() + ' <img src=x onerror=alert("dm")>';
   const row = a.page.locator('tr', { hasText: 'Jonas Beispiel' });
