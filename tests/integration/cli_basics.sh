@@ -232,6 +232,14 @@ grep -q "trusted-proxy takes the reverse proxy's IP address" <<<"$out" || fail "
 "$knoten" run --data "$a" --trusted-proxy 0:0:0:0:0:0:0:1 --check | grep -q "trusted proxy ::1 " ||
     fail "proxy address not normalised"
 
+# `knoten run` founds a node only in a new or empty directory ("if it is empty", as its
+# help says), not in a directory of other files given by mistake.
+mkdir -p "$work/other" && echo x >"$work/other/notes.txt"
+out=$(timeout 5 "$knoten" run --data "$work/other" --listen off --http off 2>&1) && fail "run in a non-empty dir"
+grep -q "holds files but no knoten node" <<<"$out" || fail "run in a non-empty dir: $out"
+[ ! -e "$work/other/identity.key" ] || fail "run made a node among other files"
+"$knoten" run --data "$work/other" --check | grep -q "holds files but no node" || fail "--check on a non-empty dir"
+
 # One node per data directory: a second `knoten run` is refused while the first runs.
 "$knoten" run --data "$a" --listen off --http off 2>"$work/run1.err" &
 run1=$!

@@ -17,6 +17,7 @@
  * so a council that cannot start stops the whole command before any listens.
  */
 #include <arpa/inet.h>
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <malloc.h>
@@ -157,6 +158,24 @@ typedef struct council_run {
 } council_run;
 
 /*
+ * True if dir does not exist or holds nothing (a volume's lost+found aside):
+ * `knoten run` founds a node only there, not in a directory given by mistake.
+ */
+static bool dir_empty(const char *dir)
+{
+    DIR *d = opendir(dir);
+    if (!d)
+        return errno == ENOENT;
+    struct dirent *e;
+    bool empty = true;
+    while (empty && (e = readdir(d)))
+        empty = !strcmp(e->d_name, ".") || !strcmp(e->d_name, "..")
+            || !strcmp(e->d_name, "lost+found");
+    closedir(d);
+    return empty;
+}
+
+/*
  * One node per data directory: two processes on one store would answer
  * peers with the same identity and overwrite each other's DATA/peers.state.
  * The lock on DATA/run.lock goes with the process, however it ends.
@@ -199,6 +218,12 @@ static int open_council(kn_cli *cli, const kn_config *cfg, const kn_council_conf
     if (!kn_datadir_exists(sub.data_dir)) {
         if ((code = cli_datadir_fresh(&sub)) != CLI_OK)
             return code;
+        if (!dir_empty(sub.data_dir))
+            return cli_fail("%s holds files but no knoten node; a new node is only created in a "
+                            "new or empty directory. Give the node's data directory (--data, or "
+                            "data = in the configuration file), or create one with `knoten init "
+                            "--data DIR` or `knoten join`.",
+                sub.data_dir);
         fprintf(stderr, "knoten: %s%sno node in %s yet; creating one\n", cc->name,
             cc->name[0] ? ": " : "", sub.data_dir);
         char *init_argv[] = { "init", "--data", sub.data_dir, NULL };
@@ -277,7 +302,10 @@ static int print_check(const kn_cli *cli, const kn_config *cfg, const run_flags 
             printf("[node]\n");
         const char *data = cli->data_given || !c->data[0] ? cli->data_dir : c->data;
         printf("  data         %s\n", data);
-        if (!kn_datadir_exists(data)) /* a typo here would found a network of its own */
+        if (!kn_datadir_exists(data) && !dir_empty(data))
+            printf("               holds files but no node: `knoten run` refuses it (is this "
+                   "the right directory?)\n");
+        else if (!kn_datadir_exists(data)) /* a typo here would found a network of its own */
             printf("               holds no node yet: `knoten run` would create one that founds "
                    "a network of its own (`knoten init` or `knoten join` first)\n");
         printf("  listen       %s\n", listen);
