@@ -370,7 +370,7 @@ static void api_poll_create(hreq *r)
     else if (opts && !json_is_array(opts))
         http_error(r, 400, "bad_options", "options is a list of strings");
     else if (time_of(r, json_object_get(j, "deadline"), NULL,
-                 jstr(j, "tz") ? jstr(j, "tz") : "Europe/Berlin", T_DEADLINE, &deadline)
+                 jstr(j, "tz") ? jstr(j, "tz") : HTTP_PAGE_ZONE, T_DEADLINE, &deadline)
         && poll_create(r, jstr(j, "space"), jstr(j, "question"), opts,
                json_is_true(json_object_get(j, "multiple")), count && !strcmp(count, "council"),
                json_is_true(json_object_get(j, "show_early")), deadline, id)
@@ -537,7 +537,7 @@ typedef struct event_in {
 static int event_create(hreq *r, const event_in *e, uint8_t id[KN_ID])
 {
     uint64_t start, end, capacity = 0;
-    const char *tz = e->tz && *e->tz ? e->tz : "Europe/Berlin";
+    const char *tz = e->tz && *e->tz ? e->tz : HTTP_PAGE_ZONE;
     uint8_t prev[1][KN_ID], *raw;
     char prev_space[KN_SPACE_MAX + 1];
     const char *space = e->space;
@@ -913,7 +913,7 @@ static void poll_create_post(hreq *r)
     uint8_t id[KN_ID];
     snprintf(end_of_day, sizeof end_of_day, "%.10s 23:59:59", dl ? dl : "");
     r->form_again = poll_again;
-    if (time_of(r, NULL, dl && strlen(dl) == 10 ? end_of_day : dl, "Europe/Berlin", T_DEADLINE,
+    if (time_of(r, NULL, dl && strlen(dl) == 10 ? end_of_day : dl, HTTP_PAGE_ZONE, T_DEADLINE,
             &deadline)
         && poll_create(r, http_param(r, "space"), http_param(r, "question"), arr,
                http_param(r, "multiple") != NULL, count && !strcmp(count, "council"),
@@ -1283,7 +1283,7 @@ static void events_page(hreq *r)
 static void event_form(hreq *r, json_t *ev, const char *error, int status)
 {
     hbuf b = { 0 };
-    char start[40] = "", end[40] = "", tz[KN_TZ_NAME_MAX + 1] = "Europe/Berlin", cap[24] = "";
+    char start[40] = "", end[40] = "", tz[KN_TZ_NAME_MAX + 1] = HTTP_PAGE_ZONE, cap[24] = "";
     if (ev) {
         json_t *body = json_object_get(ev, "body");
         snprintf(tz, sizeof tz, "%s", http_jbody(ev, "tz"));

@@ -264,7 +264,9 @@ void hb_esc(hbuf *b, const char *s, size_t len);
 void hb_escs(hbuf *b, const char *s);
 /* Appends s percent-encoded for a URL query value. */
 void hb_urlenc(hbuf *b, const char *s);
-/* "2026-11-22 14:03" in UTC. */
+/* The zone of the pages' times, as the forms read them (poll deadlines, events' default). */
+#define HTTP_PAGE_ZONE "Europe/Berlin"
+/* "2026-11-22 15:03 CET": the time in HTTP_PAGE_ZONE with its abbreviation (UTC without it). */
 void http_fmt_time(char *buf, size_t cap, uint64_t ms);
 /* "512 B", "1.5 MiB" */
 void http_fmt_size(char *buf, size_t cap, uint64_t n);

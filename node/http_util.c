@@ -11,6 +11,7 @@
 
 #include "hex.h"
 #include "http_impl.h"
+#include "tz.h"
 
 bool http_utf8_ok(const char *s, size_t len)
 {
@@ -353,11 +354,31 @@ void hb_urlenc(hbuf *b, const char *s)
     }
 }
 
+/*
+ * The zone the pages show times in: the one the forms read them in (poll
+ * deadlines, the events' default), loaded once for every council of the
+ * process; NULL (times in UTC) if this machine has no such zone.
+ */
+static uv_once_t page_zone_once = UV_ONCE_INIT;
+static kn_tz *page_zone;
+
+static void page_zone_load(void)
+{
+    if (kn_tz_load(HTTP_PAGE_ZONE, &page_zone) < 0)
+        page_zone = NULL;
+}
+
 void http_fmt_time(char *buf, size_t cap, uint64_t ms)
 {
-    time_t t = (time_t)(ms / 1000);
+    uv_once(&page_zone_once, page_zone_load);
+    kn_tz_info info = { 0, false, "UTC" };
+    if (page_zone)
+        kn_tz_at(page_zone, (int64_t)(ms / 1000), &info);
+    time_t t = (time_t)(ms / 1000) + info.utoff;
     struct tm tm;
-    if (!gmtime_r(&t, &tm) || strftime(buf, cap, "%Y-%m-%d %H:%M UTC", &tm) == 0)
+    char fmt[40];
+    snprintf(fmt, sizeof fmt, "%%Y-%%m-%%d %%H:%%M %s", info.abbr);
+    if (!gmtime_r(&t, &tm) || strftime(buf, cap, fmt, &tm) == 0)
         snprintf(buf, cap, "?");
 }
 

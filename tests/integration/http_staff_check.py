@@ -190,6 +190,16 @@ seen, pages = walk("/areas/Archiv", r'href="(?:forum/|links#l)([0-9a-f]{16})')
 check({t[:16] for t in made["thread"]} | made["link"] <= seen and pages >= 3,
       "all 220 entries through the area's pages (%d)" % pages)
 
+# ---- times are shown as the forms read them: Europe/Berlin, with the zone's abbreviation ----
+st, h, _ = form(erika, "/polls", P[:4] + [("deadline", "2099-07-15")])
+check(st == 303, "summer poll: %d" % st)
+st, _, b = erika.req("GET", h["location"])
+check("2099-07-15 23:59 CEST" in b.decode() and " UTC" not in b.decode(),
+      "a deadline typed as 2099-07-15 is shown as its last minute in Berlin")
+st, _, b = erika.req("GET", event)
+check("2026-12-10 10:00" in b.decode() and re.search(r"<time>\d{4}-\d\d-\d\d \d\d:\d\d CES?T</time>",
+                                                       b.decode()), "bylines in Berlin time")
+
 # ---- the start page greets the person by name, as colleagues see it ----
 st, _, b = erika.req("GET", "/")
 check("<h1>Willkommen, Erika Muster</h1>" in b.decode(), "greeting by name")
