@@ -390,6 +390,20 @@
         "„%s“ ist leer (0 Bytes). Bitte wählen Sie die richtige Datei; nichts wurde "             \
         "hochgeladen.",                                                                                \
         "“%s” is empty (0 bytes). Choose the right file; nothing was uploaded.")                       \
+    X(T_ST_IDLE, "nicht verbunden", "idle")                                                            \
+    X(T_ST_CONNECTING, "verbindet", "connecting")                                                      \
+    X(T_ST_HANDSHAKE, "Schlüsselaustausch", "handshake")                                               \
+    X(T_ST_CONNECTED, "verbunden", "connected")                                                        \
+    X(T_ST_BACKOFF, "wartet auf neuen Versuch", "waiting to retry")                                    \
+    X(T_ST_REVOKED, "ausgeschlossen", "revoked")                                                       \
+    X(T_ST_FOUNDER, "Gründungsmitglied", "founder")                                                    \
+    X(T_ST_MEMBER, "Mitglied", "member")                                                               \
+    X(T_ST_PENDING, "noch nicht aufgenommen", "pending")                                               \
+    X(T_ST_USED, "eingelöst", "used")                                                                  \
+    X(T_ST_WITHDRAWN, "zurückgezogen", "withdrawn")                                                    \
+    X(T_ST_EXPIRED, "abgelaufen", "expired")                                                           \
+    X(T_ST_OPEN, "offen", "open")                                                                      \
+    X(T_ACTIVATION_PENDING, " (Aktivierung ausstehend)", " (activation pending)")                      \
     X(T_UP_FAILED, "Hochladen fehlgeschlagen", "Upload failed")
 
 enum kn_text {

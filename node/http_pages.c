@@ -1220,8 +1220,37 @@ static void people_page(hreq *r)
 
 /* ---- admin ---- */
 
+/* The state words of peers, members and invites (the API's, in English) in the page's language. */
+static const char *state_tr(hreq *r, const char *s)
+{
+    static const struct {
+        const char *en;
+        enum kn_text t;
+    } words[] = { { "idle", T_ST_IDLE }, { "connecting", T_ST_CONNECTING },
+        { "handshake", T_ST_HANDSHAKE }, { "connected", T_ST_CONNECTED },
+        { "backoff", T_ST_BACKOFF }, { "revoked", T_ST_REVOKED }, { "founder", T_ST_FOUNDER },
+        { "member", T_ST_MEMBER }, { "pending", T_ST_PENDING }, { "used", T_ST_USED },
+        { "withdrawn", T_ST_WITHDRAWN }, { "expired", T_ST_EXPIRED }, { "open", T_ST_OPEN } };
+    for (size_t i = 0; i < sizeof words / sizeof words[0]; i++)
+        if (!strcmp(s, words[i].en))
+            return tr(r, words[i].t);
+    return s;
+}
+
+/* The council a node key names (its admit), localised; "" if none names it. */
+static void council_of(
+    hreq *r, const kn_directory *dir, const uint8_t key[32], char *out, size_t cap)
+{
+    char label[300];
+    out[0] = 0;
+    if (dir && kn_directory_council(dir, key))
+        http_label_tr(r, kn_directory_label(dir, key, label, sizeof label), out, cap);
+}
+
 static void admin_page(hreq *r, const char *invite_code)
 {
+    kn_directory dir;
+    bool have_dir = kn_directory_load(r->n->dd, &dir) == 0;
     hbuf b = { 0 };
     char t1[40];
     http_page_begin(r, &b, tr(r, T_ADMIN));
@@ -1244,8 +1273,18 @@ static void admin_page(hreq *r, const char *invite_code)
             http_fmt_time(t1, sizeof t1, last);
         hb_puts(&b, "<tr><td>");
         hb_escs(&b, http_jstr(p, "addr"));
-        hb_printf(&b, " <small>%.12s</small></td><td>", http_jstr(p, "identity"));
-        hb_escs(&b, http_jstr(p, "phase"));
+        hb_printf(&b, " <small>%.12s</small>", http_jstr(p, "identity"));
+        uint8_t pk[32];
+        char council[400];
+        if (have_dir && http_parse_id(http_jstr(p, "identity"), pk)) {
+            council_of(r, &dir, pk, council, sizeof council);
+            if (*council) {
+                hb_puts(&b, " ");
+                hb_escs(&b, council);
+            }
+        }
+        hb_puts(&b, "</td><td>");
+        hb_escs(&b, state_tr(r, http_jstr(p, "phase")));
         if (*http_jstr(p, "last_error")) {
             hb_puts(&b, " <small>(");
             hb_escs(&b, http_jstr(p, "last_error"));
@@ -1270,7 +1309,11 @@ static void admin_page(hreq *r, const char *invite_code)
             char key[65];
             kn_hex_encode(key, m[k].key, 32);
             const char *state = http_member_state(&m[k]);
-            hb_printf(&b, "<li><code>%.16s\xe2\x80\xa6</code> %s</li>", key, state);
+            char council[400];
+            council_of(r, have_dir ? &dir : NULL, m[k].key, council, sizeof council);
+            hb_printf(&b, "<li><code>%.16s\xe2\x80\xa6</code> ", key);
+            hb_escs(&b, council);
+            hb_printf(&b, " %s</li>", state_tr(r, state));
         }
         hb_puts(&b, "</ul></section>");
         free(m);
@@ -1290,7 +1333,7 @@ static void admin_page(hreq *r, const char *invite_code)
             const char *st = kn_invite_record_state(&il.v[k], r->now);
             hb_printf(&b, "<li>#%u ", il.v[k].id);
             hb_escs(&b, il.v[k].note);
-            hb_printf(&b, " \xe2\x80\x93 %s", st);
+            hb_printf(&b, " \xe2\x80\x93 %s", state_tr(r, st));
             if (!strcmp(st, "open")) {
                 hb_printf(&b,
                     " <form method=\"post\" action=\"admin/invites/%u/withdraw\" "
@@ -1322,11 +1365,13 @@ static void admin_page(hreq *r, const char *invite_code)
             hb_escs(&b, acc[k].login);
             hb_printf(&b, " \xe2\x80\x93 %s%s</li>",
                 acc[k].role == KN_ROLE_ADMIN ? tr(r, T_ROLE_ADMIN) : tr(r, T_ROLE_STAFF),
-                acc[k].has_password ? "" : " (activation pending)");
+                acc[k].has_password ? "" : tr(r, T_ACTIVATION_PENDING));
         }
         hb_printf(&b, "</ul><p>%s</p></section>", tr(r, T_ACCOUNTS_HINT));
         free(acc);
     }
+    if (have_dir)
+        kn_directory_free(&dir);
     http_page_end(r, &b, 200);
 }
 

@@ -114,6 +114,12 @@ try {
   check(!/von [0-9a-f]{12}\u2026 \(/.test(await a.page.textContent('main')),
     'no key before a council name on A links');
 
+  // The administration page speaks the page's language and names the councils.
+  check(await waitForText(a.page, A + 'admin', 'verbunden'), 'peer state in German on A admin');
+  const admin = await a.page.textContent('main');
+  check(admin.includes('Gemeinde Bergdorf') && admin.includes('Mitglied') && admin.includes('eingelöst')
+    && !/\b(connected|member|founder|used)\b/.test(admin), 'admin page: ' + admin.slice(0, 300));
+
   // A state change without the CSRF token is refused (from the page, same origin).
   const status = await a.page.evaluate(async () => {
     const r = await fetch('api/threads', { method: 'POST', headers: { 'Content-Type': 'application/json' },
