@@ -785,18 +785,20 @@ int http_load(
     size_t len;
     *raw = NULL;
     if (!http_parse_id(idhex, id)) {
-        http_error(r, 400, "bad_id", "an id is 64 hex digits");
+        http_error(r, 400, "bad_id", r->api ? "an id is 64 hex digits" : http_tr(r, T_BAD_ID));
         return KN_EINVAL;
     }
     int rc = kn_store_get(r->n->dd->store, id, raw, &len);
     if (rc == KN_ERETRACTED) {
-        http_error(r, 410, "retracted", "this was retracted by its author");
+        http_error(
+            r, 410, "retracted", r->api ? "this was retracted by its author" : http_tr(r, T_GONE));
         return rc;
     }
     if (rc < 0 || kn_object_decode(o, *raw, len) < 0 || (type && o->type != type)) {
         free(*raw);
         *raw = NULL;
-        http_error(r, 404, "not_found", "no such object here (yet)");
+        http_error(
+            r, 404, "not_found", r->api ? "no such object here (yet)" : http_tr(r, T_NO_OBJECT));
         return KN_ENOTFOUND;
     }
     return 0;

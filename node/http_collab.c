@@ -681,7 +681,7 @@ static void send_ics(hreq *r, const char *idhex, const char *space)
     kn_text t;
     uint8_t id[1][KN_ID];
     if (idhex && !http_parse_id(idhex, id[0])) {
-        http_error(r, 400, "bad_id", "an id is 64 hex digits");
+        http_error(r, 400, "bad_id", r->api ? "an id is 64 hex digits" : http_tr(r, T_BAD_ID));
         return;
     }
     if (space && (!*space || strlen(space) > KN_SPACE_MAX)) {

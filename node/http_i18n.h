@@ -404,6 +404,17 @@
     X(T_ST_EXPIRED, "abgelaufen", "expired")                                                           \
     X(T_ST_OPEN, "offen", "open")                                                                      \
     X(T_ACTIVATION_PENDING, " (Aktivierung ausstehend)", " (activation pending)")                      \
+    X(T_GONE, "Das wurde von der Person, die es eingestellt hat, zurückgezogen.",                      \
+        "This was withdrawn by the person who published it.")                                          \
+    X(T_NO_OBJECT,                                                                                     \
+        "Das gibt es auf diesem Knoten nicht, oder noch nicht: Beiträge anderer Kommunen "            \
+        "kommen nach einigen Sekunden an. Laden Sie die Seite gleich noch einmal.",                    \
+        "This is not on this node, or not yet: other councils' entries arrive after a few "            \
+        "seconds. Reload the page in a moment.")                                                       \
+    X(T_BAD_ID,                                                                                        \
+        "Dieser Link ist unvollständig (eine Kennung hat 64 Zeichen). Bitte kopieren Sie ihn "        \
+        "noch einmal ganz.",                                                                           \
+        "This link is incomplete (an id has 64 characters). Copy it again in full.")                   \
     X(T_UP_FAILED, "Hochladen fehlgeschlagen", "Upload failed")
 
 enum kn_text {

@@ -807,7 +807,7 @@ bool http_retract_confirmed(hreq *r, const char *idhex, kn_otype type)
     if (c && !strcmp(c, "1"))
         return true;
     if (!http_parse_id(idhex, id)) {
-        http_error(r, 400, "bad_id", "an id is 64 hex digits");
+        http_error(r, 400, "bad_id", r->api ? "an id is 64 hex digits" : http_tr(r, T_BAD_ID));
         return false;
     }
     hbuf b = { 0 };

@@ -200,6 +200,18 @@ st, _, b = erika.req("GET", event)
 check("2026-12-10 10:00" in b.decode() and re.search(r"<time>\d{4}-\d\d-\d\d \d\d:\d\d CES?T</time>",
                                                        b.decode()), "bylines in Berlin time")
 
+# ---- a withdrawn, unknown or cut-off link says so in German; the API keeps its words ----
+st, h, _ = form(erika, "/forum", [("space", "Straßen"), ("title", "Weg damit"), ("body", "x")])
+gone = h["location"]
+st, _, _ = form(erika, "/objects/%s/retract" % gone.split("/")[-1], [("confirm", "1")])
+check(st == 303, "withdraw: %d" % st)
+for path, code, want in ((gone, 410, "zurückgezogen"), ("/forum/" + "ab" * 32, 404, "noch nicht"),
+                         ("/forum/abc", 400, "Link ist unvollständig")):
+    st, _, b = erika.req("GET", path)
+    check(st == code and want in (error_of(b) or ""), "GET %s: %d %r" % (path, st, error_of(b)))
+st, _, b = erika.req("GET", "/api/objects/" + "ab" * 32)
+check(st == 404 and json.loads(b)["message"] == "no such object here (yet)", "API 404 text kept")
+
 # ---- the start page greets the person by name, as colleagues see it ----
 st, _, b = erika.req("GET", "/")
 check("<h1>Willkommen, Erika Muster</h1>" in b.decode(), "greeting by name")
