@@ -173,27 +173,49 @@ static uint64_t jtime(json_t *o)
     return (uint64_t)json_integer_value(json_object_get(o, "created"));
 }
 
-/* ?before=MS of a listing's "older entries" link: its exclusive upper bound (0: none). */
-static uint64_t before_of(hreq *r)
+/*
+ * One page of a listing (http_list, newest first, at most limit): the first,
+ * or the one an "older entries" link asks for with ?before=MS&skip=N, the
+ * entries created at or before MS without the first N created at MS (those
+ * ended the previous page: several entries can share a millisecond).
+ */
+static json_t *page_list(hreq *r, kn_store_query *q, kn_otype type, size_t limit, bool *more)
 {
-    const char *s = http_form_get(&r->query, "before");
+    const char *bs = http_form_get(&r->query, "before"), *ss = http_form_get(&r->query, "skip");
     char *end;
-    unsigned long long v = s && *s && *s != '-' ? strtoull(s, &end, 10) : 0;
-    return v && !*end ? (uint64_t)v : 0;
+    unsigned long long before = bs && *bs && *bs != '-' ? strtoull(bs, &end, 10) : 0;
+    if (before && (*end || before >= UINT64_MAX / 2))
+        before = 0;
+    unsigned long skip = before && ss && *ss && *ss != '-' ? strtoul(ss, &end, 10) : 0;
+    if (skip && (*end || skip > 10000)) /* bounded: http_list scans at most 20000 */
+        skip = 0;
+    q->until_ms = before ? (uint64_t)before + 1 : 0;
+    json_t *items = http_list(r, q, type, limit + skip, more);
+    for (size_t k = 0;
+         items && k < skip && json_array_size(items) && jtime(json_array_get(items, 0)) == before;
+         k++)
+        json_array_remove(items, 0);
+    return items;
 }
 
 /*
  * The link to the next page of a listing at path (urlencoded already, may
- * hold a query) when more: entries older than the last one shown.
+ * hold a query) when more: entries older than the last one shown, and those
+ * of its millisecond not shown yet.
  */
 static void older_link(hreq *r, hbuf *b, const char *path, json_t *items, bool more)
 {
-    size_t n = json_array_size(items);
+    size_t n = json_array_size(items), same = 0;
     if (!more || !n)
         return;
-    hb_printf(b, "<p><a href=\"%s%sbefore=%llu\">%s</a></p>", path,
-        strchr(path, '?') ? "&amp;" : "?", (unsigned long long)jtime(json_array_get(items, n - 1)),
-        tr(r, T_MORE));
+    uint64_t last = jtime(json_array_get(items, n - 1));
+    while (same < n && jtime(json_array_get(items, n - 1 - same)) == last)
+        same++;
+    const char *bs = http_form_get(&r->query, "before"), *ss = http_form_get(&r->query, "skip");
+    if (bs && ss && strtoull(bs, NULL, 10) == last) /* a millisecond longer than a page */
+        same += strtoul(ss, NULL, 10);
+    hb_printf(b, "<p><a href=\"%s%sbefore=%llu&amp;skip=%zu\">%s</a></p>", path,
+        strchr(path, '?') ? "&amp;" : "?", (unsigned long long)last, same, tr(r, T_MORE));
 }
 
 /* Markdown only through the safe renderer (node/markdown.h); if it fails, escaped text. */
@@ -548,10 +570,9 @@ static void area_page(hreq *r, const char *space)
     hb_printf(&b, "<h1>%s: ", tr(r, T_AREA));
     hb_escs(&b, space);
     hb_puts(&b, "</h1>");
-    kn_store_query q
-        = { .index = KN_BY_SPACE_TYPE, .space = space, .reverse = true, .until_ms = before_of(r) };
+    kn_store_query q = { .index = KN_BY_SPACE_TYPE, .space = space, .reverse = true };
     bool more = false;
-    json_t *items = http_list(r, &q, 0, 100, &more);
+    json_t *items = page_list(r, &q, 0, 100, &more);
     hb_puts(&b, "<ul class=\"entries\">");
     size_t i;
     json_t *o;
@@ -615,9 +636,9 @@ static void forum_page(hreq *r)
     http_page_begin(r, &b, tr(r, T_FORUM));
     hb_printf(&b, "<h1>%s</h1><p><a class=\"button\" href=\"forum/new\">%s</a></p>", tr(r, T_FORUM),
         tr(r, T_NEW_THREAD));
-    kn_store_query q = { .index = KN_BY_TIME, .reverse = true, .until_ms = before_of(r) };
+    kn_store_query q = { .index = KN_BY_TIME, .reverse = true };
     bool more = false;
-    json_t *items = http_list(r, &q, KN_T_THREAD, 100, &more);
+    json_t *items = page_list(r, &q, KN_T_THREAD, 100, &more);
     hb_puts(&b, "<ul class=\"entries\">");
     size_t i;
     json_t *o;
@@ -919,9 +940,9 @@ static void links_page(hreq *r, const char *error, int status)
     hbuf b = { 0 };
     http_page_begin(r, &b, tr(r, T_LINKS));
     hb_printf(&b, "<h1>%s</h1>", tr(r, T_LINKS));
-    kn_store_query q = { .index = KN_BY_TIME, .reverse = true, .until_ms = before_of(r) };
+    kn_store_query q = { .index = KN_BY_TIME, .reverse = true };
     bool more = false;
-    json_t *items = http_list(r, &q, KN_T_LINK, 100, &more);
+    json_t *items = page_list(r, &q, KN_T_LINK, 100, &more);
     hb_puts(&b, "<ul class=\"entries\">");
     size_t i;
     json_t *o;

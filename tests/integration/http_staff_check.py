@@ -177,7 +177,7 @@ def walk(path, pattern):
         check(st == 200, "GET %s: %d" % (path, st))
         pages += 1
         seen.update(re.findall(pattern, b.decode()))
-        m = re.search(r'<a href="([^"]*before=\d+)">Ältere Einträge</a>', b.decode())
+        m = re.search(r'<a href="([^"]*before=\d+&amp;skip=\d+)">Ältere Einträge</a>', b.decode())
         path = "/" + html.unescape(m.group(1)) if m else None
     return seen, pages
 
