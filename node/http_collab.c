@@ -222,10 +222,16 @@ static int poll_visit(void *ctx, const kn_object *o)
     return 0;
 }
 
-/* Polls newest first (in one area, or all); NULL with an error answered. */
-static json_t *poll_list(hreq *r, const kn_directory *dir, const char *space, bool *more)
+/*
+ * Polls newest first (in one area, or all), 100 of them after the page
+ * bounds before and skip (http_page_bounds; 0, 0: the newest); NULL with an
+ * error answered.
+ */
+static json_t *poll_list(
+    hreq *r, const kn_directory *dir, const char *space, uint64_t before, size_t skip, bool *more)
 {
-    obj_lister l = { .r = r, .dir = dir, .type = KN_T_POLL, .arr = json_array(), .limit = 100 };
+    obj_lister l
+        = { .r = r, .dir = dir, .type = KN_T_POLL, .arr = json_array(), .limit = 100 + skip };
     if (space && strlen(space) > KN_SPACE_MAX) {
         json_decref(l.arr);
         http_error(r, 400, "bad_space", "an area name is at most 64 bytes");
@@ -235,6 +241,7 @@ static json_t *poll_list(hreq *r, const kn_directory *dir, const char *space, bo
     kn_store_query q = { .index = KN_BY_SPACE_TYPE,
         .space = space && *space ? space : NULL,
         .type = KN_T_POLL,
+        .until_ms = before ? before + 1 : 0,
         .reverse = true };
     int rc = kn_store_each(r->n->dd->store, &q, poll_visit, &l);
     if (rc < 0 || l.err < 0) {
@@ -243,6 +250,7 @@ static json_t *poll_list(hreq *r, const kn_directory *dir, const char *space, bo
         return NULL;
     }
     *more = l.more;
+    http_page_drop_shown(l.arr, before, skip);
     return l.arr;
 }
 
@@ -328,7 +336,7 @@ static void api_polls(hreq *r)
     bool more = false;
     if (!dir_load(r, &dir))
         return;
-    json_t *items = poll_list(r, &dir, http_form_get(&r->query, "space"), &more);
+    json_t *items = poll_list(r, &dir, http_form_get(&r->query, "space"), 0, 0, &more);
     kn_directory_free(&dir);
     if (items)
         http_json(r, 200, json_pack("{s:o, s:b}", "items", items, "more", more));
@@ -800,7 +808,10 @@ static void polls_page(hreq *r)
     if (!dir_load(r, &dir))
         return;
     const char *space = http_form_get(&r->query, "space");
-    json_t *items = poll_list(r, &dir, space, &more);
+    uint64_t before;
+    size_t skip;
+    http_page_bounds(r, &before, &skip);
+    json_t *items = poll_list(r, &dir, space, before, skip, &more);
     kn_directory_free(&dir);
     if (!items)
         return;
@@ -830,6 +841,14 @@ static void polls_page(hreq *r)
         hb_puts(&b, "</li>");
     }
     hb_puts(&b, "</ul>");
+    hbuf path = { 0 };
+    hb_puts(&path, "polls");
+    if (space && *space) {
+        hb_puts(&path, "?space=");
+        hb_urlenc(&path, space);
+    }
+    http_older_link(r, &b, path.p ? path.p : "polls", items, more);
+    hb_free(&path);
     if (!json_array_size(items))
         hb_printf(&b, "<p>%s</p>", tr(r, T_NO_POLLS));
     json_decref(items);

@@ -441,6 +441,17 @@ void http_entry_line(hreq *r, hbuf *b, json_t *o);
 /* A labelled input named name with its attributes and value (escaped). */
 void http_input(
     hreq *r, hbuf *b, const char *name, enum kn_text label, const char *attrs, const char *value);
+/*
+ * Paging of a listing, newest first: ?before=MS&skip=N asks for the entries
+ * created at or before MS without the first N created at MS (they ended the
+ * previous page; entries can share a millisecond). http_page_bounds reads
+ * them (0, 0: the first page); list limit + skip from until_ms = before + 1,
+ * then http_page_drop_shown; http_older_link writes the link to the next
+ * page of items at path (urlencoded, may hold a query) when more.
+ */
+void http_page_bounds(hreq *r, uint64_t *before_ms, size_t *skip_n);
+void http_page_drop_shown(json_t *items, uint64_t before, size_t skip);
+void http_older_link(hreq *r, hbuf *b, const char *path, json_t *items, bool more);
 /* The labelled area input (name "space"). */
 void http_area_field(hreq *r, hbuf *b, const char *value);
 /*

@@ -179,7 +179,7 @@ static uint64_t jtime(json_t *o)
  * entries created at or before MS without the first N created at MS (those
  * ended the previous page: several entries can share a millisecond).
  */
-static json_t *page_list(hreq *r, kn_store_query *q, kn_otype type, size_t limit, bool *more)
+void http_page_bounds(hreq *r, uint64_t *before_ms, size_t *skip_n)
 {
     const char *bs = http_form_get(&r->query, "before"), *ss = http_form_get(&r->query, "skip");
     char *end;
@@ -189,12 +189,26 @@ static json_t *page_list(hreq *r, kn_store_query *q, kn_otype type, size_t limit
     unsigned long skip = before && ss && *ss && *ss != '-' ? strtoul(ss, &end, 10) : 0;
     if (skip && (*end || skip > 10000)) /* bounded: http_list scans at most 20000 */
         skip = 0;
-    q->until_ms = before ? (uint64_t)before + 1 : 0;
-    json_t *items = http_list(r, q, type, limit + skip, more);
+    *before_ms = before;
+    *skip_n = skip;
+}
+
+void http_page_drop_shown(json_t *items, uint64_t before, size_t skip)
+{
     for (size_t k = 0;
          items && k < skip && json_array_size(items) && jtime(json_array_get(items, 0)) == before;
          k++)
         json_array_remove(items, 0);
+}
+
+static json_t *page_list(hreq *r, kn_store_query *q, kn_otype type, size_t limit, bool *more)
+{
+    uint64_t before;
+    size_t skip;
+    http_page_bounds(r, &before, &skip);
+    q->until_ms = before ? before + 1 : 0;
+    json_t *items = http_list(r, q, type, limit + skip, more);
+    http_page_drop_shown(items, before, skip);
     return items;
 }
 
@@ -203,7 +217,7 @@ static json_t *page_list(hreq *r, kn_store_query *q, kn_otype type, size_t limit
  * hold a query) when more: entries older than the last one shown, and those
  * of its millisecond not shown yet.
  */
-static void older_link(hreq *r, hbuf *b, const char *path, json_t *items, bool more)
+void http_older_link(hreq *r, hbuf *b, const char *path, json_t *items, bool more)
 {
     size_t n = json_array_size(items), same = 0;
     if (!more || !n)
@@ -585,7 +599,7 @@ static void area_page(hreq *r, const char *space)
     hbuf path = { 0 };
     hb_puts(&path, "areas/");
     hb_urlenc(&path, space);
-    older_link(r, &b, path.p ? path.p : "areas", items, more);
+    http_older_link(r, &b, path.p ? path.p : "areas", items, more);
     hb_free(&path);
     json_decref(items);
     hb_puts(&b, "<p><a class=\"button\" href=\"forum/new?space=");
@@ -647,7 +661,7 @@ static void forum_page(hreq *r)
         http_entry_line(r, &b, o);
     }
     hb_puts(&b, "</ul>");
-    older_link(r, &b, "forum", items, more);
+    http_older_link(r, &b, "forum", items, more);
     if (!json_array_size(items))
         hb_printf(&b, "<p>%s</p>", tr(r, T_NO_THREADS));
     json_decref(items);
@@ -963,7 +977,7 @@ static void links_page(hreq *r, const char *error, int status)
         hb_puts(&b, "</li>");
     }
     hb_puts(&b, "</ul>");
-    older_link(r, &b, "links", items, more);
+    http_older_link(r, &b, "links", items, more);
     if (!json_array_size(items))
         hb_printf(&b, "<p>%s</p>", tr(r, T_NO_LINKS));
     json_decref(items);

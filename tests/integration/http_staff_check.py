@@ -182,6 +182,14 @@ def walk(path, pattern):
     return seen, pages
 
 
+polls = set()
+for i in range(105):
+    st, _, b = erika.req("POST", "/api/polls", {"space": "Archiv", "question": "Alte Umfrage %d?" % i,
+                                                "options": ["Ja", "Nein"], "deadline": "2099-12-31T18:00"})
+    check(st == 201, "poll %d: %d %s" % (i, st, b))
+    polls.add(json.loads(b)["id"])
+seen, pages = walk("/polls", r'href="polls/([0-9a-f]{64})"')
+check(polls <= seen and pages >= 2, "all 105 polls through the polls' pages (%d)" % pages)
 seen, pages = walk("/forum", r'href="forum/([0-9a-f]{64})"')
 check(made["thread"] <= seen and pages >= 2, "all 110 threads through the forum's pages (%d)" % pages)
 seen, pages = walk("/links", r'<li id="l([0-9a-f]{16})"')
