@@ -119,9 +119,12 @@ void http_page_begin(hreq *r, hbuf *b, const char *title)
 
 void http_page_end(hreq *r, hbuf *b, int status)
 {
+    /* The Prometheus figures are for IT; staff would find a page of raw numbers. */
     hb_puts(b,
-        "</main><footer><p>knoten \xc2\xb7 <a href=\"metrics\">metrics</a></p></footer>"
-        "</body></html>\n");
+        r->authed && r->acct.role == KN_ROLE_ADMIN
+            ? "</main><footer><p>knoten \xc2\xb7 <a href=\"metrics\">metrics</a></p></footer>"
+              "</body></html>\n"
+            : "</main><footer><p>knoten</p></footer></body></html>\n");
     if (b->oom) {
         hb_free(b);
         http_send(r, 500, "text/plain; charset=utf-8", "out of memory\n", 14);

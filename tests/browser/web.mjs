@@ -117,6 +117,7 @@ try {
   // The administration page speaks the page's language and names the councils.
   check(await waitForText(a.page, A + 'admin', 'verbunden'), 'peer state in German on A admin');
   const admin = await a.page.textContent('main');
+  check(await a.page.$('footer a[href="metrics"]') !== null, 'metrics link for an administrator');
   check(admin.includes('Gemeinde Bergdorf') && admin.includes('Mitglied') && admin.includes('eingelöst')
     && !/\b(connected|member|founder|used)\b/.test(admin), 'admin page: ' + admin.slice(0, 300));
 

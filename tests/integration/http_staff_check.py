@@ -220,6 +220,11 @@ for path, code, want in ((gone, 410, "zurückgezogen"), ("/forum/" + "ab" * 32, 
 st, _, b = erika.req("GET", "/api/objects/" + "ab" * 32)
 check(st == 404 and json.loads(b)["message"] == "no such object here (yet)", "API 404 text kept")
 
+# ---- the footer's Prometheus link is for administrators (erika is staff here) ----
+st, _, b = erika.req("GET", "/forum")
+check(st == 200 and 'href="metrics"' not in b.decode() and "<footer>" in b.decode(),
+      "no metrics link for staff")
+
 # ---- the start page greets the person by name, as colleagues see it ----
 st, _, b = erika.req("GET", "/")
 check("<h1>Willkommen, Erika Muster</h1>" in b.decode(), "greeting by name")
