@@ -415,6 +415,7 @@
         "Dieser Link ist unvollständig (eine Kennung hat 64 Zeichen). Bitte kopieren Sie ihn "        \
         "noch einmal ganz.",                                                                           \
         "This link is incomplete (an id has 64 characters). Copy it again in full.")                   \
+    X(T_EDITED, "bearbeitet", "edited")                                                                \
     X(T_UP_FAILED, "Hochladen fehlgeschlagen", "Upload failed")
 
 enum kn_text {

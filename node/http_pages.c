@@ -270,6 +270,11 @@ void http_byline(hreq *r, hbuf *b, json_t *o)
         hb_printf(b, "%.12s\xe2\x80\xa6", http_jstr(o, "author"));
     }
     hb_printf(b, ", <time>%s</time>", when);
+    uint8_t id[KN_ID];
+    kn_versions vs;
+    if (http_parse_id(http_jstr(o, "id"), id) && kn_store_versions(r->n->dd->store, id, &vs) == 0
+        && vs.n > 1 && vs.self > 0) /* a new version: say so, readers may have seen the old */
+        hb_printf(b, " (%s)", tr(r, T_EDITED));
     if (*http_jstr(o, "space")) {
         hb_printf(b, " \xc2\xb7 %s <a href=\"areas/", tr(r, T_AREA));
         hb_urlenc(b, http_jstr(o, "space"));

@@ -225,6 +225,20 @@ st, _, b = erika.req("GET", "/forum")
 check(st == 200 and 'href="metrics"' not in b.decode() and "<footer>" in b.decode(),
       "no metrics link for staff")
 
+# ---- an edited thread or reply says so next to its date ----
+st, h, _ = form(erika, "/forum", [("space", "Straßen"), ("title", "Streupflicht"), ("body", "Frage")])
+t = h["location"]
+st, h, _ = form(erika, t + "/reply", [("body", "Erste Fassung")])
+check(st == 303, "reply: %d" % st)
+st, _, b = erika.req("GET", t)
+check("(bearbeitet)" not in b.decode(), "nothing edited yet")
+pid = re.search(r'href="objects/([0-9a-f]{64})/edit"', b.decode().split('id="replies"')[1]).group(1)
+st, h, _ = form(erika, "/objects/%s/edit" % pid, [("body", "Zweite Fassung")])
+check(st == 303, "edit reply: %d" % st)
+st, _, b = erika.req("GET", t)
+check(b.decode().count("(bearbeitet)") == 1 and "Zweite Fassung" in b.decode(),
+      "the edited reply is marked, the thread is not")
+
 # ---- the start page greets the person by name, as colleagues see it ----
 st, _, b = erika.req("GET", "/")
 check("<h1>Willkommen, Erika Muster</h1>" in b.decode(), "greeting by name")
