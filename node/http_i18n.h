@@ -123,7 +123,8 @@
     X(T_ROLE_STAFF, "Mitarbeitende", "Staff")                                                          \
     X(T_SPACE_HINT, "z. B. Vergaberecht", "e.g. Vergaberecht")                                         \
     X(T_DIRECTORY, "Expertenverzeichnis", "Expert directory")                                          \
-    X(T_SEARCH_PEOPLE, "Name, Funktion oder Fachgebiet", "Name, role or expertise")                    \
+    X(T_SEARCH_PEOPLE, "Name, Kommune, Funktion oder Fachgebiet",                                      \
+        "Name, council, role or expertise")                                                            \
     X(T_FIND, "Suchen", "Find")                                                                        \
     X(T_KIND, "Art", "Kind")                                                                           \
     X(T_ALL, "alle", "all")                                                                            \

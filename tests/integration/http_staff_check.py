@@ -239,6 +239,10 @@ st, _, b = erika.req("GET", t)
 check(b.decode().count("(bearbeitet)") == 1 and "Zweite Fassung" in b.decode(),
       "the edited reply is marked, the thread is not")
 
+# ---- the directory's search box says it also finds councils ----
+st, _, b = erika.req("GET", "/people")
+check('<label for="q">Name, Kommune, Funktion oder Fachgebiet</label>' in b.decode(), "people label")
+
 # ---- the start page greets the person by name, as colleagues see it ----
 st, _, b = erika.req("GET", "/")
 check("<h1>Willkommen, Erika Muster</h1>" in b.decode(), "greeting by name")
