@@ -94,6 +94,10 @@ if [ "$ch" = "Z" ]; then sub=Y; else sub=Z; fi
 join x "${CODE:0:$i}${sub}${CODE:$((i + 1))}" && fail "a mistyped code was accepted"
 grep -q "mistyped or incomplete" "$WORK/join-x.err" || fail "checksum message: $(join_err x)"
 [ -e "$WORK/x" ] && fail "a data directory was created for a mistyped code"
+"$KNOTEN" join "$CODE" --name "$(printf 'Gemeinde M\xfchle')" --data "$WORK/x" >/dev/null 2>"$WORK/join-x.err" &&
+    fail "a Latin-1 council name was accepted"
+grep -q "not valid UTF-8" "$WORK/join-x.err" || fail "Latin-1 name message: $(join_err x)"
+[ -e "$WORK/x" ] && fail "a data directory was created for a Latin-1 name"
 sleep 1
 log_has a "connected" && fail "a saw a connection for a mistyped code"
 

@@ -260,7 +260,11 @@ int cmd_join(kn_cli *cli, int argc, char **argv)
         return cli_usage_error(cli,
             "give the invite code from the e-mail (or - to read it from "
             "standard input)");
-    if (!name || !*name || strlen(name) > 200 || !kn_utf8_valid(name, strlen(name)))
+    if (name && *name && !kn_utf8_valid(name, strlen(name)))
+        return cli_usage_error(cli,
+            "--name is not valid UTF-8 (typed or saved as Latin-1? "
+            "`iconv -f latin1 -t utf-8` converts it)");
+    if (!name || !*name || strlen(name) > 200)
         return cli_usage_error(cli,
             "--name is required: the council's name, e.g. \"Gemeinde Musterstadt\" (at most 200 "
             "bytes)");
