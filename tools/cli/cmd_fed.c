@@ -20,7 +20,6 @@
 #include "invites.h"
 #include "peer_config.h"
 #include "peer_state.h"
-#include "peer_state.h"
 #include "users.h"
 
 /* ---- helpers ---- */
