@@ -75,11 +75,21 @@ static int on_bye(conn *c, const kn_wire_msg *m, uint64_t now, const char **why)
             : "");
     if (c->n->join)
         join_on_bye(c, m->reason, m->reason_len, now);
-    /* Refused for who we are: not a failure of the link, but no reason to call back soon. */
-    bool refused = reason_is(m, NODE_BYE_REVOKED) || reason_is(m, "not a member");
+    /*
+     * Refused for who we are: not a failure of the link, and no reason to
+     * call back soon. Unless our own roster says we are a member, or we do
+     * not know the network yet: then the peer may simply not have received
+     * our admit, and learns it from its other links within seconds. So the
+     * slot's ordinary backoff (1 s, doubling) retries for about a minute
+     * before the 5-minute floor applies; with the floor at once, two members
+     * stayed apart for 5 minutes after both knew better (repl_mesh).
+     */
+    bool revoked = reason_is(m, NODE_BYE_REVOKED), not_member = reason_is(m, "not a member");
+    bool refused = revoked || not_member;
     if (refused)
-        c->retry_floor_ms
-            = reason_is(m, NODE_BYE_REVOKED) ? NODE_REVOKED_RETRY_MS : NODE_REFUSED_RETRY_MS;
+        c->retry_floor_ms = revoked ? NODE_REVOKED_RETRY_MS : NODE_REFUSED_RETRY_MS;
+    if (not_member && node_classify(c->n, c->n->dd->identity_pk, now) == NODE_PEER_MEMBER)
+        c->floor_after = NODE_REFUSED_TRIES;
     c->benign_close = !refused;
     conn_close(c, refused ? KN_EUNAUTH : 0, reason, false, now);
     return 0;

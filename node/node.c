@@ -565,7 +565,7 @@ void node_on_closed(node *n, conn *c, int err, const char *why, uint64_t now)
         s->conn = NULL;
         delay = slot_retry_later(
             n, s, err, why, c->benign_close, c->established ? now - c->since_ms : 0, now);
-        if (c->retry_floor_ms && delay < c->retry_floor_ms) {
+        if (c->retry_floor_ms && delay < c->retry_floor_ms && s->failures > c->floor_after) {
             /* Refused for who we are (or who it is): asking again soon changes nothing. */
             delay = c->retry_floor_ms;
             s->retry_ms = now + delay;

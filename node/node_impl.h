@@ -69,7 +69,8 @@ enum {
     NODE_GUEST_MS = 60000, /* a guest that has not joined within this is sent away */
     NODE_ROSTER_CHECK_MS = 1000, /* live connections are re-classified this often */
     NODE_REVOKED_RETRY_MS = 3600000, /* a revoked peer (or one that calls us revoked): 1 h */
-    NODE_REFUSED_RETRY_MS = 300000, /* a peer that calls us "not a member": 5 min */
+    NODE_REFUSED_RETRY_MS = 300000, /* a peer that calls us "not a member": 5 min, */
+    NODE_REFUSED_TRIES = 6, /* after this many refusals in a row if our roster disagrees */
     NODE_JOIN_RATE_SLOTS = 32, /* addresses whose failed joins are counted */
     NODE_JOIN_RATE_WINDOW_MS = 60000,
     NODE_JOIN_RATE_MAX = 10, /* failed joins per address and window */
@@ -187,6 +188,7 @@ struct conn {
     bool join_seen; /* the peer sent its one join on this connection */
     uint64_t guest_until_ms; /* a guest is sent away at this time */
     uint64_t retry_floor_ms; /* refused (revoked, not a member): the slot waits this long */
+    unsigned floor_after; /* ...but only once the slot has failed more often than this */
     kn_peer_sync sync;
     kn_peer_blobs blobs; /* file chunks moved (blobsync.c) */
     sync_round round;
