@@ -70,8 +70,9 @@ void http_auth_load(hreq *r)
         return;
     kn_blake2b(r->session_key, 32, token, 32);
     kn_session_rec s;
+    /* The rule of the login itself: no session without the user's key (gone when revoked). */
     if (kn_session_account_get(r->n->dd->store, r->session_key, &s, &r->acct) < 0
-        || s.expires_ms <= r->now) {
+        || s.expires_ms <= r->now || !kn_users_holds_key(r->n->dd, r->acct.user)) {
         memset(&r->acct, 0, sizeof r->acct);
         kn_memzero(token, sizeof token);
         return;

@@ -45,6 +45,23 @@ check(out.returncode == 0, "user revoke: " + out.stderr)
 check('web login "weg" removed' in out.stderr, "revoke does not say the login went: " + out.stderr)
 st, _, _ = c.req("GET", "/api/session")
 check(st == 401, "weg's session after the revocation: %d" % st)
+# Whatever takes the user's key away ends the session, not only the CLI's revoke.
+out = subprocess.run([sys.argv[3], "user", "add", "--data", sys.argv[4], "--name", "Ohne Schluessel",
+                      "--role", "Amt", "--login", "ohne", "--password-stdin"],
+                     input="geheim-passwort\n", capture_output=True, text=True)
+check(out.returncode == 0, "user add ohne: " + out.stderr)
+c = Client(sys.argv[2], "ohne")
+st, _, _ = c.req("GET", "/api/session")
+check(st == 200, "ohne's session with the key: %d" % st)
+import os
+logins = subprocess.run([sys.argv[3], "user", "logins", "--data", sys.argv[4]],
+                        capture_output=True, text=True).stdout
+key = [l.split()[2] for l in logins.splitlines() if l.startswith("ohne ")][0]
+path = os.path.join(sys.argv[4], "users", key + ".key")
+os.rename(path, path + ".away")
+st, _, _ = c.req("GET", "/api/session")
+check(st == 401, "ohne's session without the key: %d" % st)
+os.rename(path + ".away", path)
 PY
     fail "a revoked user's web session"
 "$KNOTEN" user logins --data "$WORK/a" | grep -q "^weg " && fail "the revoked user's login is still listed"
